@@ -1,0 +1,13 @@
+"""The contract's `app` module (SPEC.md A): `app`, `AUTH`, and `python3 app.py` on :5000."""
+
+from userauth.auth import Auth
+from userauth.settings import Settings
+from userauth.web import create_app
+
+SETTINGS = Settings.from_env()
+AUTH = Auth(settings=SETTINGS)
+app = create_app(SETTINGS, AUTH)
+
+if __name__ == "__main__":
+    # The contract's development server; `userauth serve` is the production one.
+    app.run(host="0.0.0.0", port=SETTINGS.port)  # noqa: S104 - the contract's address

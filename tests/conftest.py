@@ -1,0 +1,207 @@
+"""Fixtures shared by every test: a fresh database per test, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import MetaData, create_engine
+from sqlalchemy.exc import OperationalError
+
+from userauth.auth import Auth
+from userauth.db import DB
+from userauth.settings import Settings
+from userauth.web import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+IN_CI = os.environ.get("CI", "").lower() == "true"
+# Tests turn the expensive knob down, never off: bcrypt still runs, at its lowest cost.
+TEST_BCRYPT_ROUNDS = "4"
+
+
+def need_service(name: str, variable: str) -> str:
+    """Return the URL of a service a test needs: skip locally without it, fail in CI."""
+    url = os.environ.get(variable)
+    if url:
+        return url
+    reason = f"{name} tests need {variable} (e.g. set by .ci/run)"
+    if IN_CI:
+        pytest.fail(f"CI=true but {reason}")
+    pytest.skip(reason)
+
+
+def reset_postgres(url: str) -> None:
+    """Drop every table of the test database, so each test starts from an empty one."""
+    engine = create_engine(url)
+    try:
+        metadata = MetaData()
+        metadata.reflect(engine)
+        metadata.drop_all(engine)
+    except OperationalError as error:
+        if IN_CI:
+            raise
+        pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {error.orig}")
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(autouse=True)
+def _test_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Run each test in its own folder with cheap bcrypt and no inherited settings."""
+    for name in list(os.environ):
+        if name.startswith("USERAUTH_") or name in {"DATABASE_URL", "REDIS_URL"}:
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("USERAUTH_BCRYPT_ROUNDS", TEST_BCRYPT_ROUNDS)
+    monkeypatch.chdir(tmp_path)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database: a new SQLite file, or the PostgreSQL test database emptied."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'test.db'}"
+    url = need_service("PostgreSQL", "TEST_DATABASE_URL")
+    reset_postgres(url)
+    return url
+
+
+@pytest.fixture
+def use_database(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Point DATABASE_URL at the test database, for code that reads the environment."""
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    return database_url
+
+
+class FakeClock:
+    """A clock the test moves by hand: expiry is tested without sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    """Development settings on the test database, bcrypt at its lowest cost."""
+    return Settings(database_url=database_url, bcrypt_rounds=int(TEST_BCRYPT_ROUNDS))
+
+
+@pytest.fixture
+def make_auth(settings: Settings, clock: FakeClock) -> Iterator[Callable[..., Auth]]:
+    """Build an Auth on the test database; keyword arguments override settings."""
+    made: list[DB] = []
+
+    def build(**overrides: Any) -> Auth:
+        chosen = settings.with_changes(**overrides)
+        db = DB(chosen.database_url)
+        made.append(db)
+        return Auth(db=db, settings=chosen, clock=clock)
+
+    yield build
+    for db in made:
+        db.close()
+
+
+@pytest.fixture
+def auth(make_auth: Callable[..., Auth]) -> Auth:
+    return make_auth()
+
+
+@pytest.fixture
+def app(auth: Auth) -> Flask:
+    return create_app(auth.settings, auth)
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class ServerProcess:
+    """A server started as its own process, e.g. `python3 app.py` from the repository root."""
+
+    def __init__(self, command: list[str], env: dict[str, str], port: int) -> None:
+        self.command, self.env, self.port = command, env, port
+        self.url = f"http://127.0.0.1:{port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> ServerProcess:
+        self._process = subprocess.Popen(
+            self.command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process.poll() is not None:
+                output = self._process.stdout.read().decode() if self._process.stdout else ""
+                raise RuntimeError(f"server exited early:\n{output}")
+            try:
+                requests.get(self.url + "/", timeout=1)
+                return self
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"server did not answer on {self.url} within {timeout}s")
+
+    def stop(self) -> str:
+        """Stop the process (SIGTERM, then SIGKILL) and return what it printed."""
+        if self._process is None:
+            return ""
+        process, self._process = self._process, None
+        process.terminate()
+        try:
+            output, _ = process.communicate(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            output, _ = process.communicate()
+        return output.decode(errors="replace")
+
+
+@pytest.fixture
+def start_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., ServerProcess]]:
+    """Start servers as processes on the test database; all are stopped after the test."""
+    started: list[ServerProcess] = []
+
+    def start(command: list[str] | None = None, **env_overrides: str) -> ServerProcess:
+        port = free_port()
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "USERAUTH_PORT": str(port),
+            "USERAUTH_BCRYPT_ROUNDS": TEST_BCRYPT_ROUNDS,
+            **env_overrides,
+        }
+        server = ServerProcess(command or [sys.executable, "app.py"], env, port)
+        started.append(server.start())
+        return server
+
+    yield start
+    for server in started:
+        server.stop()

@@ -1,0 +1,1 @@
+"""userauth: a self-hostable user authentication service."""

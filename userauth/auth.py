@@ -1,0 +1,334 @@
+"""Account rules: registration, login, device sessions, password reset and change.
+
+No Flask here: the web layer calls these methods and maps their exceptions to HTTP.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from email_validator import EmailNotValidError, validate_email
+
+from userauth import passwords, tokens
+from userauth.db import DB, LiveSession
+from userauth.errors import (
+    InvalidEmailError,
+    InvalidSessionError,
+    InvalidTokenError,
+    SessionNotFoundError,
+    UnknownEmailError,
+    WrongPasswordError,
+)
+from userauth.models import AuditEvent, DeviceSession, User
+from userauth.settings import Settings
+
+MAX_EMAIL_LENGTH = 250
+MAX_USER_AGENT_LENGTH = 512
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is asking: recorded on sessions and audit events."""
+
+    address: str = ""
+    user_agent: str = ""
+
+
+NO_CLIENT = Client()
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """What a user may see of one of their sessions: never its id."""
+
+    id: int
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str
+    client_address: str
+    current: bool
+
+
+def _hash_password(password: str, rounds: int = 12) -> bytes:
+    """Return a salted bcrypt hash of the password (the contract's helper)."""
+    return passwords.hash_password(password, rounds)
+
+
+def _generate_uuid() -> str:
+    """Return the string form of a new uuid4 (the contract's helper)."""
+    return tokens.new_token()
+
+
+def normalize_email(email: str) -> str:
+    """Return the email as stored: trimmed, its domain lower-cased.
+
+    Raises:
+        InvalidEmailError: it is not a syntactically valid address (no DNS lookup).
+    """
+    candidate = email.strip()
+    if not candidate:
+        raise InvalidEmailError("email is required")
+    if len(candidate) > MAX_EMAIL_LENGTH:
+        raise InvalidEmailError(f"email must be at most {MAX_EMAIL_LENGTH} characters long")
+    try:
+        checked = validate_email(candidate, check_deliverability=False)
+    except EmailNotValidError as error:
+        raise InvalidEmailError(f"email is not valid: {error}") from None
+    return checked.normalized
+
+
+class Auth:
+    """The account rules, over a DB."""
+
+    def __init__(
+        self,
+        db: DB | None = None,
+        settings: Settings | None = None,
+        clock: Callable[[], datetime] = tokens.utcnow,
+    ) -> None:
+        self._settings = settings if settings is not None else Settings.from_env()
+        self._db = db if db is not None else DB(self._settings.database_url,
+                                                echo=self._settings.sql_echo)
+        self._clock = clock
+        self._policy = tokens.SessionPolicy(
+            idle_timeout=self._settings.session_idle_timeout,
+            lifetime=self._settings.session_lifetime,
+        )
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    # Registration and login.
+
+    def register_user(self, email: str, password: str) -> User:
+        """Create an account and return it.
+
+        Raises:
+            EmailTakenError: the email already has an account (a ValueError).
+            InvalidEmailError: the email is malformed.
+            PasswordPolicyError: the password breaks the policy.
+        """
+        normalized = normalize_email(email)
+        passwords.check_policy(password, email=normalized, strict=self._settings.is_production)
+        hashed = passwords.hash_password(password, self._settings.bcrypt_rounds)
+        # No look-up first: the unique index decides, so concurrent sign-ups cannot both win.
+        return self._db.add_user(normalized, hashed)
+
+    def valid_login(self, email: str, password: str, client: Client = NO_CLIENT) -> bool:
+        """Tell whether the email and password belong to an enabled account."""
+        user = self._find_user(email)
+        if user is None:
+            passwords.burn_verify_time(self._settings.bcrypt_rounds)
+            self._audit("login_failed", None, client)
+            return False
+        if not passwords.verify(password, user.hashed_password) or self._db.is_disabled(user.id):
+            self._audit("login_failed", user.id, client)
+            return False
+        if passwords.needs_rehash(user.hashed_password, self._settings.bcrypt_rounds):
+            upgraded = passwords.hash_password(password, self._settings.bcrypt_rounds)
+            self._db.set_password_hash(user.id, upgraded)
+        return True
+
+    # Device sessions.
+
+    def create_session(self, email: str, client: Client = NO_CLIENT) -> str | None:
+        """Start a new device session for the account; return its id, or None if no account."""
+        user = self._find_user(email)
+        if user is None:
+            return None
+        session_id = tokens.new_token()
+        now = self._clock()
+        self._db.add_session(
+            DeviceSession(
+                user_id=user.id,
+                id_digest=tokens.digest(session_id),
+                created_at=now,
+                last_used_at=now,
+                expires_at=self._policy.expires_at(now),
+                user_agent=client.user_agent[:MAX_USER_AGENT_LENGTH],
+                client_address=client.address[:64],
+            )
+        )
+        self._audit("login", user.id, client)
+        return session_id
+
+    def get_user_from_session_id(self, session_id: str | None) -> User | None:
+        """Return the user of a live session, or None."""
+        live = self._live_session(session_id)
+        return None if live is None else live.user
+
+    def destroy_session(self, user_id: int) -> None:
+        """End every session of the user."""
+        self._db.delete_sessions(user_id)
+
+    def end_session(self, session_id: str | None, client: Client = NO_CLIENT) -> None:
+        """End only this session (a logout on one device).
+
+        Raises:
+            InvalidSessionError: no live session has this id.
+        """
+        live = self._require_session(session_id)
+        self._db.delete_session(live.user.id, live.id)
+        self._audit("logout", live.user.id, client)
+
+    def list_sessions(self, session_id: str | None) -> list[SessionView]:
+        """Return the caller's sessions, newest first, marking the current one.
+
+        Raises:
+            InvalidSessionError: no live session has this id.
+        """
+        live = self._require_session(session_id)
+        now = self._clock()
+        return [
+            SessionView(
+                id=row.id,
+                created_at=tokens.as_utc(row.created_at),
+                last_used_at=tokens.as_utc(row.last_used_at),
+                expires_at=tokens.as_utc(row.expires_at),
+                user_agent=row.user_agent,
+                client_address=row.client_address,
+                current=row.id == live.id,
+            )
+            for row in self._db.list_sessions(live.user.id)
+            if self._policy.is_live(row.last_used_at, row.expires_at, now)
+        ]
+
+    def revoke_session(
+        self, session_id: str | None, target: int, client: Client = NO_CLIENT
+    ) -> None:
+        """End one of the caller's sessions, chosen by its listed id.
+
+        Raises:
+            InvalidSessionError: no live session has this id.
+            SessionNotFoundError: the target is not one of the caller's sessions.
+        """
+        live = self._require_session(session_id)
+        if not self._db.delete_session(live.user.id, target):
+            raise SessionNotFoundError
+        self._audit("session_revoked", live.user.id, client)
+
+    # Passwords.
+
+    def get_reset_password_token(self, email: str, client: Client = NO_CLIENT) -> str:
+        """Issue a reset token for the account, replacing any older one; return it.
+
+        Raises:
+            UnknownEmailError: no account has this email (a ValueError).
+        """
+        user = self._find_user(email)
+        if user is None:
+            raise UnknownEmailError(email)
+        token = tokens.new_token()
+        expires = self._clock() + self._settings.reset_token_lifetime
+        self._db.set_reset_token(user.id, tokens.digest(token), expires)
+        self._audit("reset_requested", user.id, client)
+        return token
+
+    def update_password(
+        self, reset_token: str, password: str, client: Client = NO_CLIENT
+    ) -> None:
+        """Set a new password with a reset token; the token is spent, every session ends.
+
+        Raises:
+            InvalidTokenError: the token is unknown, spent or expired (a ValueError).
+            PasswordPolicyError: the new password breaks the policy.
+        """
+        user = self._user_of_reset_token(reset_token)
+        self._set_password(user, password, keep_session=None)
+        self._audit("password_reset", user.id, client)
+
+    def reset_password(
+        self, email: str, reset_token: str, password: str, client: Client = NO_CLIENT
+    ) -> None:
+        """Like update_password, but the token must also belong to this email.
+
+        Raises:
+            InvalidTokenError: the token is not a live token of this email's account.
+            PasswordPolicyError: the new password breaks the policy.
+        """
+        user = self._user_of_reset_token(reset_token)
+        if user.email.lower() != _loose_normalize(email).lower():
+            raise InvalidTokenError
+        self._set_password(user, password, keep_session=None)
+        self._audit("password_reset", user.id, client)
+
+    def change_password(
+        self, session_id: str | None, current: str, new: str, client: Client = NO_CLIENT
+    ) -> None:
+        """Change the password of a logged-in user; other sessions end, this one stays.
+
+        Raises:
+            InvalidSessionError: no live session has this id.
+            WrongPasswordError: the current password does not match.
+            PasswordPolicyError: the new password breaks the policy.
+        """
+        live = self._require_session(session_id)
+        if not passwords.verify(current, live.user.hashed_password):
+            raise WrongPasswordError
+        self._set_password(live.user, new, keep_session=live.id)
+        self._audit("password_changed", live.user.id, client)
+
+    # Internals.
+
+    def _find_user(self, email: str | None) -> User | None:
+        if not email:
+            return None
+        return self._db.find_user_by_email(_loose_normalize(email))
+
+    def _live_session(self, session_id: str | None) -> LiveSession | None:
+        if not tokens.looks_like_token(session_id):
+            return None
+        assert session_id is not None  # noqa: S101 - narrowed by looks_like_token
+        live = self._db.find_live_session(tokens.digest(session_id))
+        now = self._clock()
+        if live is None or not self._policy.is_live(live.last_used_at, live.expires_at, now):
+            return None
+        if self._policy.needs_touch(live.last_used_at, now):
+            self._db.touch_session(live.id, now)
+        return live
+
+    def _require_session(self, session_id: str | None) -> LiveSession:
+        live = self._live_session(session_id)
+        if live is None:
+            raise InvalidSessionError
+        return live
+
+    def _user_of_reset_token(self, reset_token: str | None) -> User:
+        if not tokens.looks_like_token(reset_token):
+            raise InvalidTokenError
+        assert reset_token is not None  # noqa: S101 - narrowed by looks_like_token
+        found = self._db.find_reset(tokens.digest(reset_token))
+        if found is None:
+            raise InvalidTokenError
+        user, expires = found
+        if expires is None or self._clock() >= tokens.as_utc(expires):
+            raise InvalidTokenError
+        return user
+
+    def _set_password(self, user: User, password: str, *, keep_session: int | None) -> None:
+        passwords.check_policy(password, email=user.email, strict=self._settings.is_production)
+        hashed = passwords.hash_password(password, self._settings.bcrypt_rounds)
+        self._db.replace_password(user.id, hashed, keep_session=keep_session)
+
+    def _audit(self, event: str, user_id: int | None, client: Client) -> None:
+        self._db.add_audit_event(
+            AuditEvent(
+                user_id=user_id,
+                event=event,
+                client_address=client.address[:64],
+                user_agent=client.user_agent[:MAX_USER_AGENT_LENGTH],
+                created_at=self._clock(),
+            )
+        )
+
+
+def _loose_normalize(email: str) -> str:
+    """Normalise an email for look-up without rejecting it (a bad one just matches nothing)."""
+    try:
+        return normalize_email(email)
+    except InvalidEmailError:
+        return email.strip()

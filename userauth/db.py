@@ -1,0 +1,289 @@
+"""Persistence: the only module that opens a Session or commits."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, delete, event, func, select, update
+from sqlalchemy.exc import IntegrityError, InvalidRequestError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm.exc import NoResultFound
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from userauth.errors import EmailTakenError, UnknownFieldError
+from userauth.models import AuditEvent, Base, DeviceSession, DisabledUser, PasswordReset, User
+
+DEFAULT_URL = "sqlite:///a.db"
+# How long a SQLite writer waits for the lock before giving up, in milliseconds.
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """A device session joined with its user, as the session check needs it."""
+
+    id: int
+    user: User
+    last_used_at: datetime
+    expires_at: datetime
+
+
+def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
+    """Create an engine; SQLite gets WAL mode, a busy timeout and foreign keys."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+        )
+        event.listen(engine, "connect", _configure_sqlite)
+        return engine
+    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    # WAL lets readers go on while one writer commits; the busy timeout makes writers queue
+    # instead of failing with "database is locked" under a multi-threaded server.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+
+
+class DB:
+    """The user store. `DB()` opens (and creates if missing) the default database."""
+
+    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
+        if url is None:
+            from userauth.settings import Settings
+
+            settings = Settings.from_env()
+            url, echo = settings.database_url, settings.sql_echo
+        self._engine = make_engine(url, echo=echo)
+        # Tables are created when missing and never dropped: restarting loses nothing.
+        Base.metadata.create_all(self._engine)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        self._local = threading.local()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def _session(self) -> Session:
+        """The SQLAlchemy session of the calling thread (memoized, never shared)."""
+        session: Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._sessions()
+            self._local.session = session
+        return session
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with self._sessions() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        """Release every pooled connection."""
+        self._engine.dispose()
+
+    # The contract's three methods.
+
+    def add_user(self, email: str, hashed_password: str | bytes) -> User:
+        """Save a user and return it.
+
+        Raises:
+            EmailTakenError: the database already holds this email (in any letter case).
+        """
+        user = User(email=email, hashed_password=hashed_password)
+        try:
+            with self._transaction() as session:
+                session.add(user)
+        except IntegrityError:
+            raise EmailTakenError(email) from None
+        return user
+
+    def find_user_by(self, **kwargs: Any) -> User:
+        """Return the first user matching every filter.
+
+        Raises:
+            NoResultFound: no user matches.
+            InvalidRequestError: a keyword is not a column.
+        """
+        self._check_columns(kwargs, InvalidRequestError)
+        with self._sessions() as session:
+            user = session.scalars(select(User).filter_by(**kwargs).limit(1)).first()
+        if user is None:
+            raise NoResultFound("No user found")
+        return user
+
+    def update_user(self, user_id: int, **kwargs: Any) -> None:
+        """Set attributes of the user with this id and commit.
+
+        Raises:
+            ValueError: a keyword is not a user attribute (nothing is changed).
+            NoResultFound: no user has this id.
+        """
+        self._check_columns(kwargs, UnknownFieldError)
+        user = self.find_user_by(id=user_id)
+        with self._transaction() as session:
+            session.execute(update(User).where(User.id == user.id).values(**kwargs))
+
+    @staticmethod
+    def _check_columns(kwargs: dict[str, Any], error: type[Exception]) -> None:
+        unknown = sorted(set(kwargs) - set(User.__table__.columns.keys()))
+        if unknown:
+            raise error(f"not a user attribute: {', '.join(unknown)}")
+
+    # Accounts.
+
+    def find_user_by_email(self, email: str) -> User | None:
+        """Return the user with this email, compared case-insensitively, or None."""
+        with self._sessions() as session:
+            statement = select(User).where(func.lower(User.email) == email.lower())
+            return session.scalars(statement).first()
+
+    def set_password_hash(self, user_id: int, hashed_password: bytes) -> None:
+        """Replace a user's hash (a cost upgrade); sessions are left alone."""
+        with self._transaction() as session:
+            session.execute(
+                update(User).where(User.id == user_id).values(hashed_password=hashed_password)
+            )
+
+    def replace_password(
+        self, user_id: int, hashed_password: bytes, *, keep_session: int | None = None
+    ) -> None:
+        """Store a new hash, void any reset token and end every session but `keep_session`."""
+        with self._transaction() as session:
+            session.execute(
+                update(User)
+                .where(User.id == user_id)
+                .values(hashed_password=hashed_password, reset_token=None)
+            )
+            session.execute(delete(PasswordReset).where(PasswordReset.user_id == user_id))
+            self._end_sessions(session, user_id, keep=keep_session)
+
+    # Device sessions.
+
+    def add_session(self, row: DeviceSession) -> None:
+        """Store a new device session and record it as the user's newest."""
+        with self._transaction() as session:
+            session.add(row)
+            session.execute(
+                update(User).where(User.id == row.user_id).values(session_id=row.id_digest)
+            )
+
+    def find_live_session(self, id_digest: str) -> LiveSession | None:
+        """Return the session with this digest and its user, or None (one indexed query)."""
+        statement = (
+            select(DeviceSession.id, DeviceSession.last_used_at, DeviceSession.expires_at, User)
+            .join(User, User.id == DeviceSession.user_id)
+            .where(DeviceSession.id_digest == id_digest)
+        )
+        with self._sessions() as session:
+            row = session.execute(statement).first()
+        if row is None:
+            return None
+        return LiveSession(id=row[0], user=row[3], last_used_at=row[1], expires_at=row[2])
+
+    def touch_session(self, session_id: int, now: datetime) -> None:
+        """Move a session's idle clock forward."""
+        with self._transaction() as session:
+            session.execute(
+                update(DeviceSession).where(DeviceSession.id == session_id).values(last_used_at=now)
+            )
+
+    def list_sessions(self, user_id: int) -> Sequence[DeviceSession]:
+        """Return a user's device sessions, newest first."""
+        statement = (
+            select(DeviceSession)
+            .where(DeviceSession.user_id == user_id)
+            .order_by(DeviceSession.created_at.desc(), DeviceSession.id.desc())
+        )
+        with self._sessions() as session:
+            return session.scalars(statement).all()
+
+    def delete_session(self, user_id: int, session_id: int) -> bool:
+        """End one session of a user; tell whether it existed."""
+        with self._transaction() as session:
+            result = session.execute(
+                delete(DeviceSession).where(
+                    DeviceSession.id == session_id, DeviceSession.user_id == user_id
+                )
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def delete_sessions(self, user_id: int, *, keep: int | None = None) -> None:
+        """End every session of a user, except `keep` when given."""
+        with self._transaction() as session:
+            self._end_sessions(session, user_id, keep=keep)
+
+    @staticmethod
+    def _end_sessions(session: Session, user_id: int, *, keep: int | None) -> None:
+        statement = delete(DeviceSession).where(DeviceSession.user_id == user_id)
+        if keep is not None:
+            statement = statement.where(DeviceSession.id != keep)
+        session.execute(statement)
+        newest = session.scalars(
+            select(DeviceSession.id_digest)
+            .where(DeviceSession.user_id == user_id)
+            .order_by(DeviceSession.created_at.desc(), DeviceSession.id.desc())
+            .limit(1)
+        ).first()
+        session.execute(update(User).where(User.id == user_id).values(session_id=newest))
+
+    def delete_expired_sessions(self, now: datetime) -> int:
+        """Remove sessions past their absolute lifetime; return how many."""
+        with self._transaction() as session:
+            result = session.execute(delete(DeviceSession).where(DeviceSession.expires_at <= now))
+            return int(result.rowcount)  # type: ignore[attr-defined]
+
+    # Reset tokens.
+
+    def set_reset_token(self, user_id: int, token_digest: str, expires_at: datetime) -> None:
+        """Store a user's pending reset token, replacing any older one."""
+        with self._transaction() as session:
+            session.execute(
+                update(User).where(User.id == user_id).values(reset_token=token_digest)
+            )
+            session.merge(PasswordReset(user_id=user_id, expires_at=expires_at))
+
+    def find_reset(self, token_digest: str) -> tuple[User, datetime | None] | None:
+        """Return the user holding this reset token and when it expires, or None."""
+        statement = (
+            select(User, PasswordReset.expires_at)
+            .outerjoin(PasswordReset, PasswordReset.user_id == User.id)
+            .where(User.reset_token == token_digest)
+        )
+        with self._sessions() as session:
+            row = session.execute(statement).first()
+        return None if row is None else (row[0], row[1])
+
+    # Disabled accounts.
+
+    def is_disabled(self, user_id: int) -> bool:
+        """Tell whether an administrator disabled this account."""
+        with self._sessions() as session:
+            return session.get(DisabledUser, user_id) is not None
+
+    # Audit trail.
+
+    def add_audit_event(self, row: AuditEvent) -> None:
+        """Append one audit event."""
+        with self._transaction() as session:
+            session.add(row)
+
+    def list_audit_events(
+        self, *, user_id: int | None = None, limit: int = 50, offset: int = 0
+    ) -> Sequence[AuditEvent]:
+        """Return audit events, newest first."""
+        statement = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit).offset(offset)
+        if user_id is not None:
+            statement = statement.where(AuditEvent.user_id == user_id)
+        with self._sessions() as session:
+            return session.scalars(statement).all()

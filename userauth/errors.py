@@ -1,0 +1,65 @@
+"""Domain exceptions. They carry no HTTP status: web/errors.py maps them in one table.
+
+Where the contract promises a built-in exception (ValueError), the domain exception
+subclasses it too, so programs written against SPEC.md keep catching what they expect.
+"""
+
+
+class AuthError(Exception):
+    """Base of every userauth domain error; `str(error)` is safe to show to the caller."""
+
+
+class EmailTakenError(AuthError, ValueError):
+    """Registration for an email that already has an account."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"User {email} already exists")
+        self.email = email
+
+
+class InvalidEmailError(AuthError, ValueError):
+    """The email is not a syntactically valid address."""
+
+
+class PasswordPolicyError(AuthError, ValueError):
+    """The new password breaks a rule of the password policy; the message names the rule."""
+
+
+class UnknownEmailError(AuthError, ValueError):
+    """No account has this email (raised where the contract says so)."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__("no account with this email")
+        self.email = email
+
+
+class InvalidTokenError(AuthError, ValueError):
+    """A reset token that is unknown, used already, expired, or for another account."""
+
+    def __init__(self) -> None:
+        super().__init__("invalid or expired reset token")
+
+
+class InvalidSessionError(AuthError):
+    """No live session has this id."""
+
+    def __init__(self) -> None:
+        super().__init__("no valid session")
+
+
+class WrongPasswordError(AuthError):
+    """The current password given to confirm a change is wrong."""
+
+    def __init__(self) -> None:
+        super().__init__("current password is wrong")
+
+
+class UnknownFieldError(AuthError, ValueError):
+    """An update names something that is not a user attribute."""
+
+
+class SessionNotFoundError(AuthError):
+    """The session to revoke is not one of the caller's."""
+
+    def __init__(self) -> None:
+        super().__init__("no such session")

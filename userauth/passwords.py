@@ -1,0 +1,83 @@
+"""Passwords: hashing, verification, cost upgrades and the policy, in one place."""
+
+from __future__ import annotations
+
+import bcrypt
+
+from userauth.errors import PasswordPolicyError
+
+# bcrypt reads at most 72 bytes; bcrypt 5 refuses longer input rather than truncating, and
+# so do we, so two passwords sharing a 72-byte prefix can never match each other.
+MAX_BYTES = 72
+PRODUCTION_MIN_LENGTH = 8
+
+
+def hash_password(plain: str, rounds: int) -> bytes:
+    """Return a salted bcrypt hash of the password at the given cost.
+
+    Raises:
+        PasswordPolicyError: the password is longer than 72 bytes.
+    """
+    encoded = _encode(plain)
+    return bcrypt.hashpw(encoded, bcrypt.gensalt(rounds))
+
+
+def verify(plain: str, stored: bytes) -> bool:
+    """Tell whether the password matches the stored hash; never raise on bad input."""
+    try:
+        encoded = _encode(plain)
+        return bcrypt.checkpw(encoded, stored)
+    except (PasswordPolicyError, ValueError, TypeError):
+        return False
+
+
+def burn_verify_time(rounds: int) -> None:
+    """Spend the time of one `verify` at this cost, for a login with no stored hash.
+
+    An unknown email must cost as much as a wrong password, or the response time tells an
+    attacker which emails have accounts (OWASP Authentication cheat sheet, user enumeration).
+    """
+    bcrypt.checkpw(b"not the password", _dummy_hash(rounds))
+
+
+def needs_rehash(stored: bytes, rounds: int) -> bool:
+    """Tell whether a hash was made at a lower cost than the configured one."""
+    try:
+        return int(stored.split(b"$")[2]) < rounds
+    except (IndexError, ValueError):
+        return False
+
+
+def check_policy(plain: str, *, email: str | None = None, strict: bool = False) -> None:
+    """Check a new password against the policy; strict is production's (NIST 800-63B 5.1.1).
+
+    Raises:
+        PasswordPolicyError: naming the first rule the password breaks.
+    """
+    if not plain:
+        raise PasswordPolicyError("password is required")
+    _encode(plain)
+    if not strict:
+        return
+    if len(plain) < PRODUCTION_MIN_LENGTH:
+        raise PasswordPolicyError(
+            f"password must be at least {PRODUCTION_MIN_LENGTH} characters long"
+        )
+    if email is not None and plain.strip().lower() == email.strip().lower():
+        raise PasswordPolicyError("password must not be the email address")
+
+
+def _encode(plain: str) -> bytes:
+    encoded = plain.encode("utf-8", errors="surrogatepass")
+    if len(encoded) > MAX_BYTES:
+        raise PasswordPolicyError(f"password must be at most {MAX_BYTES} bytes long")
+    return encoded
+
+
+_dummy_hashes: dict[int, bytes] = {}
+
+
+def _dummy_hash(rounds: int) -> bytes:
+    if rounds not in _dummy_hashes:
+        _dummy_hashes[rounds] = bcrypt.hashpw(b"dummy password", bcrypt.gensalt(rounds))
+    return _dummy_hashes[rounds]

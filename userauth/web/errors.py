@@ -1,0 +1,84 @@
+"""The one table that maps domain errors to HTTP statuses and JSON bodies."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from userauth.errors import (
+    AuthError,
+    EmailTakenError,
+    InvalidEmailError,
+    InvalidSessionError,
+    InvalidTokenError,
+    PasswordPolicyError,
+    SessionNotFoundError,
+    UnknownEmailError,
+    WrongPasswordError,
+)
+
+logger = logging.getLogger(__name__)
+
+
+class BadFieldError(AuthError):
+    """A form field is missing, empty or unreadable."""
+
+
+class LoginFailedError(AuthError):
+    """The email and password do not match an enabled account."""
+
+    def __init__(self) -> None:
+        super().__init__("wrong email or password")
+
+
+# status, and the message when the contract fixes one (else str(error) is shown).
+ERROR_TABLE: dict[type[AuthError], tuple[int, str | None]] = {
+    BadFieldError: (400, None),
+    InvalidEmailError: (400, None),
+    PasswordPolicyError: (400, None),
+    EmailTakenError: (400, "email already registered"),
+    LoginFailedError: (401, None),
+    InvalidSessionError: (403, None),
+    UnknownEmailError: (403, "email not registered"),
+    InvalidTokenError: (403, None),
+    WrongPasswordError: (403, None),
+    SessionNotFoundError: (404, None),
+}
+
+
+def message_response(status: int, message: str) -> tuple[Response, int]:
+    """Return the JSON error body every failure uses: {"message": ...}."""
+    return jsonify(message=message), status
+
+
+def _domain_error(error: AuthError) -> tuple[Response, int]:
+    for kind in type(error).__mro__:
+        if kind in ERROR_TABLE:
+            status, fixed = ERROR_TABLE[kind]
+            return message_response(status, fixed or str(error))
+    logger.exception("unmapped domain error", exc_info=error)
+    return message_response(500, "internal error")
+
+
+def _http_error(error: HTTPException) -> Response | tuple[Response, int]:
+    if error.code is None or error.code < 400:
+        return error.get_response()
+    response, status = message_response(error.code, error.description or error.name)
+    for name, value in error.get_headers():
+        if name.lower() not in {"content-type", "content-length"}:
+            response.headers[name] = value
+    return response, status
+
+
+def _unexpected_error(error: Exception) -> tuple[Response, int]:
+    logger.exception("unhandled error", exc_info=error)
+    return message_response(500, "internal error")
+
+
+def register_error_handlers(app: Flask) -> None:
+    """Answer every error, expected or not, with a JSON body."""
+    app.register_error_handler(AuthError, _domain_error)
+    app.register_error_handler(HTTPException, _http_error)
+    app.register_error_handler(Exception, _unexpected_error)

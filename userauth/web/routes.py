@@ -1,0 +1,141 @@
+"""The JSON routes of SPEC.md B, and the session and password routes around them."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, request
+
+from userauth.auth import Auth, Client
+from userauth.errors import InvalidSessionError
+from userauth.web.errors import BadFieldError, LoginFailedError
+
+SESSION_COOKIE = "session_id"
+MAX_FIELD_LENGTH = 4096
+
+api = Blueprint("api", __name__)
+
+
+def _auth() -> Auth:
+    auth: Auth = current_app.extensions["userauth"]
+    return auth
+
+
+def _fields(*names: str) -> list[str]:
+    """Return the named form fields; each must be present and non-empty.
+
+    Raises:
+        BadFieldError: naming the first field that is missing, empty or too long.
+    """
+    values = []
+    for name in names:
+        value = request.form.get(name, "")
+        if not value:
+            raise BadFieldError(f"{name} is required")
+        if len(value) > MAX_FIELD_LENGTH:
+            raise BadFieldError(f"{name} is too long")
+        values.append(value)
+    return values
+
+
+def _client() -> Client:
+    return Client(address=request.remote_addr or "", user_agent=request.user_agent.string)
+
+
+def _session_cookie() -> str | None:
+    return request.cookies.get(SESSION_COOKIE)
+
+
+@api.get("/")
+def index() -> Response:
+    return jsonify(message="Bienvenue")
+
+
+@api.post("/users")
+def register() -> Response:
+    email, password = _fields("email", "password")
+    user = _auth().register_user(email, password)
+    return jsonify(email=user.email, message="user created")
+
+
+@api.post("/sessions")
+def login() -> Response:
+    email, password = _fields("email", "password")
+    auth, client = _auth(), _client()
+    if not auth.valid_login(email, password, client):
+        raise LoginFailedError
+    session_id = auth.create_session(email, client)
+    if session_id is None:
+        raise LoginFailedError
+    response = jsonify(email=email, message="logged in")
+    settings = auth.settings
+    response.set_cookie(
+        SESSION_COOKIE,
+        session_id,
+        max_age=int(settings.session_lifetime.total_seconds()),
+        path="/",
+        secure=settings.cookie_secure,
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+@api.delete("/sessions")
+def logout() -> Response:
+    _auth().end_session(_session_cookie(), _client())
+    response = redirect("/")
+    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax")
+    return response
+
+
+@api.get("/profile")
+def profile() -> Response:
+    user = _auth().get_user_from_session_id(_session_cookie())
+    if user is None:
+        raise InvalidSessionError
+    return jsonify(email=user.email)
+
+
+@api.post("/reset_password")
+def request_reset() -> Response:
+    (email,) = _fields("email")
+    token = _auth().get_reset_password_token(email, _client())
+    return jsonify(email=email, reset_token=token)
+
+
+@api.put("/reset_password")
+def reset_password() -> Response:
+    email, token, new_password = _fields("email", "reset_token", "new_password")
+    _auth().reset_password(email, token, new_password, _client())
+    return jsonify(email=email, message="Password updated")
+
+
+@api.get("/sessions")
+def list_sessions() -> Response:
+    views = _auth().list_sessions(_session_cookie())
+    return jsonify(
+        sessions=[
+            {
+                "id": view.id,
+                "created_at": view.created_at.isoformat(),
+                "last_used_at": view.last_used_at.isoformat(),
+                "expires_at": view.expires_at.isoformat(),
+                "user_agent": view.user_agent,
+                "client_address": view.client_address,
+                "current": view.current,
+            }
+            for view in views
+        ]
+    )
+
+
+@api.delete("/sessions/<int:session_number>")
+def revoke_session(session_number: int) -> Response:
+    _auth().revoke_session(_session_cookie(), session_number, _client())
+    return jsonify(message="session revoked")
+
+
+@api.put("/profile/password")
+def change_password() -> Response:
+    current, new = _fields("password", "new_password")
+    _auth().change_password(_session_cookie(), current, new, _client())
+    return jsonify(message="Password updated")
