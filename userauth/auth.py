@@ -90,8 +90,9 @@ class Auth:
         clock: Callable[[], datetime] = tokens.utcnow,
     ) -> None:
         self._settings = settings if settings is not None else Settings.from_env()
-        self._db = db if db is not None else DB(self._settings.database_url,
-                                                echo=self._settings.sql_echo)
+        self._db = (
+            db if db is not None else DB(self._settings.database_url, echo=self._settings.sql_echo)
+        )
         self._clock = clock
         self._policy = tokens.SessionPolicy(
             idle_timeout=self._settings.session_idle_timeout,
@@ -228,9 +229,7 @@ class Auth:
         self._audit("reset_requested", user.id, client)
         return token
 
-    def update_password(
-        self, reset_token: str, password: str, client: Client = NO_CLIENT
-    ) -> None:
+    def update_password(self, reset_token: str, password: str, client: Client = NO_CLIENT) -> None:
         """Set a new password with a reset token; the token is spent, every session ends.
 
         Raises:

@@ -10,9 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, delete, event, func, select, update
-from sqlalchemy.exc import IntegrityError, InvalidRequestError
+from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.orm.exc import NoResultFound
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from userauth.errors import EmailTakenError, UnknownFieldError
@@ -195,7 +194,9 @@ class DB:
         """Move a session's idle clock forward."""
         with self._transaction() as session:
             session.execute(
-                update(DeviceSession).where(DeviceSession.id == session_id).values(last_used_at=now)
+                update(DeviceSession)
+                .where(DeviceSession.id == session_id)
+                .values(last_used_at=now)
             )
 
     def list_sessions(self, user_id: int) -> Sequence[DeviceSession]:

@@ -9,6 +9,7 @@ from datetime import timedelta
 from typing import Literal, TypeVar
 
 Environment = Literal["development", "production"]
+ENVIRONMENTS = ("development", "production")
 
 T = TypeVar("T")
 
@@ -24,7 +25,12 @@ class Settings:
     env: Environment = "development"
     database_url: str = "sqlite:///a.db"
     sql_echo: bool = False
+    host: str = "0.0.0.0"  # noqa: S104 - a service is reached from other hosts
     port: int = 5000
+    # gunicorn: one process per core, threads to overlap database waits and bcrypt (which
+    # releases the GIL).
+    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    threads: int = 4
     bcrypt_rounds: int = 12
     # OWASP Session Management cheat sheet: 15-30 min idle for low-risk apps, and an absolute
     # lifetime matching a working day (4-8 h).
@@ -49,13 +55,16 @@ class Settings:
         """
         env = os.environ if environ is None else environ
         reader = _Reader(env)
-        environment = reader.choice("USERAUTH_ENV", ("development", "production"), "development")
-        production = environment == "production"
+        production = reader.choice("USERAUTH_ENV", ENVIRONMENTS, "development") == "production"
+        environment: Environment = "production" if production else "development"
         return cls(
-            env=environment,  # type: ignore[arg-type]
+            env=environment,
             database_url=reader.text("DATABASE_URL", cls.database_url),
             sql_echo=reader.flag("USERAUTH_SQL_ECHO", default=False),
+            host=reader.text("USERAUTH_HOST", cls.host),
             port=reader.integer("USERAUTH_PORT", 5000, minimum=1, maximum=65535),
+            workers=reader.integer("USERAUTH_WORKERS", os.cpu_count() or 1, minimum=1, maximum=64),
+            threads=reader.integer("USERAUTH_THREADS", 4, minimum=1, maximum=64),
             bcrypt_rounds=reader.integer("USERAUTH_BCRYPT_ROUNDS", 12, minimum=4, maximum=31),
             session_idle_timeout=timedelta(
                 minutes=reader.integer("USERAUTH_SESSION_IDLE_MINUTES", 30, minimum=1)
@@ -82,7 +91,7 @@ class Settings:
             raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
         values = {f.name: getattr(self, f.name) for f in fields(self)}
         values.update(changes)
-        return Settings(**values)  # type: ignore[arg-type]
+        return Settings(**values)
 
 
 class _Reader:
@@ -115,10 +124,10 @@ class _Reader:
     ) -> int:
         value = self.optional(name)
         number = default if value is None else self._convert(name, value, int, "a whole number")
-        if (minimum is not None and number < minimum) or (
-            maximum is not None and number > maximum
-        ):
-            raise SettingsError(f"{name} must be between {minimum} and {maximum}, not {number}")
+        if minimum is not None and number < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, not {number}")
+        if maximum is not None and number > maximum:
+            raise SettingsError(f"{name} must be at most {maximum}, not {number}")
         return number
 
     @staticmethod

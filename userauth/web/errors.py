@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.errors import (
     AuthError,
@@ -62,7 +63,7 @@ def _domain_error(error: AuthError) -> tuple[Response, int]:
     return message_response(500, "internal error")
 
 
-def _http_error(error: HTTPException) -> Response | tuple[Response, int]:
+def _http_error(error: HTTPException) -> WerkzeugResponse | tuple[Response, int]:
     if error.code is None or error.code < 400:
         return error.get_response()
     response, status = message_response(error.code, error.description or error.name)

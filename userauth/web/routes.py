@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import Auth, Client
 from userauth.errors import InvalidSessionError
@@ -80,7 +81,7 @@ def login() -> Response:
 
 
 @api.delete("/sessions")
-def logout() -> Response:
+def logout() -> WerkzeugResponse:
     _auth().end_session(_session_cookie(), _client())
     response = redirect("/")
     response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax")

@@ -1,0 +1,51 @@
+"""The production server: userauth's Flask app under gunicorn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from gunicorn.app.base import BaseApplication
+
+from userauth.settings import Settings
+from userauth.web import create_app
+
+# Seconds a worker may take to finish its requests after SIGTERM before it is killed.
+GRACEFUL_TIMEOUT = 30
+
+
+class GunicornServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn configured from Settings; each worker builds its own app after the fork."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        super().__init__()
+
+    def load_config(self) -> None:
+        settings = self._settings
+        options: dict[str, Any] = {
+            "bind": f"{settings.host}:{settings.port}",
+            "workers": settings.workers,
+            "threads": settings.threads,
+            "worker_class": "gthread",
+            "graceful_timeout": GRACEFUL_TIMEOUT,
+            "proc_name": "userauth",
+            # Access lines come from userauth's own request log, which never holds secrets.
+            "accesslog": None,
+            "errorlog": "-",
+            "loglevel": settings.log_level.lower(),
+        }
+        if "control_socket_disable" in self.cfg.settings:
+            # gunicorn 24+ opens a shared control socket; two servers on one host would clash.
+            options["control_socket_disable"] = True
+        for key, value in options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Flask:
+        # Built in the worker, so no database connection crosses a fork.
+        return create_app(self._settings)
+
+
+def serve(settings: Settings) -> None:
+    """Run gunicorn in the foreground until SIGTERM or SIGINT (graceful stop)."""
+    GunicornServer(settings).run()
