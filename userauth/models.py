@@ -24,8 +24,11 @@ class PasswordHash(TypeDecorator[bytes]):
             return value.decode("ascii", errors="replace")
         return value
 
-    def process_result_value(self, value: str | None, dialect: Dialect) -> bytes | None:
-        return None if value is None else value.encode("ascii", errors="replace")
+    def process_result_value(self, value: str | bytes | None, dialect: Dialect) -> bytes | None:
+        # SQLite keeps bytes written by the original design as BLOBs; they come back as bytes.
+        if value is None or isinstance(value, bytes):
+            return value
+        return value.encode("ascii", errors="replace")
 
 
 class User(Base):
