@@ -21,6 +21,7 @@ from userauth.errors import (
     UnknownEmailError,
     WrongPasswordError,
 )
+from userauth.mail import Mailer, reset_message, signup_notice
 from userauth.models import AuditEvent, DeviceSession, User
 from userauth.settings import Settings
 
@@ -88,12 +89,14 @@ class Auth:
         db: DB | None = None,
         settings: Settings | None = None,
         clock: Callable[[], datetime] = tokens.utcnow,
+        mailer: Mailer | None = None,
     ) -> None:
         self._settings = settings if settings is not None else Settings.from_env()
         self._db = (
             db if db is not None else DB(self._settings.database_url, echo=self._settings.sql_echo)
         )
         self._clock = clock
+        self._mailer = mailer
         self._policy = tokens.SessionPolicy(
             idle_timeout=self._settings.session_idle_timeout,
             lifetime=self._settings.session_lifetime,
@@ -229,6 +232,28 @@ class Auth:
         self._audit("reset_requested", user.id, client)
         return token
 
+    def send_password_reset(self, email: str, client: Client = NO_CLIENT) -> None:
+        """Mail a reset link to the account's owner; do nothing if no account has this email.
+
+        The caller answers the same way in both cases, so the reset flow does not reveal
+        which emails are registered (production, SPEC.md C3).
+        """
+        user = self._find_user(email)
+        if user is None:
+            self._audit("reset_requested", None, client)
+            return
+        token = self.get_reset_password_token(user.email, client)
+        minutes = int(self._settings.reset_token_lifetime.total_seconds() // 60)
+        subject, body = reset_message(self._settings, token, minutes)
+        self._require_mailer().send(user.email, subject, body)
+
+    def notify_account_exists(self, email: str) -> None:
+        """Tell the owner of an email that someone tried to register it again."""
+        user = self._find_user(email)
+        if user is not None:
+            subject, body = signup_notice(self._settings)
+            self._require_mailer().send(user.email, subject, body)
+
     def update_password(self, reset_token: str, password: str, client: Client = NO_CLIENT) -> None:
         """Set a new password with a reset token; the token is spent, every session ends.
 
@@ -250,7 +275,7 @@ class Auth:
             PasswordPolicyError: the new password breaks the policy.
         """
         user = self._user_of_reset_token(reset_token)
-        if user.email.lower() != _loose_normalize(email).lower():
+        if user.email.lower() != lookup_key(email):
             raise InvalidTokenError
         self._set_password(user, password, keep_session=None)
         self._audit("password_reset", user.id, client)
@@ -313,6 +338,11 @@ class Auth:
         hashed = passwords.hash_password(password, self._settings.bcrypt_rounds)
         self._db.replace_password(user.id, hashed, keep_session=keep_session)
 
+    def _require_mailer(self) -> Mailer:
+        if self._mailer is None:
+            raise RuntimeError("this Auth has no mailer: set USERAUTH_SMTP_HOST")
+        return self._mailer
+
     def _audit(self, event: str, user_id: int | None, client: Client) -> None:
         self._db.add_audit_event(
             AuditEvent(
@@ -331,3 +361,8 @@ def _loose_normalize(email: str) -> str:
         return normalize_email(email)
     except InvalidEmailError:
         return email.strip()
+
+
+def lookup_key(email: str) -> str:
+    """Return the case-insensitive key of an account's email (for per-account rate limits)."""
+    return _loose_normalize(email).lower()

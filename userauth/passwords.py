@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import gzip
+from functools import cache
+from importlib.resources import files
+
 import bcrypt
 
 from userauth.errors import PasswordPolicyError
@@ -65,6 +69,8 @@ def check_policy(plain: str, *, email: str | None = None, strict: bool = False) 
         )
     if email is not None and plain.strip().lower() == email.strip().lower():
         raise PasswordPolicyError("password must not be the email address")
+    if plain.lower() in _common_passwords():
+        raise PasswordPolicyError("password is too common; choose one that is harder to guess")
 
 
 def _encode(plain: str) -> bytes:
@@ -72,6 +78,13 @@ def _encode(plain: str) -> bytes:
     if len(encoded) > MAX_BYTES:
         raise PasswordPolicyError(f"password must be at most {MAX_BYTES} bytes long")
     return encoded
+
+
+@cache
+def _common_passwords() -> frozenset[str]:
+    """Load the shipped list of common passwords (source: userauth/data/README.md)."""
+    packed = files("userauth").joinpath("data/common-passwords.txt.gz").read_bytes()
+    return frozenset(gzip.decompress(packed).decode("utf-8").split())
 
 
 _dummy_hashes: dict[int, bytes] = {}

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
+
+from limits import parse_many
 
 Environment = Literal["development", "production"]
 ENVIRONMENTS = ("development", "production")
+SmtpTls = Literal["starttls", "ssl", "none"]
+SMTP_TLS_MODES = ("starttls", "ssl", "none")
+# Production refuses to hash below this cost (OWASP Password Storage cheat sheet).
+MIN_PRODUCTION_BCRYPT_ROUNDS = 10
 
 T = TypeVar("T")
 
@@ -41,6 +47,25 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     trusted_proxies: int = 0
     log_level: str = "INFO"
+    debug: bool = False
+    # Rate limits (Flask-Limiter notation). Per client address unless named per account.
+    ratelimit_enabled: bool = True
+    ratelimit_login: str = "20/minute;200/hour"
+    # Failed logins per account, whatever the address: stops a distributed guessing run.
+    ratelimit_login_failures: str = "10/minute;50/hour"
+    ratelimit_register: str = "10/minute;50/hour"
+    ratelimit_reset: str = "10/minute;50/hour"
+    # Reset emails per account: nobody can flood someone else's inbox.
+    ratelimit_reset_account: str = "5/hour"
+    ratelimit_key_prefix: str = "userauth"
+    # Reset by email (production).
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)
+    smtp_tls: SmtpTls = "starttls"
+    mail_sender: str = "userauth@localhost"
+    reset_link_template: str = "http://localhost:5000/reset_password?token={token}"
 
     @property
     def is_production(self) -> bool:
@@ -81,17 +106,70 @@ class Settings:
             log_level=reader.choice(
                 "USERAUTH_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
+            debug=reader.flag("USERAUTH_DEBUG", default=False),
+            ratelimit_enabled=reader.flag("USERAUTH_RATELIMIT_ENABLED", default=True),
+            ratelimit_login=reader.limits("USERAUTH_RATELIMIT_LOGIN", cls.ratelimit_login),
+            ratelimit_login_failures=reader.limits(
+                "USERAUTH_RATELIMIT_LOGIN_FAILURES", cls.ratelimit_login_failures
+            ),
+            ratelimit_register=reader.limits(
+                "USERAUTH_RATELIMIT_REGISTER", cls.ratelimit_register
+            ),
+            ratelimit_reset=reader.limits("USERAUTH_RATELIMIT_RESET", cls.ratelimit_reset),
+            ratelimit_reset_account=reader.limits(
+                "USERAUTH_RATELIMIT_RESET_ACCOUNT", cls.ratelimit_reset_account
+            ),
+            ratelimit_key_prefix=reader.text(
+                "USERAUTH_RATELIMIT_KEY_PREFIX", cls.ratelimit_key_prefix
+            ),
+            smtp_host=reader.optional("USERAUTH_SMTP_HOST"),
+            smtp_port=reader.integer("USERAUTH_SMTP_PORT", 587, minimum=1, maximum=65535),
+            smtp_user=reader.optional("USERAUTH_SMTP_USER"),
+            smtp_password=reader.optional("USERAUTH_SMTP_PASSWORD"),
+            smtp_tls=_smtp_tls(reader.choice("USERAUTH_SMTP_TLS", SMTP_TLS_MODES, "starttls")),
+            mail_sender=reader.text("USERAUTH_MAIL_FROM", cls.mail_sender),
+            reset_link_template=reader.link_template(
+                "USERAUTH_RESET_LINK", cls.reset_link_template
+            ),
         )
 
-    def with_changes(self, **changes: object) -> Settings:
+    def production_problems(self) -> list[str]:
+        """Return one sentence per setting that makes this production configuration unsafe."""
+        if not self.is_production:
+            return []
+        problems = []
+        if not self.smtp_host:
+            problems.append(
+                "USERAUTH_SMTP_HOST must be set: production sends reset links by email."
+            )
+        if self.bcrypt_rounds < MIN_PRODUCTION_BCRYPT_ROUNDS:
+            problems.append(
+                f"USERAUTH_BCRYPT_ROUNDS must be at least {MIN_PRODUCTION_BCRYPT_ROUNDS} in "
+                f"production, not {self.bcrypt_rounds}."
+            )
+        if self.debug:
+            problems.append("USERAUTH_DEBUG must be off in production.")
+        if not self.cookie_secure:
+            problems.append("USERAUTH_COOKIE_SECURE must be on in production.")
+        if not self.ratelimit_enabled:
+            problems.append("USERAUTH_RATELIMIT_ENABLED must be on in production.")
+        if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:
+            problems.append("DATABASE_URL must not be an in-memory database in production.")
+        return problems
+
+    def development_warning(self) -> str | None:
+        """Return the one-line warning development prints at start-up (None in production)."""
+        if self.is_production:
+            return None
+        return (
+            "USERAUTH_ENV=development: reset tokens are returned in responses, answers reveal "
+            "which emails are registered, cookies are not Secure and weak passwords are "
+            "accepted; set USERAUTH_ENV=production for real users."
+        )
+
+    def with_changes(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (used by tests and the CLI)."""
-        known = {f.name for f in fields(self)}
-        unknown = set(changes) - known
-        if unknown:
-            raise SettingsError(f"unknown settings: {', '.join(sorted(unknown))}")
-        values = {f.name: getattr(self, f.name) for f in fields(self)}
-        values.update(changes)
-        return Settings(**values)
+        return replace(self, **changes)
 
 
 class _Reader:
@@ -130,12 +208,34 @@ class _Reader:
             raise SettingsError(f"{name} must be at most {maximum}, not {number}")
         return number
 
+    def limits(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        try:
+            parse_many(value)
+        except ValueError:
+            raise SettingsError(
+                f"{name} must be rate limits like '10/minute;50/hour', not {value!r}"
+            ) from None
+        return value
+
+    def link_template(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        if "{token}" not in value:
+            raise SettingsError(f"{name} must contain {{token}} where the reset token goes")
+        return value
+
     @staticmethod
     def _convert(name: str, value: str, parse: Callable[[str], T], kind: str) -> T:
         try:
             return parse(value)
         except ValueError:
             raise SettingsError(f"{name} must be {kind}, not {value!r}") from None
+
+
+def _smtp_tls(value: str) -> SmtpTls:
+    if value == "ssl":
+        return "ssl"
+    return "none" if value == "none" else "starttls"
 
 
 def _parse_flag(value: str) -> bool:

@@ -1,31 +1,60 @@
-"""The Flask application: create_app() wires routes, errors and security headers."""
+"""The Flask application: create_app() wires routes, errors, limits and security headers."""
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask, Response
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from userauth.auth import Auth
-from userauth.settings import Settings
+from userauth.mail import Outbox, SmtpMailer
+from userauth.settings import Settings, SettingsError
 from userauth.web.errors import register_error_handlers
+from userauth.web.limits import install_rate_limits
 from userauth.web.routes import api
+
+logger = logging.getLogger("userauth")
 
 # Form bodies are a few fields; anything bigger is refused before it is parsed.
 MAX_CONTENT_LENGTH = 64 * 1024
 
 
 def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Flask:
-    """Build the userauth Flask app around an Auth (made from the settings when not given)."""
+    """Build the userauth Flask app around an Auth (made from the settings when not given).
+
+    Raises:
+        SettingsError: production settings that are unsafe, one sentence per problem.
+    """
     if settings is None:
         settings = auth.settings if auth is not None else Settings.from_env()
+    _check_environment(settings)
     if auth is None:
-        auth = Auth(settings=settings)
+        mailer = SmtpMailer(settings) if settings.smtp_host else None
+        auth = Auth(settings=settings, mailer=mailer)
     app = Flask("userauth")
-    app.config.update(MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH, DEBUG=settings.debug)
+    if settings.trusted_proxies:
+        # Only the last N proxies are trusted to say who the client is; a client cannot
+        # spoof its address (and so its rate limit) by sending X-Forwarded-For itself.
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["userauth"] = auth
+    app.extensions["userauth.outbox"] = Outbox()
     app.register_blueprint(api)
     register_error_handlers(app)
+    install_rate_limits(app, settings)
     app.after_request(_security_headers)
     return app
+
+
+def _check_environment(settings: Settings) -> None:
+    problems = settings.production_problems()
+    if problems:
+        raise SettingsError("\n".join(problems))
+    warning = settings.development_warning()
+    if warning:
+        logger.warning(warning)
 
 
 def _security_headers(response: Response) -> Response:

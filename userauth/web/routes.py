@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from flask import Blueprint, Response, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from userauth.auth import Auth, Client
-from userauth.errors import InvalidSessionError
+from userauth.auth import Auth, Client, normalize_email
+from userauth.errors import EmailTakenError, InvalidSessionError
+from userauth.mail import Outbox
 from userauth.web.errors import BadFieldError, LoginFailedError
 
 SESSION_COOKIE = "session_id"
+RESET_SENT = "if this email has an account, a reset link has been sent to it"
 MAX_FIELD_LENGTH = 4096
 
 api = Blueprint("api", __name__)
@@ -18,6 +22,11 @@ api = Blueprint("api", __name__)
 def _auth() -> Auth:
     auth: Auth = current_app.extensions["userauth"]
     return auth
+
+
+def _outbox() -> Outbox:
+    outbox: Outbox = current_app.extensions["userauth.outbox"]
+    return outbox
 
 
 def _fields(*names: str) -> list[str]:
@@ -53,7 +62,16 @@ def index() -> Response:
 @api.post("/users")
 def register() -> Response:
     email, password = _fields("email", "password")
-    user = _auth().register_user(email, password)
+    auth = _auth()
+    try:
+        user = auth.register_user(email, password)
+    except EmailTakenError:
+        if not auth.settings.is_production:
+            raise
+        # Production answers as if created and tells the owner by email instead, so the
+        # sign-up form does not reveal which emails are registered (SPEC.md C3).
+        _outbox().submit(partial(auth.notify_account_exists, email))
+        return jsonify(email=normalize_email(email), message="user created")
     return jsonify(email=user.email, message="user created")
 
 
@@ -99,7 +117,13 @@ def profile() -> Response:
 @api.post("/reset_password")
 def request_reset() -> Response:
     (email,) = _fields("email")
-    token = _auth().get_reset_password_token(email, _client())
+    auth = _auth()
+    if auth.settings.is_production:
+        # The work happens after the answer, so neither the body nor the response time
+        # tells whether the email has an account; the token travels only by email.
+        _outbox().submit(partial(auth.send_password_reset, email, _client()))
+        return jsonify(email=email, message=RESET_SENT)
+    token = auth.get_reset_password_token(email, _client())
     return jsonify(email=email, reset_token=token)
 
 

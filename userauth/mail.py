@@ -1,0 +1,100 @@
+"""Outgoing mail: the reset-link message, SMTP delivery, and a background outbox."""
+
+from __future__ import annotations
+
+import logging
+import queue
+import smtplib
+import ssl
+import threading
+from collections.abc import Callable
+from email.message import EmailMessage
+from typing import Protocol
+from urllib.parse import quote
+
+from userauth.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class Mailer(Protocol):
+    """Something that delivers one plain-text message."""
+
+    def send(self, to: str, subject: str, body: str) -> None: ...
+
+
+def reset_message(settings: Settings, token: str, lifetime_minutes: int) -> tuple[str, str]:
+    """Return the subject and body of a reset email; the link is its only secret."""
+    link = settings.reset_link_template.replace("{token}", quote(token, safe=""))
+    body = (
+        "Someone asked to reset the password of your account.\n\n"
+        f"To choose a new password, open this link within {lifetime_minutes} minutes:\n\n"
+        f"{link}\n\n"
+        "If it was not you, ignore this message: your password has not changed.\n"
+    )
+    return "Reset your password", body
+
+
+def signup_notice(settings: Settings) -> tuple[str, str]:
+    """Return the message sent when someone tries to register an email that has an account."""
+    body = (
+        "Someone tried to create an account with this email address, which already has one.\n\n"
+        "If it was you and you forgot your password, ask for a password reset.\n"
+        "If it was not you, ignore this message.\n"
+    )
+    return "Your account already exists", body
+
+
+class SmtpMailer:
+    """Deliver mail through the SMTP server named by the settings."""
+
+    def __init__(self, settings: Settings, timeout: float = 10) -> None:
+        self._settings = settings
+        self._timeout = timeout
+
+    def send(self, to: str, subject: str, body: str) -> None:
+        settings = self._settings
+        if settings.smtp_host is None:
+            raise RuntimeError("USERAUTH_SMTP_HOST is not set")
+        message = EmailMessage()
+        message["From"] = settings.mail_sender
+        message["To"] = to
+        message["Subject"] = subject
+        message.set_content(body)
+        smtp_class = smtplib.SMTP_SSL if settings.smtp_tls == "ssl" else smtplib.SMTP
+        with smtp_class(settings.smtp_host, settings.smtp_port, timeout=self._timeout) as smtp:
+            if settings.smtp_tls == "starttls":
+                smtp.starttls(context=ssl.create_default_context())
+            if settings.smtp_user and settings.smtp_password:
+                smtp.login(settings.smtp_user, settings.smtp_password)
+            smtp.send_message(message)
+
+
+class Outbox:
+    """Run mail jobs on one background thread, so a request never waits for SMTP.
+
+    Answering before the work is done also keeps the response time of a reset request the
+    same whether or not the email has an account (OWASP Forgot Password cheat sheet).
+    """
+
+    def __init__(self) -> None:
+        self._jobs: queue.Queue[Callable[[], None]] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="userauth-outbox", daemon=True)
+        self._thread.start()
+
+    def submit(self, job: Callable[[], None]) -> None:
+        self._jobs.put(job)
+
+    def join(self) -> None:
+        """Wait until every submitted job has run (tests, and a graceful stop)."""
+        self._jobs.join()
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            try:
+                job()
+            except Exception:
+                logger.exception("mail job failed")
+            finally:
+                self._jobs.task_done()
