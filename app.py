@@ -1,12 +1,20 @@
 """The contract's `app` module (SPEC.md A): `app`, `AUTH`, and `python3 app.py` on :5000."""
 
+import sys
+
 from userauth.auth import Auth
-from userauth.settings import Settings
+from userauth.mail import SmtpMailer
+from userauth.settings import Settings, SettingsError
 from userauth.web import create_app
 
-SETTINGS = Settings.from_env()
-AUTH = Auth(settings=SETTINGS)
-app = create_app(SETTINGS, AUTH)
+try:
+    SETTINGS = Settings.from_env()
+    AUTH = Auth(settings=SETTINGS, mailer=SmtpMailer(SETTINGS) if SETTINGS.smtp_host else None)
+    app = create_app(SETTINGS, AUTH)
+except SettingsError as error:
+    if __name__ != "__main__":
+        raise
+    sys.exit(f"userauth cannot start:\n{error}")
 
 if __name__ == "__main__":
     # The contract's development server; `userauth serve` is the production one.
