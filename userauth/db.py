@@ -14,8 +14,9 @@ from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from userauth import migrations
 from userauth.errors import EmailTakenError, UnknownFieldError
-from userauth.models import AuditEvent, Base, DeviceSession, DisabledUser, PasswordReset, User
+from userauth.models import AuditEvent, DeviceSession, DisabledUser, PasswordReset, User
 
 DEFAULT_URL = "sqlite:///a.db"
 # How long a SQLite writer waits for the lock before giving up, in milliseconds.
@@ -64,8 +65,9 @@ class DB:
             settings = Settings.from_env()
             url, echo = settings.database_url, settings.sql_echo
         self._engine = make_engine(url, echo=echo)
-        # Tables are created when missing and never dropped: restarting loses nothing.
-        Base.metadata.create_all(self._engine)
+        # A database without userauth's tables gets them, at the head revision; an existing
+        # one is never altered here (`userauth db upgrade` migrates it): nothing is dropped.
+        migrations.create_schema(self._engine)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._local = threading.local()
 
@@ -130,8 +132,11 @@ class DB:
         """
         self._check_columns(kwargs, UnknownFieldError)
         user = self.find_user_by(id=user_id)
-        with self._transaction() as session:
-            session.execute(update(User).where(User.id == user.id).values(**kwargs))
+        try:
+            with self._transaction() as session:
+                session.execute(update(User).where(User.id == user.id).values(**kwargs))
+        except IntegrityError:
+            raise EmailTakenError(str(kwargs.get("email", ""))) from None
 
     @staticmethod
     def _check_columns(kwargs: dict[str, Any], error: type[Exception]) -> None:
@@ -288,3 +293,24 @@ class DB:
             statement = statement.where(AuditEvent.user_id == user_id)
         with self._sessions() as session:
             return session.scalars(statement).all()
+
+    # Health and metrics.
+
+    def ping(self) -> None:
+        """Run the cheapest query there is.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database does not answer.
+        """
+        with self._sessions() as session:
+            session.execute(select(1))
+
+    def count_live_sessions(self, now: datetime, idle_since: datetime) -> int:
+        """Count device sessions within their lifetime and used after `idle_since`."""
+        statement = (
+            select(func.count())
+            .select_from(DeviceSession)
+            .where(DeviceSession.expires_at > now, DeviceSession.last_used_at > idle_since)
+        )
+        with self._sessions() as session:
+            return int(session.scalar(statement) or 0)

@@ -29,10 +29,16 @@ def hash_password(plain: str, rounds: int) -> bytes:
 def verify(plain: str, stored: bytes) -> bool:
     """Tell whether the password matches the stored hash; never raise on bad input."""
     try:
-        encoded = _encode(plain)
-        return bcrypt.checkpw(encoded, stored)
-    except (PasswordPolicyError, ValueError, TypeError):
+        encoded: bytes | None = _encode(plain)
+    except PasswordPolicyError:
+        encoded = None
+    try:
+        # An over-long password still costs one bcrypt run, like any wrong password, so
+        # its timing cannot tell a registered email from an unknown one.
+        matched = bcrypt.checkpw(encoded or b"", stored)
+    except (ValueError, TypeError):
         return False
+    return encoded is not None and matched
 
 
 def burn_verify_time(rounds: int) -> None:
