@@ -3,13 +3,12 @@
 import sys
 
 from userauth.auth import Auth
-from userauth.mail import SmtpMailer
 from userauth.settings import Settings, SettingsError
 from userauth.web import create_app
 
 try:
     SETTINGS = Settings.from_env()
-    AUTH = Auth(settings=SETTINGS, mailer=SmtpMailer(SETTINGS) if SETTINGS.smtp_host else None)
+    AUTH = Auth.from_settings(SETTINGS)
     app = create_app(SETTINGS, AUTH)
 except SettingsError as error:
     if __name__ != "__main__":

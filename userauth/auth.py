@@ -21,7 +21,7 @@ from userauth.errors import (
     UnknownEmailError,
     WrongPasswordError,
 )
-from userauth.mail import Mailer, reset_message, signup_notice
+from userauth.mail import Mailer, SmtpMailer, reset_message, signup_notice
 from userauth.models import AuditEvent, DeviceSession, User
 from userauth.settings import Settings
 
@@ -101,6 +101,12 @@ class Auth:
             idle_timeout=self._settings.session_idle_timeout,
             lifetime=self._settings.session_lifetime,
         )
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Auth:
+        """Build the Auth a server runs: its database, and SMTP mail when a host is set."""
+        mailer = SmtpMailer(settings) if settings.smtp_host else None
+        return cls(settings=settings, mailer=mailer)
 
     @property
     def settings(self) -> Settings:
