@@ -14,6 +14,7 @@ from email_validator import EmailNotValidError, validate_email
 from userauth import passwords, tokens
 from userauth.db import DB, LiveSession
 from userauth.errors import (
+    EmailTakenError,
     InvalidEmailError,
     InvalidSessionError,
     InvalidTokenError,
@@ -126,7 +127,10 @@ class Auth:
         passwords.check_policy(password, email=normalized, strict=self._settings.is_production)
         hashed = passwords.hash_password(password, self._settings.bcrypt_rounds)
         # No look-up first: the unique index decides, so concurrent sign-ups cannot both win.
-        return self._db.add_user(normalized, hashed)
+        try:
+            return self._db.add_user(normalized, hashed)
+        except EmailTakenError:
+            raise EmailTakenError(email) from None
 
     def valid_login(self, email: str, password: str, client: Client = NO_CLIENT) -> bool:
         """Tell whether the email and password belong to an enabled account."""
