@@ -1,0 +1,200 @@
+"""Schema migrations: Alembic, shipped in the package and configured in code (no alembic.ini).
+
+Revisions live in `versions/`: 0001 is the original design's `users` table, 0002 the schema
+of userauth.models. `DB()` creates a fresh database at the head revision and never migrates
+one; `upgrade()` (the `userauth db upgrade` command) does.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, create_engine, inspect, text
+
+from userauth.models import Base
+
+SCRIPT_LOCATION = Path(__file__).resolve().parent
+VERSION_TABLE = "alembic_version"
+# Databases that userauth created before it had migrations hold exactly 0002's tables.
+UNVERSIONED_REVISION = "0002"
+TABLES_ADDED_BY_0002 = frozenset({"sessions", "password_resets", "audit_events", "disabled_users"})
+# Key of the PostgreSQL advisory lock that keeps two starting servers from both creating
+# the schema of a fresh database.
+SCHEMA_LOCK_KEY = 0x75736572
+
+
+class MigrationError(RuntimeError):
+    """The database cannot be brought to, or used at, the current schema; says what to do."""
+
+
+class DuplicateEmailsError(MigrationError):
+    """Accounts share an email in different letter case, so it cannot be made unique."""
+
+    def __init__(self, groups: list[list[str]], limit: int) -> None:
+        named = "; ".join(", ".join(group) for group in groups[:limit])
+        more = f"; and {len(groups) - limit} more" if len(groups) > limit else ""
+        super().__init__(
+            f"cannot make emails unique: {len(groups)} email(s) belong to more than one "
+            f"account when letter case is ignored: {named}{more}. Keep one account per email "
+            "(delete or rename the others in SQL), then run `userauth db upgrade` again."
+        )
+        self.groups = groups
+
+
+class SchemaBehindError(MigrationError):
+    """The database is at an earlier revision than this version of userauth needs."""
+
+
+class UnknownSchemaError(MigrationError):
+    """The database is at a revision this version of userauth does not know."""
+
+
+def config(connection: Connection | None = None) -> Config:
+    """Return an Alembic configuration for the shipped scripts, migrating `connection`."""
+    alembic_config = Config()
+    alembic_config.set_main_option("script_location", str(SCRIPT_LOCATION).replace("%", "%%"))
+    alembic_config.set_main_option("path_separator", "os")
+    if connection is not None:
+        alembic_config.attributes["connection"] = connection
+    return alembic_config
+
+
+@functools.cache
+def _scripts() -> ScriptDirectory:
+    # Loading the revision files costs a few milliseconds: once per process is enough.
+    return ScriptDirectory.from_config(config())
+
+
+def head_revision() -> str:
+    """Return the revision of userauth.models' schema."""
+    head = _scripts().get_current_head()
+    if head is None:
+        raise MigrationError("userauth ships no migration scripts")
+    return head
+
+
+def current_revision(engine: Engine | Connection) -> str | None:
+    """Return the database's revision, or None when it has none (empty or unversioned)."""
+    if isinstance(engine, Connection):
+        return MigrationContext.configure(engine).get_current_revision()
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def is_up_to_date(engine: Engine | Connection) -> bool:
+    """Tell whether the database is at the head revision."""
+    return current_revision(engine) == head_revision()
+
+
+def upgrade(target: Engine | str, revision: str = "head") -> None:
+    """Bring the database to `revision` (the head by default), keeping every row.
+
+    A database that userauth or the original design made before migrations existed is first
+    stamped with the revision its tables match. On PostgreSQL the whole upgrade is one
+    transaction.
+
+    Raises:
+        DuplicateEmailsError: two accounts share an email in different letter case.
+        UnknownSchemaError: the tables match no revision.
+    """
+    with _migration_connection(target) as connection:
+        _adopt_unversioned(connection)
+        command.upgrade(config(connection), revision)
+
+
+def downgrade(target: Engine | str, revision: str) -> None:
+    """Take the database back to `revision` ("base" drops every table)."""
+    with _migration_connection(target) as connection:
+        command.downgrade(config(connection), revision)
+
+
+def create_schema(engine: Engine) -> bool:
+    """Create the head schema in a database that holds none of userauth's tables.
+
+    Return whether it did; a database that has any of them is left untouched.
+    """
+    ours = set(Base.metadata.tables) | {VERSION_TABLE}
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(
+                text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY}
+            )
+        if ours & set(inspect(connection).get_table_names()):
+            return False
+        # create_all and a stamp cost one round of DDL; replaying every revision costs more.
+        Base.metadata.create_all(connection)
+        MigrationContext.configure(connection).stamp(_scripts(), "head")
+    return True
+
+
+def ensure_current(target: Engine | str, *, auto_migrate: bool) -> None:
+    """Make sure the database is at the head before serving it: create or upgrade it.
+
+    Raises:
+        SchemaBehindError: it is behind and `auto_migrate` is false.
+        UnknownSchemaError: it is at a revision this version does not know.
+    """
+    engine = create_engine(target) if isinstance(target, str) else target
+    try:
+        if create_schema(engine):
+            return
+        current, head = current_revision(engine), head_revision()
+        if current == head:
+            return
+        if current is not None and _scripts().get_revision(current) is None:
+            raise UnknownSchemaError(
+                f"The database is at revision {current}, which this version of userauth "
+                "does not know: run the userauth version that migrated it."
+            )
+        if not auto_migrate:
+            where = "has no schema revision" if current is None else f"is at revision {current}"
+            raise SchemaBehindError(
+                f"The database {where} but userauth needs {head}: run `userauth db upgrade` "
+                "first (or set USERAUTH_AUTO_MIGRATE=true)."
+            )
+        upgrade(engine)
+    finally:
+        if isinstance(target, str):
+            engine.dispose()
+
+
+@contextmanager
+def _migration_connection(target: Engine | str) -> Iterator[Connection]:
+    """Open a connection on an engine of its own, in one transaction.
+
+    Not the application's engine: that one turns SQLite's foreign keys on, and batch mode,
+    which rebuilds a SQLite table by dropping it, would then cascade into the tables that
+    point at it.
+    """
+    engine = create_engine(target if isinstance(target, str) else target.url)
+    try:
+        with engine.begin() as connection:
+            yield connection
+    finally:
+        engine.dispose()
+
+
+def _adopt_unversioned(connection: Connection) -> None:
+    """Stamp a database made before migrations existed with the revision its tables match."""
+    tables = set(inspect(connection).get_table_names())
+    if VERSION_TABLE in tables or "users" not in tables:
+        return
+    added = TABLES_ADDED_BY_0002 & tables
+    if not added:
+        revision = "0001"
+    elif added == TABLES_ADDED_BY_0002:
+        revision = UNVERSIONED_REVISION
+    else:
+        raise UnknownSchemaError(
+            "The database has some of userauth's tables but no schema revision "
+            f"(missing: {', '.join(sorted(TABLES_ADDED_BY_0002 - added))}): restore it from "
+            "a backup, or create the missing tables by hand, then run `userauth db upgrade`."
+        )
+    MigrationContext.configure(connection).stamp(_scripts(), revision)
