@@ -47,6 +47,8 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     trusted_proxies: int = 0
     log_level: str = "INFO"
+    # Let `userauth serve` upgrade a database that is behind instead of refusing to start.
+    auto_migrate: bool = False
     debug: bool = False
     # Rate limits (Flask-Limiter notation). Per client address unless named per account.
     ratelimit_enabled: bool = True
@@ -106,6 +108,7 @@ class Settings:
             log_level=reader.choice(
                 "USERAUTH_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
             ),
+            auto_migrate=reader.flag("USERAUTH_AUTO_MIGRATE", default=False),
             debug=reader.flag("USERAUTH_DEBUG", default=False),
             ratelimit_enabled=reader.flag("USERAUTH_RATELIMIT_ENABLED", default=True),
             ratelimit_login=reader.limits("USERAUTH_RATELIMIT_LOGIN", cls.ratelimit_login),
