@@ -1,0 +1,441 @@
+"""Device sessions: many per user, ended one or all, expiring, listed and revoked (issue 3)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import Engine, create_engine, inspect, select, table, text
+
+from tests.conftest import FakeClock
+from userauth import tokens
+from userauth.auth import Auth
+from userauth.models import DeviceSession
+
+EMAIL = "bob@example.com"
+PASSWORD = "b4l0u"
+OTHER_EMAIL = "alice@example.com"
+OTHER_PASSWORD = "t4rt1fl3tt3"
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A connection to the test database that bypasses userauth, to read what it stored."""
+    direct = create_engine(database_url)
+    yield direct
+    direct.dispose()
+
+
+@pytest.fixture
+def registered(auth: Auth) -> None:
+    auth.register_user(EMAIL, PASSWORD)
+    auth.register_user(OTHER_EMAIL, OTHER_PASSWORD)
+
+
+def log_in(
+    client: FlaskClient, email: str = EMAIL, password: str = PASSWORD, device: str = "device"
+) -> str:
+    """Log in over HTTP and return the clear session id from the cookie."""
+    response = client.post(
+        "/sessions", data={"email": email, "password": password}, headers={"User-Agent": device}
+    )
+    assert response.status_code == 200
+    cookie = client.get_cookie("session_id")
+    assert cookie is not None
+    return cookie.value
+
+
+def newest_session_digest(auth: Auth, email: str = EMAIL) -> str | None:
+    session_id: str | None = auth._db.find_user_by(email=email).session_id
+    return session_id
+
+
+def stored_last_used(engine: Engine) -> datetime:
+    """Read the only session row's last_used_at straight from the database, as aware UTC."""
+    with engine.connect() as connection:
+        moment = connection.execute(select(DeviceSession.last_used_at)).scalar_one()
+    return tokens.as_utc(moment).astimezone(UTC)
+
+
+def session_listing(client: FlaskClient) -> list[dict[str, Any]]:
+    response = client.get("/sessions")
+    assert response.status_code == 200
+    body = response.get_json()
+    assert isinstance(body, dict)
+    sessions: list[dict[str, Any]] = body["sessions"]
+    return sessions
+
+
+@pytest.mark.usefixtures("registered")
+class TestCreateSession:
+    def test_a_second_session_leaves_the_first_alive(self, auth: Auth) -> None:
+        first = auth.create_session(EMAIL)
+        second = auth.create_session(EMAIL)
+
+        assert first is not None
+        assert second is not None
+        assert first != second
+        for session_id in (first, second):
+            user = auth.get_user_from_session_id(session_id)
+            assert user is not None
+            assert user.email == EMAIL
+
+    def test_logging_in_on_a_second_device_keeps_the_first_logged_in(self, app: Flask) -> None:
+        laptop, phone = app.test_client(), app.test_client()
+        log_in(laptop, device="laptop")
+        log_in(phone, device="phone")
+
+        assert laptop.get("/profile").status_code == 200
+        assert phone.get("/profile").status_code == 200
+
+    def test_users_session_id_records_the_digest_of_the_newest_session(self, auth: Auth) -> None:
+        first = auth.create_session(EMAIL)
+        assert first is not None
+        assert newest_session_digest(auth) == tokens.digest(first)
+
+        second = auth.create_session(EMAIL)
+        assert second is not None
+        assert newest_session_digest(auth) == tokens.digest(second)
+
+    def test_an_unknown_email_gets_no_session(self, auth: Auth) -> None:
+        assert auth.create_session("nobody@example.com") is None
+
+
+@pytest.mark.usefixtures("registered")
+class TestLogout:
+    def test_logout_ends_only_the_session_in_its_cookie(self, app: Flask) -> None:
+        laptop, phone = app.test_client(), app.test_client()
+        log_in(laptop, device="laptop")
+        log_in(phone, device="phone")
+
+        response = laptop.delete("/sessions")
+
+        assert response.status_code == 302
+        assert laptop.get("/profile").status_code == 403
+        assert phone.get("/profile").status_code == 200
+
+    def test_the_logged_out_session_id_no_longer_works_even_if_replayed(
+        self, app: Flask, auth: Auth
+    ) -> None:
+        client = app.test_client()
+        session_id = log_in(client)
+        client.delete("/sessions")
+
+        assert auth.get_user_from_session_id(session_id) is None
+        replay = app.test_client()
+        replay.set_cookie("session_id", session_id)
+        assert replay.get("/profile").status_code == 403
+
+    def test_logout_without_a_live_session_is_403(self, client: FlaskClient) -> None:
+        assert client.delete("/sessions").status_code == 403
+
+    def test_ending_the_newest_session_records_the_previous_one_as_newest(
+        self, app: Flask, auth: Auth
+    ) -> None:
+        laptop, phone = app.test_client(), app.test_client()
+        laptop_id = log_in(laptop, device="laptop")
+        log_in(phone, device="phone")
+
+        phone.delete("/sessions")
+
+        assert newest_session_digest(auth) == tokens.digest(laptop_id)
+
+
+@pytest.mark.usefixtures("registered")
+class TestDestroySession:
+    def test_destroy_session_ends_every_session_of_the_user(self, auth: Auth) -> None:
+        session_ids = [auth.create_session(EMAIL) for _ in range(3)]
+        user = auth._db.find_user_by(email=EMAIL)
+
+        auth.destroy_session(user.id)
+
+        assert [auth.get_user_from_session_id(s) for s in session_ids] == [None, None, None]
+
+    def test_destroy_session_sets_users_session_id_to_none(self, auth: Auth) -> None:
+        auth.create_session(EMAIL)
+        auth.create_session(EMAIL)
+        user = auth._db.find_user_by(email=EMAIL)
+
+        auth.destroy_session(user.id)
+
+        assert newest_session_digest(auth) is None
+
+    def test_destroy_session_leaves_other_users_logged_in(self, auth: Auth) -> None:
+        auth.create_session(EMAIL)
+        other = auth.create_session(OTHER_EMAIL)
+        user = auth._db.find_user_by(email=EMAIL)
+
+        auth.destroy_session(user.id)
+
+        found = auth.get_user_from_session_id(other)
+        assert found is not None
+        assert found.email == OTHER_EMAIL
+
+
+@pytest.mark.usefixtures("registered")
+class TestIdleTimeout:
+    def test_a_session_idle_for_30_minutes_ends(self, auth: Auth, clock: FakeClock) -> None:
+        session_id = auth.create_session(EMAIL)
+        clock.advance(minutes=29, seconds=59)
+        assert auth.get_user_from_session_id(session_id) is not None
+
+        clock.advance(minutes=30)
+
+        assert auth.get_user_from_session_id(session_id) is None
+
+    def test_use_keeps_a_session_alive_past_the_idle_timeout(
+        self, auth: Auth, clock: FakeClock
+    ) -> None:
+        session_id = auth.create_session(EMAIL)
+        for _ in range(4):
+            clock.advance(minutes=20)
+            assert auth.get_user_from_session_id(session_id) is not None
+
+    def test_an_idle_session_is_refused_over_http(
+        self, client: FlaskClient, clock: FakeClock
+    ) -> None:
+        log_in(client)
+
+        clock.advance(minutes=31)
+
+        assert client.get("/profile").status_code == 403
+
+    def test_the_idle_timeout_is_a_setting(
+        self, make_auth: Callable[..., Auth], clock: FakeClock
+    ) -> None:
+        auth = make_auth(session_idle_timeout=timedelta(minutes=5))
+        session_id = auth.create_session(EMAIL)
+        clock.advance(minutes=4)
+        assert auth.get_user_from_session_id(session_id) is not None
+
+        clock.advance(minutes=6)
+
+        assert auth.get_user_from_session_id(session_id) is None
+
+
+@pytest.mark.usefixtures("registered")
+class TestAbsoluteLifetime:
+    def test_a_session_in_constant_use_ends_after_8_hours(
+        self, auth: Auth, clock: FakeClock
+    ) -> None:
+        session_id = auth.create_session(EMAIL)
+        for _ in range(47):  # every 10 minutes until 7 h 50 min
+            clock.advance(minutes=10)
+            assert auth.get_user_from_session_id(session_id) is not None
+
+        clock.advance(minutes=10)
+
+        assert auth.get_user_from_session_id(session_id) is None
+
+    def test_a_session_past_its_lifetime_is_refused_over_http(
+        self, client: FlaskClient, clock: FakeClock
+    ) -> None:
+        log_in(client)
+        for _ in range(16):  # every 29 minutes, never idle for long, until 7 h 44 min
+            clock.advance(minutes=29)
+            assert client.get("/profile").status_code == 200
+
+        clock.advance(minutes=16)
+
+        assert client.get("/profile").status_code == 403
+
+    def test_the_lifetime_is_a_setting(
+        self, make_auth: Callable[..., Auth], clock: FakeClock
+    ) -> None:
+        auth = make_auth(session_lifetime=timedelta(hours=1))
+        session_id = auth.create_session(EMAIL)
+        clock.advance(minutes=25)
+        assert auth.get_user_from_session_id(session_id) is not None
+        clock.advance(minutes=25)
+        assert auth.get_user_from_session_id(session_id) is not None
+
+        clock.advance(minutes=10)
+
+        assert auth.get_user_from_session_id(session_id) is None
+
+
+@pytest.mark.usefixtures("registered")
+class TestLastUsed:
+    def test_requests_within_a_minute_do_not_write_last_used_at(
+        self, auth: Auth, clock: FakeClock, engine: Engine
+    ) -> None:
+        session_id = auth.create_session(EMAIL)
+        created = clock.now
+        for seconds in (1, 20, 30, 5):  # 56 s after login in all
+            clock.advance(seconds=seconds)
+            assert auth.get_user_from_session_id(session_id) is not None
+
+        assert stored_last_used(engine) == created
+
+    def test_a_request_a_minute_later_writes_last_used_at(
+        self, auth: Auth, clock: FakeClock, engine: Engine
+    ) -> None:
+        session_id = auth.create_session(EMAIL)
+        clock.advance(seconds=30)
+        auth.get_user_from_session_id(session_id)
+        clock.advance(seconds=31)
+
+        auth.get_user_from_session_id(session_id)
+
+        assert stored_last_used(engine) == clock.now
+
+    def test_last_used_at_is_written_again_only_a_minute_after_the_last_write(
+        self, client: FlaskClient, clock: FakeClock, engine: Engine
+    ) -> None:
+        log_in(client)
+        clock.advance(minutes=2)
+        client.get("/profile")
+        written = clock.now
+        clock.advance(seconds=59)
+
+        client.get("/profile")
+
+        assert stored_last_used(engine) == written
+
+
+@pytest.mark.usefixtures("registered")
+class TestListSessions:
+    def test_lists_each_session_of_the_caller_with_its_details(
+        self, app: Flask, clock: FakeClock
+    ) -> None:
+        laptop, phone = app.test_client(), app.test_client()
+        laptop_login = clock.now
+        log_in(laptop, device="Laptop Firefox")
+        clock.advance(minutes=5)
+        phone_login = clock.now
+        log_in(phone, device="Phone Safari")
+        clock.advance(minutes=5)
+
+        sessions = session_listing(laptop)
+
+        by_agent = {entry["user_agent"]: entry for entry in sessions}
+        assert set(by_agent) == {"Laptop Firefox", "Phone Safari"}
+        assert datetime.fromisoformat(by_agent["Phone Safari"]["created_at"]) == phone_login
+        assert datetime.fromisoformat(by_agent["Phone Safari"]["last_used_at"]) == phone_login
+        assert datetime.fromisoformat(by_agent["Laptop Firefox"]["created_at"]) == laptop_login
+        # Listing is a use of the laptop's session, more than a minute after its last write.
+        assert datetime.fromisoformat(by_agent["Laptop Firefox"]["last_used_at"]) == clock.now
+
+    def test_marks_only_the_callers_session_as_current(self, app: Flask) -> None:
+        laptop, phone = app.test_client(), app.test_client()
+        log_in(laptop, device="laptop")
+        log_in(phone, device="phone")
+
+        currents = {entry["user_agent"]: entry["current"] for entry in session_listing(phone)}
+
+        assert currents == {"laptop": False, "phone": True}
+
+    def test_never_shows_a_session_id(self, app: Flask) -> None:
+        laptop, phone = app.test_client(), app.test_client()
+        session_ids = [log_in(laptop, device="laptop"), log_in(phone, device="phone")]
+
+        body = laptop.get("/sessions").get_data(as_text=True)
+
+        for session_id in session_ids:
+            assert session_id not in body
+            assert tokens.digest(session_id) not in body
+
+    def test_does_not_list_other_users_sessions(self, app: Flask) -> None:
+        mine, theirs = app.test_client(), app.test_client()
+        log_in(mine, device="mine")
+        log_in(theirs, OTHER_EMAIL, OTHER_PASSWORD, device="theirs")
+
+        assert [entry["user_agent"] for entry in session_listing(mine)] == ["mine"]
+
+    def test_does_not_list_expired_sessions(self, app: Flask, clock: FakeClock) -> None:
+        old, new = app.test_client(), app.test_client()
+        log_in(old, device="old")
+        clock.advance(minutes=40)
+        log_in(new, device="new")
+
+        assert [entry["user_agent"] for entry in session_listing(new)] == ["new"]
+
+    def test_listing_without_a_session_is_403(self, client: FlaskClient) -> None:
+        assert client.get("/sessions").status_code == 403
+
+
+@pytest.mark.usefixtures("registered")
+class TestRevokeSession:
+    def test_revoking_one_of_my_sessions_ends_it_and_only_it(self, app: Flask) -> None:
+        laptop, phone, tablet = app.test_client(), app.test_client(), app.test_client()
+        log_in(laptop, device="laptop")
+        log_in(phone, device="phone")
+        log_in(tablet, device="tablet")
+        phone_number = next(s["id"] for s in session_listing(laptop) if s["user_agent"] == "phone")
+
+        response = laptop.delete(f"/sessions/{phone_number}")
+
+        assert response.status_code == 200
+        assert phone.get("/profile").status_code == 403
+        assert laptop.get("/profile").status_code == 200
+        assert tablet.get("/profile").status_code == 200
+
+    def test_revoking_another_users_session_is_404_and_it_keeps_working(self, app: Flask) -> None:
+        mine, theirs = app.test_client(), app.test_client()
+        log_in(mine, device="mine")
+        log_in(theirs, OTHER_EMAIL, OTHER_PASSWORD, device="theirs")
+        (their_session,) = session_listing(theirs)
+
+        response = mine.delete(f"/sessions/{their_session['id']}")
+
+        assert response.status_code == 404
+        assert theirs.get("/profile").status_code == 200
+
+    def test_revoking_a_session_that_does_not_exist_is_404(self, client: FlaskClient) -> None:
+        log_in(client)
+
+        assert client.delete("/sessions/999999").status_code == 404
+
+    def test_revoking_without_a_session_is_403_and_ends_nothing(self, app: Flask) -> None:
+        mine, stranger = app.test_client(), app.test_client()
+        log_in(mine)
+        (session,) = session_listing(mine)
+
+        assert stranger.delete(f"/sessions/{session['id']}").status_code == 403
+        assert mine.get("/profile").status_code == 200
+
+
+@pytest.mark.usefixtures("registered")
+class TestSessionIdsAtRest:
+    def test_no_table_holds_a_clear_session_id(
+        self, app: Flask, auth: Auth, engine: Engine
+    ) -> None:
+        clients = [app.test_client() for _ in range(3)]
+        session_ids = [log_in(client, device=f"device {n}") for n, client in enumerate(clients)]
+        direct = auth.create_session(OTHER_EMAIL)
+        assert direct is not None
+        session_ids.append(direct)
+
+        stored = everything_stored(engine)
+
+        for session_id in session_ids:
+            for form in clear_forms(session_id):
+                assert form not in stored
+            assert auth.get_user_from_session_id(session_id) is not None
+
+
+def clear_forms(secret: str) -> set[str]:
+    """The spellings a clear uuid could take in a column."""
+    return {secret, secret.upper(), secret.replace("-", ""), secret.replace("-", "").upper()}
+
+
+def everything_stored(engine: Engine) -> str:
+    """Return every value of every row of every table, as one text."""
+    names = inspect(engine).get_table_names()
+    assert "sessions" in names
+    values: list[str] = []
+    with engine.connect() as connection:
+        for name in names:
+            for row in connection.execute(select(text("*")).select_from(table(name))):
+                values.extend(_as_text(value) for value in row)
+    return "\n".join(values)
+
+
+def _as_text(value: object) -> str:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value).decode("utf-8", errors="replace")
+    return str(value)
