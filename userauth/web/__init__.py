@@ -8,10 +8,12 @@ from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from userauth.auth import Auth
+from userauth.logs import configure_logging
 from userauth.mail import Outbox, SmtpMailer
 from userauth.settings import Settings, SettingsError
 from userauth.web.errors import register_error_handlers
 from userauth.web.limits import install_rate_limits
+from userauth.web.observability import install_observability
 from userauth.web.routes import api
 
 logger = logging.getLogger("userauth")
@@ -28,6 +30,7 @@ def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Fl
     """
     if settings is None:
         settings = auth.settings if auth is not None else Settings.from_env()
+    configure_logging(settings.log_level)
     _check_environment(settings)
     if auth is None:
         mailer = SmtpMailer(settings) if settings.smtp_host else None
@@ -42,6 +45,7 @@ def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Fl
     app.extensions["userauth"] = auth
     app.extensions["userauth.outbox"] = Outbox()
     app.register_blueprint(api)
+    install_observability(app, settings)
     register_error_handlers(app)
     install_rate_limits(app, settings)
     app.after_request(_security_headers)

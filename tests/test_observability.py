@@ -1,0 +1,319 @@
+"""Issue 5 item 4: the JSON request log, request ids, /healthz, /readyz and /metrics."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from prometheus_client.parser import text_string_to_metric_families
+
+from tests.conftest import FakeClock, free_port, need_service
+from userauth.auth import Auth
+from userauth.web import create_app
+
+EMAIL = "guillaume@holberton.io"
+PASSWORD = "b4l0u"
+NEW_PASSWORD = "t4rt1fl3tt3"
+# What every access-log line holds (issue 5 item 4).
+ACCESS_FIELDS = frozenset(
+    ["time", "level", "event", "request_id", "method", "path", "status", "duration_ms", "client"]
+)
+
+
+def log_lines(captured: str) -> list[dict[str, Any]]:
+    """Parse every line written to stderr; each must be one JSON object."""
+    return [json.loads(line) for line in captured.splitlines() if line.strip()]
+
+
+def access_lines(captured: str) -> list[dict[str, Any]]:
+    return [line for line in log_lines(captured) if line.get("logger") == "userauth.access"]
+
+
+def session_cookie(client: FlaskClient) -> str:
+    cookie = client.get_cookie("session_id")
+    assert cookie is not None
+    return cookie.value
+
+
+def run_contract_scenario(client: FlaskClient) -> list[str]:
+    """Run SPEC.md B's nine steps; return the clear secrets they handled."""
+    assert client.post("/users", data={"email": EMAIL, "password": PASSWORD}).status_code == 200
+    assert (
+        client.post("/sessions", data={"email": EMAIL, "password": NEW_PASSWORD}).status_code
+        == 401
+    )
+    assert client.get("/profile").status_code == 403
+    assert client.post("/sessions", data={"email": EMAIL, "password": PASSWORD}).status_code == 200
+    session_id = session_cookie(client)
+    assert client.get("/profile").json == {"email": EMAIL}
+    ended = client.delete("/sessions", follow_redirects=True)
+    assert ended.json == {"message": "Bienvenue"}
+    reset = client.post("/reset_password", data={"email": EMAIL})
+    token = reset.json["reset_token"]  # type: ignore[index]
+    changed = client.put(
+        "/reset_password",
+        data={"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD},
+    )
+    assert changed.status_code == 200
+    logged_in = client.post("/sessions", data={"email": EMAIL, "password": NEW_PASSWORD})
+    assert logged_in.status_code == 200
+    return [PASSWORD, NEW_PASSWORD, token, session_id, session_cookie(client)]
+
+
+def metric_value(client: FlaskClient, name: str, **labels: str) -> float | None:
+    """Scrape /metrics and return one sample's value, or None when it is absent."""
+    text = client.get("/metrics").get_data(as_text=True)
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return sample.value
+    return None
+
+
+class TestRequestLog:
+    def test_contract_scenario_leaks_no_password_token_or_session_id(
+        self, client: FlaskClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        secrets = run_contract_scenario(client)
+        captured = capsys.readouterr().err
+        assert access_lines(captured), "the scenario wrote no request log"
+        for secret in secrets:
+            assert secret not in captured
+
+    def test_contract_scenario_writes_one_json_line_per_request(
+        self, client: FlaskClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        capsys.readouterr()
+        run_contract_scenario(client)
+        lines = access_lines(capsys.readouterr().err)
+        # Nine steps, plus the GET / that the logout redirects to.
+        assert [(line["method"], line["path"], line["status"]) for line in lines] == [
+            ("POST", "/users", 200),
+            ("POST", "/sessions", 401),
+            ("GET", "/profile", 403),
+            ("POST", "/sessions", 200),
+            ("GET", "/profile", 200),
+            ("DELETE", "/sessions", 302),
+            ("GET", "/", 200),
+            ("POST", "/reset_password", 200),
+            ("PUT", "/reset_password", 200),
+            ("POST", "/sessions", 200),
+        ]
+        for line in lines:
+            assert set(line) >= ACCESS_FIELDS
+            assert line["event"] == "request"
+            assert line["level"] == "info"
+            assert datetime.fromisoformat(line["time"]).tzinfo is not None
+            assert isinstance(line["duration_ms"], float | int)
+            assert line["duration_ms"] >= 0
+
+    def test_path_is_logged_without_its_query_string(
+        self, client: FlaskClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        client.get("/profile?reset_token=hunter2-in-a-query")
+        captured = capsys.readouterr().err
+        assert access_lines(captured)[-1]["path"] == "/profile"
+        assert "hunter2-in-a-query" not in captured
+
+    def test_client_address_is_logged(
+        self, client: FlaskClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        client.get("/", environ_base={"REMOTE_ADDR": "203.0.113.7"})
+        assert access_lines(capsys.readouterr().err)[-1]["client"] == "203.0.113.7"
+
+
+class TestRequestId:
+    def test_made_when_the_client_sends_none_and_echoed(
+        self, client: FlaskClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        response = client.get("/")
+        request_id = response.headers["X-Request-ID"]
+        assert len(request_id) == 32
+        int(request_id, 16)
+        assert access_lines(capsys.readouterr().err)[-1]["request_id"] == request_id
+
+    def test_each_request_gets_a_new_one(self, client: FlaskClient) -> None:
+        ids = {client.get("/").headers["X-Request-ID"] for _ in range(3)}
+        assert len(ids) == 3
+
+    def test_clients_id_is_kept_echoed_and_logged(
+        self, client: FlaskClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        response = client.get("/", headers={"X-Request-ID": "lb-7f3a:42"})
+        assert response.headers["X-Request-ID"] == "lb-7f3a:42"
+        assert access_lines(capsys.readouterr().err)[-1]["request_id"] == "lb-7f3a:42"
+
+    def test_rate_limited_answer_still_carries_one(self, make_auth: Callable[..., Auth]) -> None:
+        auth = make_auth(ratelimit_login="1/minute")
+        client = create_app(auth.settings, auth).test_client()
+        form = {"email": EMAIL, "password": PASSWORD}
+        client.post("/sessions", data=form)
+        limited = client.post("/sessions", data=form, headers={"X-Request-ID": "retry-1"})
+        assert limited.status_code == 429
+        assert limited.headers["X-Request-ID"] == "retry-1"
+
+    @pytest.mark.parametrize(
+        "sent",
+        ["a" * 129, "two words", "caf\u00e9", "tab\there", ""],
+        ids=["too-long", "space", "non-ascii", "control-character", "empty"],
+    )
+    def test_unsafe_client_id_is_replaced(self, client: FlaskClient, sent: str) -> None:
+        echoed = client.get("/", headers={"X-Request-ID": sent}).headers["X-Request-ID"]
+        assert echoed != sent
+        assert len(echoed) == 32
+
+    def test_longest_accepted_id_is_128_characters(self, client: FlaskClient) -> None:
+        sent = "r" * 128
+        assert client.get("/", headers={"X-Request-ID": sent}).headers["X-Request-ID"] == sent
+
+
+def unreachable_postgres() -> str:
+    return f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/nothing"
+
+
+def unreachable_sqlite() -> str:
+    return f"sqlite:///{Path.cwd() / 'no-such-folder' / 'nested' / 'users.db'}"
+
+
+@pytest.fixture
+def app_with(auth: Auth) -> Callable[..., Flask]:
+    """Build an app whose health probes use changed settings (its Auth stays on the test DB)."""
+
+    def build(**changes: Any) -> Flask:
+        return create_app(auth.settings.with_changes(**changes), auth)
+
+    return build
+
+
+class TestHealthz:
+    def test_answers_ok(self, client: FlaskClient) -> None:
+        response = client.get("/healthz")
+        assert (response.status_code, response.json) == (200, {"status": "ok"})
+
+    def test_answers_ok_even_when_the_database_is_down(
+        self, app_with: Callable[..., Flask]
+    ) -> None:
+        client = app_with(database_url=unreachable_postgres()).test_client()
+        assert client.get("/healthz").status_code == 200
+
+
+class TestReadyz:
+    def test_ready_when_the_database_answers(self, client: FlaskClient) -> None:
+        response = client.get("/readyz")
+        assert (response.status_code, response.json) == (200, {"status": "ok"})
+
+    @pytest.mark.parametrize(
+        "unreachable_url",
+        [unreachable_postgres, unreachable_sqlite],
+        ids=["postgres-closed-port", "sqlite-unreachable-file"],
+    )
+    def test_not_ready_when_the_database_is_down(
+        self, app_with: Callable[..., Flask], unreachable_url: Callable[[], str]
+    ) -> None:
+        response = app_with(database_url=unreachable_url()).test_client().get("/readyz")
+        assert response.status_code == 503
+        assert response.json == {"message": "unavailable: database", "down": ["database"]}
+
+    def test_not_ready_when_redis_is_down(self, app_with: Callable[..., Flask]) -> None:
+        client = app_with(redis_url=f"redis://127.0.0.1:{free_port()}/5").test_client()
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json == {"message": "unavailable: redis", "down": ["redis"]}
+
+    def test_names_both_when_both_are_down(self, app_with: Callable[..., Flask]) -> None:
+        client = app_with(
+            database_url=unreachable_postgres(), redis_url=f"redis://127.0.0.1:{free_port()}/5"
+        ).test_client()
+        response = client.get("/readyz")
+        assert response.status_code == 503
+        assert response.json["down"] == ["database", "redis"]  # type: ignore[index]
+
+    @pytest.mark.redis
+    def test_ready_when_redis_answers(self, app_with: Callable[..., Flask]) -> None:
+        redis_url = need_service("Redis", "TEST_REDIS_URL")
+        response = app_with(redis_url=redis_url).test_client().get("/readyz")
+        assert (response.status_code, response.json) == (200, {"status": "ok"})
+
+
+class TestMetrics:
+    def test_counts_requests_by_route_rule_and_status(self, client: FlaskClient) -> None:
+        client.delete("/sessions/7")
+        client.delete("/sessions/8")
+        count = metric_value(
+            client,
+            "userauth_http_requests_total",
+            route="/sessions/<int:session_number>",
+            method="DELETE",
+            status="403",
+        )
+        assert count == 2
+
+    def test_unknown_paths_share_one_route_label(self, client: FlaskClient) -> None:
+        client.get("/no/such/page")
+        client.get("/another")
+        labels = {"route": "<unmatched>", "method": "GET", "status": "404"}
+        assert metric_value(client, "userauth_http_requests_total", **labels) == 2
+
+    def test_records_latency_by_route(self, client: FlaskClient) -> None:
+        client.get("/profile")
+        name = "userauth_http_request_duration_seconds_count"
+        assert metric_value(client, name, route="/profile", method="GET") == 1
+
+    def test_counts_logins_by_outcome(self, make_auth: Callable[..., Auth]) -> None:
+        auth = make_auth(ratelimit_login="3/minute")
+        client = create_app(auth.settings, auth).test_client()
+        client.post("/users", data={"email": EMAIL, "password": PASSWORD})
+        client.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
+        client.post("/sessions", data={"email": EMAIL, "password": NEW_PASSWORD})
+        client.post("/sessions", data={"email": EMAIL, "password": NEW_PASSWORD})
+        client.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
+        outcomes = {
+            outcome: metric_value(client, "userauth_logins_total", outcome=outcome)
+            for outcome in ("success", "failure", "limited")
+        }
+        assert outcomes == {"success": 1, "failure": 2, "limited": 1}
+
+    def test_bad_input_is_not_a_login_attempt(self, client: FlaskClient) -> None:
+        client.post("/sessions", data={"email": EMAIL})
+        assert metric_value(client, "userauth_logins_total", outcome="failure") is None
+
+    def test_active_sessions_are_counted_at_scrape_time(
+        self, client: FlaskClient, clock: FakeClock
+    ) -> None:
+        # The gauge reads the wall clock: sessions must be made now, not in the fake past.
+        clock.now = datetime.now(UTC)
+        assert metric_value(client, "userauth_active_sessions") == 0
+        client.post("/users", data={"email": EMAIL, "password": PASSWORD})
+        other = client.application.test_client()
+        for device in (client, other):
+            device.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
+        assert metric_value(client, "userauth_active_sessions") == 2
+        other.delete("/sessions")
+        assert metric_value(client, "userauth_active_sessions") == 1
+
+    def test_expired_sessions_are_not_active(self, client: FlaskClient, clock: FakeClock) -> None:
+        clock.now = datetime(2000, 1, 1, tzinfo=UTC)
+        client.post("/users", data={"email": EMAIL, "password": PASSWORD})
+        client.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
+        assert metric_value(client, "userauth_active_sessions") == 0
+
+    def test_each_app_counts_alone(self, auth: Auth) -> None:
+        first = create_app(auth.settings, auth).test_client()
+        second = create_app(auth.settings, auth).test_client()
+        first.get("/")
+        labels = {"route": "/", "method": "GET", "status": "200"}
+        assert metric_value(first, "userauth_http_requests_total", **labels) == 1
+        assert metric_value(second, "userauth_http_requests_total", **labels) is None
+
+    def test_scrape_survives_a_database_that_is_down(self, app_with: Callable[..., Flask]) -> None:
+        client = app_with(database_url=unreachable_postgres()).test_client()
+        response = client.get("/metrics")
+        assert response.status_code == 200
+        assert response.content_type.startswith("text/plain")
+        assert metric_value(client, "userauth_active_sessions") is None

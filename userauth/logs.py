@@ -1,0 +1,73 @@
+"""Logging configuration: one JSON object per line on stderr, set up once per process."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from contextvars import ContextVar
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+# The id of the request being served, so that every record made during it carries it.
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# Attributes every LogRecord has; anything else was passed through `extra=` and is a field.
+_RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None).__dict__) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonFormatter(logging.Formatter):
+    """Format a record as one JSON object: time, level, logger, event, then its extra fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "event": record.getMessage(),
+        }
+        current_request = request_id.get()
+        if current_request is not None:
+            entry["request_id"] = current_request
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
+                entry[key] = value
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        # default=str: a field of an unexpected type must not lose the whole line.
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+class _StderrHandler(logging.StreamHandler[TextIO]):
+    """Write to whatever sys.stderr is at the time of each record (test capture swaps it)."""
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self) -> TextIO:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: TextIO) -> None:
+        pass
+
+
+def configure_logging(level: str) -> None:
+    """Send every log record as JSON to stderr at `level`; calling it again only sets the level.
+
+    The root logger gets one handler, so libraries' records come out as JSON too.
+    """
+    root = logging.getLogger()
+    if not any(isinstance(handler, _StderrHandler) for handler in root.handlers):
+        handler = _StderrHandler()
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+    root.setLevel(level)
+    # Werkzeug's development server logs each request line with its query string, which
+    # may carry secrets; userauth's own request log (path without query) replaces it.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
