@@ -14,6 +14,7 @@ from userauth.settings import Settings, SettingsError
 from userauth.web.errors import register_error_handlers
 from userauth.web.limits import install_rate_limits
 from userauth.web.observability import install_observability
+from userauth.web.openapi import install_openapi
 from userauth.web.routes import api
 
 logger = logging.getLogger("userauth")
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Fl
     app.extensions["userauth.outbox"] = Outbox()
     app.register_blueprint(api)
     install_observability(app, settings)
+    install_openapi(app)
     register_error_handlers(app)
     install_rate_limits(app, settings)
     app.after_request(_security_headers)

@@ -1,0 +1,143 @@
+"""Issue 5 item 5: GET /openapi.json describes exactly the app's routes."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+FORM = "application/x-www-form-urlencoded"
+IGNORED_METHODS = {"HEAD", "OPTIONS"}
+# Rate-limited routes (issue 5): each documents its 429 answer with a Retry-After header.
+LIMITED = [("/users", "post"), ("/sessions", "post"), ("/reset_password", "post")]
+LIMITED += [("/reset_password", "put")]
+
+
+def served_routes(app: Flask) -> set[tuple[str, str]]:
+    """(path, method) of every URL rule, in OpenAPI's path syntax."""
+    routes = set()
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static":
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
+        routes |= {(path, m.lower()) for m in rule.methods or () if m not in IGNORED_METHODS}
+    return routes
+
+
+@pytest.fixture
+def document(client: FlaskClient) -> dict[str, Any]:
+    response = client.get("/openapi.json")
+    assert response.status_code == 200
+    assert response.is_json
+    body: dict[str, Any] = response.json  # type: ignore[assignment]
+    return body
+
+
+def operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    return {
+        (path, method): operation
+        for path, item in document["paths"].items()
+        for method, operation in item.items()
+    }
+
+
+class TestDocument:
+    def test_is_openapi_3_1(self, document: dict[str, Any]) -> None:
+        assert document["openapi"].startswith("3.1.")
+
+    def test_describes_exactly_the_apps_routes(self, document: dict[str, Any], app: Flask) -> None:
+        assert set(operations(document)) == served_routes(app)
+
+    def test_includes_the_operations_routes(self, document: dict[str, Any]) -> None:
+        for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+            assert "get" in document["paths"][path]
+
+    def test_every_path_parameter_is_declared(self, document: dict[str, Any]) -> None:
+        for (path, _), operation in operations(document).items():
+            in_path = set(re.findall(r"{([^}]+)}", path))
+            declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
+            assert declared == in_path, path
+
+    def test_form_fields_match_what_the_routes_read(self, document: dict[str, Any]) -> None:
+        forms = {
+            route: set(op["requestBody"]["content"][FORM]["schema"]["required"])
+            for route, op in operations(document).items()
+            if "requestBody" in op
+        }
+        assert forms == {
+            ("/users", "post"): {"email", "password"},
+            ("/sessions", "post"): {"email", "password"},
+            ("/reset_password", "post"): {"email"},
+            ("/reset_password", "put"): {"email", "reset_token", "new_password"},
+            ("/profile/password", "put"): {"password", "new_password"},
+        }
+
+    def test_session_cookie_is_a_security_scheme(self, document: dict[str, Any]) -> None:
+        scheme = document["components"]["securitySchemes"]["sessionCookie"]
+        assert scheme == {**scheme, "type": "apiKey", "in": "cookie", "name": "session_id"}
+        secured = {route for route, op in operations(document).items() if "security" in op}
+        assert secured == {
+            ("/sessions", "delete"),
+            ("/sessions", "get"),
+            ("/sessions/{session_number}", "delete"),
+            ("/profile", "get"),
+            ("/profile/password", "put"),
+        }
+
+    def test_login_sets_the_session_cookie(self, document: dict[str, Any]) -> None:
+        answer = document["paths"]["/sessions"]["post"]["responses"]["200"]
+        assert "Set-Cookie" in answer["headers"]
+
+    def test_every_error_answer_has_the_message_body(self, document: dict[str, Any]) -> None:
+        error = document["components"]["schemas"]["Error"]
+        assert error["required"] == ["message"]
+        assert error["properties"]["message"] == {"type": "string"}
+        for route, op in operations(document).items():
+            for status, answer in op["responses"].items():
+                if int(status) >= 400 and "$ref" not in answer:
+                    schema = answer["content"]["application/json"]["schema"]
+                    assert "#/components/schemas/Error" in str(schema), (route, status)
+
+    @pytest.mark.parametrize(("path", "method"), LIMITED, ids=[f"{m} {p}" for p, m in LIMITED])
+    def test_rate_limited_routes_document_429(
+        self, document: dict[str, Any], path: str, method: str
+    ) -> None:
+        answer = document["paths"][path][method]["responses"]["429"]
+        assert answer == {"$ref": "#/components/responses/RateLimited"}
+        limited = document["components"]["responses"]["RateLimited"]
+        assert "Retry-After" in limited["headers"]
+
+
+class TestDocumentedAnswers:
+    """The answers the app really gives are among those the document lists."""
+
+    @pytest.mark.parametrize(
+        ("method", "path", "form"),
+        [
+            ("post", "/users", {"email": "a@example.com"}),
+            ("post", "/sessions", {"email": "a@example.com", "password": "wrong"}),
+            ("delete", "/sessions", None),
+            ("get", "/profile", None),
+            ("get", "/sessions", None),
+            ("delete", "/sessions/3", None),
+            ("post", "/reset_password", {"email": "nobody@example.com"}),
+            ("put", "/reset_password", {"email": "a@example.com"}),
+            ("put", "/profile/password", {"password": "x", "new_password": "y"}),
+            ("get", "/readyz", None),
+        ],
+        ids=lambda value: value if isinstance(value, str) else "",
+    )
+    def test_failure_status_is_documented(
+        self,
+        client: FlaskClient,
+        document: dict[str, Any],
+        method: str,
+        path: str,
+        form: dict[str, str] | None,
+    ) -> None:
+        response = client.open(path, method=method.upper(), data=form)
+        template = "/sessions/{session_number}" if path.startswith("/sessions/") else path
+        assert str(response.status_code) in document["paths"][template][method]["responses"]
