@@ -53,6 +53,13 @@ def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> No
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+    # SQLite's lower() folds ASCII only; the email index and look-ups must fold like Python
+    # and PostgreSQL, or "Ünal@x.io" and "ünal@x.io" would be two accounts.
+    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
 
 
 class DB:
@@ -222,6 +229,7 @@ class DB:
                     DeviceSession.id == session_id, DeviceSession.user_id == user_id
                 )
             )
+            self._record_newest_session(session, user_id)
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
     def delete_sessions(self, user_id: int, *, keep: int | None = None) -> None:
@@ -235,6 +243,11 @@ class DB:
         if keep is not None:
             statement = statement.where(DeviceSession.id != keep)
         session.execute(statement)
+        DB._record_newest_session(session, user_id)
+
+    @staticmethod
+    def _record_newest_session(session: Session, user_id: int) -> None:
+        """Point users.session_id at the newest remaining session (None when none is left)."""
         newest = session.scalars(
             select(DeviceSession.id_digest)
             .where(DeviceSession.user_id == user_id)
