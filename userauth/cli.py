@@ -1,10 +1,33 @@
-"""The `userauth` console script: serve the app, and administer it."""
+"""The `userauth` console script: serve the app, migrate its database, administer accounts."""
 
 from __future__ import annotations
 
-import click
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
+import click
+from sqlalchemy import create_engine, inspect
+
+from userauth import migrations
+from userauth.admin import Admin, UserDetails
+from userauth.auth import Auth
+from userauth.db import DB
+from userauth.errors import AuthError, PasswordPolicyError, UnknownEmailError
 from userauth.settings import Settings, SettingsError
+
+
+class _OneLineErrors(click.Group):
+    """A group whose usage errors print as one line, `Error: ...`, still with exit code 2."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            # Without a context, click prints the message alone, not the usage text too.
+            error.ctx = None
+            raise
 
 
 def _load_settings() -> Settings:
@@ -14,7 +37,7 @@ def _load_settings() -> Settings:
         raise click.UsageError(str(error)) from None
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Run and administer userauth. Settings come from environment variables (README)."""
 
@@ -27,10 +50,246 @@ def main() -> None:
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: cores).")
 @click.option("--threads", type=click.IntRange(1, 64), help="Threads per worker (default: 4).")
 def serve(host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
-    """Serve userauth under gunicorn; SIGTERM stops it gracefully."""
+    """Serve userauth under gunicorn; SIGTERM stops it gracefully.
+
+    Refuses to start on a database behind the current schema unless USERAUTH_AUTO_MIGRATE is
+    true, in which case it upgrades it first.
+    """
     from userauth.server import serve as run_server
 
     settings = _load_settings()
     overrides = {"host": host, "port": port, "workers": workers, "threads": threads}
     settings = settings.with_changes(**{k: v for k, v in overrides.items() if v is not None})
+    # Checked once here, before gunicorn forks, so workers never race to create or migrate.
+    try:
+        migrations.ensure_current(settings.database_url, auto_migrate=settings.auto_migrate)
+    except migrations.MigrationError as error:
+        raise click.ClickException(str(error)) from None
     run_server(settings)
+
+
+# Database schema.
+
+
+@main.group()
+def db() -> None:
+    """Show or upgrade the database schema (Alembic revisions shipped with userauth)."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Bring the database to the current schema, keeping every row."""
+    url = _load_settings().database_url
+    before = _revision_of(url)
+    try:
+        migrations.upgrade(url)
+    except migrations.MigrationError as error:
+        raise click.ClickException(str(error)) from None
+    after = _revision_of(url)
+    if before == after:
+        click.echo(f"The database is already at revision {after}.")
+    else:
+        click.echo(f"Upgraded the database from revision {before or 'none'} to {after}.")
+
+
+@db.command()
+def current() -> None:
+    """Print the database's schema revision and whether it is the current one."""
+    url = _load_settings().database_url
+    revision, head = _revision_of(url), migrations.head_revision()
+    if revision == head:
+        click.echo(f"{revision} (current)")
+    elif revision is None and _is_empty(url):
+        click.echo(f"none (empty database: `userauth db upgrade` creates it at {head})")
+    else:
+        click.echo(f"{revision or 'none'} (behind {head}: run `userauth db upgrade`)")
+
+
+def _revision_of(url: str) -> str | None:
+    engine = create_engine(url)
+    try:
+        return migrations.current_revision(engine)
+    finally:
+        engine.dispose()
+
+
+def _is_empty(url: str) -> bool:
+    engine = create_engine(url)
+    try:
+        return not inspect(engine).get_table_names()
+    finally:
+        engine.dispose()
+
+
+# Accounts.
+
+
+@main.group()
+def user() -> None:
+    """Create, list, show, disable, enable and delete accounts; end their sessions."""
+
+
+@user.command("create")
+@click.argument("email")
+@click.option(
+    "--password",
+    help="The password (visible to other local users: prefer the prompt, or one line on stdin).",
+)
+@click.pass_context
+def create_user(ctx: click.Context, email: str, password: str | None) -> None:
+    """Create an account, under the same rules as a sign-up."""
+    admin = _admin(ctx)
+    if password is None:
+        password = _read_password()
+    with _usage_errors():
+        try:
+            created = admin.create_user(email, password)
+        except PasswordPolicyError as error:
+            raise click.BadParameter(str(error), param_hint="'--password'") from None
+    click.echo(f"Created user {created.id}: {created.email}")
+
+
+@user.command("list")
+@click.option("--search", metavar="TEXT", help="Only emails containing TEXT (any case).")
+@click.option("--page", type=click.IntRange(min=1), default=1, show_default=True)
+@click.option("--per-page", type=click.IntRange(1, 1000), default=20, show_default=True)
+@click.pass_context
+def list_users(ctx: click.Context, search: str | None, page: int, per_page: int) -> None:
+    """List accounts by id, a page at a time."""
+    result = _admin(ctx).list_users(search=search, page=page, per_page=per_page)
+    for summary in result.users:
+        status = "disabled" if summary.disabled_at is not None else "enabled"
+        click.echo(f"{summary.id:>8}  {status:<8}  {summary.email}")
+    click.echo(f"page {result.page} of {result.pages} ({result.total} user(s))")
+
+
+@user.command("show")
+@click.argument("email")
+@click.pass_context
+def show_user(ctx: click.Context, email: str) -> None:
+    """Show one account: status, live sessions, pending reset."""
+    with _usage_errors():
+        details = _admin(ctx).show_user(email)
+    click.echo(_describe(details))
+
+
+@user.command("disable")
+@click.argument("email")
+@click.pass_context
+def disable_user(ctx: click.Context, email: str) -> None:
+    """Disable an account: it cannot log in, and every session of it ends."""
+    with _usage_errors():
+        ended = _admin(ctx).disable_user(email)
+    click.echo(f"Disabled {email}; ended {ended} session(s).")
+
+
+@user.command("enable")
+@click.argument("email")
+@click.pass_context
+def enable_user(ctx: click.Context, email: str) -> None:
+    """Let a disabled account log in again."""
+    with _usage_errors():
+        was_disabled = _admin(ctx).enable_user(email)
+    click.echo(f"Enabled {email}." if was_disabled else f"{email} was not disabled.")
+
+
+@user.command("delete")
+@click.argument("email")
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def delete_user(ctx: click.Context, email: str, yes: bool) -> None:
+    """Delete an account with its sessions and reset token (audit events stay)."""
+    admin = _admin(ctx)
+    with _usage_errors():
+        admin.show_user(email)
+        if not yes:
+            click.confirm(f"Delete {email} with its sessions and reset token?", abort=True)
+        admin.delete_user(email)
+    click.echo(f"Deleted {email}.")
+
+
+@user.command("revoke-sessions")
+@click.argument("email")
+@click.pass_context
+def revoke_sessions(ctx: click.Context, email: str) -> None:
+    """End every session of an account (it stays enabled)."""
+    with _usage_errors():
+        ended = _admin(ctx).revoke_sessions(email)
+    click.echo(f"Ended {ended} session(s) of {email}.")
+
+
+# Audit trail.
+
+
+@main.group()
+def audit() -> None:
+    """Read the audit trail."""
+
+
+@audit.command("list")
+@click.option("--email", help="Only the events of this account.")
+@click.option("--limit", type=click.IntRange(1, 10_000), default=50, show_default=True)
+@click.pass_context
+def list_audit_events(ctx: click.Context, email: str | None, limit: int) -> None:
+    """List audit events, newest first: time, event, email, address, user agent."""
+    with _usage_errors("'--email'"):
+        entries = _admin(ctx).audit_events(email=email, limit=limit)
+    for entry in entries:
+        fields = (entry.email or "-", entry.client_address or "-", entry.user_agent or "-")
+        click.echo(f"{entry.created_at.isoformat()}  {entry.event:<24}  " + "  ".join(fields))
+
+
+# Helpers.
+
+
+def _admin(ctx: click.Context) -> Admin:
+    """Open the configured database, refusing one behind the current schema."""
+    settings = _load_settings()
+    database = DB(settings.database_url, echo=settings.sql_echo)
+    ctx.call_on_close(database.close)
+    if not migrations.is_up_to_date(database.engine):
+        raise click.ClickException(
+            "The database is behind the current schema: run `userauth db upgrade` first."
+        )
+    return Admin(Auth(db=database, settings=settings), database)
+
+
+@contextmanager
+def _usage_errors(param_hint: str = "'EMAIL'") -> Iterator[None]:
+    """Turn an unknown or unusable email into a usage error (one line, exit code 2)."""
+    try:
+        yield
+    except UnknownEmailError as error:
+        raise click.BadParameter(
+            f"no account has the email {error.email!r}", param_hint=param_hint
+        ) from None
+    except AuthError as error:
+        raise click.BadParameter(str(error), param_hint=param_hint) from None
+
+
+def _read_password() -> str:
+    """Prompt for a password on a terminal; otherwise read one line from stdin."""
+    if sys.stdin.isatty():
+        password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+        return password
+    line = sys.stdin.readline().rstrip("\r\n")
+    if not line:
+        raise click.BadParameter("no password on stdin", param_hint="'--password'")
+    return line
+
+
+def _describe(details: UserDetails) -> str:
+    status = (
+        "enabled"
+        if details.disabled_at is None
+        else f"disabled since {details.disabled_at.isoformat()}"
+    )
+    return "\n".join(
+        [
+            f"id: {details.id}",
+            f"email: {details.email}",
+            f"status: {status}",
+            f"live sessions: {details.live_sessions}",
+            f"reset token: {'pending' if details.reset_pending else 'none'}",
+        ]
+    )

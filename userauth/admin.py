@@ -1,0 +1,212 @@
+"""Administration: the account operations behind the `userauth user` and `audit` commands."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from userauth import tokens
+from userauth.auth import Auth, Client, normalize_email
+from userauth.db import DB
+from userauth.errors import InvalidEmailError, UnknownEmailError
+from userauth.models import AuditEvent, User
+
+# How administrator actions appear on audit events (the CLI has no address).
+ADMIN_CLIENT = Client(address="", user_agent="userauth admin")
+
+
+@dataclass(frozen=True)
+class UserSummary:
+    """One line of the user list."""
+
+    id: int
+    email: str
+    disabled_at: datetime | None
+
+
+@dataclass(frozen=True)
+class UserPage:
+    """One page of the user list, and where it stands in the whole."""
+
+    users: list[UserSummary]
+    total: int
+    page: int
+    per_page: int
+
+    @property
+    def pages(self) -> int:
+        return max(1, math.ceil(self.total / self.per_page))
+
+
+@dataclass(frozen=True)
+class UserDetails:
+    """What an administrator may see of an account: never a hash, token or session id."""
+
+    id: int
+    email: str
+    disabled_at: datetime | None
+    live_sessions: int
+    reset_pending: bool
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """An audit event with the email of its user (None when unknown or deleted)."""
+
+    created_at: datetime
+    event: str
+    email: str | None
+    client_address: str
+    user_agent: str
+
+
+class Admin:
+    """Account administration over a DB and the Auth that applies the account rules."""
+
+    def __init__(self, auth: Auth, db: DB, clock: Callable[[], datetime] = tokens.utcnow) -> None:
+        self._auth = auth
+        self._db = db
+        self._clock = clock
+        self._policy = tokens.SessionPolicy(
+            idle_timeout=auth.settings.session_idle_timeout,
+            lifetime=auth.settings.session_lifetime,
+        )
+
+    def create_user(self, email: str, password: str) -> User:
+        """Create an account under the same rules as a sign-up.
+
+        Raises:
+            EmailTakenError, InvalidEmailError, PasswordPolicyError: as Auth.register_user.
+        """
+        user = self._auth.register_user(email, password)
+        self._audit("admin_user_created", user.id)
+        return user
+
+    def list_users(
+        self, *, search: str | None = None, page: int = 1, per_page: int = 20
+    ) -> UserPage:
+        """Return one page of accounts by id, optionally those whose email contains `search`."""
+        rows, total = self._db.list_users(
+            search=search, limit=per_page, offset=(page - 1) * per_page
+        )
+        users = [UserSummary(user.id, user.email, _utc(disabled_at)) for user, disabled_at in rows]
+        return UserPage(users=users, total=total, page=page, per_page=per_page)
+
+    def show_user(self, email: str) -> UserDetails:
+        """Describe one account.
+
+        Raises:
+            UnknownEmailError: no account has this email.
+        """
+        user = self._require(email)
+        now = self._clock()
+        live = [
+            row
+            for row in self._db.list_sessions(user.id)
+            if self._policy.is_live(row.last_used_at, row.expires_at, now)
+        ]
+        return UserDetails(
+            id=user.id,
+            email=user.email,
+            disabled_at=_utc(self._db.disabled_since(user.id)),
+            live_sessions=len(live),
+            reset_pending=user.reset_token is not None,
+        )
+
+    def disable_user(self, email: str) -> int:
+        """Disable an account: it cannot log in and every session ends; return how many.
+
+        Raises:
+            UnknownEmailError: no account has this email.
+        """
+        user = self._require(email)
+        ended = len(self._db.list_sessions(user.id))
+        self._db.disable_user(user.id, self._clock())
+        self._audit("admin_user_disabled", user.id)
+        return ended
+
+    def enable_user(self, email: str) -> bool:
+        """Let a disabled account log in again; tell whether it was disabled.
+
+        Raises:
+            UnknownEmailError: no account has this email.
+        """
+        user = self._require(email)
+        was_disabled = self._db.enable_user(user.id)
+        if was_disabled:
+            self._audit("admin_user_enabled", user.id)
+        return was_disabled
+
+    def delete_user(self, email: str) -> None:
+        """Delete an account with its sessions and reset token.
+
+        Raises:
+            UnknownEmailError: no account has this email.
+        """
+        user = self._require(email)
+        self._db.delete_user(user.id)
+        # Its earlier events stay, unlinked; this one records that a deletion happened.
+        self._audit("admin_user_deleted", None)
+
+    def revoke_sessions(self, email: str) -> int:
+        """End every session of an account; return how many there were.
+
+        Raises:
+            UnknownEmailError: no account has this email.
+        """
+        user = self._require(email)
+        ended = len(self._db.list_sessions(user.id))
+        self._db.delete_sessions(user.id)
+        self._audit("admin_sessions_revoked", user.id)
+        return ended
+
+    def audit_events(self, *, email: str | None = None, limit: int = 50) -> list[AuditEntry]:
+        """Return the newest audit events, of one account when `email` is given.
+
+        Raises:
+            UnknownEmailError: no account has this email.
+        """
+        user_id = None if email is None else self._require(email).id
+        events = self._db.list_audit_events(user_id=user_id, limit=limit)
+        emails = self._db.emails_by_id({e.user_id for e in events if e.user_id is not None})
+        return [
+            AuditEntry(
+                created_at=tokens.as_utc(event.created_at),
+                event=event.event,
+                email=None if event.user_id is None else emails.get(event.user_id),
+                client_address=event.client_address,
+                user_agent=event.user_agent,
+            )
+            for event in events
+        ]
+
+    def _require(self, email: str) -> User:
+        user = self._db.find_user_by_email(_lookup_form(email))
+        if user is None:
+            raise UnknownEmailError(email)
+        return user
+
+    def _audit(self, event: str, user_id: int | None) -> None:
+        self._db.add_audit_event(
+            AuditEvent(
+                user_id=user_id,
+                event=event,
+                client_address=ADMIN_CLIENT.address,
+                user_agent=ADMIN_CLIENT.user_agent,
+                created_at=self._clock(),
+            )
+        )
+
+
+def _lookup_form(email: str) -> str:
+    """Normalise an email as sign-up stored it; a malformed one is looked up as typed."""
+    try:
+        return normalize_email(email)
+    except InvalidEmailError:
+        return email.strip()
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return None if moment is None else tokens.as_utc(moment)
