@@ -28,6 +28,12 @@ from userauth.settings import Settings
 
 MAX_EMAIL_LENGTH = 250
 MAX_USER_AGENT_LENGTH = 512
+MAX_ADDRESS_LENGTH = 64
+MAX_ROW_ID = 2**31 - 1
+
+
+def _printable(text: str) -> str:
+    return "".join(character for character in text if character.isprintable())
 
 
 @dataclass(frozen=True)
@@ -36,6 +42,12 @@ class Client:
 
     address: str = ""
     user_agent: str = ""
+
+    def __post_init__(self) -> None:
+        # Headers are client-controlled: drop control characters (PostgreSQL refuses NUL)
+        # and cap the lengths to the columns'.
+        object.__setattr__(self, "address", _printable(self.address)[:MAX_ADDRESS_LENGTH])
+        object.__setattr__(self, "user_agent", _printable(self.user_agent)[:MAX_USER_AGENT_LENGTH])
 
 
 NO_CLIENT = Client()
@@ -163,8 +175,8 @@ class Auth:
                 created_at=now,
                 last_used_at=now,
                 expires_at=self._policy.expires_at(now),
-                user_agent=client.user_agent[:MAX_USER_AGENT_LENGTH],
-                client_address=client.address[:64],
+                user_agent=client.user_agent,
+                client_address=client.address,
             )
         )
         self._audit("login", user.id, client)
@@ -221,7 +233,8 @@ class Auth:
             SessionNotFoundError: the target is not one of the caller's sessions.
         """
         live = self._require_session(session_id)
-        if not self._db.delete_session(live.user.id, target):
+        # Row ids are 32-bit integers on PostgreSQL; a larger number names no session.
+        if not 0 < target <= MAX_ROW_ID or not self._db.delete_session(live.user.id, target):
             raise SessionNotFoundError
         self._audit("session_revoked", live.user.id, client)
 
@@ -309,7 +322,8 @@ class Auth:
     # Internals.
 
     def _find_user(self, email: str | None) -> User | None:
-        if not email:
+        # No stored email holds a NUL, and PostgreSQL refuses one in a query parameter.
+        if not email or "\x00" in email:
             return None
         return self._db.find_user_by_email(_loose_normalize(email))
 
@@ -358,8 +372,8 @@ class Auth:
             AuditEvent(
                 user_id=user_id,
                 event=event,
-                client_address=client.address[:64],
-                user_agent=client.user_agent[:MAX_USER_AGENT_LENGTH],
+                client_address=client.address,
+                user_agent=client.user_agent,
                 created_at=self._clock(),
             )
         )

@@ -9,7 +9,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from userauth.auth import Auth
 from userauth.logs import configure_logging
-from userauth.mail import Outbox, SmtpMailer
+from userauth.mail import Outbox
 from userauth.settings import Settings, SettingsError
 from userauth.web.errors import register_error_handlers
 from userauth.web.limits import install_rate_limits
@@ -34,8 +34,7 @@ def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Fl
     configure_logging(settings.log_level)
     _check_environment(settings)
     if auth is None:
-        mailer = SmtpMailer(settings) if settings.smtp_host else None
-        auth = Auth(settings=settings, mailer=mailer)
+        auth = Auth.from_settings(settings)
     app = Flask("userauth")
     app.config.update(MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH, DEBUG=settings.debug)
     if settings.trusted_proxies:
@@ -49,7 +48,8 @@ def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Fl
     install_observability(app, settings)
     install_openapi(app)
     register_error_handlers(app)
-    install_rate_limits(app, settings)
+    # Flask-Limiter's wrappers hold the limiter weakly: the app must keep it alive.
+    app.extensions["userauth.limiter"] = install_rate_limits(app, settings)
     app.after_request(_security_headers)
     return app
 
