@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+
+from userauth.auth import Auth
+from userauth.web import create_app
 
 FORM = "application/x-www-form-urlencoded"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -141,3 +145,13 @@ class TestDocumentedAnswers:
         response = client.open(path, method=method.upper(), data=form)
         template = "/sessions/{session_number}" if path.startswith("/sessions/") else path
         assert str(response.status_code) in document["paths"][template][method]["responses"]
+
+    @pytest.mark.parametrize(("path", "method"), LIMITED, ids=[f"{m} {p}" for p, m in LIMITED])
+    def test_limited_routes_answer_when_rate_limits_are_off(
+        self, make_auth: Callable[..., Auth], document: dict[str, Any], path: str, method: str
+    ) -> None:
+        # Found by scripts/schemathesis: with limits off, every limited route answered 500.
+        auth = make_auth(ratelimit_enabled=False)
+        client = create_app(auth.settings, auth).test_client()
+        response = client.open(path, method=method.upper(), data={})
+        assert response.status_code == 400

@@ -33,7 +33,9 @@ def _field(description: str) -> Schema:
     return _text(description, minLength=1, maxLength=MAX_FIELD_LENGTH)
 
 
-_EMAIL_FIELD = _text("The account's email address.", minLength=1, maxLength=MAX_EMAIL_LENGTH)
+_EMAIL_FIELD = _text(
+    "The account's email address.", format="email", minLength=1, maxLength=MAX_EMAIL_LENGTH
+)
 
 
 def _form(**fields: Schema) -> Schema:
