@@ -1,0 +1,236 @@
+"""The `userauth` admin commands, run as a process against SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+
+import pytest
+
+from tests.conftest import TEST_BCRYPT_ROUNDS, FakeClock
+from userauth import migrations, tokens
+from userauth.auth import Auth
+
+Run = Callable[..., subprocess.CompletedProcess[str]]
+
+COMMANDS = [
+    [],
+    ["serve"],
+    ["db"],
+    ["db", "upgrade"],
+    ["db", "current"],
+    ["user"],
+    ["user", "create"],
+    ["user", "list"],
+    ["user", "show"],
+    ["user", "disable"],
+    ["user", "enable"],
+    ["user", "delete"],
+    ["user", "revoke-sessions"],
+    ["audit"],
+    ["audit", "list"],
+]
+
+
+def userauth(
+    *args: str, database_url: str = "sqlite:///unused.db", stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "userauth", *args],
+        env={
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "USERAUTH_BCRYPT_ROUNDS": TEST_BCRYPT_ROUNDS,
+        },
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def run(database_url: str) -> Run:
+    """Run `userauth ARGS` on the test database; return the finished process."""
+
+    def run_on_database(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return userauth(*args, database_url=database_url, stdin=stdin)
+
+    return run_on_database
+
+
+@pytest.fixture
+def alice(auth: Auth) -> str:
+    auth.register_user("alice@example.com", "alice password")
+    return "alice@example.com"
+
+
+class TestHelp:
+    @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "userauth")
+    def test_every_command_has_help(self, command: list[str]) -> None:
+        result = userauth(*command, "--help")
+        assert result.returncode == 0, result.stderr
+        assert result.stdout.startswith(f"Usage: userauth {' '.join(command)}".rstrip())
+
+
+class TestUserCreate:
+    def test_creates_an_account_that_can_log_in(self, run: Run, auth: Auth) -> None:
+        result = run("user", "create", "bob@example.com", "--password", "bob password")
+        assert result.returncode == 0, result.stderr
+        assert auth.valid_login("bob@example.com", "bob password")
+
+    def test_reads_the_password_from_stdin(self, run: Run, auth: Auth) -> None:
+        result = run("user", "create", "bob@example.com", stdin="bob password\n")
+        assert result.returncode == 0, result.stderr
+        assert auth.valid_login("bob@example.com", "bob password")
+
+
+class TestUserList:
+    def test_lists_users_a_page_at_a_time(self, run: Run, auth: Auth) -> None:
+        for name in ("ann", "ben", "cid"):
+            auth.register_user(f"{name}@example.com", "a password")
+        result = run("user", "list", "--page", "2", "--per-page", "2")
+        lines = result.stdout.splitlines()
+        assert lines[0].split() == ["3", "enabled", "cid@example.com"]
+        assert lines[1:] == ["page 2 of 2 (3 user(s))"]
+
+    def test_search_matches_part_of_the_email_in_any_case(self, run: Run, auth: Auth) -> None:
+        auth.register_user("Ann.Smith@example.com", "a password")
+        auth.register_user("ben@example.com", "a password")
+        result = run("user", "list", "--search", "SMITH")
+        assert "Ann.Smith@example.com" in result.stdout
+        assert "ben@example.com" not in result.stdout
+
+
+class TestUserShow:
+    def test_shows_status_and_live_sessions(
+        self, run: Run, auth: Auth, alice: str, clock: FakeClock
+    ) -> None:
+        # The command runs on the real clock: the session must be live now.
+        clock.now = tokens.utcnow()
+        auth.create_session(alice)
+        result = run("user", "show", alice)
+        assert "status: enabled" in result.stdout
+        assert "live sessions: 1" in result.stdout
+        assert "reset token: none" in result.stdout
+
+
+class TestUserDisable:
+    def test_a_disabled_user_cannot_log_in(self, run: Run, auth: Auth, alice: str) -> None:
+        assert run("user", "disable", alice).returncode == 0
+        assert not auth.valid_login(alice, "alice password")
+
+    def test_a_disabled_user_has_no_live_session(self, run: Run, auth: Auth, alice: str) -> None:
+        session_id = auth.create_session(alice)
+        assert auth.get_user_from_session_id(session_id) is not None
+        run("user", "disable", alice)
+        assert auth.get_user_from_session_id(session_id) is None
+
+    def test_show_tells_the_user_is_disabled(self, run: Run, alice: str) -> None:
+        run("user", "disable", alice)
+        assert "status: disabled since " in run("user", "show", alice).stdout
+
+
+class TestUserEnable:
+    def test_an_enabled_user_can_log_in_again(self, run: Run, auth: Auth, alice: str) -> None:
+        run("user", "disable", alice)
+        assert run("user", "enable", alice).returncode == 0
+        assert auth.valid_login(alice, "alice password")
+
+
+class TestUserDelete:
+    def test_deletes_the_account_with_its_sessions_and_reset_token(
+        self, run: Run, auth: Auth, alice: str
+    ) -> None:
+        session_id = auth.create_session(alice)
+        token = auth.get_reset_password_token(alice)
+        result = run("user", "delete", alice, "--yes")
+        assert result.returncode == 0, result.stderr
+        assert not auth.valid_login(alice, "alice password")
+        assert auth.get_user_from_session_id(session_id) is None
+        with pytest.raises(ValueError, match="invalid or expired reset token"):
+            auth.update_password(token, "new password")
+
+    def test_the_email_can_sign_up_again(self, run: Run, auth: Auth, alice: str) -> None:
+        run("user", "delete", alice, "--yes")
+        auth.register_user(alice, "new password")
+        assert auth.valid_login(alice, "new password")
+
+    def test_keeps_the_account_when_not_confirmed(self, run: Run, auth: Auth, alice: str) -> None:
+        result = run("user", "delete", alice, stdin="n\n")
+        assert result.returncode == 1
+        assert auth.valid_login(alice, "alice password")
+
+
+class TestUserRevokeSessions:
+    def test_ends_every_session_and_keeps_the_account(
+        self, run: Run, auth: Auth, alice: str
+    ) -> None:
+        sessions = [auth.create_session(alice), auth.create_session(alice)]
+        result = run("user", "revoke-sessions", alice)
+        assert result.stdout.strip() == f"Ended 2 session(s) of {alice}."
+        assert [auth.get_user_from_session_id(s) for s in sessions] == [None, None]
+        assert auth.valid_login(alice, "alice password")
+
+
+class TestAuditList:
+    def test_lists_events_newest_first_with_their_email(
+        self, run: Run, auth: Auth, alice: str
+    ) -> None:
+        auth.valid_login(alice, "wrong password")
+        auth.create_session(alice)
+        lines = run("audit", "list").stdout.splitlines()
+        assert [line.split()[1:3] for line in lines] == [
+            ["login", alice],
+            ["login_failed", alice],
+        ]
+
+    def test_filters_by_email_and_limits(self, run: Run, auth: Auth, alice: str) -> None:
+        auth.register_user("bob@example.com", "bob password")
+        auth.create_session("bob@example.com")
+        auth.create_session(alice)
+        auth.create_session(alice)
+        lines = run("audit", "list", "--email", "bob@example.com", "--limit", "5").stdout
+        assert [line.split()[2] for line in lines.splitlines()] == ["bob@example.com"]
+        assert len(run("audit", "list", "--limit", "2").stdout.splitlines()) == 2
+
+
+BAD_ARGUMENTS = [
+    pytest.param(["user", "show", "nobody@example.com"], id="show-unknown-email"),
+    pytest.param(["user", "disable", "nobody@example.com"], id="disable-unknown-email"),
+    pytest.param(["user", "enable", "nobody@example.com"], id="enable-unknown-email"),
+    pytest.param(["user", "delete", "nobody@example.com", "--yes"], id="delete-unknown-email"),
+    pytest.param(["user", "revoke-sessions", "nobody@example.com"], id="revoke-unknown-email"),
+    pytest.param(["user", "create", "alice@example.com", "--password", "pw"], id="create-taken"),
+    pytest.param(["user", "create", "not-an-email", "--password", "pw"], id="create-malformed"),
+    pytest.param(["user", "create", "bob@example.com", "--password", ""], id="create-empty-pw"),
+    pytest.param(["user", "list", "--page", "0"], id="page-zero"),
+    pytest.param(["user", "list", "--per-page", "x"], id="per-page-not-a-number"),
+    pytest.param(["audit", "list", "--limit", "-1"], id="negative-limit"),
+    pytest.param(["audit", "list", "--email", "nobody@example.com"], id="audit-unknown-email"),
+    pytest.param(["user", "show"], id="missing-email"),
+]
+
+
+class TestBadArguments:
+    @pytest.mark.parametrize("arguments", BAD_ARGUMENTS)
+    def test_give_a_one_line_error_and_exit_code_2(
+        self, run: Run, alice: str, arguments: list[str]
+    ) -> None:
+        result = run(*arguments)
+        assert result.returncode == 2
+        assert result.stderr.startswith("Error: ")
+        assert len(result.stderr.splitlines()) == 1
+
+
+class TestEarlierDatabase:
+    def test_admin_commands_refuse_a_database_behind_the_head(
+        self, run: Run, database_url: str
+    ) -> None:
+        migrations.upgrade(database_url, "0001")
+        result = run("user", "list")
+        assert result.returncode == 1
+        assert "run `userauth db upgrade` first" in result.stderr
