@@ -77,9 +77,12 @@ def metric_value(client: FlaskClient, name: str, **labels: str) -> float | None:
 
 
 class TestRequestLog:
+    @pytest.mark.parametrize("level", ["INFO", "DEBUG"], ids=["info", "debug"])
     def test_contract_scenario_leaks_no_password_token_or_session_id(
-        self, client: FlaskClient, capsys: pytest.CaptureFixture[str]
+        self, make_auth: Callable[..., Auth], capsys: pytest.CaptureFixture[str], level: str
     ) -> None:
+        auth = make_auth(log_level=level)
+        client = create_app(auth.settings, auth).test_client()
         secrets = run_contract_scenario(client)
         captured = capsys.readouterr().err
         assert access_lines(captured), "the scenario wrote no request log"
