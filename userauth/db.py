@@ -35,13 +35,26 @@ class LiveSession:
 
 def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
     """Create an engine; SQLite gets WAL mode, a busy timeout and foreign keys."""
+    # Bound parameters (hashes, digests) never reach a log line or an error message.
     if url.startswith("sqlite"):
         engine = create_engine(
-            url, echo=echo, connect_args={"check_same_thread": False, "timeout": 30}
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": 30},
         )
         event.listen(engine, "connect", _configure_sqlite)
         return engine
-    return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_size=10,
+        max_overflow=20,
+        # A database host that drops packets must fail readiness, not hang it.
+        connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {},
+    )
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
