@@ -42,7 +42,7 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-class _StderrHandler(logging.StreamHandler[TextIO]):
+class StderrHandler(logging.StreamHandler[TextIO]):
     """Write to whatever sys.stderr is at the time of each record (test capture swaps it)."""
 
     def __init__(self) -> None:
@@ -63,8 +63,8 @@ def configure_logging(level: str) -> None:
     The root logger gets one handler, so libraries' records come out as JSON too.
     """
     root = logging.getLogger()
-    if not any(isinstance(handler, _StderrHandler) for handler in root.handlers):
-        handler = _StderrHandler()
+    if not any(isinstance(handler, StderrHandler) for handler in root.handlers):
+        handler = StderrHandler()
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.setLevel(level)

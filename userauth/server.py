@@ -30,10 +30,8 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             "worker_class": "gthread",
             "graceful_timeout": GRACEFUL_TIMEOUT,
             "proc_name": "userauth",
-            # Access lines come from userauth's own request log, which never holds secrets.
-            "accesslog": None,
-            "errorlog": "-",
             "loglevel": settings.log_level.lower(),
+            "logconfig_dict": _json_logging(settings.log_level),
         }
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn 24+ opens a shared control socket; two servers on one host would clash.
@@ -44,6 +42,22 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Flask:
         # Built in the worker, so no database connection crosses a fork.
         return create_app(self._settings)
+
+
+def _json_logging(level: str) -> dict[str, Any]:
+    """gunicorn's own lines as JSON through userauth's handler; its access log stays off,
+    since userauth's request log (path without query string) replaces it."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "formatters": {"json": {"()": "userauth.logs.JsonFormatter"}},
+        "handlers": {"json": {"()": "userauth.logs.StderrHandler", "formatter": "json"}},
+        "root": {"level": level, "handlers": ["json"]},
+        "loggers": {
+            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
+            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+        },
+    }
 
 
 def serve(settings: Settings) -> None:
