@@ -162,9 +162,9 @@ class Auth:
     # Device sessions.
 
     def create_session(self, email: str, client: Client = NO_CLIENT) -> str | None:
-        """Start a new device session for the account; return its id, or None if no account."""
+        """Start a new device session for the account; None if no account or it is disabled."""
         user = self._find_user(email)
-        if user is None:
+        if user is None or self._db.is_disabled(user.id):
             return None
         session_id = tokens.new_token()
         now = self._clock()
