@@ -1,0 +1,1 @@
+"""The userauth benchmark: ratios against baselines measured in the same run (bench/run)."""

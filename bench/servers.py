@@ -1,0 +1,187 @@
+"""Server processes under test: start, wait until ready, read their workers' peak RSS, stop."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+READY_TIMEOUT_S = 60.0
+# gunicorn's graceful timeout is 30 s; a stop waits a little longer before killing.
+STOP_TIMEOUT_S = 40.0
+
+
+class ServerError(RuntimeError):
+    """A server did not start, or its workers changed under load."""
+
+
+@dataclass
+class GunicornLayout:
+    """What both servers share: the gunicorn settings the comparison holds equal."""
+
+    workers: int
+    threads: int
+
+
+@dataclass
+class Server:
+    """A running gunicorn master (ours to stop) and the workers it forked."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+    workers: set[int] = field(default_factory=set)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def worker_pids(self) -> set[int]:
+        """Return the pids of the master's children (gunicorn workers)."""
+        pids = set()
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                status = (entry / "status").read_text()
+            except OSError:
+                continue
+            if f"\nPPid:\t{self.process.pid}\n" in status:
+                pids.add(int(entry.name))
+        return pids
+
+    def peak_rss_mb(self) -> float:
+        """Return the largest VmHWM (peak resident set) among the workers, in MB.
+
+        Raises:
+            ServerError: a worker was replaced, so its peak is lost (it crashed or timed out).
+        """
+        current = self.worker_pids()
+        if current != self.workers:
+            raise ServerError(f"{self.name}: workers changed from {self.workers} to {current}")
+        peaks = [_vm_hwm_kb(pid) for pid in current]
+        return max(peaks) / 1024
+
+    def cores(self) -> int:
+        """Return how many CPUs the server may run on."""
+        return len(os.sched_getaffinity(self.process.pid))
+
+    def log_tail(self, lines: int = 20) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def stop(self) -> None:
+        """Stop gracefully (SIGTERM), then kill the process group if it hangs."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(timeout=10)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def start_userauth(
+    name: str, layout: GunicornLayout, env: Mapping[str, str], workdir: Path
+) -> Server:
+    """Start `userauth serve` on loopback with the given environment."""
+    port = free_port()
+    command = [
+        str(VENV_BIN / "userauth"),
+        "serve",
+        "--host=127.0.0.1",
+        f"--port={port}",
+        f"--workers={layout.workers}",
+        f"--threads={layout.threads}",
+    ]
+    return _start(name, command, port, env, workdir, layout)
+
+
+def start_bare(name: str, layout: GunicornLayout, env: Mapping[str, str], workdir: Path) -> Server:
+    """Start baseline (a), bench/bare.py, under the same gunicorn settings as userauth serve."""
+    port = free_port()
+    command = [
+        str(VENV_BIN / "gunicorn"),
+        "--worker-class=gthread",
+        f"--workers={layout.workers}",
+        f"--threads={layout.threads}",
+        f"--bind=127.0.0.1:{port}",
+        "--graceful-timeout=30",
+        "--error-logfile=-",
+        "--no-control-socket",
+        "bench.bare:app",
+    ]
+    return _start(name, command, port, env, workdir, layout)
+
+
+def _start(
+    name: str,
+    command: list[str],
+    port: int,
+    env: Mapping[str, str],
+    workdir: Path,
+    layout: GunicornLayout,
+) -> Server:
+    log_path = workdir / f"{name.replace(' ', '-')}.log"
+    with log_path.open("wb") as log:
+        # A session of its own: a Ctrl-C on the terminal reaches the benchmark, which stops
+        # the servers in order, rather than every process at once.
+        process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=dict(env),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    server = Server(name=name, process=process, port=port, log_path=log_path)
+    try:
+        _wait_ready(server, layout.workers)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_ready(server: Server, workers: int) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if server.process.poll() is not None:
+            raise ServerError(f"{server.name} exited at start:\n{server.log_tail()}")
+        try:
+            # S310: our own server's URL, on loopback, always http.
+            with urllib.request.urlopen(server.url + "/", timeout=5) as response:  # noqa: S310
+                ready = response.status == 200
+        except (urllib.error.URLError, OSError):
+            ready = False
+        pids = server.worker_pids()
+        if ready and len(pids) == workers:
+            server.workers = pids
+            return
+        time.sleep(0.2)
+    raise ServerError(f"{server.name} not ready in {READY_TIMEOUT_S:.0f} s:\n{server.log_tail()}")
+
+
+def _vm_hwm_kb(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise ServerError(f"no VmHWM for pid {pid}")
