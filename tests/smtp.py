@@ -1,0 +1,153 @@
+"""A real SMTP server in the test process (aiosmtpd) that keeps every message it receives,
+and the apps, in either environment, that send their mail to it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from typing import Any
+
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
+from flask import Flask
+from flask.testing import FlaskClient
+
+from tests.conftest import TEST_BCRYPT_ROUNDS, free_port
+from userauth.auth import Auth
+from userauth.db import DB
+from userauth.mail import Outbox, SmtpMailer
+from userauth.settings import Settings
+from userauth.web import create_app
+
+# The lowest bcrypt cost production accepts: tests of production run at it.
+PRODUCTION_BCRYPT_ROUNDS = 10
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    """One message as the SMTP server received it."""
+
+    recipients: list[str]
+    raw: bytes
+    message: EmailMessage
+
+    @property
+    def body(self) -> str:
+        part = self.message.get_body(preferencelist=("plain",))
+        assert part is not None
+        content: str = part.get_content()
+        return content
+
+
+class _Collector:
+    """The aiosmtpd handler: accept every message and keep it."""
+
+    def __init__(self) -> None:
+        self.received: list[ReceivedMail] = []
+        self._lock = threading.Lock()
+
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        raw = envelope.original_content or b""
+        parsed = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(parsed, EmailMessage)
+        mail = ReceivedMail([str(to) for to in envelope.rcpt_tos], raw, parsed)
+        with self._lock:
+            self.received.append(mail)
+        return "250 Message accepted for delivery"
+
+
+class MailSink:
+    """An SMTP server on 127.0.0.1 and a free port; `messages` lists what it received."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self._collector = _Collector()
+        self._controller = Controller(self._collector, hostname="127.0.0.1", port=self.port)
+
+    @classmethod
+    @contextmanager
+    def running(cls) -> Iterator[MailSink]:
+        sink = cls()
+        # aiosmtpd logs every SMTP command at INFO on its own thread; quiet, it does not
+        # compete with the request a timing test measures.
+        server_log = logging.getLogger("mail.log")
+        level = server_log.level
+        server_log.setLevel(logging.WARNING)
+        sink._controller.start()
+        try:
+            yield sink
+        finally:
+            sink._controller.stop()
+            server_log.setLevel(level)
+
+    @property
+    def messages(self) -> list[ReceivedMail]:
+        return list(self._collector.received)
+
+    def to(self, address: str) -> list[ReceivedMail]:
+        """Return the messages delivered to this address."""
+        return [mail for mail in self.messages if address in mail.recipients]
+
+    def production_settings(self, database_url: str, **overrides: Any) -> Settings:
+        """Return production settings that pass the start-up checks and mail to this sink."""
+        settings = Settings(
+            env="production",
+            database_url=database_url,
+            bcrypt_rounds=PRODUCTION_BCRYPT_ROUNDS,
+            cookie_secure=True,
+            smtp_host="127.0.0.1",
+            smtp_port=self.port,
+            smtp_tls="none",
+            mail_sender="userauth@example.com",
+            reset_link_template="https://auth.example.com/reset?token={token}",
+        )
+        return settings.with_changes(**overrides)
+
+
+@dataclass(frozen=True)
+class Service:
+    """One app with its Auth and its outbox, as a test drives it."""
+
+    app: Flask
+    auth: Auth
+    client: FlaskClient
+
+    @property
+    def outbox(self) -> Outbox:
+        outbox: Outbox = self.app.extensions["userauth.outbox"]
+        return outbox
+
+
+class ServiceFactory:
+    """Build apps on one database that mail to one sink; `close()` waits for their mail."""
+
+    def __init__(self, database_url: str, clock: Callable[[], datetime], sink: MailSink) -> None:
+        self._database_url, self._clock, self._sink = database_url, clock, sink
+        self._made: list[tuple[DB, Outbox]] = []
+
+    def __call__(self, environment: str = "production", **overrides: Any) -> Service:
+        """Build an app in this environment; keyword arguments override settings."""
+        if environment == "production":
+            settings = self._sink.production_settings(self._database_url, **overrides)
+        else:
+            development = Settings(
+                database_url=self._database_url, bcrypt_rounds=int(TEST_BCRYPT_ROUNDS)
+            )
+            settings = development.with_changes(**overrides)
+        db = DB(self._database_url)
+        auth = Auth(db=db, settings=settings, mailer=SmtpMailer(settings), clock=self._clock)
+        app = create_app(settings, auth)
+        service = Service(app, auth, app.test_client())
+        self._made.append((db, service.outbox))
+        return service
+
+    def close(self) -> None:
+        for db, outbox in self._made:
+            outbox.join()  # a mail job still uses the database
+            db.close()

@@ -1,0 +1,591 @@
+"""Production: reset by email, answers that hide accounts, the strict password policy,
+Secure cookies, security headers, and a start-up that refuses unsafe settings."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.conftest import ROOT, FakeClock
+from tests.smtp import MailSink, ReceivedMail, Service, ServiceFactory
+from userauth.auth import Auth
+from userauth.db import DB
+from userauth.settings import SettingsError
+from userauth.web import create_app
+
+EMAIL = "bob@example.com"
+UNKNOWN_EMAIL = "nobody@example.com"
+# Passwords that pass production's policy: long, not common, not the email.
+PASSWORD = "violet-kettle-orbit-42"
+NEW_PASSWORD = "amber-lantern-quiet-17"
+WEAK_PASSWORD = "b4l0u"
+# Response times of a registered and an unregistered email: medians may differ by 25%.
+MAX_TIME_RATIO = 1.25
+ENVIRONMENTS = pytest.mark.parametrize("environment", ["development", "production"])
+
+
+@pytest.fixture
+def mail() -> Iterator[MailSink]:
+    with MailSink.running() as sink:
+        yield sink
+
+
+@pytest.fixture
+def make_service(database_url: str, clock: FakeClock, mail: MailSink) -> Iterator[ServiceFactory]:
+    factory = ServiceFactory(database_url, clock, mail)
+    yield factory
+    factory.close()
+
+
+@pytest.fixture
+def production(make_service: ServiceFactory) -> Service:
+    """A production app where bob@example.com has an account."""
+    service = make_service("production")
+    service.auth.register_user(EMAIL, PASSWORD)
+    return service
+
+
+def request_reset(service: Service, email: str = EMAIL) -> TestResponse:
+    """POST /reset_password, then wait until any email it causes has been delivered."""
+    response = service.client.post("/reset_password", data={"email": email})
+    service.outbox.join()
+    return response
+
+
+def token_in(mail: ReceivedMail) -> str:
+    """Return the reset token from the link in a reset email."""
+    found = re.search(r"https://auth\.example\.com/reset\?token=(\S+)", mail.body)
+    assert found is not None, "the email holds no reset link"
+    return unquote(found.group(1))
+
+
+def mailed_token(service: Service, mail: MailSink, email: str = EMAIL) -> str:
+    assert request_reset(service, email).status_code == 200
+    return token_in(mail.to(email)[-1])
+
+
+def put_reset(
+    client: FlaskClient, token: str, new_password: str = NEW_PASSWORD, email: str = EMAIL
+) -> TestResponse:
+    return client.put(
+        "/reset_password",
+        data={"email": email, "reset_token": token, "new_password": new_password},
+    )
+
+
+def log_in(client: FlaskClient, password: str = PASSWORD, email: str = EMAIL) -> TestResponse:
+    return client.post("/sessions", data={"email": email, "password": password})
+
+
+def message_of(response: TestResponse) -> str:
+    body = response.get_json()
+    assert isinstance(body, dict)
+    message: str = body["message"]
+    return message
+
+
+class TestRequestResetInProduction:
+    def test_registered_and_unregistered_emails_get_the_same_answer(
+        self, production: Service
+    ) -> None:
+        known = request_reset(production, EMAIL)
+        unknown = request_reset(production, UNKNOWN_EMAIL)
+
+        assert (known.status_code, unknown.status_code) == (200, 200)
+        assert known.get_json() == {"email": EMAIL, "message": message_of(unknown)}
+        assert unknown.get_json() == {"email": UNKNOWN_EMAIL, "message": message_of(known)}
+
+    def test_the_answer_never_contains_the_token(
+        self, production: Service, mail: MailSink
+    ) -> None:
+        response = request_reset(production)
+
+        token = token_in(mail.to(EMAIL)[0])
+        assert "reset_token" not in response.get_json()
+        assert token.encode() not in response.data
+        assert all(token not in value for _, value in response.headers.items())
+
+    def test_the_owner_receives_one_email_whose_link_resets_the_password(
+        self, production: Service, mail: MailSink
+    ) -> None:
+        request_reset(production)
+
+        [received] = mail.messages
+        assert received.recipients == [EMAIL]
+        assert received.message["To"] == EMAIL
+        response = put_reset(production.client, token_in(received))
+        assert response.status_code == 200
+        assert response.get_json() == {"email": EMAIL, "message": "Password updated"}
+        assert log_in(production.client, NEW_PASSWORD).status_code == 200
+        assert log_in(production.client, PASSWORD).status_code == 401
+
+    def test_an_unregistered_email_receives_no_mail(
+        self, production: Service, mail: MailSink
+    ) -> None:
+        request_reset(production, UNKNOWN_EMAIL)
+
+        assert mail.messages == []
+
+    def test_the_email_holds_no_secret_but_the_token(
+        self, production: Service, mail: MailSink
+    ) -> None:
+        login = log_in(production.client)
+        session_cookie = production.client.get_cookie("session_id")
+        assert login.status_code == 200
+        assert session_cookie is not None
+        stored_hash = production.auth._db.find_user_by(email=EMAIL).hashed_password
+
+        request_reset(production)
+
+        [received] = mail.messages
+        hash_text = stored_hash.decode() if isinstance(stored_hash, bytes) else stored_hash
+        for text in (received.raw.decode(errors="replace"), received.body):
+            assert PASSWORD not in text
+            assert session_cookie.value not in text
+            assert hash_text not in text
+        assert received.body.count(token_in(received)) == 1
+
+    def test_the_token_works_once(self, production: Service, mail: MailSink) -> None:
+        token = mailed_token(production, mail)
+
+        assert put_reset(production.client, token).status_code == 200
+        assert put_reset(production.client, token, "a-third-password-here").status_code == 403
+
+    def test_response_time_does_not_reveal_registered_emails(
+        self, make_service: ServiceFactory, mail: MailSink
+    ) -> None:
+        # The limits would stop 60 requests in a row; this test measures, not limits.
+        service = make_service(
+            ratelimit_reset="1000/minute", ratelimit_reset_account="1000/hour", log_level="WARNING"
+        )
+        service.auth.register_user(EMAIL, PASSWORD)
+        timings: dict[str, list[float]] = {EMAIL: [], UNKNOWN_EMAIL: []}
+        request_reset(service, UNKNOWN_EMAIL)  # warm-up: first-request costs are not the email's
+
+        for round_ in range(30):
+            # ABBA order: neither email always follows the other's background work.
+            for email in sorted(timings, reverse=bool(round_ % 2)):
+                start = time.perf_counter()
+                response = service.client.post("/reset_password", data={"email": email})
+                timings[email].append(time.perf_counter() - start)
+                assert response.status_code == 200
+                service.outbox.join()
+
+        known, unknown = (statistics.median(times) for times in timings.values())
+        ratio = max(known, unknown) / min(known, unknown)
+        assert ratio <= MAX_TIME_RATIO, (
+            f"median registered {known * 1000:.2f} ms, "
+            f"median unregistered {unknown * 1000:.2f} ms, ratio {ratio:.2f}"
+        )
+        assert len(mail.to(EMAIL)) == 30
+
+
+@ENVIRONMENTS
+class TestResetPasswordWithAWrongToken:
+    def test_a_made_up_token_is_403(self, environment: str, make_service: ServiceFactory) -> None:
+        service = make_service(environment)
+        service.auth.register_user(EMAIL, PASSWORD)
+
+        response = put_reset(service.client, "0b5e5c8a-35c2-4a4b-9f0e-6f1d2b7f6a11")
+
+        assert response.status_code == 403
+        assert log_in(service.client).status_code == 200
+
+    def test_another_accounts_token_is_403(
+        self, environment: str, make_service: ServiceFactory
+    ) -> None:
+        service = make_service(environment)
+        service.auth.register_user(EMAIL, PASSWORD)
+        service.auth.register_user("alice@example.com", PASSWORD)
+        alices_token = service.auth.get_reset_password_token("alice@example.com")
+
+        response = put_reset(service.client, alices_token, email=EMAIL)
+
+        assert response.status_code == 403
+
+
+class TestRegisterInProduction:
+    def test_a_taken_email_answers_exactly_like_a_new_registration(
+        self, make_service: ServiceFactory
+    ) -> None:
+        service = make_service()
+        first = {"email": EMAIL, "password": PASSWORD}
+        again = {"email": EMAIL, "password": NEW_PASSWORD}
+
+        new = service.client.post("/users", data=first)
+        taken = service.client.post("/users", data=again)
+
+        assert (new.status_code, taken.status_code) == (200, 200)
+        assert new.get_json() == taken.get_json() == {"email": EMAIL, "message": "user created"}
+        assert sorted(new.headers.keys()) == sorted(taken.headers.keys())
+        assert log_in(service.client, NEW_PASSWORD).status_code == 401
+
+    def test_the_owner_of_a_taken_email_is_mailed_a_notice(
+        self, production: Service, mail: MailSink
+    ) -> None:
+        production.client.post("/users", data={"email": EMAIL, "password": NEW_PASSWORD})
+        production.outbox.join()
+
+        [notice] = mail.messages
+        assert notice.recipients == [EMAIL]
+        assert "already" in notice.body
+        assert NEW_PASSWORD not in notice.raw.decode(errors="replace")
+        assert PASSWORD not in notice.raw.decode(errors="replace")
+
+    def test_a_new_registration_sends_no_mail(
+        self, make_service: ServiceFactory, mail: MailSink
+    ) -> None:
+        service = make_service()
+
+        service.client.post("/users", data={"email": EMAIL, "password": PASSWORD})
+        service.outbox.join()
+
+        assert mail.messages == []
+
+    def test_development_still_says_the_email_is_registered(
+        self, make_service: ServiceFactory
+    ) -> None:
+        service = make_service("development")
+        service.auth.register_user(EMAIL, PASSWORD)
+
+        response = service.client.post("/users", data={"email": EMAIL, "password": PASSWORD})
+
+        assert response.status_code == 400
+        assert response.get_json() == {"message": "email already registered"}
+
+
+WEAK_PASSWORDS = pytest.mark.parametrize(
+    ("password", "rule"),
+    [
+        ("Zq7$mw2", "at least 8 characters"),
+        ("x" * 73, "at most 72 bytes"),
+        ("\u00e9" * 37, "at most 72 bytes"),
+        ("password1", "common"),
+        ("qwertyuiop", "common"),
+        ("QWERTYUIOP", "common"),
+        (EMAIL, "email"),
+        (EMAIL.upper(), "email"),
+    ],
+    ids=[
+        "7-characters",
+        "73-bytes",
+        "37-characters-74-bytes",
+        "common-password1",
+        "common-qwertyuiop",
+        "common-in-capitals",
+        "the-email",
+        "the-email-in-capitals",
+    ],
+)
+
+
+class TestProductionPasswordPolicy:
+    @WEAK_PASSWORDS
+    def test_registration_refuses_naming_the_rule(
+        self, make_service: ServiceFactory, password: str, rule: str
+    ) -> None:
+        service = make_service()
+
+        response = service.client.post("/users", data={"email": EMAIL, "password": password})
+
+        assert response.status_code == 400
+        assert rule in message_of(response)
+        assert log_in(service.client, password).status_code == 401
+
+    @WEAK_PASSWORDS
+    def test_reset_refuses_naming_the_rule(
+        self, production: Service, mail: MailSink, password: str, rule: str
+    ) -> None:
+        token = mailed_token(production, mail)
+
+        response = put_reset(production.client, token, password)
+
+        assert response.status_code == 400
+        assert rule in message_of(response)
+        assert log_in(production.client).status_code == 200
+
+    @WEAK_PASSWORDS
+    def test_change_refuses_naming_the_rule(
+        self, production: Service, password: str, rule: str
+    ) -> None:
+        assert log_in(production.client).status_code == 200
+
+        response = production.client.put(
+            "/profile/password", data={"password": PASSWORD, "new_password": password}
+        )
+
+        assert response.status_code == 400
+        assert rule in message_of(response)
+        assert log_in(production.client).status_code == 200
+
+    def test_a_strong_password_is_accepted_everywhere(
+        self, production: Service, mail: MailSink
+    ) -> None:
+        registered = production.client.post(
+            "/users", data={"email": "alice@example.com", "password": PASSWORD}
+        )
+        assert registered.status_code == 200
+        assert put_reset(production.client, mailed_token(production, mail)).status_code == 200
+        assert log_in(production.client, NEW_PASSWORD).status_code == 200
+        changed = production.client.put(
+            "/profile/password", data={"password": NEW_PASSWORD, "new_password": PASSWORD}
+        )
+        assert changed.status_code == 200
+
+
+class TestDevelopmentPasswordPolicy:
+    def test_the_contracts_password_is_accepted_everywhere(
+        self, make_service: ServiceFactory
+    ) -> None:
+        service = make_service("development")
+        client = service.client
+
+        assert (
+            client.post("/users", data={"email": EMAIL, "password": WEAK_PASSWORD}).status_code
+            == 200
+        )
+        token = client.post("/reset_password", data={"email": EMAIL}).get_json()["reset_token"]
+        assert put_reset(client, token, "t4rt1fl3tt3").status_code == 200
+        assert log_in(client, "t4rt1fl3tt3").status_code == 200
+        changed = client.put(
+            "/profile/password", data={"password": "t4rt1fl3tt3", "new_password": WEAK_PASSWORD}
+        )
+        assert changed.status_code == 200
+        assert log_in(client, WEAK_PASSWORD).status_code == 200
+
+
+class TestSessionCookie:
+    def test_production_cookie_is_secure_httponly_and_lax(self, production: Service) -> None:
+        response = log_in(production.client)
+
+        [cookie] = response.headers.getlist("Set-Cookie")
+        attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+        assert {"secure", "httponly"} <= attributes
+        assert "samesite=lax" in cookie.lower()
+
+    def test_production_logout_clears_the_cookie_with_a_secure_header(
+        self, production: Service
+    ) -> None:
+        log_in(production.client)
+
+        response = production.client.delete("/sessions")
+
+        [cookie] = response.headers.getlist("Set-Cookie")
+        attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+        assert cookie.startswith("session_id=;")
+        assert {"secure", "httponly"} <= attributes
+
+    def test_development_cookie_is_httponly_and_lax_but_not_secure(
+        self, make_service: ServiceFactory
+    ) -> None:
+        service = make_service("development")
+        service.auth.register_user(EMAIL, PASSWORD)
+
+        response = log_in(service.client)
+
+        [cookie] = response.headers.getlist("Set-Cookie")
+        attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
+        assert "httponly" in attributes
+        assert "secure" not in attributes
+        assert "samesite=lax" in cookie.lower()
+
+
+def _requests() -> list[tuple[str, str, dict[str, str]]]:
+    return [
+        ("GET", "/", {}),
+        ("GET", "/no/such/page", {}),
+        ("POST", "/sessions", {"email": EMAIL, "password": "wrong password here"}),
+        ("POST", "/sessions", {"email": EMAIL, "password": PASSWORD}),
+        ("POST", "/sessions", {}),
+        ("GET", "/profile", {}),
+        ("PATCH", "/profile", {}),
+        ("POST", "/reset_password", {"email": EMAIL}),
+        ("PUT", "/reset_password", {"email": EMAIL, "reset_token": "x", "new_password": "y"}),
+    ]
+
+
+@ENVIRONMENTS
+class TestSecurityHeaders:
+    @pytest.mark.parametrize(
+        ("method", "path", "form"),
+        _requests(),
+        ids=[
+            "index-200",
+            "unknown-path-404",
+            "wrong-login-401",
+            "login-200",
+            "missing-fields-400",
+            "no-session-403",
+            "wrong-method-405",
+            "reset-request-200",
+            "bad-token-403",
+        ],
+    )
+    def test_every_response_carries_the_security_headers(
+        self,
+        environment: str,
+        make_service: ServiceFactory,
+        method: str,
+        path: str,
+        form: dict[str, str],
+    ) -> None:
+        service = make_service(environment)
+        service.auth.register_user(EMAIL, PASSWORD)
+
+        response = service.client.open(path, method=method, data=form)
+
+        assert response.headers.get("X-Content-Type-Options") == "nosniff"
+        assert response.headers.get("X-Frame-Options") == "DENY"
+        assert response.headers.get("Referrer-Policy")
+
+    def test_a_rate_limited_answer_carries_them_too(
+        self, environment: str, make_service: ServiceFactory
+    ) -> None:
+        service = make_service(environment, ratelimit_login="1/minute")
+
+        statuses = [log_in(service.client).status_code for _ in range(2)]
+        response = log_in(service.client)
+
+        assert statuses[-1] == response.status_code == 429
+        assert response.headers.get("X-Content-Type-Options") == "nosniff"
+        assert response.headers.get("X-Frame-Options") == "DENY"
+        assert response.headers.get("Referrer-Policy")
+
+    def test_an_oversized_body_answer_carries_them_too(
+        self, environment: str, make_service: ServiceFactory
+    ) -> None:
+        service = make_service(environment)
+
+        response = service.client.post("/users", data={"email": EMAIL, "password": "x" * 70_000})
+
+        assert response.status_code == 413
+        assert response.headers.get("X-Content-Type-Options") == "nosniff"
+        assert response.headers.get("X-Frame-Options") == "DENY"
+
+
+UNSAFE = pytest.mark.parametrize(
+    ("unsafe", "setting"),
+    [
+        ({"smtp_host": None}, "USERAUTH_SMTP_HOST"),
+        ({"bcrypt_rounds": 9}, "USERAUTH_BCRYPT_ROUNDS"),
+        ({"debug": True}, "USERAUTH_DEBUG"),
+        ({"cookie_secure": False}, "USERAUTH_COOKIE_SECURE"),
+    ],
+    ids=["no-smtp-host", "bcrypt-cost-9", "debug-on", "cookie-not-secure"],
+)
+
+
+class TestProductionStartUp:
+    @UNSAFE
+    def test_create_app_refuses_naming_the_setting(
+        self, database_url: str, mail: MailSink, unsafe: dict[str, Any], setting: str
+    ) -> None:
+        settings = mail.production_settings(database_url, **unsafe)
+        db = DB(database_url)
+        auth = Auth(db=db, settings=settings)
+
+        with pytest.raises(SettingsError) as refused:
+            create_app(settings, auth)
+        db.close()
+
+        [sentence] = str(refused.value).splitlines()
+        assert setting in sentence
+        assert sentence.endswith(".")
+
+    @UNSAFE
+    def test_create_app_refuses_without_an_auth_too(
+        self, database_url: str, mail: MailSink, unsafe: dict[str, Any], setting: str
+    ) -> None:
+        settings = mail.production_settings(database_url, **unsafe)
+
+        with pytest.raises(SettingsError, match=setting):
+            create_app(settings)
+
+    def test_every_problem_gets_its_own_sentence(self, database_url: str, mail: MailSink) -> None:
+        settings = mail.production_settings(
+            database_url, smtp_host=None, bcrypt_rounds=9, debug=True, cookie_secure=False
+        )
+
+        with pytest.raises(SettingsError) as refused:
+            create_app(settings)
+
+        sentences = str(refused.value).splitlines()
+        named = ["USERAUTH_SMTP_HOST", "USERAUTH_BCRYPT_ROUNDS", "USERAUTH_DEBUG"]
+        named.append("USERAUTH_COOKIE_SECURE")
+        assert len(sentences) == 4
+        assert [sum(name in sentence for sentence in sentences) for name in named] == [1] * 4
+
+    def test_the_lowest_safe_configuration_starts(self, make_service: ServiceFactory) -> None:
+        service = make_service()
+
+        assert service.client.get("/").status_code == 200
+
+    @pytest.mark.parametrize(
+        ("env", "setting"),
+        [
+            ({"USERAUTH_BCRYPT_ROUNDS": "12"}, "USERAUTH_SMTP_HOST"),
+            (
+                {"USERAUTH_SMTP_HOST": "127.0.0.1", "USERAUTH_BCRYPT_ROUNDS": "9"},
+                "USERAUTH_BCRYPT_ROUNDS",
+            ),
+        ],
+        ids=["no-smtp-host", "bcrypt-cost-9"],
+    )
+    def test_app_py_exits_printing_the_problem(
+        self, database_url: str, env: dict[str, str], setting: str
+    ) -> None:
+        environ = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("USERAUTH_")},
+            "DATABASE_URL": database_url,
+            "USERAUTH_ENV": "production",
+            **env,
+        }
+
+        finished = subprocess.run(
+            [sys.executable, "app.py"],
+            cwd=ROOT,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+        assert finished.returncode != 0
+        assert setting in finished.stderr
+        assert "Traceback" not in finished.stderr
+
+    def test_production_logs_no_warning(
+        self, make_service: ServiceFactory, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with caplog.at_level(logging.INFO, logger="userauth"):
+            make_service()
+
+        assert [r for r in caplog.records if r.levelno >= logging.WARNING] == []
+
+
+class TestDevelopmentStartUp:
+    def test_logs_exactly_one_warning_line_saying_what_is_unsafe(
+        self, make_service: ServiceFactory, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with caplog.at_level(logging.INFO, logger="userauth"):
+            make_service("development")
+
+        [warning] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+        assert warning.name.startswith("userauth")
+        line = warning.getMessage()
+        assert "\n" not in line
+        assert "development" in line
+        assert "production" in line
