@@ -12,6 +12,8 @@ from flask_limiter.util import get_remote_address
 
 from userauth.auth import lookup_key
 from userauth.settings import Settings
+from userauth.tokens import digest
+from userauth.web.routes import SESSION_COOKIE
 
 logger = logging.getLogger(__name__)
 
@@ -23,8 +25,17 @@ def _account() -> str:
     return "account:" + lookup_key(request.form.get("email", ""))
 
 
+def _session() -> str:
+    """Key a limit by the session in the cookie (its digest: keys must hold no secret)."""
+    return "session:" + digest(request.cookies.get(SESSION_COOKIE, ""))
+
+
 def _login_failed(response: Response) -> bool:
     return response.status_code == 401
+
+
+def _wrong_current_password(response: Response) -> bool:
+    return response.status_code == 403
 
 
 def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
@@ -62,6 +73,18 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         per_account(settings.ratelimit_reset_account, "reset-account"),
     )
     _guard(app, "api.reset_password", per_address(settings.ratelimit_reset, "reset"))
+    # A stolen session must not become a way around the failed-login limit.
+    _guard(
+        app,
+        "api.change_password",
+        limiter.limit(
+            settings.ratelimit_login_failures,
+            key_func=_session,
+            scope="password-change-failures",
+            deduct_when=_wrong_current_password,
+            error_message=TOO_MANY,
+        ),
+    )
     return limiter
 
 

@@ -100,9 +100,16 @@ def login() -> Response:
 
 @api.delete("/sessions")
 def logout() -> WerkzeugResponse:
-    _auth().end_session(_session_cookie(), _client())
+    auth = _auth()
+    auth.end_session(_session_cookie(), _client())
     response = redirect("/")
-    response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="Lax")
+    response.delete_cookie(
+        SESSION_COOKIE,
+        path="/",
+        secure=auth.settings.cookie_secure,
+        httponly=True,
+        samesite="Lax",
+    )
     return response
 
 
