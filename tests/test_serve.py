@@ -1,0 +1,198 @@
+"""`userauth serve`: the app under gunicorn, started as a process and driven over HTTP.
+
+Covers issue 5 item 1: it answers the contract, stops gracefully on SIGTERM without cutting
+off a request, and takes its workers and threads from the settings.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sys
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import ServerProcess, free_port
+from tests.test_server_process import (
+    EMAIL,
+    NEW_PASSWD,
+    PASSWD,
+    log_in,
+    log_in_wrong_password,
+    log_out,
+    profile_logged,
+    profile_unlogged,
+    register_user,
+    reset_password_token,
+    update_password,
+)
+
+SERVE = [sys.executable, "-m", "userauth", "serve"]
+# A bcrypt cost at which a login takes about half a second: long enough to be in flight.
+SLOW_ROUNDS = "13"
+CONCURRENT_LOGINS = 2
+# The time to wait for gunicorn to start every worker, after the first one answers.
+WORKERS_BOOT_SECONDS = 10
+
+pytestmark = pytest.mark.slow
+
+
+class Serve(ServerProcess):
+    """`userauth serve` as a process, whose master pid and exit status the test can see."""
+
+    exit_status: int | None = None
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the server is not running"
+        return self._process.pid
+
+    def stop(self) -> str:
+        process = self._process
+        output = super().stop()
+        if process is not None:
+            self.exit_status = process.returncode
+        return output
+
+
+StartServe = Callable[..., Serve]
+
+
+@pytest.fixture
+def start_serve(database_url: str) -> Iterator[StartServe]:
+    """Start `userauth serve [options]` on the test database; keywords are environment."""
+    started: list[Serve] = []
+
+    def start(*options: str, **env: str) -> Serve:
+        port = free_port()
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "USERAUTH_PORT": str(port),
+            "PYTHONUNBUFFERED": "1",
+            **env,
+        }
+        server = Serve([*SERVE, *options], environment, port)
+        started.append(server)
+        server.start()
+        return server
+
+    yield start
+    for server in started:
+        server.stop()
+
+
+def worker_pids(master: int) -> set[int]:
+    """Return the pids of the master's children: gunicorn's workers."""
+    children = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            # "pid (command) state ppid ...": the command may hold spaces and parentheses.
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # the process ended while we looked
+        if int(fields[1]) == master:
+            children.add(int(stat.parent.name))
+    return children
+
+
+def count_workers(server: Serve, expected: int) -> int:
+    """Count the server's workers once `expected` have booted (or the wait is over)."""
+    deadline = time.monotonic() + WORKERS_BOOT_SECONDS
+    while len(workers := worker_pids(server.pid)) < expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return len(workers)
+
+
+def gunicorn_settings(output: str) -> dict[str, str]:
+    """Return the configuration gunicorn logs at DEBUG level, as setting name -> value."""
+    for line in output.splitlines():
+        try:
+            event = str(json.loads(line).get("event", ""))
+        except (ValueError, AttributeError):
+            continue
+        if event.startswith("Current configuration:"):
+            return dict(re.findall(r"^\s+(\w+): (.*)$", event, re.MULTILINE))
+    raise AssertionError(f"gunicorn logged no configuration:\n{output}")
+
+
+def post_login(url: str) -> requests.Response:
+    return requests.post(f"{url}/sessions", data={"email": EMAIL, "password": PASSWD}, timeout=60)
+
+
+class TestServe:
+    def test_serve_passes_the_contract_scenario(self, start_serve: StartServe) -> None:
+        url = start_serve("--workers", "2").url
+        register_user(url, EMAIL, PASSWD)
+        log_in_wrong_password(url, EMAIL, NEW_PASSWD)
+        profile_unlogged(url)
+        session_id = log_in(url, EMAIL, PASSWD)
+        profile_logged(url, session_id)
+        log_out(url, session_id)
+        reset_token = reset_password_token(url, EMAIL)
+        update_password(url, EMAIL, reset_token, NEW_PASSWD)
+        log_in(url, EMAIL, NEW_PASSWD)
+
+
+class TestGracefulStop:
+    def test_logins_in_flight_at_sigterm_complete_and_the_server_exits_0(
+        self, start_serve: StartServe
+    ) -> None:
+        server = start_serve("--workers", "1", USERAUTH_BCRYPT_ROUNDS=SLOW_ROUNDS)
+        started = time.monotonic()
+        register_user(server.url, EMAIL, PASSWD)
+        # A login costs about what the registration did: send SIGTERM well before the end.
+        head_start = (time.monotonic() - started) / 4
+        with ThreadPoolExecutor(CONCURRENT_LOGINS) as pool:
+            logins = [pool.submit(post_login, server.url) for _ in range(CONCURRENT_LOGINS)]
+            time.sleep(head_start)
+            assert not any(login.done() for login in logins), "the logins ended before SIGTERM"
+            output = server.stop()
+            statuses = [login.result().status_code for login in logins]
+        assert statuses == [200] * CONCURRENT_LOGINS, output
+        assert server.exit_status == 0, output
+
+    def test_new_connections_are_refused_after_the_stop(self, start_serve: StartServe) -> None:
+        server = start_serve("--workers", "1")
+        server.stop()
+        assert server.exit_status == 0
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"{server.url}/", timeout=5)
+
+
+class TestWorkersAndThreads:
+    def test_workers_and_threads_come_from_the_settings(self, start_serve: StartServe) -> None:
+        server = start_serve(
+            USERAUTH_WORKERS="2", USERAUTH_THREADS="3", USERAUTH_LOG_LEVEL="DEBUG"
+        )
+        assert count_workers(server, 2) == 2
+        configuration = gunicorn_settings(server.stop())
+        assert (configuration["workers"], configuration["threads"]) == ("2", "3")
+
+    def test_options_take_precedence_over_the_settings(self, start_serve: StartServe) -> None:
+        server = start_serve(
+            "--workers",
+            "1",
+            "--threads",
+            "2",
+            USERAUTH_WORKERS="2",
+            USERAUTH_THREADS="3",
+            USERAUTH_LOG_LEVEL="DEBUG",
+        )
+        assert count_workers(server, 1) == 1
+        configuration = gunicorn_settings(server.stop())
+        assert (configuration["workers"], configuration["threads"]) == ("1", "2")
+
+    def test_the_default_is_one_worker_per_core_with_four_threads(
+        self, start_serve: StartServe
+    ) -> None:
+        cores = os.cpu_count() or 1
+        server = start_serve(USERAUTH_LOG_LEVEL="DEBUG")
+        assert count_workers(server, cores) == cores
+        assert gunicorn_settings(server.stop())["threads"] == "4"
