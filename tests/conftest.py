@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
@@ -146,42 +147,56 @@ def free_port() -> int:
 
 
 class ServerProcess:
-    """A server started as its own process, e.g. `python3 app.py` from the repository root."""
+    """A server started as its own process, e.g. `python3 app.py` from the repository root.
+
+    Its output goes to a file, not a pipe: a chatty server must never block on a full pipe.
+    """
 
     def __init__(self, command: list[str], env: dict[str, str], port: int) -> None:
         self.command, self.env, self.port = command, env, port
         self.url = f"http://127.0.0.1:{port}"
+        self.exit_status: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._output = tempfile.TemporaryFile()  # noqa: SIM115 - closed by close()
+
+    @property
+    def pid(self) -> int:
+        assert self._process is not None, "the server is not running"
+        return self._process.pid
 
     def start(self, timeout: float = 30) -> ServerProcess:
+        """Start the process and wait until it answers; stop it again if it never does."""
         self._process = subprocess.Popen(
-            self.command, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            self.command, cwd=ROOT, env=self.env, stdout=self._output, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self._process.poll() is not None:
-                output = self._process.stdout.read().decode() if self._process.stdout else ""
-                raise RuntimeError(f"server exited early:\n{output}")
+                raise RuntimeError(f"server exited early:\n{self.stop()}")
             try:
                 requests.get(self.url + "/", timeout=1)
                 return self
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.1)
-        self.stop()
-        raise RuntimeError(f"server did not answer on {self.url} within {timeout}s")
+        output = self.stop()
+        raise RuntimeError(f"server did not answer on {self.url} within {timeout}s:\n{output}")
 
     def stop(self) -> str:
-        """Stop the process (SIGTERM, then SIGKILL) and return what it printed."""
-        if self._process is None:
-            return ""
-        process, self._process = self._process, None
-        process.terminate()
-        try:
-            output, _ = process.communicate(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-        return output.decode(errors="replace")
+        """Stop the process (SIGTERM, then SIGKILL) and return all it printed."""
+        if self._process is not None:
+            process, self._process = self._process, None
+            process.terminate()
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            self.exit_status = process.returncode
+        self._output.seek(0)
+        return self._output.read().decode(errors="replace")
+
+    def close(self) -> None:
+        self._output.close()
 
 
 @pytest.fixture
@@ -199,9 +214,10 @@ def start_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Se
             **env_overrides,
         }
         server = ServerProcess(command or [sys.executable, "app.py"], env, port)
-        started.append(server.start())
-        return server
+        started.append(server)
+        return server.start()
 
     yield start
     for server in started:
         server.stop()
+        server.close()

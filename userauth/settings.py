@@ -16,8 +16,14 @@ SmtpTls = Literal["starttls", "ssl", "none"]
 SMTP_TLS_MODES = ("starttls", "ssl", "none")
 # Production refuses to hash below this cost (OWASP Password Storage cheat sheet).
 MIN_PRODUCTION_BCRYPT_ROUNDS = 10
+MAX_WORKERS = 64
 
 T = TypeVar("T")
+
+
+def _usable_cores() -> int:
+    """Return the cores this process may run on (a container's share, not the host's)."""
+    return max(1, min(len(os.sched_getaffinity(0)), MAX_WORKERS))
 
 
 class SettingsError(ValueError):
@@ -35,7 +41,7 @@ class Settings:
     port: int = 5000
     # gunicorn: one process per core, threads to overlap database waits and bcrypt (which
     # releases the GIL).
-    workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    workers: int = field(default_factory=_usable_cores)
     threads: int = 4
     bcrypt_rounds: int = 12
     # OWASP Session Management cheat sheet: 15-30 min idle for low-risk apps, and an absolute
@@ -90,7 +96,9 @@ class Settings:
             sql_echo=reader.flag("USERAUTH_SQL_ECHO", default=False),
             host=reader.text("USERAUTH_HOST", cls.host),
             port=reader.integer("USERAUTH_PORT", 5000, minimum=1, maximum=65535),
-            workers=reader.integer("USERAUTH_WORKERS", os.cpu_count() or 1, minimum=1, maximum=64),
+            workers=reader.integer(
+                "USERAUTH_WORKERS", _usable_cores(), minimum=1, maximum=MAX_WORKERS
+            ),
             threads=reader.integer("USERAUTH_THREADS", 4, minimum=1, maximum=64),
             bcrypt_rounds=reader.integer("USERAUTH_BCRYPT_ROUNDS", 12, minimum=4, maximum=31),
             session_idle_timeout=timedelta(
