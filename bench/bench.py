@@ -12,6 +12,7 @@ import argparse
 import json
 import os
 import random
+import shutil
 import signal
 import statistics
 import sys
@@ -360,7 +361,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if config.postgres_url:
         backends.append(Backend("PostgreSQL", postgres_urls(config.postgres_url), config, workdir))
     for backend in backends:
-        backend.run(stored, rng)
+        backend.run(stored, rng)  # on an error, the work directory stays for its server logs
+    shutil.rmtree(workdir)
     _print(config, backends)
     if not config.postgres_url:
         print("\nPostgreSQL not measured: set BENCH_POSTGRES_URL or pass --postgres.")
