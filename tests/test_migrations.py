@@ -22,6 +22,7 @@ from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import EmailTakenError
 from userauth.models import Base
+from userauth.settings import Settings
 
 # (email, password) of the users an original-design database holds; the first one's hash is
 # stored as the original design stored it: bcrypt's bytes (a BLOB on SQLite, '\x..' on
@@ -83,6 +84,22 @@ def secrets_at_rest(engine: Engine) -> list[tuple[str | None, str | None]]:
 
 
 class TestUpgradeFromTheOriginalDesign:
+    def test_a_non_ascii_email_stays_one_case_insensitive_account(
+        self, database_url: str, engine: Engine
+    ) -> None:
+        migrations.upgrade(database_url, "0001")
+        insert_original_user(engine, "Ünal@example.com", "ünal password")
+        migrations.upgrade(database_url)
+        db = DB(database_url)
+        try:
+            auth = Auth(db=db, settings=Settings(database_url=database_url, bcrypt_rounds=4))
+            assert auth.valid_login("Ünal@example.com", "ünal password")
+            assert auth.valid_login("üNAL@example.com", "ünal password")
+            with pytest.raises(EmailTakenError):
+                auth.register_user("ünal@example.com", "another password")
+        finally:
+            db.close()
+
     def test_the_original_database_holds_a_hash_as_bytes(
         self, original_database: Rows, engine: Engine
     ) -> None:
@@ -207,12 +224,19 @@ class TestDBOnAFreshOrEarlierDatabase:
         DB(database_url).close()
         assert migrations.is_up_to_date(engine)
 
-    def test_db_leaves_an_earlier_database_untouched(
+    def test_db_upgrades_an_earlier_database_and_every_user_logs_in(
         self, original_database: Rows, database_url: str, engine: Engine
     ) -> None:
-        DB(database_url).close()
-        assert migrations.current_revision(engine) == "0001"
-        assert set(inspect(engine).get_table_names()) == {"users", "alembic_version"}
+        # SPEC.md C1: DB() creates what is missing and loses no user.
+        db = DB(database_url)
+        try:
+            assert migrations.is_up_to_date(engine)
+            assert user_rows(engine) == original_database
+            auth = Auth(db=db, settings=Settings(database_url=database_url, bcrypt_rounds=4))
+            for email, password in ORIGINAL_USERS:
+                assert auth.valid_login(email, password)
+        finally:
+            db.close()
 
 
 def run_userauth(database_url: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:

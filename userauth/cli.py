@@ -245,12 +245,12 @@ def list_audit_events(ctx: click.Context, email: str | None, limit: int) -> None
 def _admin(ctx: click.Context) -> Admin:
     """Open the configured database, refusing one behind the current schema."""
     settings = _load_settings()
+    try:
+        migrations.ensure_current(settings.database_url, auto_migrate=False)
+    except migrations.MigrationError as error:
+        raise click.ClickException(str(error)) from None
     database = DB(settings.database_url, echo=settings.sql_echo)
     ctx.call_on_close(database.close)
-    if not migrations.is_up_to_date(database.engine):
-        raise click.ClickException(
-            "The database is behind the current schema: run `userauth db upgrade` first."
-        )
     return Admin(Auth(db=database, settings=settings), database)
 
 

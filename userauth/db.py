@@ -14,13 +14,11 @@ from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
 
-from userauth import migrations
+from userauth import migrations, sqlite
 from userauth.errors import EmailTakenError, UnknownFieldError
 from userauth.models import AuditEvent, DeviceSession, DisabledUser, PasswordReset, User
 
 DEFAULT_URL = "sqlite:///a.db"
-# How long a SQLite writer waits for the lock before giving up, in milliseconds.
-SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
 @dataclass(frozen=True)
@@ -58,21 +56,7 @@ def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
 
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    cursor = dbapi_connection.cursor()
-    # WAL lets readers go on while one writer commits; the busy timeout makes writers queue
-    # instead of failing with "database is locked" under a multi-threaded server.
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.close()
-    # SQLite's lower() folds ASCII only; the email index and look-ups must fold like Python
-    # and PostgreSQL, or "Ünal@x.io" and "ünal@x.io" would be two accounts.
-    dbapi_connection.create_function("lower", 1, _lower, deterministic=True)
-
-
-def _lower(value: str | None) -> str | None:
-    return None if value is None else value.lower()
+    sqlite.configure(dbapi_connection)
 
 
 class DB:
@@ -85,9 +69,10 @@ class DB:
             settings = Settings.from_env()
             url, echo = settings.database_url, settings.sql_echo
         self._engine = make_engine(url, echo=echo)
-        # A database without userauth's tables gets them, at the head revision; an existing
-        # one is never altered here (`userauth db upgrade` migrates it): nothing is dropped.
-        migrations.create_schema(self._engine)
+        # The contract's DB() creates what is missing and drops nothing: an empty database
+        # gets the schema, an earlier one is upgraded (migrations only add). `userauth serve`
+        # checks before it gets here and refuses a database that is behind.
+        migrations.ensure_current(self._engine, auto_migrate=True)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._local = threading.local()
 
@@ -152,6 +137,8 @@ class DB:
         """
         self._check_columns(kwargs, UnknownFieldError)
         user = self.find_user_by(id=user_id)
+        if not kwargs:
+            return
         try:
             with self._transaction() as session:
                 session.execute(update(User).where(User.id == user.id).values(**kwargs))

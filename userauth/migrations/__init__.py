@@ -11,13 +11,16 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, inspect, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
+from sqlalchemy.pool import ConnectionPoolEntry
 
+from userauth import sqlite
 from userauth.models import Base
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
@@ -174,11 +177,17 @@ def _migration_connection(target: Engine | str) -> Iterator[Connection]:
     point at it.
     """
     engine = create_engine(target if isinstance(target, str) else target.url)
+    if engine.dialect.name == "sqlite":
+        event.listen(engine, "connect", _fold_case_like_python)
     try:
         with engine.begin() as connection:
             yield connection
     finally:
         engine.dispose()
+
+
+def _fold_case_like_python(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    sqlite.fold_case_like_python(dbapi_connection)
 
 
 def _adopt_unversioned(connection: Connection) -> None:

@@ -1,0 +1,34 @@
+"""SQLite connection set-up shared by the application's engine and the migrations'."""
+
+from __future__ import annotations
+
+import sqlite3
+
+# How long a SQLite writer waits for the lock before giving up, in milliseconds.
+BUSY_TIMEOUT_MS = 30_000
+
+
+def configure(connection: sqlite3.Connection) -> None:
+    """Set up an application connection: WAL, a busy timeout, foreign keys, Unicode lower()."""
+    cursor = connection.cursor()
+    # WAL lets readers go on while one writer commits; the busy timeout makes writers queue
+    # instead of failing with "database is locked" under a multi-threaded server.
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.close()
+    fold_case_like_python(connection)
+
+
+def fold_case_like_python(connection: sqlite3.Connection) -> None:
+    """Make lower() fold Unicode like Python and PostgreSQL (SQLite's folds ASCII only).
+
+    The email index is on lower(email): every connection that writes it, migrations
+    included, must fold alike, or "Ünal@x.io" and "ünal@x.io" become two accounts.
+    """
+    connection.create_function("lower", 1, _lower, deterministic=True)
+
+
+def _lower(value: str | None) -> str | None:
+    return None if value is None else value.lower()
