@@ -156,7 +156,7 @@ class Auth:
             return False
         if passwords.needs_rehash(user.hashed_password, self._settings.bcrypt_rounds):
             upgraded = passwords.hash_password(password, self._settings.bcrypt_rounds)
-            self._db.set_password_hash(user.id, upgraded)
+            self._db.upgrade_password_hash(user.id, user.hashed_password, upgraded)
         return True
 
     # Device sessions.
@@ -177,7 +177,8 @@ class Auth:
                 expires_at=self._policy.expires_at(now),
                 user_agent=client.user_agent,
                 client_address=client.address,
-            )
+            ),
+            idle_since=now - self._policy.idle_timeout,
         )
         self._audit("login", user.id, client)
         return session_id
@@ -285,7 +286,7 @@ class Auth:
             PasswordPolicyError: the new password breaks the policy.
         """
         user = self._user_of_reset_token(reset_token)
-        self._set_password(user, password, keep_session=None)
+        self._spend_reset_token(user, reset_token, password)
         self._audit("password_reset", user.id, client)
 
     def reset_password(
@@ -300,7 +301,7 @@ class Auth:
         user = self._user_of_reset_token(reset_token)
         if user.email.lower() != lookup_key(email):
             raise InvalidTokenError
-        self._set_password(user, password, keep_session=None)
+        self._spend_reset_token(user, reset_token, password)
         self._audit("password_reset", user.id, client)
 
     def change_password(
@@ -330,7 +331,6 @@ class Auth:
     def _live_session(self, session_id: str | None) -> LiveSession | None:
         if not tokens.looks_like_token(session_id):
             return None
-        assert session_id is not None  # noqa: S101 - narrowed by looks_like_token
         live = self._db.find_live_session(tokens.digest(session_id))
         now = self._clock()
         if live is None or not self._policy.is_live(live.last_used_at, live.expires_at, now):
@@ -348,7 +348,6 @@ class Auth:
     def _user_of_reset_token(self, reset_token: str | None) -> User:
         if not tokens.looks_like_token(reset_token):
             raise InvalidTokenError
-        assert reset_token is not None  # noqa: S101 - narrowed by looks_like_token
         found = self._db.find_reset(tokens.digest(reset_token))
         if found is None:
             raise InvalidTokenError
@@ -358,9 +357,19 @@ class Auth:
         return user
 
     def _set_password(self, user: User, password: str, *, keep_session: int | None) -> None:
+        self._db.replace_password(
+            user.id, self._new_hash(user, password), keep_session=keep_session
+        )
+
+    def _spend_reset_token(self, user: User, reset_token: str, password: str) -> None:
+        hashed = self._new_hash(user, password)
+        # Conditional on the token still being there: of two concurrent uses, one wins.
+        if not self._db.replace_password(user.id, hashed, reset_token=tokens.digest(reset_token)):
+            raise InvalidTokenError
+
+    def _new_hash(self, user: User, password: str) -> bytes:
         passwords.check_policy(password, email=user.email, strict=self._settings.is_production)
-        hashed = passwords.hash_password(password, self._settings.bcrypt_rounds)
-        self._db.replace_password(user.id, hashed, keep_session=keep_session)
+        return passwords.hash_password(password, self._settings.bcrypt_rounds)
 
     def _require_mailer(self) -> Mailer:
         if self._mailer is None:

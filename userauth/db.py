@@ -9,10 +9,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, delete, event, func, select, update
-from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
+from sqlalchemy import Engine, Row, bindparam, create_engine, delete, event, func, select, update
+from sqlalchemy.exc import DBAPIError, IntegrityError, InvalidRequestError, NoResultFound
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.sql import Executable
 
 from userauth import migrations, sqlite
 from userauth.errors import EmailTakenError, UnknownFieldError
@@ -47,7 +48,8 @@ def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
         url,
         echo=echo,
         hide_parameters=True,
-        pool_pre_ping=True,
+        # No pre-ping (a round trip per request): reads retry once on a dropped connection.
+        pool_recycle=3600,
         pool_size=10,
         max_overflow=20,
         # A database host that drops packets must fail readiness, not hang it.
@@ -57,6 +59,30 @@ def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
 
 def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     sqlite.configure(dbapi_connection)
+
+
+# Built once: composing a statement costs more than running it on SQLite.
+_LIVE_SESSION = (
+    select(
+        DeviceSession.id,
+        DeviceSession.last_used_at,
+        DeviceSession.expires_at,
+        User.id.label("user_id"),
+        User.email,
+        User.hashed_password,
+        User.session_id,
+        User.reset_token,
+        DisabledUser.user_id.label("disabled"),
+    )
+    .join(User, User.id == DeviceSession.user_id)
+    .outerjoin(DisabledUser, DisabledUser.user_id == User.id)
+    .where(DeviceSession.id_digest == bindparam("digest"))
+)
+_TOUCH_SESSION = (
+    update(DeviceSession)
+    .where(DeviceSession.id == bindparam("session"))
+    .values(last_used_at=bindparam("now"))
+)
 
 
 class DB:
@@ -74,6 +100,8 @@ class DB:
         # checks before it gets here and refuses a database that is behind.
         migrations.ensure_current(self._engine, auto_migrate=True)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        # Single reads need no transaction: no BEGIN and ROLLBACK round trips around them.
+        self._reader = self._engine.execution_options(isolation_level="AUTOCOMMIT")
         self._local = threading.local()
 
     @property
@@ -88,6 +116,17 @@ class DB:
             session = self._sessions()
             self._local.session = session
         return session
+
+    def _read_one(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
+        """Run a single read in autocommit mode; retry once if the connection had dropped."""
+        for attempt in range(2):
+            try:
+                with self._reader.connect() as connection:
+                    return connection.execute(statement, params).first()
+            except DBAPIError as error:
+                if attempt or not error.connection_invalidated:
+                    raise
+        return None
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -159,57 +198,87 @@ class DB:
             statement = select(User).where(func.lower(User.email) == email.lower())
             return session.scalars(statement).first()
 
-    def set_password_hash(self, user_id: int, hashed_password: bytes) -> None:
-        """Replace a user's hash (a cost upgrade); sessions are left alone."""
-        with self._transaction() as session:
-            session.execute(
-                update(User).where(User.id == user_id).values(hashed_password=hashed_password)
-            )
-
-    def replace_password(
-        self, user_id: int, hashed_password: bytes, *, keep_session: int | None = None
-    ) -> None:
-        """Store a new hash, void any reset token and end every session but `keep_session`."""
+    def upgrade_password_hash(self, user_id: int, old: bytes, new: bytes) -> None:
+        """Replace a user's hash by a costlier one of the same password, unless it changed
+        meanwhile (a concurrent reset must not be undone by a login's upgrade)."""
         with self._transaction() as session:
             session.execute(
                 update(User)
-                .where(User.id == user_id)
-                .values(hashed_password=hashed_password, reset_token=None)
+                .where(User.id == user_id, User.hashed_password == old)
+                .values(hashed_password=new)
             )
+
+    def replace_password(
+        self,
+        user_id: int,
+        hashed_password: bytes,
+        *,
+        keep_session: int | None = None,
+        reset_token: str | None = None,
+    ) -> bool:
+        """Store a new hash, void any reset token and end every session but `keep_session`.
+
+        With `reset_token` (a digest), only while the user still holds that token, so two
+        concurrent requests cannot both spend it. Return whether the password was replaced.
+        """
+        statement = update(User).where(User.id == user_id)
+        if reset_token is not None:
+            statement = statement.where(User.reset_token == reset_token)
+        with self._transaction() as session:
+            result = session.execute(
+                statement.values(hashed_password=hashed_password, reset_token=None)
+            )
+            if not result.rowcount:  # type: ignore[attr-defined]
+                return False
             session.execute(delete(PasswordReset).where(PasswordReset.user_id == user_id))
             self._end_sessions(session, user_id, keep=keep_session)
+        return True
 
     # Device sessions.
 
-    def add_session(self, row: DeviceSession) -> None:
-        """Store a new device session and record it as the user's newest."""
+    def add_session(self, row: DeviceSession, *, idle_since: datetime) -> None:
+        """Store a new device session and record it as the user's newest.
+
+        The user's dead sessions (expired, or unused since `idle_since`) go at the same time,
+        so the table holds live sessions and a few stale ones, not every login ever made.
+        """
         with self._transaction() as session:
+            session.execute(
+                delete(DeviceSession).where(
+                    DeviceSession.user_id == row.user_id,
+                    (DeviceSession.expires_at <= row.created_at)
+                    | (DeviceSession.last_used_at <= idle_since),
+                )
+            )
             session.add(row)
             session.execute(
                 update(User).where(User.id == row.user_id).values(session_id=row.id_digest)
             )
 
     def find_live_session(self, id_digest: str) -> LiveSession | None:
-        """Return the session with this digest and its user, or None (one indexed query)."""
-        statement = (
-            select(DeviceSession.id, DeviceSession.last_used_at, DeviceSession.expires_at, User)
-            .join(User, User.id == DeviceSession.user_id)
-            .where(DeviceSession.id_digest == id_digest)
-        )
-        with self._sessions() as session:
-            row = session.execute(statement).first()
-        if row is None:
+        """Return the session with this digest and its enabled user, or None.
+
+        The check behind every authenticated request: one indexed query, run without an
+        ORM session or a transaction (it is a single read).
+        """
+        row = self._read_one(_LIVE_SESSION, {"digest": id_digest})
+        if row is None or row.disabled is not None:
             return None
-        return LiveSession(id=row[0], user=row[3], last_used_at=row[1], expires_at=row[2])
+        user = User(
+            id=row.user_id,
+            email=row.email,
+            hashed_password=row.hashed_password,
+            session_id=row.session_id,
+            reset_token=row.reset_token,
+        )
+        return LiveSession(
+            id=row.id, user=user, last_used_at=row.last_used_at, expires_at=row.expires_at
+        )
 
     def touch_session(self, session_id: int, now: datetime) -> None:
         """Move a session's idle clock forward."""
-        with self._transaction() as session:
-            session.execute(
-                update(DeviceSession)
-                .where(DeviceSession.id == session_id)
-                .values(last_used_at=now)
-            )
+        with self._engine.begin() as connection:
+            connection.execute(_TOUCH_SESSION, {"session": session_id, "now": now})
 
     def list_sessions(self, user_id: int) -> Sequence[DeviceSession]:
         """Return a user's device sessions, newest first."""

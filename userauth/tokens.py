@@ -6,6 +6,7 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import TypeGuard
 
 # The idle clock is written at most this often, so checking a session is not a write.
 TOUCH_INTERVAL = timedelta(minutes=1)
@@ -25,7 +26,7 @@ def digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", errors="surrogatepass")).hexdigest()
 
 
-def looks_like_token(value: str | None) -> bool:
+def looks_like_token(value: str | None) -> TypeGuard[str]:
     """Tell whether a client-supplied value can be a token at all (cheap pre-check)."""
     return value is not None and 0 < len(value) <= 64
 
