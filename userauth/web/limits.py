@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from typing import Any
 
@@ -14,8 +13,6 @@ from userauth.auth import lookup_key
 from userauth.settings import Settings
 from userauth.tokens import digest
 from userauth.web.routes import SESSION_COOKIE
-
-logger = logging.getLogger(__name__)
 
 TOO_MANY = "too many attempts; try again later"
 
@@ -30,12 +27,12 @@ def _session() -> str:
     return "session:" + digest(request.cookies.get(SESSION_COOKIE, ""))
 
 
-def _login_failed(response: Response) -> bool:
-    return response.status_code == 401
+def _status_is(status: int) -> dict[str, Callable[[Response], bool]]:
+    """Count a request against a limit only when it was answered with this status."""
+    return {"deduct_when": lambda response: response.status_code == status}
 
 
-def _wrong_current_password(response: Response) -> bool:
-    return response.status_code == 403
+_ON_200, _ON_401, _ON_403 = _status_is(200), _status_is(401), _status_is(403)
 
 
 def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
@@ -52,40 +49,41 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         in_memory_fallback_enabled=True,
         swallow_errors=True,
     )
+    limits = _route_limits(limiter, settings)
+    for endpoint, route_limits in limits.items():
+        _guard(app, endpoint, *route_limits)
+    # Every other route skips the limiter's per-request work: the session check is hot.
+    limiter.request_filter(lambda: request.endpoint not in limits)
+    return limiter
 
-    def per_address(limits: str, scope: str | None = None) -> RouteLimit:
+
+def _route_limits(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]:
+    def per_address(limits: str, scope: str) -> RouteLimit:
         return limiter.limit(limits, scope=scope, error_message=TOO_MANY)
 
-    def per_account(limits: str, scope: str, **options: Any) -> RouteLimit:
-        return limiter.limit(
-            limits, key_func=_account, scope=scope, error_message=TOO_MANY, **options
-        )
+    def per_key(limits: str, scope: str, key: Callable[[], str], **options: Any) -> RouteLimit:
+        return limiter.limit(limits, key_func=key, scope=scope, error_message=TOO_MANY, **options)
 
-    failed_logins = per_account(
-        settings.ratelimit_login_failures, "login-failures", deduct_when=_login_failed
-    )
-    _guard(app, "api.login", per_address(settings.ratelimit_login), failed_logins)
-    _guard(app, "api.register", per_address(settings.ratelimit_register))
-    _guard(
-        app,
-        "api.request_reset",
-        per_address(settings.ratelimit_reset, "reset"),
-        per_account(settings.ratelimit_reset_account, "reset-account"),
-    )
-    _guard(app, "api.reset_password", per_address(settings.ratelimit_reset, "reset"))
-    # A stolen session must not become a way around the failed-login limit.
-    _guard(
-        app,
-        "api.change_password",
-        limiter.limit(
-            settings.ratelimit_login_failures,
-            key_func=_session,
-            scope="password-change-failures",
-            deduct_when=_wrong_current_password,
-            error_message=TOO_MANY,
-        ),
-    )
-    return limiter
+    return {
+        "api.login": [
+            per_address(settings.ratelimit_login, "login"),
+            per_key(settings.ratelimit_login_failures, "login-failures", _account, **_ON_401),
+        ],
+        "api.register": [
+            per_address(settings.ratelimit_register, "register"),
+            # Production mails the owner of a taken email: that mail is limited per account.
+            per_key(settings.ratelimit_reset_account, "signup-account", _account, **_ON_200),
+        ],
+        "api.request_reset": [
+            per_address(settings.ratelimit_reset, "reset"),
+            per_key(settings.ratelimit_reset_account, "reset-account", _account),
+        ],
+        "api.reset_password": [per_address(settings.ratelimit_reset, "reset")],
+        # A stolen session must not become a way around the failed-login limit.
+        "api.change_password": [
+            per_key(settings.ratelimit_login_failures, "password-change", _session, **_ON_403)
+        ],
+    }
 
 
 def _guard(app: Flask, endpoint: str, *limits: RouteLimit) -> None:
