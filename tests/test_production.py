@@ -244,6 +244,24 @@ class TestRegisterInProduction:
         assert NEW_PASSWORD not in notice.raw.decode(errors="replace")
         assert PASSWORD not in notice.raw.decode(errors="replace")
 
+    def test_notices_to_one_owner_are_limited_per_account(
+        self, make_service: ServiceFactory, mail: MailSink
+    ) -> None:
+        service = make_service(ratelimit_reset_account="2/hour")
+        service.auth.register_user(EMAIL, PASSWORD)
+        statuses = [
+            service.client.post(
+                "/users",
+                data={"email": EMAIL, "password": NEW_PASSWORD},
+                environ_base={"REMOTE_ADDR": f"10.0.0.{number}"},
+            ).status_code
+            for number in range(4)
+        ]
+        service.outbox.join()
+
+        assert statuses == [200, 200, 429, 429]
+        assert len(mail.to(EMAIL)) == 2
+
     def test_a_new_registration_sends_no_mail(
         self, make_service: ServiceFactory, mail: MailSink
     ) -> None:
