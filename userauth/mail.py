@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import atexit
 import logging
 import queue
 import smtplib
 import ssl
 import threading
+import time
+import weakref
 from collections.abc import Callable
 from email.message import EmailMessage
 from typing import Protocol
@@ -15,6 +18,18 @@ from urllib.parse import quote
 from userauth.settings import Settings
 
 logger = logging.getLogger(__name__)
+
+# Mail jobs that may wait at once, and how long a stopping process waits for them.
+CAPACITY = 1000
+DRAIN_SECONDS = 10
+_open_outboxes: weakref.WeakSet[Outbox] = weakref.WeakSet()
+
+
+@atexit.register
+def _drain_open_outboxes() -> None:
+    # A graceful stop (gunicorn's SIGTERM) must not silently lose queued reset links.
+    for outbox in list(_open_outboxes):
+        outbox.drain(DRAIN_SECONDS)
 
 
 class Mailer(Protocol):
@@ -75,19 +90,32 @@ class Outbox:
 
     Answering before the work is done also keeps the response time of a reset request the
     same whether or not the email has an account (OWASP Forgot Password cheat sheet).
+    At most `capacity` jobs wait (a flood cannot grow memory without bound); at exit, the
+    process gives the waiting jobs up to DRAIN_SECONDS to run.
     """
 
-    def __init__(self) -> None:
-        self._jobs: queue.Queue[Callable[[], None]] = queue.Queue()
+    def __init__(self, capacity: int = CAPACITY) -> None:
+        self._jobs: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=capacity)
         self._thread = threading.Thread(target=self._run, name="userauth-outbox", daemon=True)
         self._thread.start()
+        _open_outboxes.add(self)
 
     def submit(self, job: Callable[[], None]) -> None:
-        self._jobs.put(job)
+        """Queue a job; drop it (and log that) when the queue is full."""
+        try:
+            self._jobs.put_nowait(job)
+        except queue.Full:
+            logger.error("outbox full: a mail was dropped")
 
     def join(self) -> None:
-        """Wait until every submitted job has run (tests, and a graceful stop)."""
+        """Wait until every submitted job has run."""
         self._jobs.join()
+
+    def drain(self, timeout: float) -> None:
+        """Wait until the queue is empty, or `timeout` seconds."""
+        deadline = time.monotonic() + timeout
+        while self._jobs.unfinished_tasks and time.monotonic() < deadline:
+            time.sleep(0.05)
 
     def _run(self) -> None:
         while True:
