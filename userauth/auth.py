@@ -123,6 +123,7 @@ class Auth:
 
     @property
     def settings(self) -> Settings:
+        """The settings this Auth applies."""
         return self._settings
 
     # Registration and login.

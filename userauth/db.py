@@ -106,6 +106,7 @@ class DB:
 
     @property
     def engine(self) -> Engine:
+        """The SQLAlchemy engine (migrations and health checks use it)."""
         return self._engine
 
     @property

@@ -35,7 +35,8 @@ def _drain_open_outboxes() -> None:
 class Mailer(Protocol):
     """Something that delivers one plain-text message."""
 
-    def send(self, to: str, subject: str, body: str) -> None: ...
+    def send(self, to: str, subject: str, body: str) -> None:
+        """Deliver one message, or raise."""
 
 
 def reset_message(settings: Settings, token: str, lifetime_minutes: int) -> tuple[str, str]:

@@ -56,11 +56,13 @@ def _session_cookie() -> str | None:
 
 @api.get("/")
 def index() -> Response:
+    """Greet: the contract's liveness answer."""
     return jsonify(message="Bienvenue")
 
 
 @api.post("/users")
 def register() -> Response:
+    """Create an account (SPEC.md B: POST /users)."""
     email, password = _fields("email", "password")
     auth = _auth()
     try:
@@ -77,6 +79,7 @@ def register() -> Response:
 
 @api.post("/sessions")
 def login() -> Response:
+    """Log in: a new device session in the session_id cookie."""
     email, password = _fields("email", "password")
     auth, client = _auth(), _client()
     if not auth.valid_login(email, password, client):
@@ -100,6 +103,7 @@ def login() -> Response:
 
 @api.delete("/sessions")
 def logout() -> WerkzeugResponse:
+    """End the session in the cookie, then redirect to /."""
     auth = _auth()
     auth.end_session(_session_cookie(), _client())
     response = redirect("/")
@@ -115,6 +119,7 @@ def logout() -> WerkzeugResponse:
 
 @api.get("/profile")
 def profile() -> Response:
+    """Show the email of the session's user."""
     user = _auth().get_user_from_session_id(_session_cookie())
     if user is None:
         raise InvalidSessionError
@@ -123,6 +128,7 @@ def profile() -> Response:
 
 @api.post("/reset_password")
 def request_reset() -> Response:
+    """Issue a reset token: in the answer (development) or by email (production)."""
     (email,) = _fields("email")
     auth = _auth()
     if auth.settings.is_production:
@@ -136,6 +142,7 @@ def request_reset() -> Response:
 
 @api.put("/reset_password")
 def reset_password() -> Response:
+    """Set a new password with a reset token; every session of the user ends."""
     email, token, new_password = _fields("email", "reset_token", "new_password")
     _auth().reset_password(email, token, new_password, _client())
     return jsonify(email=email, message="Password updated")
@@ -143,6 +150,7 @@ def reset_password() -> Response:
 
 @api.get("/sessions")
 def list_sessions() -> Response:
+    """List the caller's live sessions, never their ids."""
     views = _auth().list_sessions(_session_cookie())
     return jsonify(
         sessions=[
@@ -162,12 +170,14 @@ def list_sessions() -> Response:
 
 @api.delete("/sessions/<int:session_number>")
 def revoke_session(session_number: int) -> Response:
+    """End one of the caller's sessions, by its listed number."""
     _auth().revoke_session(_session_cookie(), session_number, _client())
     return jsonify(message="session revoked")
 
 
 @api.put("/profile/password")
 def change_password() -> Response:
+    """Change the password with the current one; other sessions end."""
     current, new = _fields("password", "new_password")
     _auth().change_password(_session_cookie(), current, new, _client())
     return jsonify(message="Password updated")
