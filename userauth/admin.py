@@ -7,8 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from userauth import tokens
-from userauth.auth import Auth, Client, normalize_email
+from userauth import emails, tokens
+from userauth.auth import Auth, Client
 from userauth.db import DB
 from userauth.errors import InvalidEmailError, UnknownEmailError
 from userauth.models import AuditEvent, User
@@ -203,7 +203,7 @@ class Admin:
 def _lookup_form(email: str) -> str:
     """Normalise an email as sign-up stored it; a malformed one is looked up as typed."""
     try:
-        return normalize_email(email)
+        return emails.normalize(email)
     except InvalidEmailError:
         return email.strip()
 

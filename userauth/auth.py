@@ -9,13 +9,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from email_validator import EmailNotValidError, validate_email
-
-from userauth import passwords, tokens
+from userauth import emails, passwords, tokens
 from userauth.db import DB, LiveSession
 from userauth.errors import (
     EmailTakenError,
-    InvalidEmailError,
     InvalidSessionError,
     InvalidTokenError,
     SessionNotFoundError,
@@ -26,7 +23,6 @@ from userauth.mail import Mailer, SmtpMailer, reset_message, signup_notice
 from userauth.models import AuditEvent, DeviceSession, User
 from userauth.settings import Settings
 
-MAX_EMAIL_LENGTH = 250
 MAX_USER_AGENT_LENGTH = 512
 MAX_ADDRESS_LENGTH = 64
 MAX_ROW_ID = 2**31 - 1
@@ -76,24 +72,6 @@ def _generate_uuid() -> str:
     return tokens.new_token()
 
 
-def normalize_email(email: str) -> str:
-    """Return the email as stored: trimmed, its domain lower-cased.
-
-    Raises:
-        InvalidEmailError: it is not a syntactically valid address (no DNS lookup).
-    """
-    candidate = email.strip()
-    if not candidate:
-        raise InvalidEmailError("email is required")
-    if len(candidate) > MAX_EMAIL_LENGTH:
-        raise InvalidEmailError(f"email must be at most {MAX_EMAIL_LENGTH} characters long")
-    try:
-        checked = validate_email(candidate, check_deliverability=False)
-    except EmailNotValidError as error:
-        raise InvalidEmailError(f"email is not valid: {error}") from None
-    return checked.normalized
-
-
 class Auth:
     """The account rules, over a DB."""
 
@@ -136,7 +114,7 @@ class Auth:
             InvalidEmailError: the email is malformed.
             PasswordPolicyError: the password breaks the policy.
         """
-        normalized = normalize_email(email)
+        normalized = emails.normalize(email)
         passwords.check_policy(password, email=normalized, strict=self._settings.is_production)
         hashed = passwords.hash_password(password, self._settings.bcrypt_rounds)
         # No look-up first: the unique index decides, so concurrent sign-ups cannot both win.
@@ -300,7 +278,7 @@ class Auth:
             PasswordPolicyError: the new password breaks the policy.
         """
         user = self._user_of_reset_token(reset_token)
-        if user.email.lower() != lookup_key(email):
+        if user.email.lower() != emails.lookup_key(email):
             raise InvalidTokenError
         self._spend_reset_token(user, reset_token, password)
         self._audit("password_reset", user.id, client)
@@ -327,7 +305,7 @@ class Auth:
         # No stored email holds a NUL, and PostgreSQL refuses one in a query parameter.
         if not email or "\x00" in email:
             return None
-        return self._db.find_user_by_email(_loose_normalize(email))
+        return self._db.find_user_by_email(emails.loose_normalize(email))
 
     def _live_session(self, session_id: str | None) -> LiveSession | None:
         if not tokens.looks_like_token(session_id):
@@ -387,16 +365,3 @@ class Auth:
                 created_at=self._clock(),
             )
         )
-
-
-def _loose_normalize(email: str) -> str:
-    """Normalise an email for look-up without rejecting it (a bad one just matches nothing)."""
-    try:
-        return normalize_email(email)
-    except InvalidEmailError:
-        return email.strip()
-
-
-def lookup_key(email: str) -> str:
-    """Return the case-insensitive key of an account's email (for per-account rate limits)."""
-    return _loose_normalize(email).lower()

@@ -9,7 +9,7 @@ from flask import Flask, Response, request
 from flask_limiter import Limiter, RouteLimit
 from flask_limiter.util import get_remote_address
 
-from userauth.auth import lookup_key
+from userauth.emails import lookup_key
 from userauth.settings import Settings
 from userauth.tokens import digest
 from userauth.web.routes import SESSION_COOKIE

@@ -10,7 +10,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify
 
-from userauth.auth import MAX_EMAIL_LENGTH
+from userauth.emails import MAX_EMAIL_LENGTH
 from userauth.web.routes import MAX_FIELD_LENGTH, SESSION_COOKIE
 
 Schema = dict[str, Any]
