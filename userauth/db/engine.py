@@ -1,0 +1,41 @@
+"""Engines: SQLite and PostgreSQL connection set-up."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from userauth import sqlite
+
+DEFAULT_URL = "sqlite:///a.db"
+
+
+def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
+    """Create an engine; SQLite gets WAL mode, a busy timeout and foreign keys."""
+    # Bound parameters (hashes, digests) never reach a log line or an error message.
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url,
+            echo=echo,
+            hide_parameters=True,
+            connect_args={"check_same_thread": False, "timeout": 30},
+        )
+        event.listen(engine, "connect", _configure_sqlite)
+        return engine
+    return create_engine(
+        url,
+        echo=echo,
+        hide_parameters=True,
+        # No pre-ping (a round trip per request): reads retry once on a dropped connection.
+        pool_recycle=3600,
+        pool_size=10,
+        max_overflow=20,
+        # A database host that drops packets must fail readiness, not hang it.
+        connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {},
+    )
+
+
+def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    sqlite.configure(dbapi_connection)

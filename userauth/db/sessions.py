@@ -1,0 +1,121 @@
+"""Device sessions: the session check on every request, and their lifecycle."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import bindparam, delete, select, update
+
+from userauth.db.base import Store, end_sessions, record_newest_session
+from userauth.models import DeviceSession, DisabledUser, User
+
+
+@dataclass(frozen=True)
+class LiveSession:
+    """A device session joined with its user, as the session check needs it."""
+
+    id: int
+    user: User
+    last_used_at: datetime
+    expires_at: datetime
+
+
+_LIVE_SESSION = (
+    select(
+        DeviceSession.id,
+        DeviceSession.last_used_at,
+        DeviceSession.expires_at,
+        User.id.label("user_id"),
+        User.email,
+        User.hashed_password,
+        User.session_id,
+        User.reset_token,
+        DisabledUser.user_id.label("disabled"),
+    )
+    .join(User, User.id == DeviceSession.user_id)
+    .outerjoin(DisabledUser, DisabledUser.user_id == User.id)
+    .where(DeviceSession.id_digest == bindparam("digest"))
+)
+_TOUCH_SESSION = (
+    update(DeviceSession)
+    .where(DeviceSession.id == bindparam("session"))
+    .values(last_used_at=bindparam("now"))
+)
+
+
+class SessionStore(Store):
+    """Device sessions."""
+
+    # Device sessions.
+
+    def add_session(self, row: DeviceSession, *, idle_since: datetime) -> None:
+        """Store a new device session and record it as the user's newest.
+
+        The user's dead sessions (expired, or unused since `idle_since`) go at the same time,
+        so the table holds live sessions and a few stale ones, not every login ever made.
+        """
+        with self._transaction() as session:
+            session.execute(
+                delete(DeviceSession).where(
+                    DeviceSession.user_id == row.user_id,
+                    (DeviceSession.expires_at <= row.created_at)
+                    | (DeviceSession.last_used_at <= idle_since),
+                )
+            )
+            session.add(row)
+            session.execute(
+                update(User).where(User.id == row.user_id).values(session_id=row.id_digest)
+            )
+
+    def find_live_session(self, id_digest: str) -> LiveSession | None:
+        """Return the session with this digest and its enabled user, or None.
+
+        The check behind every authenticated request: one indexed query, run without an
+        ORM session or a transaction (it is a single read).
+        """
+        row = self._read_one(_LIVE_SESSION, {"digest": id_digest})
+        if row is None or row.disabled is not None:
+            return None
+        user = User(
+            id=row.user_id,
+            email=row.email,
+            hashed_password=row.hashed_password,
+            session_id=row.session_id,
+            reset_token=row.reset_token,
+        )
+        return LiveSession(
+            id=row.id, user=user, last_used_at=row.last_used_at, expires_at=row.expires_at
+        )
+
+    def touch_session(self, session_id: int, now: datetime) -> None:
+        """Move a session's idle clock forward."""
+        with self._engine.begin() as connection:
+            connection.execute(_TOUCH_SESSION, {"session": session_id, "now": now})
+
+    def list_sessions(self, user_id: int) -> Sequence[DeviceSession]:
+        """Return a user's device sessions, newest first."""
+        statement = (
+            select(DeviceSession)
+            .where(DeviceSession.user_id == user_id)
+            .order_by(DeviceSession.created_at.desc(), DeviceSession.id.desc())
+        )
+        with self._sessions() as session:
+            return session.scalars(statement).all()
+
+    def delete_session(self, user_id: int, session_id: int) -> bool:
+        """End one session of a user; tell whether it existed."""
+        with self._transaction() as session:
+            result = session.execute(
+                delete(DeviceSession).where(
+                    DeviceSession.id == session_id, DeviceSession.user_id == user_id
+                )
+            )
+            record_newest_session(session, user_id)
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def delete_sessions(self, user_id: int, *, keep: int | None = None) -> None:
+        """End every session of a user, except `keep` when given."""
+        with self._transaction() as session:
+            end_sessions(session, user_id, keep=keep)
