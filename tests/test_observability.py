@@ -124,6 +124,37 @@ class TestRequestLog:
         assert access_lines(captured)[-1]["path"] == "/profile"
         assert "hunter2-in-a-query" not in captured
 
+    def test_level_above_info_writes_no_request_line_but_still_counts(
+        self, make_auth: Callable[..., Auth], capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        auth = make_auth(log_level="WARNING")
+        client = create_app(auth.settings, auth).test_client()
+        capsys.readouterr()
+        client.get("/")
+        assert access_lines(capsys.readouterr().err) == []
+        labels = {"route": "/", "method": "GET", "status": "200"}
+        assert metric_value(client, "userauth_http_requests_total", **labels) == 1
+
+    def test_unhandled_error_writes_one_error_line(
+        self, app: Flask, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        def fail() -> str:
+            raise RuntimeError("boom")
+
+        app.add_url_rule("/fail", view_func=fail)
+        response = app.test_client().get("/fail", headers={"X-Request-ID": "failing-1"})
+        assert response.status_code == 500
+        (line,) = access_lines(capsys.readouterr().err)
+        assert (line["path"], line["status"], line["level"]) == ("/fail", 500, "error")
+        assert line["request_id"] == "failing-1"
+
+    def test_unknown_method_is_logged_as_sent(
+        self, client: FlaskClient, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        capsys.readouterr()
+        assert client.open("/", method="FOOBAR").status_code == 405
+        assert access_lines(capsys.readouterr().err)[-1]["method"] == "FOOBAR"
+
     def test_client_address_is_logged(
         self, client: FlaskClient, capsys: pytest.CaptureFixture[str]
     ) -> None:
@@ -259,6 +290,26 @@ class TestMetrics:
         client.get("/another")
         labels = {"route": "<unmatched>", "method": "GET", "status": "404"}
         assert metric_value(client, "userauth_http_requests_total", **labels) == 2
+
+    def test_unknown_methods_share_one_label(self, client: FlaskClient) -> None:
+        # A client chooses the method: each new label value would be a series kept forever.
+        for method in ("FOOBAR", "PROPFIND", "X" * 100):
+            client.open("/", method=method)
+        text = client.get("/metrics").get_data(as_text=True)
+        assert "FOOBAR" not in text
+        assert "PROPFIND" not in text
+        labels = {"route": "<unmatched>", "method": "OTHER", "status": "405"}
+        assert metric_value(client, "userauth_http_requests_total", **labels) == 3
+        name = "userauth_http_request_duration_seconds_count"
+        assert metric_value(client, name, route="<unmatched>", method="OTHER") == 3
+
+    @pytest.mark.parametrize(
+        "method", ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"], ids=str.lower
+    )
+    def test_standard_methods_keep_their_label(self, client: FlaskClient, method: str) -> None:
+        status = client.open("/no/such/page", method=method).status_code
+        labels = {"route": "<unmatched>", "method": method, "status": str(status)}
+        assert metric_value(client, "userauth_http_requests_total", **labels) == 1
 
     def test_records_latency_by_route(self, client: FlaskClient) -> None:
         client.get("/profile")

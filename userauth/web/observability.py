@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import logging
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
-from uuid import uuid4
 
 import redis
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from flask import Blueprint, Flask, Request, Response, current_app, jsonify
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -21,6 +21,7 @@ from userauth.db import DB
 from userauth.settings import Settings
 
 if TYPE_CHECKING:
+    from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 T = TypeVar("T")
@@ -29,11 +30,14 @@ REQUEST_ID_HEADER = "X-Request-ID"
 # Visible ASCII only: an id goes into every log line, so no spaces, control characters or
 # line breaks that could forge a line (log injection).
 _VALID_REQUEST_ID = re.compile(r"[!-~]{1,128}")
-_REQUEST_ID_KEY = "userauth.request_id"
-_STARTED_KEY = "userauth.started"
-# Paths are logged, and a client chooses them: cap what one line can carry.
+# Paths and methods are logged, and a client chooses them: cap what one line can carry.
 MAX_LOGGED_PATH = 512
+MAX_LOGGED_METHOD = 32
 UNMATCHED_ROUTE = "<unmatched>"
+_REQUEST_KEY = "userauth.request"
+# The methods a metric names; any other token a client sends is counted as OTHER.
+METRIC_METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+OTHER_METHOD = "OTHER"
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # The login route's statuses, as the outcomes the metric counts; other statuses (bad input)
 # are not login attempts.
@@ -50,28 +54,14 @@ def accepted_request_id(candidate: str | None) -> str:
     """Return the client's request id when it is safe to log, else a new one."""
     if candidate is not None and _VALID_REQUEST_ID.fullmatch(candidate):
         return candidate
-    return uuid4().hex
+    return secrets.token_hex(16)
 
 
-class _RequestIdMiddleware:
-    """Stamp each request with its id and start time before any Flask hook runs.
-
-    A WSGI wrapper rather than a before_request hook, so a hook that answers early (the rate
-    limiter) still gets an id, a duration and a log line.
-    """
-
-    def __init__(self, wsgi_app: WSGIApplication) -> None:
-        self._wsgi_app = wsgi_app
-
-    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
-        request_id = accepted_request_id(environ.get("HTTP_X_REQUEST_ID"))
-        environ[_REQUEST_ID_KEY] = request_id
-        environ[_STARTED_KEY] = time.perf_counter()
-        token = logs.request_id.set(request_id)
-        try:
-            return self._wsgi_app(environ, start_response)
-        finally:
-            logs.request_id.reset(token)
+def metric_method(method: str) -> str:
+    """Return the method as a metric label: itself when standard, else OTHER."""
+    # A client chooses the token, and each new label value is a series kept for the life of
+    # the worker: unbounded values would let anyone exhaust its memory through /metrics.
+    return method if method in METRIC_METHODS else OTHER_METHOD
 
 
 class Dependencies:
@@ -157,6 +147,10 @@ class _ActiveSessions(Collector):
             )
 
 
+# A request's metric children: its count, its latency, and its login outcome if a login.
+_Children = tuple[Counter, Histogram, Counter | None]
+
+
 class Metrics:
     """The app's Prometheus metrics, in a registry of its own (one per app, so per worker)."""
 
@@ -181,13 +175,111 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_ActiveSessions(dependencies))
+        # .labels() costs more than the update itself: each request's children are looked up
+        # once. Bounded: routes are URL rules, methods are folded, statuses come from our code.
+        self._children: dict[tuple[str, str, int], _Children] = {}
 
     def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one answered request."""
-        self.requests.labels(route, method, str(status)).inc()
-        self.latency.labels(route, method).observe(seconds)
+        """Count one answered request; `route` is a URL rule or UNMATCHED_ROUTE."""
+        method = metric_method(method)
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = self._children_for(route, method, status)
+        count, latency, login = children
+        count.inc()
+        latency.observe(seconds)
+        if login is not None:
+            login.inc()
+
+    def _children_for(self, route: str, method: str, status: int) -> _Children:
+        login = None
         if route == "/sessions" and method == "POST" and status in LOGIN_OUTCOMES:
-            self.logins.labels(LOGIN_OUTCOMES[status]).inc()
+            login = self.logins.labels(LOGIN_OUTCOMES[status])
+        return (
+            self.requests.labels(route, method, str(int(status))),
+            self.latency.labels(route, method),
+            login,
+        )
+
+
+class _ObservedRequest(Request):
+    """Flask's request, which also leaves itself in the environ for _RequestObserver.
+
+    Flask clears Werkzeug's own environ["werkzeug.request"] when the request ends, but the
+    observer needs the matched URL rule after that.
+    """
+
+    def __init__(
+        self, environ: WSGIEnvironment, populate_request: bool = True, shallow: bool = False
+    ) -> None:
+        super().__init__(environ, populate_request, shallow)
+        environ[_REQUEST_KEY] = self
+
+
+class _RequestObserver:
+    """Give each request its id, then count it and write its one access-log line.
+
+    A WSGI wrapper rather than Flask hooks, so a hook that answers early (the rate limiter)
+    or an error still gets an id, a duration and a line, and the cost of Flask's hook
+    dispatch is not paid on every request.
+    """
+
+    def __init__(self, wsgi_app: WSGIApplication, metrics: Metrics) -> None:
+        self._wsgi_app = wsgi_app
+        self._metrics = metrics
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        started = time.perf_counter()
+        request_id = accepted_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        statuses: list[str] = []
+
+        def start(
+            status: str, headers: list[tuple[str, str]], exc_info: OptExcInfo | None = None
+        ) -> Callable[[bytes], object]:
+            statuses.append(status)
+            headers.append((REQUEST_ID_HEADER, request_id))
+            return start_response(status, headers, exc_info)
+
+        token = logs.request_id.set(request_id)
+        try:
+            answer = self._wsgi_app(environ, start)
+        except BaseException:
+            statuses.append("500")  # propagated (debug, testing): still one line
+            raise
+        finally:
+            logs.request_id.reset(token)
+            # The last status, since start_response is called again for an error; none at
+            # all would be a broken app, so a 500.
+            status = int(statuses[-1][:3]) if statuses else 500
+            self._finish(environ, request_id, status, time.perf_counter() - started)
+        return answer
+
+    def _finish(
+        self, environ: WSGIEnvironment, request_id: str, status: int, seconds: float
+    ) -> None:
+        # Popped: the request holds the environ, which must not keep holding the request.
+        served: Request | None = environ.pop(_REQUEST_KEY, None)
+        if served is not None:
+            rule = served.url_rule
+            route = rule.rule if rule is not None else UNMATCHED_ROUTE
+            method, path = served.method, served.path
+        else:
+            route = UNMATCHED_ROUTE
+            method, path = environ.get("REQUEST_METHOD", "").upper(), environ.get("PATH_INFO", "")
+        self._metrics.observe(route, method, status, seconds)
+        # The path only: query strings, cookies and bodies can carry passwords and tokens.
+        fields = {
+            "request_id": request_id,
+            "method": method[:MAX_LOGGED_METHOD],
+            "path": path[:MAX_LOGGED_PATH],
+            "status": status,
+            "duration_ms": round(seconds * 1000, 3),
+            "client": environ.get("REMOTE_ADDR"),
+        }
+        logs.log_fields(
+            access_log, logging.ERROR if status >= 500 else logging.INFO, "request", fields
+        )
 
 
 class _Observability:
@@ -199,30 +291,6 @@ class _Observability:
 def _state() -> _Observability:
     state: _Observability = current_app.extensions["userauth.observability"]
     return state
-
-
-def _finish_request(response: Response) -> Response:
-    """Echo the request id, count the request and write its one access-log line."""
-    environ = request.environ
-    request_id = environ.get(_REQUEST_ID_KEY) or accepted_request_id(None)
-    response.headers[REQUEST_ID_HEADER] = request_id
-    seconds = time.perf_counter() - environ.get(_STARTED_KEY, time.perf_counter())
-    route = request.url_rule.rule if request.url_rule is not None else UNMATCHED_ROUTE
-    _state().metrics.observe(route, request.method, response.status_code, seconds)
-    # The path only: query strings, cookies and bodies can carry passwords and tokens.
-    access_log.log(
-        logging.ERROR if response.status_code >= 500 else logging.INFO,
-        "request",
-        extra={
-            "request_id": request_id,
-            "method": request.method,
-            "path": request.path[:MAX_LOGGED_PATH],
-            "status": response.status_code,
-            "duration_ms": round(seconds * 1000, 3),
-            "client": request.remote_addr,
-        },
-    )
-    return response
 
 
 @operations.get("/healthz")
@@ -249,7 +317,7 @@ def metrics() -> Response:
 
 def install_observability(app: Flask, settings: Settings) -> None:
     """Add request ids, the JSON access log, /healthz, /readyz and /metrics to the app."""
-    app.extensions["userauth.observability"] = _Observability(settings)
-    app.wsgi_app = _RequestIdMiddleware(app.wsgi_app)  # type: ignore[method-assign]
-    app.after_request(_finish_request)
+    state = app.extensions["userauth.observability"] = _Observability(settings)
+    app.request_class = _ObservedRequest
+    app.wsgi_app = _RequestObserver(app.wsgi_app, state.metrics)  # type: ignore[method-assign]
     app.register_blueprint(operations)

@@ -1,0 +1,154 @@
+"""Measure userauth's per-request overhead in process, against the bare Flask baseline.
+
+`python -m bench.overhead [--requests N] [--rounds R]` calls each app's WSGI callable
+directly (no server, no socket), so what it prints is the cost of Flask plus userauth's
+middleware, routes and database lookup: microseconds per request for bare Flask GET /,
+userauth GET / and userauth GET /profile (a logged-in session on SQLite), each the median
+of R rounds of N requests. The scenarios alternate within each round, so the noise of a
+shared machine falls on all of them. The access log goes to a line-buffered file, as
+stderr is; the benchmark checks that it holds one line per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from werkzeug.test import EnvironBuilder
+
+from bench.bare import app as bare_app
+from userauth.settings import Settings
+from userauth.web import create_app
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import WSGIApplication, WSGIEnvironment
+
+EMAIL = "bench@example.com"
+PASSWORD = "bench-password"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One request, replayed against one WSGI app."""
+
+    name: str
+    app: WSGIApplication
+    environ: WSGIEnvironment
+
+
+def _start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
+    pass
+
+
+def call(scenario: Scenario) -> bytes:
+    """Serve the scenario's request once and return the body."""
+    # A copy: a WSGI app may write into its environ (Flask and userauth both do).
+    answer: Iterable[bytes] = scenario.app(dict(scenario.environ), _start_response)  # type: ignore[arg-type]
+    try:
+        return b"".join(answer)
+    finally:
+        close = getattr(answer, "close", None)
+        if close is not None:
+            close()
+
+
+def time_round(scenario: Scenario, requests: int) -> float:
+    """Return the mean microseconds per request over `requests` calls."""
+    started = time.perf_counter()
+    for _ in range(requests):
+        call(scenario)
+    return (time.perf_counter() - started) * 1e6 / requests
+
+
+def logged_in_cookie(app: WSGIApplication) -> str:
+    """Register and log in through the app; return the Cookie header for the session."""
+    client = app.test_client()  # type: ignore[attr-defined]
+    client.post("/users", data={"email": EMAIL, "password": PASSWORD})
+    client.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
+    cookie = client.get_cookie("session_id")
+    if cookie is None:
+        raise SystemExit("login failed: no session cookie")
+    return f"session_id={cookie.value}"
+
+
+def environ(path: str, **headers: str) -> WSGIEnvironment:
+    environ: WSGIEnvironment = EnvironBuilder(
+        path=path, headers=list(headers.items()), environ_base={"REMOTE_ADDR": "127.0.0.1"}
+    ).get_environ()
+    return environ
+
+
+def scenarios(folder: Path) -> list[Scenario]:
+    settings = Settings(
+        database_url=f"sqlite:///{folder / 'bench.db'}", bcrypt_rounds=4, ratelimit_enabled=False
+    )
+    app = create_app(settings)
+    cookie = logged_in_cookie(app)
+    profile = Scenario("userauth GET /profile", app, environ("/profile", Cookie=cookie))
+    if call(profile) != f'{{"email":"{EMAIL}"}}\n'.encode():
+        raise SystemExit("GET /profile did not answer with the logged-in user")
+    return [
+        Scenario("bare Flask GET /", bare_app, environ("/")),
+        Scenario("userauth GET /", app, environ("/")),
+        profile,
+    ]
+
+
+def measure(all_scenarios: list[Scenario], requests: int, rounds: int) -> dict[str, float]:
+    """Return each scenario's median microseconds per request over the rounds."""
+    samples: dict[str, list[float]] = {scenario.name: [] for scenario in all_scenarios}
+    for scenario in all_scenarios:
+        time_round(scenario, max(1, requests // 10))  # warm caches and lazy imports
+    for round_number in range(rounds):
+        # Alternate the order, so no scenario always runs first after a pause.
+        order = all_scenarios if round_number % 2 == 0 else all_scenarios[::-1]
+        for scenario in order:
+            samples[scenario.name].append(time_round(scenario, requests))
+    return {name: statistics.median(values) for name, values in samples.items()}
+
+
+def count_lines(path: Path) -> int:
+    with path.open("rb") as log:
+        return sum(1 for _ in log)
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=4000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=5, help="rounds; the median is kept")
+    options = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="userauth-overhead-") as folder:
+        log_path = Path(folder) / "stderr.log"
+        real_stderr = sys.stderr
+        # Line-buffered like stderr: one write per log line, as in production.
+        with log_path.open("w", buffering=1) as log:
+            sys.stderr = log
+            try:
+                all_scenarios = scenarios(Path(folder))
+                lines_before = count_lines(log_path)
+                results = measure(all_scenarios, options.requests, options.rounds)
+            finally:
+                sys.stderr = real_stderr
+        # Two userauth scenarios, each warmed then timed.
+        userauth_requests = 2 * (
+            max(1, options.requests // 10) + options.rounds * options.requests
+        )
+        logged = count_lines(log_path) - lines_before
+    bare = results["bare Flask GET /"]
+    print(f"{options.rounds} rounds of {options.requests} requests, median per request:")
+    for name, micros in results.items():
+        print(f"  {name:<24} {micros:8.1f} µs  ({micros / bare:.2f} x bare)")
+    if logged != userauth_requests:
+        print(f"access log: {logged} lines for {userauth_requests} requests", file=sys.stderr)
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    main()
