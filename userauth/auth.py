@@ -167,6 +167,11 @@ class Auth:
         live = self._live_session(session_id)
         return None if live is None else live.user
 
+    def session_email(self, session_id: str | None) -> str | None:
+        """Return the email of a live session's user, or None (the profile's cheap check)."""
+        live = self._live_session(session_id)
+        return None if live is None else live.email
+
     def destroy_session(self, user_id: int) -> None:
         """End every session of the user."""
         self._db.delete_sessions(user_id)
@@ -178,8 +183,8 @@ class Auth:
             InvalidSessionError: no live session has this id.
         """
         live = self._require_session(session_id)
-        self._db.delete_session(live.user.id, live.id)
-        self._audit("logout", live.user.id, client)
+        self._db.delete_session(live.user_id, live.id)
+        self._audit("logout", live.user_id, client)
 
     def list_sessions(self, session_id: str | None) -> list[SessionView]:
         """Return the caller's sessions, newest first, marking the current one.
@@ -199,7 +204,7 @@ class Auth:
                 client_address=row.client_address,
                 current=row.id == live.id,
             )
-            for row in self._db.list_sessions(live.user.id)
+            for row in self._db.list_sessions(live.user_id)
             if self._policy.is_live(row.last_used_at, row.expires_at, now)
         ]
 
@@ -214,9 +219,9 @@ class Auth:
         """
         live = self._require_session(session_id)
         # Row ids are 32-bit integers on PostgreSQL; a larger number names no session.
-        if not 0 < target <= MAX_ROW_ID or not self._db.delete_session(live.user.id, target):
+        if not 0 < target <= MAX_ROW_ID or not self._db.delete_session(live.user_id, target):
             raise SessionNotFoundError
-        self._audit("session_revoked", live.user.id, client)
+        self._audit("session_revoked", live.user_id, client)
 
     # Passwords.
 
@@ -297,7 +302,7 @@ class Auth:
         if not passwords.verify(current, live.user.hashed_password):
             raise WrongPasswordError
         self._set_password(live.user, new, keep_session=live.id)
-        self._audit("password_changed", live.user.id, client)
+        self._audit("password_changed", live.user_id, client)
 
     # Internals.
 

@@ -34,7 +34,13 @@ class Store:
         migrations.ensure_current(self._engine, auto_migrate=True)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         # Single reads need no transaction: no BEGIN and ROLLBACK round trips around them.
-        self._reader = self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        # (pysqlite begins no transaction for a SELECT, and switching its isolation level
+        # costs a PRAGMA each way, so SQLite reads use the engine as it is.)
+        self._reader = (
+            self._engine
+            if self._engine.dialect.name == "sqlite"
+            else self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._local = threading.local()
 
     @property

@@ -3,23 +3,38 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
+from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import Row, bindparam, delete, select, update
 
 from userauth.db.base import Store, end_sessions, record_newest_session
 from userauth.models import DeviceSession, DisabledUser, User
 
 
-@dataclass(frozen=True)
 class LiveSession:
     """A device session joined with its user, as the session check needs it."""
 
-    id: int
-    user: User
-    last_used_at: datetime
-    expires_at: datetime
+    def __init__(self, row: Row[Any]) -> None:
+        self._row = row
+        self.id: int = row.id
+        self.user_id: int = row.user_id
+        self.email: str = row.email
+        self.last_used_at: datetime = row.last_used_at
+        self.expires_at: datetime = row.expires_at
+
+    @cached_property
+    def user(self) -> User:
+        """The session's user as a (detached) User, built only when asked for."""
+        row = self._row
+        return User(
+            id=row.user_id,
+            email=row.email,
+            hashed_password=row.hashed_password,
+            session_id=row.session_id,
+            reset_token=row.reset_token,
+        )
 
 
 _LIVE_SESSION = (
@@ -78,16 +93,7 @@ class SessionStore(Store):
         row = self._read_one(_LIVE_SESSION, {"digest": id_digest})
         if row is None or row.disabled is not None:
             return None
-        user = User(
-            id=row.user_id,
-            email=row.email,
-            hashed_password=row.hashed_password,
-            session_id=row.session_id,
-            reset_token=row.reset_token,
-        )
-        return LiveSession(
-            id=row.id, user=user, last_used_at=row.last_used_at, expires_at=row.expires_at
-        )
+        return LiveSession(row)
 
     def touch_session(self, session_id: int, now: datetime) -> None:
         """Move a session's idle clock forward."""

@@ -120,10 +120,10 @@ def logout() -> WerkzeugResponse:
 @api.get("/profile")
 def profile() -> Response:
     """Show the email of the session's user."""
-    user = _auth().get_user_from_session_id(_session_cookie())
-    if user is None:
+    email = _auth().session_email(_session_cookie())
+    if email is None:
         raise InvalidSessionError
-    return jsonify(email=user.email)
+    return jsonify(email=email)
 
 
 @api.post("/reset_password")
