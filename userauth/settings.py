@@ -92,56 +92,10 @@ class Settings:
         environment: Environment = "production" if production else "development"
         return cls(
             env=environment,
-            database_url=reader.text("DATABASE_URL", cls.database_url),
-            sql_echo=reader.flag("USERAUTH_SQL_ECHO", default=False),
-            host=reader.text("USERAUTH_HOST", cls.host),
-            port=reader.integer("USERAUTH_PORT", 5000, minimum=1, maximum=65535),
-            workers=reader.integer(
-                "USERAUTH_WORKERS", _usable_cores(), minimum=1, maximum=MAX_WORKERS
-            ),
-            threads=reader.integer("USERAUTH_THREADS", 4, minimum=1, maximum=64),
-            bcrypt_rounds=reader.integer("USERAUTH_BCRYPT_ROUNDS", 12, minimum=4, maximum=31),
-            session_idle_timeout=timedelta(
-                minutes=reader.integer("USERAUTH_SESSION_IDLE_MINUTES", 30, minimum=1)
-            ),
-            session_lifetime=timedelta(
-                minutes=reader.integer("USERAUTH_SESSION_LIFETIME_MINUTES", 480, minimum=1)
-            ),
-            reset_token_lifetime=timedelta(
-                minutes=reader.integer("USERAUTH_RESET_TOKEN_MINUTES", 30, minimum=1)
-            ),
-            cookie_secure=reader.flag("USERAUTH_COOKIE_SECURE", default=production),
-            redis_url=reader.optional("REDIS_URL"),
-            trusted_proxies=reader.integer("USERAUTH_TRUSTED_PROXIES", 0, minimum=0),
-            log_level=reader.choice(
-                "USERAUTH_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
-            ),
-            auto_migrate=reader.flag("USERAUTH_AUTO_MIGRATE", default=False),
-            debug=reader.flag("USERAUTH_DEBUG", default=False),
-            ratelimit_enabled=reader.flag("USERAUTH_RATELIMIT_ENABLED", default=True),
-            ratelimit_login=reader.limits("USERAUTH_RATELIMIT_LOGIN", cls.ratelimit_login),
-            ratelimit_login_failures=reader.limits(
-                "USERAUTH_RATELIMIT_LOGIN_FAILURES", cls.ratelimit_login_failures
-            ),
-            ratelimit_register=reader.limits(
-                "USERAUTH_RATELIMIT_REGISTER", cls.ratelimit_register
-            ),
-            ratelimit_reset=reader.limits("USERAUTH_RATELIMIT_RESET", cls.ratelimit_reset),
-            ratelimit_reset_account=reader.limits(
-                "USERAUTH_RATELIMIT_RESET_ACCOUNT", cls.ratelimit_reset_account
-            ),
-            ratelimit_key_prefix=reader.text(
-                "USERAUTH_RATELIMIT_KEY_PREFIX", cls.ratelimit_key_prefix
-            ),
-            smtp_host=reader.optional("USERAUTH_SMTP_HOST"),
-            smtp_port=reader.integer("USERAUTH_SMTP_PORT", 587, minimum=1, maximum=65535),
-            smtp_user=reader.optional("USERAUTH_SMTP_USER"),
-            smtp_password=reader.optional("USERAUTH_SMTP_PASSWORD"),
-            smtp_tls=_smtp_tls(reader.choice("USERAUTH_SMTP_TLS", SMTP_TLS_MODES, "starttls")),
-            mail_sender=reader.text("USERAUTH_MAIL_FROM", cls.mail_sender),
-            reset_link_template=reader.link_template(
-                "USERAUTH_RESET_LINK", cls.reset_link_template
-            ),
+            **_server_settings(reader),
+            **_security_settings(reader, production=production),
+            **_rate_limit_settings(reader),
+            **_mail_settings(reader),
         )
 
     def production_problems(self) -> list[str]:
@@ -241,6 +195,72 @@ class _Reader:
             return parse(value)
         except ValueError:
             raise SettingsError(f"{name} must be {kind}, not {value!r}") from None
+
+
+def _server_settings(reader: _Reader) -> dict[str, Any]:
+    return {
+        "database_url": reader.text("DATABASE_URL", Settings.database_url),
+        "sql_echo": reader.flag("USERAUTH_SQL_ECHO", default=False),
+        "host": reader.text("USERAUTH_HOST", Settings.host),
+        "port": reader.integer("USERAUTH_PORT", 5000, minimum=1, maximum=65535),
+        "workers": reader.integer(
+            "USERAUTH_WORKERS", _usable_cores(), minimum=1, maximum=MAX_WORKERS
+        ),
+        "threads": reader.integer("USERAUTH_THREADS", 4, minimum=1, maximum=64),
+        "redis_url": reader.optional("REDIS_URL"),
+        "trusted_proxies": reader.integer("USERAUTH_TRUSTED_PROXIES", 0, minimum=0),
+        "log_level": reader.choice(
+            "USERAUTH_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
+        ),
+        "auto_migrate": reader.flag("USERAUTH_AUTO_MIGRATE", default=False),
+        "debug": reader.flag("USERAUTH_DEBUG", default=False),
+    }
+
+
+def _security_settings(reader: _Reader, *, production: bool) -> dict[str, Any]:
+    def minutes(name: str, default: int) -> timedelta:
+        return timedelta(minutes=reader.integer(name, default, minimum=1))
+
+    return {
+        "bcrypt_rounds": reader.integer("USERAUTH_BCRYPT_ROUNDS", 12, minimum=4, maximum=31),
+        "session_idle_timeout": minutes("USERAUTH_SESSION_IDLE_MINUTES", 30),
+        "session_lifetime": minutes("USERAUTH_SESSION_LIFETIME_MINUTES", 480),
+        "reset_token_lifetime": minutes("USERAUTH_RESET_TOKEN_MINUTES", 30),
+        "cookie_secure": reader.flag("USERAUTH_COOKIE_SECURE", default=production),
+    }
+
+
+def _rate_limit_settings(reader: _Reader) -> dict[str, Any]:
+    limits = {
+        "ratelimit_login": "USERAUTH_RATELIMIT_LOGIN",
+        "ratelimit_login_failures": "USERAUTH_RATELIMIT_LOGIN_FAILURES",
+        "ratelimit_register": "USERAUTH_RATELIMIT_REGISTER",
+        "ratelimit_reset": "USERAUTH_RATELIMIT_RESET",
+        "ratelimit_reset_account": "USERAUTH_RATELIMIT_RESET_ACCOUNT",
+    }
+    values: dict[str, Any] = {
+        field_name: reader.limits(variable, getattr(Settings, field_name))
+        for field_name, variable in limits.items()
+    }
+    values["ratelimit_enabled"] = reader.flag("USERAUTH_RATELIMIT_ENABLED", default=True)
+    values["ratelimit_key_prefix"] = reader.text(
+        "USERAUTH_RATELIMIT_KEY_PREFIX", Settings.ratelimit_key_prefix
+    )
+    return values
+
+
+def _mail_settings(reader: _Reader) -> dict[str, Any]:
+    return {
+        "smtp_host": reader.optional("USERAUTH_SMTP_HOST"),
+        "smtp_port": reader.integer("USERAUTH_SMTP_PORT", 587, minimum=1, maximum=65535),
+        "smtp_user": reader.optional("USERAUTH_SMTP_USER"),
+        "smtp_password": reader.optional("USERAUTH_SMTP_PASSWORD"),
+        "smtp_tls": _smtp_tls(reader.choice("USERAUTH_SMTP_TLS", SMTP_TLS_MODES, "starttls")),
+        "mail_sender": reader.text("USERAUTH_MAIL_FROM", Settings.mail_sender),
+        "reset_link_template": reader.link_template(
+            "USERAUTH_RESET_LINK", Settings.reset_link_template
+        ),
+    }
 
 
 def _smtp_tls(value: str) -> SmtpTls:
