@@ -33,6 +33,8 @@ NEW_PASSWORD = "amber-lantern-quiet-17"
 WEAK_PASSWORD = "b4l0u"
 # Response times of a registered and an unregistered email: medians may differ by 25%.
 MAX_TIME_RATIO = 1.25
+TIMING_SAMPLES = 51
+TIMING_ROUNDS = 3
 ENVIRONMENTS = pytest.mark.parametrize("environment", ["development", "production"])
 
 
@@ -171,25 +173,17 @@ class TestRequestResetInProduction:
             ratelimit_reset="1000/minute", ratelimit_reset_account="1000/hour", log_level="WARNING"
         )
         service.auth.register_user(EMAIL, PASSWORD)
-        timings: dict[str, list[float]] = {EMAIL: [], UNKNOWN_EMAIL: []}
         request_reset(service, UNKNOWN_EMAIL)  # warm-up: first-request costs are not the email's
 
-        for round_ in range(30):
-            # ABBA order: neither email always follows the other's background work.
-            for email in sorted(timings, reverse=bool(round_ % 2)):
-                start = time.perf_counter()
-                response = service.client.post("/reset_password", data={"email": email})
-                timings[email].append(time.perf_counter() - start)
-                assert response.status_code == 200
-                service.outbox.join()
-
-        known, unknown = (statistics.median(times) for times in timings.values())
-        ratio = max(known, unknown) / min(known, unknown)
-        assert ratio <= MAX_TIME_RATIO, (
-            f"median registered {known * 1000:.2f} ms, "
-            f"median unregistered {unknown * 1000:.2f} ms, ratio {ratio:.2f}"
+        # A leak is systematic and shows in every round; a busy machine's noise, beside a
+        # request of about a millisecond, does not: the best of three rounds must pass.
+        rounds = [median_times(service) for _ in range(TIMING_ROUNDS)]
+        ratios = [max(known, unknown) / min(known, unknown) for known, unknown in rounds]
+        assert min(ratios) <= MAX_TIME_RATIO, ", ".join(
+            f"registered {known * 1000:.2f} ms / unregistered {unknown * 1000:.2f} ms"
+            for known, unknown in rounds
         )
-        assert len(mail.to(EMAIL)) == 30
+        assert len(mail.to(EMAIL)) == TIMING_ROUNDS * TIMING_SAMPLES
 
 
 @ENVIRONMENTS
@@ -607,3 +601,17 @@ class TestDevelopmentStartUp:
         assert "\n" not in line
         assert "development" in line
         assert "production" in line
+
+
+def median_times(service: Service) -> tuple[float, float]:
+    """Time TIMING_SAMPLES reset requests for each email; return both medians (known first)."""
+    timings: dict[str, list[float]] = {EMAIL: [], UNKNOWN_EMAIL: []}
+    for round_ in range(TIMING_SAMPLES):
+        # ABBA order: neither email always follows the other's background work.
+        for email in sorted(timings, reverse=bool(round_ % 2)):
+            start = time.perf_counter()
+            response = service.client.post("/reset_password", data={"email": email})
+            timings[email].append(time.perf_counter() - start)
+            assert response.status_code == 200
+            service.outbox.join()
+    return statistics.median(timings[EMAIL]), statistics.median(timings[UNKNOWN_EMAIL])
