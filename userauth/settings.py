@@ -116,6 +116,13 @@ class Settings:
             problems.append("USERAUTH_DEBUG must be off in production.")
         if not self.cookie_secure:
             problems.append("USERAUTH_COOKIE_SECURE must be on in production.")
+        if self.reset_link_template == Settings.reset_link_template or not (
+            self.reset_link_template.startswith("https://")
+        ):
+            problems.append(
+                "USERAUTH_RESET_LINK must be your application's https:// reset page, "
+                "with {token} where the token goes."
+            )
         if not self.ratelimit_enabled:
             problems.append("USERAUTH_RATELIMIT_ENABLED must be on in production.")
         if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:

@@ -54,6 +54,8 @@ class SessionPolicy:
     def is_live(self, last_used: datetime, expires: datetime, now: datetime) -> bool:
         return now < as_utc(expires) and now - as_utc(last_used) < self.idle_timeout
 
-    @staticmethod
-    def needs_touch(last_used: datetime, now: datetime) -> bool:
-        return now - as_utc(last_used) >= TOUCH_INTERVAL
+    def needs_touch(self, last_used: datetime, now: datetime) -> bool:
+        # A stale clock ends a session early by up to the interval: keep that a small part
+        # of a short idle timeout.
+        interval = min(TOUCH_INTERVAL, self.idle_timeout / 10)
+        return now - as_utc(last_used) >= interval
