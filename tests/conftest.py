@@ -29,6 +29,17 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
 # Tests turn the expensive knob down, never off: bcrypt still runs, at its lowest cost.
 TEST_BCRYPT_ROUNDS = "4"
+# Rate limits stay on, as in production, but far above what a load test sends from one address.
+GENEROUS_LIMITS = {
+    name: "100000/minute"
+    for name in (
+        "ratelimit_login",
+        "ratelimit_login_failures",
+        "ratelimit_register",
+        "ratelimit_reset",
+        "ratelimit_reset_account",
+    )
+}
 
 
 def need_service(name: str, variable: str) -> str:

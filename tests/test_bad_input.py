@@ -10,6 +10,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.conftest import GENEROUS_LIMITS
 from userauth.auth import Auth
 from userauth.web import create_app
 
@@ -26,17 +27,6 @@ LONG_UTF8_PASSWORD = "é" * 37  # 37 characters, 74 bytes: the limit is in bytes
 NOT_UTF8 = b"email=%ff%fe&password=%c3%28"
 OVER_64_KB = b"email=" + b"a" * (64 * 1024)
 NUL_EMAIL = "ada\x00@example.com"
-# Rate limits stay on, as in production, but far above what the barrage sends from one address.
-GENEROUS_LIMITS = {
-    name: "100000/minute"
-    for name in (
-        "ratelimit_login",
-        "ratelimit_login_failures",
-        "ratelimit_register",
-        "ratelimit_reset",
-        "ratelimit_reset_account",
-    )
-}
 
 
 @dataclass(frozen=True)

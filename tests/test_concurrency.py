@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
+from tests.conftest import GENEROUS_LIMITS
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import EmailTakenError
@@ -26,17 +27,6 @@ THREADS = 16
 REQUEST_TIMEOUT = 60
 PASSWORD = "b4l0u"
 SHARED_EMAIL = "shared@example.com"
-# Rate limits stay on, as in production, but far above what this test sends from one address.
-GENEROUS_LIMITS = {
-    name: "100000/minute"
-    for name in (
-        "ratelimit_login",
-        "ratelimit_login_failures",
-        "ratelimit_register",
-        "ratelimit_reset",
-        "ratelimit_reset_account",
-    )
-}
 
 
 @dataclass(frozen=True)

@@ -8,9 +8,10 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, inspect, select, table, text
+from sqlalchemy import Engine, create_engine
 
 from tests.conftest import FakeClock
+from tests.storage import clear_forms, everything_stored
 from userauth.auth import Auth
 
 EMAIL = "bob@example.com"
@@ -239,33 +240,10 @@ class TestResetTokensAtRest:
         # A replaced token and a pending one, for the same user.
         pending.append(request_token(client))
 
-        stored = everything_stored(engine)
+        stored = everything_stored(engine, expected_table="password_resets")
 
         for token in [*pending, spent]:
             for form in clear_forms(token):
                 assert form not in stored
         # The clear tokens are stored somehow: the newest pending one still works.
         auth.update_password(pending[-1], NEW_PASSWORD)
-
-
-def clear_forms(secret: str) -> set[str]:
-    """The spellings a clear uuid could take in a column."""
-    return {secret, secret.upper(), secret.replace("-", ""), secret.replace("-", "").upper()}
-
-
-def everything_stored(engine: Engine) -> str:
-    """Return every value of every row of every table, as one text."""
-    names = inspect(engine).get_table_names()
-    assert "password_resets" in names
-    values: list[str] = []
-    with engine.connect() as connection:
-        for name in names:
-            for row in connection.execute(select(text("*")).select_from(table(name))):
-                values.extend(_as_text(value) for value in row)
-    return "\n".join(values)
-
-
-def _as_text(value: object) -> str:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", errors="replace")
-    return str(value)

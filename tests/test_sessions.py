@@ -9,9 +9,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, inspect, select, table, text
+from sqlalchemy import Engine, create_engine, select
 
 from tests.conftest import FakeClock
+from tests.storage import clear_forms, everything_stored
 from userauth import tokens
 from userauth.auth import Auth
 from userauth.models import DeviceSession
@@ -410,32 +411,9 @@ class TestSessionIdsAtRest:
         assert direct is not None
         session_ids.append(direct)
 
-        stored = everything_stored(engine)
+        stored = everything_stored(engine, expected_table="sessions")
 
         for session_id in session_ids:
             for form in clear_forms(session_id):
                 assert form not in stored
             assert auth.get_user_from_session_id(session_id) is not None
-
-
-def clear_forms(secret: str) -> set[str]:
-    """The spellings a clear uuid could take in a column."""
-    return {secret, secret.upper(), secret.replace("-", ""), secret.replace("-", "").upper()}
-
-
-def everything_stored(engine: Engine) -> str:
-    """Return every value of every row of every table, as one text."""
-    names = inspect(engine).get_table_names()
-    assert "sessions" in names
-    values: list[str] = []
-    with engine.connect() as connection:
-        for name in names:
-            for row in connection.execute(select(text("*")).select_from(table(name))):
-                values.extend(_as_text(value) for value in row)
-    return "\n".join(values)
-
-
-def _as_text(value: object) -> str:
-    if isinstance(value, bytes | bytearray | memoryview):
-        return bytes(value).decode("utf-8", errors="replace")
-    return str(value)
