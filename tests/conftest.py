@@ -11,19 +11,22 @@ import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import MetaData, create_engine
+from sqlalchemy import Engine, MetaData, create_engine
 from sqlalchemy.exc import OperationalError
 
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.settings import Settings
 from userauth.web import create_app
+
+if TYPE_CHECKING:
+    from tests.smtp import MailSink, ServiceFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -86,6 +89,33 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = need_service("PostgreSQL", "TEST_DATABASE_URL")
     reset_postgres(url)
     return url
+
+
+@pytest.fixture
+def engine(database_url: str) -> Iterator[Engine]:
+    """A connection to the test database that bypasses userauth, to read what it stored."""
+    direct = create_engine(database_url)
+    yield direct
+    direct.dispose()
+
+
+@pytest.fixture
+def mail() -> Iterator[MailSink]:
+    """A real SMTP server in this process, keeping every message it receives."""
+    from tests.smtp import MailSink  # tests.smtp imports this module
+
+    with MailSink.running() as sink:
+        yield sink
+
+
+@pytest.fixture
+def make_service(database_url: str, clock: FakeClock, mail: MailSink) -> Iterator[ServiceFactory]:
+    """Build apps (development or production) on the test database that mail to `mail`."""
+    from tests.smtp import ServiceFactory
+
+    factory = ServiceFactory(database_url, clock, mail)
+    yield factory
+    factory.close()
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ from urllib.parse import unquote
 
 import pytest
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, text
 from werkzeug.test import TestResponse
 
 from tests.conftest import FakeClock
@@ -32,19 +32,6 @@ ENVIRONMENTS = pytest.mark.parametrize("environment", ["development", "productio
 
 
 @pytest.fixture
-def mail() -> Iterator[MailSink]:
-    with MailSink.running() as sink:
-        yield sink
-
-
-@pytest.fixture
-def make_service(database_url: str, clock: FakeClock, mail: MailSink) -> Iterator[ServiceFactory]:
-    factory = ServiceFactory(database_url, clock, mail)
-    yield factory
-    factory.close()
-
-
-@pytest.fixture
 def service(environment: str, make_service: ServiceFactory) -> Service:
     """An app where bob@example.com has an account; its client has an address and a browser."""
     built = make_service(environment)
@@ -59,14 +46,6 @@ def db(database_url: str) -> Iterator[DB]:
     reader = DB(database_url)
     yield reader
     reader.close()
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """A connection that bypasses userauth, to read every column of every row."""
-    direct = create_engine(database_url)
-    yield direct
-    direct.dispose()
 
 
 def user_id(db: DB, email: str = EMAIL) -> int:

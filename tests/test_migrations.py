@@ -7,14 +7,14 @@ import subprocess
 import sys
 import uuid
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import bcrypt
 import pytest
 import requests
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, create_engine, inspect, text
+from sqlalchemy import Engine, inspect, text
 
 from tests.conftest import ServerProcess, free_port
 from userauth import migrations
@@ -33,13 +33,6 @@ ORIGINAL_USERS = [
     ("carol@example.com", "carol password"),
 ]
 Rows = list[tuple[int, str]]
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    made = create_engine(database_url)
-    yield made
-    made.dispose()
 
 
 def insert_original_user(

@@ -10,7 +10,6 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote
 
@@ -18,7 +17,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import ROOT, FakeClock
+from tests.conftest import ROOT
 from tests.smtp import MailSink, ReceivedMail, Service, ServiceFactory
 from userauth.auth import Auth
 from userauth.db import DB
@@ -36,19 +35,6 @@ MAX_TIME_RATIO = 1.25
 TIMING_SAMPLES = 51
 TIMING_ROUNDS = 3
 ENVIRONMENTS = pytest.mark.parametrize("environment", ["development", "production"])
-
-
-@pytest.fixture
-def mail() -> Iterator[MailSink]:
-    with MailSink.running() as sink:
-        yield sink
-
-
-@pytest.fixture
-def make_service(database_url: str, clock: FakeClock, mail: MailSink) -> Iterator[ServiceFactory]:
-    factory = ServiceFactory(database_url, clock, mail)
-    yield factory
-    factory.close()
 
 
 @pytest.fixture

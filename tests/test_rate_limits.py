@@ -11,7 +11,7 @@ import pytest
 import redis
 from werkzeug.test import TestResponse
 
-from tests.conftest import IN_CI, FakeClock, need_service
+from tests.conftest import IN_CI, need_service
 from tests.smtp import MailSink, Service, ServiceFactory
 
 EMAIL = "bob@example.com"
@@ -39,12 +39,6 @@ def statuses_until_limited(responses: Iterator[TestResponse]) -> list[int]:
         if response.status_code == 429:
             break
     return statuses
-
-
-@pytest.fixture
-def mail() -> Iterator[MailSink]:
-    with MailSink.running() as sink:
-        yield sink
 
 
 @contextmanager
@@ -79,12 +73,9 @@ def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
 
 
 @pytest.fixture
-def make_service(
-    database_url: str, clock: FakeClock, mail: MailSink, storage: dict[str, str]
-) -> Iterator[ServiceFactory]:
-    factory = ServiceFactory(database_url, clock, mail)
-    yield factory
-    factory.close()
+def make_service(make_service: ServiceFactory, storage: dict[str, str]) -> ServiceFactory:
+    """conftest's factory, set up after the limiter storage (torn down before it)."""
+    return make_service
 
 
 @pytest.fixture

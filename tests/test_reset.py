@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import Engine
 
 from tests.conftest import FakeClock
 from tests.storage import clear_forms, everything_stored
@@ -18,14 +18,6 @@ EMAIL = "bob@example.com"
 PASSWORD = "b4l0u"
 NEW_PASSWORD = "t4rt1fl3tt3"
 OTHER_EMAIL = "alice@example.com"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """A connection to the test database that bypasses userauth, to read what it stored."""
-    direct = create_engine(database_url)
-    yield direct
-    direct.dispose()
 
 
 @pytest.fixture

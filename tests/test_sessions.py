@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, create_engine, select
+from sqlalchemy import Engine, select
 
 from tests.conftest import FakeClock
 from tests.storage import clear_forms, everything_stored
@@ -21,14 +21,6 @@ EMAIL = "bob@example.com"
 PASSWORD = "b4l0u"
 OTHER_EMAIL = "alice@example.com"
 OTHER_PASSWORD = "t4rt1fl3tt3"
-
-
-@pytest.fixture
-def engine(database_url: str) -> Iterator[Engine]:
-    """A connection to the test database that bypasses userauth, to read what it stored."""
-    direct = create_engine(database_url)
-    yield direct
-    direct.dispose()
 
 
 @pytest.fixture
