@@ -21,16 +21,9 @@ import requests
 from tests.conftest import ServerProcess, free_port
 from tests.test_server_process import (
     EMAIL,
-    NEW_PASSWD,
     PASSWD,
-    log_in,
-    log_in_wrong_password,
-    log_out,
-    profile_logged,
-    profile_unlogged,
     register_user,
-    reset_password_token,
-    update_password,
+    run_contract_scenario,
 )
 
 SERVE = [sys.executable, "-m", "userauth", "serve"]
@@ -115,16 +108,7 @@ def post_login(url: str) -> requests.Response:
 
 class TestServe:
     def test_serve_passes_the_contract_scenario(self, start_serve: StartServe) -> None:
-        url = start_serve("--workers", "2").url
-        register_user(url, EMAIL, PASSWD)
-        log_in_wrong_password(url, EMAIL, NEW_PASSWD)
-        profile_unlogged(url)
-        session_id = log_in(url, EMAIL, PASSWD)
-        profile_logged(url, session_id)
-        log_out(url, session_id)
-        reset_token = reset_password_token(url, EMAIL)
-        update_password(url, EMAIL, reset_token, NEW_PASSWD)
-        log_in(url, EMAIL, NEW_PASSWD)
+        run_contract_scenario(start_serve("--workers", "2").url)
 
 
 class TestGracefulStop:

@@ -10,8 +10,8 @@ from datetime import datetime
 from userauth import emails, tokens
 from userauth.auth import Auth, Client
 from userauth.db import DB
-from userauth.errors import InvalidEmailError, UnknownEmailError
-from userauth.models import AuditEvent, User
+from userauth.errors import UnknownEmailError
+from userauth.models import User
 
 # How administrator actions appear on audit events (the CLI has no address).
 ADMIN_CLIENT = Client(address="", user_agent="userauth admin")
@@ -81,7 +81,7 @@ class Admin:
             EmailTakenError, InvalidEmailError, PasswordPolicyError: as Auth.register_user.
         """
         user = self._auth.register_user(email, password)
-        self._audit("admin_user_created", user.id)
+        self._record("admin_user_created", user.id)
         return user
 
     def list_users(
@@ -124,7 +124,7 @@ class Admin:
         user = self._require(email)
         ended = len(self._db.list_sessions(user.id))
         self._db.disable_user(user.id, self._clock())
-        self._audit("admin_user_disabled", user.id)
+        self._record("admin_user_disabled", user.id)
         return ended
 
     def enable_user(self, email: str) -> bool:
@@ -136,7 +136,7 @@ class Admin:
         user = self._require(email)
         was_disabled = self._db.enable_user(user.id)
         if was_disabled:
-            self._audit("admin_user_enabled", user.id)
+            self._record("admin_user_enabled", user.id)
         return was_disabled
 
     def delete_user(self, email: str) -> None:
@@ -148,7 +148,7 @@ class Admin:
         user = self._require(email)
         self._db.delete_user(user.id)
         # Its earlier events stay, unlinked; this one records that a deletion happened.
-        self._audit("admin_user_deleted", None)
+        self._record("admin_user_deleted", None)
 
     def revoke_sessions(self, email: str) -> int:
         """End every session of an account; return how many there were.
@@ -159,7 +159,7 @@ class Admin:
         user = self._require(email)
         ended = len(self._db.list_sessions(user.id))
         self._db.delete_sessions(user.id)
-        self._audit("admin_sessions_revoked", user.id)
+        self._record("admin_sessions_revoked", user.id)
         return ended
 
     def audit_events(self, *, email: str | None = None, limit: int = 50) -> list[AuditEntry]:
@@ -182,30 +182,14 @@ class Admin:
             for event in events
         ]
 
+    def _record(self, event: str, user_id: int | None) -> None:
+        self._auth.record_event(event, user_id, ADMIN_CLIENT)
+
     def _require(self, email: str) -> User:
-        user = self._db.find_user_by_email(_lookup_form(email))
+        user = self._db.find_user_by_email(emails.loose_normalize(email))
         if user is None:
             raise UnknownEmailError(email)
         return user
-
-    def _audit(self, event: str, user_id: int | None) -> None:
-        self._db.add_audit_event(
-            AuditEvent(
-                user_id=user_id,
-                event=event,
-                client_address=ADMIN_CLIENT.address,
-                user_agent=ADMIN_CLIENT.user_agent,
-                created_at=self._clock(),
-            )
-        )
-
-
-def _lookup_form(email: str) -> str:
-    """Normalise an email as sign-up stored it; a malformed one is looked up as typed."""
-    try:
-        return emails.normalize(email)
-    except InvalidEmailError:
-        return email.strip()
 
 
 def _utc(moment: datetime | None) -> datetime | None:

@@ -128,10 +128,10 @@ class Auth:
         user = self._find_user(email)
         if user is None:
             passwords.burn_verify_time(self._settings.bcrypt_rounds)
-            self._audit("login_failed", None, client)
+            self.record_event("login_failed", None, client)
             return False
         if not passwords.verify(password, user.hashed_password) or self._db.is_disabled(user.id):
-            self._audit("login_failed", user.id, client)
+            self.record_event("login_failed", user.id, client)
             return False
         if passwords.needs_rehash(user.hashed_password, self._settings.bcrypt_rounds):
             upgraded = passwords.hash_password(password, self._settings.bcrypt_rounds)
@@ -159,7 +159,7 @@ class Auth:
             ),
             idle_since=now - self._policy.idle_timeout,
         )
-        self._audit("login", user.id, client)
+        self.record_event("login", user.id, client)
         return session_id
 
     def get_user_from_session_id(self, session_id: str | None) -> User | None:
@@ -184,7 +184,7 @@ class Auth:
         """
         live = self._require_session(session_id)
         self._db.delete_session(live.user_id, live.id)
-        self._audit("logout", live.user_id, client)
+        self.record_event("logout", live.user_id, client)
 
     def list_sessions(self, session_id: str | None) -> list[SessionView]:
         """Return the caller's sessions, newest first, marking the current one.
@@ -221,7 +221,7 @@ class Auth:
         # Row ids are 32-bit integers on PostgreSQL; a larger number names no session.
         if not 0 < target <= MAX_ROW_ID or not self._db.delete_session(live.user_id, target):
             raise SessionNotFoundError
-        self._audit("session_revoked", live.user_id, client)
+        self.record_event("session_revoked", live.user_id, client)
 
     # Passwords.
 
@@ -237,7 +237,7 @@ class Auth:
         token = tokens.new_token()
         expires = self._clock() + self._settings.reset_token_lifetime
         self._db.set_reset_token(user.id, tokens.digest(token), expires)
-        self._audit("reset_requested", user.id, client)
+        self.record_event("reset_requested", user.id, client)
         return token
 
     def send_password_reset(self, email: str, client: Client = NO_CLIENT) -> None:
@@ -248,7 +248,7 @@ class Auth:
         """
         user = self._find_user(email)
         if user is None:
-            self._audit("reset_requested", None, client)
+            self.record_event("reset_requested", None, client)
             return
         token = self.get_reset_password_token(user.email, client)
         minutes = int(self._settings.reset_token_lifetime.total_seconds() // 60)
@@ -271,7 +271,7 @@ class Auth:
         """
         user = self._user_of_reset_token(reset_token)
         self._spend_reset_token(user, reset_token, password)
-        self._audit("password_reset", user.id, client)
+        self.record_event("password_reset", user.id, client)
 
     def reset_password(
         self, email: str, reset_token: str, password: str, client: Client = NO_CLIENT
@@ -286,7 +286,7 @@ class Auth:
         if user.email.lower() != emails.lookup_key(email):
             raise InvalidTokenError
         self._spend_reset_token(user, reset_token, password)
-        self._audit("password_reset", user.id, client)
+        self.record_event("password_reset", user.id, client)
 
     def change_password(
         self, session_id: str | None, current: str, new: str, client: Client = NO_CLIENT
@@ -302,7 +302,7 @@ class Auth:
         if not passwords.verify(current, live.user.hashed_password):
             raise WrongPasswordError
         self._set_password(live.user, new, keep_session=live.id)
-        self._audit("password_changed", live.user_id, client)
+        self.record_event("password_changed", live.user_id, client)
 
     # Internals.
 
@@ -360,7 +360,8 @@ class Auth:
             raise RuntimeError("this Auth has no mailer: set USERAUTH_SMTP_HOST")
         return self._mailer
 
-    def _audit(self, event: str, user_id: int | None, client: Client) -> None:
+    def record_event(self, event: str, user_id: int | None, client: Client = NO_CLIENT) -> None:
+        """Append an audit event (it never holds a password, token or session id)."""
         self._db.add_audit_event(
             AuditEvent(
                 user_id=user_id,
