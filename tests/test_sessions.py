@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, create_engine, select, text
 
-from tests.conftest import FakeClock
+from tests.conftest import TEST_BCRYPT_ROUNDS, FakeClock, need_service, reset_postgres
 from tests.storage import clear_forms, everything_stored
 from userauth import tokens
 from userauth.auth import Auth
+from userauth.db import DB
 from userauth.models import DeviceSession
+from userauth.settings import Settings
 
 EMAIL = "bob@example.com"
 PASSWORD = "b4l0u"
@@ -409,3 +411,42 @@ class TestSessionIdsAtRest:
             for form in clear_forms(session_id):
                 assert form not in stored
             assert auth.get_user_from_session_id(session_id) is not None
+
+
+@pytest.fixture
+def postgres_auth() -> Iterator[Auth]:
+    """An Auth on the emptied PostgreSQL test database (SQLite has no connections to drop)."""
+    url = need_service("PostgreSQL", "TEST_DATABASE_URL")
+    reset_postgres(url)
+    settings = Settings(database_url=url, bcrypt_rounds=int(TEST_BCRYPT_ROUNDS))
+    db = DB(url)
+    yield Auth(db=db, settings=settings)
+    db.close()
+
+
+@pytest.mark.postgres
+class TestSessionCheckConnections:
+    def test_the_session_check_survives_the_server_dropping_every_connection(
+        self, postgres_auth: Auth
+    ) -> None:
+        postgres_auth.register_user(EMAIL, PASSWORD)
+        session_id = postgres_auth.create_session(EMAIL)
+        assert postgres_auth.session_email(session_id) == EMAIL  # a pooled connection exists
+        terminate_other_connections(postgres_auth.settings.database_url)
+        assert postgres_auth.session_email(session_id) == EMAIL
+        assert postgres_auth.session_email(session_id) == EMAIL
+
+
+def terminate_other_connections(url: str) -> None:
+    """End every other connection to the test database, as a database restart would."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(
+                text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                    " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                )
+            )
+    finally:
+        engine.dispose()

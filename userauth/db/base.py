@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, Row, delete, select, update
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Engine, Select, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.sql import Executable
 
 from userauth import migrations
 from userauth.db.engine import make_engine
+from userauth.db.reads import PreparedRead, read_one
 from userauth.models import DeviceSession, User
 
 
@@ -33,14 +32,6 @@ class Store:
         # checks before it gets here and refuses a database that is behind.
         migrations.ensure_current(self._engine, auto_migrate=True)
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-        # Single reads need no transaction: no BEGIN and ROLLBACK round trips around them.
-        # (pysqlite begins no transaction for a SELECT, and switching its isolation level
-        # costs a PRAGMA each way, so SQLite reads use the engine as it is.)
-        self._reader = (
-            self._engine
-            if self._engine.dialect.name == "sqlite"
-            else self._engine.execution_options(isolation_level="AUTOCOMMIT")
-        )
         self._local = threading.local()
 
     @property
@@ -57,16 +48,12 @@ class Store:
             self._local.session = session
         return session
 
-    def _read_one(self, statement: Executable, params: dict[str, Any]) -> Row[Any] | None:
-        """Run a single read in autocommit mode; retry once if the connection had dropped."""
-        for attempt in range(2):
-            try:
-                with self._reader.connect() as connection:
-                    return connection.execute(statement, params).first()
-            except DBAPIError as error:
-                if attempt or not error.connection_invalidated:
-                    raise
-        return None
+    def _prepare(self, statement: Select[*tuple[Any, ...]]) -> PreparedRead:
+        return PreparedRead(statement, self._engine.dialect)
+
+    def _read_one(self, read: PreparedRead, values: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Run a prepared single-row read outside any transaction."""
+        return read_one(self._engine, read, values)
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:

@@ -7,33 +7,34 @@ from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Row, bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 
 from userauth.db.base import Store, end_sessions, record_newest_session
+from userauth.db.reads import PreparedRead
 from userauth.models import DeviceSession, DisabledUser, User
 
 
 class LiveSession:
     """A device session joined with its user, as the session check needs it."""
 
-    def __init__(self, row: Row[Any]) -> None:
+    def __init__(self, row: dict[str, Any]) -> None:
         self._row = row
-        self.id: int = row.id
-        self.user_id: int = row.user_id
-        self.email: str = row.email
-        self.last_used_at: datetime = row.last_used_at
-        self.expires_at: datetime = row.expires_at
+        self.id: int = row["id"]
+        self.user_id: int = row["user_id"]
+        self.email: str = row["email"]
+        self.last_used_at: datetime = row["last_used_at"]
+        self.expires_at: datetime = row["expires_at"]
 
     @cached_property
     def user(self) -> User:
         """The session's user as a (detached) User, built only when asked for."""
         row = self._row
         return User(
-            id=row.user_id,
-            email=row.email,
-            hashed_password=row.hashed_password,
-            session_id=row.session_id,
-            reset_token=row.reset_token,
+            id=row["user_id"],
+            email=row["email"],
+            hashed_password=row["hashed_password"],
+            session_id=row["session_id"],
+            reset_token=row["reset_token"],
         )
 
 
@@ -63,7 +64,9 @@ _TOUCH_SESSION = (
 class SessionStore(Store):
     """Device sessions."""
 
-    # Device sessions.
+    @cached_property
+    def _live_session_read(self) -> PreparedRead:
+        return self._prepare(_LIVE_SESSION)
 
     def add_session(self, row: DeviceSession, *, idle_since: datetime) -> None:
         """Store a new device session and record it as the user's newest.
@@ -90,8 +93,8 @@ class SessionStore(Store):
         The check behind every authenticated request: one indexed query, run without an
         ORM session or a transaction (it is a single read).
         """
-        row = self._read_one(_LIVE_SESSION, {"digest": id_digest})
-        if row is None or row.disabled is not None:
+        row = self._read_one(self._live_session_read, {"digest": id_digest})
+        if row is None or row["disabled"] is not None:
             return None
         return LiveSession(row)
 
