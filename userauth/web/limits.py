@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask, Response, request
@@ -39,7 +40,6 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
     """Attach the limiter to the app and limit the routes that guessing and spam target."""
     limiter = Limiter(
         get_remote_address,
-        app=app,
         storage_uri=settings.redis_url or "memory://",
         strategy="moving-window",
         key_prefix=settings.ratelimit_key_prefix,
@@ -50,10 +50,12 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         swallow_errors=True,
     )
     limits = _route_limits(limiter, settings)
+    # Flask-Limiter hooks every request of the app; the limited routes are the only ones
+    # that need it, and the session check on the others is the service's hot path.
+    with _hooks_confined_to(app, frozenset(limits)):
+        limiter.init_app(app)
     for endpoint, route_limits in limits.items():
         _guard(app, endpoint, *route_limits)
-    # Every other route skips the limiter's per-request work: the session check is hot.
-    limiter.request_filter(lambda: request.endpoint not in limits)
     return limiter
 
 
@@ -84,6 +86,35 @@ def _route_limits(limiter: Limiter, settings: Settings) -> dict[str, list[RouteL
             per_key(settings.ratelimit_login_failures, "password-change", _session, **_ON_403)
         ],
     }
+
+
+@contextmanager
+def _hooks_confined_to(app: Flask, endpoints: frozenset[str]) -> Iterator[None]:
+    """Make the app-wide request hooks registered inside the block run on `endpoints` only."""
+    # (hooks, whether a hook takes and returns the response)
+    registries: list[tuple[dict[Any, list[Any]], bool]] = [
+        (app.before_request_funcs, False),
+        (app.after_request_funcs, True),
+        (app.teardown_request_funcs, False),
+    ]
+    earlier = [list(hooks.get(None, [])) for hooks, _ in registries]
+    yield
+    for (hooks, hands_on), kept in zip(registries, earlier, strict=True):
+        hooks[None] = [
+            hook if hook in kept else _on_endpoints(endpoints, hook, hands_on=hands_on)
+            for hook in hooks.get(None, [])
+        ]
+
+
+def _on_endpoints(
+    endpoints: frozenset[str], hook: Callable[..., Any], *, hands_on: bool
+) -> Callable[..., Any]:
+    def confined(*args: Any) -> Any:
+        if request.endpoint in endpoints:
+            return hook(*args)
+        return args[0] if hands_on else None
+
+    return confined
 
 
 def _guard(app: Flask, endpoint: str, *limits: RouteLimit) -> None:
