@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,6 +176,21 @@ class TestRequestId:
     def test_each_request_gets_a_new_one(self, client: FlaskClient) -> None:
         ids = {client.get("/").headers["X-Request-ID"] for _ in range(3)}
         assert len(ids) == 3
+
+    def test_a_forked_worker_makes_ids_of_its_own(self, client: FlaskClient) -> None:
+        client.get("/")  # the parent has begun its series
+        reader, writer = os.pipe()
+        child = os.fork()
+        if child == 0:  # the worker gunicorn would fork: report its next id, then leave
+            os.write(writer, client.get("/").headers["X-Request-ID"].encode())
+            os._exit(0)
+        os.close(writer)
+        parents_next = client.get("/").headers["X-Request-ID"]
+        os.waitpid(child, 0)
+        with os.fdopen(reader) as pipe:
+            childs_next = pipe.read()
+        assert len(childs_next) == 32
+        assert childs_next != parents_next
 
     def test_clients_id_is_kept_echoed_and_logged(
         self, client: FlaskClient, capsys: pytest.CaptureFixture[str]

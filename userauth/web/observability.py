@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
+import os
 import re
 import secrets
 import threading
@@ -50,11 +52,27 @@ logger = logging.getLogger(__name__)
 operations = Blueprint("operations", __name__)
 
 
-def accepted_request_id(candidate: str | None) -> str:
-    """Return the client's request id when it is safe to log, else a new one."""
-    if candidate is not None and _VALID_REQUEST_ID.fullmatch(candidate):
-        return candidate
-    return secrets.token_hex(16)
+class RequestIds:
+    """New request ids: 32 hex digits, a random prefix per process and a counter.
+
+    Ids must be unique, not secret: a counter costs no random draw (os.urandom releases the
+    GIL, which a busy threaded worker pays for on every request), and a forked worker draws
+    a prefix of its own.
+    """
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._prefix = ""
+        self._counter = itertools.count()
+
+    def accepted(self, candidate: str | None) -> str:
+        """Return the client's request id when it is safe to log, else a new one."""
+        if candidate is not None and _VALID_REQUEST_ID.fullmatch(candidate):
+            return candidate
+        if self._pid != os.getpid():
+            self._prefix, self._pid = secrets.token_hex(8), os.getpid()
+        # next() on a count is atomic under the GIL: threads never share a number.
+        return f"{self._prefix}{next(self._counter) % 2**64:016x}"
 
 
 def metric_method(method: str) -> str:
@@ -228,10 +246,11 @@ class _RequestObserver:
     def __init__(self, wsgi_app: WSGIApplication, metrics: Metrics) -> None:
         self._wsgi_app = wsgi_app
         self._metrics = metrics
+        self._ids = RequestIds()
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         started = time.perf_counter()
-        request_id = accepted_request_id(environ.get("HTTP_X_REQUEST_ID"))
+        request_id = self._ids.accepted(environ.get("HTTP_X_REQUEST_ID"))
         statuses: list[str] = []
 
         def start(
