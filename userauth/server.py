@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 
 from userauth.settings import Settings
@@ -29,9 +30,13 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             "threads": settings.threads,
             "worker_class": "gthread",
             "graceful_timeout": GRACEFUL_TIMEOUT,
+            # A listening socket per worker: the kernel spreads connections evenly, where a
+            # shared one lets whichever worker wakes first take every kept-alive connection.
+            "reuse_port": True,
             "proc_name": "userauth",
             "loglevel": settings.log_level.lower(),
             "logconfig_dict": _json_logging(settings.log_level),
+            "logger_class": _GunicornLog,
         }
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn 24+ opens a shared control socket; two servers on one host would clash.
@@ -42,6 +47,16 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
     def load(self) -> Flask:
         # Built in the worker, so no database connection crosses a fork.
         return create_app(self._settings)
+
+
+class _GunicornLog(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's logger without its access log, which userauth's request log replaces.
+
+    Silencing "gunicorn.access" is not enough: gunicorn still builds each line's fields.
+    """
+
+    def access(self, *_args: Any) -> None:
+        pass
 
 
 def _json_logging(level: str) -> dict[str, Any]:
