@@ -162,6 +162,19 @@ class TestRequestLog:
         client.get("/", environ_base={"REMOTE_ADDR": "203.0.113.7"})
         assert access_lines(capsys.readouterr().err)[-1]["client"] == "203.0.113.7"
 
+    def test_a_handler_an_operator_adds_gets_each_request_as_a_record_with_its_fields(
+        self, client: FlaskClient, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        with caplog.at_level("INFO", logger="userauth.access"):
+            client.get("/", headers={"X-Request-ID": "seen-by-caplog"})
+        (record,) = [record for record in caplog.records if record.name == "userauth.access"]
+        fields = record.__dict__
+        assert (record.getMessage(), fields["request_id"], fields["status"]) == (
+            "request",
+            "seen-by-caplog",
+            200,
+        )
+
 
 class TestRequestId:
     def test_made_when_the_client_sends_none_and_echoed(

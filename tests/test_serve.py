@@ -167,3 +167,26 @@ class TestWorkersAndThreads:
         server = start_serve(USERAUTH_LOG_LEVEL="DEBUG")
         assert count_workers(server, cores) == cores
         assert gunicorn_settings(server.stop())["threads"] == "4"
+
+
+class TestRequestLog:
+    def test_each_request_gets_one_whole_json_line_though_threads_write_at_once(
+        self, start_serve: StartServe
+    ) -> None:
+        server = start_serve("--workers", "2", "--threads", "4")
+        request_ids = [f"serve-log-{number}" for number in range(200)]
+
+        def get(request_id: str) -> int:
+            headers = {"X-Request-ID": request_id}
+            return requests.get(f"{server.url}/", headers=headers, timeout=30).status_code
+
+        with ThreadPoolExecutor(16) as pool:
+            assert set(pool.map(get, request_ids)) == {200}
+        output = server.stop()
+        logged = [
+            entry["request_id"]
+            for entry in map(json.loads, output.splitlines())  # every line is whole JSON
+            if entry.get("logger") == "userauth.access"
+            and entry["request_id"].startswith("serve-log-")  # not the readiness probes
+        ]
+        assert sorted(logged) == sorted(request_ids)

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
+import time
 from collections.abc import Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
@@ -32,15 +34,47 @@ def log_fields(logger: logging.Logger, level: int, event: str, fields: Mapping[s
     """Log `event` with `fields`, as `logger.log(level, event, extra=fields)` would, for less.
 
     For hot paths that log from one place (the access log): the caller's file and line are
-    not looked up, and JsonFormatter takes the fields as given instead of scanning the record.
+    not looked up, and when userauth's own handler is the only one the record would reach,
+    the line is written without building a LogRecord at all.
     """
     if not logger.isEnabledFor(level):
+        return
+    direct = _sole_handler(logger, level)
+    if direct is not None:
+        handler, formatter = direct
+        handler.write_line(formatter.line(time.time(), level, logger.name, event, fields), logger)
         return
     record = logger.makeRecord(logger.name, level, "(unknown file)", 0, event, (), None)
     # Also as attributes, so that any other formatter sees them as it would see `extra=`.
     record.__dict__.update(fields)
     record.__dict__[_FIELDS] = fields
     logger.handle(record)
+
+
+def _sole_handler(
+    logger: logging.Logger, level: int
+) -> tuple[StderrHandler, JsonFormatter] | None:
+    """Return userauth's handler when it is the only one a record at `level` would reach,
+    with no filter on the way (anything else gets a real LogRecord)."""
+    handlers: list[logging.Handler] = []
+    current: logging.Logger | None = logger
+    while current is not None:
+        if current.filters:
+            return None
+        handlers.extend(current.handlers)
+        current = current.parent if current.propagate else None
+    if len(handlers) != 1:
+        return None
+    (handler,) = handlers
+    formatter = handler.formatter
+    if (
+        isinstance(handler, StderrHandler)
+        and isinstance(formatter, JsonFormatter)
+        and not handler.filters
+        and level >= handler.level
+    ):
+        return handler, formatter
+    return None
 
 
 class JsonFormatter(logging.Formatter):
@@ -50,35 +84,42 @@ class JsonFormatter(logging.Formatter):
     _second: tuple[int, str] = (-1, "")
 
     def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__.get(_FIELDS)
+        if fields is None:
+            fields = {
+                key: value
+                for key, value in record.__dict__.items()
+                if key not in _RECORD_ATTRIBUTES and not key.startswith("_")
+            }
+        if record.exc_info:
+            fields = {**fields, "exception": self.formatException(record.exc_info)}
+        return self.line(record.created, record.levelno, record.name, record.getMessage(), fields)
+
+    def line(
+        self, created: float, level: int, logger: str, event: str, fields: Mapping[str, Any]
+    ) -> str:
+        """Return the JSON text of one log line (without its line break)."""
         entry: dict[str, Any] = {
-            "time": self._time(record),
-            "level": record.levelname.lower(),
-            "logger": record.name,
-            "event": record.getMessage(),
+            "time": self._time(created),
+            "level": logging.getLevelName(level).lower(),
+            "logger": logger,
+            "event": event,
         }
         current_request = request_id.get()
         if current_request is not None:
             entry["request_id"] = current_request
-        fields = record.__dict__.get(_FIELDS)
-        if fields is not None:
-            entry.update(fields)
-        else:
-            for key, value in record.__dict__.items():
-                if key not in _RECORD_ATTRIBUTES and not key.startswith("_"):
-                    entry[key] = value
-        if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+        entry.update(fields)
         return _ENCODER.encode(entry)
 
-    def _time(self, record: logging.LogRecord) -> str:
-        """Return the record's UTC time in ISO 8601, to the millisecond."""
-        second = int(record.created)
+    def _time(self, created: float) -> str:
+        """Return a time.time() value as UTC ISO 8601, to the millisecond."""
+        second = int(created)
         cached = self._second
         if cached[0] != second:
             text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
             # One tuple, replaced whole: threads sharing the formatter see a consistent pair.
             cached = self._second = (second, text)
-        return f"{cached[1]}.{int(record.msecs):03d}+00:00"
+        return f"{cached[1]}.{int((created - second) * 1000):03d}+00:00"
 
 
 class StderrHandler(logging.StreamHandler[TextIO]):
@@ -120,6 +161,26 @@ class StderrHandler(logging.StreamHandler[TextIO]):
             self.handleError(record)
         else:
             self._write(line, record)
+
+    def write_line(self, line: str, logger: logging.Logger) -> None:
+        """Write one log line (no line break yet) in a single system call, without a lock.
+
+        One write() of a whole line keeps lines from interleaving (and a pipe takes it at
+        once below PIPE_BUF), so the hot path need not queue threads behind a lock.
+        Where stderr is not the process's own (a test capturing it), the lock path is taken.
+        """
+        line += self.terminator
+        own = sys.__stderr__
+        if own is None or sys.stderr is not own:
+            self._write(line, logger.makeRecord(logger.name, logging.INFO, "", 0, line, (), None))
+            return
+        data = line.encode("utf-8", errors="backslashreplace")
+        try:
+            descriptor = own.fileno()
+            while data:
+                data = data[os.write(descriptor, data) :]
+        except (OSError, ValueError):  # as logging does: a broken stderr must not break the app
+            self.handleError(logger.makeRecord(logger.name, logging.ERROR, "", 0, line, (), None))
 
     def _write(self, line: str, record: logging.LogRecord) -> None:
         self.acquire()
