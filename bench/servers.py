@@ -124,6 +124,7 @@ def start_bare(name: str, layout: GunicornLayout, env: Mapping[str, str], workdi
         f"--threads={layout.threads}",
         f"--bind=127.0.0.1:{port}",
         "--graceful-timeout=30",
+        "--reuse-port",
         "--error-logfile=-",
         "--no-control-socket",
         "bench.bare:app",
