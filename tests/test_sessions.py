@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, select, text
+from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import TEST_BCRYPT_ROUNDS, FakeClock, need_service, reset_postgres
 from tests.storage import clear_forms, everything_stored
@@ -435,6 +436,34 @@ class TestSessionCheckConnections:
         terminate_other_connections(postgres_auth.settings.database_url)
         assert postgres_auth.session_email(session_id) == EMAIL
         assert postgres_auth.session_email(session_id) == EMAIL
+
+    def test_the_connection_a_session_check_used_goes_back_to_transactions(
+        self, postgres_auth: Auth
+    ) -> None:
+        postgres_auth.register_user(EMAIL, PASSWORD)
+        session_id = postgres_auth.create_session(EMAIL)
+        engine = postgres_auth._db.engine
+        engine.dispose()  # the pool is empty: the check below makes its only connection
+        assert postgres_auth.session_email(session_id) == EMAIL
+        with engine.connect() as connection:  # that same connection, back from the pool
+            driver_connection = connection.connection.driver_connection
+            assert driver_connection is not None
+            assert driver_connection.autocommit is False
+
+
+@pytest.mark.usefixtures("registered")
+class TestSessionCheckErrors:
+    def test_a_refused_read_raises_sqlalchemys_error_without_the_digest(
+        self, auth: Auth, engine: Engine
+    ) -> None:
+        session_id = auth.create_session(EMAIL)
+        assert session_id is not None
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE disabled_users"))
+        with pytest.raises(DBAPIError) as refused:
+            auth.session_email(session_id)
+        assert tokens.digest(session_id) not in str(refused.value)
+        assert session_id not in str(refused.value)
 
 
 def terminate_other_connections(url: str) -> None:

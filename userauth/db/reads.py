@@ -12,9 +12,14 @@ from sqlalchemy.exc import DBAPIError
 class PreparedRead:
     """A SELECT of one row, compiled once for a dialect, its values converted as SQLAlchemy would.
 
-    The statement may hold only plain named bind parameters (`bindparam("digest")`). Running
-    it costs a pool checkout and one cursor execute: none of Core's per-execution work,
-    which is most of what the session check would cost on SQLite.
+    Running it costs a pool checkout and one cursor execute: none of Core's per-execution
+    work, which is most of what the session check would cost on SQLite. The price: engine
+    events and SQLAlchemy's statement logging do not see it.
+
+    Raises:
+        ValueError: the statement holds a bound value (`.limit(1)`, a literal in a
+            comparison); only named parameters given at each run (`bindparam("digest")`) are
+            supported.
     """
 
     def __init__(self, statement: Select[*tuple[Any, ...]], dialect: Dialect) -> None:
@@ -25,6 +30,10 @@ class PreparedRead:
         self._order: list[str] | None = compiled.positiontup
         self._bind_processors: dict[str, Callable[[Any], Any]] = {}
         for name, bind in compiled.binds.items():
+            if not bind.required:
+                raise ValueError(
+                    f"{name}: a prepared read takes no bound values, only bindparam()"
+                )
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if processor is not None:
                 self._bind_processors[name] = processor
@@ -61,36 +70,56 @@ def read_one(
     A transaction would cost a BEGIN and a ROLLBACK round trip around the one SELECT, so
     the connection is in autocommit for the read (pysqlite begins none for a SELECT).
 
-    Any driver error goes the regular way instead: the connection is discarded and the
-    statement runs through SQLAlchemy, which reconnects once if the database had dropped
-    the connection, and raises its own DBAPIError (parameters hidden) if the error stays.
+    Raises:
+        sqlalchemy.exc.DBAPIError: the database refused the read (parameters hidden), as
+            Core would raise it. A dropped connection is not an error: the read runs again,
+            through Core, which reconnects once.
     """
     if engine.echo:  # USERAUTH_SQL_ECHO: show this read too
         return _read_through_core(engine, read, values)
+    parameters = read.parameters(values)
     dialect = engine.dialect
-    autocommit = dialect.name != "sqlite"
-    connection = engine.raw_connection()
-    driver_connection = connection.dbapi_connection
-    if driver_connection is None:  # not after a checkout; for the type checker
-        connection.close()
-        return _read_through_core(engine, read, values)
     try:
-        if autocommit:
-            dialect.set_isolation_level(driver_connection, "AUTOCOMMIT")
-        cursor = connection.cursor()
-        try:
-            cursor.execute(read.sql, read.parameters(values))
-            found = cursor.fetchone()
-        finally:
-            cursor.close()
-        if autocommit:
-            dialect.reset_isolation_level(driver_connection)
+        connection = engine.raw_connection()
     except dialect.loaded_dbapi.Error:
+        return _read_through_core(engine, read, values)  # raises Core's error for an outage
+    driver_connection = connection.dbapi_connection
+    try:
+        if driver_connection is None:  # never after a checkout; for the type checker
+            raise dialect.loaded_dbapi.InterfaceError("no connection")
+        found = _fetch_one(dialect, driver_connection, read.sql, parameters)
+    except dialect.loaded_dbapi.Error as error:
+        dropped = dialect.is_disconnect(error, driver_connection, None)
         connection.invalidate()
-        return _read_through_core(engine, read, values)
+        if dropped:
+            return _read_through_core(engine, read, values)
+        raise DBAPIError.instance(
+            read.sql, None, error, dialect.loaded_dbapi.Error, hide_parameters=True
+        ) from error
+    except BaseException:
+        # Its isolation level may not have been put back: it must not serve a transaction.
+        connection.invalidate()
+        raise
     finally:
         connection.close()
     return None if found is None else read.row(tuple(found))
+
+
+def _fetch_one(
+    dialect: Dialect, driver_connection: Any, sql: str, parameters: Any
+) -> tuple[Any, ...] | None:
+    autocommit = dialect.name != "sqlite"
+    if autocommit:
+        dialect.set_isolation_level(driver_connection, "AUTOCOMMIT")
+    cursor = driver_connection.cursor()
+    try:
+        cursor.execute(sql, parameters)
+        found: tuple[Any, ...] | None = cursor.fetchone()
+    finally:
+        cursor.close()
+    if autocommit:
+        dialect.reset_isolation_level(driver_connection)
+    return found
 
 
 def _read_through_core(
