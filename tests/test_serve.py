@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -135,6 +136,24 @@ class TestGracefulStop:
         assert server.exit_status == 0
         with pytest.raises(requests.ConnectionError):
             requests.get(f"{server.url}/", timeout=5)
+
+
+class TestPort:
+    def test_a_second_server_on_a_port_in_use_is_refused_in_one_line(
+        self, start_serve: StartServe, database_url: str
+    ) -> None:
+        first = start_serve("--workers", "2")
+        environment = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "USERAUTH_PORT": str(first.port),
+        }
+        second = subprocess.run(
+            SERVE, env=environment, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert second.returncode == 1
+        assert second.stderr.startswith(f"Error: cannot listen on 0.0.0.0:{first.port}: ")
+        assert requests.get(f"{first.url}/", timeout=5).status_code == 200
 
 
 class TestWorkersAndThreads:

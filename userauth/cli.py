@@ -55,6 +55,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     Refuses to start on a database behind the current schema unless USERAUTH_AUTO_MIGRATE is
     true, in which case it upgrades it first.
     """
+    from userauth.server import ensure_port_free
     from userauth.server import serve as run_server
 
     settings = _load_settings()
@@ -65,6 +66,11 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
         migrations.ensure_current(settings.database_url, auto_migrate=settings.auto_migrate)
     except migrations.MigrationError as error:
         raise click.ClickException(str(error)) from None
+    try:
+        ensure_port_free(settings.host, settings.port)
+    except OSError as error:
+        where = f"{settings.host}:{settings.port}"
+        raise click.ClickException(f"cannot listen on {where}: {error.strerror}") from None
     run_server(settings)
 
 

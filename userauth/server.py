@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import Any
 
 from flask import Flask
@@ -73,6 +74,18 @@ def _json_logging(level: str) -> dict[str, Any]:
             "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
         },
     }
+
+
+def ensure_port_free(host: str, port: int) -> None:
+    """Raise OSError (address in use) when something already listens on host:port.
+
+    Workers bind with SO_REUSEPORT, which would let a second server quietly share the port
+    with the first; an operator starting one over another must hear about it instead.
+    """
+    address = host.strip("[]")  # gunicorn takes an IPv6 address in brackets too
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.create_server((address, port), family=family):
+        pass
 
 
 def serve(settings: Settings) -> None:
