@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
+import sys
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import FakeClock, free_port, need_service
 from userauth.auth import Auth
+from userauth.logs import JsonFormatter, StderrHandler, log_fields
 from userauth.web import create_app
 
 EMAIL = "guillaume@holberton.io"
@@ -176,6 +180,33 @@ class TestRequestLog:
         )
 
 
+class TestLogWriter:
+    def test_lines_written_at_once_by_many_threads_arrive_whole_and_all(
+        self, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The process's own stderr, and userauth's handler alone: the direct write path.
+        monkeypatch.setattr(sys, "stderr", sys.__stderr__)
+        logger = logging.getLogger("userauth.test-writer")
+        handler = StderrHandler()
+        handler.setFormatter(JsonFormatter())
+        logger.addHandler(handler)
+        monkeypatch.setattr(logger, "propagate", False)
+        try:
+            with ThreadPoolExecutor(8) as pool:
+                list(
+                    pool.map(
+                        lambda n: log_fields(
+                            logger, logging.WARNING, "line", {"n": n, "pad": "x" * 900}
+                        ),
+                        range(400),
+                    )
+                )
+        finally:
+            logger.removeHandler(handler)
+        numbers = [json.loads(line)["n"] for line in capfd.readouterr().err.splitlines()]
+        assert sorted(numbers) == list(range(400))
+
+
 class TestRequestId:
     def test_made_when_the_client_sends_none_and_echoed(
         self, client: FlaskClient, capsys: pytest.CaptureFixture[str]
@@ -195,15 +226,28 @@ class TestRequestId:
         reader, writer = os.pipe()
         child = os.fork()
         if child == 0:  # the worker gunicorn would fork: report its next id, then leave
-            os.write(writer, client.get("/").headers["X-Request-ID"].encode())
-            os._exit(0)
+            status = 1
+            try:
+                os.write(writer, client.get("/").headers["X-Request-ID"].encode())
+                status = 0
+            finally:
+                os._exit(status)  # never back into pytest, whatever happened
         os.close(writer)
         parents_next = client.get("/").headers["X-Request-ID"]
-        os.waitpid(child, 0)
+        _, status = os.waitpid(child, 0)
         with os.fdopen(reader) as pipe:
             childs_next = pipe.read()
+        assert os.waitstatus_to_exitcode(status) == 0
         assert len(childs_next) == 32
         assert childs_next != parents_next
+
+    def test_an_id_tells_nothing_of_how_many_requests_came_before(
+        self, client: FlaskClient
+    ) -> None:
+        first, second = (client.get("/").headers["X-Request-ID"] for _ in range(2))
+        # A counter would show in the low digits; a keyed hash changes them all, or nearly.
+        differing = sum(a != b for a, b in zip(first, second, strict=True))
+        assert differing > 16
 
     def test_clients_id_is_kept_echoed_and_logged(
         self, client: FlaskClient, capsys: pytest.CaptureFixture[str]

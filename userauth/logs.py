@@ -165,9 +165,11 @@ class StderrHandler(logging.StreamHandler[TextIO]):
     def write_line(self, line: str, logger: logging.Logger) -> None:
         """Write one log line (no line break yet) in a single system call, without a lock.
 
-        One write() of a whole line keeps lines from interleaving (and a pipe takes it at
-        once below PIPE_BUF), so the hot path need not queue threads behind a lock.
-        Where stderr is not the process's own (a test capturing it), the lock path is taken.
+        A line written by one write() does not interleave with others: on a file, and on a
+        pipe when it is under PIPE_BUF (4 KiB on Linux), which an access line always is (its
+        path is capped at 512 characters, its request id at 128). So the hot path need not
+        queue threads behind a lock. Where stderr is not the process's own (a test capturing
+        it with capsys), the locked path is taken.
         """
         line += self.terminator
         own = sys.__stderr__

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from functools import wraps
 from typing import Any
 
 from flask import Flask, Response, request
@@ -91,7 +92,7 @@ def _route_limits(limiter: Limiter, settings: Settings) -> dict[str, list[RouteL
 @contextmanager
 def _hooks_confined_to(app: Flask, endpoints: frozenset[str]) -> Iterator[None]:
     """Make the app-wide request hooks registered inside the block run on `endpoints` only."""
-    # (hooks, whether a hook takes and returns the response)
+    # (hooks, whether a hook takes the response and returns it)
     registries: list[tuple[dict[Any, list[Any]], bool]] = [
         (app.before_request_funcs, False),
         (app.after_request_funcs, True),
@@ -99,20 +100,21 @@ def _hooks_confined_to(app: Flask, endpoints: frozenset[str]) -> Iterator[None]:
     ]
     earlier = [list(hooks.get(None, [])) for hooks, _ in registries]
     yield
-    for (hooks, hands_on), kept in zip(registries, earlier, strict=True):
+    for (hooks, takes_response), kept in zip(registries, earlier, strict=True):
         hooks[None] = [
-            hook if hook in kept else _on_endpoints(endpoints, hook, hands_on=hands_on)
+            hook if hook in kept else _on_endpoints(endpoints, hook, takes_response=takes_response)
             for hook in hooks.get(None, [])
         ]
 
 
 def _on_endpoints(
-    endpoints: frozenset[str], hook: Callable[..., Any], *, hands_on: bool
+    endpoints: frozenset[str], hook: Callable[..., Any], *, takes_response: bool
 ) -> Callable[..., Any]:
+    @wraps(hook)
     def confined(*args: Any) -> Any:
         if request.endpoint in endpoints:
             return hook(*args)
-        return args[0] if hands_on else None
+        return args[0] if takes_response else None
 
     return confined
 

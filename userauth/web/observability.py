@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import logging
 import os
@@ -53,16 +54,17 @@ operations = Blueprint("operations", __name__)
 
 
 class RequestIds:
-    """New request ids: 32 hex digits, a random prefix per process and a counter.
+    """New request ids: 32 hex digits, a keyed hash of a per-process counter.
 
     Ids must be unique, not secret: a counter costs no random draw (os.urandom releases the
-    GIL, which a busy threaded worker pays for on every request), and a forked worker draws
-    a prefix of its own.
+    GIL, which a busy threaded worker pays for on every request). Hashed with a key drawn
+    per process, so an id tells no client how many requests a worker has served, and a
+    forked worker, drawing a key of its own, never repeats its parent's ids.
     """
 
     def __init__(self) -> None:
         self._pid = -1
-        self._prefix = ""
+        self._key = b""
         self._counter = itertools.count()
 
     def accepted(self, candidate: str | None) -> str:
@@ -70,9 +72,10 @@ class RequestIds:
         if candidate is not None and _VALID_REQUEST_ID.fullmatch(candidate):
             return candidate
         if self._pid != os.getpid():
-            self._prefix, self._pid = secrets.token_hex(8), os.getpid()
+            self._key, self._pid = secrets.token_bytes(16), os.getpid()
         # next() on a count is atomic under the GIL: threads never share a number.
-        return f"{self._prefix}{next(self._counter) % 2**64:016x}"
+        number = next(self._counter).to_bytes(16, "big")
+        return hashlib.blake2b(number, key=self._key, digest_size=16).hexdigest()
 
 
 def metric_method(method: str) -> str:
