@@ -332,6 +332,7 @@ def _preflight(server: Server, seeded: Seeded, *, full: bool = True) -> None:
 def postgres_urls(url: str) -> tuple[str, str]:
     parsed = make_url(url)
     big = parsed.set(database=f"{parsed.database}_big").render_as_string(hide_password=False)
+    ensure_postgres_database(url)
     ensure_postgres_database(big)
     return url, big
 
