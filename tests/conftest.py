@@ -8,12 +8,15 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import redis
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
@@ -86,9 +89,35 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database: a new SQLite file, or the PostgreSQL test database emptied."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
+    return empty_postgres()
+
+
+def empty_postgres() -> str:
+    """Return the PostgreSQL test database's URL, every table dropped (skip or fail without)."""
     url = need_service("PostgreSQL", "TEST_DATABASE_URL")
     reset_postgres(url)
     return url
+
+
+@contextmanager
+def redis_key_prefix() -> Iterator[tuple[str, str]]:
+    """Yield the test Redis URL and a key prefix of this test's own; delete its keys after."""
+    url = need_service("Redis", "TEST_REDIS_URL")
+    server = redis.Redis.from_url(url)
+    try:
+        server.ping()
+    except redis.ConnectionError as error:
+        server.close()
+        if IN_CI:
+            raise
+        pytest.skip(f"Redis at TEST_REDIS_URL is unreachable: {error}")
+    prefix = f"userauth-test-{uuid.uuid4().hex}"
+    try:
+        yield url, prefix
+    finally:
+        for key in server.scan_iter(f"*{prefix}*"):
+            server.delete(key)
+        server.close()
 
 
 @pytest.fixture

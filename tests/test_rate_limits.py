@@ -3,7 +3,6 @@ Redis, while the contract's scenario and normal use never meet a limit."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -11,7 +10,7 @@ import pytest
 import redis
 from werkzeug.test import TestResponse
 
-from tests.conftest import IN_CI, need_service
+from tests.conftest import redis_key_prefix
 from tests.smtp import MailSink, Service, ServiceFactory
 
 EMAIL = "bob@example.com"
@@ -44,22 +43,8 @@ def statuses_until_limited(responses: Iterator[TestResponse]) -> list[int]:
 @contextmanager
 def redis_storage() -> Iterator[dict[str, str]]:
     """Limiter settings for the test Redis, under a key prefix of this test's own."""
-    url = need_service("Redis", "TEST_REDIS_URL")
-    server = redis.Redis.from_url(url)
-    try:
-        server.ping()
-    except redis.ConnectionError as error:
-        server.close()
-        if IN_CI:
-            raise
-        pytest.skip(f"Redis at TEST_REDIS_URL is unreachable: {error}")
-    prefix = f"userauth-test-{uuid.uuid4().hex}"
-    try:
+    with redis_key_prefix() as (url, prefix):
         yield {"redis_url": url, "ratelimit_key_prefix": prefix}
-    finally:
-        for key in server.scan_iter(f"*{prefix}*"):
-            server.delete(key)
-        server.close()
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])

@@ -9,14 +9,12 @@ CI=true.
 from __future__ import annotations
 
 import sys
-import uuid
 from collections.abc import Callable, Iterator
 
 import pytest
-import redis
 import requests
 
-from tests.conftest import IN_CI, ServerProcess, need_service, reset_postgres
+from tests.conftest import ServerProcess, empty_postgres, redis_key_prefix
 from tests.test_server_process import (
     EMAIL,
     NEW_PASSWD,
@@ -39,28 +37,14 @@ Pair = tuple[ServerProcess, ServerProcess]
 @pytest.fixture
 def database_url() -> str:
     """The one PostgreSQL database both servers use, emptied (never SQLite: nothing shares it)."""
-    url = need_service("PostgreSQL", "TEST_DATABASE_URL")
-    reset_postgres(url)
-    return url
+    return empty_postgres()
 
 
 @pytest.fixture
 def shared_redis() -> Iterator[dict[str, str]]:
     """Point the servers at the test Redis, under a key prefix no other test uses."""
-    url = need_service("Redis", "TEST_REDIS_URL")
-    client = redis.Redis.from_url(url)
-    try:
-        client.ping()
-    except redis.ConnectionError as error:
-        client.close()
-        if IN_CI:
-            raise
-        pytest.skip(f"Redis at TEST_REDIS_URL is unreachable: {error}")
-    prefix = f"userauth-test-{uuid.uuid4().hex}"
-    yield {"REDIS_URL": url, "USERAUTH_RATELIMIT_KEY_PREFIX": prefix}
-    for key in client.scan_iter(match=f"*{prefix}*"):
-        client.delete(key)
-    client.close()
+    with redis_key_prefix() as (url, prefix):
+        yield {"REDIS_URL": url, "USERAUTH_RATELIMIT_KEY_PREFIX": prefix}
 
 
 @pytest.fixture

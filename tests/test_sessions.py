@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 
-from tests.conftest import TEST_BCRYPT_ROUNDS, FakeClock, need_service, reset_postgres
+from tests.conftest import TEST_BCRYPT_ROUNDS, FakeClock, empty_postgres
 from tests.storage import clear_forms, everything_stored
 from userauth import tokens
 from userauth.auth import Auth
@@ -417,8 +417,7 @@ class TestSessionIdsAtRest:
 @pytest.fixture
 def postgres_auth() -> Iterator[Auth]:
     """An Auth on the emptied PostgreSQL test database (SQLite has no connections to drop)."""
-    url = need_service("PostgreSQL", "TEST_DATABASE_URL")
-    reset_postgres(url)
+    url = empty_postgres()
     settings = Settings(database_url=url, bcrypt_rounds=int(TEST_BCRYPT_ROUNDS))
     db = DB(url)
     yield Auth(db=db, settings=settings)
