@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from collections.abc import Callable, Mapping
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import Any, Literal, TypeVar
@@ -17,6 +19,10 @@ SMTP_TLS_MODES = ("starttls", "ssl", "none")
 # Production refuses to hash below this cost (OWASP Password Storage cheat sheet).
 MIN_PRODUCTION_BCRYPT_ROUNDS = 10
 MAX_WORKERS = 64
+# The service's own file: a.db is the design's, and every design `DB()` empties it.
+DEFAULT_DATABASE_URL = "sqlite:///userauth.db"
+# Where the service kept its accounts before the design and the service were split.
+OLD_DEFAULT_DATABASE_FILE = "a.db"
 
 T = TypeVar("T")
 
@@ -35,7 +41,9 @@ class Settings:
     """Every knob of userauth, with its default; see the README's settings table."""
 
     env: Environment = "development"
-    database_url: str = "sqlite:///a.db"
+    database_url: str = DEFAULT_DATABASE_URL
+    # DATABASE_URL is unset and the service's database was found at the old default, a.db.
+    database_at_old_default: bool = False
     sql_echo: bool = False
     host: str = "0.0.0.0"  # noqa: S104 - a service is reached from other hosts
     port: int = 5000
@@ -139,6 +147,16 @@ class Settings:
             "accepted; set USERAUTH_ENV=production for real users."
         )
 
+    def database_notice(self) -> str | None:
+        """Return the start-up line saying the database was found at the old default, or None."""
+        if not self.database_at_old_default:
+            return None
+        return (
+            f"DATABASE_URL is unset and the service's database was found at "
+            f"{OLD_DEFAULT_DATABASE_FILE}, the old default: it is used. Move it to userauth.db "
+            f"or set DATABASE_URL={self.database_url}."
+        )
+
     def with_changes(self, **changes: Any) -> Settings:
         """Return a copy with some fields replaced (used by tests and the CLI)."""
         return replace(self, **changes)
@@ -205,8 +223,13 @@ class _Reader:
 
 
 def _server_settings(reader: _Reader) -> dict[str, Any]:
+    database_url = reader.optional("DATABASE_URL")
+    at_old_default = database_url is None and _service_database_at_old_default()
+    if database_url is None:
+        database_url = f"sqlite:///{OLD_DEFAULT_DATABASE_FILE}" if at_old_default else None
     return {
-        "database_url": reader.text("DATABASE_URL", Settings.database_url),
+        "database_url": database_url or DEFAULT_DATABASE_URL,
+        "database_at_old_default": at_old_default,
         "sql_echo": reader.flag("USERAUTH_SQL_ECHO", default=False),
         "host": reader.text("USERAUTH_HOST", Settings.host),
         "port": reader.integer("USERAUTH_PORT", 5000, minimum=1, maximum=65535),
@@ -283,3 +306,20 @@ def _parse_flag(value: str) -> bool:
     if lowered in {"0", "false", "no", "off"}:
         return False
     raise ValueError(value)
+
+
+def _service_database_at_old_default() -> bool:
+    """Tell whether a.db, and no userauth.db, is here and holds the service's tables."""
+    if os.path.exists(DEFAULT_DATABASE_URL.removeprefix("sqlite:///")):
+        return False
+    if not os.path.isfile(OLD_DEFAULT_DATABASE_FILE):
+        return False
+    uri = f"file:{OLD_DEFAULT_DATABASE_FILE}?mode=ro"
+    try:
+        with closing(sqlite3.connect(uri, uri=True)) as connection:
+            found = connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            ).fetchone()
+    except sqlite3.Error:
+        return False
+    return found is not None

@@ -9,7 +9,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from userauth import sqlite
 
-DEFAULT_URL = "sqlite:///a.db"
+DEFAULT_URL = "sqlite:///userauth.db"
 
 
 def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:

@@ -58,9 +58,9 @@ def _check_environment(settings: Settings) -> None:
     problems = settings.production_problems()
     if problems:
         raise SettingsError("\n".join(problems))
-    warning = settings.development_warning()
-    if warning:
-        logger.warning(warning)
+    for warning in (settings.database_notice(), settings.development_warning()):
+        if warning:
+            logger.warning(warning)
 
 
 SECURITY_HEADERS = (
