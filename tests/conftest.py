@@ -195,6 +195,20 @@ def make_auth(settings: Settings, clock: FakeClock) -> Iterator[Callable[..., Au
 
 
 @pytest.fixture
+def make_db(database_url: str) -> Iterator[Callable[[], DB]]:
+    """Build the service's stores on the test database; each is closed after the test."""
+    made: list[DB] = []
+
+    def build() -> DB:
+        made.append(DB(database_url))
+        return made[-1]
+
+    yield build
+    for store in made:
+        store.close()
+
+
+@pytest.fixture
 def auth(make_auth: Callable[..., Auth]) -> Auth:
     return make_auth()
 
@@ -216,14 +230,20 @@ def free_port() -> int:
         return port
 
 
+# The service's server, one worker: what most server-process tests start.
+SERVE = [sys.executable, "-m", "userauth", "serve", "--workers", "1"]
+
+
 class ServerProcess:
-    """A server started as its own process, e.g. `python3 app.py` from the repository root.
+    """A server started as its own process in a folder of its own, e.g. `userauth serve`.
 
     Its output goes to a file, not a pipe: a chatty server must never block on a full pipe.
     """
 
-    def __init__(self, command: list[str], env: dict[str, str], port: int) -> None:
-        self.command, self.env, self.port = command, env, port
+    def __init__(
+        self, command: list[str], env: dict[str, str], port: int, cwd: Path = ROOT
+    ) -> None:
+        self.command, self.env, self.port, self.cwd = command, env, port, cwd
         self.url = f"http://127.0.0.1:{port}"
         self.exit_status: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -237,7 +257,7 @@ class ServerProcess:
     def start(self, timeout: float = 30) -> ServerProcess:
         """Start the process and wait until it answers; stop it again if it never does."""
         self._process = subprocess.Popen(
-            self.command, cwd=ROOT, env=self.env, stdout=self._output, stderr=subprocess.STDOUT
+            self.command, cwd=self.cwd, env=self.env, stdout=self._output, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -283,7 +303,7 @@ def start_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Se
             "USERAUTH_BCRYPT_ROUNDS": TEST_BCRYPT_ROUNDS,
             **env_overrides,
         }
-        server = ServerProcess(command or [sys.executable, "app.py"], env, port)
+        server = ServerProcess(command or SERVE, env, port, cwd=tmp_path)
         started.append(server)
         return server.start()
 
@@ -291,3 +311,21 @@ def start_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Se
     for server in started:
         server.stop()
         server.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Say in one line which backends this run tested, and why one was not."""
+    passed = terminalreporter.stats.get("passed", [])
+    parts = []
+    for name, marker, variable in (
+        ("PostgreSQL", "postgres", "TEST_DATABASE_URL"),
+        ("Redis", "redis", "TEST_REDIS_URL"),
+    ):
+        ran = sum(1 for report in passed if marker in report.keywords)
+        if ran:
+            parts.append(f"{name} ({ran} passed)")
+        elif not os.environ.get(variable):
+            parts.append(f"{name} not tested ({variable} unset and no local server answered)")
+        else:
+            parts.append(f"{name} not tested (none of its tests ran)")
+    terminalreporter.write_line("backends: SQLite, " + ", ".join(parts))

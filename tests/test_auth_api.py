@@ -1,7 +1,7 @@
-"""SPEC.md A, `auth.py`: the two helpers and every method of Auth, with its error cases.
+"""The service's `Auth` keeps the design's methods and their errors (SPEC.md C).
 
-Session ids and reset tokens may be stored as digests (SPEC.md C2), so these tests check
-what the API hands out and accepts, never that a column holds the clear value.
+Session ids and reset tokens are stored as digests (SPEC.md C2), so these tests check what
+the API hands out and accepts, never that a column holds the clear value.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from collections.abc import Callable
 import bcrypt
 import pytest
 
-# The contract names this module; SQLAlchemy re-exports the class there without declaring it.
+# The design names this module; SQLAlchemy re-exports the class there without declaring it.
 from sqlalchemy.orm.exc import NoResultFound  # type: ignore[attr-defined]
 
-import auth
-import db
-import user
+from userauth.auth import Auth, _generate_uuid, _hash_password
+from userauth.db import DB
+from userauth.models import User
 
 EMAIL = "bob@example.com"
 PASSWORD = "b4l0u"
@@ -37,60 +37,58 @@ def is_uuid4_string(value: object) -> bool:
 
 
 @pytest.fixture
-def registered(contract_auth: auth.Auth) -> user.User:
-    return contract_auth.register_user(EMAIL, PASSWORD)
+def registered(auth: Auth) -> User:
+    return auth.register_user(EMAIL, PASSWORD)
 
 
 @pytest.fixture
-def store(make_db: Callable[[], db.DB]) -> db.DB:
+def store(make_db: Callable[[], DB]) -> DB:
     """A second, independent DB on the same database: it sees only what was committed."""
     return make_db()
 
 
 class TestHashPassword:
     def test_returns_bytes_that_bcrypt_checks_against_the_password(self) -> None:
-        hashed = auth._hash_password(PASSWORD)
+        hashed = _hash_password(PASSWORD)
         assert isinstance(hashed, bytes)
         assert bcrypt.checkpw(PASSWORD.encode(), hashed)
 
     def test_the_hash_does_not_match_another_password(self) -> None:
-        assert not bcrypt.checkpw(NEW_PASSWORD.encode(), auth._hash_password(PASSWORD))
+        assert not bcrypt.checkpw(NEW_PASSWORD.encode(), _hash_password(PASSWORD))
 
     def test_is_salted(self) -> None:
-        assert auth._hash_password(PASSWORD) != auth._hash_password(PASSWORD)
+        assert _hash_password(PASSWORD) != _hash_password(PASSWORD)
 
     def test_is_a_bcrypt_hash(self) -> None:
-        assert auth._hash_password(PASSWORD).startswith((b"$2b$", b"$2a$", b"$2y$"))
+        assert _hash_password(PASSWORD).startswith((b"$2b$", b"$2a$", b"$2y$"))
 
 
 class TestGenerateUuid:
     def test_returns_the_string_form_of_a_uuid4(self) -> None:
-        assert is_uuid4_string(auth._generate_uuid())
+        assert is_uuid4_string(_generate_uuid())
 
     def test_returns_a_new_value_each_call(self) -> None:
-        assert auth._generate_uuid() != auth._generate_uuid()
+        assert _generate_uuid() != _generate_uuid()
 
 
 class TestConstructor:
-    def test_auth_without_arguments_holds_a_db(self, contract_auth: auth.Auth) -> None:
-        assert isinstance(contract_auth._db, db.DB)
+    def test_auth_without_arguments_holds_a_db(self, auth: Auth) -> None:
+        assert isinstance(auth._db, DB)
 
     def test_auth_without_arguments_stores_users_in_the_configured_database(
-        self, contract_auth: auth.Auth, store: db.DB
+        self, auth: Auth, store: DB
     ) -> None:
-        contract_auth.register_user(EMAIL, PASSWORD)
+        auth.register_user(EMAIL, PASSWORD)
         assert store.find_user_by(email=EMAIL).id == 1
 
 
 class TestRegisterUser:
-    def test_returns_the_new_user(self, contract_auth: auth.Auth) -> None:
-        created = contract_auth.register_user(EMAIL, PASSWORD)
-        assert isinstance(created, user.User)
+    def test_returns_the_new_user(self, auth: Auth) -> None:
+        created = auth.register_user(EMAIL, PASSWORD)
+        assert isinstance(created, User)
         assert (created.id, created.email) == (1, EMAIL)
 
-    def test_stores_a_bcrypt_hash_of_the_password(
-        self, registered: user.User, store: db.DB
-    ) -> None:
+    def test_stores_a_bcrypt_hash_of_the_password(self, registered: User, store: DB) -> None:
         stored = store.find_user_by(email=EMAIL).hashed_password
         assert PASSWORD not in str(stored)
         assert bcrypt.checkpw(PASSWORD.encode(), stored)
@@ -98,30 +96,24 @@ class TestRegisterUser:
     @pytest.mark.parametrize(
         "email", [EMAIL, "Ada.Lovelace@Example.COM"], ids=["lower-case", "mixed-case"]
     )
-    def test_raises_value_error_naming_the_email_when_taken(
-        self, contract_auth: auth.Auth, email: str
-    ) -> None:
-        contract_auth.register_user(email, PASSWORD)
+    def test_raises_value_error_naming_the_email_when_taken(self, auth: Auth, email: str) -> None:
+        auth.register_user(email, PASSWORD)
         with pytest.raises(ValueError, match=rf"^User {re.escape(email)} already exists$"):
-            contract_auth.register_user(email, "another password")
+            auth.register_user(email, "another password")
 
-    def test_a_taken_email_keeps_its_first_password(
-        self, contract_auth: auth.Auth, registered: user.User
-    ) -> None:
+    def test_a_taken_email_keeps_its_first_password(self, auth: Auth, registered: User) -> None:
         with pytest.raises(ValueError, match="already exists"):
-            contract_auth.register_user(EMAIL, NEW_PASSWORD)
-        assert contract_auth.valid_login(EMAIL, PASSWORD)
-        assert not contract_auth.valid_login(EMAIL, NEW_PASSWORD)
+            auth.register_user(EMAIL, NEW_PASSWORD)
+        assert auth.valid_login(EMAIL, PASSWORD)
+        assert not auth.valid_login(EMAIL, NEW_PASSWORD)
 
-    def test_second_user_gets_id_2(self, contract_auth: auth.Auth, registered: user.User) -> None:
-        assert contract_auth.register_user("ada@example.com", PASSWORD).id == 2
+    def test_second_user_gets_id_2(self, auth: Auth, registered: User) -> None:
+        assert auth.register_user("ada@example.com", PASSWORD).id == 2
 
 
 class TestValidLogin:
-    def test_true_for_the_right_password(
-        self, contract_auth: auth.Auth, registered: user.User
-    ) -> None:
-        assert contract_auth.valid_login(EMAIL, PASSWORD) is True
+    def test_true_for_the_right_password(self, auth: Auth, registered: User) -> None:
+        assert auth.valid_login(EMAIL, PASSWORD) is True
 
     @pytest.mark.parametrize(
         ("email", "password"),
@@ -147,52 +139,46 @@ class TestValidLogin:
         ],
     )
     def test_false_never_an_exception_otherwise(
-        self, contract_auth: auth.Auth, registered: user.User, email: str, password: str
+        self, auth: Auth, registered: User, email: str, password: str
     ) -> None:
-        assert contract_auth.valid_login(email, password) is False
+        assert auth.valid_login(email, password) is False
 
 
 class TestCreateSession:
-    def test_returns_a_uuid_string(self, contract_auth: auth.Auth, registered: user.User) -> None:
-        assert is_uuid4_string(contract_auth.create_session(EMAIL))
+    def test_returns_a_uuid_string(self, auth: Auth, registered: User) -> None:
+        assert is_uuid4_string(auth.create_session(EMAIL))
 
     def test_stores_the_session_for_that_user(
-        self, contract_auth: auth.Auth, registered: user.User, store: db.DB
+        self, auth: Auth, registered: User, store: DB
     ) -> None:
-        session_id = contract_auth.create_session(EMAIL)
+        session_id = auth.create_session(EMAIL)
         assert store.find_user_by(id=registered.id).session_id is not None
-        found = contract_auth.get_user_from_session_id(session_id)
+        found = auth.get_user_from_session_id(session_id)
         assert found is not None
         assert (found.id, found.email) == (registered.id, EMAIL)
 
-    def test_returns_a_new_id_each_time(
-        self, contract_auth: auth.Auth, registered: user.User
-    ) -> None:
-        assert contract_auth.create_session(EMAIL) != contract_auth.create_session(EMAIL)
+    def test_returns_a_new_id_each_time(self, auth: Auth, registered: User) -> None:
+        assert auth.create_session(EMAIL) != auth.create_session(EMAIL)
 
-    def test_returns_none_for_an_unknown_email(
-        self, contract_auth: auth.Auth, registered: user.User
-    ) -> None:
-        assert contract_auth.create_session("nobody@example.com") is None
+    def test_returns_none_for_an_unknown_email(self, auth: Auth, registered: User) -> None:
+        assert auth.create_session("nobody@example.com") is None
 
 
 class TestGetUserFromSessionId:
-    def test_returns_the_user_of_the_session(
-        self, contract_auth: auth.Auth, registered: user.User
-    ) -> None:
-        session_id = contract_auth.create_session(EMAIL)
-        found = contract_auth.get_user_from_session_id(session_id)
-        assert isinstance(found, user.User)
+    def test_returns_the_user_of_the_session(self, auth: Auth, registered: User) -> None:
+        session_id = auth.create_session(EMAIL)
+        found = auth.get_user_from_session_id(session_id)
+        assert isinstance(found, User)
         assert found.email == EMAIL
 
     def test_works_from_another_auth_on_the_same_database(
         self,
-        contract_auth: auth.Auth,
-        registered: user.User,
-        make_contract_auth: Callable[[], auth.Auth],
+        auth: Auth,
+        registered: User,
+        make_auth: Callable[[], Auth],
     ) -> None:
-        session_id = contract_auth.create_session(EMAIL)
-        found = make_contract_auth().get_user_from_session_id(session_id)
+        session_id = auth.create_session(EMAIL)
+        found = make_auth().get_user_from_session_id(session_id)
         assert found is not None
         assert found.id == registered.id
 
@@ -202,94 +188,84 @@ class TestGetUserFromSessionId:
         ids=["none", "unknown-uuid", "empty", "not-a-uuid"],
     )
     def test_returns_none_for_no_or_an_unknown_session(
-        self, contract_auth: auth.Auth, registered: user.User, session_id: str | None
+        self, auth: Auth, registered: User, session_id: str | None
     ) -> None:
-        contract_auth.create_session(EMAIL)
-        assert contract_auth.get_user_from_session_id(session_id) is None
+        auth.create_session(EMAIL)
+        assert auth.get_user_from_session_id(session_id) is None
 
 
 class TestDestroySession:
-    def test_the_session_id_no_longer_gives_the_user(
-        self, contract_auth: auth.Auth, registered: user.User
-    ) -> None:
-        session_id = contract_auth.create_session(EMAIL)
-        contract_auth.destroy_session(registered.id)
-        assert contract_auth.get_user_from_session_id(session_id) is None
+    def test_the_session_id_no_longer_gives_the_user(self, auth: Auth, registered: User) -> None:
+        session_id = auth.create_session(EMAIL)
+        auth.destroy_session(registered.id)
+        assert auth.get_user_from_session_id(session_id) is None
 
     def test_the_users_session_id_becomes_none(
-        self, contract_auth: auth.Auth, registered: user.User, store: db.DB
+        self, auth: Auth, registered: User, store: DB
     ) -> None:
-        contract_auth.create_session(EMAIL)
-        result = contract_auth.destroy_session(registered.id)  # type: ignore[func-returns-value]
+        auth.create_session(EMAIL)
+        result = auth.destroy_session(registered.id)  # type: ignore[func-returns-value]
         assert result is None
         assert store.find_user_by(id=registered.id).session_id is None
 
-    def test_leaves_other_users_logged_in(
-        self, contract_auth: auth.Auth, registered: user.User
-    ) -> None:
-        contract_auth.register_user("ada@example.com", PASSWORD)
-        other_session = contract_auth.create_session("ada@example.com")
-        contract_auth.create_session(EMAIL)
-        contract_auth.destroy_session(registered.id)
-        found = contract_auth.get_user_from_session_id(other_session)
+    def test_leaves_other_users_logged_in(self, auth: Auth, registered: User) -> None:
+        auth.register_user("ada@example.com", PASSWORD)
+        other_session = auth.create_session("ada@example.com")
+        auth.create_session(EMAIL)
+        auth.destroy_session(registered.id)
+        found = auth.get_user_from_session_id(other_session)
         assert found is not None
         assert found.email == "ada@example.com"
 
 
 class TestGetResetPasswordToken:
     def test_returns_a_uuid_string_stored_for_the_user(
-        self, contract_auth: auth.Auth, registered: user.User, store: db.DB
+        self, auth: Auth, registered: User, store: DB
     ) -> None:
-        token = contract_auth.get_reset_password_token(EMAIL)
+        token = auth.get_reset_password_token(EMAIL)
         assert is_uuid4_string(token)
         assert store.find_user_by(id=registered.id).reset_token is not None
 
-    def test_a_new_token_replaces_the_older_one(
-        self, contract_auth: auth.Auth, registered: user.User
-    ) -> None:
-        older = contract_auth.get_reset_password_token(EMAIL)
-        newer = contract_auth.get_reset_password_token(EMAIL)
+    def test_a_new_token_replaces_the_older_one(self, auth: Auth, registered: User) -> None:
+        older = auth.get_reset_password_token(EMAIL)
+        newer = auth.get_reset_password_token(EMAIL)
         assert newer != older
         with pytest.raises(ValueError, match=r"."):
-            contract_auth.update_password(older, NEW_PASSWORD)
-        contract_auth.update_password(newer, NEW_PASSWORD)
+            auth.update_password(older, NEW_PASSWORD)
+        auth.update_password(newer, NEW_PASSWORD)
 
-    def test_raises_value_error_for_an_unknown_email(
-        self, contract_auth: auth.Auth, registered: user.User
-    ) -> None:
+    def test_raises_value_error_for_an_unknown_email(self, auth: Auth, registered: User) -> None:
         with pytest.raises(ValueError, match=r"."):
-            contract_auth.get_reset_password_token("nobody@example.com")
+            auth.get_reset_password_token("nobody@example.com")
 
 
 class TestUpdatePassword:
     def test_the_new_password_logs_in_and_the_old_one_does_not(
-        self, contract_auth: auth.Auth, registered: user.User
+        self, auth: Auth, registered: User
     ) -> None:
-        token = contract_auth.get_reset_password_token(EMAIL)
-        result = contract_auth.update_password(token, NEW_PASSWORD)  # type: ignore[func-returns-value]
+        token = auth.get_reset_password_token(EMAIL)
+        result = auth.update_password(token, NEW_PASSWORD)  # type: ignore[func-returns-value]
         assert result is None
-        assert contract_auth.valid_login(EMAIL, NEW_PASSWORD)
-        assert not contract_auth.valid_login(EMAIL, PASSWORD)
+        assert auth.valid_login(EMAIL, NEW_PASSWORD)
+        assert not auth.valid_login(EMAIL, PASSWORD)
 
     def test_stores_a_bcrypt_hash_of_the_new_password(
-        self, contract_auth: auth.Auth, registered: user.User, store: db.DB
+        self, auth: Auth, registered: User, store: DB
     ) -> None:
-        contract_auth.update_password(contract_auth.get_reset_password_token(EMAIL), NEW_PASSWORD)
+        auth.update_password(auth.get_reset_password_token(EMAIL), NEW_PASSWORD)
         stored = store.find_user_by(id=registered.id).hashed_password
         assert bcrypt.checkpw(NEW_PASSWORD.encode(), stored)
 
-    def test_sets_the_reset_token_to_none(
-        self, contract_auth: auth.Auth, registered: user.User, store: db.DB
-    ) -> None:
-        contract_auth.update_password(contract_auth.get_reset_password_token(EMAIL), NEW_PASSWORD)
+    def test_sets_the_reset_token_to_none(self, auth: Auth, registered: User, store: DB) -> None:
+        auth.update_password(auth.get_reset_password_token(EMAIL), NEW_PASSWORD)
         assert store.find_user_by(id=registered.id).reset_token is None
 
-    def test_a_token_works_once(self, contract_auth: auth.Auth, registered: user.User) -> None:
-        token = contract_auth.get_reset_password_token(EMAIL)
-        contract_auth.update_password(token, NEW_PASSWORD)
+    def test_a_token_works_once(self, auth: Auth, registered: User) -> None:
+        token = auth.get_reset_password_token(EMAIL)
+        auth.update_password(token, NEW_PASSWORD)
         with pytest.raises(ValueError, match=r"."):
-            contract_auth.update_password(token, "a third password")
-        assert contract_auth.valid_login(EMAIL, NEW_PASSWORD)
+            auth.update_password(token, "a third password")
+        assert auth.valid_login(EMAIL, NEW_PASSWORD)
 
     @pytest.mark.parametrize(
         "token",
@@ -297,17 +273,15 @@ class TestUpdatePassword:
         ids=["unknown-uuid", "empty", "not-a-uuid"],
     )
     def test_raises_value_error_for_an_unknown_token_and_changes_nothing(
-        self, contract_auth: auth.Auth, registered: user.User, token: str
+        self, auth: Auth, registered: User, token: str
     ) -> None:
-        contract_auth.get_reset_password_token(EMAIL)
+        auth.get_reset_password_token(EMAIL)
         with pytest.raises(ValueError, match=r"."):
-            contract_auth.update_password(token, NEW_PASSWORD)
-        assert contract_auth.valid_login(EMAIL, PASSWORD)
+            auth.update_password(token, NEW_PASSWORD)
+        assert auth.valid_login(EMAIL, PASSWORD)
 
-    def test_the_user_is_still_found_by_id(
-        self, contract_auth: auth.Auth, registered: user.User, store: db.DB
-    ) -> None:
-        contract_auth.update_password(contract_auth.get_reset_password_token(EMAIL), NEW_PASSWORD)
+    def test_the_user_is_still_found_by_id(self, auth: Auth, registered: User, store: DB) -> None:
+        auth.update_password(auth.get_reset_password_token(EMAIL), NEW_PASSWORD)
         assert store.find_user_by(id=registered.id).email == EMAIL
         with pytest.raises(NoResultFound):
             store.find_user_by(id=registered.id + 1)

@@ -1,7 +1,7 @@
-"""SPEC.md A and B, `app.py`: the module-level Flask `app` and every HTTP route.
+"""SPEC.md B on the service: `create_app()` answers every design route as the design does.
 
-The app under test is `app.app` itself, imported (or reloaded) once DATABASE_URL names the
-test database, and driven with Flask's test client.
+In development the service keeps the design's success answers byte for byte, so clients
+written for the design work against it; the design's own `app.py` is tests/classic's.
 """
 
 from __future__ import annotations
@@ -9,8 +9,11 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
+
+from userauth.auth import Auth
 
 EMAIL = "guillaume@holberton.io"
 PASSWORD = "b4l0u"
@@ -44,11 +47,6 @@ def put_new_password(client: FlaskClient, token: str, email: str = EMAIL) -> Tes
         "/reset_password",
         data={"email": email, "reset_token": token, "new_password": NEW_PASSWORD},
     )
-
-
-@pytest.fixture
-def client(contract_client: FlaskClient) -> FlaskClient:
-    return contract_client
 
 
 @pytest.fixture
@@ -111,12 +109,8 @@ class TestLogIn:
         assert session_id is not None
         assert str(uuid.UUID(session_id)) == session_id
 
-    def test_the_cookie_is_a_session_of_that_user(
-        self, client: FlaskClient, logged_in: str
-    ) -> None:
-        import app
-
-        found = app.AUTH.get_user_from_session_id(logged_in)
+    def test_the_cookie_is_a_session_of_that_user(self, auth: Auth, logged_in: str) -> None:
+        found = auth.get_user_from_session_id(logged_in)
         assert found is not None
         assert found.email == EMAIL
 
@@ -148,11 +142,9 @@ class TestLogOut:
         assert response.status_code == 200
         assert response.json == {"message": "Bienvenue"}
 
-    def test_the_session_ends(self, client: FlaskClient, logged_in: str) -> None:
-        import app
-
+    def test_the_session_ends(self, client: FlaskClient, auth: Auth, logged_in: str) -> None:
         client.delete("/sessions")
-        assert app.AUTH.get_user_from_session_id(logged_in) is None
+        assert auth.get_user_from_session_id(logged_in) is None
         client.set_cookie("session_id", logged_in)
         assert client.get("/profile").status_code == 403
 
@@ -174,9 +166,9 @@ class TestProfile:
         assert response.json == {"email": EMAIL}
 
     def test_answers_for_the_cookie_sent_by_another_client(
-        self, client: FlaskClient, contract_client: FlaskClient, logged_in: str
+        self, client: FlaskClient, app: Flask, logged_in: str
     ) -> None:
-        other = contract_client.application.test_client()
+        other = app.test_client()
         other.set_cookie("session_id", logged_in)
         assert other.get("/profile").json == {"email": EMAIL}
 

@@ -541,7 +541,7 @@ class TestProductionStartUp:
         ],
         ids=["no-smtp-host", "bcrypt-cost-9"],
     )
-    def test_app_py_exits_printing_the_problem(
+    def test_serve_exits_printing_the_problem(
         self, database_url: str, env: dict[str, str], setting: str
     ) -> None:
         environ = {
@@ -552,7 +552,7 @@ class TestProductionStartUp:
         }
 
         finished = subprocess.run(
-            [sys.executable, "app.py"],
+            [sys.executable, "-m", "userauth", "serve"],
             cwd=ROOT,
             env=environ,
             capture_output=True,

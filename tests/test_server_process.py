@@ -1,7 +1,7 @@
-"""The real server, started as its own process with `python3 app.py`, driven over HTTP.
+"""The service's server, started as its own process with `userauth serve`, driven over HTTP.
 
-Covers SPEC.md B's end-to-end scenario, and C1: data is kept across restarts, SQL echo is
-off unless asked for.
+Covers SPEC.md B's end-to-end scenario in development, and C1: data is kept across restarts,
+SQL echo is off unless asked for. The design's `python3 app.py` is tests/classic's.
 """
 
 from __future__ import annotations
@@ -159,6 +159,17 @@ class TestDataIsKept:
         first.stop()
         second = start_server()
         log_in(second.url, EMAIL, PASSWD)
+
+    def test_after_the_scenario_a_restart_keeps_the_user_and_the_session(
+        self, start_server: StartServer
+    ) -> None:
+        first = start_server()
+        run_contract_scenario(first.url)
+        session_id = log_in(first.url, EMAIL, NEW_PASSWD)
+        first.stop()
+        second = start_server()
+        profile_logged(second.url, session_id)
+        log_in(second.url, EMAIL, NEW_PASSWD)
 
     def test_a_session_started_before_a_restart_is_still_valid(
         self, start_server: StartServer

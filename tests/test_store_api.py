@@ -1,4 +1,8 @@
-"""SPEC.md A, `db.py`: DB(), its memoized session, add_user, find_user_by and update_user."""
+"""The service's store keeps the design's `DB` methods, on a database it keeps (SPEC.md C1).
+
+`add_user`, `find_user_by` and `update_user` answer as the design's do; unlike the design,
+a new store finds what earlier ones saved.
+"""
 
 from __future__ import annotations
 
@@ -11,34 +15,34 @@ import sqlalchemy.exc
 from sqlalchemy import create_engine, text
 from sqlalchemy.orm import Session
 
-# The contract names this module; SQLAlchemy re-exports the class there without declaring it.
+# The design names this module; SQLAlchemy re-exports the class there without declaring it.
 from sqlalchemy.orm.exc import NoResultFound  # type: ignore[attr-defined]
 
-import db
-import user
+from userauth.db import DB
+from userauth.models import User
 
-MakeDB = Callable[[], db.DB]
+MakeDB = Callable[[], DB]
 
 
-def _columns(found: user.User) -> dict[str, Any]:
-    return {column.key: getattr(found, column.key) for column in user.User.__table__.columns}
+def _columns(found: User) -> dict[str, Any]:
+    return {column.key: getattr(found, column.key) for column in User.__table__.columns}
 
 
 class TestConstructor:
-    def test_db_without_arguments_uses_sqlite_file_a_db_in_working_directory(
+    def test_db_without_arguments_uses_sqlite_file_userauth_db_in_working_directory(
         self, tmp_path: Path
     ) -> None:
         # The autouse fixture has cleared DATABASE_URL and moved into tmp_path.
-        assert not (tmp_path / "a.db").exists()
-        store = db.DB()
+        assert not (tmp_path / "userauth.db").exists()
+        store = DB()
         try:
             store.add_user("bob@example.com", "hashed")
         finally:
             engine = store._session.get_bind()
             store._session.close()
             engine.dispose()  # type: ignore[union-attr]
-        assert (tmp_path / "a.db").is_file()
-        engine = create_engine(f"sqlite:///{tmp_path / 'a.db'}")
+        assert (tmp_path / "userauth.db").is_file()
+        engine = create_engine(f"sqlite:///{tmp_path / 'userauth.db'}")
         try:
             with engine.connect() as connection:
                 emails = connection.execute(text("SELECT email FROM users")).scalars().all()
@@ -68,7 +72,7 @@ class TestSession:
 class TestAddUser:
     def test_add_user_returns_the_saved_user(self, make_db: MakeDB) -> None:
         saved = make_db().add_user("bob@example.com", "hashed")
-        assert isinstance(saved, user.User)
+        assert isinstance(saved, User)
         assert saved.email == "bob@example.com"
         assert isinstance(saved.id, int)
 

@@ -61,6 +61,11 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     settings = _load_settings()
     overrides = {"host": host, "port": port, "workers": workers, "threads": threads}
     settings = settings.with_changes(**{k: v for k, v in overrides.items() if v is not None})
+    # An unsafe production configuration stops here, in sentences, before any worker boots.
+    problems = settings.production_problems()
+    if problems:
+        click.echo("userauth cannot start:\n" + "\n".join(problems), err=True)
+        raise SystemExit(2)
     # Checked once here, before gunicorn forks, so workers never race to create or migrate.
     try:
         migrations.ensure_current(settings.database_url, auto_migrate=settings.auto_migrate)
