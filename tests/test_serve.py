@@ -156,6 +156,35 @@ class TestPort:
         assert requests.get(f"{first.url}/", timeout=5).status_code == 200
 
 
+class TestStartUpLines:
+    def test_serve_says_where_it_listens_and_which_database_it_uses(
+        self, start_serve: StartServe, database_url: str
+    ) -> None:
+        server = start_serve("--workers", "1", "--threads", "2")
+        output = server.stop()
+        [line] = [json.loads(x) for x in output.splitlines() if "userauth serving" in x]
+        shown = database_url.split("@")[-1]
+        assert line["event"].startswith(
+            f"userauth serving on http://0.0.0.0:{server.port} (workers 1, threads 2), database "
+        )
+        assert line["event"].endswith(shown)
+
+    def test_an_unreachable_database_stops_start_up_in_one_line_hiding_the_password(
+        self,
+    ) -> None:
+        environment = {
+            **os.environ,
+            "DATABASE_URL": f"postgresql+psycopg://nobody:s3cret@127.0.0.1:{free_port()}/none",
+        }
+        finished = subprocess.run(
+            SERVE, env=environment, capture_output=True, text=True, timeout=60, check=False
+        )
+        assert finished.returncode == 1
+        assert finished.stderr.startswith("Error: cannot reach the database postgresql+psycopg")
+        assert finished.stderr.count("\n") == 1
+        assert "s3cret" not in finished.stderr
+
+
 class TestWorkersAndThreads:
     def test_workers_and_threads_come_from_the_settings(self, start_serve: StartServe) -> None:
         server = start_serve(

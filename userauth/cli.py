@@ -9,6 +9,8 @@ from typing import Any
 
 import click
 from sqlalchemy import create_engine, inspect
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from userauth import migrations
 from userauth.admin import Admin, UserDetails
@@ -71,6 +73,10 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
         migrations.ensure_current(settings.database_url, auto_migrate=settings.auto_migrate)
     except migrations.MigrationError as error:
         raise click.ClickException(str(error)) from None
+    except OperationalError as error:
+        database = make_url(settings.database_url).render_as_string(hide_password=True)
+        reason = str(error.orig).strip().splitlines()[0]
+        raise click.ClickException(f"cannot reach the database {database}: {reason}") from None
     try:
         ensure_port_free(settings.host, settings.port)
     except OSError as error:

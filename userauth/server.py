@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 from typing import Any
 
 from flask import Flask
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
+from sqlalchemy.engine import make_url
 
 from userauth.settings import Settings
 from userauth.web import create_app
+
+logger = logging.getLogger("userauth.server")
 
 # Seconds a worker may take to finish its requests after SIGTERM before it is killed.
 GRACEFUL_TIMEOUT = 30
@@ -38,6 +42,7 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
             "loglevel": settings.log_level.lower(),
             "logconfig_dict": _json_logging(settings.log_level),
             "logger_class": _GunicornLog,
+            "when_ready": lambda _arbiter: logger.info(announcement(settings)),
         }
         if "control_socket_disable" in self.cfg.settings:
             # gunicorn 24+ opens a shared control socket; two servers on one host would clash.
@@ -74,6 +79,15 @@ def _json_logging(level: str) -> dict[str, Any]:
             "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
         },
     }
+
+
+def announcement(settings: Settings) -> str:
+    """Return the start-up line: where the server listens and which database it uses."""
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    return (
+        f"userauth serving on http://{settings.host}:{settings.port} "
+        f"(workers {settings.workers}, threads {settings.threads}), database {database}"
+    )
 
 
 def ensure_port_free(host: str, port: int) -> None:
