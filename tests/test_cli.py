@@ -6,10 +6,12 @@ import os
 import subprocess
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine, inspect
 
-from tests.conftest import TEST_BCRYPT_ROUNDS, FakeClock
+from tests.conftest import TEST_BCRYPT_ROUNDS, FakeClock, free_port
 from userauth import migrations, tokens
 from userauth.auth import Auth
 
@@ -182,7 +184,8 @@ class TestAuditList:
     ) -> None:
         auth.valid_login(alice, "wrong password")
         auth.create_session(alice)
-        lines = run("audit", "list").stdout.splitlines()
+        header, *lines = run("audit", "list").stdout.splitlines()
+        assert header.split()[:3] == ["time", "event", "email"]
         assert [line.split()[1:3] for line in lines] == [
             ["login", alice],
             ["login_failed", alice],
@@ -194,8 +197,8 @@ class TestAuditList:
         auth.create_session(alice)
         auth.create_session(alice)
         lines = run("audit", "list", "--email", "bob@example.com", "--limit", "5").stdout
-        assert [line.split()[2] for line in lines.splitlines()] == ["bob@example.com"]
-        assert len(run("audit", "list", "--limit", "2").stdout.splitlines()) == 2
+        assert [line.split()[2] for line in lines.splitlines()[1:]] == ["bob@example.com"]
+        assert len(run("audit", "list", "--limit", "2").stdout.splitlines()) == 1 + 2
 
 
 BAD_ARGUMENTS = [
@@ -208,6 +211,7 @@ BAD_ARGUMENTS = [
     pytest.param(["user", "create", "not-an-email", "--password", "pw"], id="create-malformed"),
     pytest.param(["user", "create", "bob@example.com", "--password", ""], id="create-empty-pw"),
     pytest.param(["user", "list", "--page", "0"], id="page-zero"),
+    pytest.param(["user", "list", "--page", "5"], id="page-past-the-last"),
     pytest.param(["user", "list", "--per-page", "x"], id="per-page-not-a-number"),
     pytest.param(["audit", "list", "--limit", "-1"], id="negative-limit"),
     pytest.param(["audit", "list", "--email", "nobody@example.com"], id="audit-unknown-email"),
@@ -222,8 +226,63 @@ class TestBadArguments:
     ) -> None:
         result = run(*arguments)
         assert result.returncode == 2
-        assert result.stderr.startswith("Error: ")
-        assert len(result.stderr.splitlines()) == 1
+        *database, error = result.stderr.splitlines()
+        assert error.startswith("Error: ")
+        assert [line.split()[0] for line in database] in ([], ["database:"])
+
+
+READ_ONLY_COMMANDS = [
+    pytest.param(["db", "current"], id="db-current"),
+    pytest.param(["user", "list"], id="user-list"),
+    pytest.param(["user", "show", "alice@example.com"], id="user-show"),
+    pytest.param(["audit", "list"], id="audit-list"),
+]
+
+
+class TestWhichDatabase:
+    @pytest.mark.parametrize(
+        "arguments", [*READ_ONLY_COMMANDS, pytest.param(["db", "upgrade"], id="db-upgrade")]
+    )
+    def test_every_database_command_names_its_database_first_on_stderr(
+        self, arguments: list[str], tmp_path: Path
+    ) -> None:
+        result = userauth(*arguments, database_url=f"sqlite:///{tmp_path / 'named.db'}")
+        assert result.stderr.splitlines()[0] == f"database: sqlite:///{tmp_path / 'named.db'}"
+
+    def test_the_password_in_the_url_is_hidden(self) -> None:
+        url = f"postgresql+psycopg://someone:s3cret@127.0.0.1:{free_port()}/none"
+        result = userauth("db", "current", database_url=url)
+        assert result.stderr.splitlines()[0] == f"database: {url.replace('s3cret', '***')}"
+        assert result.stderr.splitlines()[1].startswith("Error: cannot reach the database: ")
+        assert len(result.stderr.splitlines()) == 2
+        assert "s3cret" not in result.stderr + result.stdout
+
+
+class TestReadOnlyCommands:
+    @pytest.mark.parametrize("arguments", READ_ONLY_COMMANDS)
+    def test_a_missing_sqlite_file_is_one_line_and_is_not_created(
+        self, arguments: list[str], tmp_path: Path
+    ) -> None:
+        missing = tmp_path / "missing.db"
+        result = userauth(*arguments, database_url=f"sqlite:///{missing}")
+        assert result.returncode == 1
+        assert result.stderr.splitlines()[1:] == [
+            f"Error: no database at {missing}: nothing to read (`userauth db upgrade` creates "
+            "it; DATABASE_URL names another)"
+        ]
+        assert not missing.exists()
+
+    @pytest.mark.parametrize("arguments", READ_ONLY_COMMANDS[1:])
+    def test_an_empty_database_gets_no_tables(
+        self, arguments: list[str], database_url: str, engine: Engine
+    ) -> None:
+        if database_url.startswith("sqlite"):
+            with engine.connect():
+                pass  # the file exists, with no table
+        result = userauth(*arguments, database_url=database_url)
+        assert result.returncode == 1
+        assert "has no userauth tables" in result.stderr
+        assert inspect(engine).get_table_names() == []
 
 
 class TestEarlierDatabase:

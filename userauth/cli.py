@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import click
@@ -30,6 +31,13 @@ class _OneLineErrors(click.Group):
             # Without a context, click prints the message alone, not the usage text too.
             error.ctx = None
             raise
+        except OperationalError as error:
+            raise click.ClickException(f"cannot reach the database: {_reason(error)}") from None
+
+
+def _reason(error: OperationalError) -> str:
+    """Return the driver's first line about a failed connection (it holds no password)."""
+    return str(error.orig).strip().splitlines()[0]
 
 
 def _load_settings() -> Settings:
@@ -75,8 +83,9 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
         raise click.ClickException(str(error)) from None
     except OperationalError as error:
         database = make_url(settings.database_url).render_as_string(hide_password=True)
-        reason = str(error.orig).strip().splitlines()[0]
-        raise click.ClickException(f"cannot reach the database {database}: {reason}") from None
+        raise click.ClickException(
+            f"cannot reach the database {database}: {_reason(error)}"
+        ) from None
     try:
         ensure_port_free(settings.host, settings.port)
     except OSError as error:
@@ -96,7 +105,7 @@ def db() -> None:
 @db.command()
 def upgrade() -> None:
     """Bring the database to the current schema, keeping every row."""
-    url = _load_settings().database_url
+    url = _database_url(read_only=False)
     before = _revision_of(url)
     try:
         migrations.upgrade(url)
@@ -112,7 +121,7 @@ def upgrade() -> None:
 @db.command()
 def current() -> None:
     """Print the database's schema revision and whether it is the current one."""
-    url = _load_settings().database_url
+    url = _database_url(read_only=True)
     revision, head = _revision_of(url), migrations.head_revision()
     if revision == head:
         click.echo(f"{revision} (current)")
@@ -173,7 +182,11 @@ def create_user(ctx: click.Context, email: str, password: str | None) -> None:
 @click.pass_context
 def list_users(ctx: click.Context, search: str | None, page: int, per_page: int) -> None:
     """List accounts by id, a page at a time."""
-    result = _admin(ctx).list_users(search=search, page=page, per_page=per_page)
+    result = _admin(ctx, read_only=True).list_users(search=search, page=page, per_page=per_page)
+    if page > result.pages:
+        raise click.BadParameter(
+            f"page {page} is past the last page, {result.pages}", param_hint="'--page'"
+        )
     for summary in result.users:
         status = "disabled" if summary.disabled_at is not None else "enabled"
         click.echo(f"{summary.id:>8}  {status:<8}  {summary.email}")
@@ -186,7 +199,7 @@ def list_users(ctx: click.Context, search: str | None, page: int, per_page: int)
 def show_user(ctx: click.Context, email: str) -> None:
     """Show one account: status, live sessions, pending reset."""
     with _usage_errors():
-        details = _admin(ctx).show_user(email)
+        details = _admin(ctx, read_only=True).show_user(email)
     click.echo(_describe(details))
 
 
@@ -250,7 +263,8 @@ def audit() -> None:
 def list_audit_events(ctx: click.Context, email: str | None, limit: int) -> None:
     """List audit events, newest first: time, event, email, address, user agent."""
     with _usage_errors("'--email'"):
-        entries = _admin(ctx).audit_events(email=email, limit=limit)
+        entries = _admin(ctx, read_only=True).audit_events(email=email, limit=limit)
+    click.echo(f"{'time':<32}  {'event':<24}  email  address  user agent")
     for entry in entries:
         fields = (entry.email or "-", entry.client_address or "-", entry.user_agent or "-")
         click.echo(f"{entry.created_at.isoformat()}  {entry.event:<24}  " + "  ".join(fields))
@@ -259,8 +273,38 @@ def list_audit_events(ctx: click.Context, email: str | None, limit: int) -> None
 # Helpers.
 
 
-def _admin(ctx: click.Context) -> Admin:
-    """Open the configured database, refusing one behind the current schema."""
+def _database_url(*, read_only: bool) -> str:
+    """Return the configured database's URL, after saying on stderr which database it is.
+
+    Raises:
+        click.ClickException: a read-only command meets a missing SQLite file, which it
+            never creates.
+    """
+    url = _load_settings().database_url
+    parsed = make_url(url)
+    shown = parsed.render_as_string(hide_password=True)
+    click.echo(f"database: {shown}", err=True)
+    if read_only and parsed.get_backend_name() == "sqlite":
+        name = parsed.database or ""
+        if name not in ("", ":memory:") and not Path(name).is_file():
+            raise click.ClickException(
+                f"no database at {name}: nothing to read (`userauth db upgrade` creates it; "
+                "DATABASE_URL names another)"
+            )
+    return url
+
+
+def _admin(ctx: click.Context, *, read_only: bool = False) -> Admin:
+    """Open the configured database, refusing one behind the current schema.
+
+    A read-only command also refuses an empty database rather than create the schema.
+    """
+    url = _database_url(read_only=read_only)
+    if read_only and _is_empty(url):
+        raise click.ClickException(
+            "the database has no userauth tables: nothing to read (`userauth db upgrade` "
+            "creates them)"
+        )
     settings = _load_settings()
     try:
         migrations.ensure_current(settings.database_url, auto_migrate=False)
