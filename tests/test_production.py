@@ -21,7 +21,7 @@ from tests.conftest import ROOT
 from tests.smtp import MailSink, ReceivedMail, Service, ServiceFactory
 from userauth.auth import Auth
 from userauth.db import DB
-from userauth.settings import SettingsError
+from userauth.settings import Settings, SettingsError
 from userauth.web import create_app
 
 EMAIL = "bob@example.com"
@@ -541,7 +541,7 @@ class TestProductionStartUp:
         ],
         ids=["no-smtp-host", "bcrypt-cost-9"],
     )
-    def test_serve_exits_printing_the_problem(
+    def test_serve_exits_2_printing_only_the_problem(
         self, database_url: str, env: dict[str, str], setting: str
     ) -> None:
         environ = {
@@ -561,9 +561,38 @@ class TestProductionStartUp:
             check=False,
         )
 
-        assert finished.returncode != 0
-        assert setting in finished.stderr
-        assert "Traceback" not in finished.stderr
+        assert finished.returncode == 2
+        first, *sentences = finished.stderr.splitlines()
+        assert first == "userauth cannot start:"
+        assert any(setting in sentence for sentence in sentences)
+        assert all(sentence.endswith(".") for sentence in sentences)
+
+    @pytest.mark.parametrize(
+        ("workers", "redis", "refused"),
+        [("2", False, True), ("1", False, False), ("2", True, False)],
+        ids=["two-workers-no-redis", "one-worker-no-redis", "two-workers-redis"],
+    )
+    def test_several_workers_without_a_shared_counter_store_are_refused(
+        self, workers: str, redis: bool, refused: bool
+    ) -> None:
+        settings = Settings(
+            env="production",
+            smtp_host="127.0.0.1",
+            cookie_secure=True,
+            reset_link_template="https://example.com/reset?token={token}",
+            workers=int(workers),
+            redis_url="redis://127.0.0.1:6379/0" if redis else None,
+        )
+        problems = settings.serving_problems()
+        assert [p for p in problems if "REDIS_URL" in p] == (
+            [
+                "REDIS_URL must be set in production with 2 workers: without a shared counter "
+                "store each worker counts rate limits alone (or set USERAUTH_WORKERS=1)."
+            ]
+            if refused
+            else []
+        )
+        assert settings.production_problems() == []
 
     def test_production_logs_no_warning(
         self, make_service: ServiceFactory, caplog: pytest.LogCaptureFixture

@@ -72,7 +72,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     overrides = {"host": host, "port": port, "workers": workers, "threads": threads}
     settings = settings.with_changes(**{k: v for k, v in overrides.items() if v is not None})
     # An unsafe production configuration stops here, in sentences, before any worker boots.
-    problems = settings.production_problems()
+    problems = settings.serving_problems()
     if problems:
         click.echo("userauth cannot start:\n" + "\n".join(problems), err=True)
         raise SystemExit(2)

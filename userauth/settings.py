@@ -137,6 +137,18 @@ class Settings:
             problems.append("DATABASE_URL must not be an in-memory database in production.")
         return problems
 
+    def serving_problems(self) -> list[str]:
+        """Return production_problems(), and what is unsafe only when serving many workers."""
+        problems = self.production_problems()
+        if self.is_production and self.workers > 1 and not self.redis_url:
+            # Each worker would count alone: a 20/minute limit would let 20 per worker through.
+            problems.append(
+                f"REDIS_URL must be set in production with {self.workers} workers: without a "
+                "shared counter store each worker counts rate limits alone (or set "
+                "USERAUTH_WORKERS=1)."
+            )
+        return problems
+
     def development_warning(self) -> str | None:
         """Return the one-line warning development prints at start-up (None in production)."""
         if self.is_production:
