@@ -30,17 +30,21 @@ def unprocessable(error: Exception) -> HTTPException | tuple[Response, int]:
     return jsonify({"message": "the request could not be processed"}), 400
 
 
-@app.route("/", methods=["GET"], strict_slashes=False)
+@app.route("/", methods=["GET"])
 def index() -> Response:
     """GET /: the welcome message."""
     return jsonify({"message": "Bienvenue"})
 
 
-@app.route("/users", methods=["POST"], strict_slashes=False)
+@app.route("/users", methods=["POST"])
 def users() -> Response | tuple[Response, int]:
     """POST /users (form email, password): register a user."""
     email = request.form.get("email")
     password = request.form.get("password")
+    if email is None:
+        # The design crashed here (a NULL email) and its session stayed broken for every
+        # later request; the answer is the 400 of any crash, and the server keeps working.
+        return jsonify({"message": "the request could not be processed"}), 400
     try:
         AUTH.register_user(email, password)
     except ValueError:
@@ -48,7 +52,7 @@ def users() -> Response | tuple[Response, int]:
     return jsonify({"email": email, "message": "user created"})
 
 
-@app.route("/sessions", methods=["POST"], strict_slashes=False)
+@app.route("/sessions", methods=["POST"])
 def login() -> Response:
     """POST /sessions (form email, password): log in, set the session_id cookie."""
     email = request.form.get("email")
@@ -61,7 +65,7 @@ def login() -> Response:
     return response
 
 
-@app.route("/sessions", methods=["DELETE"], strict_slashes=False)
+@app.route("/sessions", methods=["DELETE"])
 def logout() -> ResponseReturnValue:
     """DELETE /sessions (cookie session_id): end the session, redirect to GET /."""
     user = AUTH.get_user_from_session_id(request.cookies.get("session_id"))
@@ -71,7 +75,7 @@ def logout() -> ResponseReturnValue:
     return redirect("/")
 
 
-@app.route("/profile", methods=["GET"], strict_slashes=False)
+@app.route("/profile", methods=["GET"])
 def profile() -> Response:
     """GET /profile (cookie session_id): the email of the session's user."""
     user = AUTH.get_user_from_session_id(request.cookies.get("session_id"))
@@ -80,7 +84,7 @@ def profile() -> Response:
     return jsonify({"email": user.email})
 
 
-@app.route("/reset_password", methods=["POST"], strict_slashes=False)
+@app.route("/reset_password", methods=["POST"])
 def get_reset_password_token() -> Response:
     """POST /reset_password (form email): a reset token for that user."""
     email = request.form.get("email")
@@ -91,7 +95,7 @@ def get_reset_password_token() -> Response:
     return jsonify({"email": email, "reset_token": reset_token})
 
 
-@app.route("/reset_password", methods=["PUT"], strict_slashes=False)
+@app.route("/reset_password", methods=["PUT"])
 def update_password() -> Response:
     """PUT /reset_password (form email, reset_token, new_password): set a new password."""
     email = request.form.get("email")
@@ -105,4 +109,4 @@ def update_password() -> Response:
 
 
 if __name__ == "__main__":
-    app.run(host="0.0.0.0", port=5000)  # noqa: S104 - the design's address
+    app.run(host="0.0.0.0", port="5000")  # noqa: S104 - the design's address

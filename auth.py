@@ -14,13 +14,19 @@ from sqlalchemy.orm.exc import NoResultFound  # type: ignore[attr-defined]
 from db import DB
 from user import User
 
-# bcrypt reads 72 bytes at most; the design's bcrypt ignored the rest, today's raises.
+# bcrypt reads 72 bytes at most: the design's bcrypt ignored the rest, bcrypt 5 raises.
 BCRYPT_MAX_BYTES = 72
 
 
 def _hash_password(password: str) -> bytes:
     """Return a salted bcrypt hash of the password."""
-    return bcrypt.hashpw(password.encode()[:BCRYPT_MAX_BYTES], bcrypt.gensalt())
+    encoded, salt = password.encode(), bcrypt.gensalt()
+    try:
+        return bcrypt.hashpw(encoded, salt)
+    except ValueError:
+        if len(encoded) <= BCRYPT_MAX_BYTES:
+            raise
+        return bcrypt.hashpw(encoded[:BCRYPT_MAX_BYTES], salt)
 
 
 def _generate_uuid() -> str:
@@ -53,8 +59,13 @@ class Auth:
         except NoResultFound:
             return False
         # A str hash written through update_user raises TypeError here, as in the design.
-        stored = user.hashed_password
-        return bcrypt.checkpw(password.encode()[:BCRYPT_MAX_BYTES], stored)  # type: ignore[arg-type]
+        encoded, stored = password.encode(), user.hashed_password
+        try:
+            return bcrypt.checkpw(encoded, stored)  # type: ignore[arg-type]
+        except ValueError:
+            if len(encoded) <= BCRYPT_MAX_BYTES:
+                raise
+            return bcrypt.checkpw(encoded[:BCRYPT_MAX_BYTES], stored)  # type: ignore[arg-type]
 
     def create_session(self, email: str) -> str | None:
         """Give the user a new session id (replacing any earlier one); None if unknown."""
@@ -76,12 +87,12 @@ class Auth:
             return None
 
     def destroy_session(self, user_id: int) -> None:
-        """End the user's session: its `session_id` becomes None."""
-        try:
-            self._db.update_user(user_id, session_id=None)
-        except NoResultFound:
-            return None
-        return None
+        """End the user's session: its `session_id` becomes None.
+
+        Raises:
+            NoResultFound: no user has this id.
+        """
+        self._db.update_user(user_id, session_id=None)
 
     def get_reset_password_token(self, email: str) -> str:
         """Store a new reset token for the user and return it.
@@ -92,7 +103,7 @@ class Auth:
         try:
             user = self._db.find_user_by(email=email)
         except NoResultFound:
-            raise ValueError from None
+            raise ValueError  # noqa: B904 - chained, as the design's traceback shows
         reset_token = _generate_uuid()
         self._db.update_user(user.id, reset_token=reset_token)
         return reset_token
@@ -108,5 +119,5 @@ class Auth:
         try:
             user = self._db.find_user_by(reset_token=reset_token)
         except NoResultFound:
-            raise ValueError from None
+            raise ValueError  # noqa: B904 - chained, as the design's traceback shows
         self._db.update_user(user.id, hashed_password=_hash_password(password), reset_token=None)

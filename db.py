@@ -14,8 +14,8 @@ from sqlalchemy.orm.exc import NoResultFound  # type: ignore[attr-defined]
 
 from user import Base, User
 
-# Every database the userauth service creates or migrates has this Alembic table.
-SERVICE_MARKER_TABLE = "alembic_version"
+# Every database of the userauth service has these two tables; the design's has neither.
+SERVICE_TABLES = frozenset({"alembic_version", "sessions"})
 
 
 class ServiceDatabaseError(RuntimeError):
@@ -48,7 +48,7 @@ class DB:
         """Save a user and return it (no validation, no uniqueness)."""
         user = User(email=email, hashed_password=hashed_password)
         self._session.add(user)
-        self._commit()
+        self._session.commit()
         return user
 
     def find_user_by(self, **kwargs: Any) -> User:
@@ -76,20 +76,11 @@ class DB:
                 raise ValueError
         for name, value in kwargs.items():
             setattr(user, name, value)
-        self._commit()
-
-    def _commit(self) -> None:
-        # A refused write (a NULL email) rolls back, so the session stays usable.
-        try:
-            self._session.commit()
-        except Exception:
-            self._session.rollback()
-            raise
+        self._session.commit()
 
 
 def _refuse_a_service_database(engine: Any) -> None:
-    tables = inspect(engine).get_table_names()
-    if SERVICE_MARKER_TABLE in tables:
+    if set(inspect(engine).get_table_names()) >= SERVICE_TABLES:
         engine.dispose()
         raise ServiceDatabaseError(
             "a.db holds the userauth service's database, which the design's DB() would empty: "

@@ -304,8 +304,14 @@ class TestUpdatePassword:
 class TestFlaskDefaults:
     @pytest.mark.parametrize(
         ("method", "path", "status"),
-        [("GET", "/nowhere", 404), ("GET", "/users", 405), ("PATCH", "/profile", 405)],
-        ids=["unknown-route", "get-users", "patch-profile"],
+        [
+            ("GET", "/nowhere", 404),
+            ("GET", "/users", 405),
+            ("PATCH", "/profile", 405),
+            ("POST", "/users/", 404),
+            ("GET", "/profile/", 404),
+        ],
+        ids=["unknown-route", "get-users", "patch-profile", "users-slash", "profile-slash"],
     )
     def test_unknown_routes_and_methods_are_flasks_pages(
         self, client: FlaskClient, method: str, path: str, status: int

@@ -40,10 +40,14 @@ class TestHashPassword:
         hashed = auth._hash_password("x" * 100)
         assert bcrypt.checkpw(b"x" * 72, hashed)
 
-    def test_patching_auth_bcrypt_hashpw_takes_effect(self) -> None:
-        with patch("auth.bcrypt.hashpw", return_value=b"patched") as hashpw:
-            assert auth._hash_password(PASSWORD) == b"patched"
-        assert hashpw.call_args.args[0] == PASSWORD.encode()
+    @pytest.mark.parametrize("password", [PASSWORD, "q" * 80], ids=["short", "over-72-bytes"])
+    def test_patching_auth_bcrypt_hashpw_takes_effect(self, password: str) -> None:
+        with (
+            patch("auth.bcrypt.gensalt", return_value=b"salt"),
+            patch("auth.bcrypt.hashpw", return_value=b"patched") as hashpw,
+        ):
+            assert auth._hash_password(password) == b"patched"
+        hashpw.assert_called_once_with(password.encode(), b"salt")
 
 
 class TestGenerateUuid:
@@ -182,6 +186,10 @@ class TestDestroySession:
         assert ann.session_id is None
         assert service.get_user_from_session_id(session_id) is None
 
+    def test_an_unknown_id_raises_no_result_found(self, service: auth.Auth) -> None:
+        with pytest.raises(NoResultFound):
+            service.destroy_session(7)
+
     def test_other_users_stay_logged_in(self, service: auth.Auth, ann: user.User) -> None:
         service.register_user("bob@example.com", PASSWORD)
         bob_session = service.create_session("bob@example.com")
@@ -198,8 +206,10 @@ class TestGetResetPasswordToken:
         assert service._db.find_user_by(reset_token=token) is ann
 
     def test_raises_value_error_for_an_unknown_email(self, service: auth.Auth) -> None:
-        with pytest.raises(ValueError):  # noqa: PT011 - the design raises a bare ValueError
+        with pytest.raises(ValueError) as raised:  # noqa: PT011 - the design's bare ValueError
             service.get_reset_password_token("nobody@example.com")
+        # Raised while handling NoResultFound, as the design's traceback shows.
+        assert isinstance(raised.value.__context__, NoResultFound)
 
 
 class TestUpdatePassword:

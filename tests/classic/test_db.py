@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from sqlalchemy.exc import InvalidRequestError, NoResultFound
+from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound, PendingRollbackError
 from sqlalchemy.orm import Session
 
 import db
@@ -76,6 +76,12 @@ class TestServiceDatabaseIsRefused:
             db.DB()
         assert [row[1] for row in stored_rows(service_database)] == ["k@e.p"]
 
+    def test_another_projects_alembic_table_is_no_service_database(self, make_db: MakeDB) -> None:
+        with sqlite3.connect("a.db") as connection:
+            connection.execute("CREATE TABLE alembic_version (version_num VARCHAR(32))")
+        make_db().add_user("ann@example.com", "hash")
+        assert stored_rows() == [(1, "ann@example.com", "hash", None, None)]
+
     def test_python3_app_py_exits_with_the_sentence(self, service_database: Path) -> None:
         finished = subprocess.run(
             [sys.executable, str(ROOT / "app.py")],
@@ -105,6 +111,15 @@ class TestAddUser:
         user = make_db().add_user("ann@example.com", "hash")
         assert (user.id, user.email, user.hashed_password) == (1, "ann@example.com", "hash")
         assert (user.session_id, user.reset_token) == (None, None)
+
+    def test_a_refused_write_leaves_the_session_failed_as_the_designs(
+        self, make_db: MakeDB
+    ) -> None:
+        store = make_db()
+        with pytest.raises(IntegrityError):
+            store.add_user(None, "hash")  # type: ignore[arg-type]
+        with pytest.raises(PendingRollbackError):
+            store.add_user("ann@example.com", "hash")
 
     def test_the_same_email_twice_makes_ids_1_and_2(self, make_db: MakeDB) -> None:
         store = make_db()
