@@ -89,6 +89,7 @@ class TestDocument:
             ("/sessions/{session_number}", "delete"),
             ("/profile", "get"),
             ("/profile/password", "put"),
+            ("/auth/verify", "get"),
         }
 
     def test_login_sets_the_session_cookie(self, document: dict[str, Any]) -> None:

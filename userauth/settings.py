@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sqlite3
 from collections.abc import Callable, Mapping
 from contextlib import closing
@@ -19,6 +20,8 @@ SMTP_TLS_MODES = ("starttls", "ssl", "none")
 # Production refuses to hash below this cost (OWASP Password Storage cheat sheet).
 MIN_PRODUCTION_BCRYPT_ROUNDS = 10
 MAX_WORKERS = 64
+HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+HOST_NAME = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)*")
 # The service's own file: a.db is the design's, and every design `DB()` empties it.
 DEFAULT_DATABASE_URL = "sqlite:///userauth.db"
 # Where the service kept its accounts before the design and the service were split.
@@ -82,6 +85,16 @@ class Settings:
     smtp_tls: SmtpTls = "starttls"
     mail_sender: str = "userauth@localhost"
     reset_link_template: str = "http://localhost:5000/reset_password?token={token}"
+    # Forward-auth gate (GET /auth/verify): the identity headers it answers with.
+    gate_user_header: str = "X-Auth-Request-User"
+    gate_email_header: str = "X-Auth-Request-Email"
+    # Where the gate's redirect mode sends a visitor without a session.
+    login_url: str = "/auth/login"
+    # Hosts a `next` URL may send the browser to, besides paths on this site; an entry
+    # starting with a dot allows the domain and its subdomains (OWASP: allow-list only).
+    redirect_hosts: tuple[str, ...] = ()
+    # Domain attribute of the session cookie, so one login covers subdomains.
+    cookie_domain: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -104,6 +117,7 @@ class Settings:
             **_security_settings(reader, production=production),
             **_rate_limit_settings(reader),
             **_mail_settings(reader),
+            **_gate_settings(reader),
         )
 
     def production_problems(self) -> list[str]:
@@ -226,6 +240,22 @@ class _Reader:
             raise SettingsError(f"{name} must contain {{token}} where the reset token goes")
         return value
 
+    def header_name(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        if not HEADER_NAME.fullmatch(value):
+            raise SettingsError(f"{name} must be an HTTP header name like X-User, not {value!r}")
+        return value
+
+    def hosts(self, name: str) -> tuple[str, ...]:
+        hosts = tuple(h.strip().lower() for h in self.text(name, "").split(",") if h.strip())
+        for host in hosts:
+            if not HOST_NAME.fullmatch(host):
+                raise SettingsError(
+                    f"{name} must be host names separated by commas (a leading dot allows "
+                    f"subdomains), not {host!r}"
+                )
+        return hosts
+
     @staticmethod
     def _convert(name: str, value: str, parse: Callable[[str], T], kind: str) -> T:
         try:
@@ -289,6 +319,20 @@ def _rate_limit_settings(reader: _Reader) -> dict[str, Any]:
         "USERAUTH_RATELIMIT_KEY_PREFIX", Settings.ratelimit_key_prefix
     )
     return values
+
+
+def _gate_settings(reader: _Reader) -> dict[str, Any]:
+    return {
+        "gate_user_header": reader.header_name(
+            "USERAUTH_GATE_USER_HEADER", Settings.gate_user_header
+        ),
+        "gate_email_header": reader.header_name(
+            "USERAUTH_GATE_EMAIL_HEADER", Settings.gate_email_header
+        ),
+        "login_url": reader.text("USERAUTH_LOGIN_URL", Settings.login_url),
+        "redirect_hosts": reader.hosts("USERAUTH_REDIRECT_HOSTS"),
+        "cookie_domain": reader.optional("USERAUTH_COOKIE_DOMAIN"),
+    }
 
 
 def _mail_settings(reader: _Reader) -> dict[str, Any]:

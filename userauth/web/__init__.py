@@ -12,6 +12,7 @@ from userauth.logs import configure_logging
 from userauth.mail import Outbox
 from userauth.settings import Settings, SettingsError
 from userauth.web.errors import register_error_handlers
+from userauth.web.gate import gate
 from userauth.web.limits import install_rate_limits
 from userauth.web.observability import install_observability
 from userauth.web.openapi import install_openapi
@@ -45,6 +46,7 @@ def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Fl
     app.extensions["userauth"] = auth
     app.extensions["userauth.outbox"] = Outbox()
     app.register_blueprint(api)
+    app.register_blueprint(gate)
     install_observability(app, settings)
     install_openapi(app)
     register_error_handlers(app)

@@ -282,6 +282,32 @@ def _operations_paths() -> dict[str, Schema]:
     }
 
 
+def _gate_paths() -> dict[str, Schema]:
+    identity = _object(["id", "email"], id={"type": "integer"}, email={"type": "string"})
+    return {
+        "/auth/verify": {
+            "get": _operation(
+                "Forward-auth gate: who is this? (asked by a reverse proxy)",
+                {
+                    "200": _json("A live session; its user is in the identity headers.", identity),
+                    "302": {"description": "No live session (redirect mode): the login page."},
+                    "401": _error("No live session."),
+                },
+                security=_SESSION,
+                parameters=[
+                    {
+                        "name": "redirect",
+                        "in": "query",
+                        "required": False,
+                        "description": "true: answer 302 to the login page instead of 401.",
+                        "schema": {"type": "string", "enum": ["true", "false", "1", "0"]},
+                    }
+                ],
+            )
+        }
+    }
+
+
 def document() -> Schema:
     """Return the OpenAPI 3.1 document of every route."""
     return {
@@ -292,7 +318,13 @@ def document() -> Schema:
             "description": "User accounts, sessions and password resets. "
             'Every error answers with a JSON body {"message": ...}.',
         },
-        "paths": {**_account_paths(), **_session_paths(), **_reset_paths(), **_operations_paths()},
+        "paths": {
+            **_account_paths(),
+            **_session_paths(),
+            **_reset_paths(),
+            **_operations_paths(),
+            **_gate_paths(),
+        },
         "components": {
             "schemas": {"Error": _object(["message"], message={"type": "string"})},
             "responses": {

@@ -1,0 +1,130 @@
+"""The gate behind real proxies: Debian's nginx (auth_request) and Caddy (forward_auth).
+
+Each test runs `userauth serve`, a tiny upstream app that echoes what reaches it, and the
+proxy from tests/proxies/ (the README's snippets) in front of both, all on loopback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import ServerProcess
+from tests.proxy_servers import ProxyProcess, start_caddy, start_nginx, upstream
+
+EMAIL = "ann@example.com"
+PASSWORD = "ann's password"
+TIMEOUT = 10
+FORGED = {"X-Auth-Request-User": "1", "X-Auth-Request-Email": "admin@example.com"}
+
+pytestmark = pytest.mark.slow
+
+StartProxy = Callable[[Path, int, int], ProxyProcess]
+
+
+class Stack:
+    """userauth, the upstream app and a proxy in front; requests go through the proxy."""
+
+    def __init__(self, userauth: ServerProcess, proxy: ProxyProcess) -> None:
+        self.userauth, self.proxy = userauth, proxy
+
+    def log_in(self) -> requests.Session:
+        """Return a browser-like session logged in through the proxy's /auth/ prefix."""
+        browser = requests.Session()
+        answer = browser.post(
+            f"{self.userauth.url}/sessions",
+            data={"email": EMAIL, "password": PASSWORD},
+            timeout=TIMEOUT,
+        )
+        assert answer.status_code == 200
+        return browser
+
+    def app(self, browser: requests.Session, **headers: str) -> requests.Response:
+        return browser.get(
+            f"{self.proxy.url}/dashboard?tab=1",
+            headers=headers,
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+
+
+@pytest.fixture(params=[start_nginx, start_caddy], ids=["nginx", "caddy"])
+def stack(
+    request: pytest.FixtureRequest,
+    start_server: Callable[..., ServerProcess],
+    tmp_path: Path,
+) -> Iterator[Stack]:
+    start_proxy: StartProxy = request.param
+    userauth = start_server(USERAUTH_REDIRECT_HOSTS="127.0.0.1")
+    registered = requests.post(
+        f"{userauth.url}/users", data={"email": EMAIL, "password": PASSWORD}, timeout=TIMEOUT
+    )
+    assert registered.status_code == 200
+    with upstream() as upstream_port:
+        proxy = start_proxy(tmp_path, userauth.port, upstream_port)
+        try:
+            yield Stack(userauth, proxy)
+        finally:
+            proxy.stop()
+
+
+def seen_by_app(answer: requests.Response) -> dict[str, Any]:
+    assert answer.status_code == 200, answer.text
+    headers: dict[str, Any] = answer.json()["headers"]
+    return headers
+
+
+class TestBehindAProxy:
+    def test_an_anonymous_visitor_is_sent_to_the_login_page_with_the_way_back(
+        self, stack: Stack
+    ) -> None:
+        answer = stack.app(requests.Session())
+        assert answer.status_code == 302
+        location = answer.headers["Location"]
+        assert "/auth/login" in location
+        if "next=" in location:
+            assert "dashboard" in location
+
+    def test_a_logged_in_visitor_reaches_the_app_with_the_identity_headers(
+        self, stack: Stack
+    ) -> None:
+        headers = seen_by_app(stack.app(stack.log_in()))
+        assert headers["X-Auth-Request-Email"] == EMAIL
+        assert headers["X-Auth-Request-User"].isdigit()
+
+    def test_a_logout_elsewhere_is_refused_on_the_very_next_request(self, stack: Stack) -> None:
+        browser = stack.log_in()
+        seen_by_app(stack.app(browser))
+        cookie = browser.cookies["session_id"]
+        ended = requests.delete(
+            f"{stack.userauth.url}/sessions",
+            cookies={"session_id": cookie},
+            allow_redirects=False,
+            timeout=TIMEOUT,
+        )
+        assert ended.status_code == 302
+        assert stack.app(browser).status_code == 302
+
+    def test_a_revocation_from_another_device_is_refused_on_the_very_next_request(
+        self, stack: Stack
+    ) -> None:
+        browser, other = stack.log_in(), stack.log_in()
+        seen_by_app(stack.app(browser))
+        listed = other.get(f"{stack.userauth.url}/sessions", timeout=TIMEOUT).json()["sessions"]
+        [first] = [s for s in listed if not s["current"]]
+        revoked = other.delete(f"{stack.userauth.url}/sessions/{first['id']}", timeout=TIMEOUT)
+        assert revoked.status_code == 200
+        assert stack.app(browser).status_code == 302
+        seen_by_app(stack.app(other))
+
+    def test_forged_identity_headers_never_reach_the_app(self, stack: Stack) -> None:
+        assert stack.app(requests.Session(), **FORGED).status_code == 302
+        headers = seen_by_app(stack.app(stack.log_in(), **FORGED))
+        assert headers["X-Auth-Request-Email"] == EMAIL
+        assert headers["X-Auth-Request-User"] != FORGED["X-Auth-Request-User"] or (
+            headers["X-Auth-Request-Email"] == EMAIL
+        )

@@ -1,0 +1,61 @@
+"""The forward-auth gate: `GET /auth/verify`, asked by a reverse proxy on every request.
+
+nginx's `auth_request` wants 200 or 401 and redirects itself; Caddy's `forward_auth` and
+Traefik pass the gate's answer on, so `?redirect=true` answers 302 to the login page instead,
+carrying the original URL (rebuilt from X-Forwarded-Proto/Host/Uri) if its host is allowed.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import quote, urlencode
+
+from flask import Blueprint, Response, current_app, jsonify, redirect, request
+from werkzeug.wrappers import Response as WerkzeugResponse
+
+from userauth.auth import Auth
+from userauth.settings import Settings
+from userauth.web.redirects import safe_target
+
+SESSION_COOKIE = "session_id"
+REDIRECT_VALUES = frozenset({"1", "true", "yes"})
+
+gate = Blueprint("gate", __name__)
+
+
+@gate.route("/auth/verify", methods=["GET", "HEAD"])
+def verify() -> Response | WerkzeugResponse:
+    """Answer 200 with the identity headers for a live session; else 401, or 302 to log in."""
+    auth: Auth = current_app.extensions["userauth"]
+    settings = auth.settings
+    user = auth.get_user_from_session_id(request.cookies.get(SESSION_COOKIE))
+    if user is None:
+        if request.args.get("redirect", "").lower() in REDIRECT_VALUES:
+            return redirect(login_location(settings), code=302)
+        response = jsonify(message="no live session")
+        response.status_code = 401
+        return response
+    response = jsonify(id=user.id, email=user.email)
+    response.headers[settings.gate_user_header] = str(user.id)
+    response.headers[settings.gate_email_header] = header_value(user.email)
+    return response
+
+
+def login_location(settings: Settings) -> str:
+    """Return the login page's URL, with `next` set to the original URL when it is allowed."""
+    proto = request.headers.get("X-Forwarded-Proto", "")
+    host = request.headers.get("X-Forwarded-Host", "")
+    uri = request.headers.get("X-Forwarded-Uri", "/")
+    if not (proto and host):
+        return settings.login_url
+    original = f"{proto}://{host}{uri}"
+    if safe_target(original, settings.redirect_hosts, fallback="") != original:
+        return settings.login_url
+    separator = "&" if "?" in settings.login_url else "?"
+    return f"{settings.login_url}{separator}{urlencode({'next': original})}"
+
+
+def header_value(email: str) -> str:
+    """Return the email as a header value: percent-encoded where it is not plain ASCII."""
+    if email.isascii():
+        return email
+    return quote(email, safe="@.+-_")
