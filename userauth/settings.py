@@ -21,6 +21,7 @@ SMTP_TLS_MODES = ("starttls", "ssl", "none")
 MIN_PRODUCTION_BCRYPT_ROUNDS = 10
 MAX_WORKERS = 64
 HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+ORIGIN = re.compile(r"https?://[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?")
 HOST_NAME = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)*")
 # The service's own file: a.db is the design's, and every design `DB()` empties it.
 DEFAULT_DATABASE_URL = "sqlite:///userauth.db"
@@ -95,6 +96,8 @@ class Settings:
     redirect_hosts: tuple[str, ...] = ()
     # Domain attribute of the session cookie, so one login covers subdomains.
     cookie_domain: str | None = None
+    # Origins (scheme://host[:port]) whose pages may call the API with the session cookie.
+    cors_origins: tuple[str, ...] = ()
 
     @property
     def is_production(self) -> bool:
@@ -256,6 +259,16 @@ class _Reader:
                 )
         return hosts
 
+    def origins(self, name: str) -> tuple[str, ...]:
+        origins = tuple(o.strip().lower() for o in self.text(name, "").split(",") if o.strip())
+        for origin in origins:
+            if not ORIGIN.fullmatch(origin):
+                raise SettingsError(
+                    f"{name} must be origins like https://app.example.com separated by commas, "
+                    f"not {origin!r}"
+                )
+        return origins
+
     @staticmethod
     def _convert(name: str, value: str, parse: Callable[[str], T], kind: str) -> T:
         try:
@@ -332,6 +345,7 @@ def _gate_settings(reader: _Reader) -> dict[str, Any]:
         "login_url": reader.text("USERAUTH_LOGIN_URL", Settings.login_url),
         "redirect_hosts": reader.hosts("USERAUTH_REDIRECT_HOSTS"),
         "cookie_domain": reader.optional("USERAUTH_COOKIE_DOMAIN"),
+        "cors_origins": reader.origins("USERAUTH_CORS_ORIGINS"),
     }
 
 

@@ -11,6 +11,7 @@ from userauth.auth import Auth
 from userauth.logs import configure_logging
 from userauth.mail import Outbox
 from userauth.settings import Settings, SettingsError
+from userauth.web.cors import install_cors
 from userauth.web.errors import register_error_handlers
 from userauth.web.gate import gate
 from userauth.web.limits import install_rate_limits
@@ -47,6 +48,7 @@ def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Fl
     app.extensions["userauth.outbox"] = Outbox()
     app.register_blueprint(api)
     app.register_blueprint(gate)
+    install_cors(app, settings)
     install_observability(app, settings)
     install_openapi(app)
     register_error_handlers(app)
