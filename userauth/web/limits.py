@@ -1,11 +1,14 @@
-"""Rate limits (Flask-Limiter): per client address, and per account where guessing targets one."""
+"""Rate limits (Flask-Limiter): per client address, and per account where guessing targets one.
+
+A route declares which group of limits it takes with `@rate_limited(group)`; the rates come
+from the settings, so `install_rate_limits` applies each group's `limiter.limit(...)` to the
+routes that declared it when the app is built.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from functools import wraps
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RouteLimit
@@ -14,14 +17,30 @@ from flask_limiter.util import get_remote_address
 from userauth.emails import lookup_key
 from userauth.settings import Settings
 from userauth.tokens import digest
-from userauth.web.routes import SESSION_COOKIE
+from userauth.web.schemas import SESSION_COOKIE
 
 TOO_MANY = "too many attempts; try again later"
+# The attribute on a view function that names its group of limits.
+_GROUP = "rate_limit_group"
+
+View = TypeVar("View", bound=Callable[..., Any])
+
+
+def rate_limited(group: str) -> Callable[[View], View]:
+    """Declare that a route takes the named group of rate limits (see `_groups`)."""
+
+    def declare(view: View) -> View:
+        setattr(view, _GROUP, group)
+        return view
+
+    return declare
 
 
 def _account() -> str:
-    """Key a limit by the account named in the form, whatever address the request comes from."""
-    return "account:" + lookup_key(request.form.get("email", ""))
+    """Key a limit by the account named in the body, whatever address the request comes from."""
+    body = request.get_json(silent=True) if request.is_json else request.form
+    email = body.get("email") if isinstance(body, Mapping) else None
+    return "account:" + lookup_key(email if isinstance(email, str) else "")
 
 
 def _session() -> str:
@@ -38,9 +57,14 @@ _ON_200, _ON_401, _ON_403 = _status_is(200), _status_is(401), _status_is(403)
 
 
 def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
-    """Attach the limiter to the app and limit the routes that guessing and spam target."""
+    """Attach the limiter to the app and apply each route's declared group of limits.
+
+    Raises:
+        LookupError: a route declares a group that does not exist.
+    """
     limiter = Limiter(
         get_remote_address,
+        app=app,
         storage_uri=settings.redis_url or "memory://",
         strategy="moving-window",
         key_prefix=settings.ratelimit_key_prefix,
@@ -50,17 +74,30 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         in_memory_fallback_enabled=True,
         swallow_errors=True,
     )
-    limits = _route_limits(limiter, settings)
-    # Flask-Limiter hooks every request of the app; the limited routes are the only ones
-    # that need it, and the session check on the others is the service's hot path.
-    with _hooks_confined_to(app, frozenset(limits)):
-        limiter.init_app(app)
-    for endpoint, route_limits in limits.items():
-        _guard(app, endpoint, *route_limits)
+    groups = _groups(limiter, settings)
+    limited_endpoints = set()
+    for endpoint, view in list(app.view_functions.items()):
+        group = getattr(view, _GROUP, None)
+        if group is None:
+            continue
+        if group not in groups:
+            raise LookupError(f"{endpoint} declares an unknown rate-limit group {group!r}")
+        limited: Callable[..., Any] = view
+        for limit in groups[group]:
+            limited = limit(limited)
+        app.view_functions[endpoint] = limited
+        limited_endpoints.add(endpoint)
+
+    @limiter.request_filter
+    def _declares_no_limit() -> bool:
+        # Routes without a declared limit have none to check (there are no default limits):
+        # said at once, the limiter's request hook skips resolving limits on the hot path.
+        return request.endpoint not in limited_endpoints
+
     return limiter
 
 
-def _route_limits(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]:
+def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]:
     def per_address(limits: str, scope: str) -> RouteLimit:
         return limiter.limit(limits, scope=scope, error_message=TOO_MANY)
 
@@ -68,60 +105,22 @@ def _route_limits(limiter: Limiter, settings: Settings) -> dict[str, list[RouteL
         return limiter.limit(limits, key_func=key, scope=scope, error_message=TOO_MANY, **options)
 
     return {
-        "api.login": [
+        "login": [
             per_address(settings.ratelimit_login, "login"),
             per_key(settings.ratelimit_login_failures, "login-failures", _account, **_ON_401),
         ],
-        "api.register": [
+        "register": [
             per_address(settings.ratelimit_register, "register"),
             # Production mails the owner of a taken email: that mail is limited per account.
             per_key(settings.ratelimit_reset_account, "signup-account", _account, **_ON_200),
         ],
-        "api.request_reset": [
+        "request-reset": [
             per_address(settings.ratelimit_reset, "reset"),
             per_key(settings.ratelimit_reset_account, "reset-account", _account),
         ],
-        "api.reset_password": [per_address(settings.ratelimit_reset, "reset")],
+        "reset": [per_address(settings.ratelimit_reset, "reset")],
         # A stolen session must not become a way around the failed-login limit.
-        "api.change_password": [
+        "password-change": [
             per_key(settings.ratelimit_login_failures, "password-change", _session, **_ON_403)
         ],
     }
-
-
-@contextmanager
-def _hooks_confined_to(app: Flask, endpoints: frozenset[str]) -> Iterator[None]:
-    """Make the app-wide request hooks registered inside the block run on `endpoints` only."""
-    # (hooks, whether a hook takes the response and returns it)
-    registries: list[tuple[dict[Any, list[Any]], bool]] = [
-        (app.before_request_funcs, False),
-        (app.after_request_funcs, True),
-        (app.teardown_request_funcs, False),
-    ]
-    earlier = [list(hooks.get(None, [])) for hooks, _ in registries]
-    yield
-    for (hooks, takes_response), kept in zip(registries, earlier, strict=True):
-        hooks[None] = [
-            hook if hook in kept else _on_endpoints(endpoints, hook, takes_response=takes_response)
-            for hook in hooks.get(None, [])
-        ]
-
-
-def _on_endpoints(
-    endpoints: frozenset[str], hook: Callable[..., Any], *, takes_response: bool
-) -> Callable[..., Any]:
-    @wraps(hook)
-    def confined(*args: Any) -> Any:
-        if request.endpoint in endpoints:
-            return hook(*args)
-        return args[0] if takes_response else None
-
-    return confined
-
-
-def _guard(app: Flask, endpoint: str, *limits: RouteLimit) -> None:
-    """Wrap a registered view in rate limits (Flask-Limiter checks them in the wrapper)."""
-    view: Callable[..., Any] = app.view_functions[endpoint]
-    for limit in limits:
-        view = limit(view)
-    app.view_functions[endpoint] = view

@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 import redis
-from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from apiflask import APIBlueprint
+from flask import Flask, Response, current_app, jsonify, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -22,6 +23,7 @@ from prometheus_client.registry import Collector
 from userauth import logs, tokens
 from userauth.db import DB
 from userauth.settings import Settings
+from userauth.web.schemas import Status, Unavailable, json_answer, responses
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -51,7 +53,7 @@ REDIS_TIMEOUT = 2.0
 
 access_log = logging.getLogger("userauth.access")
 logger = logging.getLogger(__name__)
-operations = Blueprint("operations", __name__)
+operations = APIBlueprint("operations", __name__)
 
 
 class RequestIds:
@@ -298,21 +300,37 @@ def _state() -> _Observability:
 
 
 @operations.get("/healthz")
+@operations.output(Status, description="Alive.")
 def healthz() -> Response:
     """Answer while the process can serve requests; no dependency is checked."""
     return jsonify(status="ok")
 
 
 @operations.get("/readyz")
-def readyz() -> tuple[Response, int]:
+@operations.output(Status, description="Ready.")
+@operations.doc(responses=responses({503: json_answer("Something is down.", Unavailable)}))
+def readyz() -> Response:
     """Answer 200 when every dependency answers, else 503 naming those that do not."""
     down = _state().dependencies.down()
-    if down:
-        return jsonify(message=f"unavailable: {', '.join(down)}", down=down), 503
-    return jsonify(status="ok"), 200
+    if not down:
+        return jsonify(status="ok")
+    # A Response, not a (body, status) pair: APIFlask would dump a pair's body as a Status.
+    response = jsonify(message=f"unavailable: {', '.join(down)}", down=down)
+    response.status_code = 503
+    return response
 
 
 @operations.get("/metrics")
+@operations.doc(
+    responses=responses(
+        {
+            200: {
+                "description": "The Prometheus text format.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        }
+    )
+)
 def metrics() -> Response:
     """Expose the metrics in Prometheus's text format."""
     body = generate_latest(_state().metrics.registry)
