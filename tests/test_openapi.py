@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from userauth.auth import Auth
 from userauth.web import create_app
+from userauth.web.limits import declared_group
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -131,6 +132,31 @@ class TestDocument:
         answer = document["paths"][path][method]["responses"]["429"]
         assert answer["headers"]["Retry-After"]["required"] is True
         assert "message" in schema(document, answer["content"][JSON])["required"]
+
+    def test_every_route_that_declares_limits_documents_429(
+        self, document: dict[str, Any], app: Flask
+    ) -> None:
+        declared = {
+            (path, method)
+            for path, method in served_routes(app)
+            if declared_group(app.view_functions[endpoint_of(app, path, method)]) is not None
+        }
+        assert declared == set(LIMITED)
+        documented = {
+            route for route, op in operations(document).items() if "429" in op["responses"]
+        }
+        assert documented == declared
+
+
+def endpoint_of(app: Flask, path: str, method: str) -> str:
+    """The endpoint that serves (path, method), path in OpenAPI's syntax."""
+    for rule in app.url_map.iter_rules():
+        if re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule) == path and method.upper() in (
+            rule.methods or ()
+        ):
+            endpoint: str = rule.endpoint
+            return endpoint
+    raise LookupError((path, method))
 
 
 class TestDocumentedAnswers:

@@ -38,6 +38,12 @@ def rate_limited(group: str) -> Callable[[View], View]:
     return declare
 
 
+def declared_group(view: Callable[..., Any]) -> str | None:
+    """Return the group of rate limits a view declared with `rate_limited`, if any."""
+    group: str | None = getattr(view, _GROUP, None)
+    return group
+
+
 def _account() -> str:
     """Key a limit by the account named in the body, whatever address the request comes from."""
     body = request.get_json(silent=True) if request.is_json else request.form
@@ -78,7 +84,7 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
     groups = _groups(limiter, settings)
     limited_endpoints: set[str] = set()
     for endpoint, view in list(app.view_functions.items()):
-        group = getattr(view, _GROUP, None)
+        group = declared_group(view)
         if group is None:
             continue
         if group not in groups:
