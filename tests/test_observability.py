@@ -19,7 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.conftest import FakeClock, free_port, need_service
 from userauth.auth import Auth
-from userauth.logs import JsonFormatter, StderrHandler, log_fields
+from userauth.logs import JsonFormatter, StderrHandler
 from userauth.web import create_app
 
 EMAIL = "guillaume@holberton.io"
@@ -184,7 +184,7 @@ class TestLogWriter:
     def test_lines_written_at_once_by_many_threads_arrive_whole_and_all(
         self, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
     ) -> None:
-        # The process's own stderr, and userauth's handler alone: the direct write path.
+        # The process's own stderr, and userauth's handler alone, as in a server worker.
         monkeypatch.setattr(sys, "stderr", sys.__stderr__)
         logger = logging.getLogger("userauth.test-writer")
         handler = StderrHandler()
@@ -195,9 +195,7 @@ class TestLogWriter:
             with ThreadPoolExecutor(8) as pool:
                 list(
                     pool.map(
-                        lambda n: log_fields(
-                            logger, logging.WARNING, "line", {"n": n, "pad": "x" * 900}
-                        ),
+                        lambda n: logger.warning("line", extra={"n": n, "pad": "x" * 900}),
                         range(400),
                     )
                 )

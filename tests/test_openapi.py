@@ -1,4 +1,5 @@
-"""Issue 5 item 5: GET /openapi.json describes exactly the app's routes."""
+"""GET /openapi.json describes exactly the app's routes (issue 5), from the routes' own
+declarations, which also validate their input (issue 11); /docs shows it, offline."""
 
 from __future__ import annotations
 
@@ -12,19 +13,23 @@ from flask.testing import FlaskClient
 
 from userauth.auth import Auth
 from userauth.web import create_app
+from userauth.web.limits import declared_group
 
 FORM = "application/x-www-form-urlencoded"
+JSON = "application/json"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
+# The documentation's own routes: the document and the page that shows it.
+DOCUMENTATION_BLUEPRINTS = ("openapi", "docs_assets")
 # Rate-limited routes (issue 5): each documents its 429 answer with a Retry-After header.
 LIMITED = [("/users", "post"), ("/sessions", "post"), ("/reset_password", "post")]
-LIMITED += [("/reset_password", "put")]
+LIMITED += [("/reset_password", "put"), ("/profile/password", "put")]
 
 
 def served_routes(app: Flask) -> set[tuple[str, str]]:
-    """(path, method) of every URL rule, in OpenAPI's path syntax."""
+    """(path, method) of every URL rule but the documentation's, in OpenAPI's path syntax."""
     routes = set()
     for rule in app.url_map.iter_rules():
-        if rule.endpoint == "static":
+        if rule.endpoint == "static" or rule.endpoint.startswith(DOCUMENTATION_BLUEPRINTS):
             continue
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         routes |= {(path, m.lower()) for m in rule.methods or () if m not in IGNORED_METHODS}
@@ -38,6 +43,14 @@ def document(client: FlaskClient) -> dict[str, Any]:
     assert response.is_json
     body: dict[str, Any] = response.json  # type: ignore[assignment]
     return body
+
+
+def schema(document: dict[str, Any], media: dict[str, Any]) -> dict[str, Any]:
+    """The schema of a media type object, its $ref to the components followed."""
+    found: dict[str, Any] = media["schema"]
+    if "$ref" in found:
+        found = document["components"]["schemas"][found["$ref"].rsplit("/", 1)[-1]]
+    return found
 
 
 def operations(document: dict[str, Any]) -> dict[tuple[str, str], dict[str, Any]]:
@@ -56,7 +69,7 @@ class TestDocument:
         assert set(operations(document)) == served_routes(app)
 
     def test_includes_the_operations_routes(self, document: dict[str, Any]) -> None:
-        for path in ("/healthz", "/readyz", "/metrics", "/openapi.json"):
+        for path in ("/healthz", "/readyz", "/metrics"):
             assert "get" in document["paths"][path]
 
     def test_every_path_parameter_is_declared(self, document: dict[str, Any]) -> None:
@@ -65,9 +78,12 @@ class TestDocument:
             declared = {p["name"] for p in operation.get("parameters", []) if p["in"] == "path"}
             assert declared == in_path, path
 
-    def test_form_fields_match_what_the_routes_read(self, document: dict[str, Any]) -> None:
+    @pytest.mark.parametrize("content_type", [FORM, JSON])
+    def test_body_fields_match_what_the_routes_read(
+        self, document: dict[str, Any], content_type: str
+    ) -> None:
         forms = {
-            route: set(op["requestBody"]["content"][FORM]["schema"]["required"])
+            route: set(schema(document, op["requestBody"]["content"][content_type])["required"])
             for route, op in operations(document).items()
             if "requestBody" in op
         }
@@ -97,23 +113,51 @@ class TestDocument:
         assert "Set-Cookie" in answer["headers"]
 
     def test_every_error_answer_has_the_message_body(self, document: dict[str, Any]) -> None:
-        error = document["components"]["schemas"]["Error"]
-        assert error["required"] == ["message"]
-        assert error["properties"]["message"] == {"type": "string"}
         for route, op in operations(document).items():
             for status, answer in op["responses"].items():
-                if int(status) >= 400 and "$ref" not in answer:
-                    schema = answer["content"]["application/json"]["schema"]
-                    assert "#/components/schemas/Error" in str(schema), (route, status)
+                if int(status) >= 400:
+                    body = schema(document, answer["content"][JSON])
+                    assert "message" in body["required"], (route, status)
+                    assert body["properties"]["message"] == {"type": "string"}, (route, status)
+
+    def test_no_answer_is_a_422(self, document: dict[str, Any]) -> None:
+        # Bad input is the README's 400 {"message": ...}, not the validation library's 422.
+        statuses = {status for op in operations(document).values() for status in op["responses"]}
+        assert "422" not in statuses
+        assert "400" in statuses
 
     @pytest.mark.parametrize(("path", "method"), LIMITED, ids=[f"{m} {p}" for p, m in LIMITED])
     def test_rate_limited_routes_document_429(
         self, document: dict[str, Any], path: str, method: str
     ) -> None:
         answer = document["paths"][path][method]["responses"]["429"]
-        assert answer == {"$ref": "#/components/responses/RateLimited"}
-        limited = document["components"]["responses"]["RateLimited"]
-        assert "Retry-After" in limited["headers"]
+        assert answer["headers"]["Retry-After"]["required"] is True
+        assert "message" in schema(document, answer["content"][JSON])["required"]
+
+    def test_every_route_that_declares_limits_documents_429(
+        self, document: dict[str, Any], app: Flask
+    ) -> None:
+        declared = {
+            (path, method)
+            for path, method in served_routes(app)
+            if declared_group(app.view_functions[endpoint_of(app, path, method)]) is not None
+        }
+        assert declared == set(LIMITED)
+        documented = {
+            route for route, op in operations(document).items() if "429" in op["responses"]
+        }
+        assert documented == declared
+
+
+def endpoint_of(app: Flask, path: str, method: str) -> str:
+    """The endpoint that serves (path, method), path in OpenAPI's syntax."""
+    for rule in app.url_map.iter_rules():
+        if re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule) == path and method.upper() in (
+            rule.methods or ()
+        ):
+            endpoint: str = rule.endpoint
+            return endpoint
+    raise LookupError((path, method))
 
 
 class TestDocumentedAnswers:
@@ -156,3 +200,30 @@ class TestDocumentedAnswers:
         client = create_app(auth.settings, auth).test_client()
         response = client.open(path, method=method.upper(), data={})
         assert response.status_code == 400
+
+
+class TestDocsPage:
+    """/docs shows the document with Swagger UI, every file of which the app serves itself."""
+
+    def test_the_page_loads_nothing_from_another_host(self, client: FlaskClient) -> None:
+        response = client.get("/docs")
+        assert response.status_code == 200
+        page = response.text
+        assert "/openapi.json" in page
+        loaded = re.findall(r'(?:src|href)="([^"]*)"', page)
+        assert loaded
+        assert [url for url in loaded if "//" in url] == []
+
+    def test_every_script_and_stylesheet_of_the_page_is_served(self, client: FlaskClient) -> None:
+        page = client.get("/docs").text
+        assets = re.findall(r'(?:src|href)="(docs/assets/[^"]+)"', page)
+        assert len(assets) == 3
+        for asset in assets:
+            response = client.get(f"/{asset}")
+            assert response.status_code == 200, asset
+            assert len(response.data) > 1000, asset
+            assert response.mimetype in {"text/css", "text/javascript"}, asset
+
+    def test_an_unknown_asset_is_a_json_404(self, client: FlaskClient) -> None:
+        response = client.get("/docs/assets/evil.js")
+        assert (response.status_code, list(response.get_json())) == (404, ["message"])

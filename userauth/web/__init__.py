@@ -1,9 +1,14 @@
-"""The Flask application: create_app() wires routes, errors, limits and security headers."""
+"""The Flask application: create_app() wires routes, errors, limits and security headers.
+
+The app is an APIFlask (a Flask subclass) so that the routes' declarations validate input and
+make the OpenAPI document at /openapi.json, shown at /docs.
+"""
 
 from __future__ import annotations
 
 import logging
 
+from apiflask import APIFlask
 from flask import Flask, Response
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -12,16 +17,16 @@ from userauth.logs import configure_logging
 from userauth.mail import Outbox
 from userauth.settings import Settings, SettingsError
 from userauth.web.cors import install_cors
+from userauth.web.docs import configure_api_documentation
 from userauth.web.errors import register_error_handlers
 from userauth.web.gate import gate
 from userauth.web.limits import install_rate_limits
 from userauth.web.observability import install_observability
-from userauth.web.openapi import install_openapi
 from userauth.web.routes import api
 
 logger = logging.getLogger("userauth")
 
-# Form bodies are a few fields; anything bigger is refused before it is parsed.
+# Bodies are a few fields; anything bigger is refused before it is parsed.
 MAX_CONTENT_LENGTH = 64 * 1024
 
 
@@ -37,7 +42,15 @@ def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Fl
     _check_environment(settings)
     if auth is None:
         auth = Auth.from_settings(settings)
-    app = Flask("userauth")
+    app = APIFlask(
+        "userauth",
+        title="userauth",
+        version="1",
+        # No OAuth in this API, so no redirect page for Swagger UI's OAuth flow.
+        docs_oauth2_redirect_path=None,
+        # Every error, Werkzeug's included, is answered by web/errors.py's one table.
+        json_errors=False,
+    )
     app.config.update(MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH, DEBUG=settings.debug)
     if settings.trusted_proxies:
         # Only the last N proxies are trusted to say who the client is; a client cannot
@@ -50,7 +63,7 @@ def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Fl
     app.register_blueprint(gate)
     install_cors(app, settings)
     install_observability(app, settings)
-    install_openapi(app)
+    configure_api_documentation(app)
     register_error_handlers(app)
     # Flask-Limiter's wrappers hold the limiter weakly: the app must keep it alive.
     app.extensions["userauth.limiter"] = install_rate_limits(app, settings)

@@ -1,10 +1,17 @@
-"""The one table that maps domain errors to HTTP statuses and JSON bodies."""
+"""The one table that maps domain errors to HTTP statuses and JSON bodies.
+
+Input that fails its declaration (userauth/web/schemas.py) is answered here too: a 400 whose
+message names the first field at fault.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from typing import Any
 
-from flask import Flask, Response, jsonify
+from apiflask import APIFlask, HTTPError
+from flask import Response, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -23,10 +30,6 @@ from userauth.errors import (
 logger = logging.getLogger(__name__)
 
 
-class BadFieldError(AuthError):
-    """A form field is missing, empty or unreadable."""
-
-
 class LoginFailedError(AuthError):
     """The email and password do not match an enabled account."""
 
@@ -36,7 +39,6 @@ class LoginFailedError(AuthError):
 
 # status, and the message when the contract fixes one (else str(error) is shown).
 ERROR_TABLE: dict[type[AuthError], tuple[int, str | None]] = {
-    BadFieldError: (400, None),
     InvalidEmailError: (400, None),
     PasswordPolicyError: (400, None),
     EmailTakenError: (400, "email already registered"),
@@ -73,13 +75,36 @@ def _http_error(error: HTTPException) -> WerkzeugResponse | tuple[Response, int]
     return response, status
 
 
+def _input_error(error: HTTPError) -> tuple[Response, int]:
+    """Answer a request whose input fails its declared schema (APIFlask's validation)."""
+    return message_response(error.status_code, _first_problem(error.detail) or str(error.message))
+
+
+def _first_problem(detail: Any) -> str | None:
+    """Return "<field> <problem>" for the first field webargs reports, e.g. "email is required".
+
+    `detail` is {location: {field: [problem, ...]}}; a problem with the body as a whole is
+    reported under "_schema" and is returned as it is.
+    """
+    if not isinstance(detail, Mapping):
+        return None
+    for fields in detail.values():
+        if not isinstance(fields, Mapping):
+            continue
+        for name, problems in fields.items():
+            problem = problems[0] if isinstance(problems, list) and problems else problems
+            return str(problem) if name == "_schema" else f"{name} {problem}"
+    return None
+
+
 def _unexpected_error(error: Exception) -> tuple[Response, int]:
     logger.exception("unhandled error", exc_info=error)
     return message_response(500, "internal error")
 
 
-def register_error_handlers(app: Flask) -> None:
+def register_error_handlers(app: APIFlask) -> None:
     """Answer every error, expected or not, with a JSON body."""
+    app.error_processor(_input_error)
     app.register_error_handler(AuthError, _domain_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _unexpected_error)

@@ -9,27 +9,43 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlencode
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, request
+from apiflask import APIBlueprint
+from flask import Response, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import Auth
 from userauth.settings import Settings
 from userauth.web.redirects import safe_target
+from userauth.web.schemas import (
+    SESSION_COOKIE,
+    SESSION_COOKIE_SCHEME,
+    GateQuery,
+    Identity,
+    responses,
+)
 
-SESSION_COOKIE = "session_id"
-REDIRECT_VALUES = frozenset({"1", "true", "yes"})
-
-gate = Blueprint("gate", __name__)
+gate = APIBlueprint("gate", __name__)
 
 
-@gate.route("/auth/verify", methods=["GET", "HEAD"])
-def verify() -> Response | WerkzeugResponse:
-    """Answer 200 with the identity headers for a live session; else 401, or 302 to log in."""
+@gate.get("/auth/verify")
+@gate.input(GateQuery, location="query", arg_name="query")
+@gate.output(Identity, description="A live session; its user is also in the identity headers.")
+@gate.doc(
+    security=SESSION_COOKIE_SCHEME,
+    responses=responses(
+        {
+            302: {"description": "No live session, redirect mode: the login page."},
+            401: "No live session.",
+        }
+    ),
+)
+def verify(query: dict[str, bool]) -> Response | WerkzeugResponse:
+    """Forward-auth gate: 200 and the identity headers for a live session, else 401 (or 302)."""
     auth: Auth = current_app.extensions["userauth"]
     settings = auth.settings
     user = auth.get_user_from_session_id(request.cookies.get(SESSION_COOKIE))
     if user is None:
-        if request.args.get("redirect", "").lower() in REDIRECT_VALUES:
+        if query["redirect"]:
             return redirect(login_location(settings), code=302)
         response = jsonify(message="no live session")
         response.status_code = 401

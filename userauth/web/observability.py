@@ -14,7 +14,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, TypeVar
 
 import redis
-from flask import Blueprint, Flask, Request, Response, current_app, jsonify
+from apiflask import APIBlueprint
+from flask import Flask, Response, current_app, jsonify, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
@@ -22,6 +23,7 @@ from prometheus_client.registry import Collector
 from userauth import logs, tokens
 from userauth.db import DB
 from userauth.settings import Settings
+from userauth.web.schemas import Status, Unavailable, json_answer, responses
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -37,7 +39,8 @@ _VALID_REQUEST_ID = re.compile(r"[!-~]{1,128}")
 MAX_LOGGED_PATH = 512
 MAX_LOGGED_METHOD = 32
 UNMATCHED_ROUTE = "<unmatched>"
-_REQUEST_KEY = "userauth.request"
+# Where the teardown hook leaves the request's (route, method, path) for the WSGI wrapper.
+_SERVED_KEY = "userauth.served"
 # The methods a metric names; any other token a client sends is counted as OTHER.
 METRIC_METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
 OTHER_METHOD = "OTHER"
@@ -50,7 +53,7 @@ REDIS_TIMEOUT = 2.0
 
 access_log = logging.getLogger("userauth.access")
 logger = logging.getLogger(__name__)
-operations = Blueprint("operations", __name__)
+operations = APIBlueprint("operations", __name__)
 
 
 class RequestIds:
@@ -224,26 +227,12 @@ class Metrics:
         )
 
 
-class _ObservedRequest(Request):
-    """Flask's request, which also leaves itself in the environ for _RequestObserver.
-
-    Flask clears Werkzeug's own environ["werkzeug.request"] when the request ends, but the
-    observer needs the matched URL rule after that.
-    """
-
-    def __init__(
-        self, environ: WSGIEnvironment, populate_request: bool = True, shallow: bool = False
-    ) -> None:
-        super().__init__(environ, populate_request, shallow)
-        environ[_REQUEST_KEY] = self
-
-
 class _RequestObserver:
     """Give each request its id, then count it and write its one access-log line.
 
     A WSGI wrapper rather than Flask hooks, so a hook that answers early (the rate limiter)
-    or an error still gets an id, a duration and a line, and the cost of Flask's hook
-    dispatch is not paid on every request.
+    or an error still gets an id, a duration and a line; the route is left in the environ by
+    _remember_route, a teardown hook, since Flask's request is gone by the time this ends.
     """
 
     def __init__(self, wsgi_app: WSGIApplication, metrics: Metrics) -> None:
@@ -280,13 +269,10 @@ class _RequestObserver:
     def _finish(
         self, environ: WSGIEnvironment, request_id: str, status: int, seconds: float
     ) -> None:
-        # Popped: the request holds the environ, which must not keep holding the request.
-        served: Request | None = environ.pop(_REQUEST_KEY, None)
+        served: tuple[str, str, str] | None = environ.pop(_SERVED_KEY, None)
         if served is not None:
-            rule = served.url_rule
-            route = rule.rule if rule is not None else UNMATCHED_ROUTE
-            method, path = served.method, served.path
-        else:
+            route, method, path = served
+        else:  # Flask never saw it (a middleware answered, or the app failed before routing)
             route = UNMATCHED_ROUTE
             method, path = environ.get("REQUEST_METHOD", "").upper(), environ.get("PATH_INFO", "")
         self._metrics.observe(route, method, status, seconds)
@@ -299,9 +285,7 @@ class _RequestObserver:
             "duration_ms": round(seconds * 1000, 3),
             "client": environ.get("REMOTE_ADDR"),
         }
-        logs.log_fields(
-            access_log, logging.ERROR if status >= 500 else logging.INFO, "request", fields
-        )
+        access_log.log(logging.ERROR if status >= 500 else logging.INFO, "request", extra=fields)
 
 
 class _Observability:
@@ -316,30 +300,53 @@ def _state() -> _Observability:
 
 
 @operations.get("/healthz")
+@operations.output(Status, description="Alive.")
 def healthz() -> Response:
     """Answer while the process can serve requests; no dependency is checked."""
     return jsonify(status="ok")
 
 
 @operations.get("/readyz")
-def readyz() -> tuple[Response, int]:
+@operations.output(Status, description="Ready.")
+@operations.doc(responses=responses({503: json_answer("Something is down.", Unavailable)}))
+def readyz() -> Response:
     """Answer 200 when every dependency answers, else 503 naming those that do not."""
     down = _state().dependencies.down()
-    if down:
-        return jsonify(message=f"unavailable: {', '.join(down)}", down=down), 503
-    return jsonify(status="ok"), 200
+    if not down:
+        return jsonify(status="ok")
+    # A Response, not a (body, status) pair: APIFlask would dump a pair's body as a Status.
+    response = jsonify(message=f"unavailable: {', '.join(down)}", down=down)
+    response.status_code = 503
+    return response
 
 
 @operations.get("/metrics")
+@operations.doc(
+    responses=responses(
+        {
+            200: {
+                "description": "The Prometheus text format.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            }
+        }
+    )
+)
 def metrics() -> Response:
     """Expose the metrics in Prometheus's text format."""
     body = generate_latest(_state().metrics.registry)
     return Response(body, headers={"Content-Type": METRICS_CONTENT_TYPE})
 
 
+def _remember_route(_error: BaseException | None) -> None:
+    """Leave the request's URL rule, method and path in the environ for _RequestObserver."""
+    rule = request.url_rule
+    route = rule.rule if rule is not None else UNMATCHED_ROUTE
+    request.environ[_SERVED_KEY] = (route, request.method, request.path)
+
+
 def install_observability(app: Flask, settings: Settings) -> None:
     """Add request ids, the JSON access log, /healthz, /readyz and /metrics to the app."""
     state = app.extensions["userauth.observability"] = _Observability(settings)
-    app.request_class = _ObservedRequest
+    app.teardown_request(_remember_route)
     app.wsgi_app = _RequestObserver(app.wsgi_app, state.metrics)  # type: ignore[method-assign]
     app.register_blueprint(operations)

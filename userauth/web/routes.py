@@ -1,22 +1,47 @@
-"""The JSON routes of SPEC.md B, and the session and password routes around them."""
+"""The JSON routes of SPEC.md B, and the session and password routes around them.
+
+Each route's input, answers and errors are declared on it (userauth/web/schemas.py): APIFlask
+validates the body, a form or a JSON object, before the route runs, and hands it over parsed.
+"""
 
 from __future__ import annotations
 
 from functools import partial
 
-from flask import Blueprint, Response, current_app, jsonify, redirect, request
+from apiflask import APIBlueprint
+from flask import Response, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import Auth, Client
 from userauth.errors import EmailTakenError, InvalidSessionError
 from userauth.mail import Outbox
-from userauth.web.errors import BadFieldError, LoginFailedError
+from userauth.web.errors import LoginFailedError
+from userauth.web.limits import rate_limited
+from userauth.web.schemas import (
+    NO_SESSION,
+    RATE_LIMITED,
+    SESSION_COOKIE,
+    SESSION_COOKIE_SCHEME,
+    SET_COOKIE,
+    TOO_LARGE,
+    Credentials,
+    EmailAndMessage,
+    Message,
+    PasswordChange,
+    Profile,
+    Registration,
+    Reset,
+    ResetIssued,
+    ResetRequest,
+    SessionList,
+    responses,
+)
 
-SESSION_COOKIE = "session_id"
 RESET_SENT = "if this email has an account, a reset link has been sent to it"
-MAX_FIELD_LENGTH = 4096
+# Bodies are read as JSON when the request says so, else as a form; the fields are the same.
+BODY = "json_or_form"
 
-api = Blueprint("api", __name__)
+api = APIBlueprint("api", __name__)
 
 
 def _auth() -> Auth:
@@ -29,23 +54,6 @@ def _outbox() -> Outbox:
     return outbox
 
 
-def _fields(*names: str) -> list[str]:
-    """Return the named form fields; each must be present and non-empty.
-
-    Raises:
-        BadFieldError: naming the first field that is missing, empty or too long.
-    """
-    values = []
-    for name in names:
-        value = request.form.get(name, "")
-        if not value:
-            raise BadFieldError(f"{name} is required")
-        if len(value) > MAX_FIELD_LENGTH:
-            raise BadFieldError(f"{name} is too long")
-        values.append(value)
-    return values
-
-
 def _client() -> Client:
     return Client(address=request.remote_addr or "", user_agent=request.user_agent.string)
 
@@ -55,15 +63,29 @@ def _session_cookie() -> str | None:
 
 
 @api.get("/")
+@api.output(Message, description="The greeting.")
 def index() -> Response:
     """Greet: the contract's liveness answer."""
     return jsonify(message="Bienvenue")
 
 
 @api.post("/users")
-def register() -> Response:
+@rate_limited("register")
+@api.input(Registration, location=BODY, arg_name="body")
+@api.output(EmailAndMessage, description="The account exists.")
+@api.doc(
+    responses=responses(
+        {
+            400: "A field is missing, empty, too long or malformed, the password is too weak, "
+            "or the email is registered.",
+            413: TOO_LARGE,
+            429: RATE_LIMITED,
+        }
+    )
+)
+def register(body: dict[str, str]) -> Response:
     """Create an account (SPEC.md B: POST /users)."""
-    email, password = _fields("email", "password")
+    email, password = body["email"], body["password"]
     auth = _auth()
     try:
         auth.register_user(email, password)
@@ -78,9 +100,22 @@ def register() -> Response:
 
 
 @api.post("/sessions")
-def login() -> Response:
+@rate_limited("login")
+@api.input(Credentials, location=BODY, arg_name="body")
+@api.output(EmailAndMessage, description="Logged in; the session id is in the cookie.")
+@api.doc(
+    responses=responses(
+        {
+            200: {"headers": SET_COOKIE},
+            401: "Wrong email or password, or a disabled account.",
+            413: TOO_LARGE,
+            429: RATE_LIMITED,
+        }
+    )
+)
+def login(body: dict[str, str]) -> Response:
     """Log in: a new device session in the session_id cookie."""
-    email, password = _fields("email", "password")
+    email, password = body["email"], body["password"]
     auth, client = _auth(), _client()
     if not auth.valid_login(email, password, client):
         raise LoginFailedError
@@ -102,6 +137,18 @@ def login() -> Response:
 
 
 @api.delete("/sessions")
+@api.doc(
+    security=SESSION_COOKIE_SCHEME,
+    responses=responses(
+        {
+            302: {
+                "description": "The session ended; redirect to GET /.",
+                "headers": {"Location": {"schema": {"type": "string"}}},
+            },
+            403: NO_SESSION,
+        }
+    ),
+)
 def logout() -> WerkzeugResponse:
     """End the session in the cookie, then redirect to /."""
     auth = _auth()
@@ -118,6 +165,8 @@ def logout() -> WerkzeugResponse:
 
 
 @api.get("/profile")
+@api.output(Profile, description="The account.")
+@api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION}))
 def profile() -> Response:
     """Show the email of the session's user."""
     email = _auth().session_email(_session_cookie())
@@ -127,9 +176,21 @@ def profile() -> Response:
 
 
 @api.post("/reset_password")
-def request_reset() -> Response:
+@rate_limited("request-reset")
+@api.input(ResetRequest, location=BODY, arg_name="body")
+@api.output(ResetIssued, description="A token was issued.")
+@api.doc(
+    responses=responses(
+        {
+            403: "No account has this email (development only).",
+            413: TOO_LARGE,
+            429: RATE_LIMITED,
+        }
+    )
+)
+def request_reset(body: dict[str, str]) -> Response:
     """Issue a reset token: in the answer (development) or by email (production)."""
-    (email,) = _fields("email")
+    email = body["email"]
     auth = _auth()
     if auth.settings.is_production:
         # The work happens after the answer, so neither the body nor the response time
@@ -141,14 +202,28 @@ def request_reset() -> Response:
 
 
 @api.put("/reset_password")
-def reset_password() -> Response:
+@rate_limited("reset")
+@api.input(Reset, location=BODY, arg_name="body")
+@api.output(EmailAndMessage, description="The password is changed.")
+@api.doc(
+    responses=responses(
+        {
+            403: "The token is unknown, spent, expired or another account's.",
+            413: TOO_LARGE,
+            429: RATE_LIMITED,
+        }
+    )
+)
+def reset_password(body: dict[str, str]) -> Response:
     """Set a new password with a reset token; every session of the user ends."""
-    email, token, new_password = _fields("email", "reset_token", "new_password")
+    email, token, new_password = body["email"], body["reset_token"], body["new_password"]
     _auth().reset_password(email, token, new_password, _client())
     return jsonify(email=email, message="Password updated")
 
 
 @api.get("/sessions")
+@api.output(SessionList, description="The account's live sessions.")
+@api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION}))
 def list_sessions() -> Response:
     """List the caller's live sessions, never their ids."""
     views = _auth().list_sessions(_session_cookie())
@@ -169,6 +244,16 @@ def list_sessions() -> Response:
 
 
 @api.delete("/sessions/<int:session_number>")
+@api.output(Message, description="The session ended.")
+@api.doc(
+    security=SESSION_COOKIE_SCHEME,
+    responses=responses(
+        {
+            403: NO_SESSION,
+            404: "No such session among the account's (or not a number).",
+        }
+    ),
+)
 def revoke_session(session_number: int) -> Response:
     """End one of the caller's sessions, by its listed number."""
     _auth().revoke_session(_session_cookie(), session_number, _client())
@@ -176,8 +261,21 @@ def revoke_session(session_number: int) -> Response:
 
 
 @api.put("/profile/password")
-def change_password() -> Response:
+@rate_limited("password-change")
+@api.input(PasswordChange, location=BODY, arg_name="body")
+@api.output(Message, description="The password is changed.")
+@api.doc(
+    security=SESSION_COOKIE_SCHEME,
+    responses=responses(
+        {
+            403: "No live session, or the current password is wrong.",
+            413: TOO_LARGE,
+            429: RATE_LIMITED,
+        }
+    ),
+)
+def change_password(body: dict[str, str]) -> Response:
     """Change the password with the current one; other sessions end."""
-    current, new = _fields("password", "new_password")
+    current, new = body["password"], body["new_password"]
     _auth().change_password(_session_cookie(), current, new, _client())
     return jsonify(message="Password updated")

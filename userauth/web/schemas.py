@@ -1,0 +1,186 @@
+"""The API's declarations: request fields, answers and error answers, as marshmallow schemas.
+
+APIFlask reads them twice: to validate each request's input and to write the OpenAPI
+document served at GET /openapi.json (and shown at /docs). Field errors are short phrases
+("is required") that web/errors.py prefixes with the field's name.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, cast
+
+from apiflask import Schema
+from apiflask.fields import Boolean, DateTime, Integer, List, Nested, String
+from apiflask.types import ResponsesType
+from apiflask.validators import Length, OneOf
+from marshmallow import EXCLUDE, ValidationError
+
+from userauth.emails import MAX_EMAIL_LENGTH
+
+MAX_FIELD_LENGTH = 4096
+# The cookie that carries the session id, and the name of its security scheme.
+SESSION_COOKIE = "session_id"
+SESSION_COOKIE_SCHEME = "sessionCookie"
+
+
+def _utf8(value: str) -> None:
+    """Refuse text that UTF-8 cannot encode: JSON's escapes can make lone surrogates.
+
+    Raises:
+        ValidationError: for a lone surrogate (password hashing and the database would fail).
+    """
+    try:
+        value.encode()
+    except UnicodeEncodeError:
+        raise ValidationError("is not valid text") from None
+
+
+def _field(description: str, *, max_length: int = MAX_FIELD_LENGTH, **metadata: Any) -> String:
+    """A required, non-empty text field of at most `max_length` characters."""
+    return String(
+        required=True,
+        validate=[
+            Length(min=1, error="is required"),
+            Length(max=max_length, error="is too long"),
+            _utf8,
+        ],
+        error_messages={
+            "required": "is required",
+            "null": "is required",
+            "invalid": "is not text",
+        },
+        metadata={"description": description, **metadata},
+    )
+
+
+class _Body(Schema):
+    """A request body of text fields, sent as a form or as a JSON object."""
+
+    class Meta:
+        # Fields the route does not read are ignored, as they always were for forms.
+        unknown = EXCLUDE
+
+    error_messages = {"type": "the body must be a form or a JSON object"}  # noqa: RUF012
+
+
+class Registration(_Body):
+    email = _field("The account's email address.", max_length=MAX_EMAIL_LENGTH, format="email")
+    password = _field("The new password.")
+
+
+class Credentials(_Body):
+    email = _field("The account's email.")
+    password = _field("Its password.")
+
+
+class ResetRequest(_Body):
+    email = _field("The account's email.")
+
+
+class Reset(_Body):
+    email = _field("The account's email.")
+    reset_token = _field("The token from POST /reset_password.")
+    new_password = _field("The new password.")
+
+
+class PasswordChange(_Body):
+    password = _field("The current password.")
+    new_password = _field("The new password.")
+
+
+class Error(Schema):
+    """The body of every error answer."""
+
+    message = String(required=True)
+
+
+class Message(Schema):
+    message = String(required=True)
+
+
+class EmailAndMessage(Schema):
+    email = String(required=True)
+    message = String(required=True)
+
+
+class Profile(Schema):
+    email = String(required=True)
+
+
+class ResetIssued(Schema):
+    email = String(required=True)
+    reset_token = String(metadata={"description": "Development only; production emails it."})
+    message = String(metadata={"description": "Production only: the token went by email."})
+
+
+class SessionView(Schema):
+    id = Integer(required=True)
+    created_at = DateTime(required=True)
+    last_used_at = DateTime(required=True)
+    expires_at = DateTime(required=True)
+    user_agent = String(required=True)
+    client_address = String(required=True)
+    current = Boolean(required=True, metadata={"description": "This is the request's session."})
+
+
+class SessionList(Schema):
+    sessions = List(Nested(SessionView), required=True, metadata={"description": "Newest first."})
+
+
+class Identity(Schema):
+    id = Integer(required=True, metadata={"description": "The user's id."})
+    email = String(required=True)
+
+
+class GateQuery(Schema):
+    redirect = Boolean(
+        load_default=False,
+        metadata={"description": "true: answer 302 to the login page instead of 401."},
+    )
+
+
+class Status(Schema):
+    status = String(required=True, validate=OneOf(["ok"]))
+
+
+class Unavailable(Schema):
+    message = String(required=True)
+    down = List(String(validate=OneOf(["database", "redis"])), required=True)
+
+
+def responses(answers: Mapping[int, str | Mapping[str, Any]]) -> ResponsesType:
+    """Return a route's answers besides its success, for `doc(responses=...)`.
+
+    A string is the description of an error answer with the Error body; a mapping is the
+    answer's OpenAPI object (schema classes allowed), which APIFlask merges as it is.
+    """
+    # APIFlask's ResponsesType is narrower than what its doc() documents and accepts.
+    return cast("ResponsesType", dict(answers))
+
+
+def json_answer(description: str, schema: type[Schema]) -> dict[str, Any]:
+    """Return a documented JSON answer (for `doc(responses=...)`)."""
+    return {"description": description, "content": {"application/json": {"schema": schema}}}
+
+
+TOO_LARGE = "The body is larger than the server accepts."
+NO_SESSION = "No live session has the session_id cookie."
+RATE_LIMITED = {
+    **json_answer("Too many attempts; retry after the given number of seconds.", Error),
+    "headers": {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}},
+}
+SECURITY_SCHEMES = {
+    SESSION_COOKIE_SCHEME: {
+        "type": "apiKey",
+        "in": "cookie",
+        "name": SESSION_COOKIE,
+        "description": "The session id set by POST /sessions.",
+    }
+}
+SET_COOKIE = {
+    "Set-Cookie": {
+        "description": f"{SESSION_COOKIE}=<session id>; HttpOnly; SameSite=Lax; Path=/",
+        "schema": {"type": "string"},
+    }
+}
