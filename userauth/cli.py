@@ -249,7 +249,7 @@ def list_audit_events(ctx: click.Context, email: str | None, limit: int) -> None
 
 
 def _admin(ctx: click.Context) -> Admin:
-    """Open the configured database, refusing one behind the current schema."""
+    """Open the configured database: create an empty one, refuse one behind the schema."""
     settings = _load_settings()
     try:
         migrations.ensure_current(settings.database_url, auto_migrate=False)
@@ -257,7 +257,7 @@ def _admin(ctx: click.Context) -> Admin:
         raise click.ClickException(str(error)) from None
     database = DB(settings.database_url, echo=settings.sql_echo)
     ctx.call_on_close(database.close)
-    return Admin(Auth(db=database, settings=settings), database)
+    return Admin(Auth(database, settings))
 
 
 @contextmanager

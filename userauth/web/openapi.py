@@ -11,7 +11,8 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify
 
 from userauth.emails import MAX_EMAIL_LENGTH
-from userauth.web.routes import MAX_FIELD_LENGTH, SESSION_COOKIE
+from userauth.web.routes import MAX_FIELD_LENGTH
+from userauth.web.session import SESSION_COOKIE
 
 Schema = dict[str, Any]
 
