@@ -26,6 +26,13 @@ class Store:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self._engine = make_engine(url, echo=echo)
+        # The same pool, for single reads that need no transaction (SQLite starts none
+        # for a SELECT; elsewhere autocommit saves the BEGIN and ROLLBACK round trips).
+        self._reads = (
+            self._engine
+            if self._engine.dialect.name == "sqlite"
+            else self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._local = threading.local()
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 
 from userauth.db.base import Store, end_sessions, record_newest_session, retry_if_disconnected
 from userauth.models import DeviceSession, DisabledUser, User
@@ -21,14 +21,16 @@ class LiveWindow:
     idle_since: datetime
 
 
-def _is_live(window: LiveWindow) -> ColumnElement[bool]:
+def _is_live(now: Any, idle_since: Any) -> ColumnElement[bool]:
     """The SQL condition for a live session: within its lifetime and used since `idle_since`.
 
-    Every query that asks "is this session live" (the check, the lists, the count) uses it.
+    Every query that asks "is this session live" (the check, the lists, the count) uses it,
+    with values or, for the prebuilt session check, bound parameters.
     """
-    return (DeviceSession.expires_at > window.now) & (
-        DeviceSession.last_used_at > window.idle_since
+    condition: ColumnElement[bool] = (DeviceSession.expires_at > now) & (
+        DeviceSession.last_used_at > idle_since
     )
+    return condition
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,11 @@ _LIVE_SESSION = (
     )
     .join(User, User.id == DeviceSession.user_id)
     .outerjoin(DisabledUser, DisabledUser.user_id == User.id)
-    .where(DisabledUser.user_id.is_(None))
+    .where(
+        DisabledUser.user_id.is_(None),
+        DeviceSession.id_digest == bindparam("digest"),
+        _is_live(bindparam("now"), bindparam("idle_since")),
+    )
 )
 
 
@@ -107,13 +113,15 @@ class SessionStore(Store):
     def find_live_session(self, id_digest: str, window: LiveWindow) -> LiveSession | None:
         """Return the live session with this digest and its enabled user, or None.
 
-        The check behind every authenticated request: one indexed query.
+        The check behind every authenticated request: one indexed query, liveness included.
         """
-        statement = _LIVE_SESSION.where(DeviceSession.id_digest == id_digest, _is_live(window))
+        values = {"digest": id_digest, "now": window.now, "idle_since": window.idle_since}
 
         def read() -> Any:
-            with self._sessions() as session:
-                return session.execute(statement).first()
+            # A prebuilt Core statement on a connection outside any transaction: the check
+            # runs on every authenticated request, and needs neither the ORM nor a BEGIN.
+            with self._reads.connect() as connection:
+                return connection.execute(_LIVE_SESSION, values).first()
 
         row = retry_if_disconnected(read)
         if row is None:
@@ -140,7 +148,7 @@ class SessionStore(Store):
         """Return a user's live device sessions, newest first."""
         statement = (
             select(DeviceSession)
-            .where(DeviceSession.user_id == user_id, _is_live(window))
+            .where(DeviceSession.user_id == user_id, _is_live(window.now, window.idle_since))
             .order_by(DeviceSession.created_at.desc(), DeviceSession.id.desc())
         )
         with self._sessions() as session:
@@ -148,7 +156,11 @@ class SessionStore(Store):
 
     def count_live_sessions(self, window: LiveWindow, *, user_id: int | None = None) -> int:
         """Count live device sessions, of one user when `user_id` is given."""
-        statement = select(func.count()).select_from(DeviceSession).where(_is_live(window))
+        statement = (
+            select(func.count())
+            .select_from(DeviceSession)
+            .where(_is_live(window.now, window.idle_since))
+        )
         if user_id is not None:
             statement = statement.where(DeviceSession.user_id == user_id)
         with self._sessions() as session:
