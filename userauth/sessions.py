@@ -13,6 +13,8 @@ from userauth.db import DB, LiveSession, LiveWindow
 from userauth.errors import SessionNotFoundError
 from userauth.models import DeviceSession, User
 
+__all__ = ["LiveSession", "SessionPolicy", "SessionView", "Sessions"]
+
 # The idle clock is written at most this often, so checking a session is not a write.
 TOUCH_INTERVAL = timedelta(minutes=1)
 # Row ids are 32-bit integers on PostgreSQL; a larger number names no session.

@@ -10,8 +10,8 @@ from flask import Response, current_app, g, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import Auth
-from userauth.db import LiveSession
 from userauth.errors import InvalidSessionError
+from userauth.sessions import LiveSession
 
 SESSION_COOKIE = "session_id"
 
