@@ -73,6 +73,21 @@ class TestTheApi:
         assert response.status_code == 403
         assert response.get_json() == {"message": "email not registered"}
 
+    def test_a_reset_with_a_token_issued_before_is_403(self, make_service: ServiceFactory) -> None:
+        service = make_service("development")
+        service.auth.register_user(EMAIL, PASSWORD)
+        answer = service.client.post("/reset_password", data={"email": EMAIL})
+        token = answer.get_json()["reset_token"]
+        disable(service.auth)
+
+        response = service.client.put(
+            "/reset_password",
+            data={"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD},
+        )
+
+        assert response.status_code == 403
+        assert not service.auth.valid_login(EMAIL, NEW_PASSWORD)
+
 
 @pytest.fixture
 def client_of_disabled(make_service: ServiceFactory) -> Service:
