@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 from werkzeug.test import EnvironBuilder
 
 from bench.bare import app as bare_app
+from userauth import migrations
 from userauth.settings import Settings
 from userauth.web import create_app
 
@@ -89,6 +90,7 @@ def scenarios(folder: Path) -> list[Scenario]:
     settings = Settings(
         database_url=f"sqlite:///{folder / 'bench.db'}", bcrypt_rounds=4, ratelimit_enabled=False
     )
+    migrations.ensure_current(settings.database_url, auto_migrate=False)
     app = create_app(settings)
     cookie = logged_in_cookie(app)
     profile = Scenario("userauth GET /profile", app, environ("/profile", Cookie=cookie))

@@ -15,7 +15,7 @@ from psycopg import sql
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from userauth.db import DB
+from userauth import migrations
 from userauth.models import Base
 
 # Accounts whose clear session ids wrk sends, and accounts for logins and for resets: disjoint,
@@ -90,8 +90,8 @@ def _recreate_tables(url: str) -> None:
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     finally:
         engine.dispose()
-    # userauth creates its own schema, as it does when it serves.
-    DB(url).close()
+    # userauth creates its own schema, as `userauth serve` does before it serves.
+    migrations.ensure_current(url, auto_migrate=False)
 
 
 class _Rows:
@@ -109,9 +109,9 @@ class _Rows:
         clear = self._clear.get(number) or f"unused-{self._salt}-{number}"
         return hashlib.sha256(clear.encode()).hexdigest()
 
-    def users_rows(self) -> Iterator[tuple[int, str, str, str, None]]:
+    def users_rows(self) -> Iterator[tuple[int, str, str, str]]:
         for number in range(1, self.users + 1):
-            yield number, email_of(number), self._hash, self.digest(number), None
+            yield number, email_of(number), self._hash, self.digest(number)
 
     def session_rows(self) -> Iterator[tuple[int, int, str, object, object, object, str, str]]:
         now, expires = self.now, self.expires
@@ -128,8 +128,7 @@ def _write_sqlite(url: str, rows: _Rows) -> None:
     try:
         with connection:
             connection.executemany(
-                "INSERT INTO users (id, email, hashed_password, session_id, reset_token)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO users (id, email, hashed_password, session_id) VALUES (?, ?, ?, ?)",
                 rows.users_rows(),
             )
             connection.executemany(
@@ -145,7 +144,7 @@ def _write_sqlite(url: str, rows: _Rows) -> None:
 def _write_postgres(url: str, rows: _Rows) -> None:
     with psycopg.connect(_psycopg_url(url)) as connection:
         with connection.cursor() as cursor:
-            columns = "id, email, hashed_password, session_id, reset_token"
+            columns = "id, email, hashed_password, session_id"
             with cursor.copy(f"COPY users ({columns}) FROM STDIN") as copy:
                 for user in rows.users_rows():
                     copy.write_row(user)

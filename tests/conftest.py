@@ -23,6 +23,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, MetaData, create_engine
 from sqlalchemy.exc import OperationalError
 
+from userauth import migrations
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.settings import Settings
@@ -185,6 +186,8 @@ def make_auth(settings: Settings, clock: FakeClock) -> Iterator[Callable[..., Au
 
     def build(**overrides: Any) -> Auth:
         chosen = settings.with_changes(**overrides)
+        # Building a DB touches no schema: the test creates it, as the server would.
+        migrations.ensure_current(chosen.database_url, auto_migrate=True)
         db = DB(chosen.database_url)
         made.append(db)
         return Auth(db=db, settings=chosen, clock=clock)
@@ -200,6 +203,8 @@ def make_db(database_url: str) -> Iterator[Callable[[], DB]]:
     made: list[DB] = []
 
     def build() -> DB:
+        # Building a DB touches no schema: the test creates it, as the server would.
+        migrations.ensure_current(database_url, auto_migrate=True)
         made.append(DB(database_url))
         return made[-1]
 

@@ -19,6 +19,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from tests.conftest import TEST_BCRYPT_ROUNDS, free_port
+from userauth import migrations
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.mail import Outbox, SmtpMailer
@@ -120,8 +121,7 @@ class Service:
 
     @property
     def outbox(self) -> Outbox:
-        outbox: Outbox = self.app.extensions["userauth.outbox"]
-        return outbox
+        return self.auth.outbox
 
 
 class ServiceFactory:
@@ -140,6 +140,7 @@ class ServiceFactory:
                 database_url=self._database_url, bcrypt_rounds=int(TEST_BCRYPT_ROUNDS)
             )
             settings = development.with_changes(**overrides)
+        migrations.ensure_current(self._database_url, auto_migrate=True)
         db = DB(self._database_url)
         auth = Auth(db=db, settings=settings, mailer=SmtpMailer(settings), clock=self._clock)
         app = create_app(settings, auth)

@@ -12,8 +12,9 @@ import pytest
 from sqlalchemy import Engine, inspect
 
 from tests.conftest import TEST_BCRYPT_ROUNDS, FakeClock, free_port
-from userauth import migrations, tokens
+from userauth import migrations
 from userauth.auth import Auth
+from userauth.clock import utcnow
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 
@@ -112,7 +113,7 @@ class TestUserShow:
         self, run: Run, auth: Auth, alice: str, clock: FakeClock
     ) -> None:
         # The command runs on the real clock: the session must be live now.
-        clock.now = tokens.utcnow()
+        clock.now = utcnow()
         auth.create_session(alice)
         result = run("user", "show", alice)
         assert "status: enabled" in result.stdout

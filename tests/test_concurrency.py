@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from tests.conftest import GENEROUS_LIMITS
+from userauth import migrations
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import EmailTakenError
@@ -202,6 +203,7 @@ class TestUniqueEmail:
         self, database_url: str, first: str, second: str
     ) -> None:
         # DB.add_user does no look-up first: only a unique index can refuse the second row.
+        migrations.ensure_current(database_url, auto_migrate=True)
         db = DB(database_url)
         try:
             db.add_user(first, b"hash one")
@@ -217,7 +219,7 @@ class TestUniqueEmail:
 
 class TestSessionPerThread:
     def test_each_thread_gets_its_own_session_and_keeps_it(self, use_database: str) -> None:
-        db = DB()
+        db = DB(use_database)
         start = threading.Barrier(2)
 
         def sessions_of_this_thread() -> tuple[Session, Session]:

@@ -73,7 +73,7 @@ class TestStoredEmail:
         user = auth.register_user(given, PASSWORD)
 
         assert user.email == stored
-        assert auth._db.find_user_by(id=user.id).email == stored
+        assert auth.db.find_user_by(id=user.id).email == stored
 
     def test_the_profile_shows_the_stored_email(self, client: FlaskClient) -> None:
         client.post("/users", data={"email": " Bob@Example.COM ", "password": PASSWORD})

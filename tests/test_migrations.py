@@ -8,21 +8,23 @@ import sys
 import uuid
 import warnings
 from collections.abc import Callable
+from datetime import datetime, timedelta
 
 import bcrypt
 import pytest
 import requests
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Engine, inspect, text
+from sqlalchemy import DateTime, Engine, Integer, String, column, insert, inspect, table, text
 
-from tests.conftest import ServerProcess, free_port
-from userauth import migrations
+from tests.conftest import FakeClock, ServerProcess, free_port
+from userauth import migrations, tokens
 from userauth.auth import Auth
 from userauth.db import DB
-from userauth.errors import EmailTakenError
+from userauth.errors import EmailTakenError, InvalidTokenError
 from userauth.models import Base
 from userauth.settings import Settings
+from userauth.web import create_app
 
 # (email, password) of the users an original-design database holds; the first one's hash is
 # stored as the original design stored it: bcrypt's bytes (a BLOB on SQLite, '\x..' on
@@ -71,9 +73,15 @@ def user_rows(engine: Engine) -> Rows:
 
 
 def secrets_at_rest(engine: Engine) -> list[tuple[str | None, str | None]]:
+    """Return (session_id, reset_token) of every user, on a database at revision 0001."""
     with engine.connect() as connection:
         rows = connection.execute(text("SELECT session_id, reset_token FROM users"))
         return [(row[0], row[1]) for row in rows]
+
+
+def count_rows(engine: Engine, table: str) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one())  # noqa: S608 - a test's own table names
 
 
 class TestUpgradeFromTheOriginalDesign:
@@ -130,7 +138,10 @@ class TestUpgradeFromTheOriginalDesign:
         self, original_database: Rows, database_url: str, engine: Engine
     ) -> None:
         migrations.upgrade(database_url)
-        assert set(secrets_at_rest(engine)) == {(None, None)}
+        with engine.connect() as connection:
+            session_ids = connection.execute(text("SELECT session_id FROM users")).scalars()
+            assert set(session_ids) == {None}
+        assert count_rows(engine, "one_time_secrets") == 0
 
     def test_the_database_is_at_the_head(
         self, original_database: Rows, database_url: str, engine: Engine
@@ -146,12 +157,13 @@ class TestUpgradeFromTheOriginalDesign:
         with pytest.raises(EmailTakenError):
             make_auth().register_user("ALICE@example.com", "another password")
 
-    def test_the_users_table_keeps_the_five_columns(
+    def test_the_users_table_keeps_the_designs_columns_but_the_reset_token(
         self, original_database: Rows, database_url: str, engine: Engine
     ) -> None:
         migrations.upgrade(database_url)
         columns = [column["name"] for column in inspect(engine).get_columns("users")]
-        assert columns == ["id", "email", "hashed_password", "session_id", "reset_token"]
+        # Reset tokens are one-time secrets, in their own table (revision 0003).
+        assert columns == ["id", "email", "hashed_password", "session_id"]
 
 
 class TestDuplicateEmails:
@@ -205,26 +217,152 @@ class TestMigrationChain:
     def test_a_database_made_before_migrations_existed_is_adopted(
         self, database_url: str, engine: Engine
     ) -> None:
-        Base.metadata.create_all(engine)
+        # userauth's schema before migrations existed was revision 0002's, unversioned.
+        migrations.upgrade(database_url, "0002")
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE alembic_version"))
         migrations.upgrade(database_url)
         assert migrations.is_up_to_date(engine)
 
 
-class TestDBOnAFreshOrEarlierDatabase:
-    def test_db_creates_a_fresh_database_at_the_head(
-        self, database_url: str, engine: Engine
-    ) -> None:
-        DB(database_url).close()
-        assert migrations.is_up_to_date(engine)
+def insert_at_0002(engine: Engine, now: datetime) -> dict[str, str]:
+    """Fill a database at revision 0002 as that userauth left it: bob with a live session
+    and a pending reset, carol with neither; return bob's clear session id and token."""
+    session_id, token = str(uuid.uuid4()), str(uuid.uuid4())
+    users = table(
+        "users",
+        column("id", Integer),
+        column("email", String),
+        column("hashed_password", String),
+        column("session_id", String),
+        column("reset_token", String),
+    )
+    sessions = table(
+        "sessions",
+        column("user_id", Integer),
+        column("id_digest", String),
+        column("created_at", DateTime(timezone=True)),
+        column("last_used_at", DateTime(timezone=True)),
+        column("expires_at", DateTime(timezone=True)),
+        column("user_agent", String),
+        column("client_address", String),
+    )
+    resets = table(
+        "password_resets", column("user_id", Integer), column("expires_at", DateTime(True))
+    )
+    with engine.begin() as connection:
+        for user_id, (email, password) in enumerate(ORIGINAL_USERS[1:], start=1):
+            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+            pending = user_id == 1
+            connection.execute(
+                insert(users).values(
+                    id=user_id,
+                    email=email,
+                    hashed_password=hashed,
+                    session_id=tokens.digest(session_id) if pending else None,
+                    reset_token=tokens.digest(token) if pending else None,
+                )
+            )
+        connection.execute(
+            insert(sessions).values(
+                user_id=1,
+                id_digest=tokens.digest(session_id),
+                created_at=now,
+                last_used_at=now,
+                expires_at=now + timedelta(hours=8),
+                user_agent="",
+                client_address="",
+            )
+        )
+        connection.execute(
+            insert(resets).values(user_id=1, expires_at=now + timedelta(minutes=30))
+        )
+    return {"session_id": session_id, "token": token}
 
-    def test_db_upgrades_an_earlier_database_and_every_user_logs_in(
+
+class TestUpgradeToOneTimeSecrets:
+    """Revision 0003 moves reset tokens into one_time_secrets, losing nothing pending."""
+
+    @pytest.fixture
+    def bobs(self, database_url: str, engine: Engine, clock: FakeClock) -> dict[str, str]:
+        migrations.upgrade(database_url, "0002")
+        secrets = insert_at_0002(engine, clock())
+        migrations.upgrade(database_url)
+        return secrets
+
+    def test_every_account_still_logs_in(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth()
+        for email, password in ORIGINAL_USERS[1:]:
+            assert auth.valid_login(email, password), email
+
+    def test_a_live_session_stays_live(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth]
+    ) -> None:
+        user = make_auth().get_user_from_session_id(bobs["session_id"])
+        assert user is not None
+        assert user.email == "bob@example.com"
+
+    def test_a_pending_reset_token_still_resets_once(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth()
+        auth.reset_password("bob@example.com", bobs["token"], "a new password")
+        assert auth.valid_login("bob@example.com", "a new password")
+        with pytest.raises(InvalidTokenError):
+            auth.update_password(bobs["token"], "another password")
+
+    def test_the_pending_reset_is_one_row_of_one_time_secrets(
+        self, bobs: dict[str, str], engine: Engine
+    ) -> None:
+        assert count_rows(engine, "one_time_secrets") == 1
+        assert "password_resets" not in inspect(engine).get_table_names()
+
+    def test_a_downgrade_gives_the_pending_reset_back(
+        self, bobs: dict[str, str], database_url: str, engine: Engine
+    ) -> None:
+        migrations.downgrade(database_url, "0002")
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text("SELECT reset_token FROM users WHERE email = 'bob@example.com'")
+            ).scalar_one()
+        assert stored == tokens.digest(bobs["token"])
+        assert count_rows(engine, "password_resets") == 1
+
+
+class TestBuildingADBOrAnApp:
+    def test_building_a_db_creates_no_table(self, database_url: str, engine: Engine) -> None:
+        DB(database_url).close()
+        assert inspect(engine).get_table_names() == []
+
+    def test_building_an_app_creates_no_table(self, database_url: str, engine: Engine) -> None:
+        settings = Settings(database_url=database_url, bcrypt_rounds=4)
+        create_app(settings)
+        assert inspect(engine).get_table_names() == []
+
+    def test_building_a_db_does_not_upgrade_an_earlier_database(
         self, original_database: Rows, database_url: str, engine: Engine
     ) -> None:
-        # SPEC.md C1: DB() creates what is missing and loses no user.
+        DB(database_url).close()
+        assert migrations.current_revision(engine) == "0001"
+
+
+class TestEnsureCurrent:
+    def test_it_creates_a_fresh_database_at_the_head(
+        self, database_url: str, engine: Engine
+    ) -> None:
+        migrations.ensure_current(database_url, auto_migrate=False)
+        assert migrations.is_up_to_date(engine)
+
+    def test_it_upgrades_an_earlier_database_and_every_user_logs_in(
+        self, original_database: Rows, database_url: str, engine: Engine
+    ) -> None:
+        migrations.ensure_current(database_url, auto_migrate=True)
+        assert migrations.is_up_to_date(engine)
+        assert user_rows(engine) == original_database
         db = DB(database_url)
         try:
-            assert migrations.is_up_to_date(engine)
-            assert user_rows(engine) == original_database
             auth = Auth(db=db, settings=Settings(database_url=database_url, bcrypt_rounds=4))
             for email, password in ORIGINAL_USERS:
                 assert auth.valid_login(email, password)
@@ -249,17 +387,18 @@ class TestDbCommands:
     ) -> None:
         result = run_userauth(database_url, "db", "upgrade")
         assert result.returncode == 0, result.stderr
-        assert "from revision 0001 to 0002" in result.stdout
+        assert f"from revision 0001 to {migrations.head_revision()}" in result.stdout
         assert user_rows(engine) == original_database
 
     def test_db_current_tells_a_database_is_behind(
         self, original_database: Rows, database_url: str
     ) -> None:
         result = run_userauth(database_url, "db", "current")
-        assert result.stdout.strip() == "0001 (behind 0002: run `userauth db upgrade`)"
+        head = migrations.head_revision()
+        assert result.stdout.strip() == f"0001 (behind {head}: run `userauth db upgrade`)"
 
     def test_db_current_tells_a_database_is_current(self, database_url: str) -> None:
-        DB(database_url).close()
+        migrations.upgrade(database_url)
         result = run_userauth(database_url, "db", "current")
         assert result.stdout.strip() == f"{migrations.head_revision()} (current)"
 

@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -16,10 +16,13 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import event, inspect
 
 from tests.conftest import FakeClock, free_port, need_service
 from userauth.auth import Auth
+from userauth.db import DB
 from userauth.logs import JsonFormatter, StderrHandler
+from userauth.settings import Settings
 from userauth.web import create_app
 
 EMAIL = "guillaume@holberton.io"
@@ -288,10 +291,14 @@ def unreachable_sqlite() -> str:
 
 @pytest.fixture
 def app_with(auth: Auth) -> Callable[..., Flask]:
-    """Build an app whose health probes use changed settings (its Auth stays on the test DB)."""
+    """Build an app with changed settings; a changed database_url gets an Auth of its own,
+    since readiness probes the app's own engine."""
 
     def build(**changes: Any) -> Flask:
-        return create_app(auth.settings.with_changes(**changes), auth)
+        settings = auth.settings.with_changes(**changes)
+        if "database_url" not in changes:
+            return create_app(settings, auth)
+        return create_app(settings, Auth(DB(settings.database_url), settings))
 
     return build
 
@@ -344,6 +351,23 @@ class TestReadyz:
         redis_url = need_service("Redis", "TEST_REDIS_URL")
         response = app_with(redis_url=redis_url).test_client().get("/readyz")
         assert (response.status_code, response.json) == (200, {"status": "ok"})
+
+
+class TestProbesUseTheAppsEngine:
+    def test_a_probe_on_an_empty_database_creates_no_table(self, tmp_path: Path) -> None:
+        url = f"sqlite:///{tmp_path / 'empty.db'}"
+        settings = Settings(database_url=url, bcrypt_rounds=4)
+        auth = Auth(DB(url), settings)
+        client = create_app(settings, auth).test_client()
+
+        assert client.get("/readyz").status_code == 200
+        assert inspect(auth.db.engine).get_table_names() == []
+
+    def test_the_probe_answers_on_the_apps_engine(self, auth: Auth, client: FlaskClient) -> None:
+        reads: list[str] = []
+        event.listen(auth.db.engine, "before_cursor_execute", lambda *args: reads.append(args[2]))
+        assert client.get("/readyz").status_code == 200
+        assert reads
 
 
 class TestMetrics:
@@ -405,11 +429,7 @@ class TestMetrics:
         client.post("/sessions", data={"email": EMAIL})
         assert metric_value(client, "userauth_logins_total", outcome="failure") is None
 
-    def test_active_sessions_are_counted_at_scrape_time(
-        self, client: FlaskClient, clock: FakeClock
-    ) -> None:
-        # The gauge reads the wall clock: sessions must be made now, not in the fake past.
-        clock.now = datetime.now(UTC)
+    def test_active_sessions_are_counted_at_scrape_time(self, client: FlaskClient) -> None:
         assert metric_value(client, "userauth_active_sessions") == 0
         client.post("/users", data={"email": EMAIL, "password": PASSWORD})
         other = client.application.test_client()
@@ -419,11 +439,17 @@ class TestMetrics:
         other.delete("/sessions")
         assert metric_value(client, "userauth_active_sessions") == 1
 
-    def test_expired_sessions_are_not_active(self, client: FlaskClient, clock: FakeClock) -> None:
-        clock.now = datetime(2000, 1, 1, tzinfo=UTC)
+    @pytest.mark.parametrize("hours", [1, 9], ids=["idle", "past-lifetime"])
+    def test_sessions_that_are_no_longer_live_are_not_active(
+        self, client: FlaskClient, clock: FakeClock, hours: int
+    ) -> None:
+        # The gauge applies the session check's own rule and clock (Sessions.count_live).
         client.post("/users", data={"email": EMAIL, "password": PASSWORD})
         client.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
+        assert metric_value(client, "userauth_active_sessions") == 1
+        clock.advance(hours=hours)
         assert metric_value(client, "userauth_active_sessions") == 0
+        assert client.get("/profile").status_code == 403
 
     def test_each_app_counts_alone(self, auth: Auth) -> None:
         first = create_app(auth.settings, auth).test_client()

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Callable
 
+import bcrypt
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -26,7 +28,7 @@ OVER_LONG = pytest.mark.parametrize(
 
 
 def stored_hash(auth: Auth, email: str = EMAIL) -> bytes:
-    hashed: bytes = auth._db.find_user_by(email=email).hashed_password
+    hashed: bytes = auth.db.find_user_by(email=email).hashed_password
     return hashed
 
 
@@ -221,7 +223,7 @@ class TestMaxBytes:
         session_id = auth.create_session(EMAIL)
 
         with pytest.raises(ValueError, match="72 bytes"):
-            auth.change_password(session_id, PASSWORD, password)
+            auth.change_password(auth.require_session(session_id), PASSWORD, password)
         assert auth.valid_login(EMAIL, PASSWORD)
 
 
@@ -264,7 +266,7 @@ class TestChangePassword:
 
         change(laptop, PASSWORD, NEW_PASSWORD)
 
-        assert auth._db.find_user_by(email=EMAIL).session_id == tokens.digest(cookie.value)
+        assert auth.db.find_user_by(email=EMAIL).session_id == tokens.digest(cookie.value)
 
     def test_a_wrong_current_password_is_403_and_changes_nothing(
         self, devices: tuple[FlaskClient, FlaskClient], auth: Auth
@@ -346,3 +348,52 @@ class TestDevelopmentPolicy:
     def test_an_empty_password_is_refused(self, auth: Auth) -> None:
         with pytest.raises(ValueError, match="password is required"):
             auth.register_user(EMAIL, "")
+
+
+# "café-pass" with é as one code point (NFC), and as e + U+0301 COMBINING ACUTE ACCENT (NFD).
+COMPOSED = "caf\u00e9-pass"
+DECOMPOSED = "cafe\u0301-pass"
+
+
+class TestUnicodeNormalisation:
+    """NIST SP 800-63B 5.1.1.2: passwords are NFKC-normalised before hashing."""
+
+    @pytest.mark.parametrize(
+        ("registered", "typed"),
+        [
+            (COMPOSED, DECOMPOSED),
+            (DECOMPOSED, COMPOSED),
+            ("\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44", "password"),
+        ],
+        ids=["composed-then-decomposed", "decomposed-then-composed", "fullwidth-then-ascii"],
+    )
+    def test_the_same_password_in_another_unicode_form_logs_in(
+        self, auth: Auth, registered: str, typed: str
+    ) -> None:
+        auth.register_user(EMAIL, registered)
+        assert auth.login(EMAIL, typed).succeeded
+
+    def test_a_different_password_is_still_refused(self, auth: Auth) -> None:
+        auth.register_user(EMAIL, COMPOSED)
+        assert not auth.valid_login(EMAIL, "cafe-pass")
+
+    def test_an_account_hashed_before_normalisation_logs_in_and_is_rehashed(
+        self, auth: Auth
+    ) -> None:
+        user = auth.register_user(EMAIL, PASSWORD)
+        # As stored before this change: bcrypt of the raw (decomposed) form.
+        legacy = bcrypt.hashpw(DECOMPOSED.encode(), bcrypt.gensalt(4))
+        auth.db.update_user(user.id, hashed_password=legacy)
+
+        assert auth.login(EMAIL, DECOMPOSED).succeeded
+
+        assert stored_hash(auth) != legacy
+        assert bcrypt.checkpw(
+            unicodedata.normalize("NFKC", DECOMPOSED).encode(), stored_hash(auth)
+        )
+        assert auth.valid_login(EMAIL, COMPOSED)
+
+    def test_a_reset_stores_the_normalised_form(self, auth: Auth) -> None:
+        auth.register_user(EMAIL, PASSWORD)
+        auth.update_password(auth.get_reset_password_token(EMAIL), DECOMPOSED)
+        assert bcrypt.checkpw(COMPOSED.encode(), stored_hash(auth))

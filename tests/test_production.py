@@ -133,7 +133,7 @@ class TestRequestResetInProduction:
         session_cookie = production.client.get_cookie("session_id")
         assert login.status_code == 200
         assert session_cookie is not None
-        stored_hash = production.auth._db.find_user_by(email=EMAIL).hashed_password
+        stored_hash = production.auth.db.find_user_by(email=EMAIL).hashed_password
 
         request_reset(production)
 
@@ -630,3 +630,36 @@ def median_times(service: Service) -> tuple[float, float]:
             assert response.status_code == 200
             service.outbox.join()
     return statistics.median(timings[EMAIL]), statistics.median(timings[UNKNOWN_EMAIL])
+
+
+class TestPolicyBelongsToTheDomain:
+    """Any front end gets production's discretion from Auth itself, without the web app."""
+
+    def test_signing_up_a_taken_email_returns_and_mails_the_owner(
+        self, production: Service, mail: MailSink
+    ) -> None:
+        production.auth.sign_up(EMAIL, NEW_PASSWORD)
+        production.auth.outbox.join()
+        assert len(mail.to(EMAIL)) == 1
+
+    def test_a_reset_request_returns_no_token_and_mails_one(
+        self, production: Service, mail: MailSink
+    ) -> None:
+        answer = production.auth.request_password_reset(EMAIL)
+        production.auth.outbox.join()
+        assert answer.token is None
+        production.auth.reset_password(EMAIL, token_in(mail.to(EMAIL)[-1]), NEW_PASSWORD)
+
+    def test_a_reset_request_for_an_unknown_email_returns_the_same(
+        self, production: Service, mail: MailSink
+    ) -> None:
+        answer = production.auth.request_password_reset(UNKNOWN_EMAIL)
+        production.auth.outbox.join()
+        assert answer.token is None
+        assert mail.messages == []
+
+    def test_development_returns_the_token(self, make_service: ServiceFactory) -> None:
+        development = make_service("development")
+        development.auth.register_user(EMAIL, PASSWORD)
+        answer = development.auth.request_password_reset(EMAIL)
+        assert answer.token is not None

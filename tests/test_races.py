@@ -48,7 +48,7 @@ class TestDeadSessions:
             auth.create_session(EMAIL)
         clock.advance(hours=9)  # past the idle timeout and the absolute lifetime
         auth.create_session(EMAIL)
-        with auth._db.engine.connect() as connection:
+        with auth.db.engine.connect() as connection:
             rows = connection.execute(select(func.count()).select_from(DeviceSession)).scalar()
         assert rows == 1
 
@@ -67,7 +67,7 @@ class TestDisabledAccount:
         user = auth.register_user(EMAIL, PASSWORD)
         session_id = auth.create_session(EMAIL)
         # As if an administrator disabled the account while this session was being made.
-        with auth._db.engine.begin() as connection:
+        with auth.db.engine.begin() as connection:
             connection.execute(
                 insert(DisabledUser).values(user_id=user.id, disabled_at=datetime.now(UTC))
             )

@@ -147,7 +147,7 @@ class TestUpdatePassword:
         auth.update_password(token, NEW_PASSWORD)
 
         assert [auth.get_user_from_session_id(s) for s in session_ids] == [None, None, None]
-        assert auth._db.find_user_by(email=EMAIL).session_id is None
+        assert auth.db.find_user_by(email=EMAIL).session_id is None
 
     def test_a_reset_leaves_other_users_logged_in(self, auth: Auth) -> None:
         theirs = auth.create_session(OTHER_EMAIL)
@@ -232,7 +232,7 @@ class TestResetTokensAtRest:
         # A replaced token and a pending one, for the same user.
         pending.append(request_token(client))
 
-        stored = everything_stored(engine, expected_table="password_resets")
+        stored = everything_stored(engine, expected_table="one_time_secrets")
 
         for token in [*pending, spent]:
             for form in clear_forms(token):

@@ -14,8 +14,9 @@ from sqlalchemy.exc import DBAPIError
 
 from tests.conftest import TEST_BCRYPT_ROUNDS, FakeClock, empty_postgres
 from tests.storage import clear_forms, everything_stored
-from userauth import tokens
+from userauth import migrations, tokens
 from userauth.auth import Auth
+from userauth.clock import as_utc
 from userauth.db import DB
 from userauth.models import DeviceSession
 from userauth.settings import Settings
@@ -45,8 +46,14 @@ def log_in(
     return cookie.value
 
 
+def email_of(auth: Auth, session_id: str | None) -> str | None:
+    """Return the email of the live session with this id, or None."""
+    live = auth.resolve_session(session_id)
+    return None if live is None else live.email
+
+
 def newest_session_digest(auth: Auth, email: str = EMAIL) -> str | None:
-    session_id: str | None = auth._db.find_user_by(email=email).session_id
+    session_id: str | None = auth.db.find_user_by(email=email).session_id
     return session_id
 
 
@@ -54,7 +61,7 @@ def stored_last_used(engine: Engine) -> datetime:
     """Read the only session row's last_used_at straight from the database, as aware UTC."""
     with engine.connect() as connection:
         moment = connection.execute(select(DeviceSession.last_used_at)).scalar_one()
-    return tokens.as_utc(moment).astimezone(UTC)
+    return as_utc(moment).astimezone(UTC)
 
 
 def session_listing(client: FlaskClient) -> list[dict[str, Any]]:
@@ -145,7 +152,7 @@ class TestLogout:
 class TestDestroySession:
     def test_destroy_session_ends_every_session_of_the_user(self, auth: Auth) -> None:
         session_ids = [auth.create_session(EMAIL) for _ in range(3)]
-        user = auth._db.find_user_by(email=EMAIL)
+        user = auth.db.find_user_by(email=EMAIL)
 
         auth.destroy_session(user.id)
 
@@ -154,7 +161,7 @@ class TestDestroySession:
     def test_destroy_session_sets_users_session_id_to_none(self, auth: Auth) -> None:
         auth.create_session(EMAIL)
         auth.create_session(EMAIL)
-        user = auth._db.find_user_by(email=EMAIL)
+        user = auth.db.find_user_by(email=EMAIL)
 
         auth.destroy_session(user.id)
 
@@ -163,7 +170,7 @@ class TestDestroySession:
     def test_destroy_session_leaves_other_users_logged_in(self, auth: Auth) -> None:
         auth.create_session(EMAIL)
         other = auth.create_session(OTHER_EMAIL)
-        user = auth._db.find_user_by(email=EMAIL)
+        user = auth.db.find_user_by(email=EMAIL)
 
         auth.destroy_session(user.id)
 
@@ -419,6 +426,7 @@ def postgres_auth() -> Iterator[Auth]:
     """An Auth on the emptied PostgreSQL test database (SQLite has no connections to drop)."""
     url = empty_postgres()
     settings = Settings(database_url=url, bcrypt_rounds=int(TEST_BCRYPT_ROUNDS))
+    migrations.ensure_current(url, auto_migrate=True)
     db = DB(url)
     yield Auth(db=db, settings=settings)
     db.close()
@@ -431,19 +439,19 @@ class TestSessionCheckConnections:
     ) -> None:
         postgres_auth.register_user(EMAIL, PASSWORD)
         session_id = postgres_auth.create_session(EMAIL)
-        assert postgres_auth.session_email(session_id) == EMAIL  # a pooled connection exists
+        assert email_of(postgres_auth, session_id) == EMAIL  # a pooled connection exists
         terminate_other_connections(postgres_auth.settings.database_url)
-        assert postgres_auth.session_email(session_id) == EMAIL
-        assert postgres_auth.session_email(session_id) == EMAIL
+        assert email_of(postgres_auth, session_id) == EMAIL
+        assert email_of(postgres_auth, session_id) == EMAIL
 
     def test_the_connection_a_session_check_used_goes_back_to_transactions(
         self, postgres_auth: Auth
     ) -> None:
         postgres_auth.register_user(EMAIL, PASSWORD)
         session_id = postgres_auth.create_session(EMAIL)
-        engine = postgres_auth._db.engine
+        engine = postgres_auth.db.engine
         engine.dispose()  # the pool is empty: the check below makes its only connection
-        assert postgres_auth.session_email(session_id) == EMAIL
+        assert email_of(postgres_auth, session_id) == EMAIL
         with engine.connect() as connection:  # that same connection, back from the pool
             driver_connection = connection.connection.driver_connection
             assert driver_connection is not None
@@ -460,7 +468,7 @@ class TestSessionCheckErrors:
         with engine.begin() as connection:
             connection.execute(text("DROP TABLE disabled_users"))
         with pytest.raises(DBAPIError) as refused:
-            auth.session_email(session_id)
+            email_of(auth, session_id)
         assert tokens.digest(session_id) not in str(refused.value)
         assert session_id not in str(refused.value)
 

@@ -42,7 +42,7 @@ class TestValidLoginTiming:
     ) -> None:
         auth = make_auth(bcrypt_rounds=DEFAULT_BCRYPT_ROUNDS)
         auth.register_user(EMAIL, PASSWORD)
-        assert auth._db.find_user_by(email=EMAIL).hashed_password.startswith(b"$2b$12$")
+        assert auth.db.find_user_by(email=EMAIL).hashed_password.startswith(b"$2b$12$")
 
         def unknown() -> bool:
             return auth.valid_login(UNKNOWN_EMAIL, PASSWORD)

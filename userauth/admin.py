@@ -1,17 +1,21 @@
-"""Administration: the account operations behind the `userauth user` and `audit` commands."""
+"""Administration: the account operations behind the `userauth user` and `audit` commands.
+
+The rules are the domain's: accounts are found by Accounts (disabled ones too, here only),
+live sessions counted by Sessions, pending resets asked of OneTimeSecrets.
+"""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from userauth import emails, tokens
-from userauth.auth import Auth, Client
-from userauth.db import DB
+from userauth.audit import Client
+from userauth.auth import Auth
+from userauth.clock import as_utc, utcnow
 from userauth.errors import UnknownEmailError
 from userauth.models import User
+from userauth.one_time import Purpose
 
 # How administrator actions appear on audit events (the CLI has no address).
 ADMIN_CLIENT = Client(address="", user_agent="userauth admin")
@@ -63,16 +67,11 @@ class AuditEntry:
 
 
 class Admin:
-    """Account administration over a DB and the Auth that applies the account rules."""
+    """Account administration through the Auth that applies the account rules."""
 
-    def __init__(self, auth: Auth, db: DB, clock: Callable[[], datetime] = tokens.utcnow) -> None:
+    def __init__(self, auth: Auth) -> None:
         self._auth = auth
-        self._db = db
-        self._clock = clock
-        self._policy = tokens.SessionPolicy(
-            idle_timeout=auth.settings.session_idle_timeout,
-            lifetime=auth.settings.session_lifetime,
-        )
+        self._db = auth.db
 
     def create_user(self, email: str, password: str) -> User:
         """Create an account under the same rules as a sign-up.
@@ -101,29 +100,25 @@ class Admin:
             UnknownEmailError: no account has this email.
         """
         user = self._require(email)
-        now = self._clock()
-        live = [
-            row
-            for row in self._db.list_sessions(user.id)
-            if self._policy.is_live(row.last_used_at, row.expires_at, now)
-        ]
         return UserDetails(
             id=user.id,
             email=user.email,
             disabled_at=_utc(self._db.disabled_since(user.id)),
-            live_sessions=len(live),
-            reset_pending=user.reset_token is not None,
+            live_sessions=self._auth.sessions.count_live(user.id),
+            reset_pending=self._auth.secrets.is_pending(user.id, Purpose.PASSWORD_RESET),
         )
 
     def disable_user(self, email: str) -> int:
-        """Disable an account: it cannot log in and every session ends; return how many.
+        """Disable an account: it cannot log in, every session and reset token ends.
+
+        Return how many sessions ended.
 
         Raises:
             UnknownEmailError: no account has this email.
         """
         user = self._require(email)
-        ended = len(self._db.list_sessions(user.id))
-        self._db.disable_user(user.id, self._clock())
+        ended = self._db.count_sessions(user.id)
+        self._db.disable_user(user.id, utcnow())
         self._record("admin_user_disabled", user.id)
         return ended
 
@@ -157,8 +152,7 @@ class Admin:
             UnknownEmailError: no account has this email.
         """
         user = self._require(email)
-        ended = len(self._db.list_sessions(user.id))
-        self._db.delete_sessions(user.id)
+        ended = self._auth.sessions.end_all(user.id)
         self._record("admin_sessions_revoked", user.id)
         return ended
 
@@ -173,7 +167,7 @@ class Admin:
         emails = self._db.emails_by_id({e.user_id for e in events if e.user_id is not None})
         return [
             AuditEntry(
-                created_at=tokens.as_utc(event.created_at),
+                created_at=as_utc(event.created_at),
                 event=event.event,
                 email=None if event.user_id is None else emails.get(event.user_id),
                 client_address=event.client_address,
@@ -186,11 +180,11 @@ class Admin:
         self._auth.record_event(event, user_id, ADMIN_CLIENT)
 
     def _require(self, email: str) -> User:
-        user = self._db.find_user_by_email(emails.loose_normalize(email))
+        user = self._auth.accounts.find_any(email)
         if user is None:
             raise UnknownEmailError(email)
         return user
 
 
 def _utc(moment: datetime | None) -> datetime | None:
-    return None if moment is None else tokens.as_utc(moment)
+    return None if moment is None else as_utc(moment)

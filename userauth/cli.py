@@ -312,7 +312,7 @@ def _admin(ctx: click.Context, *, read_only: bool = False) -> Admin:
         raise click.ClickException(str(error)) from None
     database = DB(settings.database_url, echo=settings.sql_echo)
     ctx.call_on_close(database.close)
-    return Admin(Auth(db=database, settings=settings), database)
+    return Admin(Auth(database, settings))
 
 
 @contextmanager

@@ -1,4 +1,4 @@
-"""Outgoing mail: the reset-link message, SMTP delivery, and a background outbox."""
+"""Outgoing mail: the messages, SMTP delivery, and the background outbox."""
 
 from __future__ import annotations
 
@@ -37,6 +37,17 @@ class Mailer(Protocol):
 
     def send(self, to: str, subject: str, body: str) -> None:
         """Deliver one message, or raise."""
+
+
+def require_mailer(mailer: Mailer | None) -> Mailer:
+    """Return the mailer.
+
+    Raises:
+        RuntimeError: there is none (production refuses to start without one).
+    """
+    if mailer is None:
+        raise RuntimeError("no mailer: set USERAUTH_SMTP_HOST")
+    return mailer
 
 
 def reset_message(settings: Settings, token: str, lifetime_minutes: int) -> tuple[str, str]:
@@ -92,17 +103,18 @@ class Outbox:
     Answering before the work is done also keeps the response time of a reset request the
     same whether or not the email has an account (OWASP Forgot Password cheat sheet).
     At most `capacity` jobs wait (a flood cannot grow memory without bound); at exit, the
-    process gives the waiting jobs up to DRAIN_SECONDS to run.
+    process gives the waiting jobs up to DRAIN_SECONDS to run. The thread starts with the
+    first job: building an outbox starts nothing.
     """
 
     def __init__(self, capacity: int = CAPACITY) -> None:
         self._jobs: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=capacity)
-        self._thread = threading.Thread(target=self._run, name="userauth-outbox", daemon=True)
-        self._thread.start()
-        _open_outboxes.add(self)
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def submit(self, job: Callable[[], None]) -> None:
         """Queue a job; drop it (and log that) when the queue is full."""
+        self._start()
         try:
             self._jobs.put_nowait(job)
         except queue.Full:
@@ -117,6 +129,15 @@ class Outbox:
         deadline = time.monotonic() + timeout
         while self._jobs.unfinished_tasks and time.monotonic() < deadline:
             time.sleep(0.05)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="userauth-outbox", daemon=True
+                )
+                self._thread.start()
+                _open_outboxes.add(self)
 
     def _run(self) -> None:
         while True:

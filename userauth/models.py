@@ -1,4 +1,4 @@
-"""Tables: the contract's `users`, and the tables that hold everything else."""
+"""Tables (SQLAlchemy 2 declarative): the shape of every row userauth stores, and nothing else."""
 
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class PasswordHash(TypeDecorator[bytes]):
 
 
 class User(Base):
-    """An account. The columns are exactly SPEC.md's; other data lives in other tables."""
+    """An account: its email and password hash; everything else lives in other tables."""
 
     __tablename__ = "users"
 
@@ -41,14 +41,11 @@ class User(Base):
     hashed_password: Mapped[bytes] = mapped_column(PasswordHash(), nullable=False)
     # Digest of the newest session id (SPEC.md C2); the live sessions are in `sessions`.
     session_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
-    # Digest of the pending reset token; its expiry is in `password_resets`.
-    reset_token: Mapped[str | None] = mapped_column(String(250), nullable=True)
 
     __table_args__ = (
         # Uniqueness is the database's job, so two concurrent sign-ups cannot both win;
         # lower() makes it case-insensitive on SQLite and PostgreSQL alike.
         Index("uq_users_email_lower", func.lower(email), unique=True),
-        Index("ix_users_reset_token", reset_token),
     )
 
     def __repr__(self) -> str:
@@ -72,14 +69,20 @@ class DeviceSession(Base):
     client_address: Mapped[str] = mapped_column(String(64), nullable=False, default="")
 
 
-class PasswordReset(Base):
-    """When the pending reset token of a user (digest in `users.reset_token`) expires."""
+class OneTimeSecret(Base):
+    """A pending one-time secret (a reset token today): its digest, purpose and expiry.
 
-    __tablename__ = "password_resets"
+    Spent by deleting the row, so a secret can be used once however many requests race.
+    """
 
+    __tablename__ = "one_time_secrets"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
     )
+    purpose: Mapped[str] = mapped_column(String(32), nullable=False)
+    digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
 
 

@@ -1,8 +1,10 @@
-"""Passwords: hashing, verification, cost upgrades and the policy, in one place."""
+"""Passwords: Unicode normalisation, hashing, verification, cost upgrades and the policy."""
 
 from __future__ import annotations
 
 import gzip
+import unicodedata
+from enum import Enum
 from functools import cache
 from importlib.resources import files
 
@@ -16,18 +18,67 @@ MAX_BYTES = 72
 PRODUCTION_MIN_LENGTH = 8
 
 
+class Match(Enum):
+    """How a password matched a stored hash."""
+
+    NONE = "none"
+    # The normalised form matched: the hash is current.
+    CURRENT = "current"
+    # Only the raw form matched: a hash made before normalisation, to be made again.
+    LEGACY = "legacy"
+
+
+def normalize(plain: str) -> str:
+    """Return the form of a password that is hashed: Unicode NFKC.
+
+    NIST SP 800-63B 5.1.1.2: the same password typed on another keyboard or system
+    ("é" as one code point, or "e" and a combining accent) must be the same password.
+    """
+    return unicodedata.normalize("NFKC", plain)
+
+
 def hash_password(plain: str, rounds: int) -> bytes:
-    """Return a salted bcrypt hash of the password at the given cost.
+    """Return a salted bcrypt hash of the normalised password at the given cost.
 
     Raises:
-        PasswordPolicyError: the password is longer than 72 bytes.
+        PasswordPolicyError: the normalised password is longer than 72 bytes.
     """
-    encoded = _encode(plain)
+    encoded = _encode(normalize(plain))
     return bcrypt.hashpw(encoded, bcrypt.gensalt(rounds))
 
 
+def check(plain: str, stored: bytes) -> Match:
+    """Tell how the password matches the stored hash; never raise on bad input.
+
+    Hashes made before passwords were normalised hold the raw form: when the normalised
+    form fails and differs, the raw form is tried too (the caller then re-hashes).
+    """
+    normalized = normalize(plain)
+    if _checkpw(normalized, stored):
+        return Match.CURRENT
+    if normalized != plain and _checkpw(plain, stored):
+        return Match.LEGACY
+    return Match.NONE
+
+
 def verify(plain: str, stored: bytes) -> bool:
-    """Tell whether the password matches the stored hash; never raise on bad input."""
+    """Tell whether the password matches the stored hash, in either form."""
+    return check(plain, stored) is not Match.NONE
+
+
+def burn_verify_time(rounds: int, plain: str = "") -> None:
+    """Spend the time `check` would spend on this password at this cost, with no hash.
+
+    An unknown email must cost as much as a wrong password, or the response time tells an
+    attacker which emails have accounts (OWASP Authentication cheat sheet, user enumeration);
+    so a password whose normalised form differs costs two runs here as in `check`.
+    """
+    runs = 1 if normalize(plain) == plain else 2
+    for _ in range(runs):
+        bcrypt.checkpw(b"not the password", _dummy_hash(rounds))
+
+
+def _checkpw(plain: str, stored: bytes) -> bool:
     try:
         encoded: bytes | None = _encode(plain)
     except PasswordPolicyError:
@@ -39,15 +90,6 @@ def verify(plain: str, stored: bytes) -> bool:
     except (ValueError, TypeError):
         return False
     return encoded is not None and matched
-
-
-def burn_verify_time(rounds: int) -> None:
-    """Spend the time of one `verify` at this cost, for a login with no stored hash.
-
-    An unknown email must cost as much as a wrong password, or the response time tells an
-    attacker which emails have accounts (OWASP Authentication cheat sheet, user enumeration).
-    """
-    bcrypt.checkpw(b"not the password", _dummy_hash(rounds))
 
 
 def needs_rehash(stored: bytes, rounds: int) -> bool:
@@ -66,6 +108,7 @@ def check_policy(plain: str, *, email: str | None = None, strict: bool = False) 
     """
     if not plain:
         raise PasswordPolicyError("password is required")
+    plain = normalize(plain)
     _encode(plain)
     if not strict:
         return

@@ -1,15 +1,10 @@
-"""Session ids and reset tokens: generation, digests at rest, and expiry."""
+"""Random tokens (session ids, one-time secrets) and the digests stored in their place."""
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import TypeGuard
-
-# The idle clock is written at most this often, so checking a session is not a write.
-TOUCH_INTERVAL = timedelta(minutes=1)
 
 
 def new_token() -> str:
@@ -29,33 +24,3 @@ def digest(token: str) -> str:
 def looks_like_token(value: str | None) -> TypeGuard[str]:
     """Tell whether a client-supplied value can be a token at all (cheap pre-check)."""
     return value is not None and 0 < len(value) <= 64
-
-
-def utcnow() -> datetime:
-    """Return the current time, timezone-aware, in UTC."""
-    return datetime.now(UTC)
-
-
-def as_utc(moment: datetime) -> datetime:
-    """Return a stored time as aware UTC (SQLite hands back naive datetimes)."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
-@dataclass(frozen=True)
-class SessionPolicy:
-    """How long a device session lives: an idle timeout and an absolute lifetime."""
-
-    idle_timeout: timedelta
-    lifetime: timedelta
-
-    def expires_at(self, created: datetime) -> datetime:
-        return created + self.lifetime
-
-    def is_live(self, last_used: datetime, expires: datetime, now: datetime) -> bool:
-        return now < as_utc(expires) and now - as_utc(last_used) < self.idle_timeout
-
-    def needs_touch(self, last_used: datetime, now: datetime) -> bool:
-        # A stale clock ends a session early by up to the interval: keep that a small part
-        # of a short idle timeout.
-        interval = min(TOUCH_INTERVAL, self.idle_timeout / 10)
-        return now - as_utc(last_used) >= interval

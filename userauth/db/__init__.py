@@ -1,13 +1,17 @@
-"""Persistence: the only package that opens a Session or commits."""
+"""Persistence: the only package that opens a Session or commits.
+
+Building a DB opens no connection and changes no schema: migrations are userauth.migrations'.
+"""
 
 from userauth.db.accounts import AccountStore
 from userauth.db.admin import AdminStore
-from userauth.db.engine import DEFAULT_URL, make_engine
-from userauth.db.sessions import LiveSession, SessionStore
+from userauth.db.engine import make_engine
+from userauth.db.one_time import OneTimeSecretStore, PendingSecret
+from userauth.db.sessions import LiveSession, LiveWindow, SessionStore
 
 
-class DB(AccountStore, SessionStore, AdminStore):
-    """The user store. `DB()` opens (and creates if missing) the default database."""
+class DB(AccountStore, SessionStore, OneTimeSecretStore, AdminStore):
+    """The store: every query userauth runs, over one engine."""
 
 
-__all__ = ["DB", "DEFAULT_URL", "LiveSession", "make_engine"]
+__all__ = ["DB", "LiveSession", "LiveWindow", "PendingSecret", "make_engine"]

@@ -1,22 +1,31 @@
-"""Accounts: the contract's three methods, look-ups, passwords and reset tokens."""
+"""Accounts at rest: users, look-ups by email or id, password hashes, disabled state."""
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
 
-from userauth.db.base import Store, end_sessions
+from userauth.db.base import Store, end_sessions, void_secrets
+from userauth.db.one_time import spend_secret
 from userauth.errors import EmailTakenError, UnknownFieldError
-from userauth.models import DisabledUser, PasswordReset, User
+from userauth.models import DisabledUser, User
+
+
+def _enabled(user_id: Any) -> Any:
+    """The SQL condition: no administrator disabled this account."""
+    return ~select(DisabledUser.user_id).where(DisabledUser.user_id == user_id).exists()
+
+
+class _SecretSpentError(Exception):
+    """Another request spent the secret first: the transaction must roll back."""
 
 
 class AccountStore(Store):
-    """Users, their passwords, reset tokens and disabled state."""
+    """Users, their passwords and disabled state."""
 
-    # The contract's three methods.
+    # add_user, find_user_by and update_user keep the original design's signatures.
 
     def add_user(self, email: str, hashed_password: str | bytes) -> User:
         """Save a user and return it.
@@ -71,10 +80,21 @@ class AccountStore(Store):
 
     # Accounts.
 
-    def find_user_by_email(self, email: str) -> User | None:
-        """Return the user with this email, compared case-insensitively, or None."""
+    def find_user_by_email(self, email: str, *, enabled_only: bool = False) -> User | None:
+        """Return the user with this email, compared case-insensitively, or None.
+
+        With `enabled_only`, a disabled account is not found (one query either way).
+        """
+        statement = select(User).where(func.lower(User.email) == email.lower())
+        if enabled_only:
+            statement = statement.where(_enabled(User.id))
         with self._sessions() as session:
-            statement = select(User).where(func.lower(User.email) == email.lower())
+            return session.scalars(statement).first()
+
+    def find_enabled_user(self, user_id: int) -> User | None:
+        """Return the user with this id unless it is disabled or gone."""
+        statement = select(User).where(User.id == user_id, _enabled(User.id))
+        with self._sessions() as session:
             return session.scalars(statement).first()
 
     def upgrade_password_hash(self, user_id: int, old: bytes, new: bytes) -> None:
@@ -93,46 +113,29 @@ class AccountStore(Store):
         hashed_password: bytes,
         *,
         keep_session: int | None = None,
-        reset_token: str | None = None,
+        spend: int | None = None,
     ) -> bool:
-        """Store a new hash, void any reset token and end every session but `keep_session`.
+        """Store a new hash, void one-time secrets and end every session but `keep_session`.
 
-        With `reset_token` (a digest), only while the user still holds that token, so two
-        concurrent requests cannot both spend it. Return whether the password was replaced.
+        With `spend` (a one-time secret's id), only if that secret is still unspent, in the
+        same transaction. The users row is written first: a login checking the old hash
+        waits for it, or its session is ended by this transaction (see add_session).
+        Return whether the password was replaced.
         """
-        statement = update(User).where(User.id == user_id)
-        if reset_token is not None:
-            statement = statement.where(User.reset_token == reset_token)
-        with self._transaction() as session:
-            result = session.execute(
-                statement.values(hashed_password=hashed_password, reset_token=None)
-            )
-            if not result.rowcount:  # type: ignore[attr-defined]
-                return False
-            session.execute(delete(PasswordReset).where(PasswordReset.user_id == user_id))
-            end_sessions(session, user_id, keep=keep_session)
+        try:
+            with self._transaction() as session:
+                result = session.execute(
+                    update(User).where(User.id == user_id).values(hashed_password=hashed_password)
+                )
+                if not result.rowcount:  # type: ignore[attr-defined]
+                    return False
+                if spend is not None and not spend_secret(session, spend):
+                    raise _SecretSpentError  # rolls the new hash back
+                void_secrets(session, user_id)
+                end_sessions(session, user_id, keep=keep_session)
+        except _SecretSpentError:
+            return False
         return True
-
-    # Reset tokens.
-
-    def set_reset_token(self, user_id: int, token_digest: str, expires_at: datetime) -> None:
-        """Store a user's pending reset token, replacing any older one."""
-        with self._transaction() as session:
-            session.execute(
-                update(User).where(User.id == user_id).values(reset_token=token_digest)
-            )
-            session.merge(PasswordReset(user_id=user_id, expires_at=expires_at))
-
-    def find_reset(self, token_digest: str) -> tuple[User, datetime | None] | None:
-        """Return the user holding this reset token and when it expires, or None."""
-        statement = (
-            select(User, PasswordReset.expires_at)
-            .outerjoin(PasswordReset, PasswordReset.user_id == User.id)
-            .where(User.reset_token == token_digest)
-        )
-        with self._sessions() as session:
-            row = session.execute(statement).first()
-        return None if row is None else (row[0], row[1])
 
     # Disabled accounts.
 

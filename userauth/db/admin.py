@@ -1,4 +1,4 @@
-"""Administration, the audit trail and health checks."""
+"""Administration at rest: listing, disabling and deleting accounts; the audit trail; ping."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 
-from userauth.db.base import Store, end_sessions
-from userauth.models import AuditEvent, DeviceSession, DisabledUser, PasswordReset, User
+from userauth.db.base import Store, end_sessions, retry_if_disconnected, void_secrets
+from userauth.models import AuditEvent, DeviceSession, DisabledUser, User
 
 
 class AdminStore(Store):
-    """Listing, disabling and deleting accounts; audit events; health."""
+    """Listing, disabling and deleting accounts; audit events; the health ping."""
 
     # Administration.
 
@@ -48,10 +48,11 @@ class AdminStore(Store):
             return None if row is None else row.disabled_at
 
     def disable_user(self, user_id: int, now: datetime) -> None:
-        """Disable an account and end every session of it, in one transaction."""
+        """Disable an account, end every session and void its one-time secrets, at once."""
         with self._transaction() as session:
             if session.get(DisabledUser, user_id) is None:
                 session.add(DisabledUser(user_id=user_id, disabled_at=now))
+            void_secrets(session, user_id)
             end_sessions(session, user_id, keep=None)
 
     def enable_user(self, user_id: int) -> bool:
@@ -66,7 +67,7 @@ class AdminStore(Store):
         # foreign_keys pragma being on for the connection.
         with self._transaction() as session:
             session.execute(delete(DeviceSession).where(DeviceSession.user_id == user_id))
-            session.execute(delete(PasswordReset).where(PasswordReset.user_id == user_id))
+            void_secrets(session, user_id)
             session.execute(delete(DisabledUser).where(DisabledUser.user_id == user_id))
             session.execute(
                 update(AuditEvent).where(AuditEvent.user_id == user_id).values(user_id=None)
@@ -98,7 +99,7 @@ class AdminStore(Store):
         with self._sessions() as session:
             return session.scalars(statement).all()
 
-    # Health and metrics.
+    # Health.
 
     def ping(self) -> None:
         """Run the cheapest query there is.
@@ -106,15 +107,9 @@ class AdminStore(Store):
         Raises:
             sqlalchemy.exc.SQLAlchemyError: the database does not answer.
         """
-        with self._sessions() as session:
-            session.execute(select(1))
 
-    def count_live_sessions(self, now: datetime, idle_since: datetime) -> int:
-        """Count device sessions within their lifetime and used after `idle_since`."""
-        statement = (
-            select(func.count())
-            .select_from(DeviceSession)
-            .where(DeviceSession.expires_at > now, DeviceSession.last_used_at > idle_since)
-        )
-        with self._sessions() as session:
-            return int(session.scalar(statement) or 0)
+        def read() -> None:
+            with self._sessions() as session:
+                session.execute(select(1))
+
+        retry_if_disconnected(read)

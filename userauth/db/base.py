@@ -1,36 +1,38 @@
-"""The store's shared plumbing: opening the database, sessions, transactions."""
+"""The store's shared plumbing: the engine, ORM sessions and transactions."""
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import TypeVar
 
-from sqlalchemy import Engine, Select, delete, select, update
+from sqlalchemy import Engine, delete, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from userauth import migrations
 from userauth.db.engine import make_engine
-from userauth.db.reads import PreparedRead, read_one
-from userauth.models import DeviceSession, User
+from userauth.models import DeviceSession, OneTimeSecret, User
+
+T = TypeVar("T")
 
 
 class Store:
-    """What every part of the store shares: the engine, sessions and transactions."""
+    """What every part of the store shares: the engine, sessions and transactions.
 
-    def __init__(self, url: str | None = None, *, echo: bool = False) -> None:
-        if url is None:
-            # The contract's DB() takes no arguments: then, and only then, it reads settings.
-            from userauth.settings import Settings
+    Building one does no I/O: the engine connects on first use, and the schema is
+    userauth.migrations' business (`userauth serve` and `userauth db upgrade` call it).
+    """
 
-            settings = Settings.from_env()
-            url, echo = settings.database_url, settings.sql_echo
+    def __init__(self, url: str, *, echo: bool = False) -> None:
         self._engine = make_engine(url, echo=echo)
-        # The contract's DB() creates what is missing and drops nothing: an empty database
-        # gets the schema, an earlier one is upgraded (migrations only add). `userauth serve`
-        # checks before it gets here and refuses a database that is behind.
-        migrations.ensure_current(self._engine, auto_migrate=True)
+        # The same pool, for single reads that need no transaction (SQLite starts none
+        # for a SELECT; elsewhere autocommit saves the BEGIN and ROLLBACK round trips).
+        self._reads = (
+            self._engine
+            if self._engine.dialect.name == "sqlite"
+            else self._engine.execution_options(isolation_level="AUTOCOMMIT")
+        )
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._local = threading.local()
 
@@ -48,13 +50,6 @@ class Store:
             self._local.session = session
         return session
 
-    def _prepare(self, statement: Select[*tuple[Any, ...]]) -> PreparedRead:
-        return PreparedRead(statement, self._engine.dialect)
-
-    def _read_one(self, read: PreparedRead, values: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Run a prepared single-row read outside any transaction."""
-        return read_one(self._engine, read, values)
-
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
         with self._sessions() as session, session.begin():
@@ -66,6 +61,7 @@ class Store:
 
 
 def end_sessions(session: Session, user_id: int, *, keep: int | None) -> None:
+    """Delete a user's sessions (all but `keep`) inside the caller's transaction."""
     statement = delete(DeviceSession).where(DeviceSession.user_id == user_id)
     if keep is not None:
         statement = statement.where(DeviceSession.id != keep)
@@ -82,3 +78,23 @@ def record_newest_session(session: Session, user_id: int) -> None:
         .limit(1)
     ).first()
     session.execute(update(User).where(User.id == user_id).values(session_id=newest))
+
+
+def void_secrets(session: Session, user_id: int) -> None:
+    """Delete every pending one-time secret of a user inside the caller's transaction."""
+    session.execute(delete(OneTimeSecret).where(OneTimeSecret.user_id == user_id))
+
+
+def retry_if_disconnected(read: Callable[[], T]) -> T:
+    """Run a read; run it again once if the database had dropped the pooled connection.
+
+    Without pre-ping (a round trip per checkout), a connection the server closed is found
+    dead when used: SQLAlchemy invalidates it and the pool, and a retry gets a fresh one
+    (SQLAlchemy's "optimistic" disconnect handling). Only for reads, which are safe to rerun.
+    """
+    try:
+        return read()
+    except DBAPIError as error:
+        if not error.connection_invalidated:
+            raise
+    return read()

@@ -1,4 +1,4 @@
-"""Engines: SQLite and PostgreSQL connection set-up."""
+"""Engines: SQLite and PostgreSQL connection set-up (no connection is opened here)."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from sqlalchemy.pool import ConnectionPoolEntry
 
 from userauth import sqlite
 
-DEFAULT_URL = "sqlite:///userauth.db"
 
+def make_engine(url: str, *, echo: bool = False) -> Engine:
+    """Create an engine; SQLite gets WAL mode, a busy timeout and foreign keys.
 
-def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
-    """Create an engine; SQLite gets WAL mode, a busy timeout and foreign keys."""
+    SQLAlchemy connects lazily: creating the engine opens no connection.
+    """
     # Bound parameters (hashes, digests) never reach a log line or an error message.
     if url.startswith("sqlite"):
         engine = create_engine(
@@ -28,7 +29,8 @@ def make_engine(url: str = DEFAULT_URL, *, echo: bool = False) -> Engine:
         url,
         echo=echo,
         hide_parameters=True,
-        # No pre-ping (a round trip per request): reads retry once on a dropped connection.
+        # No pre-ping (a round trip per request): the session check retries once on a
+        # dropped connection instead (SQLAlchemy's "optimistic" disconnect handling).
         pool_recycle=3600,
         pool_size=10,
         max_overflow=20,

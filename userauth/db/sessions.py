@@ -1,40 +1,57 @@
-"""Device sessions: the session check on every request, and their lifecycle."""
+"""Device sessions at rest: the session check, their lifecycle, and the one liveness query."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 from typing import Any
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 
-from userauth.db.base import Store, end_sessions, record_newest_session
-from userauth.db.reads import PreparedRead
+from userauth.db.base import Store, end_sessions, record_newest_session, retry_if_disconnected
 from userauth.models import DeviceSession, DisabledUser, User
 
 
+@dataclass(frozen=True)
+class LiveWindow:
+    """The moment of a liveness check, and the idle cut-off the session policy derives from it."""
+
+    now: datetime
+    idle_since: datetime
+
+
+def _is_live(now: Any, idle_since: Any) -> ColumnElement[bool]:
+    """The SQL condition for a live session: within its lifetime and used since `idle_since`.
+
+    Every query that asks "is this session live" (the check, the lists, the count) uses it,
+    with values or, for the prebuilt session check, bound parameters.
+    """
+    condition: ColumnElement[bool] = (DeviceSession.expires_at > now) & (
+        DeviceSession.last_used_at > idle_since
+    )
+    return condition
+
+
+@dataclass(frozen=True)
 class LiveSession:
-    """A device session joined with its user, as the session check needs it."""
+    """A live device session joined with its enabled user, as the session check reads it."""
 
-    def __init__(self, row: dict[str, Any]) -> None:
-        self._row = row
-        self.id: int = row["id"]
-        self.user_id: int = row["user_id"]
-        self.email: str = row["email"]
-        self.last_used_at: datetime = row["last_used_at"]
-        self.expires_at: datetime = row["expires_at"]
+    id: int
+    user_id: int
+    email: str
+    last_used_at: datetime
+    hashed_password: bytes = b""
+    newest_session: str | None = None
 
-    @cached_property
+    @property
     def user(self) -> User:
-        """The session's user as a (detached) User, built only when asked for."""
-        row = self._row
+        """The session's user as a (detached) User."""
         return User(
-            id=row["user_id"],
-            email=row["email"],
-            hashed_password=row["hashed_password"],
-            session_id=row["session_id"],
-            reset_token=row["reset_token"],
+            id=self.user_id,
+            email=self.email,
+            hashed_password=self.hashed_password,
+            session_id=self.newest_session,
         )
 
 
@@ -42,39 +59,47 @@ _LIVE_SESSION = (
     select(
         DeviceSession.id,
         DeviceSession.last_used_at,
-        DeviceSession.expires_at,
         User.id.label("user_id"),
         User.email,
         User.hashed_password,
         User.session_id,
-        User.reset_token,
-        DisabledUser.user_id.label("disabled"),
     )
     .join(User, User.id == DeviceSession.user_id)
     .outerjoin(DisabledUser, DisabledUser.user_id == User.id)
-    .where(DeviceSession.id_digest == bindparam("digest"))
-)
-_TOUCH_SESSION = (
-    update(DeviceSession)
-    .where(DeviceSession.id == bindparam("session"))
-    .values(last_used_at=bindparam("now"))
+    .where(
+        DisabledUser.user_id.is_(None),
+        DeviceSession.id_digest == bindparam("digest"),
+        _is_live(bindparam("now"), bindparam("idle_since")),
+    )
 )
 
 
 class SessionStore(Store):
     """Device sessions."""
 
-    @cached_property
-    def _live_session_read(self) -> PreparedRead:
-        return self._prepare(_LIVE_SESSION)
+    def add_session(
+        self, row: DeviceSession, *, checked_hash: bytes, idle_since: datetime
+    ) -> bool:
+        """Store a new device session if the user's hash is still `checked_hash`; tell whether.
 
-    def add_session(self, row: DeviceSession, *, idle_since: datetime) -> None:
-        """Store a new device session and record it as the user's newest.
-
-        The user's dead sessions (expired, or unused since `idle_since`) go at the same time,
-        so the table holds live sessions and a few stale ones, not every login ever made.
+        The users row is written first, conditionally: a password change that committed
+        meanwhile makes the condition fail (PostgreSQL re-checks it after waiting for the
+        row lock; SQLite runs one writer at a time), and one that comes after finds this
+        session and ends it. So no session made with a superseded password survives.
+        The user's dead sessions (expired, or unused since `idle_since`) go at the same time.
         """
         with self._transaction() as session:
+            claimed = session.execute(
+                update(User)
+                .where(
+                    User.id == row.user_id,
+                    User.hashed_password == checked_hash,
+                    ~select(DisabledUser.user_id).where(DisabledUser.user_id == User.id).exists(),
+                )
+                .values(session_id=row.id_digest)
+            )
+            if not claimed.rowcount:  # type: ignore[attr-defined]
+                return False
             session.execute(
                 delete(DeviceSession).where(
                     DeviceSession.user_id == row.user_id,
@@ -83,35 +108,71 @@ class SessionStore(Store):
                 )
             )
             session.add(row)
-            session.execute(
-                update(User).where(User.id == row.user_id).values(session_id=row.id_digest)
-            )
+        return True
 
-    def find_live_session(self, id_digest: str) -> LiveSession | None:
-        """Return the session with this digest and its enabled user, or None.
+    def find_live_session(self, id_digest: str, window: LiveWindow) -> LiveSession | None:
+        """Return the live session with this digest and its enabled user, or None.
 
-        The check behind every authenticated request: one indexed query, run without an
-        ORM session or a transaction (it is a single read).
+        The check behind every authenticated request: one indexed query, liveness included.
         """
-        row = self._read_one(self._live_session_read, {"digest": id_digest})
-        if row is None or row["disabled"] is not None:
+        values = {"digest": id_digest, "now": window.now, "idle_since": window.idle_since}
+
+        def read() -> Any:
+            # A prebuilt Core statement on a connection outside any transaction: the check
+            # runs on every authenticated request, and needs neither the ORM nor a BEGIN.
+            with self._reads.connect() as connection:
+                return connection.execute(_LIVE_SESSION, values).first()
+
+        row = retry_if_disconnected(read)
+        if row is None:
             return None
-        return LiveSession(row)
+        return LiveSession(
+            id=row.id,
+            user_id=row.user_id,
+            email=row.email,
+            last_used_at=row.last_used_at,
+            hashed_password=row.hashed_password,
+            newest_session=row.session_id,
+        )
 
     def touch_session(self, session_id: int, now: datetime) -> None:
         """Move a session's idle clock forward."""
-        with self._engine.begin() as connection:
-            connection.execute(_TOUCH_SESSION, {"session": session_id, "now": now})
+        with self._transaction() as session:
+            session.execute(
+                update(DeviceSession)
+                .where(DeviceSession.id == session_id)
+                .values(last_used_at=now)
+            )
 
-    def list_sessions(self, user_id: int) -> Sequence[DeviceSession]:
-        """Return a user's device sessions, newest first."""
+    def list_live_sessions(self, user_id: int, window: LiveWindow) -> Sequence[DeviceSession]:
+        """Return a user's live device sessions, newest first."""
         statement = (
             select(DeviceSession)
-            .where(DeviceSession.user_id == user_id)
+            .where(DeviceSession.user_id == user_id, _is_live(window.now, window.idle_since))
             .order_by(DeviceSession.created_at.desc(), DeviceSession.id.desc())
         )
         with self._sessions() as session:
             return session.scalars(statement).all()
+
+    def count_live_sessions(self, window: LiveWindow, *, user_id: int | None = None) -> int:
+        """Count live device sessions, of one user when `user_id` is given."""
+        statement = (
+            select(func.count())
+            .select_from(DeviceSession)
+            .where(_is_live(window.now, window.idle_since))
+        )
+        if user_id is not None:
+            statement = statement.where(DeviceSession.user_id == user_id)
+        with self._sessions() as session:
+            return int(session.scalar(statement) or 0)
+
+    def count_sessions(self, user_id: int) -> int:
+        """Count a user's stored sessions, live or not."""
+        statement = (
+            select(func.count()).select_from(DeviceSession).where(DeviceSession.user_id == user_id)
+        )
+        with self._sessions() as session:
+            return int(session.scalar(statement) or 0)
 
     def delete_session(self, user_id: int, session_id: int) -> bool:
         """End one session of a user; tell whether it existed."""

@@ -1,7 +1,8 @@
 """The Flask application: create_app() wires routes, errors, limits and security headers.
 
 The app is an APIFlask (a Flask subclass) so that the routes' declarations validate input and
-make the OpenAPI document at /openapi.json, shown at /docs.
+make the OpenAPI document at /openapi.json, shown at /docs. Building it does no I/O: it reads
+no environment variable and touches no schema (the server and the CLI migrate first).
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 
 from userauth.auth import Auth
 from userauth.logs import configure_logging
-from userauth.mail import Outbox
 from userauth.settings import Settings, SettingsError
 from userauth.web.cors import install_cors
 from userauth.web.docs import configure_api_documentation
@@ -30,14 +30,12 @@ logger = logging.getLogger("userauth")
 MAX_CONTENT_LENGTH = 64 * 1024
 
 
-def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Flask:
+def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     """Build the userauth Flask app around an Auth (made from the settings when not given).
 
     Raises:
         SettingsError: production settings that are unsafe, one sentence per problem.
     """
-    if settings is None:
-        settings = auth.settings if auth is not None else Settings.from_env()
     configure_logging(settings.log_level)
     _check_environment(settings)
     if auth is None:
@@ -58,11 +56,10 @@ def create_app(settings: Settings | None = None, auth: Auth | None = None) -> Fl
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["userauth"] = auth
-    app.extensions["userauth.outbox"] = Outbox()
     app.register_blueprint(api)
     app.register_blueprint(gate)
     install_cors(app, settings)
-    install_observability(app, settings)
+    install_observability(app, settings, auth)
     configure_api_documentation(app)
     register_error_handlers(app)
     # Flask-Limiter's wrappers hold the limiter weakly: the app must keep it alive.

@@ -16,13 +16,8 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from userauth.auth import Auth
 from userauth.settings import Settings
 from userauth.web.redirects import safe_target
-from userauth.web.schemas import (
-    SESSION_COOKIE,
-    SESSION_COOKIE_SCHEME,
-    GateQuery,
-    Identity,
-    responses,
-)
+from userauth.web.schemas import SESSION_COOKIE_SCHEME, GateQuery, Identity, responses
+from userauth.web.session import current_session
 
 gate = APIBlueprint("gate", __name__)
 
@@ -43,16 +38,16 @@ def verify(query: dict[str, bool]) -> Response | WerkzeugResponse:
     """Forward-auth gate: 200 and the identity headers for a live session, else 401 (or 302)."""
     auth: Auth = current_app.extensions["userauth"]
     settings = auth.settings
-    user = auth.get_user_from_session_id(request.cookies.get(SESSION_COOKIE))
-    if user is None:
+    live = current_session()
+    if live is None:
         if query["redirect"]:
             return redirect(login_location(settings), code=302)
         response = jsonify(message="no live session")
         response.status_code = 401
         return response
-    response = jsonify(id=user.id, email=user.email)
-    response.headers[settings.gate_user_header] = str(user.id)
-    response.headers[settings.gate_email_header] = header_value(user.email)
+    response = jsonify(id=live.user_id, email=live.email)
+    response.headers[settings.gate_user_header] = str(live.user_id)
+    response.headers[settings.gate_email_header] = header_value(live.email)
     return response
 
 

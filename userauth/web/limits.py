@@ -19,7 +19,7 @@ from flask_limiter.util import get_remote_address
 from userauth.emails import lookup_key
 from userauth.settings import Settings
 from userauth.tokens import digest
-from userauth.web.schemas import SESSION_COOKIE
+from userauth.web.session import SESSION_COOKIE
 
 TOO_MANY = "too many attempts; try again later"
 # The attribute on a view function that names its group of limits.

@@ -8,10 +8,9 @@ import logging
 import os
 import re
 import secrets
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING
 
 import redis
 from apiflask import APIBlueprint
@@ -20,16 +19,14 @@ from prometheus_client import CollectorRegistry, Counter, Histogram, generate_la
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from userauth import logs, tokens
-from userauth.db import DB
+from userauth import logs
+from userauth.auth import Auth
 from userauth.settings import Settings
 from userauth.web.schemas import Status, Unavailable, json_answer, responses
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
-
-T = TypeVar("T")
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # Visible ASCII only: an id goes into every log line, so no spaces, control characters or
@@ -91,21 +88,18 @@ def metric_method(method: str) -> str:
 class Dependencies:
     """The services a ready app needs: the database, and Redis when configured.
 
-    The probes open their own connections, so a database that was down when the app
-    started is found again once it is back, and none is held between probes.
+    The database is probed through the app's own Auth and engine, so a probe tests what a
+    request would meet and never migrates; Redis through a connection of the probe's own.
     """
 
-    def __init__(self, settings: Settings) -> None:
-        self._database_url = settings.database_url
+    def __init__(self, settings: Settings, auth: Auth) -> None:
         self._redis_url = settings.redis_url
-        self._idle_timeout = settings.session_idle_timeout
-        self._db: DB | None = None
-        self._lock = threading.Lock()
+        self._auth = auth
 
     def down(self) -> list[str]:
         """Name each dependency that does not answer now."""
         failed = []
-        if not self._answers("database", lambda: self._with_database(DB.ping)):
+        if not self._answers("database", self._auth.db.ping):
             failed.append("database")
         if self._redis_url is not None and not self._answers("redis", self._ping_redis):
             failed.append("redis")
@@ -113,28 +107,11 @@ class Dependencies:
 
     def count_live_sessions(self) -> int | None:
         """Count live device sessions, or None when the database does not answer."""
-        now = tokens.utcnow()
-        idle_since = now - self._idle_timeout
         try:
-            return self._with_database(lambda db: db.count_live_sessions(now, idle_since))
+            return self._auth.sessions.count_live()
         except Exception as error:  # a scrape must not fail because the database does
             logger.warning("active sessions not counted", extra={"error": type(error).__name__})
             return None
-
-    def _with_database(self, use: Callable[[DB], T]) -> T:
-        """Run `use` on the probe's DB, then close its connections.
-
-        Probes are seconds apart: a fresh connection each time tests what a new request
-        would meet, and no idle connection is left behind. The lock serialises probes so
-        that one never closes a connection another is using.
-        """
-        with self._lock:
-            if self._db is None:
-                self._db = DB(self._database_url)
-            try:
-                return use(self._db)
-            finally:
-                self._db.close()
 
     def _ping_redis(self) -> None:
         assert self._redis_url is not None  # noqa: S101 - checked by the caller
@@ -289,8 +266,8 @@ class _RequestObserver:
 
 
 class _Observability:
-    def __init__(self, settings: Settings) -> None:
-        self.dependencies = Dependencies(settings)
+    def __init__(self, settings: Settings, auth: Auth) -> None:
+        self.dependencies = Dependencies(settings, auth)
         self.metrics = Metrics(self.dependencies)
 
 
@@ -344,9 +321,9 @@ def _remember_route(_error: BaseException | None) -> None:
     request.environ[_SERVED_KEY] = (route, request.method, request.path)
 
 
-def install_observability(app: Flask, settings: Settings) -> None:
+def install_observability(app: Flask, settings: Settings, auth: Auth) -> None:
     """Add request ids, the JSON access log, /healthz, /readyz and /metrics to the app."""
-    state = app.extensions["userauth.observability"] = _Observability(settings)
+    state = app.extensions["userauth.observability"] = _Observability(settings, auth)
     app.teardown_request(_remember_route)
     app.wsgi_app = _RequestObserver(app.wsgi_app, state.metrics)  # type: ignore[method-assign]
     app.register_blueprint(operations)

@@ -6,21 +6,16 @@ validates the body, a form or a JSON object, before the route runs, and hands it
 
 from __future__ import annotations
 
-from functools import partial
-
 from apiflask import APIBlueprint
 from flask import Response, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import Auth, Client
-from userauth.errors import EmailTakenError, InvalidSessionError
-from userauth.mail import Outbox
 from userauth.web.errors import LoginFailedError
 from userauth.web.limits import rate_limited
 from userauth.web.schemas import (
     NO_SESSION,
     RATE_LIMITED,
-    SESSION_COOKIE,
     SESSION_COOKIE_SCHEME,
     SET_COOKIE,
     TOO_LARGE,
@@ -36,6 +31,11 @@ from userauth.web.schemas import (
     SessionList,
     responses,
 )
+from userauth.web.session import (
+    clear_session_cookie,
+    require_session,
+    set_session_cookie,
+)
 
 RESET_SENT = "if this email has an account, a reset link has been sent to it"
 # Bodies are read as JSON when the request says so, else as a form; the fields are the same.
@@ -49,17 +49,8 @@ def _auth() -> Auth:
     return auth
 
 
-def _outbox() -> Outbox:
-    outbox: Outbox = current_app.extensions["userauth.outbox"]
-    return outbox
-
-
 def _client() -> Client:
     return Client(address=request.remote_addr or "", user_agent=request.user_agent.string)
-
-
-def _session_cookie() -> str | None:
-    return request.cookies.get(SESSION_COOKIE)
 
 
 @api.get("/")
@@ -86,15 +77,8 @@ def index() -> Response:
 def register(body: dict[str, str]) -> Response:
     """Create an account (SPEC.md B: POST /users)."""
     email, password = body["email"], body["password"]
-    auth = _auth()
-    try:
-        auth.register_user(email, password)
-    except EmailTakenError:
-        if not auth.settings.is_production:
-            raise
-        # Production answers as if created and tells the owner by email instead, so the
-        # sign-up form does not reveal which emails are registered (SPEC.md C3).
-        _outbox().submit(partial(auth.notify_account_exists, email))
+    # Production hides a taken email (Accounts.sign_up decides); development raises.
+    _auth().sign_up(email, password)
     # The contract echoes the email as given (it is stored normalised).
     return jsonify(email=email, message="user created")
 
@@ -116,23 +100,11 @@ def register(body: dict[str, str]) -> Response:
 def login(body: dict[str, str]) -> Response:
     """Log in: a new device session in the session_id cookie."""
     email, password = body["email"], body["password"]
-    auth, client = _auth(), _client()
-    if not auth.valid_login(email, password, client):
-        raise LoginFailedError
-    session_id = auth.create_session(email, client)
-    if session_id is None:
+    result = _auth().login(email, password, _client())
+    if not result.succeeded or result.session_id is None:
         raise LoginFailedError
     response = jsonify(email=email, message="logged in")
-    settings = auth.settings
-    response.set_cookie(
-        SESSION_COOKIE,
-        session_id,
-        max_age=int(settings.session_lifetime.total_seconds()),
-        path="/",
-        secure=settings.cookie_secure,
-        httponly=True,
-        samesite="Lax",
-    )
+    set_session_cookie(response, result.session_id)
     return response
 
 
@@ -151,16 +123,9 @@ def login(body: dict[str, str]) -> Response:
 )
 def logout() -> WerkzeugResponse:
     """End the session in the cookie, then redirect to /."""
-    auth = _auth()
-    auth.end_session(_session_cookie(), _client())
+    _auth().end_session(require_session(), _client())
     response = redirect("/")
-    response.delete_cookie(
-        SESSION_COOKIE,
-        path="/",
-        secure=auth.settings.cookie_secure,
-        httponly=True,
-        samesite="Lax",
-    )
+    clear_session_cookie(response)
     return response
 
 
@@ -169,10 +134,7 @@ def logout() -> WerkzeugResponse:
 @api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION}))
 def profile() -> Response:
     """Show the email of the session's user."""
-    email = _auth().session_email(_session_cookie())
-    if email is None:
-        raise InvalidSessionError
-    return jsonify(email=email)
+    return jsonify(email=require_session().email)
 
 
 @api.post("/reset_password")
@@ -191,14 +153,10 @@ def profile() -> Response:
 def request_reset(body: dict[str, str]) -> Response:
     """Issue a reset token: in the answer (development) or by email (production)."""
     email = body["email"]
-    auth = _auth()
-    if auth.settings.is_production:
-        # The work happens after the answer, so neither the body nor the response time
-        # tells whether the email has an account; the token travels only by email.
-        _outbox().submit(partial(auth.send_password_reset, email, _client()))
+    answer = _auth().request_password_reset(email, _client())
+    if answer.token is None:
         return jsonify(email=email, message=RESET_SENT)
-    token = auth.get_reset_password_token(email, _client())
-    return jsonify(email=email, reset_token=token)
+    return jsonify(email=email, reset_token=answer.token)
 
 
 @api.put("/reset_password")
@@ -226,7 +184,7 @@ def reset_password(body: dict[str, str]) -> Response:
 @api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION}))
 def list_sessions() -> Response:
     """List the caller's live sessions, never their ids."""
-    views = _auth().list_sessions(_session_cookie())
+    views = _auth().list_sessions(require_session())
     return jsonify(
         sessions=[
             {
@@ -256,7 +214,7 @@ def list_sessions() -> Response:
 )
 def revoke_session(session_number: int) -> Response:
     """End one of the caller's sessions, by its listed number."""
-    _auth().revoke_session(_session_cookie(), session_number, _client())
+    _auth().revoke_session(require_session(), session_number, _client())
     return jsonify(message="session revoked")
 
 
@@ -277,5 +235,5 @@ def revoke_session(session_number: int) -> Response:
 def change_password(body: dict[str, str]) -> Response:
     """Change the password with the current one; other sessions end."""
     current, new = body["password"], body["new_password"]
-    _auth().change_password(_session_cookie(), current, new, _client())
+    _auth().change_password(require_session(), current, new, _client())
     return jsonify(message="Password updated")

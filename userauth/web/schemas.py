@@ -17,10 +17,10 @@ from apiflask.validators import Length, OneOf
 from marshmallow import EXCLUDE, ValidationError
 
 from userauth.emails import MAX_EMAIL_LENGTH
+from userauth.web.session import SESSION_COOKIE
 
 MAX_FIELD_LENGTH = 4096
-# The cookie that carries the session id, and the name of its security scheme.
-SESSION_COOKIE = "session_id"
+# The name of the session cookie's security scheme (the cookie is web/session.py's).
 SESSION_COOKIE_SCHEME = "sessionCookie"
 
 

@@ -1,0 +1,88 @@
+"""Accounts: registration, the one look-up by email, and what sign-up may reveal."""
+
+from __future__ import annotations
+
+from userauth import emails, passwords
+from userauth.db import DB
+from userauth.errors import EmailTakenError
+from userauth.mail import Mailer, Outbox, require_mailer, signup_notice
+from userauth.models import User
+from userauth.settings import Settings
+
+
+class Accounts:
+    """Create accounts and find them; a disabled account is found only by administrators."""
+
+    def __init__(self, db: DB, settings: Settings, outbox: Outbox, mailer: Mailer | None) -> None:
+        self._db = db
+        self._settings = settings
+        self._outbox = outbox
+        self._mailer = mailer
+
+    def register(self, email: str, password: str) -> User:
+        """Create an account and return it.
+
+        Raises:
+            EmailTakenError: the email already has an account (a ValueError).
+            InvalidEmailError: the email is malformed.
+            PasswordPolicyError: the password breaks the policy.
+        """
+        normalized = emails.normalize(email)
+        passwords.check_policy(password, email=normalized, strict=self._settings.is_production)
+        hashed = passwords.hash_password(password, self._settings.bcrypt_rounds)
+        # No look-up first: the unique index decides, so concurrent sign-ups cannot both win.
+        try:
+            return self._db.add_user(normalized, hashed)
+        except EmailTakenError:
+            raise EmailTakenError(email) from None
+
+    def sign_up(self, email: str, password: str) -> None:
+        """Register an account, answering a taken email as the environment allows.
+
+        Raises:
+            EmailTakenError: the email has an account, in development only.
+            InvalidEmailError, PasswordPolicyError: as `register`.
+        """
+        try:
+            self.register(email, password)
+        except EmailTakenError:
+            if not self._settings.is_production:
+                raise
+            # Production answers as if created and tells the owner by email instead, so the
+            # sign-up form does not reveal which emails are registered (SPEC.md C3).
+            self._outbox.submit(lambda: self._notify_account_exists(email))
+
+    def find(self, email: str | None) -> User | None:
+        """Return the enabled account with this email, or None.
+
+        A disabled account is treated as an unknown email by every flow (login, reset,
+        sessions): it must not be a way back in, nor reveal itself.
+        """
+        return self._lookup(email, enabled_only=True)
+
+    def find_any(self, email: str | None) -> User | None:
+        """Return the account with this email, enabled or not (administration only)."""
+        return self._lookup(email, enabled_only=False)
+
+    def find_enabled_by_id(self, user_id: int) -> User | None:
+        """Return the enabled account with this id, or None."""
+        return self._db.find_enabled_user(user_id)
+
+    def upgrade_hash(self, user: User, password: str) -> None:
+        """Hash the password again at the configured cost, in its normalised form, unless
+        the stored hash changed meanwhile (a concurrent reset must not be undone)."""
+        upgraded = passwords.hash_password(password, self._settings.bcrypt_rounds)
+        self._db.upgrade_password_hash(user.id, user.hashed_password, upgraded)
+
+    def _lookup(self, email: str | None, *, enabled_only: bool) -> User | None:
+        # No stored email holds a NUL, and PostgreSQL refuses one in a query parameter.
+        if not email or "\x00" in email:
+            return None
+        normalized = emails.loose_normalize(email)
+        return self._db.find_user_by_email(normalized, enabled_only=enabled_only)
+
+    def _notify_account_exists(self, email: str) -> None:
+        user = self.find(email)
+        if user is not None:
+            subject, body = signup_notice(self._settings)
+            require_mailer(self._mailer).send(user.email, subject, body)

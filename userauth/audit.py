@@ -1,0 +1,54 @@
+"""The audit trail: who asked (Client), and appending what happened to an account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from userauth.db import DB
+from userauth.models import AuditEvent
+
+MAX_USER_AGENT_LENGTH = 512
+MAX_ADDRESS_LENGTH = 64
+
+
+def _printable(text: str) -> str:
+    return "".join(character for character in text if character.isprintable())
+
+
+@dataclass(frozen=True)
+class Client:
+    """Who is asking: recorded on sessions and audit events."""
+
+    address: str = ""
+    user_agent: str = ""
+
+    def __post_init__(self) -> None:
+        # Headers are client-controlled: drop control characters (PostgreSQL refuses NUL)
+        # and cap the lengths to the columns'.
+        object.__setattr__(self, "address", _printable(self.address)[:MAX_ADDRESS_LENGTH])
+        object.__setattr__(self, "user_agent", _printable(self.user_agent)[:MAX_USER_AGENT_LENGTH])
+
+
+NO_CLIENT = Client()
+
+
+class Audit:
+    """Append audit events; they never hold a password, token or session id."""
+
+    def __init__(self, db: DB, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._clock = clock
+
+    def record(self, event: str, user_id: int | None, client: Client = NO_CLIENT) -> None:
+        """Append one event about an account (None: no account, or an unknown email)."""
+        self._db.add_audit_event(
+            AuditEvent(
+                user_id=user_id,
+                event=event,
+                client_address=client.address,
+                user_agent=client.user_agent,
+                created_at=self._clock(),
+            )
+        )

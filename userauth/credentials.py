@@ -1,0 +1,128 @@
+"""Credentials: logging in with a password (the one login operation), and changing it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from userauth import passwords
+from userauth.accounts import Accounts
+from userauth.audit import NO_CLIENT, Audit, Client
+from userauth.db import DB, LiveSession
+from userauth.errors import WrongPasswordError
+from userauth.models import User
+from userauth.sessions import Sessions
+from userauth.settings import Settings
+
+
+class LoginOutcome(Enum):
+    """How a login ended."""
+
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    # Reserved for a second factor (TOTP, passkeys): password right, no session yet.
+    SECOND_FACTOR_REQUIRED = "second_factor_required"
+
+
+@dataclass(frozen=True)
+class LoginResult:
+    """What a login attempt gives the caller: an outcome, and a session id on success."""
+
+    outcome: LoginOutcome
+    session_id: str | None = field(default=None, repr=False)
+
+    @property
+    def succeeded(self) -> bool:
+        return self.outcome is LoginOutcome.SUCCEEDED
+
+
+FAILED = LoginResult(LoginOutcome.FAILED)
+
+
+class Credentials:
+    """Check passwords at login and change them."""
+
+    def __init__(
+        self, db: DB, settings: Settings, accounts: Accounts, sessions: Sessions, audit: Audit
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._accounts = accounts
+        self._sessions = sessions
+        self._audit = audit
+
+    def login(self, email: str, password: str, client: Client = NO_CLIENT) -> LoginResult:
+        """Check the password of the enabled account with this email; start a session.
+
+        The account is looked up once; the session is made only if the hash that was
+        checked is still the stored one when the session is written, so a login that
+        overlaps a reset or change of the password cannot outlive it.
+        """
+        checked = self._verify(email, password, client)
+        if checked is None:
+            return FAILED
+        user, stale = checked
+        session_id = self._sessions.start(user, checked_hash=user.hashed_password, client=client)
+        if session_id is None:
+            # The password changed (or the account was disabled) while it was checked.
+            self._audit.record("login_failed", user.id, client)
+            return FAILED
+        if stale:
+            self._accounts.upgrade_hash(user, password)
+        self._audit.record("login", user.id, client)
+        return LoginResult(LoginOutcome.SUCCEEDED, session_id)
+
+    def check(self, email: str, password: str, client: Client = NO_CLIENT) -> User | None:
+        """Return the enabled account if the password is its own, else None (recorded)."""
+        checked = self._verify(email, password, client)
+        if checked is None:
+            return None
+        user, stale = checked
+        if stale:
+            self._accounts.upgrade_hash(user, password)
+        return user
+
+    def _verify(self, email: str, password: str, client: Client) -> tuple[User, bool] | None:
+        """Return the account and whether its hash is stale, or None (recorded as failed).
+
+        Stale: made at a lower cost than configured, or before passwords were normalised.
+        """
+        user = self._accounts.find(email)
+        if user is None:
+            # Hash anyway: an unknown email must cost as much as a wrong password
+            # (user enumeration by timing).
+            passwords.burn_verify_time(self._settings.bcrypt_rounds, password)
+            self._audit.record("login_failed", None, client)
+            return None
+        match = passwords.check(password, user.hashed_password)
+        if match is passwords.Match.NONE:
+            self._audit.record("login_failed", user.id, client)
+            return None
+        stale = match is passwords.Match.LEGACY or passwords.needs_rehash(
+            user.hashed_password, self._settings.bcrypt_rounds
+        )
+        return user, stale
+
+    def change(
+        self, live: LiveSession, current: str, new: str, client: Client = NO_CLIENT
+    ) -> None:
+        """Change the password of a logged-in user; other sessions end, this one stays.
+
+        Raises:
+            WrongPasswordError: the current password does not match.
+            PasswordPolicyError: the new password breaks the policy.
+        """
+        user = live.user
+        if not passwords.verify(current, user.hashed_password):
+            raise WrongPasswordError
+        self._db.replace_password(user.id, self.new_hash(user, new), keep_session=live.id)
+        self._audit.record("password_changed", user.id, client)
+
+    def new_hash(self, user: User, password: str) -> bytes:
+        """Return the hash of a new password for this user.
+
+        Raises:
+            PasswordPolicyError: the password breaks the policy.
+        """
+        passwords.check_policy(password, email=user.email, strict=self._settings.is_production)
+        return passwords.hash_password(password, self._settings.bcrypt_rounds)

@@ -1,0 +1,69 @@
+"""One-time secrets at rest: the `one_time_secrets` table's queries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+
+from userauth.db.base import Store
+from userauth.models import OneTimeSecret
+
+
+@dataclass(frozen=True)
+class PendingSecret:
+    """A live one-time secret: which row it is, and whose."""
+
+    id: int
+    user_id: int
+
+
+class OneTimeSecretStore(Store):
+    """Issuing, finding and spending one-time secrets (digests only)."""
+
+    def replace_secret(
+        self, user_id: int, purpose: str, digest: str, expires_at: datetime
+    ) -> None:
+        """Store a user's secret for this purpose, replacing any older one of that purpose."""
+        with self._transaction() as session:
+            session.execute(
+                delete(OneTimeSecret).where(
+                    OneTimeSecret.user_id == user_id, OneTimeSecret.purpose == purpose
+                )
+            )
+            session.add(
+                OneTimeSecret(
+                    user_id=user_id, purpose=purpose, digest=digest, expires_at=expires_at
+                )
+            )
+
+    def find_secret(self, digest: str, purpose: str, now: datetime) -> PendingSecret | None:
+        """Return the unexpired secret with this digest and purpose, or None."""
+        statement = select(OneTimeSecret.id, OneTimeSecret.user_id).where(
+            OneTimeSecret.digest == digest,
+            OneTimeSecret.purpose == purpose,
+            OneTimeSecret.expires_at > now,
+        )
+        with self._sessions() as session:
+            row = session.execute(statement).first()
+        return None if row is None else PendingSecret(id=row.id, user_id=row.user_id)
+
+    def has_secret(self, user_id: int, purpose: str) -> bool:
+        """Tell whether a user holds a secret for this purpose (expired or not)."""
+        statement = select(OneTimeSecret.id).where(
+            OneTimeSecret.user_id == user_id, OneTimeSecret.purpose == purpose
+        )
+        with self._sessions() as session:
+            return session.execute(statement.limit(1)).first() is not None
+
+
+def spend_secret(session: Session, secret_id: int) -> bool:
+    """Delete a secret inside the caller's transaction; tell whether it was still there.
+
+    Of two transactions spending the same secret, the second finds no row (PostgreSQL
+    makes it wait for the first, SQLite runs one writer at a time): a secret is used once.
+    """
+    result = session.execute(delete(OneTimeSecret).where(OneTimeSecret.id == secret_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]

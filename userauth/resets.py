@@ -1,0 +1,110 @@
+"""Password resets: issuing a reset token, what the answer may reveal, and spending it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from userauth import emails
+from userauth.accounts import Accounts
+from userauth.audit import NO_CLIENT, Audit, Client
+from userauth.credentials import Credentials
+from userauth.db import DB
+from userauth.errors import InvalidTokenError, UnknownEmailError
+from userauth.mail import Mailer, Outbox, require_mailer, reset_message
+from userauth.models import User
+from userauth.one_time import OneTimeSecrets, Purpose
+from userauth.settings import Settings
+
+
+@dataclass(frozen=True)
+class ResetRequest:
+    """What the answer to a reset request may carry: the token in development, else nothing."""
+
+    token: str | None = field(default=None, repr=False)
+
+
+class Resets:
+    """Reset a forgotten password with a one-time secret."""
+
+    def __init__(
+        self,
+        db: DB,
+        settings: Settings,
+        accounts: Accounts,
+        credentials: Credentials,
+        secrets: OneTimeSecrets,
+        audit: Audit,
+        outbox: Outbox,
+        mailer: Mailer | None,
+    ) -> None:
+        self._db = db
+        self._settings = settings
+        self._accounts = accounts
+        self._credentials = credentials
+        self._secrets = secrets
+        self._audit = audit
+        self._outbox = outbox
+        self._mailer = mailer
+
+    def request(self, email: str, client: Client = NO_CLIENT) -> ResetRequest:
+        """Start a reset: the token in the answer (development) or by email (production).
+
+        Raises:
+            UnknownEmailError: no enabled account has this email, in development only.
+        """
+        if not self._settings.is_production:
+            return ResetRequest(token=self.issue(email, client))
+        # Production: the work happens after the answer, so neither the body nor the
+        # response time tells whether the email has an account (user enumeration), and the
+        # token travels only by email (account takeover by anyone who knows an email).
+        self._outbox.submit(lambda: self._mail_reset_link(email, client))
+        return ResetRequest()
+
+    def issue(self, email: str, client: Client = NO_CLIENT) -> str:
+        """Issue a reset token for the enabled account, replacing any older one; return it.
+
+        Raises:
+            UnknownEmailError: no enabled account has this email (a ValueError).
+        """
+        user = self._accounts.find(email)
+        self._audit.record("reset_requested", None if user is None else user.id, client)
+        if user is None:
+            raise UnknownEmailError(email)
+        return self._issue_for(user)
+
+    def reset(
+        self, email: str | None, token: str, password: str, client: Client = NO_CLIENT
+    ) -> None:
+        """Set a new password with a reset token; the token is spent, every session ends.
+
+        With `email`, the token must also belong to that email's account.
+
+        Raises:
+            InvalidTokenError: the token is not live, not this email's, or its account is
+                disabled (a ValueError).
+            PasswordPolicyError: the new password breaks the policy (the token stays live).
+        """
+        secret = self._secrets.redeem(token, Purpose.PASSWORD_RESET)
+        user = self._accounts.find_enabled_by_id(secret.user_id)
+        if user is None:
+            raise InvalidTokenError
+        if email is not None and user.email.lower() != emails.lookup_key(email):
+            raise InvalidTokenError
+        hashed = self._credentials.new_hash(user, password)
+        if not self._db.replace_password(user.id, hashed, spend=secret.id):
+            raise InvalidTokenError  # another request spent it first
+        self._audit.record("password_reset", user.id, client)
+
+    def _issue_for(self, user: User) -> str:
+        lifetime = self._settings.reset_token_lifetime
+        return self._secrets.issue(user.id, Purpose.PASSWORD_RESET, lifetime)
+
+    def _mail_reset_link(self, email: str, client: Client) -> None:
+        user = self._accounts.find(email)
+        self._audit.record("reset_requested", None if user is None else user.id, client)
+        if user is None:
+            return
+        token = self._issue_for(user)
+        minutes = int(self._settings.reset_token_lifetime.total_seconds() // 60)
+        subject, body = reset_message(self._settings, token, minutes)
+        require_mailer(self._mailer).send(user.email, subject, body)

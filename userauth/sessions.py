@@ -1,0 +1,136 @@
+"""Device sessions: the session policy, and the one answer to "is this session live"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from userauth import tokens
+from userauth.audit import NO_CLIENT, Client
+from userauth.clock import as_utc
+from userauth.db import DB, LiveSession, LiveWindow
+from userauth.errors import SessionNotFoundError
+from userauth.models import DeviceSession, User
+
+__all__ = ["LiveSession", "SessionPolicy", "SessionView", "Sessions"]
+
+# The idle clock is written at most this often, so checking a session is not a write.
+TOUCH_INTERVAL = timedelta(minutes=1)
+# Row ids are 32-bit integers on PostgreSQL; a larger number names no session.
+MAX_ROW_ID = 2**31 - 1
+
+
+@dataclass(frozen=True)
+class SessionPolicy:
+    """How long a device session lives: an idle timeout and an absolute lifetime.
+
+    A session is live while now < expires_at and it was used within the idle timeout;
+    db.sessions turns `window(now)` into the one SQL condition every check uses.
+    """
+
+    idle_timeout: timedelta
+    lifetime: timedelta
+
+    def expires_at(self, created: datetime) -> datetime:
+        return created + self.lifetime
+
+    def window(self, now: datetime) -> LiveWindow:
+        """Return what a liveness check at `now` compares against."""
+        return LiveWindow(now=now, idle_since=now - self.idle_timeout)
+
+    def needs_touch(self, last_used: datetime, now: datetime) -> bool:
+        # A stale clock ends a session early by up to the interval: keep that a small part
+        # of a short idle timeout.
+        interval = min(TOUCH_INTERVAL, self.idle_timeout / 10)
+        return now - as_utc(last_used) >= interval
+
+
+@dataclass(frozen=True)
+class SessionView:
+    """What a user may see of one of their sessions: never its id."""
+
+    id: int
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str
+    client_address: str
+    current: bool
+
+
+class Sessions:
+    """Start, resolve, list and end device sessions."""
+
+    def __init__(self, db: DB, policy: SessionPolicy, clock: Callable[[], datetime]) -> None:
+        self._db = db
+        self._policy = policy
+        self._clock = clock
+
+    def start(self, user: User, *, checked_hash: bytes, client: Client = NO_CLIENT) -> str | None:
+        """Start a session for the user; return its id, or None if the password changed
+        since `checked_hash` was read or the account was disabled (see DB.add_session)."""
+        session_id = tokens.new_token()
+        now = self._clock()
+        row = DeviceSession(
+            user_id=user.id,
+            id_digest=tokens.digest(session_id),
+            created_at=now,
+            last_used_at=now,
+            expires_at=self._policy.expires_at(now),
+            user_agent=client.user_agent,
+            client_address=client.address,
+        )
+        window = self._policy.window(now)
+        if not self._db.add_session(row, checked_hash=checked_hash, idle_since=window.idle_since):
+            return None
+        return session_id
+
+    def resolve(self, session_id: str | None) -> LiveSession | None:
+        """Return the live session with this id and its enabled user, or None."""
+        if not tokens.looks_like_token(session_id):
+            return None
+        now = self._clock()
+        live = self._db.find_live_session(tokens.digest(session_id), self._policy.window(now))
+        if live is not None and self._policy.needs_touch(live.last_used_at, now):
+            self._db.touch_session(live.id, now)
+        return live
+
+    def list(self, live: LiveSession) -> list[SessionView]:
+        """Return the live sessions of the session's user, newest first, marking it."""
+        rows = self._db.list_live_sessions(live.user_id, self._policy.window(self._clock()))
+        return [
+            SessionView(
+                id=row.id,
+                created_at=as_utc(row.created_at),
+                last_used_at=as_utc(row.last_used_at),
+                expires_at=as_utc(row.expires_at),
+                user_agent=row.user_agent,
+                client_address=row.client_address,
+                current=row.id == live.id,
+            )
+            for row in rows
+        ]
+
+    def count_live(self, user_id: int | None = None) -> int:
+        """Count live sessions, of one user when given (metrics, administration)."""
+        return self._db.count_live_sessions(self._policy.window(self._clock()), user_id=user_id)
+
+    def end(self, live: LiveSession) -> None:
+        """End this session only (a logout on one device)."""
+        self._db.delete_session(live.user_id, live.id)
+
+    def revoke(self, live: LiveSession, target: int) -> None:
+        """End one of the session user's sessions, chosen by its listed id.
+
+        Raises:
+            SessionNotFoundError: the target is not one of the user's sessions.
+        """
+        if not 0 < target <= MAX_ROW_ID or not self._db.delete_session(live.user_id, target):
+            raise SessionNotFoundError
+
+    def end_all(self, user_id: int) -> int:
+        """End every session of a user; return how many were stored."""
+        ended = self._db.count_sessions(user_id)
+        self._db.delete_sessions(user_id)
+        return ended
