@@ -28,6 +28,8 @@ from userauth.web import create_app
 
 # The lowest bcrypt cost production accepts: tests of production run at it.
 PRODUCTION_BCRYPT_ROUNDS = 10
+# Production requires a key that signs the hosted pages' forms.
+TEST_SECRET_KEY = "a secret key for tests, long enough for production"
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class MailSink:
             smtp_tls="none",
             mail_sender="userauth@example.com",
             reset_link_template="https://auth.example.com/reset?token={token}",
+            secret_key=TEST_SECRET_KEY,
         )
         return settings.with_changes(**overrides)
 

@@ -31,6 +31,9 @@ def served_routes(app: Flask) -> set[tuple[str, str]]:
     for rule in app.url_map.iter_rules():
         if rule.endpoint == "static" or rule.endpoint.startswith(DOCUMENTATION_BLUEPRINTS):
             continue
+        blueprint = app.blueprints.get(rule.endpoint.partition(".")[0])
+        if blueprint is not None and not getattr(blueprint, "enable_openapi", True):
+            continue  # HTML pages, not the API
         path = re.sub(r"<(?:[^:<>]+:)?([^<>]+)>", r"{\1}", rule.rule)
         routes |= {(path, m.lower()) for m in rule.methods or () if m not in IGNORED_METHODS}
     return routes

@@ -480,8 +480,9 @@ UNSAFE = pytest.mark.parametrize(
         ({"bcrypt_rounds": 9}, "USERAUTH_BCRYPT_ROUNDS"),
         ({"debug": True}, "USERAUTH_DEBUG"),
         ({"cookie_secure": False}, "USERAUTH_COOKIE_SECURE"),
+        ({"secret_key": None}, "USERAUTH_SECRET_KEY"),
     ],
-    ids=["no-smtp-host", "bcrypt-cost-9", "debug-on", "cookie-not-secure"],
+    ids=["no-smtp-host", "bcrypt-cost-9", "debug-on", "cookie-not-secure", "no-secret-key"],
 )
 
 
@@ -580,6 +581,7 @@ class TestProductionStartUp:
             smtp_host="127.0.0.1",
             cookie_secure=True,
             reset_link_template="https://example.com/reset?token={token}",
+            secret_key="k" * 32,
             workers=int(workers),
             redis_url="redis://127.0.0.1:6379/0" if redis else None,
         )

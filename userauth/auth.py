@@ -135,6 +135,12 @@ class Auth:
         self.sessions.end(live)
         self.audit.record("logout", live.user_id, client)
 
+    def end_other_sessions(self, live: LiveSession, client: Client = NO_CLIENT) -> int:
+        """End every other session of the session's user ("log out everywhere else")."""
+        ended = self.sessions.end_others(live)
+        self.audit.record("other_sessions_revoked", live.user_id, client)
+        return ended
+
     def list_sessions(self, live: LiveSession) -> list[SessionView]:
         """Return the live sessions of the session's user, newest first."""
         return self.sessions.list(live)

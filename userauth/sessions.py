@@ -129,6 +129,12 @@ class Sessions:
         if not 0 < target <= MAX_ROW_ID or not self._db.delete_session(live.user_id, target):
             raise SessionNotFoundError
 
+    def end_others(self, live: LiveSession) -> int:
+        """End every session of the user but this one; return how many were stored."""
+        ended = self._db.count_sessions(live.user_id) - 1
+        self._db.delete_sessions(live.user_id, keep=live.id)
+        return max(ended, 0)
+
     def end_all(self, user_id: int) -> int:
         """End every session of a user; return how many were stored."""
         ended = self._db.count_sessions(user_id)

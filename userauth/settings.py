@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import sqlite3
 from collections.abc import Callable, Mapping
 from contextlib import closing
@@ -20,6 +21,8 @@ SMTP_TLS_MODES = ("starttls", "ssl", "none")
 # Production refuses to hash below this cost (OWASP Password Storage cheat sheet).
 MIN_PRODUCTION_BCRYPT_ROUNDS = 10
 MAX_WORKERS = 64
+# OWASP Cryptographic Storage cheat sheet: a signing key of at least 256 bits of entropy.
+MIN_SECRET_KEY_LENGTH = 32
 HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 ORIGIN = re.compile(r"https?://[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?")
 HOST_NAME = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)*")
@@ -98,6 +101,13 @@ class Settings:
     cookie_domain: str | None = None
     # Origins (scheme://host[:port]) whose pages may call the API with the session cookie.
     cors_origins: tuple[str, ...] = ()
+    # Hosted pages under /auth/ (sign up, log in, forgot, reset, account).
+    pages_enabled: bool = True
+    # Signs the pages' form cookie (CSRF secret, notices). Unset, development draws one per
+    # start (shared by that server's workers); production requires it, the same everywhere.
+    secret_key: str | None = field(default=None, repr=False)
+    # A folder whose userauth/*.html templates replace the built-in ones.
+    templates_dir: str | None = None
 
     @property
     def is_production(self) -> bool:
@@ -152,6 +162,11 @@ class Settings:
             problems.append("USERAUTH_RATELIMIT_ENABLED must be on in production.")
         if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:
             problems.append("DATABASE_URL must not be an in-memory database in production.")
+        if self.pages_enabled and self.secret_key is None:
+            problems.append(
+                "USERAUTH_SECRET_KEY must be set in production (the same on every server): "
+                "it signs the hosted pages' forms (or set USERAUTH_PAGES=false)."
+            )
         return problems
 
     def serving_problems(self) -> list[str]:
@@ -259,6 +274,12 @@ class _Reader:
                 )
         return hosts
 
+    def folder(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is not None and not os.path.isdir(value):
+            raise SettingsError(f"{name} must be an existing folder, not {value!r}")
+        return value
+
     def origins(self, name: str) -> tuple[str, ...]:
         origins = tuple(o.strip().lower() for o in self.text(name, "").split(",") if o.strip())
         for origin in origins:
@@ -312,6 +333,7 @@ def _security_settings(reader: _Reader, *, production: bool) -> dict[str, Any]:
         "session_lifetime": minutes("USERAUTH_SESSION_LIFETIME_MINUTES", 480),
         "reset_token_lifetime": minutes("USERAUTH_RESET_TOKEN_MINUTES", 30),
         "cookie_secure": reader.flag("USERAUTH_COOKIE_SECURE", default=production),
+        "secret_key": _secret_key(reader, production=production),
     }
 
 
@@ -346,7 +368,22 @@ def _gate_settings(reader: _Reader) -> dict[str, Any]:
         "redirect_hosts": reader.hosts("USERAUTH_REDIRECT_HOSTS"),
         "cookie_domain": reader.optional("USERAUTH_COOKIE_DOMAIN"),
         "cors_origins": reader.origins("USERAUTH_CORS_ORIGINS"),
+        "pages_enabled": reader.flag("USERAUTH_PAGES", default=True),
+        "templates_dir": reader.folder("USERAUTH_TEMPLATES_DIR"),
     }
+
+
+def _secret_key(reader: _Reader, *, production: bool) -> str | None:
+    key = reader.optional("USERAUTH_SECRET_KEY")
+    if key is None:
+        # Development: one per start, inherited by every worker the server forks.
+        return None if production else secrets.token_urlsafe(32)
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        raise SettingsError(
+            f"USERAUTH_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} characters "
+            "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return key
 
 
 def _mail_settings(reader: _Reader) -> dict[str, Any]:

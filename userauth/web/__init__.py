@@ -22,6 +22,7 @@ from userauth.web.errors import register_error_handlers
 from userauth.web.gate import gate
 from userauth.web.limits import install_rate_limits
 from userauth.web.observability import install_observability
+from userauth.web.pages import install_pages
 from userauth.web.routes import api
 
 logger = logging.getLogger("userauth")
@@ -59,6 +60,7 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(gate)
     install_cors(app, settings)
+    install_pages(app, settings)
     install_observability(app, settings, auth)
     configure_api_documentation(app)
     register_error_handlers(app)

@@ -22,6 +22,7 @@ from userauth.tokens import digest
 from userauth.web.session import SESSION_COOKIE
 
 TOO_MANY = "too many attempts; try again later"
+ATTEMPTS = ["POST", "PUT"]
 # The attribute on a view function that names its group of limits.
 _GROUP = "rate_limit_group"
 
@@ -56,12 +57,13 @@ def _session() -> str:
     return "session:" + digest(request.cookies.get(SESSION_COOKIE, ""))
 
 
-def _status_is(status: int) -> dict[str, Callable[[Response], bool]]:
-    """Count a request against a limit only when it was answered with this status."""
-    return {"deduct_when": lambda response: response.status_code == status}
+def _status_is(*statuses: int) -> dict[str, Callable[[Response], bool]]:
+    """Count a request against a limit only when it was answered with one of these statuses."""
+    return {"deduct_when": lambda response: response.status_code in statuses}
 
 
-_ON_200, _ON_401, _ON_403 = _status_is(200), _status_is(401), _status_is(403)
+# A sign-up succeeds with the API's 200 or the sign-up page's 302 to the login page.
+_ON_SUCCESS, _ON_401, _ON_403 = _status_is(200, 302), _status_is(401), _status_is(403)
 
 
 def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
@@ -101,11 +103,14 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
 
 
 def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]:
+    # Only what changes something counts: showing a page's form (GET) is never limited.
     def per_address(limits: str, scope: str) -> RouteLimit:
-        return limiter.limit(limits, scope=scope, error_message=TOO_MANY)
+        return limiter.limit(limits, scope=scope, error_message=TOO_MANY, methods=ATTEMPTS)
 
     def per_key(limits: str, scope: str, key: Callable[[], str], **options: Any) -> RouteLimit:
-        return limiter.limit(limits, key_func=key, scope=scope, error_message=TOO_MANY, **options)
+        return limiter.limit(
+            limits, key_func=key, scope=scope, error_message=TOO_MANY, methods=ATTEMPTS, **options
+        )
 
     return {
         "login": [
@@ -115,7 +120,7 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
         "register": [
             per_address(settings.ratelimit_register, "register"),
             # Production mails the owner of a taken email: that mail is limited per account.
-            per_key(settings.ratelimit_reset_account, "signup-account", _account, **_ON_200),
+            per_key(settings.ratelimit_reset_account, "signup-account", _account, **_ON_SUCCESS),
         ],
         "request-reset": [
             per_address(settings.ratelimit_reset, "reset"),

@@ -6,7 +6,7 @@ No route reads or writes the session cookie: they call `current_session()` or
 
 from __future__ import annotations
 
-from flask import Response, current_app, g, request
+from flask import current_app, g, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import Auth
@@ -41,7 +41,7 @@ def require_session() -> LiveSession:
     return live
 
 
-def set_session_cookie(response: Response, session_id: str) -> None:
+def set_session_cookie(response: WerkzeugResponse, session_id: str) -> None:
     """Put a new session id in the answer's cookie, for the session's absolute lifetime."""
     settings = _auth().settings
     response.set_cookie(

@@ -1,0 +1,219 @@
+"""The hosted pages in a real browser: Debian's Chromium, driven by Playwright.
+
+The stack is what an operator runs: `userauth serve` (production settings, mail to a test
+SMTP sink), a protected app behind Debian's nginx asking the gate, and a browser visiting
+the app through nginx. Each test writes screenshots of the pages it sees (docs/screenshots).
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+from playwright.sync_api import Browser, Page, expect
+
+from tests.browser.conftest import screenshot
+from tests.conftest import ServerProcess, free_port
+from tests.proxy_servers import ProxyProcess, start_nginx, upstream
+from tests.smtp import PRODUCTION_BCRYPT_ROUNDS, MailSink
+
+PASSWORD = "correct horse battery staple"
+NEW_PASSWORD = "a new and longer passphrase"
+TOKEN = re.compile(r"token=([A-Za-z0-9_-]+)")
+
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
+
+
+class Stack:
+    """userauth behind nginx, in front of an app; the browser only ever talks to nginx."""
+
+    def __init__(self, userauth: ServerProcess, proxy: ProxyProcess, mail: MailSink) -> None:
+        self.userauth, self.proxy, self.mail = userauth, proxy, mail
+
+    def url(self, path: str) -> str:
+        return f"{self.proxy.url}{path}"
+
+
+@pytest.fixture
+def stack(
+    start_server: Callable[..., ServerProcess], mail: MailSink, tmp_path: Path
+) -> Iterator[Stack]:
+    userauth = start_server(
+        USERAUTH_ENV="production",
+        USERAUTH_WORKERS="1",
+        USERAUTH_BCRYPT_ROUNDS=str(PRODUCTION_BCRYPT_ROUNDS),
+        USERAUTH_SMTP_HOST="127.0.0.1",
+        USERAUTH_SMTP_PORT=str(mail.port),
+        USERAUTH_SMTP_TLS="none",
+        USERAUTH_RESET_LINK="https://app.example.com/auth/reset?token={token}",
+        USERAUTH_SECRET_KEY="a test secret key that is long enough to sign forms",
+        USERAUTH_REDIRECT_HOSTS="127.0.0.1",
+        USERAUTH_TRUSTED_PROXIES="1",
+    )
+    with upstream() as app_port:
+        proxy = start_nginx(tmp_path, userauth.port, app_port)
+        try:
+            yield Stack(userauth, proxy, mail)
+        finally:
+            proxy.stop()
+
+
+def sign_up(page: Page, stack: Stack, email: str, shot: str | None = None) -> None:
+    page.goto(stack.url("/auth/signup"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    if shot:
+        screenshot(page, shot)
+    page.get_by_role("button", name="Create the account").click()
+    expect(page.get_by_role("status")).to_contain_text("Your account is ready")
+
+
+def log_in(page: Page, email: str, password: str = PASSWORD) -> None:
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Log in").click()
+
+
+class TestSignUpLogInAppLogOut:
+    def test_a_new_account_reaches_the_protected_app_and_logs_out(
+        self, page: Page, stack: Stack
+    ) -> None:
+        sign_up(page, stack, "ann@example.com", shot="signup")
+        screenshot(page, "login")
+        log_in(page, "ann@example.com")
+        expect(page).to_have_url(re.compile(r"/auth/account$"))
+        screenshot(page, "account")
+
+        page.goto(stack.url("/dashboard"))
+        assert '"X-Auth-Request-Email": "ann@example.com"' in page.content()
+
+        page.goto(stack.url("/auth/account"))
+        page.get_by_role("button", name="Log out").click()
+        expect(page.get_by_role("status")).to_contain_text("You are logged out")
+        page.goto(stack.url("/dashboard"))
+        expect(page).to_have_url(re.compile(r"/auth/login\?next="))
+
+    def test_the_return_url_survives_login(self, page: Page, stack: Stack) -> None:
+        sign_up(page, stack, "ben@example.com")
+        page.goto(stack.url("/dashboard?tab=sessions"))
+        expect(page).to_have_url(re.compile(r"/auth/login\?next="))
+        log_in(page, "ben@example.com")
+        expect(page).to_have_url(stack.url("/dashboard?tab=sessions"))
+        assert '"path": "/dashboard?tab=sessions"' in page.content()
+
+    def test_a_wrong_password_is_shown_next_to_the_field(self, page: Page, stack: Stack) -> None:
+        sign_up(page, stack, "cid@example.com")
+        log_in(page, "cid@example.com", "not the password")
+        error = page.locator("#password-error")
+        expect(error).to_have_text("wrong email or password")
+        expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+        screenshot(page, "login-error")
+
+
+class TestForgotAndReset:
+    def test_the_mailed_link_sets_a_new_password(self, page: Page, stack: Stack) -> None:
+        sign_up(page, stack, "dee@example.com")
+        page.goto(stack.url("/auth/forgot"))
+        screenshot(page, "forgot")
+        page.get_by_label("Email").fill("dee@example.com")
+        page.get_by_role("button", name="Send the link").click()
+        expect(page.get_by_role("status")).to_contain_text("If this email has an account")
+
+        token = wait_for_token(stack.mail, "dee@example.com")
+        page.goto(stack.url(f"/auth/reset?token={token}"))
+        screenshot(page, "reset")
+        expect(page.get_by_label("Email")).to_have_count(0)
+        page.get_by_label("New password").fill(NEW_PASSWORD)
+        page.get_by_role("button", name="Set the new password").click()
+        expect(page.get_by_role("status")).to_contain_text("Your password is changed")
+
+        log_in(page, "dee@example.com", NEW_PASSWORD)
+        expect(page).to_have_url(re.compile(r"/auth/account$"))
+
+
+def wait_for_token(mail: MailSink, address: str, timeout: float = 20) -> str:
+    """Return the reset token of the newest mail to `address` (the outbox sends it later)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        received = mail.to(address)
+        if received:
+            found = TOKEN.search(received[-1].body)
+            assert found is not None, received[-1].body
+            return found.group(1)
+        time.sleep(0.1)
+    raise AssertionError(f"no mail to {address} within {timeout}s")
+
+
+class TestTwoBrowsers:
+    def test_one_browser_revokes_the_others_session(self, browser: Browser, stack: Stack) -> None:
+        first, second = browser.new_context(), browser.new_context()
+        try:
+            laptop, phone = first.new_page(), second.new_page()
+            sign_up(laptop, stack, "eve@example.com")
+            log_in(laptop, "eve@example.com")
+            phone.goto(stack.url("/auth/login"))
+            log_in(phone, "eve@example.com")
+            expect(phone).to_have_url(re.compile(r"/auth/account$"))
+
+            laptop.goto(stack.url("/auth/account"))
+            screenshot(laptop, "account-two-sessions")
+            laptop.get_by_role("button", name=re.compile("^Revoke")).click()
+            expect(laptop.get_by_role("status")).to_contain_text("The session is ended")
+
+            phone.goto(stack.url("/dashboard"))
+            expect(phone).to_have_url(re.compile(r"/auth/login\?next="))
+        finally:
+            first.close()
+            second.close()
+
+
+class _CrossSiteForm(BaseHTTPRequestHandler):
+    """Another site's page that posts a form to userauth's password change."""
+
+    target = ""
+
+    def do_GET(self) -> None:
+        body = (
+            f'<form method="post" action="{self.target}">'
+            '<input name="password" value="x"><input name="new_password" value="hijacked pw">'
+            '<button type="submit">Win a prize</button></form>'
+        ).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_args: object) -> None:
+        pass
+
+
+class TestCrossSite:
+    def test_a_form_posted_from_another_site_is_refused(self, page: Page, stack: Stack) -> None:
+        sign_up(page, stack, "fay@example.com")
+        log_in(page, "fay@example.com")
+        _CrossSiteForm.target = stack.url("/auth/account/password")
+        # "localhost" is another site than "127.0.0.1" for the browser.
+        evil = ThreadingHTTPServer(("127.0.0.1", free_port()), _CrossSiteForm)
+        threading.Thread(target=evil.serve_forever, daemon=True).start()
+        try:
+            page.goto(f"http://localhost:{evil.server_address[1]}/")
+            page.get_by_role("button", name="Win a prize").click()
+            page.wait_for_load_state()
+            assert page.url.startswith(stack.url("/auth/"))
+            assert "hijacked" not in page.content()
+        finally:
+            evil.shutdown()
+            evil.server_close()
+        api = f"{stack.userauth.url}/sessions"
+        kept = {"email": "fay@example.com", "password": PASSWORD}
+        assert requests.post(api, data=kept, timeout=10).status_code == 200
+        forged = {"email": "fay@example.com", "password": "hijacked pw"}
+        assert requests.post(api, data=forged, timeout=10).status_code == 401

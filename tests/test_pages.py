@@ -1,0 +1,268 @@
+"""The hosted pages under /auth/, through Flask's test client: forms, CSRF, policy, headers."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from userauth.auth import Auth
+from userauth.web import create_app
+
+EMAIL = "ann@example.com"
+PASSWORD = "ann's long password"
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+MakeClient = Callable[..., FlaskClient]
+
+
+@pytest.fixture
+def make_client(make_auth: Callable[..., Auth]) -> MakeClient:
+    def build(**overrides: object) -> FlaskClient:
+        auth = make_auth(**overrides)
+        return create_app(auth.settings, auth).test_client()
+
+    return build
+
+
+@pytest.fixture
+def browser(make_client: MakeClient) -> FlaskClient:
+    return make_client(redirect_hosts=("app.example.com",))
+
+
+def csrf_token(client: FlaskClient, path: str) -> str:
+    page = client.get(path)
+    found = CSRF.search(page.get_data(as_text=True))
+    assert found is not None, page.get_data(as_text=True)
+    return found.group(1)
+
+
+def submit(client: FlaskClient, path: str, form_page: str, **fields: str) -> TestResponse:
+    """Post a page's form the way a browser does: with the token of the page it came from."""
+    return client.post(path, data={"csrf_token": csrf_token(client, form_page), **fields})
+
+
+def sign_up(client: FlaskClient, email: str = EMAIL) -> TestResponse:
+    return submit(client, "/auth/signup", "/auth/signup", email=email, password=PASSWORD)
+
+
+def log_in(client: FlaskClient, password: str = PASSWORD, **extra: str) -> TestResponse:
+    return submit(client, "/auth/login", "/auth/login", email=EMAIL, password=password, **extra)
+
+
+class TestRendering:
+    @pytest.mark.parametrize(
+        "path", ["/auth/login", "/auth/signup", "/auth/forgot", "/auth/reset?token=x"]
+    )
+    def test_each_form_page_is_html_with_labelled_fields_and_a_strict_csp(
+        self, browser: FlaskClient, path: str
+    ) -> None:
+        page = browser.get(path)
+        html = page.get_data(as_text=True)
+        assert (page.status_code, page.mimetype) == (200, "text/html")
+        for field_id in re.findall(r'<input id="([^"]+)" name="[^"]+" type="(?!hidden)', html):
+            assert f'<label for="{field_id}">' in html
+        policy = page.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy
+        assert "frame-ancestors 'none'" in policy
+        assert "script" not in policy
+        assert "unsafe" not in policy
+        assert "<script" not in html
+        assert "style=" not in html
+
+    def test_the_stylesheet_is_served(self, browser: FlaskClient) -> None:
+        answer = browser.get("/auth/static/userauth.css")
+        answer.close()
+        assert (answer.status_code, answer.mimetype) == (200, "text/css")
+
+
+class TestCsrf:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/auth/login",
+            "/auth/signup",
+            "/auth/forgot",
+            "/auth/reset",
+            "/auth/logout",
+            "/auth/account/password",
+            "/auth/account/sessions/1/revoke",
+            "/auth/account/sessions/revoke-others",
+        ],
+    )
+    def test_a_post_without_the_forms_token_is_refused(
+        self, browser: FlaskClient, path: str
+    ) -> None:
+        answer = browser.post(path, data={"email": EMAIL, "password": PASSWORD})
+        assert answer.status_code == 400
+        assert "came from another site" in answer.get_data(as_text=True)
+
+    def test_a_token_from_another_browser_is_refused(self, make_client: MakeClient) -> None:
+        mine, theirs = make_client(), make_client()
+        token = csrf_token(theirs, "/auth/signup")
+        answer = mine.post(
+            "/auth/signup", data={"csrf_token": token, "email": EMAIL, "password": PASSWORD}
+        )
+        assert answer.status_code == 400
+
+
+class TestSignUpAndLogIn:
+    def test_sign_up_then_log_in_sets_the_session_cookie(self, browser: FlaskClient) -> None:
+        answer = sign_up(browser)
+        assert (answer.status_code, answer.location) == (302, "/auth/login?next=/auth/account")
+        logged_in = log_in(browser)
+        assert (logged_in.status_code, logged_in.location) == (302, "/auth/account")
+        assert browser.get_cookie("session_id") is not None
+        assert browser.get("/profile").json == {"email": EMAIL}
+
+    @pytest.mark.parametrize(
+        ("next_url", "lands_on"),
+        [
+            ("/dashboard?tab=1", "/dashboard?tab=1"),
+            ("https://app.example.com/x", "https://app.example.com/x"),
+            ("https://evil.example/", "/auth/account"),
+            ("//evil.example", "/auth/account"),
+            ("/\\evil.example", "/auth/account"),
+        ],
+        ids=["path", "allowed-host", "other-host", "scheme-relative", "backslash"],
+    )
+    def test_log_in_returns_only_to_an_allowed_next(
+        self, browser: FlaskClient, next_url: str, lands_on: str
+    ) -> None:
+        sign_up(browser)
+        assert log_in(browser, next=next_url).location == lands_on
+
+    def test_a_wrong_password_is_a_401_with_the_error_next_to_the_field(
+        self, browser: FlaskClient
+    ) -> None:
+        sign_up(browser)
+        answer = log_in(browser, password="not it")
+        html = answer.get_data(as_text=True)
+        assert answer.status_code == 401
+        assert 'aria-describedby="password-error"' in html
+        assert '<p class="field-error" id="password-error">wrong email or password</p>' in html
+        assert browser.get_cookie("session_id") is None
+
+    def test_a_taken_email_is_shown_next_to_the_field_in_development(
+        self, browser: FlaskClient
+    ) -> None:
+        sign_up(browser)
+        answer = sign_up(browser)
+        assert answer.status_code == 400
+        assert 'id="email-error"' in answer.get_data(as_text=True)
+
+    def test_production_answers_a_taken_email_as_a_new_one(
+        self, make_service: Callable[..., object]
+    ) -> None:
+        service = make_service(secret_key="x" * 32)
+        client: FlaskClient = service.client  # type: ignore[attr-defined]
+        first, second = sign_up(client), sign_up(client)
+        assert (first.status_code, first.location) == (second.status_code, second.location)
+
+
+class TestResetByLink:
+    def test_forgot_shows_the_link_in_development_and_the_link_resets(
+        self, browser: FlaskClient
+    ) -> None:
+        sign_up(browser)
+        answer = submit(browser, "/auth/forgot", "/auth/forgot", email=EMAIL)
+        link = re.search(r'href="(/auth/reset\?token=[^"]+)"', answer.get_data(as_text=True))
+        assert link is not None
+        token = link.group(1).split("token=")[1]
+        reset = submit(browser, "/auth/reset", link.group(1), token=token, new_password="n" * 12)
+        assert (reset.status_code, reset.location) == (302, "/auth/login")
+        assert log_in(browser, password="n" * 12).status_code == 302
+
+    def test_the_reset_page_has_no_email_field(self, browser: FlaskClient) -> None:
+        html = browser.get("/auth/reset?token=abc").get_data(as_text=True)
+        assert 'name="email"' not in html
+        assert 'value="abc"' in html
+
+    def test_a_bad_link_says_so(self, browser: FlaskClient) -> None:
+        answer = submit(browser, "/auth/reset", "/auth/reset?token=x", token="x", new_password="n")
+        assert answer.status_code == 400
+        assert "invalid or has expired" in answer.get_data(as_text=True)
+
+    def test_the_mailed_link_leads_to_the_reset_page(self, browser: FlaskClient) -> None:
+        answer = browser.get("/reset_password?token=abc")
+        assert (answer.status_code, answer.location) == (302, "/auth/reset?token=abc")
+
+
+class TestAccount:
+    def test_needs_a_login_and_comes_back_after_it(self, browser: FlaskClient) -> None:
+        answer = browser.get("/auth/account")
+        assert (answer.status_code, answer.location) == (302, "/auth/login?next=/auth/account")
+
+    def test_lists_the_sessions_and_revokes_another(
+        self, browser: FlaskClient, make_client: MakeClient
+    ) -> None:
+        sign_up(browser)
+        log_in(browser)
+        other = browser.application.test_client()
+        log_in(other)
+        page = browser.get("/auth/account").get_data(as_text=True)
+        [number] = re.findall(r"/auth/account/sessions/(\d+)/revoke", page)
+        assert "this device" in page
+        revoked = submit(browser, f"/auth/account/sessions/{number}/revoke", "/auth/account")
+        assert revoked.status_code == 302
+        assert other.get("/profile").status_code == 403
+        assert browser.get("/profile").status_code == 200
+
+    def test_log_out_everywhere_else_keeps_this_session(self, browser: FlaskClient) -> None:
+        sign_up(browser)
+        log_in(browser)
+        others = [browser.application.test_client() for _ in range(2)]
+        for other in others:
+            log_in(other)
+        submit(browser, "/auth/account/sessions/revoke-others", "/auth/account")
+        assert [o.get("/profile").status_code for o in others] == [403, 403]
+        assert browser.get("/profile").status_code == 200
+
+    def test_change_password_needs_the_current_one(self, browser: FlaskClient) -> None:
+        sign_up(browser)
+        log_in(browser)
+        wrong = submit(
+            browser, "/auth/account/password", "/auth/account", password="x", new_password="y" * 12
+        )
+        assert wrong.status_code == 403
+        assert 'id="password-error"' in wrong.get_data(as_text=True)
+        right = submit(
+            browser,
+            "/auth/account/password",
+            "/auth/account",
+            password=PASSWORD,
+            new_password="y" * 12,
+        )
+        assert right.status_code == 302
+        assert browser.get("/profile").status_code == 200
+
+    def test_log_out_ends_the_session(self, browser: FlaskClient) -> None:
+        sign_up(browser)
+        log_in(browser)
+        answer = submit(browser, "/auth/logout", "/auth/account")
+        assert (answer.status_code, answer.location) == (302, "/auth/login")
+        assert browser.get("/profile").status_code == 403
+
+
+class TestOperatorChoices:
+    def test_pages_can_be_turned_off(self, make_client: MakeClient) -> None:
+        client = make_client(pages_enabled=False)
+        assert client.get("/auth/login").status_code == 404
+        assert client.get("/").status_code == 200
+
+    def test_templates_can_be_overridden(self, make_client: MakeClient, tmp_path: Path) -> None:
+        (tmp_path / "userauth").mkdir()
+        (tmp_path / "userauth" / "login.html").write_text("<p>Our own login page</p>")
+        client = make_client(templates_dir=str(tmp_path))
+        assert client.get("/auth/login").get_data(as_text=True) == "<p>Our own login page</p>"
+        assert "Create an account" in client.get("/auth/signup").get_data(as_text=True)
+
+    def test_the_login_page_shares_the_apis_rate_limit(self, make_client: MakeClient) -> None:
+        client = make_client(ratelimit_login="3/minute")
+        statuses = [log_in(client, password="x").status_code for _ in range(4)]
+        assert statuses == [401, 401, 401, 429]
+        assert "too many attempts" in log_in(client).get_data(as_text=True).lower()

@@ -1,0 +1,59 @@
+"""The hosted pages' forms (Flask-WTF): fields, presence checks and each form's CSRF token.
+
+Only presence and length are checked here; what makes an email or a password acceptable is
+the domain's rule, and its error is shown next to the field it names.
+"""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField
+from wtforms.validators import DataRequired, Length
+
+# Longer values are refused before they reach the domain (as the API's MAX_FIELD_LENGTH).
+MAX_FIELD_LENGTH = 4096
+
+
+def _required(name: str) -> list[DataRequired | Length]:
+    return [
+        DataRequired(message=f"{name} is required"),
+        Length(max=MAX_FIELD_LENGTH, message=f"{name} is too long"),
+    ]
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]
+    """Log in: email and password."""
+
+    email = EmailField("Email", validators=_required("email"))
+    password = PasswordField("Password", validators=_required("password"))
+
+
+class SignupForm(FlaskForm):  # type: ignore[misc]
+    """Create an account: email and password."""
+
+    email = EmailField("Email", validators=_required("email"))
+    password = PasswordField("Password", validators=_required("password"))
+
+
+class ForgotForm(FlaskForm):  # type: ignore[misc]
+    """Ask for a reset link: the account's email."""
+
+    email = EmailField("Email", validators=_required("email"))
+
+
+class ResetForm(FlaskForm):  # type: ignore[misc]
+    """Choose a new password: the token from the emailed link identifies the account."""
+
+    token = HiddenField("Reset token", validators=_required("the reset link's token"))
+    new_password = PasswordField("New password", validators=_required("new password"))
+
+
+class PasswordForm(FlaskForm):  # type: ignore[misc]
+    """Change the password: the current one, and the new one."""
+
+    password = PasswordField("Current password", validators=_required("current password"))
+    new_password = PasswordField("New password", validators=_required("new password"))
+
+
+class ActionForm(FlaskForm):  # type: ignore[misc]
+    """A button that changes something (log out, revoke): only the CSRF token."""

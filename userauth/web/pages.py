@@ -1,0 +1,337 @@
+"""The hosted pages under /auth/: sign up, log in, log out, forgot, reset, the account page.
+
+Server-rendered forms, no script: every rule and every production policy (what an answer may
+reveal) is the domain's, exactly as the JSON API gets it; this module only renders, checks
+each form's CSRF token (Flask-WTF), keeps `next` on the allowed hosts and sets the cookie.
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from apiflask import APIBlueprint
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError, CSRFProtect
+from jinja2 import FileSystemLoader
+from werkzeug.wrappers import Response as WerkzeugResponse
+from wtforms import Field
+
+from userauth.audit import Client
+from userauth.auth import Auth
+from userauth.errors import (
+    EmailTakenError,
+    InvalidEmailError,
+    InvalidTokenError,
+    PasswordPolicyError,
+    SessionNotFoundError,
+    UnknownEmailError,
+    WrongPasswordError,
+)
+from userauth.settings import Settings
+from userauth.web.forms import (
+    ActionForm,
+    ForgotForm,
+    LoginForm,
+    PasswordForm,
+    ResetForm,
+    SignupForm,
+)
+from userauth.web.limits import TOO_MANY, rate_limited
+from userauth.web.redirects import safe_target
+from userauth.web.session import clear_session_cookie, current_session, set_session_cookie
+
+# The same sentences the API answers, so a page reveals no more than the API does.
+LOGIN_FAILED = "wrong email or password"
+RESET_SENT = "If this email has an account, a link to reset its password has been sent to it."
+SIGNED_UP = "Your account is ready: log in."
+BAD_LINK = "This link is invalid or has expired: ask for a new one."
+FORM_EXPIRED = "This form expired or came from another site: go back, reload it and try again."
+
+# HTML pages, not the API: left out of the OpenAPI document.
+pages = APIBlueprint(
+    "pages",
+    __name__,
+    url_prefix="/auth",
+    template_folder="templates",
+    static_folder="static",
+    static_url_path="/static",
+    enable_openapi=False,
+)
+# The link production mails (USERAUTH_RESET_LINK's default) lives outside /auth/.
+links = APIBlueprint("links", __name__, enable_openapi=False)
+csrf = CSRFProtect()
+
+
+def install_pages(app: Flask, settings: Settings) -> None:
+    """Serve the pages (unless USERAUTH_PAGES is off), operator templates first."""
+    if not settings.pages_enabled:
+        return
+    app.config.update(
+        # Unset only for Settings built in code (tests): any key then, for this app alone.
+        SECRET_KEY=settings.secret_key or secrets.token_urlsafe(32),
+        # Flask's signed cookie holds only the forms' CSRF secret and one-shot notices.
+        SESSION_COOKIE_NAME="userauth_form",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        # The API takes no CSRF token (its clients are programs); the pages check theirs.
+        WTF_CSRF_CHECK_DEFAULT=False,
+    )
+    if settings.templates_dir:
+        app.jinja_loader = FileSystemLoader(settings.templates_dir)
+    csrf.init_app(app)
+    app.register_blueprint(pages)
+    app.register_blueprint(links)
+
+
+@pages.before_request
+def _check_csrf() -> None:
+    # Every state-changing request to a page needs its form's token (OWASP CSRF cheat sheet).
+    if request.method == "POST":
+        csrf.protect()
+
+
+@pages.after_request
+def _content_security_policy(response: WerkzeugResponse) -> WerkzeugResponse:
+    # No script at all, styles from this site only, forms posting here (or to a `next` host).
+    hosts = " ".join(_csp_source(host) for host in _settings().redirect_hosts)
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'none'; style-src 'self'; img-src 'self'; "
+        f"form-action 'self' {hosts}".rstrip()
+        + "; frame-ancestors 'none'; base-uri 'none'"
+    )
+    return response
+
+
+@pages.errorhandler(429)
+def _too_many(_error: Exception) -> ResponseReturnValue:
+    return render_template(
+        "userauth/error.html", message=TOO_MANY.capitalize() + ".", **_page()
+    ), 429
+
+
+@pages.errorhandler(CSRFError)
+def _csrf_failed(_error: CSRFError) -> ResponseReturnValue:
+    return render_template("userauth/error.html", message=FORM_EXPIRED, **_page()), 400
+
+
+@pages.route("/login", methods=["GET", "POST"])
+@rate_limited("login")
+def login() -> ResponseReturnValue:
+    """Log in, then go to `next` (a path here or an allowed host) or the account page."""
+    form, target = LoginForm(), _next()
+    if current_session() is not None and request.method == "GET":
+        return redirect(target)
+    if form.validate_on_submit():
+        result = _auth().login(_text(form.email), _text(form.password), _client())
+        if result.succeeded and result.session_id is not None:
+            response = redirect(target)
+            set_session_cookie(response, result.session_id)
+            return response
+        _fail(form.password, LOGIN_FAILED)
+        return _render("login.html", 401, form=form, next=target)
+    return _render("login.html", _status(form), form=form, next=target)
+
+
+@pages.route("/signup", methods=["GET", "POST"])
+@rate_limited("register")
+def signup() -> ResponseReturnValue:
+    """Create an account; then log in (production answers a taken email the same way)."""
+    form, target = SignupForm(), _next()
+    if form.validate_on_submit():
+        try:
+            _auth().sign_up(_text(form.email), _text(form.password))
+        except (EmailTakenError, InvalidEmailError) as error:
+            _fail(form.email, _message(error))
+        except PasswordPolicyError as error:
+            _fail(form.password, _message(error))
+        else:
+            flash(SIGNED_UP)
+            return redirect(url_for("pages.login", next=target))
+    return _render("signup.html", _status(form), form=form, next=target)
+
+
+@pages.route("/logout", methods=["POST"])
+def logout() -> WerkzeugResponse:
+    """End this device's session."""
+    live = current_session()
+    if live is not None:
+        _auth().end_session(live, _client())
+    flash("You are logged out.")
+    response = redirect(url_for("pages.login"))
+    clear_session_cookie(response)
+    return response
+
+
+@pages.route("/forgot", methods=["GET", "POST"])
+@rate_limited("request-reset")
+def forgot() -> ResponseReturnValue:
+    """Ask for a reset link by email (development also shows it on the page)."""
+    form = ForgotForm()
+    if form.validate_on_submit():
+        try:
+            sent = _auth().request_password_reset(_text(form.email), _client())
+        except UnknownEmailError as error:
+            _fail(form.email, _message(error))
+        else:
+            link = None if sent.token is None else url_for("pages.reset", token=sent.token)
+            return _render("forgot.html", 200, form=form, sent=RESET_SENT, reset_link=link)
+    return _render("forgot.html", _status(form), form=form, sent=None, reset_link=None)
+
+
+@pages.route("/reset", methods=["GET", "POST"])
+@rate_limited("reset")
+def reset() -> ResponseReturnValue:
+    """Choose a new password; the token from the emailed link alone names the account."""
+    form = ResetForm()
+    if request.method == "GET":
+        form.token.data = request.args.get("token", "")
+    elif form.validate_on_submit():
+        try:
+            _auth().update_password(_text(form.token), _text(form.new_password), _client())
+        except InvalidTokenError:
+            _fail(form.token, BAD_LINK)
+        except PasswordPolicyError as error:
+            _fail(form.new_password, _message(error))
+        else:
+            flash("Your password is changed: log in with the new one.")
+            return redirect(url_for("pages.login"))
+    return _render("reset.html", _status(form), form=form)
+
+
+@links.get("/reset_password")
+def reset_link() -> WerkzeugResponse:
+    """GET /reset_password?token=…: the link production mails, sent on to the reset page."""
+    return redirect(url_for("pages.reset", token=request.args.get("token", "")))
+
+
+@pages.route("/account", methods=["GET"])
+def account() -> ResponseReturnValue:
+    """The account page: its sessions (revoke any) and the password form."""
+    return _account_page(PasswordForm(formdata=None), 200)
+
+
+@pages.route("/account/sessions/<int:number>/revoke", methods=["POST"])
+def revoke(number: int) -> ResponseReturnValue:
+    """End one of this account's other sessions."""
+    live = current_session()
+    if live is None:
+        return _to_login()
+    try:
+        _auth().revoke_session(live, number, _client())
+    except SessionNotFoundError:
+        flash("That session had already ended.", "error")
+    else:
+        flash("The session is ended.")
+    return redirect(url_for("pages.account"))
+
+
+@pages.route("/account/sessions/revoke-others", methods=["POST"])
+def revoke_others() -> ResponseReturnValue:
+    """End every session of this account but this one."""
+    live = current_session()
+    if live is None:
+        return _to_login()
+    ended = _auth().end_other_sessions(live, _client())
+    flash(f"Logged out everywhere else ({ended} session(s) ended).")
+    return redirect(url_for("pages.account"))
+
+
+@pages.route("/account/password", methods=["POST"])
+@rate_limited("password-change")
+def change_password() -> ResponseReturnValue:
+    """Change the password with the current one; the other sessions end."""
+    form, live = PasswordForm(), current_session()
+    if live is None:
+        return _to_login()
+    if form.validate_on_submit():
+        try:
+            _auth().change_password(
+                live, _text(form.password), _text(form.new_password), _client()
+            )
+        except WrongPasswordError as error:
+            # 403 like the API's, so the failed-attempt limit counts it the same way.
+            _fail(form.password, _message(error))
+            return _account_page(form, 403)
+        except PasswordPolicyError as error:
+            _fail(form.new_password, _message(error))
+        else:
+            flash("Your password is changed; your other sessions are ended.")
+            return redirect(url_for("pages.account"))
+    return _account_page(form, 400)
+
+
+def _account_page(password_form: PasswordForm, status: int) -> ResponseReturnValue:
+    live = current_session()
+    if live is None:
+        return _to_login()
+    return _render(
+        "account.html",
+        status,
+        email=live.email,
+        sessions=_auth().list_sessions(live),
+        action=ActionForm(),
+        password_form=password_form,
+    )
+
+
+def _to_login() -> WerkzeugResponse:
+    return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+
+
+def _render(template: str, status: int, **context: object) -> ResponseReturnValue:
+    return render_template(f"userauth/{template}", **_page(), **context), status
+
+
+def _page() -> dict[str, object]:
+    return {"site_name": "userauth"}
+
+
+def _status(form: object) -> int:
+    """200 for a form shown, 400 for one sent back with errors."""
+    return 400 if request.method == "POST" else 200
+
+
+def _next() -> str:
+    target = request.values.get("next")
+    return safe_target(target, _settings().redirect_hosts, fallback=url_for("pages.account"))
+
+
+def _text(field: Field) -> str:
+    """Return a validated text field's value (present and non-empty once validated)."""
+    return str(field.data or "")
+
+
+def _fail(field: Field, message: str) -> None:
+    """Show `message` next to the field, as its first error."""
+    field.errors = [message, *field.errors]
+
+
+def _message(error: Exception) -> str:
+    return str(error) or type(error).__name__
+
+
+def _csp_source(host: str) -> str:
+    return f"https://*{host}" if host.startswith(".") else f"https://{host}"
+
+
+def _client() -> Client:
+    return Client(address=request.remote_addr or "", user_agent=request.user_agent.string)
+
+
+def _auth() -> Auth:
+    auth: Auth = current_app.extensions["userauth"]
+    return auth
+
+
+def _settings() -> Settings:
+    return _auth().settings
