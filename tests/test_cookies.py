@@ -112,6 +112,31 @@ class TestSessionCookie:
         assert cleared["path"] == "/"
 
 
+class TestCookieDomain:
+    def test_no_domain_by_default_so_the_cookie_stays_on_this_host(
+        self, make_auth: Callable[..., Auth]
+    ) -> None:
+        assert "domain" not in session_cookie(log_in(client_of(make_auth())))
+
+    def test_the_domain_setting_covers_every_subdomain_and_logout_clears_it_there(
+        self, make_auth: Callable[..., Auth]
+    ) -> None:
+        client = client_of(make_auth(cookie_domain="example.com"))
+        login = session_cookie(
+            client.post(
+                "/sessions",
+                data={"email": EMAIL, "password": PASSWORD},
+                base_url="https://auth.example.com",
+            )
+        )
+        assert login["domain"] == "example.com"
+        assert client.get("/profile", base_url="https://app.example.com").status_code == 200
+        logout = client.delete("/sessions", base_url="https://auth.example.com")
+        cleared = session_cookie(logout)
+        assert (cleared["domain"], cleared["session_id"]) == ("example.com", "")
+        assert client.get("/profile", base_url="https://app.example.com").status_code == 403
+
+
 class TestNoStore:
     def test_a_login_answer_is_not_stored(self, auth: Auth) -> None:
         response = log_in(client_of(auth))
