@@ -46,6 +46,68 @@ class TestListedOrigin:
         assert "Origin" in answer.headers.get("Vary", "")
 
 
+class TestNoOrigin:
+    def test_a_request_without_origin_gets_no_cors_header(self, cors_client: FlaskClient) -> None:
+        assert "Access-Control-Allow-Origin" not in cors_client.get("/").headers
+
+    def test_the_html_pages_get_no_cors_header(self, cors_client: FlaskClient) -> None:
+        page = cors_client.get("/auth/login", headers={"Origin": ALLOWED})
+        assert "Access-Control-Allow-Origin" not in page.headers
+
+
+class TestCrossSiteWrites:
+    """A browser's request from another site's page cannot change anything (login CSRF)."""
+
+    @pytest.mark.parametrize(
+        ("method", "path"),
+        [
+            ("POST", "/sessions"),
+            ("POST", "/users"),
+            ("POST", "/reset_password"),
+            ("PUT", "/reset_password"),
+            ("DELETE", "/sessions"),
+            ("PUT", "/profile/password"),
+        ],
+    )
+    @pytest.mark.parametrize("fetch_site", ["cross-site", "same-site"])
+    def test_are_refused_with_403(
+        self, client: FlaskClient, method: str, path: str, fetch_site: str
+    ) -> None:
+        answer = client.open(
+            path,
+            method=method,
+            data={"email": "ann@example.com", "password": "a password"},
+            headers={"Sec-Fetch-Site": fetch_site, "Origin": "https://evil.example"},
+        )
+        assert (answer.status_code, answer.json) == (
+            403,
+            {"message": "cross-site request refused"},
+        )
+
+    @pytest.mark.parametrize(
+        "headers",
+        [{}, {"Sec-Fetch-Site": "same-origin"}, {"Sec-Fetch-Site": "none"}],
+        ids=["a-program", "this-sites-page", "typed-by-the-user"],
+    )
+    def test_programs_and_this_sites_pages_are_served(
+        self, client: FlaskClient, headers: dict[str, str]
+    ) -> None:
+        form = {"email": "ann@example.com", "password": "a password"}
+        assert client.post("/users", data=form, headers=headers).status_code == 200
+
+    def test_a_listed_origin_may_write(self, cors_client: FlaskClient) -> None:
+        answer = cors_client.post(
+            "/users",
+            data={"email": "ann@example.com", "password": "a password"},
+            headers={"Sec-Fetch-Site": "cross-site", "Origin": ALLOWED},
+        )
+        assert answer.status_code == 200
+
+    def test_reads_are_not_refused(self, client: FlaskClient) -> None:
+        answer = client.get("/", headers={"Sec-Fetch-Site": "cross-site"})
+        assert answer.status_code == 200
+
+
 class TestOtherOrigins:
     @pytest.mark.parametrize(
         "origin",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -76,6 +76,27 @@ class TestLiveSession:
         log_in(client)
         clock.advance(minutes=31)
         assert verify(client).status_code == 401
+
+
+class TestEmailHeader:
+    @pytest.mark.parametrize(
+        ("email", "header"),
+        [
+            ("bob.smith+tag@example.com", "bob.smith+tag@example.com"),
+            ("über@example.com", "%C3%BCber@example.com"),
+            ("%C3%BCber@example.com", "%25C3%25BCber@example.com"),
+            ("o'neil@example.com", "o%27neil@example.com"),
+        ],
+        ids=["plain", "non-ascii", "percent-sign", "apostrophe"],
+    )
+    def test_no_two_emails_share_a_header_value(
+        self, client: FlaskClient, auth: Auth, email: str, header: str
+    ) -> None:
+        auth.register_user(email, PASSWORD)
+        client.post("/sessions", data={"email": email, "password": PASSWORD})
+        answer = verify(client)
+        assert answer.headers["X-Auth-Request-Email"] == header
+        assert unquote(header) == answer.json["email"]  # type: ignore[index]
 
 
 class TestNoSession:

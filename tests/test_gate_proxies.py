@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -19,7 +20,14 @@ from tests.proxy_servers import ProxyProcess, start_caddy, start_nginx, upstream
 EMAIL = "ann@example.com"
 PASSWORD = "ann's password"
 TIMEOUT = 10
-FORGED = {"X-Auth-Request-User": "1", "X-Auth-Request-Email": "admin@example.com"}
+APP_PATH = "/dashboard?tab=1&sort=name"
+FORGED = {
+    "X-Auth-Request-User": "1",
+    "X-Auth-Request-Email": "admin@example.com",
+    # CGI, PHP and Rack read these as the same headers.
+    "X-Auth-Request_User": "1",
+    "X-Auth-Request_Email": "admin@example.com",
+}
 
 pytestmark = pytest.mark.slow
 
@@ -43,9 +51,11 @@ class Stack:
         assert answer.status_code == 200
         return browser
 
-    def app(self, browser: requests.Session, **headers: str) -> requests.Response:
+    def app(
+        self, browser: requests.Session, headers: dict[str, str] | None = None
+    ) -> requests.Response:
         return browser.get(
-            f"{self.proxy.url}/dashboard?tab=1",
+            f"{self.proxy.url}{APP_PATH}",
             headers=headers,
             allow_redirects=False,
             timeout=TIMEOUT,
@@ -84,10 +94,9 @@ class TestBehindAProxy:
     ) -> None:
         answer = stack.app(requests.Session())
         assert answer.status_code == 302
-        location = answer.headers["Location"]
-        assert "/auth/login" in location
-        if "next=" in location:
-            assert "dashboard" in location
+        location = urlsplit(answer.headers["Location"])
+        assert location.path == "/auth/login"
+        assert parse_qs(location.query)["next"] == [f"{stack.proxy.url}{APP_PATH}"]
 
     def test_a_logged_in_visitor_reaches_the_app_with_the_identity_headers(
         self, stack: Stack
@@ -122,9 +131,11 @@ class TestBehindAProxy:
         seen_by_app(stack.app(other))
 
     def test_forged_identity_headers_never_reach_the_app(self, stack: Stack) -> None:
-        assert stack.app(requests.Session(), **FORGED).status_code == 302
-        headers = seen_by_app(stack.app(stack.log_in(), **FORGED))
+        assert stack.app(requests.Session(), headers=FORGED).status_code == 302
+        headers = seen_by_app(stack.app(stack.log_in(), headers=FORGED))
         assert headers["X-Auth-Request-Email"] == EMAIL
-        assert headers["X-Auth-Request-User"] != FORGED["X-Auth-Request-User"] or (
-            headers["X-Auth-Request-Email"] == EMAIL
-        )
+        assert "admin@example.com" not in headers.values()
+        assert not {name.lower() for name in headers} & {
+            "x-auth-request_user",
+            "x-auth-request_email",
+        }

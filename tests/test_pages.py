@@ -110,6 +110,69 @@ class TestCsrf:
         assert answer.status_code == 400
 
 
+class TestOverHttps:
+    """Behind TLS the browser must send a same-origin Referer: Flask-WTF checks it there."""
+
+    def test_pages_let_the_browser_send_a_same_origin_referer(self, browser: FlaskClient) -> None:
+        page = browser.get("/auth/login", base_url="https://auth.example.com")
+        assert page.headers["Referrer-Policy"] == "same-origin"
+        assert browser.get("/", base_url="https://auth.example.com").headers[
+            "Referrer-Policy"
+        ] == ("no-referrer")
+
+    def test_a_form_posted_over_https_from_its_page_is_accepted(
+        self, browser: FlaskClient
+    ) -> None:
+        https = "https://auth.example.com"
+        token = CSRF.search(browser.get("/auth/signup", base_url=https).get_data(as_text=True))
+        assert token is not None
+        answer = browser.post(
+            "/auth/signup",
+            base_url=https,
+            data={"csrf_token": token.group(1), "email": EMAIL, "password": PASSWORD},
+            headers={"Referer": f"{https}/auth/signup"},
+        )
+        assert answer.status_code == 302
+
+
+class TestCspAgreesWithTheAllowedHosts:
+    def test_form_action_covers_both_schemes_any_port_and_the_bare_domain(
+        self, make_client: MakeClient
+    ) -> None:
+        client = make_client(redirect_hosts=("app.example.com", ".example.org"))
+        policy = client.get("/auth/login").headers["Content-Security-Policy"]
+        for source in (
+            "https://app.example.com:*",
+            "http://app.example.com:*",
+            "https://example.org:*",
+            "https://*.example.org:*",
+        ):
+            assert source in policy
+
+
+class TestOddBodies:
+    @pytest.mark.parametrize(
+        ("content_type", "body"),
+        [
+            ("application/json", "5"),
+            ("application/json", "[1, 2]"),
+            ("application/json", '{"email": 1, "password": true}'),
+        ],
+        ids=["json-number", "json-list", "json-wrong-types"],
+    )
+    def test_a_body_that_is_not_a_form_is_a_400_page(
+        self, browser: FlaskClient, content_type: str, body: str
+    ) -> None:
+        token = csrf_token(browser, "/auth/login")
+        answer = browser.post(
+            "/auth/login",
+            data=body,
+            headers={"Content-Type": content_type, "X-CSRFToken": token},
+        )
+        assert answer.status_code == 400
+        assert answer.mimetype == "text/html"
+
+
 class TestSignUpAndLogIn:
     def test_sign_up_then_log_in_sets_the_session_cookie(self, browser: FlaskClient) -> None:
         answer = sign_up(browser)
@@ -195,6 +258,12 @@ class TestResetByLink:
 class TestAccount:
     def test_needs_a_login_and_comes_back_after_it(self, browser: FlaskClient) -> None:
         answer = browser.get("/auth/account")
+        assert (answer.status_code, answer.location) == (302, "/auth/login?next=/auth/account")
+
+    def test_a_post_only_action_without_a_session_comes_back_to_the_account_page(
+        self, browser: FlaskClient
+    ) -> None:
+        answer = submit(browser, "/auth/account/sessions/revoke-others", "/auth/login", email="x")
         assert (answer.status_code, answer.location) == (302, "/auth/login?next=/auth/account")
 
     def test_lists_the_sessions_and_revokes_another(

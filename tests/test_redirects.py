@@ -53,6 +53,10 @@ UNSAFE = [
     ("https://[::1/", "malformed-ipv6"),
     ("https://evil.example%23.example.org/", "encoded-hash-in-host"),
     ("https://app.example.com%2F@evil.example/", "encoded-slash-before-user-info"),
+    ("https://app.example.com:99999/", "port-out-of-range"),
+    ("https://app.example.com:0/", "port-zero"),
+    ("https://app.example.com:1e3/", "port-not-a-number"),
+    ("http://app.example.com:80%2f%2fevil.example/", "encoded-slashes-in-port"),
     ("", "empty"),
     ("/" + "a" * 2048, "too-long"),
 ]

@@ -175,14 +175,15 @@ class TestTwoBrowsers:
 
 
 class _CrossSiteForm(BaseHTTPRequestHandler):
-    """Another site's page that posts a form to userauth's password change."""
+    """Another site's page that posts a form (its fields given by the test) to userauth."""
 
     target = ""
+    fields: dict[str, str] = {}  # noqa: RUF012 - set by each test before serving
 
     def do_GET(self) -> None:
+        inputs = "".join(f'<input name="{k}" value="{v}">' for k, v in self.fields.items())
         body = (
-            f'<form method="post" action="{self.target}">'
-            '<input name="password" value="x"><input name="new_password" value="hijacked pw">'
+            f'<form method="post" action="{self.target}">{inputs}'
             '<button type="submit">Win a prize</button></form>'
         ).encode()
         self.send_response(200)
@@ -200,6 +201,7 @@ class TestCrossSite:
         sign_up(page, stack, "fay@example.com")
         log_in(page, "fay@example.com")
         _CrossSiteForm.target = stack.url("/auth/account/password")
+        _CrossSiteForm.fields = {"password": "x", "new_password": "hijacked pw"}
         # "localhost" is another site than "127.0.0.1" for the browser.
         evil = ThreadingHTTPServer(("127.0.0.1", free_port()), _CrossSiteForm)
         threading.Thread(target=evil.serve_forever, daemon=True).start()
@@ -217,3 +219,22 @@ class TestCrossSite:
         assert requests.post(api, data=kept, timeout=10).status_code == 200
         forged = {"email": "fay@example.com", "password": "hijacked pw"}
         assert requests.post(api, data=forged, timeout=10).status_code == 401
+
+    def test_another_site_cannot_log_the_visitor_into_its_own_account(
+        self, page: Page, stack: Stack
+    ) -> None:
+        sign_up(page, stack, "mallory@example.com")
+        _CrossSiteForm.target = stack.url("/sessions")
+        _CrossSiteForm.fields = {"email": "mallory@example.com", "password": PASSWORD}
+        evil = ThreadingHTTPServer(("127.0.0.1", free_port()), _CrossSiteForm)
+        threading.Thread(target=evil.serve_forever, daemon=True).start()
+        try:
+            page.goto(f"http://localhost:{evil.server_address[1]}/")
+            page.get_by_role("button", name="Win a prize").click()
+            page.wait_for_load_state()
+            assert "cross-site request refused" in page.content()
+        finally:
+            evil.shutdown()
+            evil.server_close()
+        page.goto(stack.url("/auth/account"))
+        expect(page).to_have_url(re.compile(r"/auth/login"))

@@ -65,8 +65,15 @@ def login_location(settings: Settings) -> str:
     return f"{settings.login_url}{separator}{urlencode({'next': original})}"
 
 
+# Emails made only of these pass as they are; any other character, `%` included, is
+# percent-encoded (RFC 3986), so no two emails share a header value.
+PLAIN_EMAIL_CHARACTERS = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@.+-_"
+)
+
+
 def header_value(email: str) -> str:
-    """Return the email as a header value: percent-encoded where it is not plain ASCII."""
-    if email.isascii():
+    """Return the email as a header value, percent-encoded unless it is plain."""
+    if set(email) <= PLAIN_EMAIL_CHARACTERS:
         return email
     return quote(email, safe="@.+-_")

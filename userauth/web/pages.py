@@ -8,6 +8,7 @@ each form's CSRF token (Flask-WTF), keeps `next` on the allowed hosts and sets t
 from __future__ import annotations
 
 import secrets
+from typing import TypeVar
 
 from apiflask import APIBlueprint
 from flask import (
@@ -20,6 +21,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import FileSystemLoader
 from werkzeug.wrappers import Response as WerkzeugResponse
@@ -109,6 +111,9 @@ def _content_security_policy(response: WerkzeugResponse) -> WerkzeugResponse:
         f"form-action 'self' {hosts}".rstrip()
         + "; frame-ancestors 'none'; base-uri 'none'"
     )
+    # Over HTTPS, Flask-WTF also wants a same-origin Referer on each form (the app's default
+    # no-referrer would refuse every form); same-origin still sends none to other sites.
+    response.headers["Referrer-Policy"] = "same-origin"
     return response
 
 
@@ -128,7 +133,7 @@ def _csrf_failed(_error: CSRFError) -> ResponseReturnValue:
 @rate_limited("login")
 def login() -> ResponseReturnValue:
     """Log in, then go to `next` (a path here or an allowed host) or the account page."""
-    form, target = LoginForm(), _next()
+    form, target = _form(LoginForm), _next()
     if current_session() is not None and request.method == "GET":
         return redirect(target)
     if form.validate_on_submit():
@@ -146,7 +151,7 @@ def login() -> ResponseReturnValue:
 @rate_limited("register")
 def signup() -> ResponseReturnValue:
     """Create an account; then log in (production answers a taken email the same way)."""
-    form, target = SignupForm(), _next()
+    form, target = _form(SignupForm), _next()
     if form.validate_on_submit():
         try:
             _auth().sign_up(_text(form.email), _text(form.password))
@@ -176,7 +181,7 @@ def logout() -> WerkzeugResponse:
 @rate_limited("request-reset")
 def forgot() -> ResponseReturnValue:
     """Ask for a reset link by email (development also shows it on the page)."""
-    form = ForgotForm()
+    form = _form(ForgotForm)
     if form.validate_on_submit():
         try:
             sent = _auth().request_password_reset(_text(form.email), _client())
@@ -192,7 +197,7 @@ def forgot() -> ResponseReturnValue:
 @rate_limited("reset")
 def reset() -> ResponseReturnValue:
     """Choose a new password; the token from the emailed link alone names the account."""
-    form = ResetForm()
+    form = _form(ResetForm)
     if request.method == "GET":
         form.token.data = request.args.get("token", "")
     elif form.validate_on_submit():
@@ -250,7 +255,7 @@ def revoke_others() -> ResponseReturnValue:
 @rate_limited("password-change")
 def change_password() -> ResponseReturnValue:
     """Change the password with the current one; the other sessions end."""
-    form, live = PasswordForm(), current_session()
+    form, live = _form(PasswordForm), current_session()
     if live is None:
         return _to_login()
     if form.validate_on_submit():
@@ -279,13 +284,24 @@ def _account_page(password_form: PasswordForm, status: int) -> ResponseReturnVal
         status,
         email=live.email,
         sessions=_auth().list_sessions(live),
-        action=ActionForm(),
+        action=_form(ActionForm),
         password_form=password_form,
     )
 
 
 def _to_login() -> WerkzeugResponse:
-    return redirect(url_for("pages.login", next=request.full_path.rstrip("?")))
+    # After logging in, come back to the page; a POST-only action's URL would be a 405.
+    back = request.full_path.rstrip("?") if request.method == "GET" else url_for("pages.account")
+    return redirect(url_for("pages.login", next=back))
+
+
+FormType = TypeVar("FormType", bound=FlaskForm)
+
+
+def _form(form_class: type[FormType]) -> FormType:
+    """Build a page's form from the posted form fields only (never JSON or files)."""
+    form: FormType = form_class(formdata=request.form if request.method == "POST" else None)
+    return form
 
 
 def _render(template: str, status: int, **context: object) -> ResponseReturnValue:
@@ -321,7 +337,9 @@ def _message(error: Exception) -> str:
 
 
 def _csp_source(host: str) -> str:
-    return f"https://*{host}" if host.startswith(".") else f"https://{host}"
+    """Return the form-action sources of one allowed host, as `safe_target` reads it."""
+    names = [host[1:], f"*{host}"] if host.startswith(".") else [host]
+    return " ".join(f"{scheme}://{name}:*" for name in names for scheme in ("https", "http"))
 
 
 def _client() -> Client:

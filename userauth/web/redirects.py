@@ -65,8 +65,10 @@ def _is_safe(form: str, allowed_hosts: Collection[str]) -> bool:
         return True
     try:
         parts = urlsplit(form)
-        host = parts.hostname
-    except ValueError:
+        host, port = parts.hostname, parts.port
+    except ValueError:  # an unclosed IPv6 bracket, a port out of range or not a number
+        return False
+    if port == 0:
         return False
     if parts.scheme not in ("http", "https") or not parts.netloc or host is None:
         return False

@@ -14,6 +14,8 @@ from userauth.auth import Auth, Client
 from userauth.web.errors import LoginFailedError
 from userauth.web.limits import rate_limited
 from userauth.web.schemas import (
+    CROSS_SITE,
+    CROSS_SITE_ONLY,
     NO_SESSION,
     RATE_LIMITED,
     SESSION_COOKIE_SCHEME,
@@ -69,6 +71,7 @@ def index() -> Response:
         {
             400: "A field is missing, empty, too long or malformed, the password is too weak, "
             "or the email is registered.",
+            403: CROSS_SITE_ONLY,
             413: TOO_LARGE,
             429: RATE_LIMITED,
         }
@@ -92,6 +95,7 @@ def register(body: dict[str, str]) -> Response:
         {
             200: {"headers": SET_COOKIE},
             401: "Wrong email or password, or a disabled account.",
+            403: CROSS_SITE_ONLY,
             413: TOO_LARGE,
             429: RATE_LIMITED,
         }
@@ -117,7 +121,7 @@ def login(body: dict[str, str]) -> Response:
                 "description": "The session ended; redirect to GET /.",
                 "headers": {"Location": {"schema": {"type": "string"}}},
             },
-            403: NO_SESSION,
+            403: NO_SESSION + CROSS_SITE,
         }
     ),
 )
@@ -144,7 +148,7 @@ def profile() -> Response:
 @api.doc(
     responses=responses(
         {
-            403: "No account has this email (development only).",
+            403: "No account has this email (development only)." + CROSS_SITE,
             413: TOO_LARGE,
             429: RATE_LIMITED,
         }
@@ -166,7 +170,7 @@ def request_reset(body: dict[str, str]) -> Response:
 @api.doc(
     responses=responses(
         {
-            403: "The token is unknown, spent, expired or another account's.",
+            403: "The token is unknown, spent, expired or another account's." + CROSS_SITE,
             413: TOO_LARGE,
             429: RATE_LIMITED,
         }
@@ -207,7 +211,7 @@ def list_sessions() -> Response:
     security=SESSION_COOKIE_SCHEME,
     responses=responses(
         {
-            403: NO_SESSION,
+            403: NO_SESSION + CROSS_SITE,
             404: "No such session among the account's (or not a number).",
         }
     ),
@@ -226,7 +230,7 @@ def revoke_session(session_number: int) -> Response:
     security=SESSION_COOKIE_SCHEME,
     responses=responses(
         {
-            403: "No live session, or the current password is wrong.",
+            403: "No live session, or the current password is wrong." + CROSS_SITE,
             413: TOO_LARGE,
             429: RATE_LIMITED,
         }

@@ -165,6 +165,9 @@ def json_answer(description: str, schema: type[Schema]) -> dict[str, Any]:
 
 
 TOO_LARGE = "The body is larger than the server accepts."
+# Every state-changing route: a browser's cross-site request from an origin not allowed.
+CROSS_SITE_ONLY = "A cross-site request from an origin that USERAUTH_CORS_ORIGINS does not list."
+CROSS_SITE = " Or: " + CROSS_SITE_ONLY[0].lower() + CROSS_SITE_ONLY[1:]
 NO_SESSION = "No live session has the session_id cookie."
 RATE_LIMITED = {
     **json_answer("Too many attempts; retry after the given number of seconds.", Error),
