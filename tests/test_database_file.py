@@ -17,7 +17,7 @@ import pytest
 import requests
 
 from tests.conftest import ROOT, SERVE, TEST_BCRYPT_ROUNDS, ServerProcess, free_port
-from userauth.settings import Settings
+from userauth.settings import Settings, SettingsError
 
 
 def userauth_db_upgrade(folder: Path, url: str) -> None:
@@ -67,6 +67,38 @@ class TestDefault:
         settings = Settings.from_env({"DATABASE_URL": "sqlite:///elsewhere.db"})
         assert settings.database_url == "sqlite:///elsewhere.db"
         assert settings.database_notice() is None
+
+
+class TestDatabaseUrlSetting:
+    @pytest.mark.parametrize(
+        ("url", "says"),
+        [
+            ("nonsense", "cannot be parsed"),
+            ("mysql://someone:s3cret@127.0.0.1/x", "not mysql"),
+            ("oracle://someone:s3cret@db/x", "not oracle"),
+        ],
+        ids=["not-a-url", "mysql", "oracle"],
+    )
+    def test_a_url_userauth_cannot_use_stops_start_up_in_one_sentence(
+        self, url: str, says: str
+    ) -> None:
+        with pytest.raises(SettingsError, match=r"^DATABASE_URL must") as refused:
+            Settings.from_env({"DATABASE_URL": url})
+        assert says in str(refused.value)
+        assert "s3cret" not in str(refused.value)
+
+    def test_serve_prints_it_without_a_traceback(self) -> None:
+        finished = subprocess.run(
+            [*SERVE],
+            env={**os.environ, "DATABASE_URL": "nonsense"},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert finished.returncode == 2
+        assert finished.stderr.startswith("Error: DATABASE_URL must be a URL")
+        assert "Traceback" not in finished.stderr
 
 
 @pytest.mark.slow

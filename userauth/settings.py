@@ -13,6 +13,8 @@ from datetime import timedelta
 from typing import Any, Literal, TypeVar
 
 from limits import parse_many
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 Environment = Literal["development", "production"]
 ENVIRONMENTS = ("development", "production")
@@ -26,6 +28,8 @@ MIN_SECRET_KEY_LENGTH = 32
 HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
 ORIGIN = re.compile(r"https?://[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?")
 HOST_NAME = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)*")
+# (backend, driver) pairs userauth is built and tested on.
+SUPPORTED_DATABASES = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg")})
 # The service's own file: a.db is the design's, and every design `DB()` empties it.
 DEFAULT_DATABASE_URL = "sqlite:///userauth.db"
 # Where the service kept its accounts before the design and the service were split.
@@ -304,7 +308,7 @@ def _server_settings(reader: _Reader) -> dict[str, Any]:
     if database_url is None:
         database_url = f"sqlite:///{OLD_DEFAULT_DATABASE_FILE}" if at_old_default else None
     return {
-        "database_url": database_url or DEFAULT_DATABASE_URL,
+        "database_url": _database_url(database_url or DEFAULT_DATABASE_URL),
         "database_at_old_default": at_old_default,
         "sql_echo": reader.flag("USERAUTH_SQL_ECHO", default=False),
         "host": reader.text("USERAUTH_HOST", Settings.host),
@@ -430,3 +434,25 @@ def _service_database_at_old_default() -> bool:
     except sqlite3.Error:
         return False
     return found is not None
+
+
+def _database_url(url: str) -> str:
+    """Return DATABASE_URL if it names a database userauth runs on (SQLite, PostgreSQL).
+
+    Raises:
+        SettingsError: the URL cannot be parsed or names another database; the message
+            never repeats the URL, which may hold a password.
+    """
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise SettingsError(
+            "DATABASE_URL must be a URL like sqlite:///userauth.db or "
+            "postgresql+psycopg://user@host/db; the one given cannot be parsed"
+        ) from None
+    if (parsed.get_backend_name(), parsed.get_driver_name()) not in SUPPORTED_DATABASES:
+        raise SettingsError(
+            "DATABASE_URL must name SQLite (sqlite:///file.db) or PostgreSQL through psycopg "
+            f"(postgresql+psycopg://user@host/db), not {parsed.drivername}"
+        )
+    return url
