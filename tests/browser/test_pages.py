@@ -196,24 +196,32 @@ class _CrossSiteForm(BaseHTTPRequestHandler):
         pass
 
 
+def submit_from_another_site(page: Page, target: str, fields: dict[str, str]) -> None:
+    """Open another site's page holding a form that posts `fields` to `target`; submit it."""
+    _CrossSiteForm.target, _CrossSiteForm.fields = target, fields
+    evil = ThreadingHTTPServer(("127.0.0.1", free_port()), _CrossSiteForm)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        # "localhost" is another site than "127.0.0.1" for the browser.
+        page.goto(f"http://localhost:{evil.server_address[1]}/")
+        page.get_by_role("button", name="Win a prize").click()
+        page.wait_for_load_state()
+    finally:
+        evil.shutdown()
+        evil.server_close()
+
+
 class TestCrossSite:
     def test_a_form_posted_from_another_site_is_refused(self, page: Page, stack: Stack) -> None:
         sign_up(page, stack, "fay@example.com")
         log_in(page, "fay@example.com")
-        _CrossSiteForm.target = stack.url("/auth/account/password")
-        _CrossSiteForm.fields = {"password": "x", "new_password": "hijacked pw"}
-        # "localhost" is another site than "127.0.0.1" for the browser.
-        evil = ThreadingHTTPServer(("127.0.0.1", free_port()), _CrossSiteForm)
-        threading.Thread(target=evil.serve_forever, daemon=True).start()
-        try:
-            page.goto(f"http://localhost:{evil.server_address[1]}/")
-            page.get_by_role("button", name="Win a prize").click()
-            page.wait_for_load_state()
-            assert page.url.startswith(stack.url("/auth/"))
-            assert "hijacked" not in page.content()
-        finally:
-            evil.shutdown()
-            evil.server_close()
+        submit_from_another_site(
+            page,
+            stack.url("/auth/account/password"),
+            {"password": "x", "new_password": "hijacked pw"},
+        )
+        assert page.url.startswith(stack.url("/auth/"))
+        assert "hijacked" not in page.content()
         api = f"{stack.userauth.url}/sessions"
         kept = {"email": "fay@example.com", "password": PASSWORD}
         assert requests.post(api, data=kept, timeout=10).status_code == 200
@@ -224,17 +232,9 @@ class TestCrossSite:
         self, page: Page, stack: Stack
     ) -> None:
         sign_up(page, stack, "mallory@example.com")
-        _CrossSiteForm.target = stack.url("/sessions")
-        _CrossSiteForm.fields = {"email": "mallory@example.com", "password": PASSWORD}
-        evil = ThreadingHTTPServer(("127.0.0.1", free_port()), _CrossSiteForm)
-        threading.Thread(target=evil.serve_forever, daemon=True).start()
-        try:
-            page.goto(f"http://localhost:{evil.server_address[1]}/")
-            page.get_by_role("button", name="Win a prize").click()
-            page.wait_for_load_state()
-            assert "cross-site request refused" in page.content()
-        finally:
-            evil.shutdown()
-            evil.server_close()
+        submit_from_another_site(
+            page, stack.url("/sessions"), {"email": "mallory@example.com", "password": PASSWORD}
+        )
+        assert "cross-site request refused" in page.content()
         page.goto(stack.url("/auth/account"))
         expect(page).to_have_url(re.compile(r"/auth/login"))

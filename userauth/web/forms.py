@@ -28,11 +28,8 @@ class LoginForm(FlaskForm):  # type: ignore[misc]
     password = PasswordField("Password", validators=_required("password"))
 
 
-class SignupForm(FlaskForm):  # type: ignore[misc]
-    """Create an account: email and password."""
-
-    email = EmailField("Email", validators=_required("email"))
-    password = PasswordField("Password", validators=_required("password"))
+class SignupForm(LoginForm):
+    """Create an account: the same two fields as a login."""
 
 
 class ForgotForm(FlaskForm):  # type: ignore[misc]
