@@ -40,11 +40,19 @@ def statuses_until_limited(responses: Iterator[TestResponse]) -> list[int]:
     return statuses
 
 
+# Servers that share a Redis share the key of its counters' keys (as production requires).
+KEY_SECRET = "0123456789abcdef" * 4
+
+
 @contextmanager
 def redis_storage() -> Iterator[dict[str, str]]:
     """Limiter settings for the test Redis, under a key prefix of this test's own."""
     with redis_key_prefix() as (url, prefix):
-        yield {"redis_url": url, "ratelimit_key_prefix": prefix}
+        yield {
+            "redis_url": url,
+            "ratelimit_key_prefix": prefix,
+            "ratelimit_key_secret": KEY_SECRET,
+        }
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
