@@ -46,9 +46,9 @@ class OwnRedis:
     def __init__(self, folder: Path) -> None:
         self.port = free_port()
         self.url = f"redis://127.0.0.1:{self.port}/0"
+        command = ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
         self._process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1"]
-            + ["--save", "", "--appendonly", "no", "--dir", str(folder)],
+            [*command, "--save", "", "--appendonly", "no", "--dir", str(folder)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -78,7 +78,7 @@ class OwnRedis:
             self._process.kill()
             self._process.wait(timeout=10)
 
-    def keys(self) -> list[str]:
+    def counter_keys(self) -> list[str]:
         client = redis.Redis.from_url(self.url, socket_timeout=1)
         try:
             return [key.decode() for key in client.scan_iter("*")]
@@ -194,4 +194,4 @@ class TestRecovery:
 
         assert timed_login(service, 2, WRONG_PASSWORD)[0].status_code == 401
 
-        assert [key for key in own_redis.keys() if "login-failures" in key]
+        assert [key for key in own_redis.counter_keys() if "login-failures" in key]
