@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import wraps
@@ -19,6 +20,7 @@ from flask import Flask, Response, request
 from flask_limiter import Limiter, RouteLimit
 from flask_limiter.util import get_remote_address
 from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
 from redis.retry import Retry
 from werkzeug.exceptions import HTTPException
 
@@ -26,6 +28,8 @@ from userauth.emails import lookup_key
 from userauth.settings import Settings
 from userauth.tokens import digest
 from userauth.web.session import SESSION_COOKIE
+
+logger = logging.getLogger("userauth")
 
 TOO_MANY = "too many attempts; try again later"
 # The attribute on a view function that names its group of limits.
@@ -174,7 +178,11 @@ def _clear_failures(limiter: Limiter) -> None:
     for current in limiter.current_limits:
         # A route's own limit is scoped "<endpoint>:<scope>".
         if current.request_args[-1].rpartition(":")[2] in _FAILURE_SCOPES:
-            current.limiter.clear(current.limit, *current.request_args)
+            try:
+                current.limiter.clear(current.limit, *current.request_args)
+            except RedisError as error:
+                # The count stays (the limit errs closed); the login itself stands.
+                logger.warning("rate limit: could not clear a failure count: %s", error)
 
 
 def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]:
