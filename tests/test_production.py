@@ -596,6 +596,50 @@ class TestProductionStartUp:
         )
         assert settings.production_problems() == []
 
+    @pytest.mark.parametrize(
+        ("redis", "key_secret", "refused"),
+        [(True, None, True), (True, "k" * 64, False), (False, None, False)],
+        ids=["redis-no-key-secret", "redis-key-secret", "no-redis"],
+    )
+    def test_a_shared_counter_store_without_a_key_secret_is_refused(
+        self, redis: bool, key_secret: str | None, refused: bool
+    ) -> None:
+        # Servers with different keys would count one account under different keys.
+        settings = Settings(
+            env="production",
+            smtp_host="127.0.0.1",
+            cookie_secure=True,
+            reset_link_template="https://example.com/reset?token={token}",
+            workers=1,
+            redis_url="redis://127.0.0.1:6379/0" if redis else None,
+            ratelimit_key_secret=key_secret,
+        )
+
+        problems = [p for p in settings.serving_problems() if "KEY_SECRET" in p]
+
+        assert len(problems) == (1 if refused else 0)
+
+    def test_a_short_key_secret_is_refused_without_showing_it(self) -> None:
+        with pytest.raises(SettingsError) as refused:
+            Settings.from_env({"USERAUTH_RATELIMIT_KEY_SECRET": "hunter2-hunter2"})
+
+        assert "USERAUTH_RATELIMIT_KEY_SECRET" in str(refused.value)
+        assert "hunter2" not in str(refused.value)
+
+    def test_the_key_secret_is_read_and_never_shown(self) -> None:
+        secret = "s3cr3t" * 8
+        settings = Settings.from_env({"USERAUTH_RATELIMIT_KEY_SECRET": secret})
+
+        assert settings.counter_key_secret == secret.encode()
+        assert secret not in repr(settings)
+        assert settings.generated_key_secret not in repr(settings)
+
+    def test_without_a_key_secret_each_settings_read_generates_its_own(self) -> None:
+        first, second = Settings.from_env({}), Settings.from_env({})
+
+        assert len(first.counter_key_secret) == 64
+        assert first.counter_key_secret != second.counter_key_secret
+
     def test_production_logs_no_warning(
         self, make_service: ServiceFactory, caplog: pytest.LogCaptureFixture
     ) -> None:

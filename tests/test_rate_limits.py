@@ -3,7 +3,9 @@ Redis, while the contract's scenario and normal use never meet a limit."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import pytest
@@ -40,11 +42,19 @@ def statuses_until_limited(responses: Iterator[TestResponse]) -> list[int]:
     return statuses
 
 
+# Servers that share a Redis share the key of its counters' keys (as production requires).
+KEY_SECRET = "0123456789abcdef" * 4
+
+
 @contextmanager
 def redis_storage() -> Iterator[dict[str, str]]:
     """Limiter settings for the test Redis, under a key prefix of this test's own."""
     with redis_key_prefix() as (url, prefix):
-        yield {"redis_url": url, "ratelimit_key_prefix": prefix}
+        yield {
+            "redis_url": url,
+            "ratelimit_key_prefix": prefix,
+            "ratelimit_key_secret": KEY_SECRET,
+        }
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
@@ -61,6 +71,14 @@ def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
 def make_service(make_service: ServiceFactory, storage: dict[str, str]) -> ServiceFactory:
     """conftest's factory, set up after the limiter storage (torn down before it)."""
     return make_service
+
+
+@pytest.fixture
+def service_dev(make_service: ServiceFactory, storage: dict[str, str]) -> Service:
+    """A development app with default limits, where bob@example.com has an account."""
+    built = make_service("development", **storage)
+    built.auth.register_user(EMAIL, PASSWORD)
+    return built
 
 
 @pytest.fixture
@@ -245,6 +263,96 @@ class TestTooManyRequestsAnswer:
 
         assert response.status_code == 429
         assert "session_id" not in response.headers.get("Set-Cookie", "")
+
+
+class TestReservedAttempts:
+    def test_a_hundred_parallel_wrong_passwords_cost_at_most_the_limits_number_of_checks(
+        self, make_service: ServiceFactory, storage: dict[str, str]
+    ) -> None:
+        # Production's bcrypt cost keeps each check long enough for the requests to overlap.
+        service = make_service("production", **storage)
+        user = service.auth.register_user(EMAIL, PASSWORD)
+
+        def guess(n: int) -> int:
+            client = service.app.test_client()
+            form = {"email": EMAIL, "password": f"{WRONG_PASSWORD}-{n}"}
+            return client.post("/sessions", data=form, environ_base=address(n)).status_code
+
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            statuses = list(pool.map(guess, range(100)))
+
+        # Each wrong password that reached bcrypt left one login_failed row; a 429 left none.
+        events = service.auth.db.list_audit_events(user_id=user.id, limit=1000)
+        checks = sum(event.event == "login_failed" for event in events)
+        limit = 10  # ratelimit_login_failures: 10/minute
+        assert checks == statuses.count(401)
+        assert 0 < checks <= limit
+        assert statuses.count(429) == 100 - checks
+
+    def test_a_right_password_clears_the_accounts_failures(self, service_dev: Service) -> None:
+        for n in range(9):
+            assert log_in(service_dev, n, password=WRONG_PASSWORD).status_code == 401
+        assert log_in(service_dev, 9).status_code == 200
+
+        later = [log_in(service_dev, n, password=WRONG_PASSWORD).status_code for n in range(9)]
+
+        assert later == [401] * 9
+
+
+@pytest.mark.redis
+class TestCounterKeys:
+    @pytest.fixture
+    def storage(self) -> Iterator[dict[str, str]]:
+        with redis_storage() as settings:
+            yield settings
+
+    @ENVIRONMENTS
+    def test_no_redis_key_holds_the_email(
+        self, environment: str, make_service: ServiceFactory, storage: dict[str, str]
+    ) -> None:
+        service = make_service(environment, **storage)
+        service.auth.register_user(EMAIL, PASSWORD)
+
+        log_in(service, 1, password=WRONG_PASSWORD)
+        request_reset(service, 2)
+        register(service, 3, "carol@example.com")
+        service.outbox.join()
+
+        server = redis.Redis.from_url(storage["redis_url"])
+        keys = [key.decode() for key in server.scan_iter(f"*{storage['ratelimit_key_prefix']}*")]
+        server.close()
+        assert len([key for key in keys if "account:" in key]) >= 3
+        assert not [key for key in keys if "bob" in key.lower() or "carol" in key.lower()]
+        assert not [key for key in keys if "example.com" in key.lower()]
+
+
+@ENVIRONMENTS
+class TestLimitHeaders:
+    def test_a_success_carries_no_retry_after(self, service: Service) -> None:
+        answers = [
+            log_in(service, 1),
+            register(service, 2, "carol@example.com"),
+            request_reset(service, 3),
+        ]
+
+        assert [answer.status_code for answer in answers] == [200, 200, 200]
+        assert [answer.headers.get("Retry-After") for answer in answers] == [None] * 3
+
+    def test_a_body_too_large_is_413_and_logs_no_rate_limit_error(
+        self, service: Service, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        big = {"email": EMAIL, "password": "x" * (70 * 1024)}
+        with caplog.at_level(logging.INFO):
+            answers = [
+                service.client.post(path, data=big, environ_base=address(1))
+                for path in ("/sessions", "/users", "/reset_password")
+            ]
+
+        assert [answer.status_code for answer in answers] == [413] * 3
+        limiter_records = [r for r in caplog.records if r.name.startswith("flask-limiter")]
+        assert [r.getMessage() for r in limiter_records if r.levelno >= logging.WARNING] == []
+        # The limits still count in their storage afterwards.
+        assert log_in(service, 1).status_code == 200
 
 
 class TestNormalUse:

@@ -44,7 +44,12 @@ def database_url() -> str:
 def shared_redis() -> Iterator[dict[str, str]]:
     """Point the servers at the test Redis, under a key prefix no other test uses."""
     with redis_key_prefix() as (url, prefix):
-        yield {"REDIS_URL": url, "USERAUTH_RATELIMIT_KEY_PREFIX": prefix}
+        yield {
+            "REDIS_URL": url,
+            "USERAUTH_RATELIMIT_KEY_PREFIX": prefix,
+            # Both servers must turn an email into the same counter key.
+            "USERAUTH_RATELIMIT_KEY_SECRET": "0123456789abcdef" * 4,
+        }
 
 
 @pytest.fixture

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.smtp import ServiceFactory
 from userauth.auth import Auth
 
 EMAIL = "bob@example.com"
@@ -66,3 +67,37 @@ class TestValidLoginTiming:
             f"median unknown email {unknown_median * 1000:.1f} ms, "
             f"median wrong password {wrong_median * 1000:.1f} ms, ratio {ratio:.2f}"
         )
+
+
+@pytest.mark.slow
+class TestLoginRouteTiming:
+    def test_through_the_rate_limits_an_unknown_email_costs_as_much_as_a_wrong_password(
+        self, make_service: ServiceFactory
+    ) -> None:
+        # Both kinds are counted per account before the password is checked; the limits are
+        # raised so that every request reaches bcrypt.
+        service = make_service(
+            "production", ratelimit_login="10000/minute", ratelimit_login_failures="10000/minute"
+        )
+        strong = "violet-kettle-orbit-42"
+        service.auth.register_user(EMAIL, strong)
+
+        def post(email: str) -> float:
+            form = {"email": email, "password": strong + "-wrong"}
+            start = time.perf_counter()
+            status = service.client.post("/sessions", data=form).status_code
+            elapsed = time.perf_counter() - start
+            assert status == 401
+            return elapsed
+
+        post(UNKNOWN_EMAIL), post(EMAIL)  # warm-up
+        ratios = []
+        for _ in range(3):
+            times: dict[str, list[float]] = {EMAIL: [], UNKNOWN_EMAIL: []}
+            for sample in range(SAMPLES):
+                for email in sorted(times, reverse=bool(sample % 2)):
+                    times[email].append(post(email))
+            known, unknown = (statistics.median(times[e]) for e in (EMAIL, UNKNOWN_EMAIL))
+            ratios.append(max(known, unknown) / min(known, unknown))
+
+        assert min(ratios) <= MAX_RATIO, ", ".join(f"{ratio:.2f}" for ratio in ratios)

@@ -34,6 +34,8 @@ SUPPORTED_DATABASES = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg
 DEFAULT_DATABASE_URL = "sqlite:///userauth.db"
 # Where the service kept its accounts before the design and the service were split.
 OLD_DEFAULT_DATABASE_FILE = "a.db"
+# The HMAC key of the rate-limit counters' keys: 256 bits, like its generated default.
+MIN_KEY_SECRET_LENGTH = 32
 
 T = TypeVar("T")
 
@@ -85,6 +87,13 @@ class Settings:
     # Reset emails per account: nobody can flood someone else's inbox.
     ratelimit_reset_account: str = "5/hour"
     ratelimit_key_prefix: str = "userauth"
+    # The key of the HMAC that turns an email into its counters' key (no clear email in
+    # Redis). Unset, one is generated when the settings are read: `userauth serve` reads
+    # them once, before its workers fork, so they share it; several servers must set it.
+    ratelimit_key_secret: str | None = field(default=None, repr=False)
+    generated_key_secret: str = field(
+        default_factory=lambda: secrets.token_hex(MIN_KEY_SECRET_LENGTH), repr=False
+    )
     # Reset by email (production).
     smtp_host: str | None = None
     smtp_port: int = 587
@@ -116,6 +125,11 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def counter_key_secret(self) -> bytes:
+        """The HMAC key of the per-account counters: the one set, else this process's own."""
+        return (self.ratelimit_key_secret or self.generated_key_secret).encode()
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -182,6 +196,13 @@ class Settings:
                 f"REDIS_URL must be set in production with {self.workers} workers: without a "
                 "shared counter store each worker counts rate limits alone (or set "
                 "USERAUTH_WORKERS=1)."
+            )
+        if self.is_production and self.redis_url and not self.ratelimit_key_secret:
+            # Servers with different keys count one account under different keys.
+            problems.append(
+                "USERAUTH_RATELIMIT_KEY_SECRET must be set in production with a shared "
+                "counter store, the same on every server (generate one with: python3 -c "
+                "'import secrets; print(secrets.token_hex(32))')."
             )
         return problems
 
@@ -357,6 +378,13 @@ def _rate_limit_settings(reader: _Reader) -> dict[str, Any]:
     values["ratelimit_key_prefix"] = reader.text(
         "USERAUTH_RATELIMIT_KEY_PREFIX", Settings.ratelimit_key_prefix
     )
+    secret = reader.optional("USERAUTH_RATELIMIT_KEY_SECRET")
+    if secret is not None and len(secret) < MIN_KEY_SECRET_LENGTH:
+        raise SettingsError(
+            f"USERAUTH_RATELIMIT_KEY_SECRET must be at least {MIN_KEY_SECRET_LENGTH} characters "
+            "long (a random secret, e.g. 64 hex digits)"
+        )
+    values["ratelimit_key_secret"] = secret
     return values
 
 

@@ -2,11 +2,15 @@
 
 A route declares which group of limits it takes with `@rate_limited(group)`; the rates come
 from the settings, so `install_rate_limits` applies each group's `limiter.limit(...)` to the
-routes that declared it when the app is built.
+routes that declared it when the app is built. Counters live in Redis when REDIS_URL is set;
+while Redis is down or hung they are kept in this process (see `_redis_options`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from functools import wraps
@@ -15,16 +19,27 @@ from typing import Any, TypeVar
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RouteLimit
 from flask_limiter.util import get_remote_address
+from redis.backoff import NoBackoff
+from redis.exceptions import RedisError
+from redis.retry import Retry
+from werkzeug.exceptions import HTTPException
 
 from userauth.emails import lookup_key
 from userauth.settings import Settings
 from userauth.tokens import digest
 from userauth.web.session import SESSION_COOKIE
 
+logger = logging.getLogger("userauth")
+
 TOO_MANY = "too many attempts; try again later"
 ATTEMPTS = ["POST", "PUT"]
 # The attribute on a view function that names its group of limits.
 _GROUP = "rate_limit_group"
+# The longest a request waits for Redis (connect, or an answer) before counting locally.
+REDIS_TIMEOUT_SECONDS = 0.25
+# Scopes that count failed attempts at a password: reserved before it is checked, and
+# cleared when it is right.
+_FAILURE_SCOPES = frozenset({"login-failures", "password-change"})
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -45,11 +60,31 @@ def declared_group(view: Callable[..., Any]) -> str | None:
     return group
 
 
-def _account() -> str:
-    """Key a limit by the account named in the body, whatever address the request comes from."""
-    body = request.get_json(silent=True) if request.is_json else request.form
+def _email_in_body() -> str | None:
+    """Return the email field of the body, or None if there is none (or no readable body)."""
+    try:
+        body = request.get_json(silent=True) if request.is_json else request.form
+    except HTTPException:
+        # A body over MAX_CONTENT_LENGTH: the route answers 413, no account is named.
+        return None
     email = body.get("email") if isinstance(body, Mapping) else None
-    return "account:" + lookup_key(email if isinstance(email, str) else "")
+    return email if isinstance(email, str) and email.strip() else None
+
+
+def _names_no_account() -> bool:
+    return _email_in_body() is None
+
+
+def _account_key(secret: bytes) -> Callable[[], str]:
+    """Key a limit by the account named in the body, whatever address the request comes from."""
+
+    def key() -> str:
+        email = lookup_key(_email_in_body() or "")
+        # A keyed hash, not the email: whoever reads Redis (a dump, MONITOR, a replica) must
+        # not learn who is being guessed at, nor test a list of emails without the key.
+        return "account:" + hmac.new(secret, email.encode(), hashlib.sha256).hexdigest()
+
+    return key
 
 
 def _session() -> str:
@@ -57,13 +92,30 @@ def _session() -> str:
     return "session:" + digest(request.cookies.get(SESSION_COOKIE, ""))
 
 
+def _redis_options() -> dict[str, Any]:
+    """Return redis-py's options for the counters: short timeouts, no retries.
+
+    A hung Redis (SIGSTOP, a full network buffer) must not hold requests: each call gives up
+    after REDIS_TIMEOUT_SECONDS, and Flask-Limiter's in-memory fallback then counts in this
+    process, trying Redis again after 1, 2, 4 ... 32 s (a breaker), one request at a time.
+    """
+    return {
+        "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+        "socket_timeout": REDIS_TIMEOUT_SECONDS,
+        # redis-py 8 retries a failed call 10 times by default, with backoff up to 1 s each:
+        # seconds per request against a hung Redis.
+        "retry": Retry(NoBackoff(), 0),
+    }
+
+
 def _status_is(*statuses: int) -> dict[str, Callable[[Response], bool]]:
     """Count a request against a limit only when it was answered with one of these statuses."""
     return {"deduct_when": lambda response: response.status_code in statuses}
 
 
-# A sign-up succeeds with the API's 200 or the sign-up page's 302 to the login page.
-_ON_SUCCESS, _ON_401, _ON_403 = _status_is(200, 302), _status_is(401), _status_is(403)
+# A success: the API's 200, or a page's 302 onwards (sign-up to login, login to `next`).
+SUCCESS = (200, 302)
+_ON_SUCCESS = _status_is(*SUCCESS)
 
 
 def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
@@ -75,11 +127,13 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
     limiter = Limiter(
         get_remote_address,
         storage_uri=settings.redis_url or "memory://",
+        storage_options=_redis_options() if settings.redis_url else {},
         strategy="moving-window",
         key_prefix=settings.ratelimit_key_prefix,
         headers_enabled=True,
         enabled=settings.ratelimit_enabled,
-        # If Redis goes away, keep limiting in memory rather than failing every request.
+        # If Redis goes away, every limit is counted in this process rather than dropped:
+        # a guessing run on one account is still stopped (per worker) during an outage.
         in_memory_fallback_enabled=True,
         swallow_errors=True,
     )
@@ -98,8 +152,41 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         limited_endpoints.add(endpoint)
 
     with _hooks_confined_to(app, frozenset(limited_endpoints)):
+        # Registered before Flask-Limiter's own hooks, so it runs after them.
+        app.after_request(_settle(limiter))
         limiter.init_app(app)
     return limiter
+
+
+def _settle(limiter: Limiter) -> Callable[[Response], Response]:
+    """Make the hook that settles a limited answer once Flask-Limiter has made its headers."""
+
+    def settle(response: Response) -> Response:
+        if 200 <= response.status_code < 300:
+            # Retry-After tells a client to wait: a success has nothing to wait for.
+            response.headers.pop("Retry-After", None)
+        if response.status_code in SUCCESS:
+            _clear_failures(limiter)
+        return response
+
+    return settle
+
+
+def _clear_failures(limiter: Limiter) -> None:
+    """Clear the failed-attempt counts of the password that was just proven right.
+
+    Every attempt is counted before its password is checked (so parallel guesses cannot all
+    slip in before the first failure is counted); only a caller who knows the password can
+    clear them, as account lockouts do.
+    """
+    for current in limiter.current_limits:
+        # A route's own limit is scoped "<endpoint>:<scope>".
+        if current.request_args[-1].rpartition(":")[2] in _FAILURE_SCOPES:
+            try:
+                current.limiter.clear(current.limit, *current.request_args)
+            except RedisError as error:
+                # The count stays (the limit errs closed); the login itself stands.
+                logger.warning("rate limit: could not clear a failure count: %s", error)
 
 
 def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]:
@@ -112,24 +199,32 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
             limits, key_func=key, scope=scope, error_message=TOO_MANY, methods=ATTEMPTS, **options
         )
 
+    account = _account_key(settings.counter_key_secret)
+
+    def per_account(limits: str, scope: str, **options: Any) -> RouteLimit:
+        # A body naming no account (missing, or too large to read) is left to the route's 400
+        # or 413 and to the per-address limit.
+        return per_key(limits, scope, account, exempt_when=_names_no_account, **options)
+
     return {
+        # The failure scopes count every attempt up front; a right password clears them.
         "login": [
             per_address(settings.ratelimit_login, "login"),
-            per_key(settings.ratelimit_login_failures, "login-failures", _account, **_ON_401),
+            per_account(settings.ratelimit_login_failures, "login-failures"),
         ],
         "register": [
             per_address(settings.ratelimit_register, "register"),
             # Production mails the owner of a taken email: that mail is limited per account.
-            per_key(settings.ratelimit_reset_account, "signup-account", _account, **_ON_SUCCESS),
+            per_account(settings.ratelimit_reset_account, "signup-account", **_ON_SUCCESS),
         ],
         "request-reset": [
             per_address(settings.ratelimit_reset, "reset"),
-            per_key(settings.ratelimit_reset_account, "reset-account", _account),
+            per_account(settings.ratelimit_reset_account, "reset-account"),
         ],
         "reset": [per_address(settings.ratelimit_reset, "reset")],
         # A stolen session must not become a way around the failed-login limit.
         "password-change": [
-            per_key(settings.ratelimit_login_failures, "password-change", _session, **_ON_403)
+            per_key(settings.ratelimit_login_failures, "password-change", _session)
         ],
     }
 
