@@ -7,7 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 
-from userauth.db.base import Store, end_sessions, retry_if_disconnected, void_secrets
+from userauth.db.base import (
+    Store,
+    end_sessions,
+    rerun_once_if_disconnected,
+    retry_if_disconnected,
+    void_secrets,
+)
 from userauth.models import AuditEvent, DeviceSession, DisabledUser, User
 
 
@@ -16,6 +22,7 @@ class AdminStore(Store):
 
     # Administration.
 
+    @rerun_once_if_disconnected
     def list_users(
         self, *, search: str | None = None, limit: int = 20, offset: int = 0
     ) -> tuple[Sequence[tuple[User, datetime | None]], int]:
@@ -41,12 +48,14 @@ class AdminStore(Store):
             rows = [(row[0], row[1]) for row in session.execute(page)]
         return rows, int(total or 0)
 
+    @rerun_once_if_disconnected
     def disabled_since(self, user_id: int) -> datetime | None:
         """Return when an administrator disabled this account, or None if it is enabled."""
         with self._sessions() as session:
             row = session.get(DisabledUser, user_id)
             return None if row is None else row.disabled_at
 
+    @rerun_once_if_disconnected
     def disable_user(self, user_id: int, now: datetime) -> None:
         """Disable an account, end every session and void its one-time secrets, at once."""
         with self._transaction() as session:
@@ -55,12 +64,14 @@ class AdminStore(Store):
             void_secrets(session, user_id)
             end_sessions(session, user_id, keep=None)
 
+    @rerun_once_if_disconnected
     def enable_user(self, user_id: int) -> bool:
         """Enable a disabled account; tell whether it was disabled."""
         with self._transaction() as session:
             result = session.execute(delete(DisabledUser).where(DisabledUser.user_id == user_id))
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    @rerun_once_if_disconnected
     def delete_user(self, user_id: int) -> None:
         """Delete an account with its sessions and reset token; its audit events stay, unlinked."""
         # Explicit statements rather than ON DELETE: they do not depend on SQLite's
@@ -74,6 +85,7 @@ class AdminStore(Store):
             )
             session.execute(delete(User).where(User.id == user_id))
 
+    @rerun_once_if_disconnected
     def emails_by_id(self, user_ids: set[int]) -> dict[int, str]:
         """Return the email of each of these users that still exists."""
         if not user_ids:
@@ -84,11 +96,13 @@ class AdminStore(Store):
 
     # Audit trail.
 
+    @rerun_once_if_disconnected
     def add_audit_event(self, row: AuditEvent) -> None:
         """Append one audit event."""
         with self._transaction() as session:
             session.add(row)
 
+    @rerun_once_if_disconnected
     def list_audit_events(
         self, *, user_id: int | None = None, limit: int = 50, offset: int = 0
     ) -> Sequence[AuditEvent]:
@@ -113,3 +127,21 @@ class AdminStore(Store):
                 session.execute(select(1))
 
         retry_if_disconnected(read)
+
+    def probe_write(self) -> None:
+        """Start a write and roll it back: it fails as a request's write would, changes nothing.
+
+        A DELETE that matches no row still takes the write lock (SQLite) or is refused by a
+        read-only server (PostgreSQL), so a read-only file, a lock held past the busy timeout
+        or a standby shows here; a full disk shows only once a write needs new space.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database cannot take a write now.
+        """
+
+        def write() -> None:
+            with self._engine.connect() as connection, connection.begin() as transaction:
+                connection.execute(delete(DisabledUser).where(DisabledUser.user_id == -1))
+                transaction.rollback()
+
+        retry_if_disconnected(write)

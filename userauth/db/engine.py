@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
@@ -10,7 +11,9 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from userauth import sqlite
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(
+    url: str, *, echo: bool = False, sqlite_busy_timeout_ms: int = sqlite.BUSY_TIMEOUT_MS
+) -> Engine:
     """Create an engine; SQLite gets WAL mode, a busy timeout and foreign keys.
 
     SQLAlchemy connects lazily: creating the engine opens no connection.
@@ -21,9 +24,13 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             hide_parameters=True,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={
+                "check_same_thread": False,
+                "timeout": sqlite_busy_timeout_ms / 1000,
+            },
         )
-        event.listen(engine, "connect", _configure_sqlite)
+        configure = functools.partial(_configure_sqlite, busy_timeout_ms=sqlite_busy_timeout_ms)
+        event.listen(engine, "connect", configure)
         return engine
     return create_engine(
         url,
@@ -39,5 +46,7 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     )
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    sqlite.configure(dbapi_connection)
+def _configure_sqlite(
+    dbapi_connection: Any, _record: ConnectionPoolEntry, *, busy_timeout_ms: int
+) -> None:
+    sqlite.configure(dbapi_connection, busy_timeout_ms)

@@ -19,6 +19,7 @@ from userauth.web.schemas import (
     SESSION_COOKIE_SCHEME,
     SET_COOKIE,
     TOO_LARGE,
+    UNAVAILABLE,
     Credentials,
     EmailAndMessage,
     Message,
@@ -71,6 +72,7 @@ def index() -> Response:
             "or the email is registered.",
             413: TOO_LARGE,
             429: RATE_LIMITED,
+            503: UNAVAILABLE,
         }
     )
 )
@@ -94,6 +96,7 @@ def register(body: dict[str, str]) -> Response:
             401: "Wrong email or password, or a disabled account.",
             413: TOO_LARGE,
             429: RATE_LIMITED,
+            503: UNAVAILABLE,
         }
     )
 )
@@ -118,6 +121,7 @@ def login(body: dict[str, str]) -> Response:
                 "headers": {"Location": {"schema": {"type": "string"}}},
             },
             403: NO_SESSION,
+            503: UNAVAILABLE,
         }
     ),
 )
@@ -131,7 +135,7 @@ def logout() -> WerkzeugResponse:
 
 @api.get("/profile")
 @api.output(Profile, description="The account.")
-@api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION}))
+@api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION, 503: UNAVAILABLE}))
 def profile() -> Response:
     """Show the email of the session's user."""
     return jsonify(email=require_session().email)
@@ -147,6 +151,7 @@ def profile() -> Response:
             403: "No account has this email (development only).",
             413: TOO_LARGE,
             429: RATE_LIMITED,
+            503: UNAVAILABLE,
         }
     )
 )
@@ -169,6 +174,7 @@ def request_reset(body: dict[str, str]) -> Response:
             403: "The token is unknown, spent, expired or another account's.",
             413: TOO_LARGE,
             429: RATE_LIMITED,
+            503: UNAVAILABLE,
         }
     )
 )
@@ -181,7 +187,7 @@ def reset_password(body: dict[str, str]) -> Response:
 
 @api.get("/sessions")
 @api.output(SessionList, description="The account's live sessions.")
-@api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION}))
+@api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION, 503: UNAVAILABLE}))
 def list_sessions() -> Response:
     """List the caller's live sessions, never their ids."""
     views = _auth().list_sessions(require_session())
@@ -209,6 +215,7 @@ def list_sessions() -> Response:
         {
             403: NO_SESSION,
             404: "No such session among the account's (or not a number).",
+            503: UNAVAILABLE,
         }
     ),
 )
@@ -229,6 +236,7 @@ def revoke_session(session_number: int) -> Response:
             403: "No live session, or the current password is wrong.",
             413: TOO_LARGE,
             429: RATE_LIMITED,
+            503: UNAVAILABLE,
         }
     ),
 )
