@@ -44,6 +44,7 @@ PASSWORDS = [
 KILLED_ROUNDS = 20
 # Root ignores file modes: the test makes the file immutable instead.
 CHATTR = "/usr/bin/chattr"
+MOUNT, UMOUNT = "/usr/bin/mount", "/usr/bin/umount"
 # Every route that reads or writes the database, with a request that reaches the database.
 DATABASE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/users", {"email": "new@example.com", "password": PASSWORD}),
@@ -202,6 +203,53 @@ class TestLockedDatabase:
             assert client.get("/readyz").status_code == 503
         assert client.post("/users", json=body).status_code == 200
         assert client.get("/readyz").status_code == 200
+        auth.db.close()
+
+
+@pytest.fixture
+def small_disk() -> Iterator[Path]:
+    """A folder on a 2 MB file system of its own (tmpfs), unmounted after the test."""
+    if os.geteuid() != 0:
+        pytest.skip("a full disk is made by mounting a small tmpfs, which needs root")
+    folder = Path(tempfile.mkdtemp(prefix="userauth-full-disk-"))
+    done = subprocess.run(
+        [MOUNT, "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(folder)], capture_output=True
+    )
+    if done.returncode != 0:
+        folder.rmdir()
+        pytest.skip(f"cannot mount a tmpfs: {done.stderr.decode().strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run([UMOUNT, "--lazy", str(folder)], check=True)
+        folder.rmdir()
+
+
+def fill(disk: Path) -> Path:
+    """Write a file until the disk is full; return it (remove it to free the space)."""
+    filler = disk / "filler"
+    with filler.open("wb", buffering=0) as file, suppress(OSError):
+        while True:
+            file.write(bytes(64 * 1024))
+    return filler
+
+
+class TestFullDisk:
+    def test_writes_answer_503_and_readyz_503_until_space_is_freed(
+        self, small_disk: Path, clock: FakeClock
+    ) -> None:
+        client, auth = build_client(f"sqlite:///{small_disk / 'userauth.db'}", clock)
+        log_in(client, "ann@example.com")
+        filler = fill(small_disk)
+
+        assert_unavailable(client.post("/users", json={"email": "b@x.io", "password": PASSWORD}))
+        assert client.get("/readyz").status_code == 503
+        # Reads still work: the session check needs no space.
+        assert client.get("/profile").status_code == 200
+
+        filler.unlink()
+        assert client.get("/readyz").status_code == 200
+        log_in(client, "bob@example.com")
         auth.db.close()
 
 

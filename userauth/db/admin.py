@@ -129,19 +129,25 @@ class AdminStore(Store):
         retry_if_disconnected(read)
 
     def probe_write(self) -> None:
-        """Start a write and roll it back: it fails as a request's write would, changes nothing.
+        """Commit a write that changes nothing: it fails as a request's write would.
 
-        A DELETE that matches no row still takes the write lock (SQLite) or is refused by a
-        read-only server (PostgreSQL), so a read-only file, a lock held past the busy timeout
-        or a standby shows here; a full disk shows only once a write needs new space.
+        A DELETE of no row takes SQLite's write lock and is refused by a read-only server or
+        file; a commit that must reach the disk then finds a full one: SQLite rewrites its
+        header's user_version with the value it holds, PostgreSQL commits a transaction id.
+        Nothing is left behind but that header page and commit record.
 
         Raises:
             sqlalchemy.exc.SQLAlchemyError: the database cannot take a write now.
         """
 
         def write() -> None:
-            with self._engine.connect() as connection, connection.begin() as transaction:
+            with self._engine.begin() as connection:
                 connection.execute(delete(DisabledUser).where(DisabledUser.user_id == -1))
-                transaction.rollback()
+                dialect = connection.dialect.name
+                if dialect == "sqlite":
+                    version = int(connection.exec_driver_sql("PRAGMA user_version").scalar_one())
+                    connection.exec_driver_sql(f"PRAGMA user_version = {version}")
+                elif dialect == "postgresql":
+                    connection.execute(select(func.pg_current_xact_id()))
 
         retry_if_disconnected(write)
