@@ -31,7 +31,7 @@ from tests.conftest import IN_CI, FakeClock, empty_postgres, free_port
 from userauth import migrations
 from userauth.auth import Auth
 from userauth.db import DB
-from userauth.settings import Settings
+from userauth.settings import Settings, SettingsError
 from userauth.web import create_app
 from userauth.web.session import SESSION_COOKIE
 
@@ -251,6 +251,19 @@ class TestFullDisk:
         assert client.get("/readyz").status_code == 200
         log_in(client, "bob@example.com")
         auth.db.close()
+
+
+class TestBusyTimeoutSetting:
+    def test_is_read_from_the_environment(self) -> None:
+        settings = Settings.from_env({"USERAUTH_SQLITE_BUSY_TIMEOUT_MS": "250"})
+        assert settings.sqlite_busy_timeout_ms == 250
+
+    def test_defaults_to_30_seconds(self) -> None:
+        assert Settings.from_env({}).sqlite_busy_timeout_ms == 30_000
+
+    def test_a_negative_value_stops_start_up_naming_the_variable(self) -> None:
+        with pytest.raises(SettingsError, match="USERAUTH_SQLITE_BUSY_TIMEOUT_MS"):
+            Settings.from_env({"USERAUTH_SQLITE_BUSY_TIMEOUT_MS": "-1"})
 
 
 class TestGenuineBugs:

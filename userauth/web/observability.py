@@ -90,10 +90,10 @@ class Dependencies:
     """The services a ready app needs: the database, and Redis when configured.
 
     The database is probed through the app's own Auth and engine, so a probe tests what a
-    request would meet and never migrates: with a write rolled back (DB.probe_write), so a
-    database that answers reads but refuses writes (a read-only file, a lock held past the
-    busy timeout, a read-only server) is not ready either. Redis through a connection of the
-    probe's own.
+    request would meet and never migrates: with a committed write that changes nothing
+    (DB.probe_write), so a database that answers reads but refuses writes (a read-only file,
+    a full disk, a lock held past the busy timeout, a read-only server) is not ready either.
+    Redis through a connection of the probe's own.
     """
 
     def __init__(self, settings: Settings, auth: Auth) -> None:
