@@ -6,9 +6,11 @@ import functools
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from userauth import sqlite
+from userauth.db.outages import spoils_connection
 
 
 def make_engine(
@@ -31,6 +33,7 @@ def make_engine(
         )
         configure = functools.partial(_configure_sqlite, busy_timeout_ms=sqlite_busy_timeout_ms)
         event.listen(engine, "connect", configure)
+        event.listen(engine, "handle_error", _replace_spoiled_connection)
         return engine
     return create_engine(
         url,
@@ -44,6 +47,12 @@ def make_engine(
         # A database host that drops packets must fail readiness, not hang it.
         connect_args={"connect_timeout": 5} if url.startswith("postgresql") else {},
     )
+
+
+def _replace_spoiled_connection(context: ExceptionContext) -> None:
+    """Count an error that spoils its connection (outages.spoils_connection) as a disconnect."""
+    if spoils_connection(context.original_exception):
+        context.is_disconnect = True
 
 
 def _configure_sqlite(

@@ -25,6 +25,9 @@ _SQLITE_CAUSES = {
     sqlite3.SQLITE_CANTOPEN: "cannot open the database file",
     sqlite3.SQLITE_PROTOCOL: "locked past the busy timeout",
 }
+# Of those, the codes after which a connection stays unusable once the outage is over: one
+# that opened a read-only (or missing) file stays read-only when the file is writable again.
+_SQLITE_SPOILED = {sqlite3.SQLITE_READONLY, sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_IOERR}
 # PostgreSQL SQLSTATEs (Appendix A of its manual), exact codes first, then classes.
 _SQLSTATE_CAUSES = {
     "25006": "read-only",
@@ -74,6 +77,14 @@ def _postgres_cause(error: psycopg.Error, *, invalidated: bool) -> str | None:
     return _SQLSTATE_CAUSES.get(state) or _SQLSTATE_CLASS_CAUSES.get(state[:2])
 
 
-def is_outage(error: BaseException) -> bool:
-    """Tell whether a database error is an outage (see outage_cause)."""
-    return outage_cause(error) is not None
+def spoils_connection(error: BaseException) -> bool:
+    """Tell whether a driver error leaves its connection unusable after the outage ends.
+
+    The engine counts such an error as a disconnect, so the pool replaces the connection:
+    without that, a SQLite connection opened on a read-only file would fail every write
+    after the file is writable again, until a restart.
+    """
+    if not isinstance(error, sqlite3.Error):
+        return False
+    code = getattr(error, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in _SQLITE_SPOILED
