@@ -62,7 +62,12 @@ class Auth:
     def from_settings(cls, settings: Settings) -> Auth:
         """Build the Auth a server runs: its database, and SMTP mail when a host is set."""
         mailer = SmtpMailer(settings) if settings.smtp_host else None
-        return cls(DB(settings.database_url, echo=settings.sql_echo), settings, mailer=mailer)
+        db = DB(
+            settings.database_url,
+            echo=settings.sql_echo,
+            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+        )
+        return cls(db, settings, mailer=mailer)
 
     @property
     def settings(self) -> Settings:

@@ -58,6 +58,8 @@ class Settings:
     # DATABASE_URL is unset and the service's database was found at the old default, a.db.
     database_at_old_default: bool = False
     sql_echo: bool = False
+    # How long a SQLite write waits for another writer's lock before answering 503.
+    sqlite_busy_timeout_ms: int = 30_000
     host: str = "0.0.0.0"  # noqa: S104 - a service is reached from other hosts
     port: int = 5000
     # gunicorn: one process per core, threads to overlap database waits and bcrypt (which
@@ -332,6 +334,9 @@ def _server_settings(reader: _Reader) -> dict[str, Any]:
         "database_url": _database_url(database_url or DEFAULT_DATABASE_URL),
         "database_at_old_default": at_old_default,
         "sql_echo": reader.flag("USERAUTH_SQL_ECHO", default=False),
+        "sqlite_busy_timeout_ms": reader.integer(
+            "USERAUTH_SQLITE_BUSY_TIMEOUT_MS", Settings.sqlite_busy_timeout_ms, minimum=0
+        ),
         "host": reader.text("USERAUTH_HOST", Settings.host),
         "port": reader.integer("USERAUTH_PORT", 5000, minimum=1, maximum=65535),
         "workers": reader.integer(

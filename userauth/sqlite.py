@@ -8,13 +8,14 @@ import sqlite3
 BUSY_TIMEOUT_MS = 30_000
 
 
-def configure(connection: sqlite3.Connection) -> None:
+def configure(connection: sqlite3.Connection, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
     """Set up an application connection: WAL, a busy timeout, foreign keys, Unicode lower()."""
     cursor = connection.cursor()
     # WAL lets readers go on while one writer commits; the busy timeout makes writers queue
-    # instead of failing with "database is locked" under a multi-threaded server.
+    # instead of failing with "database is locked" under a multi-threaded server; past it,
+    # the request answers 503 (userauth/db/outages.py).
     cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
 
-from userauth.db.base import Store, end_sessions, void_secrets
+from userauth.db.base import Store, end_sessions, rerun_once_if_disconnected, void_secrets
 from userauth.db.one_time import spend_secret
 from userauth.errors import EmailTakenError, UnknownFieldError
 from userauth.models import DisabledUser, User
@@ -27,6 +27,7 @@ class AccountStore(Store):
 
     # add_user, find_user_by and update_user keep the original design's signatures.
 
+    @rerun_once_if_disconnected
     def add_user(self, email: str, hashed_password: str | bytes) -> User:
         """Save a user and return it.
 
@@ -41,6 +42,7 @@ class AccountStore(Store):
             raise EmailTakenError(email) from None
         return user
 
+    @rerun_once_if_disconnected
     def find_user_by(self, **kwargs: Any) -> User:
         """Return the first user matching every filter.
 
@@ -55,6 +57,7 @@ class AccountStore(Store):
             raise NoResultFound("No user found")
         return user
 
+    @rerun_once_if_disconnected
     def update_user(self, user_id: int, **kwargs: Any) -> None:
         """Set attributes of the user with this id and commit.
 
@@ -80,6 +83,7 @@ class AccountStore(Store):
 
     # Accounts.
 
+    @rerun_once_if_disconnected
     def find_user_by_email(self, email: str, *, enabled_only: bool = False) -> User | None:
         """Return the user with this email, compared case-insensitively, or None.
 
@@ -91,12 +95,14 @@ class AccountStore(Store):
         with self._sessions() as session:
             return session.scalars(statement).first()
 
+    @rerun_once_if_disconnected
     def find_enabled_user(self, user_id: int) -> User | None:
         """Return the user with this id unless it is disabled or gone."""
         statement = select(User).where(User.id == user_id, _enabled(User.id))
         with self._sessions() as session:
             return session.scalars(statement).first()
 
+    @rerun_once_if_disconnected
     def upgrade_password_hash(self, user_id: int, old: bytes, new: bytes) -> None:
         """Replace a user's hash by a costlier one of the same password, unless it changed
         meanwhile (a concurrent reset must not be undone by a login's upgrade)."""
@@ -107,6 +113,7 @@ class AccountStore(Store):
                 .values(hashed_password=new)
             )
 
+    @rerun_once_if_disconnected
     def replace_password(
         self,
         user_id: int,
@@ -139,6 +146,7 @@ class AccountStore(Store):
 
     # Disabled accounts.
 
+    @rerun_once_if_disconnected
     def is_disabled(self, user_id: int) -> bool:
         """Tell whether an administrator disabled this account."""
         with self._sessions() as session:

@@ -7,7 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 
-from userauth.db.base import Store, end_sessions, retry_if_disconnected, void_secrets
+from userauth.db.base import (
+    Store,
+    end_sessions,
+    rerun_once_if_disconnected,
+    retry_if_disconnected,
+    void_secrets,
+)
 from userauth.models import AuditEvent, DeviceSession, DisabledUser, User
 
 
@@ -16,6 +22,7 @@ class AdminStore(Store):
 
     # Administration.
 
+    @rerun_once_if_disconnected
     def list_users(
         self, *, search: str | None = None, limit: int = 20, offset: int = 0
     ) -> tuple[Sequence[tuple[User, datetime | None]], int]:
@@ -41,12 +48,14 @@ class AdminStore(Store):
             rows = [(row[0], row[1]) for row in session.execute(page)]
         return rows, int(total or 0)
 
+    @rerun_once_if_disconnected
     def disabled_since(self, user_id: int) -> datetime | None:
         """Return when an administrator disabled this account, or None if it is enabled."""
         with self._sessions() as session:
             row = session.get(DisabledUser, user_id)
             return None if row is None else row.disabled_at
 
+    @rerun_once_if_disconnected
     def disable_user(self, user_id: int, now: datetime) -> None:
         """Disable an account, end every session and void its one-time secrets, at once."""
         with self._transaction() as session:
@@ -55,12 +64,14 @@ class AdminStore(Store):
             void_secrets(session, user_id)
             end_sessions(session, user_id, keep=None)
 
+    @rerun_once_if_disconnected
     def enable_user(self, user_id: int) -> bool:
         """Enable a disabled account; tell whether it was disabled."""
         with self._transaction() as session:
             result = session.execute(delete(DisabledUser).where(DisabledUser.user_id == user_id))
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    @rerun_once_if_disconnected
     def delete_user(self, user_id: int) -> None:
         """Delete an account with its sessions and reset token; its audit events stay, unlinked."""
         # Explicit statements rather than ON DELETE: they do not depend on SQLite's
@@ -74,6 +85,7 @@ class AdminStore(Store):
             )
             session.execute(delete(User).where(User.id == user_id))
 
+    @rerun_once_if_disconnected
     def emails_by_id(self, user_ids: set[int]) -> dict[int, str]:
         """Return the email of each of these users that still exists."""
         if not user_ids:
@@ -84,11 +96,13 @@ class AdminStore(Store):
 
     # Audit trail.
 
+    @rerun_once_if_disconnected
     def add_audit_event(self, row: AuditEvent) -> None:
         """Append one audit event."""
         with self._transaction() as session:
             session.add(row)
 
+    @rerun_once_if_disconnected
     def list_audit_events(
         self, *, user_id: int | None = None, limit: int = 50, offset: int = 0
     ) -> Sequence[AuditEvent]:
@@ -113,3 +127,27 @@ class AdminStore(Store):
                 session.execute(select(1))
 
         retry_if_disconnected(read)
+
+    def probe_write(self) -> None:
+        """Commit a write that changes nothing: it fails as a request's write would.
+
+        A DELETE of no row takes SQLite's write lock and is refused by a read-only server or
+        file; a commit that must reach the disk then finds a full one: SQLite rewrites its
+        header's user_version with the value it holds, PostgreSQL commits a transaction id.
+        Nothing is left behind but that header page and commit record.
+
+        Raises:
+            sqlalchemy.exc.SQLAlchemyError: the database cannot take a write now.
+        """
+
+        def write() -> None:
+            with self._engine.begin() as connection:
+                connection.execute(delete(DisabledUser).where(DisabledUser.user_id == -1))
+                dialect = connection.dialect.name
+                if dialect == "sqlite":
+                    version = int(connection.exec_driver_sql("PRAGMA user_version").scalar_one())
+                    connection.exec_driver_sql(f"PRAGMA user_version = {version}")
+                elif dialect == "postgresql":
+                    connection.execute(select(func.pg_current_xact_id()))
+
+        retry_if_disconnected(write)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import DBAPIError
@@ -13,8 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from userauth.db.engine import make_engine
 from userauth.models import DeviceSession, OneTimeSecret, User
+from userauth.sqlite import BUSY_TIMEOUT_MS
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class Store:
@@ -24,8 +27,10 @@ class Store:
     userauth.migrations' business (`userauth serve` and `userauth db upgrade` call it).
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
-        self._engine = make_engine(url, echo=echo)
+    def __init__(
+        self, url: str, *, echo: bool = False, sqlite_busy_timeout_ms: int = BUSY_TIMEOUT_MS
+    ) -> None:
+        self._engine = make_engine(url, echo=echo, sqlite_busy_timeout_ms=sqlite_busy_timeout_ms)
         # The same pool, for single reads that need no transaction (SQLite starts none
         # for a SELECT; elsewhere autocommit saves the BEGIN and ROLLBACK round trips).
         self._reads = (
@@ -85,16 +90,39 @@ def void_secrets(session: Session, user_id: int) -> None:
     session.execute(delete(OneTimeSecret).where(OneTimeSecret.user_id == user_id))
 
 
-def retry_if_disconnected(read: Callable[[], T]) -> T:
-    """Run a read; run it again once if the database had dropped the pooled connection.
+def rerun_once_if_disconnected(unit: Callable[P, T]) -> Callable[P, T]:
+    """Wrap a unit of work (one transaction, or reads) to run once more on a dead connection.
 
-    Without pre-ping (a round trip per checkout), a connection the server closed is found
-    dead when used: SQLAlchemy invalidates it and the pool, and a retry gets a fresh one
-    (SQLAlchemy's "optimistic" disconnect handling). Only for reads, which are safe to rerun.
+    Without pre-ping (a round trip per checkout), a pooled connection the server closed
+    (pg_terminate_backend, a restart, an idle timeout) is found dead when used: SQLAlchemy
+    invalidates it and the pool, and the second run gets a fresh connection (its "optimistic"
+    disconnect handling). A second failure, or any other error, reaches the caller.
     """
-    try:
-        return read()
-    except DBAPIError as error:
-        if not error.connection_invalidated:
-            raise
-    return read()
+
+    @functools.wraps(unit)
+    def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        try:
+            return unit(*args, **kwargs)
+        except DBAPIError as error:
+            if not _safe_to_rerun(error):
+                raise
+        return unit(*args, **kwargs)
+
+    return run
+
+
+def _safe_to_rerun(error: DBAPIError) -> bool:
+    """Tell whether the failed unit certainly changed nothing, so running it again is safe.
+
+    Safe: the connection died while a statement ran (`statement` is set), so COMMIT was never
+    sent, and a server that loses a connection rolls its open transaction back; every unit
+    is one transaction, and a write's effects are all in it. Not safe: a connection lost
+    during COMMIT (SQLAlchemy reports it with no statement), which may have committed -- a
+    rerun could register twice. Writes never run on the AUTOCOMMIT reads connection.
+    """
+    return error.connection_invalidated and error.statement is not None
+
+
+def retry_if_disconnected(read: Callable[[], T]) -> T:
+    """Run a read; run it again once if the database had dropped the pooled connection."""
+    return rerun_once_if_disconnected(read)()

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import ExceptionContext
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from userauth import sqlite
+from userauth.db.outages import spoils_connection
 
 
-def make_engine(url: str, *, echo: bool = False) -> Engine:
+def make_engine(
+    url: str, *, echo: bool = False, sqlite_busy_timeout_ms: int = sqlite.BUSY_TIMEOUT_MS
+) -> Engine:
     """Create an engine; SQLite gets WAL mode, a busy timeout and foreign keys.
 
     SQLAlchemy connects lazily: creating the engine opens no connection.
@@ -21,9 +26,14 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
             url,
             echo=echo,
             hide_parameters=True,
-            connect_args={"check_same_thread": False, "timeout": 30},
+            connect_args={
+                "check_same_thread": False,
+                "timeout": sqlite_busy_timeout_ms / 1000,
+            },
         )
-        event.listen(engine, "connect", _configure_sqlite)
+        configure = functools.partial(_configure_sqlite, busy_timeout_ms=sqlite_busy_timeout_ms)
+        event.listen(engine, "connect", configure)
+        event.listen(engine, "handle_error", _replace_spoiled_connection)
         return engine
     return create_engine(
         url,
@@ -39,5 +49,13 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
     )
 
 
-def _configure_sqlite(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    sqlite.configure(dbapi_connection)
+def _replace_spoiled_connection(context: ExceptionContext) -> None:
+    """Count an error that spoils its connection (outages.spoils_connection) as a disconnect."""
+    if spoils_connection(context.original_exception):
+        context.is_disconnect = True
+
+
+def _configure_sqlite(
+    dbapi_connection: Any, _record: ConnectionPoolEntry, *, busy_timeout_ms: int
+) -> None:
+    sqlite.configure(dbapi_connection, busy_timeout_ms)

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from userauth.db.base import Store
+from userauth.db.base import Store, rerun_once_if_disconnected
 from userauth.models import OneTimeSecret
 
 
@@ -23,6 +23,7 @@ class PendingSecret:
 class OneTimeSecretStore(Store):
     """Issuing, finding and spending one-time secrets (digests only)."""
 
+    @rerun_once_if_disconnected
     def replace_secret(
         self, user_id: int, purpose: str, digest: str, expires_at: datetime
     ) -> None:
@@ -39,6 +40,7 @@ class OneTimeSecretStore(Store):
                 )
             )
 
+    @rerun_once_if_disconnected
     def find_secret(self, digest: str, purpose: str, now: datetime) -> PendingSecret | None:
         """Return the unexpired secret with this digest and purpose, or None."""
         statement = select(OneTimeSecret.id, OneTimeSecret.user_id).where(
@@ -50,6 +52,7 @@ class OneTimeSecretStore(Store):
             row = session.execute(statement).first()
         return None if row is None else PendingSecret(id=row.id, user_id=row.user_id)
 
+    @rerun_once_if_disconnected
     def has_secret(self, user_id: int, purpose: str) -> bool:
         """Tell whether a user holds a secret for this purpose (expired or not)."""
         statement = select(OneTimeSecret.id).where(

@@ -9,7 +9,13 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 
-from userauth.db.base import Store, end_sessions, record_newest_session, retry_if_disconnected
+from userauth.db.base import (
+    Store,
+    end_sessions,
+    record_newest_session,
+    rerun_once_if_disconnected,
+    retry_if_disconnected,
+)
 from userauth.models import DeviceSession, DisabledUser, User
 
 
@@ -77,6 +83,7 @@ _LIVE_SESSION = (
 class SessionStore(Store):
     """Device sessions."""
 
+    @rerun_once_if_disconnected
     def add_session(
         self, row: DeviceSession, *, checked_hash: bytes, idle_since: datetime
     ) -> bool:
@@ -135,6 +142,7 @@ class SessionStore(Store):
             newest_session=row.session_id,
         )
 
+    @rerun_once_if_disconnected
     def touch_session(self, session_id: int, now: datetime) -> None:
         """Move a session's idle clock forward."""
         with self._transaction() as session:
@@ -144,6 +152,7 @@ class SessionStore(Store):
                 .values(last_used_at=now)
             )
 
+    @rerun_once_if_disconnected
     def list_live_sessions(self, user_id: int, window: LiveWindow) -> Sequence[DeviceSession]:
         """Return a user's live device sessions, newest first."""
         statement = (
@@ -154,6 +163,7 @@ class SessionStore(Store):
         with self._sessions() as session:
             return session.scalars(statement).all()
 
+    @rerun_once_if_disconnected
     def count_live_sessions(self, window: LiveWindow, *, user_id: int | None = None) -> int:
         """Count live device sessions, of one user when `user_id` is given."""
         statement = (
@@ -166,6 +176,7 @@ class SessionStore(Store):
         with self._sessions() as session:
             return int(session.scalar(statement) or 0)
 
+    @rerun_once_if_disconnected
     def count_sessions(self, user_id: int) -> int:
         """Count a user's stored sessions, live or not."""
         statement = (
@@ -174,6 +185,7 @@ class SessionStore(Store):
         with self._sessions() as session:
             return int(session.scalar(statement) or 0)
 
+    @rerun_once_if_disconnected
     def delete_session(self, user_id: int, session_id: int) -> bool:
         """End one session of a user; tell whether it existed."""
         with self._transaction() as session:
@@ -185,6 +197,7 @@ class SessionStore(Store):
             record_newest_session(session, user_id)
             return bool(result.rowcount)  # type: ignore[attr-defined]
 
+    @rerun_once_if_disconnected
     def delete_sessions(self, user_id: int, *, keep: int | None = None) -> None:
         """End every session of a user, except `keep` when given."""
         with self._transaction() as session:

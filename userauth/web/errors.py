@@ -1,7 +1,8 @@
 """The one table that maps domain errors to HTTP statuses and JSON bodies.
 
 Input that fails its declaration (userauth/web/schemas.py) is answered here too: a 400 whose
-message names the first field at fault.
+message names the first field at fault; and a database outage (userauth/db/outages.py) is a
+503 with Retry-After, logged in one line, where a genuine bug stays a 500 with its traceback.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from flask import Response, jsonify
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from userauth.db.outages import outage_cause
 from userauth.errors import (
     AuthError,
     EmailTakenError,
@@ -49,6 +51,10 @@ ERROR_TABLE: dict[type[AuthError], tuple[int, str | None]] = {
     WrongPasswordError: (403, None),
     SessionNotFoundError: (404, None),
 }
+
+# A database outage: clients are asked to come back, as PostgreSQL restarts in seconds.
+UNAVAILABLE = (503, "the service is temporarily unavailable; retry later")
+RETRY_AFTER_SECONDS = 5
 
 
 def message_response(status: int, message: str) -> tuple[Response, int]:
@@ -97,9 +103,32 @@ def _first_problem(detail: Any) -> str | None:
     return None
 
 
+def unexpected_error(error: Exception) -> tuple[Response, int]:
+    """Answer an error no handler expected: 503 for a database outage, else 500 (JSON)."""
+    return _unexpected_error(error)
+
+
 def _unexpected_error(error: Exception) -> tuple[Response, int]:
+    cause = outage_cause(error)
+    if cause is not None:
+        return _unavailable(error, cause)
     logger.exception("unhandled error", exc_info=error)
     return message_response(500, "internal error")
+
+
+def _unavailable(error: Exception, cause: str) -> tuple[Response, int]:
+    """Answer a database outage 503, logging its cause in one line (no traceback).
+
+    The cause is fixed text and the error only its type: a driver's message can quote the
+    URL's password or a bound value (a hash, a token digest).
+    """
+    logger.warning(
+        f"database unavailable: {cause}", extra={"cause": cause, "error": type(error).__name__}
+    )
+    status, message = UNAVAILABLE
+    response, _ = message_response(status, message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response, status
 
 
 def register_error_handlers(app: APIFlask) -> None:

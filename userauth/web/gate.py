@@ -16,7 +16,13 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from userauth.auth import Auth
 from userauth.settings import Settings
 from userauth.web.redirects import safe_target
-from userauth.web.schemas import SESSION_COOKIE_SCHEME, GateQuery, Identity, responses
+from userauth.web.schemas import (
+    SESSION_COOKIE_SCHEME,
+    UNAVAILABLE,
+    GateQuery,
+    Identity,
+    responses,
+)
 from userauth.web.session import current_session
 
 gate = APIBlueprint("gate", __name__)
@@ -31,6 +37,7 @@ gate = APIBlueprint("gate", __name__)
         {
             302: {"description": "No live session, redirect mode: the login page."},
             401: "No live session.",
+            503: UNAVAILABLE,
         }
     ),
 )

@@ -21,6 +21,7 @@ from prometheus_client.registry import Collector
 
 from userauth import logs
 from userauth.auth import Auth
+from userauth.db.outages import outage_cause
 from userauth.settings import Settings
 from userauth.web.schemas import Status, Unavailable, json_answer, responses
 
@@ -89,7 +90,10 @@ class Dependencies:
     """The services a ready app needs: the database, and Redis when configured.
 
     The database is probed through the app's own Auth and engine, so a probe tests what a
-    request would meet and never migrates; Redis through a connection of the probe's own.
+    request would meet and never migrates: with a committed write that changes nothing
+    (DB.probe_write), so a database that answers reads but refuses writes (a read-only file,
+    a full disk, a lock held past the busy timeout, a read-only server) is not ready either.
+    Redis through a connection of the probe's own.
     """
 
     def __init__(self, settings: Settings, auth: Auth) -> None:
@@ -99,7 +103,7 @@ class Dependencies:
     def down(self) -> list[str]:
         """Name each dependency that does not answer now."""
         failed = []
-        if not self._answers("database", self._auth.db.ping):
+        if not self._answers("database", self._auth.db.probe_write):
             failed.append("database")
         if self._redis_url is not None and not self._answers("redis", self._ping_redis):
             failed.append("redis")
@@ -128,7 +132,12 @@ class Dependencies:
         except Exception as error:  # whatever the failure, the dependency is not ready
             # The type only: driver messages can quote the URL, and with it a password.
             logger.warning(
-                "dependency down", extra={"dependency": name, "error": type(error).__name__}
+                "dependency down",
+                extra={
+                    "dependency": name,
+                    "error": type(error).__name__,
+                    "cause": outage_cause(error),
+                },
             )
             return False
         return True

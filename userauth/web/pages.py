@@ -24,6 +24,7 @@ from flask.typing import ResponseReturnValue
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import FileSystemLoader
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import Field
 
@@ -39,6 +40,7 @@ from userauth.errors import (
     WrongPasswordError,
 )
 from userauth.settings import Settings
+from userauth.web.errors import UNAVAILABLE, unexpected_error
 from userauth.web.forms import (
     ActionForm,
     ForgotForm,
@@ -56,6 +58,7 @@ LOGIN_FAILED = "wrong email or password"
 RESET_SENT = "If this email has an account, a link to reset its password has been sent to it."
 SIGNED_UP = "Your account is ready: log in."
 BAD_LINK = "This link is invalid or has expired: ask for a new one."
+OUTAGE = "The service is unavailable for a moment: try again in a few seconds."
 FORM_EXPIRED = "This form expired or came from another site: go back, reload it and try again."
 
 # HTML pages, not the API: left out of the OpenAPI document.
@@ -115,6 +118,18 @@ def _content_security_policy(response: WerkzeugResponse) -> WerkzeugResponse:
     # no-referrer would refuse every form); same-origin still sends none to other sites.
     response.headers["Referrer-Policy"] = "same-origin"
     return response
+
+
+@pages.errorhandler(Exception)
+def _unexpected(error: Exception) -> ResponseReturnValue:
+    # The same classification and log line as the API's; a person gets a page to come back to.
+    if isinstance(error, HTTPException):
+        return error
+    answer, status = unexpected_error(error)
+    if status != UNAVAILABLE[0]:
+        return answer, status
+    page = render_template("userauth/error.html", message=OUTAGE, **_page())
+    return page, status, {"Retry-After": answer.headers["Retry-After"]}
 
 
 @pages.errorhandler(429)

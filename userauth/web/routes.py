@@ -21,6 +21,7 @@ from userauth.web.schemas import (
     SESSION_COOKIE_SCHEME,
     SET_COOKIE,
     TOO_LARGE,
+    UNAVAILABLE,
     Credentials,
     EmailAndMessage,
     Message,
@@ -74,6 +75,7 @@ def index() -> Response:
             403: CROSS_SITE_ONLY,
             413: TOO_LARGE,
             429: RATE_LIMITED,
+            503: UNAVAILABLE,
         }
     )
 )
@@ -98,6 +100,7 @@ def register(body: dict[str, str]) -> Response:
             403: CROSS_SITE_ONLY,
             413: TOO_LARGE,
             429: RATE_LIMITED,
+            503: UNAVAILABLE,
         }
     )
 )
@@ -122,6 +125,7 @@ def login(body: dict[str, str]) -> Response:
                 "headers": {"Location": {"schema": {"type": "string"}}},
             },
             403: NO_SESSION + CROSS_SITE,
+            503: UNAVAILABLE,
         }
     ),
 )
@@ -135,7 +139,7 @@ def logout() -> WerkzeugResponse:
 
 @api.get("/profile")
 @api.output(Profile, description="The account.")
-@api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION}))
+@api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION, 503: UNAVAILABLE}))
 def profile() -> Response:
     """Show the email of the session's user."""
     return jsonify(email=require_session().email)
@@ -151,6 +155,7 @@ def profile() -> Response:
             403: "No account has this email (development only)." + CROSS_SITE,
             413: TOO_LARGE,
             429: RATE_LIMITED,
+            503: UNAVAILABLE,
         }
     )
 )
@@ -173,6 +178,7 @@ def request_reset(body: dict[str, str]) -> Response:
             403: "The token is unknown, spent, expired or another account's." + CROSS_SITE,
             413: TOO_LARGE,
             429: RATE_LIMITED,
+            503: UNAVAILABLE,
         }
     )
 )
@@ -185,7 +191,7 @@ def reset_password(body: dict[str, str]) -> Response:
 
 @api.get("/sessions")
 @api.output(SessionList, description="The account's live sessions.")
-@api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION}))
+@api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION, 503: UNAVAILABLE}))
 def list_sessions() -> Response:
     """List the caller's live sessions, never their ids."""
     views = _auth().list_sessions(require_session())
@@ -213,6 +219,7 @@ def list_sessions() -> Response:
         {
             403: NO_SESSION + CROSS_SITE,
             404: "No such session among the account's (or not a number).",
+            503: UNAVAILABLE,
         }
     ),
 )
@@ -233,6 +240,7 @@ def revoke_session(session_number: int) -> Response:
             403: "No live session, or the current password is wrong." + CROSS_SITE,
             413: TOO_LARGE,
             429: RATE_LIMITED,
+            503: UNAVAILABLE,
         }
     ),
 )

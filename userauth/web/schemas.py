@@ -173,6 +173,11 @@ RATE_LIMITED = {
     **json_answer("Too many attempts; retry after the given number of seconds.", Error),
     "headers": {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}},
 }
+# Every route that reads or writes the database answers 503 while it cannot (web/errors.py).
+UNAVAILABLE = {
+    **json_answer("The database is unavailable; retry after the given number of seconds.", Error),
+    "headers": {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}},
+}
 SECURITY_SCHEMES = {
     SESSION_COOKIE_SCHEME: {
         "type": "apiKey",
