@@ -80,6 +80,8 @@ class Outbox:
         self._db, self._retry_delay, self._clock = db, retry_delay, clock
         self._handlers: dict[str, Handler] = {}
         self._wake, self._stopping = threading.Event(), threading.Event()
+        # Set by join() and stop(): send now, without waiting for a pause in requests.
+        self._urgent = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._drain_deadline = 0.0
@@ -114,11 +116,11 @@ class Outbox:
     def join(self, timeout: float = 30) -> None:
         """Wait until no job is due now (sent, given up, or postponed), or `timeout` seconds."""
         deadline = time.monotonic() + timeout
-        self._last_enqueue = 0.0  # no pause to wait for: a test is waiting
         while time.monotonic() < deadline:
             if self._db.count_mail(due_by=self._clock()) == 0:
                 return
             self.start()
+            self._urgent.set()
             self._wake.set()
             time.sleep(0.02)
 
@@ -126,6 +128,7 @@ class Outbox:
         """Send what is due for up to `timeout` seconds, then stop the sender."""
         self._drain_deadline = time.monotonic() + timeout
         self._stopping.set()
+        self._urgent.set()
         self._wake.set()
         thread = self._thread
         if thread is not None:
@@ -146,18 +149,20 @@ class Outbox:
                 logger.warning("mail outbox: cannot reach the database (%s)", type(error).__name__)
             if stopping or self._stopping.is_set():
                 return
+            self._urgent.clear()
 
     def _wait_for_quiet(self) -> None:
         # Sending competes with requests for the CPU (and the GIL). Waiting for a pause in
         # requests that queue mail keeps a reset of a known email from slowing the answers
         # that follow it, which would tell known emails apart by timing (enumeration).
         started = time.monotonic()
-        while not self._stopping.is_set():
+        while True:
             now = time.monotonic()
             quiet_for = now - self._last_enqueue
             if quiet_for >= QUIET_SECONDS or now - started >= MAX_QUIET_WAIT_SECONDS:
                 return
-            self._stopping.wait(QUIET_SECONDS - quiet_for)
+            if self._urgent.wait(QUIET_SECONDS - quiet_for):
+                return
 
     def _send_one(self) -> bool:
         now = self._clock()
