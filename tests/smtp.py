@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,7 +23,8 @@ from tests.conftest import TEST_BCRYPT_ROUNDS, free_port
 from userauth import migrations
 from userauth.auth import Auth
 from userauth.db import DB
-from userauth.mail import Outbox, SmtpMailer
+from userauth.mail import SmtpMailer
+from userauth.outbox import Outbox
 from userauth.settings import Settings
 from userauth.web import create_app
 
@@ -76,18 +78,27 @@ class MailSink:
     @classmethod
     @contextmanager
     def running(cls) -> Iterator[MailSink]:
-        sink = cls()
+        with cls().serving() as sink:
+            yield sink
+
+    @contextmanager
+    def serving(self) -> Iterator[MailSink]:
+        """Accept mail on this sink's port until the block ends (before it, nothing listens)."""
         # aiosmtpd logs every SMTP command at INFO on its own thread; quiet, it does not
         # compete with the request a timing test measures.
         server_log = logging.getLogger("mail.log")
         level = server_log.level
         server_log.setLevel(logging.WARNING)
-        sink._controller.start()
+        self._controller.start()
         try:
-            yield sink
+            yield self
         finally:
-            sink._controller.stop()
+            self._controller.stop()
             server_log.setLevel(level)
+
+    def close(self) -> None:
+        """Release the event loop of a sink that may never have served."""
+        self._controller.loop.close()
 
     @property
     def messages(self) -> list[ReceivedMail]:
@@ -96,6 +107,26 @@ class MailSink:
     def to(self, address: str) -> list[ReceivedMail]:
         """Return the messages delivered to this address."""
         return [mail for mail in self.messages if address in mail.recipients]
+
+    def production_env(self) -> dict[str, str]:
+        """Return the environment of a production server process that mails to this sink."""
+        return {
+            "USERAUTH_ENV": "production",
+            "USERAUTH_BCRYPT_ROUNDS": str(PRODUCTION_BCRYPT_ROUNDS),
+            "USERAUTH_COOKIE_SECURE": "true",
+            "USERAUTH_SMTP_HOST": "127.0.0.1",
+            "USERAUTH_SMTP_PORT": str(self.port),
+            "USERAUTH_SMTP_TLS": "none",
+            "USERAUTH_MAIL_FROM": "userauth@example.com",
+            "USERAUTH_RESET_LINK": "https://auth.example.com/reset?token={token}",
+        }
+
+    def wait_for(self, address: str, count: int = 1, timeout: float = 20) -> list[ReceivedMail]:
+        """Wait until `count` messages reached this address; return them (maybe fewer)."""
+        deadline = time.monotonic() + timeout
+        while len(self.to(address)) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return self.to(address)
 
     def production_settings(self, database_url: str, **overrides: Any) -> Settings:
         """Return production settings that pass the start-up checks and mail to this sink."""
@@ -154,4 +185,5 @@ class ServiceFactory:
     def close(self) -> None:
         for db, outbox in self._made:
             outbox.join()  # a mail job still uses the database
+            outbox.stop(0)
             db.close()

@@ -201,6 +201,20 @@ class TestAuditList:
         assert [line.split()[2] for line in lines.splitlines()[1:]] == ["bob@example.com"]
         assert len(run("audit", "list", "--limit", "2").stdout.splitlines()) == 1 + 2
 
+    def test_a_deleted_accounts_events_and_its_deletion_keep_its_email(
+        self, run: Run, auth: Auth, alice: str
+    ) -> None:
+        auth.create_session(alice)
+        run("user", "delete", alice, "--yes")
+
+        lines = run("audit", "list").stdout.splitlines()[1:]
+        assert [line.split()[1:3] for line in lines] == [
+            ["admin_user_deleted", alice],
+            ["login", alice],
+        ]
+        by_email = run("audit", "list", "--email", alice).stdout.splitlines()[1:]
+        assert [line.split()[1] for line in by_email] == ["admin_user_deleted", "login"]
+
 
 BAD_ARGUMENTS = [
     pytest.param(["user", "show", "nobody@example.com"], id="show-unknown-email"),

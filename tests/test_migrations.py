@@ -331,6 +331,35 @@ class TestUpgradeToOneTimeSecrets:
         assert count_rows(engine, "password_resets") == 1
 
 
+class TestUpgradeToTheOutbox:
+    """Revision 0004 adds the mail outbox and gives audit events their account's email."""
+
+    def test_audit_events_keep_every_row_and_get_their_accounts_email(
+        self, database_url: str, engine: Engine, clock: FakeClock
+    ) -> None:
+        migrations.upgrade(database_url, "0002")
+        insert_at_0002(engine, clock())
+        migrations.upgrade(database_url, "0003")
+        with engine.begin() as connection:
+            for user_id in (1, None):
+                connection.execute(
+                    text(
+                        "INSERT INTO audit_events (user_id, event, client_address, user_agent,"
+                        " created_at) VALUES (:user_id, 'login', '', '', :now)"
+                    ),
+                    {"user_id": user_id, "now": clock()},
+                )
+
+        migrations.upgrade(database_url)
+
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT user_id, email FROM audit_events ORDER BY id")
+            ).all()
+        assert [tuple(row) for row in rows] == [(1, ORIGINAL_USERS[1][0]), (None, None)]
+        assert count_rows(engine, "mail_jobs") == 0
+
+
 class TestBuildingADBOrAnApp:
     def test_building_a_db_creates_no_table(self, database_url: str, engine: Engine) -> None:
         DB(database_url).close()

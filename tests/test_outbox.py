@@ -1,54 +1,227 @@
-"""The mail outbox: jobs run after the answer, bounded, and drained when the process stops."""
+"""The durable mail outbox: jobs in the database, retried with backoff, sent once by one of
+several workers, kept across a stop, counted in /metrics and logged without a secret."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-import threading
-from pathlib import Path
+import logging
+import re
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
 
 import pytest
+import requests
+from sqlalchemy import Engine, text
 
-from userauth.mail import Outbox
+from tests.conftest import FakeClock, ServerProcess
+from tests.smtp import MailSink, Service, ServiceFactory
+from userauth.audit import NO_CLIENT
+from userauth.clock import utcnow
+from userauth.outbox import MAX_BACKOFF, backoff
+
+EMAIL = "bob@example.com"
+PASSWORD = "violet-kettle-orbit-42"
+RETRY = timedelta(seconds=0.2)
 
 
-class TestOutbox:
-    def test_a_full_queue_drops_new_jobs_and_logs_it(
-        self, caplog: pytest.LogCaptureFixture
+@pytest.fixture
+def down_sink() -> Iterator[MailSink]:
+    """A sink that does not listen yet: mail to it fails until the test starts it."""
+    sink = MailSink()
+    yield sink
+    sink.close()
+
+
+@pytest.fixture
+def make_down_service(
+    database_url: str, clock: FakeClock, down_sink: MailSink
+) -> Iterator[ServiceFactory]:
+    """Build production apps that mail to `down_sink`, retrying after RETRY."""
+    factory = ServiceFactory(database_url, clock, down_sink)
+    yield factory
+    factory.close()
+
+
+def request_reset(service: Service, email: str = EMAIL) -> None:
+    response = service.client.post("/reset_password", data={"email": email})
+    assert response.status_code == 200
+    service.outbox.join()
+
+
+def metric(service: Service, name: str) -> float:
+    body = service.client.get("/metrics").get_data(as_text=True)
+    found = re.search(rf"^{name} (\S+)$", body, re.MULTILINE)
+    assert found is not None, f"{name} not in /metrics"
+    return float(found.group(1))
+
+
+class TestRetries:
+    def test_a_mail_the_smtp_server_refused_is_sent_once_it_is_back(
+        self, make_down_service: ServiceFactory, down_sink: MailSink
     ) -> None:
-        started, release = threading.Event(), threading.Event()
-        ran: list[int] = []
+        service = make_down_service(mail_retry_delay=RETRY)
+        service.auth.register_user(EMAIL, PASSWORD)
+        request_reset(service)
+        assert service.outbox.failures >= 1
+        assert service.outbox.pending() == 1
 
-        def blocking() -> None:
-            started.set()
-            release.wait(5)
+        with down_sink.serving():
+            [mail] = down_sink.wait_for(EMAIL)
+            service.outbox.join()
 
-        outbox = Outbox(capacity=1)
-        outbox.submit(blocking)
-        started.wait(5)
-        outbox.submit(lambda: ran.append(1))  # waits in the queue
-        outbox.submit(lambda: ran.append(2))  # the queue is full: dropped
-        release.set()
-        outbox.join()
+        assert "reset?token=" in mail.body
+        assert service.outbox.pending() == 0
 
-        assert ran == [1]
-        assert "outbox full" in caplog.text
+    def test_a_failed_send_is_logged_in_one_line_without_the_token_or_the_email(
+        self, make_down_service: ServiceFactory, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        service = make_down_service(mail_retry_delay=RETRY)
+        service.auth.register_user(EMAIL, PASSWORD)
+        with caplog.at_level(logging.WARNING, logger="userauth.outbox"):
+            request_reset(service)
 
-    def test_a_stopping_process_runs_the_jobs_still_queued(self, tmp_path: Path) -> None:
-        marker = tmp_path / "sent"
-        program = textwrap.dedent(
-            f"""
-            import time
-            from pathlib import Path
-            from userauth.mail import Outbox
+        [line] = [r.getMessage() for r in caplog.records if r.name == "userauth.outbox"][:1]
+        assert "failed on attempt 1" in line
+        assert "ConnectionRefusedError" in line
+        assert "\n" not in line
+        assert EMAIL not in line
+        assert "token" not in line
 
-            def send():
-                time.sleep(0.5)
-                Path({str(marker)!r}).write_text("sent")
+    def test_the_wait_between_attempts_doubles_up_to_an_hour(self) -> None:
+        waits = [backoff(attempt, timedelta(seconds=30)) for attempt in (1, 2, 3, 20)]
+        assert waits == [
+            timedelta(seconds=30),
+            timedelta(seconds=60),
+            timedelta(seconds=120),
+            MAX_BACKOFF,
+        ]
 
-            Outbox().submit(send)
-            """
+
+class TestMetrics:
+    def test_failed_sends_and_waiting_mail_show_in_metrics(
+        self, make_down_service: ServiceFactory
+    ) -> None:
+        service = make_down_service(mail_retry_delay=timedelta(hours=1))
+        service.auth.register_user(EMAIL, PASSWORD)
+        assert metric(service, "userauth_mail_failures_total") == 0
+
+        request_reset(service)
+
+        assert metric(service, "userauth_mail_failures_total") == 1
+        assert metric(service, "userauth_mail_pending") == 1
+
+
+class TestAtRest:
+    def test_a_queued_reset_holds_the_email_and_no_token(
+        self, make_down_service: ServiceFactory, engine: Engine
+    ) -> None:
+        service = make_down_service(mail_retry_delay=timedelta(hours=1))
+        service.auth.register_user(EMAIL, PASSWORD)
+        request_reset(service)
+
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT * FROM mail_jobs")).mappings().all()
+            [secret] = connection.execute(text("SELECT digest FROM one_time_secrets")).all()
+        [row] = rows
+        assert row["email"] == EMAIL
+        assert row["kind"] == "password_reset"
+        # The token of the failed attempt exists only as a digest, in one_time_secrets.
+        assert secret.digest not in {str(value) for value in row.values()}
+        assert set(row) == {
+            "id",
+            "kind",
+            "email",
+            "client_address",
+            "user_agent",
+            "attempts",
+            "due_at",
+            "claimed_until",
+            "created_at",
+        }
+
+
+class TestSeveralWorkers:
+    def test_each_mail_is_sent_once_by_one_of_several_workers(
+        self, make_service: ServiceFactory, mail: MailSink
+    ) -> None:
+        workers = [make_service() for _ in range(3)]
+        emails = [f"user{n}@example.com" for n in range(24)]
+        for email in emails:
+            workers[0].auth.register_user(email, PASSWORD)
+        for n, email in enumerate(emails):
+            workers[n % 3].auth.request_password_reset(email)
+        for worker in workers:
+            worker.outbox.start()
+        for worker in workers:
+            worker.outbox.join()
+
+        assert sorted(to for m in mail.messages for to in m.recipients) == sorted(emails)
+
+    def test_a_claimed_job_is_not_claimed_again_while_its_lease_runs(
+        self, make_service: ServiceFactory
+    ) -> None:
+        db = make_service().auth.db
+        now = utcnow()
+        db.enqueue_mail("password_reset", EMAIL, "", "", now)
+
+        first = db.claim_mail(now, now + timedelta(minutes=1))
+        second = db.claim_mail(now, now + timedelta(minutes=1))
+        after_the_lease = db.claim_mail(now + timedelta(minutes=2), now + timedelta(minutes=3))
+
+        assert first is not None
+        assert first.attempt == 1
+        assert second is None
+        assert after_the_lease is not None
+        assert after_the_lease.attempt == 2
+
+
+class TestStop:
+    def test_a_mail_waiting_when_its_worker_stops_is_sent_by_the_next_one(
+        self, make_down_service: ServiceFactory, down_sink: MailSink
+    ) -> None:
+        first = make_down_service(mail_retry_delay=RETRY)
+        first.auth.register_user(EMAIL, PASSWORD)
+        request_reset(first)
+        first.outbox.stop(0)
+        assert first.outbox.pending() == 1
+
+        with down_sink.serving():
+            second = make_down_service(mail_retry_delay=RETRY)
+            second.outbox.start()
+            assert len(down_sink.wait_for(EMAIL)) == 1
+
+    def test_a_stopping_worker_sends_the_mail_that_is_due(
+        self, make_service: ServiceFactory, mail: MailSink
+    ) -> None:
+        service = make_service()
+        service.auth.register_user(EMAIL, PASSWORD)
+        service.auth.request_password_reset(EMAIL, NO_CLIENT)
+        # Within the pause the sender waits for, before it would have sent anything.
+        service.outbox.stop(10)
+
+        assert len(mail.to(EMAIL)) == 1
+
+    @pytest.mark.slow
+    def test_a_server_stopped_with_a_mail_pending_sends_it_after_a_restart(
+        self, start_server: Callable[..., ServerProcess], down_sink: MailSink
+    ) -> None:
+        env = {**down_sink.production_env(), "USERAUTH_MAIL_RETRY_SECONDS": "1"}
+        server = start_server(**env)
+        requests.post(
+            server.url + "/users", data={"email": EMAIL, "password": PASSWORD}, timeout=10
         )
-        subprocess.run([sys.executable, "-c", program], check=True, timeout=30)
-        assert marker.read_text() == "sent"
+        answer = requests.post(server.url + "/reset_password", data={"email": EMAIL}, timeout=10)
+        assert answer.status_code == 200
+        deadline = time.monotonic() + 15
+        while (
+            "userauth_mail_failures_total 0.0"
+            in requests.get(server.url + "/metrics", timeout=10).text
+        ):
+            assert time.monotonic() < deadline, "the first send was never tried"
+            time.sleep(0.1)
+        output = server.stop()
+        assert "failed on attempt 1" in output
+
+        with down_sink.serving():
+            server.start()
+            assert len(down_sink.wait_for(EMAIL, timeout=30)) == 1

@@ -10,6 +10,8 @@ import statistics
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import unquote
 
@@ -118,6 +120,17 @@ class TestRequestResetInProduction:
         assert response.get_json() == {"email": EMAIL, "message": "Password updated"}
         assert log_in(production.client, NEW_PASSWORD).status_code == 200
         assert log_in(production.client, PASSWORD).status_code == 401
+
+    def test_the_email_carries_a_date_and_a_message_id(
+        self, production: Service, mail: MailSink
+    ) -> None:
+        before = datetime.now(UTC).replace(microsecond=0)
+        request_reset(production)
+
+        [received] = mail.messages
+        sent_at = parsedate_to_datetime(received.message["Date"])
+        assert before <= sent_at <= datetime.now(UTC)
+        assert re.fullmatch(r"<[^<>@\s]+@example\.com>", received.message["Message-ID"])
 
     def test_an_unregistered_email_receives_no_mail(
         self, production: Service, mail: MailSink

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from userauth import emails, passwords
+from userauth.audit import NO_CLIENT
 from userauth.db import DB
 from userauth.errors import EmailTakenError
-from userauth.mail import Mailer, Outbox, require_mailer, signup_notice
+from userauth.mail import Mailer, require_mailer, signup_notice
 from userauth.models import User
+from userauth.outbox import MailJob, Outbox
 from userauth.settings import Settings
+
+# The outbox job that tells an account's owner someone tried to register their email.
+ACCOUNT_EXISTS_MAIL = "account_exists"
 
 
 class Accounts:
@@ -18,6 +23,7 @@ class Accounts:
         self._settings = settings
         self._outbox = outbox
         self._mailer = mailer
+        outbox.handle(ACCOUNT_EXISTS_MAIL, self._notify_account_exists)
 
     def register(self, email: str, password: str) -> User:
         """Create an account and return it.
@@ -50,7 +56,9 @@ class Accounts:
                 raise
             # Production answers as if created and tells the owner by email instead, so the
             # sign-up form does not reveal which emails are registered (SPEC.md C3).
-            self._outbox.submit(lambda: self._notify_account_exists(email))
+            # The look-up and the mail happen after the answer, out of the job the request
+            # queues: a taken email costs the same as a new one (enumeration by timing).
+            self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, email, NO_CLIENT)
 
     def find(self, email: str | None) -> User | None:
         """Return the enabled account with this email, or None.
@@ -81,8 +89,8 @@ class Accounts:
         normalized = emails.loose_normalize(email)
         return self._db.find_user_by_email(normalized, enabled_only=enabled_only)
 
-    def _notify_account_exists(self, email: str) -> None:
-        user = self.find(email)
+    def _notify_account_exists(self, job: MailJob) -> None:
+        user = self.find(job.email)
         if user is not None:
             subject, body = signup_notice(self._settings)
             require_mailer(self._mailer).send(user.email, subject, body)

@@ -13,6 +13,7 @@ from datetime import datetime
 from userauth.audit import Client
 from userauth.auth import Auth
 from userauth.clock import as_utc, utcnow
+from userauth.emails import loose_normalize
 from userauth.errors import UnknownEmailError
 from userauth.models import User
 from userauth.one_time import Purpose
@@ -57,7 +58,7 @@ class UserDetails:
 
 @dataclass(frozen=True)
 class AuditEntry:
-    """An audit event with the email of its user (None when unknown or deleted)."""
+    """An audit event with the email of its account (None when no account was known)."""
 
     created_at: datetime
     event: str
@@ -142,8 +143,8 @@ class Admin:
         """
         user = self._require(email)
         self._db.delete_user(user.id)
-        # Its earlier events stay, unlinked; this one records that a deletion happened.
-        self._record("admin_user_deleted", None)
+        # Its earlier events stay, unlinked but with its email; so does this one.
+        self._record("admin_user_deleted", None, email=user.email)
 
     def revoke_sessions(self, email: str) -> int:
         """End every session of an account; return how many there were.
@@ -162,22 +163,32 @@ class Admin:
         Raises:
             UnknownEmailError: no account has this email.
         """
-        user_id = None if email is None else self._require(email).id
-        events = self._db.list_audit_events(user_id=user_id, limit=limit)
+        if email is None:
+            events = self._db.list_audit_events(limit=limit)
+        else:
+            user = self._auth.accounts.find_any(email)
+            # A deleted account is found by the email its events kept.
+            events = self._db.list_audit_events(
+                user_id=None if user is None else user.id,
+                email=loose_normalize(email) if user is None else None,
+                limit=limit,
+            )
+            if not events and user is None:
+                raise UnknownEmailError(email)
         emails = self._db.emails_by_id({e.user_id for e in events if e.user_id is not None})
         return [
             AuditEntry(
                 created_at=as_utc(event.created_at),
                 event=event.event,
-                email=None if event.user_id is None else emails.get(event.user_id),
+                email=event.email or emails.get(event.user_id or 0),
                 client_address=event.client_address,
                 user_agent=event.user_agent,
             )
             for event in events
         ]
 
-    def _record(self, event: str, user_id: int | None) -> None:
-        self._auth.record_event(event, user_id, ADMIN_CLIENT)
+    def _record(self, event: str, user_id: int | None, email: str | None = None) -> None:
+        self._auth.record_event(event, user_id, ADMIN_CLIENT, email)
 
     def _require(self, email: str) -> User:
         user = self._auth.accounts.find_any(email)

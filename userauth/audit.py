@@ -41,12 +41,19 @@ class Audit:
         self._db = db
         self._clock = clock
 
-    def record(self, event: str, user_id: int | None, client: Client = NO_CLIENT) -> None:
-        """Append one event about an account (None: no account, or an unknown email)."""
+    def record(
+        self, event: str, user_id: int | None, client: Client = NO_CLIENT, email: str | None = None
+    ) -> None:
+        """Append one event about an account (None: no account, or an unknown email).
+
+        The account's email is stored with the event (looked up when not given), so the
+        trail still names the account after it is deleted.
+        """
         self._db.add_audit_event(
             AuditEvent(
                 user_id=user_id,
                 event=event,
+                email=email,
                 client_address=client.address,
                 user_agent=client.user_agent,
                 created_at=self._clock(),

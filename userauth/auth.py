@@ -17,9 +17,10 @@ from userauth.clock import utcnow
 from userauth.credentials import Credentials, LoginResult
 from userauth.db import DB, LiveSession
 from userauth.errors import InvalidSessionError
-from userauth.mail import Mailer, Outbox, SmtpMailer
+from userauth.mail import Mailer, SmtpMailer
 from userauth.models import User
 from userauth.one_time import OneTimeSecrets
+from userauth.outbox import Outbox
 from userauth.resets import ResetRequest, Resets
 from userauth.sessions import SessionPolicy, Sessions, SessionView
 from userauth.settings import Settings
@@ -40,7 +41,7 @@ class Auth:
         self._db = db
         self._settings = settings
         # The mail outbox is the domain's: any front end gets the same answers in production.
-        self._outbox = Outbox()
+        self._outbox = Outbox(db, settings.mail_retry_delay)
         policy = SessionPolicy(settings.session_idle_timeout, settings.session_lifetime)
         self.audit = Audit(db, clock)
         self.accounts = Accounts(db, settings, self._outbox, mailer)
@@ -81,7 +82,7 @@ class Auth:
 
     @property
     def outbox(self) -> Outbox:
-        """The background queue that sends this Auth's mail."""
+        """The durable queue that sends this Auth's mail (the server starts its sender)."""
         return self._outbox
 
     # Sign-up and login.
@@ -212,6 +213,8 @@ class Auth:
         """
         self.credentials.change(live, current, new, client)
 
-    def record_event(self, event: str, user_id: int | None, client: Client = NO_CLIENT) -> None:
+    def record_event(
+        self, event: str, user_id: int | None, client: Client = NO_CLIENT, email: str | None = None
+    ) -> None:
         """Append an audit event (Audit.record)."""
-        self.audit.record(event, user_id, client)
+        self.audit.record(event, user_id, client, email)

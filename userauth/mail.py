@@ -1,35 +1,15 @@
-"""Outgoing mail: the messages, SMTP delivery, and the background outbox."""
+"""Outgoing mail: the messages and their SMTP delivery (outbox.py queues and retries them)."""
 
 from __future__ import annotations
 
-import atexit
-import logging
-import queue
 import smtplib
 import ssl
-import threading
-import time
-import weakref
-from collections.abc import Callable
 from email.message import EmailMessage
+from email.utils import formatdate, make_msgid
 from typing import Protocol
 from urllib.parse import quote
 
 from userauth.settings import Settings
-
-logger = logging.getLogger(__name__)
-
-# Mail jobs that may wait at once, and how long a stopping process waits for them.
-CAPACITY = 1000
-DRAIN_SECONDS = 10
-_open_outboxes: weakref.WeakSet[Outbox] = weakref.WeakSet()
-
-
-@atexit.register
-def _drain_open_outboxes() -> None:
-    # A graceful stop (gunicorn's SIGTERM) must not silently lose queued reset links.
-    for outbox in list(_open_outboxes):
-        outbox.drain(DRAIN_SECONDS)
 
 
 class Mailer(Protocol):
@@ -87,6 +67,9 @@ class SmtpMailer:
         message["From"] = settings.mail_sender
         message["To"] = to
         message["Subject"] = subject
+        message["Date"] = formatdate(usegmt=True)
+        # The sender's domain: make_msgid's default would look up this host's name (DNS).
+        message["Message-ID"] = make_msgid(domain=_domain_of(settings.mail_sender))
         message.set_content(body)
         smtp_class = smtplib.SMTP_SSL if settings.smtp_tls == "ssl" else smtplib.SMTP
         with smtp_class(settings.smtp_host, settings.smtp_port, timeout=self._timeout) as smtp:
@@ -97,54 +80,6 @@ class SmtpMailer:
             smtp.send_message(message)
 
 
-class Outbox:
-    """Run mail jobs on one background thread, so a request never waits for SMTP.
-
-    Answering before the work is done also keeps the response time of a reset request the
-    same whether or not the email has an account (OWASP Forgot Password cheat sheet).
-    At most `capacity` jobs wait (a flood cannot grow memory without bound); at exit, the
-    process gives the waiting jobs up to DRAIN_SECONDS to run. The thread starts with the
-    first job: building an outbox starts nothing.
-    """
-
-    def __init__(self, capacity: int = CAPACITY) -> None:
-        self._jobs: queue.Queue[Callable[[], None]] = queue.Queue(maxsize=capacity)
-        self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
-
-    def submit(self, job: Callable[[], None]) -> None:
-        """Queue a job; drop it (and log that) when the queue is full."""
-        self._start()
-        try:
-            self._jobs.put_nowait(job)
-        except queue.Full:
-            logger.error("outbox full: a mail was dropped")
-
-    def join(self) -> None:
-        """Wait until every submitted job has run."""
-        self._jobs.join()
-
-    def drain(self, timeout: float) -> None:
-        """Wait until the queue is empty, or `timeout` seconds."""
-        deadline = time.monotonic() + timeout
-        while self._jobs.unfinished_tasks and time.monotonic() < deadline:
-            time.sleep(0.05)
-
-    def _start(self) -> None:
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._run, name="userauth-outbox", daemon=True
-                )
-                self._thread.start()
-                _open_outboxes.add(self)
-
-    def _run(self) -> None:
-        while True:
-            job = self._jobs.get()
-            try:
-                job()
-            except Exception:
-                logger.exception("mail job failed")
-            finally:
-                self._jobs.task_done()
+def _domain_of(address: str) -> str:
+    domain = address.rpartition("@")[2].strip().strip(">")
+    return domain or "localhost"

@@ -96,6 +96,8 @@ class AuditEvent(Base):
         ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
     )
     event: Mapped[str] = mapped_column(String(64), nullable=False)
+    # The account's email when the event was recorded: it outlives a deleted account.
+    email: Mapped[str | None] = mapped_column(String(250), nullable=True)
     client_address: Mapped[str] = mapped_column(String(64), nullable=False, default="")
     user_agent: Mapped[str] = mapped_column(String(512), nullable=False, default="")
     created_at: Mapped[datetime] = mapped_column(
@@ -112,3 +114,23 @@ class DisabledUser(Base):
         ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
     )
     disabled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class MailJob(Base):
+    """A mail still to send: what to send to which email, never a token (issued when sent).
+
+    Claimed by one worker at a time (claimed_until is its lease); deleted once sent or
+    given up, postponed (due_at) after a failure.
+    """
+
+    __tablename__ = "mail_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32), nullable=False)
+    email: Mapped[str] = mapped_column(String(250), nullable=False)
+    client_address: Mapped[str] = mapped_column(String(64), nullable=False, default="")
+    user_agent: Mapped[str] = mapped_column(String(512), nullable=False, default="")
+    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
+    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)

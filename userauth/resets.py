@@ -10,10 +10,14 @@ from userauth.audit import NO_CLIENT, Audit, Client
 from userauth.credentials import Credentials
 from userauth.db import DB
 from userauth.errors import InvalidTokenError, UnknownEmailError
-from userauth.mail import Mailer, Outbox, require_mailer, reset_message
+from userauth.mail import Mailer, require_mailer, reset_message
 from userauth.models import User
 from userauth.one_time import OneTimeSecrets, Purpose
+from userauth.outbox import MailJob, Outbox
 from userauth.settings import Settings
+
+# The outbox job that mails a reset link: it holds the email, never a token.
+RESET_MAIL = "password_reset"
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class Resets:
         self._audit = audit
         self._outbox = outbox
         self._mailer = mailer
+        outbox.handle(RESET_MAIL, self._mail_reset_link)
 
     def request(self, email: str, client: Client = NO_CLIENT) -> ResetRequest:
         """Start a reset: the token in the answer (development) or by email (production).
@@ -54,10 +59,12 @@ class Resets:
         """
         if not self._settings.is_production:
             return ResetRequest(token=self.issue(email, client))
-        # Production: the work happens after the answer, so neither the body nor the
-        # response time tells whether the email has an account (user enumeration), and the
-        # token travels only by email (account takeover by anyone who knows an email).
-        self._outbox.submit(lambda: self._mail_reset_link(email, client))
+        # Production: every request does the same work, appending one outbox job, and the
+        # look-up, token and mail happen after the answer, so neither the body nor the
+        # response time tells whether the email has an account (user enumeration). The
+        # token travels only by email (account takeover by anyone who knows an email), and
+        # is issued when the mail is sent: the outbox never holds one in clear.
+        self._outbox.enqueue(RESET_MAIL, email, client)
         return ResetRequest()
 
     def issue(self, email: str, client: Client = NO_CLIENT) -> str:
@@ -99,11 +106,13 @@ class Resets:
         lifetime = self._settings.reset_token_lifetime
         return self._secrets.issue(user.id, Purpose.PASSWORD_RESET, lifetime)
 
-    def _mail_reset_link(self, email: str, client: Client) -> None:
-        user = self._accounts.find(email)
-        self._audit.record("reset_requested", None if user is None else user.id, client)
+    def _mail_reset_link(self, job: MailJob) -> None:
+        user = self._accounts.find(job.email)
+        if job.first_attempt:
+            self._audit.record("reset_requested", None if user is None else user.id, job.client)
         if user is None:
             return
+        # A retry issues a new token, which voids the one in any earlier, failed mail.
         token = self._issue_for(user)
         minutes = int(self._settings.reset_token_lifetime.total_seconds() // 60)
         subject, body = reset_message(self._settings, token, minutes)

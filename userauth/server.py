@@ -52,7 +52,11 @@ class GunicornServer(BaseApplication):  # type: ignore[misc]
 
     def load(self) -> Flask:
         # Built in the worker, so no database connection crosses a fork.
-        return create_app(self._settings)
+        app = create_app(self._settings)
+        # Each worker sends mail from the shared outbox table, including mail a stopped
+        # server left there.
+        app.extensions["userauth"].outbox.start()
+        return app
 
 
 class _GunicornLog(glogging.Logger):  # type: ignore[misc]

@@ -104,6 +104,8 @@ class Settings:
     smtp_tls: SmtpTls = "starttls"
     mail_sender: str = "userauth@localhost"
     reset_link_template: str = "http://localhost:5000/reset_password?token={token}"
+    # The wait before a failed mail is tried again; it doubles with each failure.
+    mail_retry_delay: timedelta = timedelta(seconds=30)
     # Forward-auth gate (GET /auth/verify): the identity headers it answers with.
     gate_user_header: str = "X-Auth-Request-User"
     gate_email_header: str = "X-Auth-Request-Email"
@@ -433,6 +435,9 @@ def _mail_settings(reader: _Reader) -> dict[str, Any]:
         "mail_sender": reader.text("USERAUTH_MAIL_FROM", Settings.mail_sender),
         "reset_link_template": reader.link_template(
             "USERAUTH_RESET_LINK", Settings.reset_link_template
+        ),
+        "mail_retry_delay": timedelta(
+            seconds=reader.integer("USERAUTH_MAIL_RETRY_SECONDS", 30, minimum=1, maximum=3600)
         ),
     }
 

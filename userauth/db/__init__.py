@@ -6,12 +6,13 @@ Building a DB opens no connection and changes no schema: migrations are userauth
 from userauth.db.accounts import AccountStore
 from userauth.db.admin import AdminStore
 from userauth.db.engine import make_engine
+from userauth.db.mail_jobs import ClaimedMail, MailJobStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
 from userauth.db.sessions import LiveSession, LiveWindow, SessionStore
 
 
-class DB(AccountStore, SessionStore, OneTimeSecretStore, AdminStore):
+class DB(AccountStore, SessionStore, OneTimeSecretStore, MailJobStore, AdminStore):
     """The store: every query userauth runs, over one engine."""
 
 
-__all__ = ["DB", "LiveSession", "LiveWindow", "PendingSecret", "make_engine"]
+__all__ = ["DB", "ClaimedMail", "LiveSession", "LiveWindow", "PendingSecret", "make_engine"]

@@ -98,18 +98,28 @@ class AdminStore(Store):
 
     @rerun_once_if_disconnected
     def add_audit_event(self, row: AuditEvent) -> None:
-        """Append one audit event."""
+        """Append one audit event, with its account's email when it has one."""
+        if row.user_id is not None and row.email is None:
+            # In the same INSERT: the email stays on the event after the account is deleted.
+            row.email = select(User.email).where(User.id == row.user_id).scalar_subquery()
         with self._transaction() as session:
             session.add(row)
 
     @rerun_once_if_disconnected
     def list_audit_events(
-        self, *, user_id: int | None = None, limit: int = 50, offset: int = 0
+        self,
+        *,
+        user_id: int | None = None,
+        email: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
     ) -> Sequence[AuditEvent]:
-        """Return audit events, newest first."""
+        """Return audit events, newest first: of one account id, or one stored email."""
         statement = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit).offset(offset)
         if user_id is not None:
             statement = statement.where(AuditEvent.user_id == user_id)
+        elif email is not None:
+            statement = statement.where(func.lower(AuditEvent.email) == email.lower())
         with self._sessions() as session:
             return session.scalars(statement).all()
 

@@ -1,7 +1,8 @@
 """Schema migrations: Alembic, shipped in the package and configured in code (no alembic.ini).
 
 Revisions live in `versions/`: 0001 is the original design's `users` table, 0002 userauth's
-first schema, 0003 the one table of one-time secrets. Nothing migrates implicitly: `userauth
+first schema, 0003 the one table of one-time secrets, 0004 the mail outbox and the
+email on audit events. Nothing migrates implicitly: `userauth
 serve` and the admin commands call `ensure_current()` (an empty database gets the schema),
 `userauth db upgrade` calls `upgrade()`; building a DB or an app touches no schema.
 """

@@ -16,7 +16,7 @@ import redis
 from apiflask import APIBlueprint
 from flask import Flask, Response, current_app, jsonify, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from userauth import logs
@@ -117,6 +117,19 @@ class Dependencies:
             logger.warning("active sessions not counted", extra={"error": type(error).__name__})
             return None
 
+    def count_pending_mail(self) -> int | None:
+        """Count the mail jobs waiting in the outbox, or None when the database does not answer."""
+        try:
+            return self._auth.outbox.pending()
+        except Exception as error:  # a scrape must not fail because the database does
+            logger.warning("pending mail not counted", extra={"error": type(error).__name__})
+            return None
+
+    @property
+    def mail_failures(self) -> int:
+        """Mail sends that failed in this process."""
+        return self._auth.outbox.failures
+
     def _ping_redis(self) -> None:
         assert self._redis_url is not None  # noqa: S101 - checked by the caller
         client = redis.Redis.from_url(
@@ -157,6 +170,25 @@ class _ActiveSessions(Collector):
             )
 
 
+class _Mail(Collector):
+    """The outbox's failed sends (this worker's) and the mail waiting (every worker's)."""
+
+    def __init__(self, dependencies: Dependencies) -> None:
+        self._dependencies = dependencies
+
+    def collect(self) -> Iterator[Metric]:
+        yield CounterMetricFamily(
+            "userauth_mail_failures",
+            "Mail sends that failed (each is retried with backoff, then given up).",
+            self._dependencies.mail_failures,
+        )
+        pending = self._dependencies.count_pending_mail()
+        if pending is not None:
+            yield GaugeMetricFamily(
+                "userauth_mail_pending", "Mail jobs waiting in the outbox to be sent.", pending
+            )
+
+
 # A request's metric children: its count, its latency, and its login outcome if a login.
 _Children = tuple[Counter, Histogram, Counter | None]
 
@@ -185,6 +217,7 @@ class Metrics:
             registry=self.registry,
         )
         self.registry.register(_ActiveSessions(dependencies))
+        self.registry.register(_Mail(dependencies))
         # .labels() costs more than the update itself: each request's children are looked up
         # once. Bounded: routes are URL rules, methods are folded, statuses come from our code.
         self._children: dict[tuple[str, str, int], _Children] = {}

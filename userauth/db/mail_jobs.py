@@ -1,0 +1,107 @@
+"""The mail outbox at rest: the `mail_jobs` table's queries, and claiming a job safely."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
+
+from userauth.db.base import Store
+from userauth.models import MailJob
+
+
+@dataclass(frozen=True)
+class ClaimedMail:
+    """A mail job this worker holds until its lease ends; `attempt` counts from 1."""
+
+    id: int
+    kind: str
+    email: str
+    client_address: str
+    user_agent: str
+    attempt: int
+
+
+def _unclaimed(now: datetime) -> ColumnElement[bool]:
+    # A lease that ended belongs to a worker that died mid-send: the job is free again.
+    return or_(MailJob.claimed_until.is_(None), MailJob.claimed_until < now)
+
+
+class MailJobStore(Store):
+    """Queueing, claiming, finishing and postponing mail jobs."""
+
+    def enqueue_mail(
+        self, kind: str, email: str, client_address: str, user_agent: str, now: datetime
+    ) -> None:
+        """Append a mail job, due now."""
+        with self._transaction() as session:
+            session.add(
+                MailJob(
+                    kind=kind,
+                    email=email,
+                    client_address=client_address,
+                    user_agent=user_agent,
+                    attempts=0,
+                    due_at=now,
+                    created_at=now,
+                )
+            )
+
+    def claim_mail(self, now: datetime, lease_until: datetime) -> ClaimedMail | None:
+        """Claim the oldest due job that no live lease holds, or return None.
+
+        Several workers (threads, processes, servers) may call this at once: each job goes
+        to one of them. PostgreSQL skips rows another transaction has locked; SQLite has
+        no row locks (FOR UPDATE is not rendered), so the conditional UPDATE is the claim
+        and only one writer's matches.
+        """
+        candidate = (
+            select(MailJob.id, MailJob.kind, MailJob.email, MailJob.client_address)
+            .add_columns(MailJob.user_agent, MailJob.attempts)
+            .where(MailJob.due_at <= now, _unclaimed(now))
+            .order_by(MailJob.due_at, MailJob.id)
+            .limit(1)
+            .with_for_update(skip_locked=True)
+        )
+        with self._transaction() as session:
+            row = session.execute(candidate).first()
+            if row is None:
+                return None
+            claim = (
+                update(MailJob)
+                .where(MailJob.id == row.id, _unclaimed(now))
+                .values(claimed_until=lease_until, attempts=MailJob.attempts + 1)
+            )
+            if not session.execute(claim).rowcount:  # type: ignore[attr-defined]
+                return None
+        return ClaimedMail(
+            id=row.id,
+            kind=row.kind,
+            email=row.email,
+            client_address=row.client_address,
+            user_agent=row.user_agent,
+            attempt=row.attempts + 1,
+        )
+
+    def finish_mail(self, job_id: int) -> None:
+        """Delete a job: sent, or given up."""
+        with self._transaction() as session:
+            session.execute(delete(MailJob).where(MailJob.id == job_id))
+
+    def postpone_mail(self, job_id: int, due_at: datetime) -> None:
+        """Release a job after a failed attempt, due again at `due_at`."""
+        with self._transaction() as session:
+            session.execute(
+                update(MailJob)
+                .where(MailJob.id == job_id)
+                .values(due_at=due_at, claimed_until=None)
+            )
+
+    def count_mail(self, *, due_by: datetime | None = None) -> int:
+        """Count the jobs waiting (only those due by `due_by` when given)."""
+        statement = select(func.count()).select_from(MailJob)
+        if due_by is not None:
+            statement = statement.where(MailJob.due_at <= due_by)
+        with self._sessions() as session:
+            return int(session.execute(statement).scalar_one())
