@@ -119,6 +119,7 @@ class MailSink:
             "USERAUTH_SMTP_TLS": "none",
             "USERAUTH_MAIL_FROM": "userauth@example.com",
             "USERAUTH_RESET_LINK": "https://auth.example.com/reset?token={token}",
+            "USERAUTH_SECRET_KEY": TEST_SECRET_KEY,
         }
 
     def wait_for(self, address: str, count: int = 1, timeout: float = 20) -> list[ReceivedMail]:
