@@ -103,6 +103,11 @@ def assert_still_logs_in(app: Flask, account: Account) -> None:
 
 REGISTER_CASES = {
     "no-fields": Case({}),
+    "email-not-utf8": Case(
+        b"email=%FF%FE%40example.com&password=a+long+password", mentions="UTF-8"
+    ),
+    "password-not-utf8": Case(b"email=new%40example.com&password=ab%C3%28cd", mentions="UTF-8"),
+    "field-name-not-utf8": Case(b"em%FFail=new%40example.com&password=x", mentions="UTF-8"),
     "missing-email": Case({"password": PASSWORD}, mentions="email"),
     "missing-password": Case({"email": "new@example.com"}, mentions="password"),
     "empty-email": Case({"email": "", "password": PASSWORD}, mentions="email"),
@@ -126,6 +131,7 @@ REGISTER_CASES = {
 
 LOGIN_CASES = {
     "no-fields": Case({}),
+    "email-not-utf8": Case(b"email=%FF%40example.com&password=x", mentions="UTF-8"),
     "missing-email": Case({"password": PASSWORD}, mentions="email"),
     "missing-password": Case({"email": EMAIL}, mentions="password"),
     "empty-email": Case({"email": "", "password": PASSWORD}, mentions="email"),
@@ -138,7 +144,7 @@ LOGIN_CASES = {
     "right-password-plus-73-bytes": Case(
         {"email": EMAIL, "password": PASSWORD + LONG_PASSWORD}, status=401
     ),
-    "not-utf8": Case(NOT_UTF8, status=401),
+    "not-utf8": Case(NOT_UTF8, mentions="UTF-8"),
     "nul-in-user-agent": Case(
         {"email": EMAIL, "password": "wrong"}, status=401, headers=(("User-Agent", "a\x00b"),)
     ),
@@ -150,7 +156,7 @@ REQUEST_RESET_CASES = {
     "10-kb-email": Case({"email": HUGE_EMAIL}, mentions="email"),
     "malformed-email": Case({"email": "not-an-email"}, status=403),
     "nul-in-email": Case({"email": NUL_EMAIL}, status=403),
-    "not-utf8": Case(NOT_UTF8, status=403),
+    "not-utf8": Case(NOT_UTF8, mentions="UTF-8"),
 }
 
 GOOD_RESET = {"email": EMAIL, "reset_token": TOKEN, "new_password": "n3w password"}
@@ -179,7 +185,7 @@ RESET_CASES = {
     "74-byte-utf8-new-password": Case(
         {**GOOD_RESET, "new_password": LONG_UTF8_PASSWORD}, mentions="72 bytes"
     ),
-    "not-utf8": Case(NOT_UTF8, mentions="reset_token"),
+    "not-utf8": Case(NOT_UTF8, mentions="UTF-8"),
 }
 
 GOOD_CHANGE = {"password": PASSWORD, "new_password": "n3w password"}
@@ -197,7 +203,7 @@ CHANGE_CASES = {
         {**GOOD_CHANGE, "new_password": LONG_UTF8_PASSWORD}, mentions="72 bytes"
     ),
     "73-byte-current-password": Case({**GOOD_CHANGE, "password": LONG_PASSWORD}, status=403),
-    "not-utf8": Case(NOT_UTF8, mentions="new_password"),
+    "not-utf8": Case(NOT_UTF8, mentions="UTF-8"),
     "no-cookie": Case(GOOD_CHANGE, cookie=None, status=403),
     "malformed-cookie": Case(GOOD_CHANGE, cookie='session_id="unbalanced', status=403),
     "8-kb-cookie": Case(GOOD_CHANGE, cookie="session_id=" + "a" * 8192, status=403),
@@ -243,6 +249,16 @@ FORM_ROUTES = {
 
 def _table(cases: dict[str, Case]) -> pytest.MarkDecorator:
     return pytest.mark.parametrize("case", list(cases.values()), ids=list(cases))
+
+
+class TestUndecodableForms:
+    def test_no_account_is_made_from_invalid_utf8(self, app: Flask, account: Account) -> None:
+        case = REGISTER_CASES["email-not-utf8"]
+        assert_json_error(send(app, account, "POST", "/users", case), 400, "UTF-8")
+        attempt = app.test_client().post(
+            "/sessions", data={"email": "%FF%FE@example.com", "password": "a long password"}
+        )
+        assert attempt.status_code == 401
 
 
 class TestRegister:
@@ -361,9 +377,8 @@ class TestUnknownRoutes:
             ("PATCH", "/users"),
             ("POST", "/profile"),
             ("PUT", "/sessions"),
-            ("GET", "/reset_password"),
         ],
-        ids=["get-users", "patch-users", "post-profile", "put-sessions", "get-reset"],
+        ids=["get-users", "patch-users", "post-profile", "put-sessions"],
     )
     def test_a_wrong_method_gets_a_json_405(
         self, client: FlaskClient, method: str, path: str

@@ -253,9 +253,9 @@ class TestRequestId:
     def test_clients_id_is_kept_echoed_and_logged(
         self, client: FlaskClient, capsys: pytest.CaptureFixture[str]
     ) -> None:
-        response = client.get("/", headers={"X-Request-ID": "lb-7f3a:42"})
-        assert response.headers["X-Request-ID"] == "lb-7f3a:42"
-        assert access_lines(capsys.readouterr().err)[-1]["request_id"] == "lb-7f3a:42"
+        response = client.get("/", headers={"X-Request-ID": "lb-7f3a.42_x"})
+        assert response.headers["X-Request-ID"] == "lb-7f3a.42_x"
+        assert access_lines(capsys.readouterr().err)[-1]["request_id"] == "lb-7f3a.42_x"
 
     def test_rate_limited_answer_still_carries_one(self, make_auth: Callable[..., Auth]) -> None:
         auth = make_auth(ratelimit_login="1/minute")
@@ -268,8 +268,28 @@ class TestRequestId:
 
     @pytest.mark.parametrize(
         "sent",
-        ["a" * 129, "two words", "caf\u00e9", "tab\there", ""],
-        ids=["too-long", "space", "non-ascii", "control-character", "empty"],
+        [
+            "a" * 129,
+            "two words",
+            "caf\u00e9",
+            "tab\there",
+            "",
+            "<script>alert(1)</script>",
+            "a:b",
+            '"quoted"',
+            "line%0Abreak",
+        ],
+        ids=[
+            "too-long",
+            "space",
+            "non-ascii",
+            "control-character",
+            "empty",
+            "markup",
+            "colon",
+            "quotes",
+            "percent",
+        ],
     )
     def test_unsafe_client_id_is_replaced(self, client: FlaskClient, sent: str) -> None:
         echoed = client.get("/", headers={"X-Request-ID": sent}).headers["X-Request-ID"]

@@ -16,6 +16,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from userauth.auth import Auth
 from userauth.logs import configure_logging
 from userauth.settings import Settings, SettingsError
+from userauth.web.bodies import install_body_checks
 from userauth.web.cors import install_cors
 from userauth.web.docs import configure_api_documentation
 from userauth.web.errors import register_error_handlers
@@ -60,6 +61,7 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(gate)
     install_cors(app, settings)
+    install_body_checks(app)
     install_pages(app, settings)
     install_observability(app, settings, auth)
     configure_api_documentation(app)

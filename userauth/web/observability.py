@@ -30,9 +30,9 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 REQUEST_ID_HEADER = "X-Request-ID"
-# Visible ASCII only: an id goes into every log line, so no spaces, control characters or
-# line breaks that could forge a line (log injection).
-_VALID_REQUEST_ID = re.compile(r"[!-~]{1,128}")
+# An id goes into every log line and back in a header: letters, digits and `._-` only, so
+# no line break can forge a log line and nothing can be read as markup (log injection, XSS).
+_VALID_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,128}")
 # Paths and methods are logged, and a client chooses them: cap what one line can carry.
 MAX_LOGGED_PATH = 512
 MAX_LOGGED_METHOD = 32
