@@ -499,6 +499,17 @@ UNSAFE = pytest.mark.parametrize(
 )
 
 
+def production_serving(**changes: Any) -> Settings:
+    """Production settings with mail and an https reset link, for the serving checks."""
+    return Settings(
+        env="production",
+        smtp_host="127.0.0.1",
+        cookie_secure=True,
+        reset_link_template="https://example.com/reset?token={token}",
+        **changes,
+    )
+
+
 class TestProductionStartUp:
     @UNSAFE
     def test_create_app_refuses_naming_the_setting(
@@ -589,11 +600,7 @@ class TestProductionStartUp:
     def test_several_workers_without_a_shared_counter_store_are_refused(
         self, workers: str, redis: bool, refused: bool
     ) -> None:
-        settings = Settings(
-            env="production",
-            smtp_host="127.0.0.1",
-            cookie_secure=True,
-            reset_link_template="https://example.com/reset?token={token}",
+        settings = production_serving(
             secret_key="k" * 32,
             workers=int(workers),
             redis_url="redis://127.0.0.1:6379/0" if redis else None,
@@ -618,11 +625,7 @@ class TestProductionStartUp:
         self, redis: bool, key_secret: str | None, refused: bool
     ) -> None:
         # Servers with different keys would count one account under different keys.
-        settings = Settings(
-            env="production",
-            smtp_host="127.0.0.1",
-            cookie_secure=True,
-            reset_link_template="https://example.com/reset?token={token}",
+        settings = production_serving(
             workers=1,
             redis_url="redis://127.0.0.1:6379/0" if redis else None,
             ratelimit_key_secret=key_secret,

@@ -159,7 +159,7 @@ def login() -> ResponseReturnValue:
             return response
         _fail(form.password, LOGIN_FAILED)
         return _render("login.html", 401, form=form, next=target)
-    return _render("login.html", _status(form), form=form, next=target)
+    return _render("login.html", _status(), form=form, next=target)
 
 
 @pages.route("/signup", methods=["GET", "POST"])
@@ -177,7 +177,7 @@ def signup() -> ResponseReturnValue:
         else:
             flash(SIGNED_UP)
             return redirect(url_for("pages.login", next=target))
-    return _render("signup.html", _status(form), form=form, next=target)
+    return _render("signup.html", _status(), form=form, next=target)
 
 
 @pages.route("/logout", methods=["POST"])
@@ -205,7 +205,7 @@ def forgot() -> ResponseReturnValue:
         else:
             link = None if sent.token is None else url_for("pages.reset", token=sent.token)
             return _render("forgot.html", 200, form=form, sent=RESET_SENT, reset_link=link)
-    return _render("forgot.html", _status(form), form=form, sent=None, reset_link=None)
+    return _render("forgot.html", _status(), form=form, sent=None, reset_link=None)
 
 
 @pages.route("/reset", methods=["GET", "POST"])
@@ -225,7 +225,7 @@ def reset() -> ResponseReturnValue:
         else:
             flash("Your password is changed: log in with the new one.")
             return redirect(url_for("pages.login"))
-    return _render("reset.html", _status(form), form=form)
+    return _render("reset.html", _status(), form=form)
 
 
 @links.get("/reset_password")
@@ -327,7 +327,7 @@ def _page() -> dict[str, object]:
     return {"site_name": "userauth"}
 
 
-def _status(form: object) -> int:
+def _status() -> int:
     """200 for a form shown, 400 for one sent back with errors."""
     return 400 if request.method == "POST" else 200
 
