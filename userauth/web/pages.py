@@ -41,6 +41,7 @@ from userauth.errors import (
 )
 from userauth.settings import Settings
 from userauth.web.errors import UNAVAILABLE, unexpected_error
+from userauth.web.form_session import FormSessionInterface
 from userauth.web.forms import (
     ActionForm,
     ForgotForm,
@@ -93,6 +94,7 @@ def install_pages(app: Flask, settings: Settings) -> None:
     )
     if settings.templates_dir:
         app.jinja_loader = FileSystemLoader(settings.templates_dir)
+    app.session_interface = FormSessionInterface()
     csrf.init_app(app)
     app.register_blueprint(pages)
     app.register_blueprint(links)
