@@ -23,6 +23,9 @@ class Row:
     figures: Figures
     rss_mb: float
     note: str = ""
+    semantics: str = ""
+    # "userauth", "baseline" or "peer": which rows the userauth-only targets (RSS) read.
+    kind: str = "userauth"
 
 
 @dataclass(frozen=True)
@@ -67,14 +70,15 @@ def machine(postgres_version: str | None) -> list[str]:
 def table(rows: list[Row]) -> list[str]:
     lines = [
         "| backend | scenario | requests/s | p50 ms | p99 ms | errors | peak RSS/worker MB "
-        "| notes |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| session semantics | notes |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in rows:
         figures = row.figures
         lines.append(
             f"| {row.backend} | {row.scenario} | {figures.rps:,.1f} | {figures.p50_ms:.2f} | "
-            f"{figures.p99_ms:.2f} | {figures.errors} | {row.rss_mb:.1f} | {row.note} |"
+            f"{figures.p99_ms:.2f} | {figures.errors} | {row.rss_mb:.1f} | {row.semantics} "
+            f"| {row.note} |"
         )
     return lines
 
