@@ -24,7 +24,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +64,10 @@ class Config:
     """How long and how hard to run."""
 
     seconds: int
+    # Quick runs give the peers shorter runs and every server a shorter warm-up: their
+    # rates are still ratios of the same round, just noisier.
+    peer_seconds: int
+    warm_up_seconds: int
     rounds: int
     big_users: int
     layout: GunicornLayout
@@ -99,6 +103,8 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     layout = GunicornLayout(workers=args.workers, threads=args.threads)
     return Config(
         seconds=args.seconds or (5 if args.quick else 20),
+        peer_seconds=min(3, args.seconds or 3) if args.quick else (args.seconds or 20),
+        warm_up_seconds=1 if args.quick else 2,
         rounds=max(1, args.rounds),
         big_users=args.rows or (100_000 if args.quick else 1_000_000),
         layout=layout,
@@ -164,13 +170,9 @@ class Backend:
         started = time.monotonic()
         small = seed(self.small_url, SMALL_USERS, stored, rng)
         big = seed(self.big_url, config.big_users, stored, rng)
-        peer_envs = {peer: self._peer_env(peer) for peer in config.peers}
         progress(f"{self.name}: seeded in {time.monotonic() - started:.0f} s")
         with ExitStack() as stack:
-            bare = self._start(stack, start_bare, "bare", self.small_url)
-            app = self._start(stack, start_userauth, "1k", self.small_url)
-            app_big = self._start(stack, start_userauth, "big", self.big_url)
-            peers = [self._start_peer(stack, peer, env) for peer, env in peer_envs.items()]
+            (bare, app, app_big), peers = self._start_all(stack)
             _preflight(app, small)
             _preflight(app_big, big, full=False)
             for run in peers:
@@ -181,28 +183,48 @@ class Backend:
             self._bcrypt_scenarios(app, small, stored)
         self._rss_target()
 
-    def _peer_env(self, peer: Peer) -> dict[str, str]:
-        database = peer_apps.peer_database(peer, self.small_url, self.workdir)
-        return peer_apps.peer_env(peer, database, server_env(database.url, self.config), PASSWORD)
+    def _start_all(self, stack: ExitStack) -> tuple[list[Server], list[PeerRun]]:
+        """Start every server at once (their start-ups overlap); each one's stop goes on `stack`.
 
-    def _start_peer(self, stack: ExitStack, peer: Peer, env: dict[str, str]) -> PeerRun:
+        Raises:
+            ServerError, PeerError: the first start-up that failed, once all have ended.
+        """
+        with ThreadPoolExecutor(max_workers=3 + len(self.config.peers)) as pool:
+            ours = [
+                pool.submit(self._serve, start_bare, "bare", self.small_url),
+                pool.submit(self._serve, start_userauth, "1k", self.small_url),
+                pool.submit(self._serve, start_userauth, "big", self.big_url),
+            ]
+            theirs = [pool.submit(self._serve_peer, peer) for peer in self.config.peers]
+            wait(ours)
+            wait(theirs)
+        for future in ours:
+            if future.exception() is None:
+                stack.callback(future.result().stop)
+        for peer_future in theirs:
+            if peer_future.exception() is None:
+                stack.callback(peer_future.result().server.stop)
+        errors = [future.exception() for future in ours] + [f.exception() for f in theirs]
+        for error in errors:
+            if error is not None:
+                raise error
+        return [future.result() for future in ours], [future.result() for future in theirs]
+
+    def _serve(self, starter: Callable[..., Server], label: str, url: str) -> Server:
+        name = f"{self.name} {label}"
+        return starter(name, self.config.layout, server_env(url, self.config), self.workdir)
+
+    def _serve_peer(self, peer: Peer) -> PeerRun:
         """Seed the peer's tables on this backend (1,000 accounts, as userauth's), serve it."""
+        database = peer_apps.peer_database(peer, self.small_url, self.workdir)
+        env = peer_apps.peer_env(peer, database, server_env(database.url, self.config), PASSWORD)
         out = self.workdir / f"{self.name}-peer-{peer.key}.txt"
         sessions = peer_apps.seed_peer(
             peer, self.small_url, env, SMALL_USERS, PROFILE_ACCOUNTS, out
         )
         name = f"{self.name} {peer.key}"
         server = peer_apps.start_peer(peer, name, self.config.layout, env, self.workdir)
-        stack.callback(server.stop)
         return PeerRun(peer, server, sessions, str(out))
-
-    def _start(
-        self, stack: ExitStack, starter: Callable[..., Server], label: str, url: str
-    ) -> Server:
-        name = f"{self.name} {label}"
-        server = starter(name, self.config.layout, server_env(url, self.config), self.workdir)
-        stack.callback(server.stop)
-        return server
 
     def _data(self, label: str, lines: list[str]) -> str:
         path = self.workdir / f"{self.name}-{label}.txt"
@@ -210,11 +232,17 @@ class Backend:
         return str(path)
 
     def _wrk(
-        self, server: Server, scenario: str, args: Sequence[str], *, slow: bool = False
+        self,
+        server: Server,
+        scenario: str,
+        args: Sequence[str],
+        *,
+        slow: bool = False,
+        seconds: int | None = None,
     ) -> Figures:
         lua = script(scenario, self.workdir)
         # bcrypt scenarios complete a few requests a second: longer runs, to count enough.
-        seconds = self.config.seconds * (2 if slow else 1)
+        seconds = seconds or self.config.seconds * (2 if slow else 1)
         return run_wrk(server.url, lua, seconds, self.config.connections, args)
 
     def _compared(
@@ -284,14 +312,17 @@ class Backend:
         """Run every contender in alternating rounds; return merged figures and peak RSS."""
         for contender in plan:  # warm up: imports, pools, caches
             lua = script(contender.scenario, self.workdir)
-            run_wrk(contender.server.url, lua, 2, self.config.connections, contender.args)
+            warm_up = self.config.warm_up_seconds
+            run_wrk(contender.server.url, lua, warm_up, self.config.connections, contender.args)
         runs: dict[str, list[Figures]] = {contender.label: [] for contender in plan}
         rss: dict[str, float] = {}
         for round_number in range(self.config.rounds):
             order = plan if round_number % 2 == 0 else plan[::-1]
             for contender in order:
                 label, server = contender.label, contender.server
-                runs[label].append(self._wrk(server, contender.scenario, contender.args))
+                seconds = self.config.peer_seconds if contender.kind == "peer" else None
+                figures = self._wrk(server, contender.scenario, contender.args, seconds=seconds)
+                runs[label].append(figures)
                 rss[label] = server.peak_rss_mb()
                 progress(f"{self.name}: {label}: {runs[label][-1].rps:,.0f} requests/s")
         return {label: Figures.merge(figures) for label, figures in runs.items()}, rss
@@ -480,7 +511,8 @@ def _print(config: Config, backends: list[Backend]) -> None:
         *report.machine(version),
         f"settings: gunicorn gthread, {layout.workers} workers x {layout.threads} threads, "
         f"bcrypt cost {config.bcrypt_rounds}; wrk 1 thread, {config.connections} connections, "
-        f"{config.seconds} s per run, {config.rounds} alternating rounds of the compared runs; "
+        f"{config.seconds} s per run ({config.peer_seconds} s for peers), {config.rounds} "
+        "alternating rounds of the compared runs; "
         f"large data set {config.big_users:,} users and sessions",
         *peer_apps.describe(config.peers, layout.workers),
         "",
