@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import random
 import shutil
@@ -19,9 +18,6 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -31,13 +27,11 @@ from pathlib import Path
 from types import FrameType
 
 import bcrypt
-import psycopg
-from sqlalchemy.engine import make_url
 
-from bench import peer_apps, report
+from bench import peer_apps, preflight, report
 from bench.load import Figures, run_wrk, script
 from bench.peer_apps import Peer, PeerRun
-from bench.seed import PROFILE_ACCOUNTS, Seeded, email_of, ensure_postgres_database, seed
+from bench.seed import PROFILE_ACCOUNTS, Seeded, email_of, postgres_urls, seed
 from bench.servers import GunicornLayout, Server, start_bare, start_userauth
 from userauth.settings import Settings
 
@@ -173,11 +167,11 @@ class Backend:
         progress(f"{self.name}: seeded in {time.monotonic() - started:.0f} s")
         with ExitStack() as stack:
             (bare, app, app_big), peers = self._start_all(stack)
-            _preflight(app, small)
-            _preflight(app_big, big, full=False)
+            preflight.preflight_userauth(app, small, PASSWORD)
+            preflight.preflight_userauth(app_big, big, PASSWORD, full=False)
             for run in peers:
                 email = email_of(SMALL_USERS)
-                peer_apps.preflight_peer(run.peer, run.server, run.sessions, email, PASSWORD)
+                preflight.preflight_peer(run.peer, run.server, run.sessions, email, PASSWORD)
             progress(f"{self.name}: servers ready and answering correctly")
             self._compared(bare, app, app_big, small, big, peers)
             self._bcrypt_scenarios(app, small, stored)
@@ -404,75 +398,6 @@ class Backend:
         self.targets.append(report.Target(self.name, name, measured, ratio, limit, at_most))
 
 
-def _call(
-    server: Server,
-    method: str,
-    path: str,
-    form: dict[str, str] | None = None,
-    cookie: str | None = None,
-) -> tuple[int, dict[str, object]]:
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    # S310: the URL is our own server's, on loopback, always http.
-    request = urllib.request.Request(server.url + path, data=data, method=method)  # noqa: S310
-    if cookie is not None:
-        request.add_header("Cookie", f"session_id={cookie}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, {}
-
-
-def _preflight(server: Server, seeded: Seeded, *, full: bool = True) -> None:
-    """Check that each scenario's request succeeds once, before measuring it.
-
-    Raises:
-        RuntimeError: naming the request that failed.
-    """
-    checks: list[tuple[str, tuple[int, dict[str, object]], dict[str, object]]] = [
-        (
-            "GET /profile",
-            _call(server, "GET", "/profile", cookie=seeded.profile_sessions[0]),
-            {"email": seeded.profile_emails[0]},
-        ),
-    ]
-    if full:
-        login = {"email": seeded.login_emails[0], "password": PASSWORD}
-        checks.append(("POST /sessions", _call(server, "POST", "/sessions", login), {}))
-        new = {
-            "email": f"preflight-{uuid.uuid4().hex[:8]}@bench.example.com",
-            "password": PASSWORD,
-        }
-        checks.append(("POST /users", _call(server, "POST", "/users", new), {}))
-        email = seeded.reset_emails[0]
-        issued = _call(server, "POST", "/reset_password", {"email": email})
-        checks.append(("POST /reset_password", issued, {"email": email}))
-        spend = {
-            "email": email,
-            "reset_token": str(issued[1].get("reset_token")),
-            "new_password": PASSWORD,
-        }
-        checks.append(("PUT /reset_password", _call(server, "PUT", "/reset_password", spend), {}))
-    for name, (status, body), expected in checks:
-        if status != 200 or any(body.get(key) != value for key, value in expected.items()):
-            raise RuntimeError(f"{server.name}: preflight {name} answered {status} {body}")
-
-
-def postgres_urls(url: str) -> tuple[str, str]:
-    parsed = make_url(url)
-    big = parsed.set(database=f"{parsed.database}_big").render_as_string(hide_password=False)
-    ensure_postgres_database(url)
-    ensure_postgres_database(big)
-    return url, big
-
-
-def postgres_version(url: str) -> str:
-    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain) as connection:
-        row = connection.execute("SHOW server_version").fetchone()
-    return str(row[0]) if row else "unknown"
-
-
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
@@ -505,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print(config: Config, backends: list[Backend]) -> None:
-    version = postgres_version(config.postgres_url) if config.postgres_url else None
+    version = report.postgres_version(config.postgres_url) if config.postgres_url else None
     layout = config.layout
     lines = [
         *report.machine(version),

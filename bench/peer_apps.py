@@ -9,8 +9,6 @@ never holds a peer's packages.
 from __future__ import annotations
 
 import hashlib
-import http.client
-import json
 import os
 import shutil
 import subprocess
@@ -18,7 +16,6 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
 
 import psycopg
 from psycopg import sql
@@ -278,80 +275,3 @@ class PeerRun:
     server: Server
     sessions: list[tuple[str, str]]
     sessions_file: str
-
-
-FORM = "application/x-www-form-urlencoded"
-JSON = "application/json"
-
-
-def _request(
-    server: Server,
-    method: str,
-    path: str,
-    *,
-    cookie: str | None = None,
-    body: str | None = None,
-    content_type: str | None = None,
-) -> tuple[int, bytes, str | None]:
-    """Send one request as wrk does (no User-Agent, no redirects followed).
-
-    Returns the status, the body and the `name=value` of a Set-Cookie, if any.
-    """
-    headers = {"Accept": JSON}
-    if cookie is not None:
-        headers["Cookie"] = cookie
-    if content_type is not None:
-        headers["Content-Type"] = content_type
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
-    try:
-        connection.request(method, path, body=body, headers=headers)
-        response = connection.getresponse()
-        data = response.read()
-        set_cookie = response.getheader("Set-Cookie")
-    finally:
-        connection.close()
-    return response.status, data, set_cookie.split(";", 1)[0] if set_cookie else None
-
-
-def log_in(peer: Peer, server: Server, email: str, password: str) -> str | None:
-    """Log in through the peer's own login endpoint; return its session cookie, or None."""
-    email_field, password_field = peer.login_fields
-    if not peer.login_csrf:
-        form = urlencode({email_field: email, password_field: password})
-        _, _, cookie = _request(server, "POST", peer.login_path, body=form, content_type=FORM)
-        return cookie
-    status, body, csrf_cookie = _request(server, "GET", peer.login_path)
-    if status != 200:
-        return None
-    token = json.loads(body)["response"]["csrf_token"]
-    credentials = {email_field: email, password_field: password, "csrf_token": token}
-    _, _, cookie = _request(
-        server,
-        "POST",
-        peer.login_path,
-        cookie=csrf_cookie,
-        body=json.dumps(credentials),
-        content_type=JSON,
-    )
-    return cookie
-
-
-def preflight_peer(
-    peer: Peer, server: Server, sessions: list[tuple[str, str]], email: str, password: str
-) -> None:
-    """Check the peer before measuring it: seeded and fresh sessions answer, no cookie doesn't.
-
-    Raises:
-        PeerError: naming the check that failed.
-    """
-    cookie, expected = sessions[0]
-    status, body, _ = _request(server, "GET", "/profile", cookie=cookie)
-    if status != 200 or json.loads(body).get("email") != expected:
-        raise PeerError(f"{server.name}: GET /profile with a seeded session: {status} {body!r}")
-    status, _, _ = _request(server, "GET", "/profile")
-    if status == 200:
-        raise PeerError(f"{server.name}: GET /profile without a session answered 200")
-    fresh = log_in(peer, server, email, password)
-    status, body, _ = _request(server, "GET", "/profile", cookie=fresh)
-    if fresh is None or status != 200 or json.loads(body).get("email") != email:
-        raise PeerError(f"{server.name}: login of {email} then GET /profile: {status} {body!r}")

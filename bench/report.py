@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import psycopg
+from sqlalchemy.engine import make_url
+
 from bench.load import Figures
 
 
@@ -65,6 +68,14 @@ def machine(postgres_version: str | None) -> list[str]:
         f"{sqlite3.sqlite_version}, PostgreSQL {postgres_version or 'not measured'}, "
         f"{_wrk_version()}",
     ]
+
+
+def postgres_version(url: str) -> str:
+    """Return the server version of the PostgreSQL database at `url`."""
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain) as connection:
+        row = connection.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "unknown"
 
 
 def table(rows: list[Row]) -> list[str]:
