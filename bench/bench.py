@@ -1,16 +1,14 @@
 """Run the userauth benchmark and print its table and targets (entry point: bench/run).
 
-Each backend gets three servers at once: baseline (a) (bench/bare.py), userauth on 1,000
-accounts, and userauth on a million. The scenarios whose figures are compared run in
-alternating order (A B C D, then D C B A), so the noise of a shared machine falls on both
-sides of each ratio.
+Each backend gets its servers at once: baseline (a) (bench/bare.py), userauth on 1,000
+accounts, userauth on a million, and each peer app (bench/peer_apps.py) on 1,000 accounts.
+The scenarios whose figures are compared run in alternating order (A B C ..., then ... C B
+A), so the noise of a shared machine falls on both sides of each ratio.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
+import dataclasses
 import random
 import shutil
 import signal
@@ -18,77 +16,39 @@ import statistics
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.parse
-import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
 import bcrypt
-import psycopg
-from sqlalchemy.engine import make_url
 
-from bench import report
+from bench import peer_apps, preflight, report
+from bench.config import Config, parse_args, server_env
 from bench.load import Figures, run_wrk, script
-from bench.seed import Seeded, ensure_postgres_database, seed
-from bench.servers import GunicornLayout, Server, start_bare, start_userauth
-from userauth.settings import Settings
+from bench.peer_apps import Peer, PeerRun
+from bench.seed import PROFILE_ACCOUNTS, Seeded, email_of, postgres_urls, seed
+from bench.servers import Server, start_bare, start_userauth
 
 PASSWORD = "bench-password-1234"
 SMALL_USERS = 1_000
-RSS_LIMIT_MB = 100.0
+RSS_LIMIT_MB = 80.0
+USERAUTH_SEMANTICS = "server-side session (id digest row); revocable per session and per user"
 
 
 @dataclass(frozen=True)
-class Config:
-    """How long and how hard to run."""
+class Contender:
+    """One compared run: a server, the wrk scenario that drives it, and what its row says."""
 
-    seconds: int
-    rounds: int
-    big_users: int
-    layout: GunicornLayout
-    connections: int
-    bcrypt_rounds: int
-    bcrypt_samples: int
-    postgres_url: str | None
-    sqlite: bool
-
-
-def parse_args(argv: Sequence[str] | None) -> Config:
-    defaults = Settings()
-    parser = argparse.ArgumentParser(prog="bench/run", description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 s runs, 100,000 rows")
-    parser.add_argument("--seconds", type=int, help="seconds per wrk run (default 20; quick 5)")
-    parser.add_argument("--rows", type=int, help="accounts and sessions of the large database")
-    parser.add_argument("--rounds", type=int, default=2, help="alternations of compared runs")
-    parser.add_argument("--workers", type=int, default=defaults.workers)
-    parser.add_argument("--threads", type=int, default=defaults.threads)
-    parser.add_argument("--connections", type=int, help="wrk connections (default 2 x threads)")
-    parser.add_argument(
-        "--postgres",
-        default=os.environ.get("BENCH_POSTGRES_URL"),
-        help="PostgreSQL URL whose userauth tables may be emptied (default $BENCH_POSTGRES_URL);"
-        " the large data set goes to the same name with _big",
-    )
-    parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
-    args = parser.parse_args(argv)
-    layout = GunicornLayout(workers=args.workers, threads=args.threads)
-    return Config(
-        seconds=args.seconds or (5 if args.quick else 20),
-        rounds=max(1, args.rounds),
-        big_users=args.rows or (100_000 if args.quick else 1_000_000),
-        layout=layout,
-        connections=args.connections or 2 * layout.threads,
-        bcrypt_rounds=defaults.bcrypt_rounds,
-        bcrypt_samples=5 if args.quick else 10,
-        postgres_url=args.postgres,
-        sqlite=not args.no_sqlite,
-    )
+    label: str
+    server: Server
+    scenario: str
+    args: list[str]
+    kind: str = "userauth"
+    semantics: str = USERAUTH_SEMANTICS
 
 
 def progress(message: str) -> None:
@@ -112,22 +72,6 @@ def checkpw_seconds(stored: bytes, samples: int, parallel: int) -> float:
     return statistics.median(times)
 
 
-def server_env(database_url: str, config: Config) -> dict[str, str]:
-    """The servers' environment: ours, minus any userauth setting, plus the benchmark's."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("USERAUTH_") and key not in {"DATABASE_URL", "REDIS_URL"}
-    }
-    env.update(
-        DATABASE_URL=database_url,
-        USERAUTH_ENV="development",
-        USERAUTH_BCRYPT_ROUNDS=str(config.bcrypt_rounds),
-        USERAUTH_TRUSTED_PROXIES="1",
-    )
-    return env
-
-
 class Backend:
     """One database engine: seed, serve, preflight and measure every scenario on it."""
 
@@ -146,23 +90,59 @@ class Backend:
         big = seed(self.big_url, config.big_users, stored, rng)
         progress(f"{self.name}: seeded in {time.monotonic() - started:.0f} s")
         with ExitStack() as stack:
-            bare = self._start(stack, start_bare, "bare", self.small_url)
-            app = self._start(stack, start_userauth, "1k", self.small_url)
-            app_big = self._start(stack, start_userauth, "big", self.big_url)
-            _preflight(app, small)
-            _preflight(app_big, big, full=False)
+            (bare, app, app_big), peers = self._start_all(stack)
+            preflight.preflight_userauth(app, small, PASSWORD)
+            preflight.preflight_userauth(app_big, big, PASSWORD, full=False)
+            for run in peers:
+                email = email_of(SMALL_USERS)
+                preflight.preflight_peer(run.peer, run.server, run.sessions, email, PASSWORD)
             progress(f"{self.name}: servers ready and answering correctly")
-            self._compared(bare, app, app_big, small, big)
+            self._compared(bare, app, app_big, small, big, peers)
             self._bcrypt_scenarios(app, small, stored)
         self._rss_target()
 
-    def _start(
-        self, stack: ExitStack, starter: Callable[..., Server], label: str, url: str
-    ) -> Server:
+    def _start_all(self, stack: ExitStack) -> tuple[list[Server], list[PeerRun]]:
+        """Start every server at once (their start-ups overlap); each one's stop goes on `stack`.
+
+        Raises:
+            ServerError, PeerError: the first start-up that failed, once all have ended.
+        """
+        with ThreadPoolExecutor(max_workers=3 + len(self.config.peers)) as pool:
+            ours = [
+                pool.submit(self._serve, start_bare, "bare", self.small_url),
+                pool.submit(self._serve, start_userauth, "1k", self.small_url),
+                pool.submit(self._serve, start_userauth, "big", self.big_url),
+            ]
+            theirs = [pool.submit(self._serve_peer, peer) for peer in self.config.peers]
+            wait(ours)
+            wait(theirs)
+        for future in ours:
+            if future.exception() is None:
+                stack.callback(future.result().stop)
+        for peer_future in theirs:
+            if peer_future.exception() is None:
+                stack.callback(peer_future.result().server.stop)
+        errors = [future.exception() for future in ours] + [f.exception() for f in theirs]
+        for error in errors:
+            if error is not None:
+                raise error
+        return [future.result() for future in ours], [future.result() for future in theirs]
+
+    def _serve(self, starter: Callable[..., Server], label: str, url: str) -> Server:
         name = f"{self.name} {label}"
-        server = starter(name, self.config.layout, server_env(url, self.config), self.workdir)
-        stack.callback(server.stop)
-        return server
+        return starter(name, self.config.layout, server_env(url, self.config), self.workdir)
+
+    def _serve_peer(self, peer: Peer) -> PeerRun:
+        """Seed the peer's tables on this backend (1,000 accounts, as userauth's), serve it."""
+        database = peer_apps.peer_database(peer, self.small_url, self.workdir)
+        env = peer_apps.peer_env(peer, database, server_env(database.url, self.config), PASSWORD)
+        out = self.workdir / f"{self.name}-peer-{peer.key}.txt"
+        sessions = peer_apps.seed_peer(
+            peer, self.small_url, env, SMALL_USERS, PROFILE_ACCOUNTS, out
+        )
+        name = f"{self.name} {peer.key}"
+        server = peer_apps.start_peer(peer, name, self.config.layout, env, self.workdir)
+        return PeerRun(peer, server, sessions, str(out))
 
     def _data(self, label: str, lines: list[str]) -> str:
         path = self.workdir / f"{self.name}-{label}.txt"
@@ -170,53 +150,120 @@ class Backend:
         return str(path)
 
     def _wrk(
-        self, server: Server, scenario: str, args: Sequence[str], *, slow: bool = False
+        self,
+        server: Server,
+        scenario: str,
+        args: Sequence[str],
+        *,
+        slow: bool = False,
+        seconds: int | None = None,
     ) -> Figures:
         lua = script(scenario, self.workdir)
         # bcrypt scenarios complete a few requests a second: longer runs, to count enough.
-        seconds = self.config.seconds * (2 if slow else 1)
+        seconds = seconds or self.config.seconds * (2 if slow else 1)
         return run_wrk(server.url, lua, seconds, self.config.connections, args)
 
     def _compared(
-        self, bare: Server, app: Server, app_big: Server, small: Seeded, big: Seeded
+        self,
+        bare: Server,
+        app: Server,
+        app_big: Server,
+        small: Seeded,
+        big: Seeded,
+        peers: list[PeerRun],
     ) -> None:
         big_label = f"{big.users:,} users"
         small_ids = self._data("1k", small.profile_sessions)
         big_ids = self._data("big", big.profile_sessions)
+        profile_label = f"GET /profile, {small.users:,} users"
+        gate_label = f"GET /auth/verify (gate), {small.users:,} users"
         plan = [
-            ("GET / (baseline a: bare Flask)", bare, "get", ["/"]),
-            ("GET /", app, "get", ["/"]),
-            (f"GET /profile, {small.users:,} users", app, "profile", [small_ids]),
-            (f"GET /profile, {big_label}", app_big, "profile", [big_ids]),
+            Contender("GET / (baseline a: bare Flask)", bare, "get", ["/"], "baseline", "none"),
+            Contender("GET /", app, "get", ["/"]),
+            Contender(profile_label, app, "profile", [small_ids]),
+            Contender(f"GET /profile, {big_label}", app_big, "profile", [big_ids]),
+            Contender(gate_label, app, "profile", [small_ids, "/auth/verify"]),
+            *(
+                Contender(
+                    f"GET /profile, {run.peer.label}",
+                    run.server,
+                    "cookie",
+                    [run.sessions_file],
+                    "peer",
+                    run.peer.semantics,
+                )
+                for run in peers
+            ),
         ]
-        for _, server, scenario, args in plan:  # warm up: imports, pools, caches
-            run_wrk(server.url, script(scenario, self.workdir), 2, self.config.connections, args)
-        runs: dict[str, list[Figures]] = {label: [] for label, *_ in plan}
-        rss: dict[str, float] = {}
-        for round_number in range(self.config.rounds):
-            order = plan if round_number % 2 == 0 else plan[::-1]
-            for label, server, scenario, args in order:
-                runs[label].append(self._wrk(server, scenario, args))
-                rss[label] = server.peak_rss_mb()
-                progress(f"{self.name}: {label}: {runs[label][-1].rps:,.0f} requests/s")
-        merged = {label: Figures.merge(figures) for label, figures in runs.items()}
-        sessions_note = f"{len(small.profile_sessions)} sessions rotated"
-        for label, *_ in plan:
-            note = sessions_note if "profile" in label else ""
-            self.rows.append(report.Row(self.name, label, merged[label], rss[label], note))
-        bare_figures, profile, profile_big = (merged[plan[i][0]] for i in (0, 2, 3))
-        self._target("GET /profile rps / (a) rps", profile.rps, bare_figures.rps, 0.75)
-        self._target(
-            "GET /profile p99 / (a) p99",
-            profile.p99_ms,
-            bare_figures.p99_ms,
-            3.0,
-            at_most=True,
-            unit=" ms",
-        )
+        merged, rss = self._alternate(plan)
+        for contender in plan:
+            rotated = contender.scenario in {"profile", "cookie"}
+            note = f"{len(small.profile_sessions)} sessions rotated" if rotated else ""
+            self.rows.append(
+                report.Row(
+                    self.name,
+                    contender.label,
+                    merged[contender.label],
+                    rss[contender.label],
+                    note,
+                    contender.semantics,
+                    contender.kind,
+                )
+            )
+        bare_figures, profile, profile_big, gate = (merged[plan[i].label] for i in (0, 2, 3, 4))
+        for label, figures in (("GET /profile", profile), ("GET /auth/verify", gate)):
+            self._target(f"{label} rps / (a) rps", figures.rps, bare_figures.rps, 0.8)
+            self._target(
+                f"{label} p99 / (a) p99",
+                figures.p99_ms,
+                bare_figures.p99_ms,
+                2.0,
+                at_most=True,
+                unit=" ms",
+            )
         self._target(
             f"GET /profile rps, {big_label} / 1,000 users", profile_big.rps, profile.rps, 0.9
         )
+        self._peer_ratios(peers, profile, gate, merged)
+
+    def _alternate(self, plan: list[Contender]) -> tuple[dict[str, Figures], dict[str, float]]:
+        """Run every contender in alternating rounds; return merged figures and peak RSS."""
+        for contender in plan:  # warm up: imports, pools, caches
+            lua = script(contender.scenario, self.workdir)
+            warm_up = self.config.warm_up_seconds
+            run_wrk(contender.server.url, lua, warm_up, self.config.connections, contender.args)
+        runs: dict[str, list[Figures]] = {contender.label: [] for contender in plan}
+        rss: dict[str, float] = {}
+        for round_number in range(self.config.rounds):
+            order = plan if round_number % 2 == 0 else plan[::-1]
+            for contender in order:
+                label, server = contender.label, contender.server
+                seconds = self.config.peer_seconds if contender.kind == "peer" else None
+                figures = self._wrk(server, contender.scenario, contender.args, seconds=seconds)
+                runs[label].append(figures)
+                rss[label] = server.peak_rss_mb()
+                progress(f"{self.name}: {label}: {runs[label][-1].rps:,.0f} requests/s")
+        return {label: Figures.merge(figures) for label, figures in runs.items()}, rss
+
+    def _peer_ratios(
+        self, peers: list[PeerRun], profile: Figures, gate: Figures, merged: dict[str, Figures]
+    ) -> None:
+        """Note userauth / peer on each peer's row; the issue's two peer targets as targets."""
+        limits = {peer_apps.FLASK_LOGIN: 1.8, peer_apps.FASTAPI_USERS_DATABASE: 4.0}
+        for run in peers:
+            label = f"GET /profile, {run.peer.label}"
+            peer = merged[label]
+            ratio = profile.rps / peer.rps if peer.rps else 0.0
+            gate_ratio = gate.rps / peer.rps if peer.rps else 0.0
+            row = next(row for row in self.rows if row.scenario == label)
+            note = (
+                f"{row.note}; userauth /profile / this {ratio:.2f}, gate / this {gate_ratio:.2f}"
+            )
+            self.rows[self.rows.index(row)] = dataclasses.replace(row, note=note)
+            limit = limits.get(run.peer)
+            if limit is not None:
+                name = f"GET /profile rps / {run.peer.label} rps"
+                self._target(name, profile.rps, peer.rps, limit)
 
     def _bcrypt_scenarios(self, app: Server, small: Seeded, stored: bytes) -> None:
         samples = self.config.bcrypt_samples
@@ -234,7 +281,7 @@ class Backend:
         )
         self.rows.append(report.Row(self.name, "POST /sessions", login, app.peak_rss_mb(), note))
         steady = login.steady_rps(self.config.connections)
-        self._target("POST /sessions steady rps / bcrypt bound", steady, bound, 0.85, unit="/s")
+        self._target("POST /sessions steady rps / bcrypt bound", steady, bound, 0.9, unit="/s")
         errors = report.Target(
             self.name, "POST /sessions errors", str(login.errors), login.errors, 0, at_most=True
         )
@@ -253,7 +300,7 @@ class Backend:
         progress(f"{self.name}: reset pair: {note}")
 
     def _rss_target(self) -> None:
-        rss = max(row.rss_mb for row in self.rows if "bare" not in row.scenario)
+        rss = max(row.rss_mb for row in self.rows if row.kind == "userauth")
         measured = f"{rss:.1f} MB"
         name = "peak RSS per worker"
         self.targets.append(
@@ -275,86 +322,21 @@ class Backend:
         self.targets.append(report.Target(self.name, name, measured, ratio, limit, at_most))
 
 
-def _call(
-    server: Server,
-    method: str,
-    path: str,
-    form: dict[str, str] | None = None,
-    cookie: str | None = None,
-) -> tuple[int, dict[str, object]]:
-    data = urllib.parse.urlencode(form).encode() if form is not None else None
-    # S310: the URL is our own server's, on loopback, always http.
-    request = urllib.request.Request(server.url + path, data=data, method=method)  # noqa: S310
-    if cookie is not None:
-        request.add_header("Cookie", f"session_id={cookie}")
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, {}
-
-
-def _preflight(server: Server, seeded: Seeded, *, full: bool = True) -> None:
-    """Check that each scenario's request succeeds once, before measuring it.
-
-    Raises:
-        RuntimeError: naming the request that failed.
-    """
-    checks: list[tuple[str, tuple[int, dict[str, object]], dict[str, object]]] = [
-        (
-            "GET /profile",
-            _call(server, "GET", "/profile", cookie=seeded.profile_sessions[0]),
-            {"email": seeded.profile_emails[0]},
-        ),
-    ]
-    if full:
-        login = {"email": seeded.login_emails[0], "password": PASSWORD}
-        checks.append(("POST /sessions", _call(server, "POST", "/sessions", login), {}))
-        new = {
-            "email": f"preflight-{uuid.uuid4().hex[:8]}@bench.example.com",
-            "password": PASSWORD,
-        }
-        checks.append(("POST /users", _call(server, "POST", "/users", new), {}))
-        email = seeded.reset_emails[0]
-        issued = _call(server, "POST", "/reset_password", {"email": email})
-        checks.append(("POST /reset_password", issued, {"email": email}))
-        spend = {
-            "email": email,
-            "reset_token": str(issued[1].get("reset_token")),
-            "new_password": PASSWORD,
-        }
-        checks.append(("PUT /reset_password", _call(server, "PUT", "/reset_password", spend), {}))
-    for name, (status, body), expected in checks:
-        if status != 200 or any(body.get(key) != value for key, value in expected.items()):
-            raise RuntimeError(f"{server.name}: preflight {name} answered {status} {body}")
-
-
-def postgres_urls(url: str) -> tuple[str, str]:
-    parsed = make_url(url)
-    big = parsed.set(database=f"{parsed.database}_big").render_as_string(hide_password=False)
-    ensure_postgres_database(url)
-    ensure_postgres_database(big)
-    return url, big
-
-
-def postgres_version(url: str) -> str:
-    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-    with psycopg.connect(plain) as connection:
-        row = connection.execute("SHOW server_version").fetchone()
-    return str(row[0]) if row else "unknown"
-
-
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    config = parse_args(argv)
+    config = parse_args(argv, __doc__.splitlines()[0])
     rng = random.Random()
     workdir = Path(tempfile.mkdtemp(prefix="userauth-bench-"))
     progress(f"work directory {workdir}; hashing the password at cost {config.bcrypt_rounds}")
     stored = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(config.bcrypt_rounds))
+    for peer in config.peers:
+        peer_apps.ensure_venv(peer, workdir / "peer-venvs.log")
+    if config.peers:
+        progress(f"peer environments ready under {peer_apps.VENVS_DIR}")
     backends: list[Backend] = []
     if config.sqlite:
         urls = (f"sqlite:///{workdir}/small.db", f"sqlite:///{workdir}/big.db")
@@ -372,14 +354,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _print(config: Config, backends: list[Backend]) -> None:
-    version = postgres_version(config.postgres_url) if config.postgres_url else None
+    version = report.postgres_version(config.postgres_url) if config.postgres_url else None
     layout = config.layout
     lines = [
         *report.machine(version),
         f"settings: gunicorn gthread, {layout.workers} workers x {layout.threads} threads, "
         f"bcrypt cost {config.bcrypt_rounds}; wrk 1 thread, {config.connections} connections, "
-        f"{config.seconds} s per run, {config.rounds} alternating rounds of the compared runs; "
+        f"{config.seconds} s per run ({config.peer_seconds} s for peers), {config.rounds} "
+        "alternating rounds of the compared runs; "
         f"large data set {config.big_users:,} users and sessions",
+        *peer_apps.describe(config.peers, layout.workers),
         "",
         *report.table([row for backend in backends for row in backend.rows]),
         "",

@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
+import psycopg
+from sqlalchemy.engine import make_url
+
 from bench.load import Figures
 
 
@@ -23,6 +26,9 @@ class Row:
     figures: Figures
     rss_mb: float
     note: str = ""
+    semantics: str = ""
+    # "userauth", "baseline" or "peer": which rows the userauth-only targets (RSS) read.
+    kind: str = "userauth"
 
 
 @dataclass(frozen=True)
@@ -64,17 +70,26 @@ def machine(postgres_version: str | None) -> list[str]:
     ]
 
 
+def postgres_version(url: str) -> str:
+    """Return the server version of the PostgreSQL database at `url`."""
+    plain = make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(plain) as connection:
+        row = connection.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "unknown"
+
+
 def table(rows: list[Row]) -> list[str]:
     lines = [
         "| backend | scenario | requests/s | p50 ms | p99 ms | errors | peak RSS/worker MB "
-        "| notes |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| session semantics | notes |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in rows:
         figures = row.figures
         lines.append(
             f"| {row.backend} | {row.scenario} | {figures.rps:,.1f} | {figures.p50_ms:.2f} | "
-            f"{figures.p99_ms:.2f} | {figures.errors} | {row.rss_mb:.1f} | {row.note} |"
+            f"{figures.p99_ms:.2f} | {figures.errors} | {row.rss_mb:.1f} | {row.semantics} "
+            f"| {row.note} |"
         )
     return lines
 

@@ -69,6 +69,15 @@ def seed(url: str, users: int, password_hash: bytes, rng: random.Random) -> Seed
     )
 
 
+def postgres_urls(url: str) -> tuple[str, str]:
+    """Return the URLs of the small and the large (`<name>_big`) databases, created if missing."""
+    parsed = make_url(url)
+    big = parsed.set(database=f"{parsed.database}_big").render_as_string(hide_password=False)
+    ensure_postgres_database(url)
+    ensure_postgres_database(big)
+    return url, big
+
+
 def ensure_postgres_database(url: str) -> None:
     """Create the database named by `url` when missing (connecting to its server's `postgres`)."""
     target = make_url(url)

@@ -48,16 +48,21 @@ class Server:
         return f"http://127.0.0.1:{self.port}"
 
     def worker_pids(self) -> set[int]:
-        """Return the pids of the master's children (gunicorn workers)."""
+        """Return the pids of the master's children that serve requests (its workers).
+
+        uvicorn's master also starts multiprocessing's resource tracker, which serves none.
+        """
         pids = set()
         for entry in Path("/proc").iterdir():
             if not entry.name.isdigit():
                 continue
             try:
                 status = (entry / "status").read_text()
+                command = (entry / "cmdline").read_bytes()
             except OSError:
                 continue
-            if f"\nPPid:\t{self.process.pid}\n" in status:
+            helper = b"multiprocessing.resource_tracker" in command
+            if f"\nPPid:\t{self.process.pid}\n" in status and not helper:
                 pids.add(int(entry.name))
         return pids
 
@@ -111,7 +116,7 @@ def start_userauth(
         f"--workers={layout.workers}",
         f"--threads={layout.threads}",
     ]
-    return _start(name, command, port, env, workdir, layout)
+    return start_command(name, command, port, env, workdir, layout)
 
 
 def start_bare(name: str, layout: GunicornLayout, env: Mapping[str, str], workdir: Path) -> Server:
@@ -129,10 +134,10 @@ def start_bare(name: str, layout: GunicornLayout, env: Mapping[str, str], workdi
         "--no-control-socket",
         "bench.bare:app",
     ]
-    return _start(name, command, port, env, workdir, layout)
+    return start_command(name, command, port, env, workdir, layout)
 
 
-def _start(
+def start_command(
     name: str,
     command: list[str],
     port: int,
@@ -140,6 +145,11 @@ def _start(
     workdir: Path,
     layout: GunicornLayout,
 ) -> Server:
+    """Run `command` (a server listening on `port`) and wait until its workers answer `GET /`.
+
+    Raises:
+        ServerError: it exited, or was not ready with `layout.workers` workers in time.
+    """
     log_path = workdir / f"{name.replace(' ', '-')}.log"
     with log_path.open("wb") as log:
         # A session of its own: a Ctrl-C on the terminal reaches the benchmark, which stops

@@ -1,0 +1,88 @@
+"""One benchmark run's settings: bench/run's command line, and the servers' environment."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from bench import peer_apps
+from bench.peer_apps import Peer
+from bench.servers import GunicornLayout
+from userauth.settings import Settings
+
+
+@dataclass(frozen=True)
+class Config:
+    """How long and how hard to run."""
+
+    seconds: int
+    # Quick runs give the peers shorter runs and every server a shorter warm-up: their
+    # rates are still ratios of the same round, just noisier.
+    peer_seconds: int
+    warm_up_seconds: int
+    rounds: int
+    big_users: int
+    layout: GunicornLayout
+    connections: int
+    bcrypt_rounds: int
+    bcrypt_samples: int
+    postgres_url: str | None
+    sqlite: bool
+    peers: tuple[Peer, ...]
+
+
+def parse_args(argv: Sequence[str] | None, description: str) -> Config:
+    """Read bench/run's command line (and $BENCH_POSTGRES_URL) into a Config."""
+    defaults = Settings()
+    parser = argparse.ArgumentParser(prog="bench/run", description=description)
+    parser.add_argument("--quick", action="store_true", help="5 s runs, 100,000 rows")
+    parser.add_argument("--seconds", type=int, help="seconds per wrk run (default 20; quick 5)")
+    parser.add_argument("--rows", type=int, help="accounts and sessions of the large database")
+    parser.add_argument("--rounds", type=int, default=2, help="alternations of compared runs")
+    parser.add_argument("--workers", type=int, default=defaults.workers)
+    parser.add_argument("--threads", type=int, default=defaults.threads)
+    parser.add_argument("--connections", type=int, help="wrk connections (default 2 x threads)")
+    parser.add_argument(
+        "--postgres",
+        default=os.environ.get("BENCH_POSTGRES_URL"),
+        help="PostgreSQL URL whose userauth tables may be emptied (default $BENCH_POSTGRES_URL);"
+        " the large data set goes to the same name with _big",
+    )
+    parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
+    parser.add_argument("--no-peers", action="store_true", help="leave the peer apps out")
+    args = parser.parse_args(argv)
+    # Quick runs leave out the optional JWT row: four peers would not fit in their budget.
+    peers = peer_apps.ALL_PEERS[:3] if args.quick else peer_apps.ALL_PEERS
+    layout = GunicornLayout(workers=args.workers, threads=args.threads)
+    return Config(
+        seconds=args.seconds or (5 if args.quick else 20),
+        peer_seconds=min(3, args.seconds or 3) if args.quick else (args.seconds or 20),
+        warm_up_seconds=1 if args.quick else 2,
+        rounds=max(1, args.rounds),
+        big_users=args.rows or (100_000 if args.quick else 1_000_000),
+        layout=layout,
+        connections=args.connections or 2 * layout.threads,
+        bcrypt_rounds=defaults.bcrypt_rounds,
+        bcrypt_samples=5 if args.quick else 10,
+        postgres_url=args.postgres,
+        sqlite=not args.no_sqlite,
+        peers=() if args.no_peers else peers,
+    )
+
+
+def server_env(database_url: str, config: Config) -> dict[str, str]:
+    """The servers' environment: ours, minus any userauth setting, plus the benchmark's."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("USERAUTH_") and key not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    env.update(
+        DATABASE_URL=database_url,
+        USERAUTH_ENV="development",
+        USERAUTH_BCRYPT_ROUNDS=str(config.bcrypt_rounds),
+        USERAUTH_TRUSTED_PROXIES="1",
+    )
+    return env
