@@ -66,8 +66,9 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     Refuses to start on a database behind the current schema unless USERAUTH_AUTO_MIGRATE is
     true, in which case it upgrades it first.
     """
-    # First: the server's module imports prometheus_client, which reads this at import, and
-    # the settings name the directory to every worker.
+    # First of all: prometheus_client, which the server's module imports, decides at import
+    # whether values go to files, and a forked worker inherits that decision; the settings,
+    # read next, pass the directory to every worker.
     prepare_multiprocess_metrics()
     from userauth.server import ensure_port_free
     from userauth.server import serve as run_server

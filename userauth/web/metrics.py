@@ -60,7 +60,11 @@ _Children = tuple[Counter, Histogram, Counter | None]
 
 
 class Metrics:
-    """The app's counters, and the registry a scrape reads: this app's, or every worker's."""
+    """The app's counters, and the registry a scrape reads: this app's, or every worker's.
+
+    Shared, a worker builds one app: two in one process would write the same file entries
+    over each other.
+    """
 
     def __init__(self, dependencies: Dependencies, shared_dir: str | None) -> None:
         # Shared, the counters live in this worker's files and are read through them: in a
