@@ -276,6 +276,13 @@ class ServerProcess:
         output = self.stop()
         raise RuntimeError(f"server did not answer on {self.url} within {timeout}s:\n{output}")
 
+    def output_so_far(self) -> str:
+        """Return all the running process has printed until now."""
+        # pread, not seek and read: the process writes through this same open file, and
+        # moving its offset would make it write over what it printed.
+        fd = self._output.fileno()
+        return os.pread(fd, os.fstat(fd).st_size, 0).decode(errors="replace")
+
     def stop(self) -> str:
         """Stop the process (SIGTERM, then SIGKILL) and return all it printed."""
         if self._process is not None:

@@ -18,6 +18,7 @@ from userauth.admin import Admin, UserDetails
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import AuthError, PasswordPolicyError, UnknownEmailError
+from userauth.metrics_directory import prepare_multiprocess_metrics
 from userauth.settings import Settings, SettingsError
 
 
@@ -65,6 +66,10 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     Refuses to start on a database behind the current schema unless USERAUTH_AUTO_MIGRATE is
     true, in which case it upgrades it first.
     """
+    # First of all: prometheus_client, which the server's module imports, decides at import
+    # whether values go to files, and a forked worker inherits that decision; the settings,
+    # read next, pass the directory to every worker.
+    prepare_multiprocess_metrics()
     from userauth.server import ensure_port_free
     from userauth.server import serve as run_server
 

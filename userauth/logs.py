@@ -22,13 +22,15 @@ _RECORD_ATTRIBUTES = frozenset(logging.LogRecord("", 0, "", 0, "", None, None)._
 
 
 class JsonFormatter(logging.Formatter):
-    """Format a record as one JSON object: time, level, logger, event, then its extra fields."""
+    """Format a record as one JSON object: time, level, logger, pid, event, then extra fields."""
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname.lower(),
             "logger": record.name,
+            # Which worker wrote it: a server runs several.
+            "pid": record.process,
             "event": record.getMessage(),
         }
         current_request = request_id.get()

@@ -87,10 +87,15 @@ class Outbox:
         self._drain_deadline = 0.0
         self._last_enqueue = 0.0
         self.failures = 0
+        self._failure_listeners: list[Callable[[], object]] = []
 
     def handle(self, kind: str, handler: Handler) -> None:
         """Register the handler that sends jobs of this kind; it raises when sending failed."""
         self._handlers[kind] = handler
+
+    def on_failure(self, listener: Callable[[], object]) -> None:
+        """Call `listener` after each failed send, on the sender thread (metrics count them)."""
+        self._failure_listeners.append(listener)
 
     def enqueue(self, kind: str, email: str, client: Client) -> None:
         """Append a job and wake the sender; the same work whatever the email."""
@@ -182,6 +187,8 @@ class Outbox:
 
     def _failed(self, claimed: ClaimedMail, error: Exception) -> None:
         self.failures += 1
+        for listener in self._failure_listeners:
+            listener()
         # One line, no secret: the job's id and kind and the error's class, not the message
         # (it could quote an SMTP reply or a recipient).
         reason = type(error).__name__

@@ -76,6 +76,9 @@ class Settings:
     redis_url: str | None = field(default=None, repr=False)
     trusted_proxies: int = 0
     log_level: str = "INFO"
+    # Where the workers of one server share their metric files (prometheus_client's
+    # multiprocess mode); None: each app counts alone. `userauth serve` sets its own.
+    metrics_dir: str | None = None
     # Let `userauth serve` upgrade a database that is behind instead of refusing to start.
     auto_migrate: bool = False
     debug: bool = False
@@ -350,6 +353,7 @@ def _server_settings(reader: _Reader) -> dict[str, Any]:
         "log_level": reader.choice(
             "USERAUTH_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
         ),
+        "metrics_dir": reader.folder("PROMETHEUS_MULTIPROC_DIR"),
         "auto_migrate": reader.flag("USERAUTH_AUTO_MIGRATE", default=False),
         "debug": reader.flag("USERAUTH_DEBUG", default=False),
     }

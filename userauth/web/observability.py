@@ -1,4 +1,4 @@
-"""Operations: request ids, the access log, health and readiness, and Prometheus metrics."""
+"""Operations: request ids, the access log, health and readiness, and the /metrics route."""
 
 from __future__ import annotations
 
@@ -9,20 +9,18 @@ import os
 import re
 import secrets
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 import redis
 from apiflask import APIBlueprint
 from flask import Flask, Response, current_app, jsonify, request
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
-from prometheus_client.registry import Collector
 
 from userauth import logs
 from userauth.auth import Auth
 from userauth.db.outages import outage_cause
 from userauth.settings import Settings
+from userauth.web.metrics import CONTENT_TYPE, Metrics
 from userauth.web.schemas import Status, Unavailable, json_answer, responses
 
 if TYPE_CHECKING:
@@ -39,13 +37,6 @@ MAX_LOGGED_METHOD = 32
 UNMATCHED_ROUTE = "<unmatched>"
 # Where the teardown hook leaves the request's (route, method, path) for the WSGI wrapper.
 _SERVED_KEY = "userauth.served"
-# The methods a metric names; any other token a client sends is counted as OTHER.
-METRIC_METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
-OTHER_METHOD = "OTHER"
-METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# The login route's statuses, as the outcomes the metric counts; other statuses (bad input)
-# are not login attempts.
-LOGIN_OUTCOMES = {200: "success", 401: "failure", 429: "limited"}
 # Seconds a readiness probe waits for Redis before calling it down.
 REDIS_TIMEOUT = 2.0
 
@@ -77,13 +68,6 @@ class RequestIds:
         # next() on a count is atomic under the GIL: threads never share a number.
         number = next(self._counter).to_bytes(16, "big")
         return hashlib.blake2b(number, key=self._key, digest_size=16).hexdigest()
-
-
-def metric_method(method: str) -> str:
-    """Return the method as a metric label: itself when standard, else OTHER."""
-    # A client chooses the token, and each new label value is a series kept for the life of
-    # the worker: unbounded values would let anyone exhaust its memory through /metrics.
-    return method if method in METRIC_METHODS else OTHER_METHOD
 
 
 class Dependencies:
@@ -125,10 +109,9 @@ class Dependencies:
             logger.warning("pending mail not counted", extra={"error": type(error).__name__})
             return None
 
-    @property
-    def mail_failures(self) -> int:
-        """Mail sends that failed in this process."""
-        return self._auth.outbox.failures
+    def on_mail_failure(self, listener: Callable[[], object]) -> None:
+        """Call `listener` after each failed mail send, on the outbox's sender thread."""
+        self._auth.outbox.on_failure(listener)
 
     def _ping_redis(self) -> None:
         assert self._redis_url is not None  # noqa: S101 - checked by the caller
@@ -154,96 +137,6 @@ class Dependencies:
             )
             return False
         return True
-
-
-class _ActiveSessions(Collector):
-    """The live-session gauge, counted in the database at each scrape."""
-
-    def __init__(self, dependencies: Dependencies) -> None:
-        self._dependencies = dependencies
-
-    def collect(self) -> Iterator[Metric]:
-        count = self._dependencies.count_live_sessions()
-        if count is not None:
-            yield GaugeMetricFamily(
-                "userauth_active_sessions", "Device sessions neither expired nor idle.", count
-            )
-
-
-class _Mail(Collector):
-    """The outbox's failed sends (this worker's) and the mail waiting (every worker's)."""
-
-    def __init__(self, dependencies: Dependencies) -> None:
-        self._dependencies = dependencies
-
-    def collect(self) -> Iterator[Metric]:
-        yield CounterMetricFamily(
-            "userauth_mail_failures",
-            "Mail sends that failed (each is retried with backoff, then given up).",
-            self._dependencies.mail_failures,
-        )
-        pending = self._dependencies.count_pending_mail()
-        if pending is not None:
-            yield GaugeMetricFamily(
-                "userauth_mail_pending", "Mail jobs waiting in the outbox to be sent.", pending
-            )
-
-
-# A request's metric children: its count, its latency, and its login outcome if a login.
-_Children = tuple[Counter, Histogram, Counter | None]
-
-
-class Metrics:
-    """The app's Prometheus metrics, in a registry of its own (one per app, so per worker)."""
-
-    def __init__(self, dependencies: Dependencies) -> None:
-        self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "userauth_http_requests",
-            "HTTP requests answered, by route (URL rule), method and status.",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "userauth_http_request_duration_seconds",
-            "Time to answer an HTTP request, by route (URL rule) and method.",
-            ["route", "method"],
-            registry=self.registry,
-        )
-        self.logins = Counter(
-            "userauth_logins",
-            "Login attempts (POST /sessions) by outcome: success, failure, limited.",
-            ["outcome"],
-            registry=self.registry,
-        )
-        self.registry.register(_ActiveSessions(dependencies))
-        self.registry.register(_Mail(dependencies))
-        # .labels() costs more than the update itself: each request's children are looked up
-        # once. Bounded: routes are URL rules, methods are folded, statuses come from our code.
-        self._children: dict[tuple[str, str, int], _Children] = {}
-
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one answered request; `route` is a URL rule or UNMATCHED_ROUTE."""
-        method = metric_method(method)
-        key = (route, method, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = self._children_for(route, method, status)
-        count, latency, login = children
-        count.inc()
-        latency.observe(seconds)
-        if login is not None:
-            login.inc()
-
-    def _children_for(self, route: str, method: str, status: int) -> _Children:
-        login = None
-        if route == "/sessions" and method == "POST" and status in LOGIN_OUTCOMES:
-            login = self.logins.labels(LOGIN_OUTCOMES[status])
-        return (
-            self.requests.labels(route, method, str(int(status))),
-            self.latency.labels(route, method),
-            login,
-        )
 
 
 class _RequestObserver:
@@ -310,7 +203,7 @@ class _RequestObserver:
 class _Observability:
     def __init__(self, settings: Settings, auth: Auth) -> None:
         self.dependencies = Dependencies(settings, auth)
-        self.metrics = Metrics(self.dependencies)
+        self.metrics = Metrics(self.dependencies, settings.metrics_dir)
 
 
 def _state() -> _Observability:
@@ -352,8 +245,7 @@ def readyz() -> Response:
 )
 def metrics() -> Response:
     """Expose the metrics in Prometheus's text format."""
-    body = generate_latest(_state().metrics.registry)
-    return Response(body, headers={"Content-Type": METRICS_CONTENT_TYPE})
+    return Response(_state().metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
 
 def _remember_route(_error: BaseException | None) -> None:

@@ -1,0 +1,131 @@
+"""Prometheus metrics: what each request counts, and the registry a scrape of /metrics reads.
+
+An app built in a process of its own (a test, `create_app`) counts alone, in a registry of
+its own. Under a server whose workers share a metrics directory (Settings.metrics_dir, which
+`userauth serve` sets), each worker writes its counts to files of its own there and a scrape
+sums the files of every worker, those of workers that have exited included: the counts are
+the whole server's, whichever worker answers (prometheus_client's multiprocess mode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+
+if TYPE_CHECKING:
+    from userauth.web.observability import Dependencies
+
+# The methods a metric names; any other token a client sends is counted as OTHER.
+METRIC_METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
+OTHER_METHOD = "OTHER"
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+# The login route's statuses, as the outcomes the metric counts; other statuses (bad input)
+# are not login attempts.
+LOGIN_OUTCOMES = {200: "success", 401: "failure", 429: "limited"}
+
+
+def metric_method(method: str) -> str:
+    """Return the method as a metric label: itself when standard, else OTHER."""
+    # A client chooses the token, and each new label value is a series kept for the life of
+    # the worker: unbounded values would let anyone exhaust its memory through /metrics.
+    return method if method in METRIC_METHODS else OTHER_METHOD
+
+
+class _DatabaseGauges(Collector):
+    """The gauges counted in the database at each scrape: one value for the whole server."""
+
+    def __init__(self, dependencies: Dependencies) -> None:
+        self._dependencies = dependencies
+
+    def collect(self) -> Iterator[Metric]:
+        sessions = self._dependencies.count_live_sessions()
+        if sessions is not None:
+            yield GaugeMetricFamily(
+                "userauth_active_sessions", "Device sessions neither expired nor idle.", sessions
+            )
+        pending = self._dependencies.count_pending_mail()
+        if pending is not None:
+            yield GaugeMetricFamily(
+                "userauth_mail_pending", "Mail jobs waiting in the outbox to be sent.", pending
+            )
+
+
+# A request's metric children: its count, its latency, and its login outcome if a login.
+_Children = tuple[Counter, Histogram, Counter | None]
+
+
+class Metrics:
+    """The app's counters, and the registry a scrape reads: this app's, or every worker's.
+
+    Shared, a worker builds one app: two in one process would write the same file entries
+    over each other.
+    """
+
+    def __init__(self, dependencies: Dependencies, shared_dir: str | None) -> None:
+        # Shared, the counters live in this worker's files and are read through them: in a
+        # registry too, a scrape would export this worker's values beside the sum.
+        own = CollectorRegistry() if shared_dir is None else None
+        self.requests = Counter(
+            "userauth_http_requests",
+            "HTTP requests answered, by route (URL rule), method and status.",
+            ["route", "method", "status"],
+            registry=own,
+        )
+        self.latency = Histogram(
+            "userauth_http_request_duration_seconds",
+            "Time to answer an HTTP request, by route (URL rule) and method.",
+            ["route", "method"],
+            registry=own,
+        )
+        self.logins = Counter(
+            "userauth_logins",
+            "Login attempts (POST /sessions) by outcome: success, failure, limited.",
+            ["outcome"],
+            registry=own,
+        )
+        self.mail_failures = Counter(
+            "userauth_mail_failures",
+            "Mail sends that failed (each is retried with backoff, then given up).",
+            registry=own,
+        )
+        dependencies.on_mail_failure(self.mail_failures.inc)
+        self.registry = CollectorRegistry() if own is None else own
+        if shared_dir is not None:
+            # prometheus_client leaves this constructor unannotated.
+            MultiProcessCollector(self.registry, path=shared_dir)  # type: ignore[no-untyped-call]
+        self.registry.register(_DatabaseGauges(dependencies))
+        # .labels() costs more than the update itself: each request's children are looked up
+        # once. Bounded: routes are URL rules, methods are folded, statuses come from our code.
+        self._children: dict[tuple[str, str, int], _Children] = {}
+
+    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
+        """Count one answered request; `route` is a URL rule, `seconds` its duration."""
+        method = metric_method(method)
+        key = (route, method, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = self._children_for(route, method, status)
+        count, latency, login = children
+        count.inc()
+        latency.observe(seconds)
+        if login is not None:
+            login.inc()
+
+    def exposition(self) -> bytes:
+        """Return every metric in Prometheus's text format (CONTENT_TYPE)."""
+        return generate_latest(self.registry)
+
+    def _children_for(self, route: str, method: str, status: int) -> _Children:
+        login = None
+        if route == "/sessions" and method == "POST" and status in LOGIN_OUTCOMES:
+            login = self.logins.labels(LOGIN_OUTCOMES[status])
+        return (
+            self.requests.labels(route, method, str(int(status))),
+            self.latency.labels(route, method),
+            login,
+        )
