@@ -9,12 +9,14 @@ import uuid
 import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import bcrypt
 import pytest
 import requests
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, Engine, Integer, String, column, insert, inspect, table, text
 
 from tests.conftest import FakeClock, ServerProcess, free_port
@@ -213,6 +215,15 @@ class TestMigrationChain:
             with engine.connect() as connection:
                 context = MigrationContext.configure(connection, opts={"compare_type": True})
                 assert compare_metadata(context, Base.metadata) == []
+
+    def test_each_script_is_named_by_its_revision_so_the_newest_name_is_the_head(self) -> None:
+        # ensure_current() finds the head by the newest file name, without loading Alembic.
+        scripts = list(ScriptDirectory.from_config(migrations.config()).walk_revisions())
+        for script in scripts:
+            assert script.path is not None
+            assert Path(script.path).name.startswith(f"{script.revision}_"), script.path
+        newest = max(Path(script.path or "").name for script in scripts)
+        assert newest.startswith(f"{migrations.head_revision()}_")
 
     def test_a_database_made_before_migrations_existed_is_adopted(
         self, database_url: str, engine: Engine
