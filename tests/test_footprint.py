@@ -3,8 +3,8 @@
 `userauth serve`'s master imports the CLI and the app, checks the schema, then forks the
 workers, which share everything it imported (RSS counts it in every worker). Each test runs
 that path in a fresh interpreter, answers a few requests as a worker would, and reads which
-heavy packages ended up imported: Alembic (with Mako and Pygments), psycopg and libpq, and
-redis-py cost a worker about 13, 5 and 6 MB (bench/memory.py measures them).
+heavy packages ended up imported: Alembic (with Mako and Pygments) cost each worker about
+13 MB, psycopg (with libpq) and redis-py about 10 MB together (bench/memory.py measures it).
 """
 
 from __future__ import annotations
