@@ -218,12 +218,13 @@ class TestMigrationChain:
 
     def test_each_script_is_named_by_its_revision_so_the_newest_name_is_the_head(self) -> None:
         # ensure_current() finds the head by the newest file name, without loading Alembic.
-        scripts = list(ScriptDirectory.from_config(migrations.config()).walk_revisions())
-        for script in scripts:
-            assert script.path is not None
-            assert Path(script.path).name.startswith(f"{script.revision}_"), script.path
-        newest = max(Path(script.path or "").name for script in scripts)
-        assert newest.startswith(f"{migrations.head_revision()}_")
+        scripts = ScriptDirectory.from_config(migrations.config()).walk_revisions()
+        chain = sorted(scripts, key=lambda script: script.revision)
+        for number, script in enumerate(chain, 1):
+            assert script.revision == f"{number:04d}"
+            assert script.down_revision == (f"{number - 1:04d}" if number > 1 else None)
+            assert Path(script.path or "").name.startswith(f"{script.revision}_"), script.path
+        assert chain[-1].revision == migrations.head_revision()
 
     def test_a_database_made_before_migrations_existed_is_adopted(
         self, database_url: str, engine: Engine

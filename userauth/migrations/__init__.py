@@ -191,10 +191,11 @@ def ensure_current(target: Engine | str, *, auto_migrate: bool) -> None:
 def _newest_script() -> str:
     """Return the revision of the newest script in versions/, named by its file's prefix.
 
-    Scripts are named `<revision>_<what>.py` with four-digit revisions that each revise the
-    one before (a test holds them to it), so the newest name is Alembic's head.
+    Scripts are named `<revision>_<what>.py`, revisions being four-digit numbers that each
+    revise the one before (a test holds them to it), so the newest name is Alembic's head.
     """
-    return max(path.name for path in (SCRIPT_LOCATION / "versions").glob("[0-9]*_*.py"))[:4]
+    newest = max(path.name for path in (SCRIPT_LOCATION / "versions").glob("[0-9]*_*.py"))
+    return newest.partition("_")[0]
 
 
 def _recorded_revisions(engine: Engine) -> list[str]:
