@@ -9,12 +9,14 @@ import uuid
 import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import bcrypt
 import pytest
 import requests
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, Engine, Integer, String, column, insert, inspect, table, text
 
 from tests.conftest import FakeClock, ServerProcess, free_port
@@ -213,6 +215,16 @@ class TestMigrationChain:
             with engine.connect() as connection:
                 context = MigrationContext.configure(connection, opts={"compare_type": True})
                 assert compare_metadata(context, Base.metadata) == []
+
+    def test_each_script_is_named_by_its_revision_so_the_newest_name_is_the_head(self) -> None:
+        # ensure_current() finds the head by the newest file name, without loading Alembic.
+        scripts = ScriptDirectory.from_config(migrations.config()).walk_revisions()
+        chain = sorted(scripts, key=lambda script: script.revision)
+        for number, script in enumerate(chain, 1):
+            assert script.revision == f"{number:04d}"
+            assert script.down_revision == (f"{number - 1:04d}" if number > 1 else None)
+            assert Path(script.path or "").name.startswith(f"{script.revision}_"), script.path
+        assert chain[-1].revision == migrations.head_revision()
 
     def test_a_database_made_before_migrations_existed_is_adopted(
         self, database_url: str, engine: Engine

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -96,6 +97,10 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     except OSError as error:
         where = f"{settings.host}:{settings.port}"
         raise click.ClickException(f"cannot listen on {where}: {error.strerror}") from None
+    # Every module is imported by now, and the workers forked next share those pages with
+    # this process until written: frozen, the objects are never visited by a worker's
+    # collector, so they stay shared (the gc.freeze documentation's advice before a fork).
+    gc.freeze()
     run_server(settings)
 
 

@@ -9,10 +9,14 @@ must stay a 500 with its traceback. web/errors.py answers an outage 503, /readyz
 from __future__ import annotations
 
 import sqlite3
+import sys
+from typing import TYPE_CHECKING
 
-import psycopg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+
+if TYPE_CHECKING:
+    import psycopg
 
 # sqlite3's primary result codes (the low byte of an extended code) that an operator fixes
 # or time heals; SQLITE_ERROR, SQLITE_CONSTRAINT, SQLITE_CORRUPT... stay bugs (500).
@@ -62,7 +66,10 @@ def outage_cause(error: BaseException) -> str | None:
         # Errors sqlite3 raises itself (a closed connection) carry no result code.
         code = getattr(original, "sqlite_errorcode", None)
         return None if code is None else _SQLITE_CAUSES.get(code & 0xFF)
-    if isinstance(original, psycopg.Error):
+    # Only a PostgreSQL engine imports psycopg (and libpq): a process serving SQLite never
+    # pays its memory, and an error cannot be psycopg's while psycopg is not imported.
+    driver = sys.modules.get("psycopg")
+    if driver is not None and isinstance(original, driver.Error):
         return _postgres_cause(original, invalidated=error.connection_invalidated)
     return "connection lost" if error.connection_invalidated else None
 
@@ -73,7 +80,8 @@ def _postgres_cause(error: psycopg.Error, *, invalidated: bool) -> str | None:
         # No answer from a server at all: refused, unreachable, timed out, or dropped.
         if invalidated:
             return "connection lost"
-        return "cannot reach the server" if isinstance(error, psycopg.OperationalError) else None
+        driver = sys.modules["psycopg"]
+        return "cannot reach the server" if isinstance(error, driver.OperationalError) else None
     return _SQLSTATE_CAUSES.get(state) or _SQLSTATE_CLASS_CAUSES.get(state[:2])
 
 

@@ -5,6 +5,10 @@ first schema, 0003 the one table of one-time secrets, 0004 the mail outbox and t
 email on audit events. Nothing migrates implicitly: `userauth
 serve` and the admin commands call `ensure_current()` (an empty database gets the schema),
 `userauth db upgrade` calls `upgrade()`; building a DB or an app touches no schema.
+
+Alembic is imported only by the functions that need it: `ensure_current()` on a database
+already at the head reads its revision with one SELECT, so the server's master process, and
+every worker it forks, never holds Alembic (with Mako and Pygments, about 13 MB per worker).
 """
 
 from __future__ import annotations
@@ -13,17 +17,17 @@ import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from userauth import sqlite
 from userauth.models import Base
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 SCRIPT_LOCATION = Path(__file__).resolve().parent
 VERSION_TABLE = "alembic_version"
@@ -63,6 +67,8 @@ class UnknownSchemaError(MigrationError):
 
 def config(connection: Connection | None = None) -> Config:
     """Return an Alembic configuration for the shipped scripts, migrating `connection`."""
+    from alembic.config import Config
+
     alembic_config = Config()
     alembic_config.set_main_option("script_location", str(SCRIPT_LOCATION).replace("%", "%%"))
     alembic_config.set_main_option("path_separator", "os")
@@ -74,6 +80,8 @@ def config(connection: Connection | None = None) -> Config:
 @functools.cache
 def _scripts() -> ScriptDirectory:
     # Loading the revision files costs a few milliseconds: once per process is enough.
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(config())
 
 
@@ -87,6 +95,8 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine | Connection) -> str | None:
     """Return the database's revision, or None when it has none (empty or unversioned)."""
+    from alembic.runtime.migration import MigrationContext
+
     if isinstance(engine, Connection):
         return MigrationContext.configure(engine).get_current_revision()
     with engine.connect() as connection:
@@ -109,6 +119,8 @@ def upgrade(target: Engine | str, revision: str = "head") -> None:
         DuplicateEmailsError: two accounts share an email in different letter case.
         UnknownSchemaError: the tables match no revision.
     """
+    from alembic import command
+
     with _migration_connection(target) as connection:
         _adopt_unversioned(connection)
         command.upgrade(config(connection), revision)
@@ -116,6 +128,8 @@ def upgrade(target: Engine | str, revision: str = "head") -> None:
 
 def downgrade(target: Engine | str, revision: str) -> None:
     """Take the database back to `revision` ("base" drops every table)."""
+    from alembic import command
+
     with _migration_connection(target) as connection:
         command.downgrade(config(connection), revision)
 
@@ -125,6 +139,8 @@ def create_schema(engine: Engine) -> bool:
 
     Return whether it did; a database that has any of them is left untouched.
     """
+    from alembic.runtime.migration import MigrationContext
+
     ours = set(Base.metadata.tables) | {VERSION_TABLE}
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
@@ -148,6 +164,8 @@ def ensure_current(target: Engine | str, *, auto_migrate: bool) -> None:
     """
     engine = create_engine(target) if isinstance(target, str) else target
     try:
+        if _recorded_revisions(engine) == [_newest_script()]:
+            return  # every start but the first after an upgrade: no Alembic at all
         if create_schema(engine):
             return
         current, head = current_revision(engine), head_revision()
@@ -168,6 +186,24 @@ def ensure_current(target: Engine | str, *, auto_migrate: bool) -> None:
     finally:
         if isinstance(target, str):
             engine.dispose()
+
+
+def _newest_script() -> str:
+    """Return the revision of the newest script in versions/, named by its file's prefix.
+
+    Scripts are named `<revision>_<what>.py`, revisions being four-digit numbers that each
+    revise the one before (a test holds them to it), so the newest name is Alembic's head.
+    """
+    newest = max(path.name for path in (SCRIPT_LOCATION / "versions").glob("[0-9]*_*.py"))
+    return newest.partition("_")[0]
+
+
+def _recorded_revisions(engine: Engine) -> list[str]:
+    """Return the revisions recorded in the database's version table, read without Alembic."""
+    with engine.connect() as connection:
+        if not inspect(connection).has_table(VERSION_TABLE):
+            return []
+        return list(connection.scalars(text(f"SELECT version_num FROM {VERSION_TABLE}")))  # noqa: S608
 
 
 @contextmanager
@@ -194,6 +230,8 @@ def _fold_case_like_python(dbapi_connection: Any, _record: ConnectionPoolEntry) 
 
 def _adopt_unversioned(connection: Connection) -> None:
     """Stamp a database made before migrations existed with the revision its tables match."""
+    from alembic.runtime.migration import MigrationContext
+
     tables = set(inspect(connection).get_table_names())
     if VERSION_TABLE in tables or "users" not in tables:
         return

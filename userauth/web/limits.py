@@ -19,9 +19,6 @@ from typing import Any, TypeVar
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RouteLimit
 from flask_limiter.util import get_remote_address
-from redis.backoff import NoBackoff
-from redis.exceptions import RedisError
-from redis.retry import Retry
 from werkzeug.exceptions import HTTPException
 
 from userauth.emails import lookup_key
@@ -99,6 +96,11 @@ def _redis_options() -> dict[str, Any]:
     after REDIS_TIMEOUT_SECONDS, and Flask-Limiter's in-memory fallback then counts in this
     process, trying Redis again after 1, 2, 4 ... 32 s (a breaker), one request at a time.
     """
+    # Imported only when REDIS_URL is set: redis-py (and its asyncio client) costs each
+    # worker several MB that a server counting in memory never uses.
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
     return {
         "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
         "socket_timeout": REDIS_TIMEOUT_SECONDS,
@@ -182,9 +184,11 @@ def _clear_failures(limiter: Limiter) -> None:
     for current in limiter.current_limits:
         # A route's own limit is scoped "<endpoint>:<scope>".
         if current.request_args[-1].rpartition(":")[2] in _FAILURE_SCOPES:
+            limiter_in_use = current.limiter
             try:
-                current.limiter.clear(current.limit, *current.request_args)
-            except RedisError as error:
+                limiter_in_use.clear(current.limit, *current.request_args)
+            # The storage's own errors (redis-py's when the counts are in Redis).
+            except limiter_in_use.storage.base_exceptions as error:
                 # The count stays (the limit errs closed); the login itself stands.
                 logger.warning("rate limit: could not clear a failure count: %s", error)
 

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
-import redis
 from apiflask import APIBlueprint
 from flask import Flask, Response, current_app, jsonify, request
 
@@ -115,6 +114,8 @@ class Dependencies:
 
     def _ping_redis(self) -> None:
         assert self._redis_url is not None  # noqa: S101 - checked by the caller
+        import redis  # only where Redis is configured: it costs a worker several MB
+
         client = redis.Redis.from_url(
             self._redis_url, socket_connect_timeout=REDIS_TIMEOUT, socket_timeout=REDIS_TIMEOUT
         )

@@ -1,0 +1,95 @@
+"""What a serving process loads: only what its settings use, so each worker stays small.
+
+`userauth serve`'s master imports the CLI and the app, checks the schema, then forks the
+workers, which share everything it imported (RSS counts it in every worker). Each test runs
+that path in a fresh interpreter, answers a few requests as a worker would, and reads which
+heavy packages ended up imported: Alembic (with Mako and Pygments) cost each worker about
+13 MB, psycopg (with libpq) and redis-py about 10 MB together (bench/memory.py measures it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import redis
+from sqlalchemy import Engine
+
+from tests.conftest import redis_key_prefix
+from userauth import migrations
+
+# The master's imports and schema check, then a worker's app and requests (bcrypt cost 4).
+SERVE_AND_ANSWER = """
+import json, sys
+from userauth import cli, migrations, server
+from userauth.settings import Settings
+from userauth.web import create_app
+
+settings = Settings.from_env()
+migrations.ensure_current(settings.database_url, auto_migrate=settings.auto_migrate)
+client = create_app(settings).test_client()
+form = {"email": "footprint@example.com", "password": "a long enough password"}
+answers = [
+    client.get("/").status_code,
+    client.post("/users", data=form).status_code,
+    client.post("/sessions", data=form).status_code,
+    client.get("/profile").status_code,
+    client.get("/healthz").status_code,
+]
+heavy = ("alembic", "mako", "pygments", "psycopg", "redis")
+print(json.dumps({"answers": answers, "loaded": [name for name in heavy if name in sys.modules]}))
+"""
+
+
+def serve_and_answer(database_url: str, **env: str) -> dict[str, list[object]]:
+    """Run the master's and a worker's path in a new interpreter; return what it reports."""
+    done = subprocess.run(
+        [sys.executable, "-c", SERVE_AND_ANSWER],
+        env={**os.environ, "DATABASE_URL": database_url, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    report: dict[str, list[object]] = json.loads(done.stdout.splitlines()[-1])
+    assert report["answers"] == [200, 200, 200, 200, 200], done.stderr
+    return report
+
+
+class TestAServerOnADatabaseAtTheHead:
+    def test_it_never_imports_alembic(self, database_url: str) -> None:
+        migrations.upgrade(database_url)
+        loaded = serve_and_answer(database_url)["loaded"]
+        assert not {"alembic", "mako", "pygments"} & set(loaded)
+
+    def test_without_redis_url_it_never_imports_redis(self, database_url: str) -> None:
+        migrations.upgrade(database_url)
+        assert "redis" not in serve_and_answer(database_url)["loaded"]
+
+    def test_on_sqlite_it_never_imports_psycopg(self, tmp_path: Path) -> None:
+        url = f"sqlite:///{tmp_path}/footprint.db"
+        migrations.upgrade(url)
+        assert "psycopg" not in serve_and_answer(url)["loaded"]
+
+    @pytest.mark.redis
+    def test_with_redis_url_it_counts_the_limits_in_redis(self, database_url: str) -> None:
+        migrations.upgrade(database_url)
+        with redis_key_prefix() as (url, prefix):
+            loaded = serve_and_answer(
+                database_url, REDIS_URL=url, USERAUTH_RATELIMIT_KEY_PREFIX=prefix
+            )["loaded"]
+            counts = list(redis.Redis.from_url(url).scan_iter(f"*{prefix}*"))
+        assert "redis" in loaded
+        assert counts
+
+
+class TestAServerOnAnEmptyDatabase:
+    def test_it_creates_the_schema_at_the_head_and_answers(
+        self, database_url: str, engine: Engine
+    ) -> None:
+        serve_and_answer(database_url)
+        assert migrations.is_up_to_date(engine)
