@@ -1,0 +1,139 @@
+"""PostgreSQL's session-change broadcast: NOTIFY in the transaction, LISTEN in every process.
+
+Each process that asks for a version starts (lazily, so after a fork) one daemon thread with
+its own connection, outside the pool, that LISTENs and counts notifications per user. The
+channel is healthy only while that connection answers: the thread runs a heartbeat query
+every HEARTBEAT seconds, and versions are None once LEASE seconds pass without an answer, or
+as soon as the connection is lost. Found again, the channel starts a new epoch.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+
+import psycopg
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session
+
+from userauth.db.broadcast import BUCKETS, Broadcast, Version, bucket
+
+logger = logging.getLogger("userauth.sessions")
+
+CHANNEL = "userauth_sessions"
+# The listener's application_name, so an operator (or a test) can find its backend.
+APPLICATION_NAME = "userauth-session-listener"
+HEARTBEAT = 0.5  # seconds between heartbeat queries
+# An answer older than this and the channel is not known healthy: a connection that went
+# silent (a dropped network) stops cache hits within LEASE, not at its TCP timeout.
+LEASE = 2.0
+RECONNECT_DELAY = 0.5
+
+
+class ChangeListener(Broadcast):
+    """NOTIFY on commit; one LISTEN connection per process, started on first use."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        # Written by the listener thread only; read without a lock (one list item at a time).
+        self._counts = [0] * (1 + BUCKETS)
+        self._epoch = 0
+        self._listening = False
+        self._heard = float("-inf")  # monotonic time up to which every NOTIFY was received
+        self._pid: int | None = None
+        self._start_lock = threading.Lock()
+        self._stop = threading.Event()
+
+    def before_commit(self, session: Session, user_ids: set[int]) -> None:
+        # The payload names a user, never a session: NOTIFY payloads are visible to every
+        # listener of the database.
+        for user_id in sorted(user_ids):
+            session.execute(select(func.pg_notify(CHANNEL, str(user_id))))
+
+    def version(self) -> Version | None:
+        return self._read(0)
+
+    def user_version(self, user_id: int) -> Version | None:
+        return self._read(bucket(user_id))
+
+    def close(self) -> None:
+        self._stop.set()
+
+    def _read(self, slot: int) -> Version | None:
+        if self._pid != os.getpid():
+            self._start()
+            return None
+        if not self._listening or time.monotonic() - self._heard >= LEASE:
+            return None
+        return self._epoch, self._counts[slot]
+
+    def _start(self) -> None:
+        with self._start_lock:
+            if self._pid == os.getpid() or self._stop.is_set():
+                return
+            # A forked child inherits the parent's state but not its thread: start afresh.
+            self._listening = False
+            self._epoch += 1
+            self._pid = os.getpid()
+            thread = threading.Thread(target=self._run, name="userauth-session-listener")
+            thread.daemon = True
+            thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self._connect() as connection:
+                    self._listen(connection)
+            # Any failure, not only psycopg's: the thread must live to listen again.
+            except Exception as error:
+                logger.warning(
+                    "session cache paused: its PostgreSQL listener lost the connection (%s)",
+                    type(error).__name__,
+                )
+            self._lost()
+            self._stop.wait(RECONNECT_DELAY)
+
+    def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
+        args, params = self._engine.dialect.create_connect_args(self._engine.url)
+        params.update(
+            autocommit=True,
+            application_name=APPLICATION_NAME,
+            connect_timeout=5,
+            keepalives=1,
+            keepalives_idle=5,
+            keepalives_interval=2,
+            keepalives_count=2,
+        )
+        return psycopg.connect(*args, **params)
+
+    def _listen(self, connection: psycopg.Connection[tuple[object, ...]]) -> None:
+        asked = time.monotonic()
+        connection.execute(f"LISTEN {CHANNEL}")
+        # Nothing heard before now is trusted: a new epoch, the cache starts empty.
+        self._epoch += 1
+        self._heard = asked
+        self._listening = True
+        while not self._stop.is_set():
+            for notify in connection.notifies(timeout=HEARTBEAT):
+                self._changed(notify.payload)
+            asked = time.monotonic()
+            connection.execute("SELECT 1")
+            # Notifications committed before the heartbeat was sent arrived before its answer.
+            self._heard = asked
+
+    def _changed(self, payload: str) -> None:
+        try:
+            user_id = int(payload)
+        except ValueError:
+            # Not ours: trust nothing cached rather than guess.
+            self._epoch += 1
+            return
+        # The every-change counter moves first (see SessionCache.fill).
+        self._counts[0] += 1
+        self._counts[bucket(user_id)] += 1
+
+    def _lost(self) -> None:
+        self._listening = False
+        self._epoch += 1
