@@ -21,6 +21,7 @@ from tests.conftest import FakeClock
 from userauth import passwords
 from userauth.admin import Admin
 from userauth.auth import Auth
+from userauth.db.change_file import RECHECK_SECONDS
 from userauth.db.change_listener import APPLICATION_NAME
 
 EMAIL = "cache@example.com"
@@ -330,17 +331,33 @@ class TestLostChannel:
         warm(other, second)
 
     def test_a_deleted_counter_file_starts_the_cache_empty(
-        self, auth: Auth, other: Auth, statements: StatementCounter, database_url: str
+        self, auth: Auth, statements: StatementCounter, database_url: str
     ) -> None:
         if not database_url.startswith("sqlite"):
             pytest.skip("the counter file is SQLite's")
         session_id = log_in(auth)
         warm(auth, session_id, statements)
-        counter_file = Path(database_url.removeprefix("sqlite:///") + "-session-changes")
 
-        os.unlink(counter_file)
+        os.unlink(counter_file(database_url))
+        time.sleep(RECHECK_SECONDS * 2)  # readers look at the path this often
 
         assert statements.during(lambda: email_of(auth, session_id)) == 1
-        end_by_logout(other, session_id)
-        assert counter_file.exists()
-        assert email_of(auth, session_id) is None
+        assert statements.during(lambda: email_of(auth, session_id)) == 0
+
+    def test_a_session_ended_after_the_file_was_deleted_is_refused(
+        self, auth: Auth, other: Auth, database_url: str
+    ) -> None:
+        if not database_url.startswith("sqlite"):
+            pytest.skip("the counter file is SQLite's")
+        session_id = log_in(auth)
+        warm(auth, session_id)
+
+        os.unlink(counter_file(database_url))
+        end_by_logout(other, session_id)  # bumps a new file at the same path
+
+        assert counter_file(database_url).exists()
+        assert eventually(lambda: email_of(auth, session_id) is None, DELIVERY)
+
+
+def counter_file(database_url: str) -> Path:
+    return Path(database_url.removeprefix("sqlite:///") + "-session-changes")

@@ -3,7 +3,8 @@
 Every process on the machine maps the same file; a unit of work that ended sessions adds one
 to the counter of every change and to its user's counter, under an exclusive flock, after its
 commit (and once before, so a process that cannot write the file fails before committing).
-Reading a version is a stat() and a load from shared memory: no query, no lock.
+Reading a version is a load from shared memory (and a stat() every RECHECK_SECONDS): no
+query, no lock.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import mmap
 import os
 import struct
 import threading
+import time
 
 from sqlalchemy.orm import Session
 
@@ -23,6 +25,10 @@ logger = logging.getLogger("userauth.sessions")
 
 _COUNTER = struct.Struct("=Q")  # native order: one aligned 8-byte word per counter
 SIZE = _COUNTER.size * (1 + BUCKETS)
+# How often a reader checks that the path still names the file it maps. A deleted or replaced
+# file (writers then bump the new one) is noticed within this; a stat() per check would
+# cost more than the rest of a cache hit.
+RECHECK_SECONDS = 0.1
 
 
 class ChangeFile(Broadcast):
@@ -35,6 +41,7 @@ class ChangeFile(Broadcast):
         self._identity: tuple[int, int] | None = None
         # Moves whenever the map is (re)made: a deleted or replaced file starts the cache empty.
         self._epoch = 0
+        self._checked_at = float("-inf")
 
     def before_commit(self, session: Session, user_ids: set[int]) -> None:
         self._bump(user_ids)
@@ -63,11 +70,15 @@ class ChangeFile(Broadcast):
 
     def _current_map(self) -> mmap.mmap | None:
         """Return the map of the file now at the path, remapping if it was replaced."""
+        now = time.monotonic()
+        if self._map is not None and now - self._checked_at < RECHECK_SECONDS:
+            return self._map
         try:
             status = os.stat(self._path)
         except FileNotFoundError:
             status = None
         if status is not None and (status.st_dev, status.st_ino) == self._identity:
+            self._checked_at = now
             return self._map
         with self._lock:
             try:
@@ -87,6 +98,7 @@ class ChangeFile(Broadcast):
         if self._map is not None:
             self._map.close()
         self._map, self._identity = fresh, (status.st_dev, status.st_ino)
+        self._checked_at = time.monotonic()
         self._epoch += 1
 
     def _bump(self, user_ids: set[int]) -> None:
