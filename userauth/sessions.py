@@ -103,7 +103,11 @@ class Sessions:
         return session_id
 
     def resolve(self, session_id: str | None) -> LiveSession | None:
-        """Return the live session with this id and its enabled user, or None."""
+        """Return the live session with this id and its enabled user, or None.
+
+        A session in this process's cache is answered without a query (session_cache.py);
+        otherwise the database answers, and a live answer is cached.
+        """
         if not tokens.looks_like_token(session_id):
             return None
         now = self._clock()

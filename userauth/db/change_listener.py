@@ -30,6 +30,8 @@ HEARTBEAT = 0.5  # seconds between heartbeat queries
 # silent (a dropped network) stops cache hits within LEASE, not at its TCP timeout.
 LEASE = 2.0
 RECONNECT_DELAY = 0.5
+# Attempts slow down to this while the database refuses the listener.
+MAX_RECONNECT_DELAY = 10.0
 
 
 class ChangeListener(Broadcast):
@@ -82,18 +84,25 @@ class ChangeListener(Broadcast):
             thread.start()
 
     def _run(self) -> None:
+        delay = RECONNECT_DELAY
         while not self._stop.is_set():
+            was_listening = self._listening
             try:
                 with self._connect() as connection:
                     self._listen(connection)
             # Any failure, not only psycopg's: the thread must live to listen again.
             except Exception as error:
-                logger.warning(
-                    "session cache paused: its PostgreSQL listener lost the connection (%s)",
-                    type(error).__name__,
-                )
+                # One line per outage, not one per attempt.
+                if was_listening or delay == RECONNECT_DELAY:
+                    logger.warning(
+                        "session cache paused: its PostgreSQL listener has no connection (%s);"
+                        " session checks read the database until it is back",
+                        type(error).__name__,
+                    )
+            # A connection that was up retries soon; one that never came up, less and less often.
+            delay = RECONNECT_DELAY if self._listening else min(delay * 2, MAX_RECONNECT_DELAY)
             self._lost()
-            self._stop.wait(RECONNECT_DELAY)
+            self._stop.wait(delay)
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         args, params = self._engine.dialect.create_connect_args(self._engine.url)
