@@ -32,6 +32,8 @@ LEASE = 2.0
 RECONNECT_DELAY = 0.5
 # Attempts slow down to this while the database refuses the listener.
 MAX_RECONNECT_DELAY = 10.0
+# A listener without a connection this long is worth a warning (see _report_pause).
+PAUSE_WARNING_SECONDS = 30.0
 
 
 class ChangeListener(Broadcast):
@@ -44,6 +46,8 @@ class ChangeListener(Broadcast):
         self._epoch = 0
         self._listening = False
         self._heard = float("-inf")  # monotonic time up to which every NOTIFY was received
+        self._down_since = time.monotonic()
+        self._warned = False
         self._pid: int | None = None
         self._start_lock = threading.Lock()
         self._stop = threading.Event()
@@ -86,23 +90,36 @@ class ChangeListener(Broadcast):
     def _run(self) -> None:
         delay = RECONNECT_DELAY
         while not self._stop.is_set():
-            was_listening = self._listening
+            failure = "ended"
             try:
                 with self._connect() as connection:
                     self._listen(connection)
             # Any failure, not only psycopg's: the thread must live to listen again.
             except Exception as error:
-                # One line per outage, not one per attempt.
-                if was_listening or delay == RECONNECT_DELAY:
-                    logger.warning(
-                        "session cache paused: its PostgreSQL listener has no connection (%s);"
-                        " session checks read the database until it is back",
-                        type(error).__name__,
-                    )
+                failure = type(error).__name__
             # A connection that was up retries soon; one that never came up, less and less often.
             delay = RECONNECT_DELAY if self._listening else min(delay * 2, MAX_RECONNECT_DELAY)
             self._lost()
+            self._report_pause(failure)
             self._stop.wait(delay)
+
+    def _report_pause(self, failure: str) -> None:
+        """Warn once when the cache stays paused; a short outage is the requests' to log.
+
+        A database outage is logged by the requests it fails (one line per outage), and a
+        listener that reconnects at once changes nothing but a few database reads. A pause
+        that lasts (a pooler that refuses LISTEN, no free connection) costs every check a
+        read, and an operator must hear of it.
+        """
+        paused = time.monotonic() - self._down_since
+        if not self._warned and paused >= PAUSE_WARNING_SECONDS:
+            self._warned = True
+            logger.warning(
+                "session cache paused for %.0f s: its PostgreSQL listener has no connection"
+                " (%s); session checks read the database until it is back",
+                paused,
+                failure,
+            )
 
     def _connect(self) -> psycopg.Connection[tuple[object, ...]]:
         args, params = self._engine.dialect.create_connect_args(self._engine.url)
@@ -124,6 +141,9 @@ class ChangeListener(Broadcast):
         self._epoch += 1
         self._heard = asked
         self._listening = True
+        if self._warned:
+            self._warned = False
+            logger.info("session cache resumed: its PostgreSQL listener is connected again")
         while not self._stop.is_set():
             for notify in connection.notifies(timeout=HEARTBEAT):
                 self._changed(notify.payload)
@@ -144,5 +164,7 @@ class ChangeListener(Broadcast):
         self._counts[bucket(user_id)] += 1
 
     def _lost(self) -> None:
+        if self._listening:
+            self._down_since = time.monotonic()
         self._listening = False
         self._epoch += 1
