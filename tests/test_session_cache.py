@@ -212,6 +212,28 @@ class TestEndingsReachEveryCache:
 
         assert eventually(lambda: email_of(other, session_id) is None, DELIVERY)
 
+    @pytest.mark.parametrize("end", ENDINGS, ids=lambda end: end.__name__)
+    def test_the_process_that_ended_a_session_refuses_it_at_once(
+        self, auth: Auth, end: Callable[[Auth, str], None]
+    ) -> None:
+        session_id = log_in(auth)
+        warm(auth, session_id)
+
+        end(auth, session_id)
+
+        # No wait: a process sees its own writes before its listener hears them back.
+        assert email_of(auth, session_id) is None
+
+    def test_the_process_that_changed_a_password_checks_the_next_change_against_it(
+        self, auth: Auth
+    ) -> None:
+        session_id = log_in(auth)
+        warm(auth, session_id)
+
+        auth.change_password(auth.require_session(session_id), PASSWORD, NEW_PASSWORD)
+
+        auth.change_password(auth.require_session(session_id), NEW_PASSWORD, PASSWORD)
+
     def test_a_changed_email_reaches_the_other_cache(self, auth: Auth, other: Auth) -> None:
         session_id = log_in(auth)
         warm(other, session_id)

@@ -41,8 +41,9 @@ class ChangeListener(Broadcast):
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        # Written by the listener thread only; read without a lock (one list item at a time).
+        # Read without a lock, one list item at a time; written under _count_lock.
         self._counts = [0] * (1 + BUCKETS)
+        self._count_lock = threading.Lock()
         self._epoch = 0
         self._listening = False
         self._heard = float("-inf")  # monotonic time up to which every NOTIFY was received
@@ -57,6 +58,13 @@ class ChangeListener(Broadcast):
         # listener of the database.
         for user_id in sorted(user_ids):
             session.execute(select(func.pg_notify(CHANNEL, str(user_id))))
+
+    def after_commit(self, user_ids: set[int]) -> None:
+        # This process's own checks must see its writes at once, not when its listener hears
+        # them back (a password change followed by another, on one connection). The listener
+        # counts the same change again later: one more database read, never a stale answer.
+        for user_id in user_ids:
+            self._count(user_id)
 
     def version(self) -> Version | None:
         return self._read(0)
@@ -159,9 +167,15 @@ class ChangeListener(Broadcast):
             # Not ours: trust nothing cached rather than guess.
             self._epoch += 1
             return
-        # The every-change counter moves first (see SessionCache.fill).
-        self._counts[0] += 1
-        self._counts[bucket(user_id)] += 1
+        self._count(user_id)
+
+    def _count(self, user_id: int) -> None:
+        # Two writers (the listener, and request threads after their commits): an increment
+        # lost between them would leave a stale entry valid. Readers need no lock.
+        with self._count_lock:
+            # The every-change counter moves first (see SessionCache.fill).
+            self._counts[0] += 1
+            self._counts[bucket(user_id)] += 1
 
     def _lost(self) -> None:
         if self._listening:
