@@ -23,6 +23,7 @@ from userauth.admin import Admin
 from userauth.auth import Auth
 from userauth.db.change_file import RECHECK_SECONDS
 from userauth.db.change_listener import APPLICATION_NAME
+from userauth.settings import Settings, SettingsError
 
 EMAIL = "cache@example.com"
 PASSWORD = "b4l0u"
@@ -383,3 +384,35 @@ class TestLostChannel:
 
 def counter_file(database_url: str) -> Path:
     return Path(database_url.removeprefix("sqlite:///") + "-session-changes")
+
+
+class TestSettings:
+    @pytest.mark.parametrize(
+        ("environ", "size"),
+        [
+            ({}, 10_000),
+            ({"USERAUTH_SESSION_CACHE": "off"}, 0),
+            ({"USERAUTH_SESSION_CACHE": "on", "USERAUTH_SESSION_CACHE_SIZE": "50"}, 50),
+            ({"USERAUTH_SESSION_CACHE": "off", "USERAUTH_SESSION_CACHE_SIZE": "50"}, 0),
+        ],
+        ids=["default", "off", "sized", "off-wins"],
+    )
+    def test_the_cache_size_comes_from_the_environment(
+        self, environ: dict[str, str], size: int
+    ) -> None:
+        assert Settings.from_env(environ).session_cache_size == size
+
+    @pytest.mark.parametrize(
+        ("environ", "variable"),
+        [
+            ({"USERAUTH_SESSION_CACHE": "maybe"}, "USERAUTH_SESSION_CACHE"),
+            ({"USERAUTH_SESSION_CACHE_SIZE": "0"}, "USERAUTH_SESSION_CACHE_SIZE"),
+            ({"USERAUTH_SESSION_CACHE_SIZE": "lots"}, "USERAUTH_SESSION_CACHE_SIZE"),
+        ],
+        ids=["not-a-flag", "zero", "not-a-number"],
+    )
+    def test_a_bad_value_stops_start_up_naming_the_variable(
+        self, environ: dict[str, str], variable: str
+    ) -> None:
+        with pytest.raises(SettingsError, match=variable):
+            Settings.from_env(environ)
