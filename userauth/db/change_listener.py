@@ -2,8 +2,8 @@
 
 Each process that asks for a version starts (lazily, so after a fork) one daemon thread with
 its own connection, outside the pool, that LISTENs and counts notifications per user. The
-channel is healthy only while that connection answers: the thread runs a heartbeat query
-every HEARTBEAT seconds, and versions are None once LEASE seconds pass without an answer, or
+channel is healthy only while notifications reach it: the thread NOTIFYs itself every
+HEARTBEAT seconds, and versions are None once LEASE seconds pass without hearing one back, or
 as soon as the connection is lost. Found again, the channel starts a new epoch.
 """
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import threading
 import time
 
@@ -23,9 +24,11 @@ from userauth.db.broadcast import BUCKETS, Broadcast, Version, bucket
 logger = logging.getLogger("userauth.sessions")
 
 CHANNEL = "userauth_sessions"
+# Each listener's heartbeat channel: this prefix and a random suffix.
+ECHO_PREFIX = "userauth_sessions_echo_"
 # The listener's application_name, so an operator (or a test) can find its backend.
 APPLICATION_NAME = "userauth-session-listener"
-HEARTBEAT = 0.5  # seconds between heartbeat queries
+HEARTBEAT = 0.5  # seconds between heartbeats
 # An answer older than this and the channel is not known healthy: a connection that went
 # silent (a dropped network) stops cache hits within LEASE, not at its TCP timeout.
 LEASE = 2.0
@@ -46,7 +49,8 @@ class ChangeListener(Broadcast):
         self._count_lock = threading.Lock()
         self._epoch = 0
         self._listening = False
-        self._heard = float("-inf")  # monotonic time up to which every NOTIFY was received
+        # Monotonic time up to which every NOTIFY is known received (the last echo's sending).
+        self._heard = float("-inf")
         self._down_since = time.monotonic()
         self._warned = False
         self._pid: int | None = None
@@ -89,6 +93,7 @@ class ChangeListener(Broadcast):
                 return
             # A forked child inherits the parent's state but not its thread: start afresh.
             self._listening = False
+            self._heard = float("-inf")
             self._epoch += 1
             self._pid = os.getpid()
             thread = threading.Thread(target=self._run, name="userauth-session-listener")
@@ -116,14 +121,14 @@ class ChangeListener(Broadcast):
 
         A database outage is logged by the requests it fails (one line per outage), and a
         listener that reconnects at once changes nothing but a few database reads. A pause
-        that lasts (a pooler that refuses LISTEN, no free connection) costs every check a
-        read, and an operator must hear of it.
+        that lasts (a pooler that does not deliver notifications, no free connection) costs
+        every check a read, and an operator must hear of it.
         """
-        paused = time.monotonic() - self._down_since
+        paused = time.monotonic() - max(self._down_since, self._heard)
         if not self._warned and paused >= PAUSE_WARNING_SECONDS:
             self._warned = True
             logger.warning(
-                "session cache paused for %.0f s: its PostgreSQL listener has no connection"
+                "session cache paused for %.0f s: its PostgreSQL listener hears no notification"
                 " (%s); session checks read the database until it is back",
                 paused,
                 failure,
@@ -143,22 +148,31 @@ class ChangeListener(Broadcast):
         return psycopg.connect(*args, **params)
 
     def _listen(self, connection: psycopg.Connection[tuple[object, ...]]) -> None:
-        asked = time.monotonic()
+        # The heartbeat is a NOTIFY to this listener alone, not a query: hearing it back proves
+        # notifications reach this connection (a transaction-mode pooler would run LISTEN
+        # and answer queries, yet never deliver), and, the queue being in commit order, that
+        # every change committed before it was sent has arrived.
+        echo = f"{ECHO_PREFIX}{secrets.token_hex(8)}"
         connection.execute(f"LISTEN {CHANNEL}")
+        connection.execute(f"LISTEN {echo}")
         # Nothing heard before now is trusted: a new epoch, the cache starts empty.
         self._epoch += 1
-        self._heard = asked
         self._listening = True
+        while not self._stop.is_set():
+            connection.execute("SELECT pg_notify(%s, %s)", (echo, repr(time.monotonic())))
+            for notify in connection.notifies(timeout=HEARTBEAT):
+                if notify.channel == echo:
+                    self._echoed(float(notify.payload))
+                else:
+                    self._changed(notify.payload)
+            if time.monotonic() - self._heard >= PAUSE_WARNING_SECONDS:
+                self._report_pause("no notification comes back")
+
+    def _echoed(self, sent: float) -> None:
+        self._heard = max(self._heard, sent)
         if self._warned:
             self._warned = False
-            logger.info("session cache resumed: its PostgreSQL listener is connected again")
-        while not self._stop.is_set():
-            for notify in connection.notifies(timeout=HEARTBEAT):
-                self._changed(notify.payload)
-            asked = time.monotonic()
-            connection.execute("SELECT 1")
-            # Notifications committed before the heartbeat was sent arrived before its answer.
-            self._heard = asked
+            logger.info("session cache resumed: its PostgreSQL listener hears notifications")
 
     def _changed(self, payload: str) -> None:
         try:
@@ -181,4 +195,5 @@ class ChangeListener(Broadcast):
         if self._listening:
             self._down_since = time.monotonic()
         self._listening = False
+        self._heard = float("-inf")  # a new connection must prove itself with its own echo
         self._epoch += 1
