@@ -45,7 +45,7 @@ class Auth:
         policy = SessionPolicy(settings.session_idle_timeout, settings.session_lifetime)
         self.audit = Audit(db, clock)
         self.accounts = Accounts(db, settings, self._outbox, mailer)
-        self.sessions = Sessions(db, policy, clock)
+        self.sessions = Sessions(db, policy, clock, cache_capacity=settings.session_cache_size)
         self.secrets = OneTimeSecrets(db, clock)
         self.credentials = Credentials(db, settings, self.accounts, self.sessions, self.audit)
         self.resets = Resets(

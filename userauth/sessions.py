@@ -12,6 +12,7 @@ from userauth.clock import as_utc
 from userauth.db import DB, LiveSession, LiveWindow
 from userauth.errors import SessionNotFoundError
 from userauth.models import DeviceSession, User
+from userauth.session_cache import SessionCache
 
 __all__ = ["LiveSession", "SessionPolicy", "SessionView", "Sessions"]
 
@@ -39,6 +40,10 @@ class SessionPolicy:
         """Return what a liveness check at `now` compares against."""
         return LiveWindow(now=now, idle_since=now - self.idle_timeout)
 
+    def is_live(self, last_used: datetime, expires_at: datetime, now: datetime) -> bool:
+        """Tell whether a session is live at `now`: window()'s SQL condition, in Python."""
+        return as_utc(expires_at) > now and as_utc(last_used) > now - self.idle_timeout
+
     def needs_touch(self, last_used: datetime, now: datetime) -> bool:
         # A stale clock ends a session early by up to the interval: keep that a small part
         # of a short idle timeout.
@@ -62,10 +67,21 @@ class SessionView:
 class Sessions:
     """Start, resolve, list and end device sessions."""
 
-    def __init__(self, db: DB, policy: SessionPolicy, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        db: DB,
+        policy: SessionPolicy,
+        clock: Callable[[], datetime],
+        *,
+        cache_capacity: int = 0,
+    ) -> None:
+        """Check sessions in `db`, keeping up to `cache_capacity` live ones in memory (0: none)."""
         self._db = db
         self._policy = policy
         self._clock = clock
+        self._cache = (
+            SessionCache(db.session_changes, policy, cache_capacity) if cache_capacity else None
+        )
 
     def start(self, user: User, *, checked_hash: bytes, client: Client = NO_CLIENT) -> str | None:
         """Start a session for the user; return its id, or None if the password changed
@@ -87,13 +103,29 @@ class Sessions:
         return session_id
 
     def resolve(self, session_id: str | None) -> LiveSession | None:
-        """Return the live session with this id and its enabled user, or None."""
+        """Return the live session with this id and its enabled user, or None.
+
+        A session in this process's cache is answered without a query (session_cache.py);
+        otherwise the database answers, and a live answer is cached.
+        """
         if not tokens.looks_like_token(session_id):
             return None
         now = self._clock()
-        live = self._db.find_live_session(tokens.digest(session_id), self._policy.window(now))
-        if live is not None and self._policy.needs_touch(live.last_used_at, now):
+        digest = tokens.digest(session_id)
+        cache = self._cache
+        live = None if cache is None else cache.get(digest, now)
+        if live is None:
+            before = None if cache is None else cache.version()
+            live = self._db.find_live_session(digest, self._policy.window(now))
+            if live is None:
+                return None
+            if cache is not None:
+                cache.fill(digest, live, before)
+        # The idle clock moves as often with the cache as without: a hit is a use.
+        if self._policy.needs_touch(live.last_used_at, now):
             self._db.touch_session(live.id, now)
+            if cache is not None:
+                cache.touched(digest, now)
         return live
 
     def list(self, live: LiveSession) -> list[SessionView]:

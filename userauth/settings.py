@@ -71,6 +71,9 @@ class Settings:
     # lifetime matching a working day (4-8 h).
     session_idle_timeout: timedelta = timedelta(minutes=30)
     session_lifetime: timedelta = timedelta(hours=8)
+    # Live sessions each process keeps in memory (0: off), so a check reads no database;
+    # any change to a user's sessions reaches every process first (userauth/session_cache.py).
+    session_cache_size: int = 10_000
     reset_token_lifetime: timedelta = timedelta(minutes=30)
     cookie_secure: bool = False
     redis_url: str | None = field(default=None, repr=False)
@@ -367,6 +370,7 @@ def _security_settings(reader: _Reader, *, production: bool) -> dict[str, Any]:
         "bcrypt_rounds": reader.integer("USERAUTH_BCRYPT_ROUNDS", 12, minimum=4, maximum=31),
         "session_idle_timeout": minutes("USERAUTH_SESSION_IDLE_MINUTES", 30),
         "session_lifetime": minutes("USERAUTH_SESSION_LIFETIME_MINUTES", 480),
+        "session_cache_size": _session_cache_size(reader),
         "reset_token_lifetime": minutes("USERAUTH_RESET_TOKEN_MINUTES", 30),
         "cookie_secure": reader.flag("USERAUTH_COOKIE_SECURE", default=production),
         "secret_key": _secret_key(reader, production=production),
@@ -444,6 +448,14 @@ def _mail_settings(reader: _Reader) -> dict[str, Any]:
             seconds=reader.integer("USERAUTH_MAIL_RETRY_SECONDS", 30, minimum=1, maximum=3600)
         ),
     }
+
+
+def _session_cache_size(reader: _Reader) -> int:
+    if not reader.flag("USERAUTH_SESSION_CACHE", default=True):
+        return 0
+    return reader.integer(
+        "USERAUTH_SESSION_CACHE_SIZE", Settings.session_cache_size, minimum=1, maximum=10_000_000
+    )
 
 
 def _smtp_tls(value: str) -> SmtpTls:

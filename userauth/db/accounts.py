@@ -8,6 +8,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
 
 from userauth.db.base import Store, end_sessions, rerun_once_if_disconnected, void_secrets
+from userauth.db.broadcast import announce
 from userauth.db.one_time import spend_secret
 from userauth.errors import EmailTakenError, UnknownFieldError
 from userauth.models import DisabledUser, User
@@ -72,6 +73,8 @@ class AccountStore(Store):
         try:
             with self._transaction() as session:
                 session.execute(update(User).where(User.id == user.id).values(**kwargs))
+                # Any column may be one a session check reads (email, hash, session_id).
+                announce(session, user.id)
         except IntegrityError:
             raise EmailTakenError(str(kwargs.get("email", ""))) from None
 
@@ -112,6 +115,7 @@ class AccountStore(Store):
                 .where(User.id == user_id, User.hashed_password == old)
                 .values(hashed_password=new)
             )
+            announce(session, user_id)
 
     @rerun_once_if_disconnected
     def replace_password(

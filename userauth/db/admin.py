@@ -14,6 +14,7 @@ from userauth.db.base import (
     retry_if_disconnected,
     void_secrets,
 )
+from userauth.db.broadcast import announce
 from userauth.models import AuditEvent, DeviceSession, DisabledUser, User
 
 
@@ -84,6 +85,7 @@ class AdminStore(Store):
                 update(AuditEvent).where(AuditEvent.user_id == user_id).values(user_id=None)
             )
             session.execute(delete(User).where(User.id == user_id))
+            announce(session, user_id)
 
     @rerun_once_if_disconnected
     def emails_by_id(self, user_ids: set[int]) -> dict[int, str]:

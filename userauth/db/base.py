@@ -12,6 +12,7 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from userauth.db.broadcast import Broadcast, SessionChanges, announce, broadcast_for, changed_users
 from userauth.db.engine import make_engine
 from userauth.models import DeviceSession, OneTimeSecret, User
 from userauth.sqlite import BUSY_TIMEOUT_MS
@@ -40,6 +41,7 @@ class Store:
         )
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         self._local = threading.local()
+        self._broadcast: Broadcast = broadcast_for(self._engine)
 
     @property
     def engine(self) -> Engine:
@@ -55,13 +57,26 @@ class Store:
             self._local.session = session
         return session
 
+    @property
+    def session_changes(self) -> SessionChanges:
+        """The broadcast of session changes, as the session cache reads it."""
+        return self._broadcast
+
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
-        with self._sessions() as session, session.begin():
-            yield session
+        """Run a unit of work in one transaction; broadcast the session changes it announced."""
+        with self._sessions() as session:
+            with session.begin():
+                yield session
+                changed = set(changed_users(session))
+                if changed:
+                    self._broadcast.before_commit(session, changed)
+            if changed:
+                self._broadcast.after_commit(changed)
 
     def close(self) -> None:
-        """Release every pooled connection."""
+        """Stop listening for session changes and release every pooled connection."""
+        self._broadcast.close()
         self._engine.dispose()
 
 
@@ -83,6 +98,7 @@ def record_newest_session(session: Session, user_id: int) -> None:
         .limit(1)
     ).first()
     session.execute(update(User).where(User.id == user_id).values(session_id=newest))
+    announce(session, user_id)
 
 
 def void_secrets(session: Session, user_id: int) -> None:

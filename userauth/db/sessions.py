@@ -16,6 +16,7 @@ from userauth.db.base import (
     rerun_once_if_disconnected,
     retry_if_disconnected,
 )
+from userauth.db.broadcast import announce
 from userauth.models import DeviceSession, DisabledUser, User
 
 
@@ -47,6 +48,7 @@ class LiveSession:
     user_id: int
     email: str
     last_used_at: datetime
+    expires_at: datetime
     hashed_password: bytes = b""
     newest_session: str | None = None
 
@@ -65,6 +67,7 @@ _LIVE_SESSION = (
     select(
         DeviceSession.id,
         DeviceSession.last_used_at,
+        DeviceSession.expires_at,
         User.id.label("user_id"),
         User.email,
         User.hashed_password,
@@ -107,6 +110,8 @@ class SessionStore(Store):
             )
             if not claimed.rowcount:  # type: ignore[attr-defined]
                 return False
+            # users.session_id moved: cached checks of this user's sessions carry it.
+            announce(session, row.user_id)
             session.execute(
                 delete(DeviceSession).where(
                     DeviceSession.user_id == row.user_id,
@@ -138,6 +143,7 @@ class SessionStore(Store):
             user_id=row.user_id,
             email=row.email,
             last_used_at=row.last_used_at,
+            expires_at=row.expires_at,
             hashed_password=row.hashed_password,
             newest_session=row.session_id,
         )
