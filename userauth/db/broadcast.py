@@ -73,13 +73,15 @@ class Broadcast(SessionChanges):
 
 def broadcast_for(engine: Engine) -> Broadcast:
     """Return the broadcast that suits the engine's database; nothing is opened yet."""
-    # Imported here: each implementation imports this module's helpers.
-    from userauth.db.change_file import ChangeFile
-    from userauth.db.change_listener import ChangeListener
-
+    # Imported here: each implementation imports this module's helpers, and only a
+    # PostgreSQL server loads psycopg (a SQLite worker stays without it).
     if engine.dialect.name == "postgresql":
+        from userauth.db.change_listener import ChangeListener
+
         return ChangeListener(engine)
     database = engine.url.database
     if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        from userauth.db.change_file import ChangeFile
+
         return ChangeFile(f"{database}-session-changes")
     return Broadcast()
