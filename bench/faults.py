@@ -24,8 +24,9 @@ import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-# A body far longer than a trickle sends in the window, so no trickled request ever ends.
-TRICKLE_BODY_BYTES = 100_000
+# A body longer than a trickle sends in the window (so no trickled request ends), yet under the
+# 64 KiB userauth accepts (so the server has to wait for it rather than refuse it at once).
+TRICKLE_BODY_BYTES = 1_000
 PROBE_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 5.0
 
@@ -41,6 +42,8 @@ class SlowClientsResult:
     p50_ms: float
     p99_ms: float
     max_ms: float
+    # Why probes failed: "timeout", "status 503", an exception's name; at most one of each.
+    failure_kinds: list[str] = field(default_factory=list)
 
     def passed(self, p99_limit_ms: float) -> bool:
         return self.probes > 0 and self.failures == 0 and self.p99_ms < p99_limit_ms
@@ -87,7 +90,7 @@ def slow_clients(
         feeder = threading.Thread(target=_trickle, args=(tricklers, stop), daemon=True)
         feeder.start()
         time.sleep(0.5)  # the server has seen every connection before the probing starts
-        latencies, failures = _probe(host, port, seconds - 0.5, probe_interval_s)
+        latencies, failure_kinds = _probe(host, port, seconds - 0.5, probe_interval_s)
         stop.set()
         feeder.join()
     finally:
@@ -98,11 +101,12 @@ def slow_clients(
     return SlowClientsResult(
         idle_opened=idle_opened,
         trickling=len(tricklers),
-        probes=len(latencies) + failures,
-        failures=failures,
+        probes=len(latencies) + len(failure_kinds),
+        failures=len(failure_kinds),
         p50_ms=statistics.median(ordered),
         p99_ms=_percentile(ordered, 99),
         max_ms=ordered[-1],
+        failure_kinds=sorted(set(failure_kinds)),
     )
 
 
@@ -138,9 +142,9 @@ def _trickle(sockets: Sequence[socket.socket], stop: threading.Event) -> None:
                 sock.send(b"e")
 
 
-def _probe(host: str, port: int, seconds: float, interval: float) -> tuple[list[float], int]:
+def _probe(host: str, port: int, seconds: float, interval: float) -> tuple[list[float], list[str]]:
     latencies: list[float] = []
-    failures = 0
+    failures: list[str] = []
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         started = time.perf_counter()
@@ -152,9 +156,9 @@ def _probe(host: str, port: int, seconds: float, interval: float) -> tuple[list[
             if response.status == 200:
                 latencies.append((time.perf_counter() - started) * 1000)
             else:
-                failures += 1
-        except OSError:
-            failures += 1
+                failures.append(f"status {response.status}")
+        except OSError as error:
+            failures.append(type(error).__name__)
         finally:
             connection.close()
         time.sleep(max(0.0, interval - (time.perf_counter() - started)))
@@ -172,6 +176,7 @@ MALFORMED_REQUESTS: list[tuple[str, bytes]] = [
     ("request line with spaces", b"GET / / / HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("control byte in the target", b"GET /\x01 HTTP/1.1\r\nHost: x\r\n\r\n"),
     ("header without a colon", b"GET / HTTP/1.1\r\nHost: x\r\nNoColonHere\r\n\r\n"),
+    ("header of 9 KiB", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9216 + b"\r\n\r\n"),
     ("header of 64 KiB", b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 65536 + b"\r\n\r\n"),
     (
         "1,000 headers",

@@ -34,6 +34,8 @@ PASSWORD = "bench-password-1234"
 USERS = 1_000
 WORKERS = 2
 THREADS = 4
+# userauth serve's default: each request whose body is still arriving holds one thread.
+GRANIAN_THREADS = 64
 CONNECTIONS = 8
 DRAIN_LOGINS = 6
 SLOW_P99_LIMIT_MS = 100.0
@@ -64,13 +66,27 @@ def _gunicorn(worker_class: str, *extra: str) -> Callable[[str, int], list[str]]
     return command
 
 
-def _granian(target: str, port: int) -> list[str]:
+def _granian(threads: int) -> Callable[[str, int], list[str]]:
+    def command(target: str, port: int) -> list[str]:
+        return _granian_command(target, port, threads)
+
+    return command
+
+
+def _granian_command(target: str, port: int, threads: int) -> list[str]:
     factory = ["--factory"] if target == USERAUTH else []
     return [
         str(VENV_BIN / "granian"),
         "--interface=wsgi",
+        "--http=1",
+        "--http1-buffer-size=8192",
+        "--no-ws",
         f"--workers={WORKERS}",
-        f"--blocking-threads={THREADS}",
+        f"--blocking-threads={threads}",
+        # As userauth/server.py: granian's default (512 connections per worker with two
+        # workers, idle ones included) would lock /healthz out behind 1,000 idle clients.
+        "--backlog=2048",
+        "--backpressure=4096",
         "--host=127.0.0.1",
         f"--port={port}",
         "--workers-kill-timeout=30",
@@ -114,7 +130,14 @@ CONTENDERS = [
         f"{WORKERS} workers, 1,000 greenlets each",
     ),
     Contender(
-        "granian wsgi", _granian, f"{WORKERS} workers x {THREADS} blocking threads, Rust I/O"
+        f"granian wsgi, {THREADS} threads",
+        _granian(THREADS),
+        f"{WORKERS} workers x {THREADS} blocking threads",
+    ),
+    Contender(
+        f"granian wsgi, {GRANIAN_THREADS} threads",
+        _granian(GRANIAN_THREADS),
+        f"{WORKERS} workers x {GRANIAN_THREADS} blocking threads (userauth serve now)",
     ),
     Contender(
         "waitress", _waitress, f"1 process x {WORKERS * THREADS} threads (no worker processes)"
