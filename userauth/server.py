@@ -55,7 +55,9 @@ def build_server(settings: Settings) -> MPServer:
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(max_buffer_size=MAX_REQUEST_HEAD_BYTES),
         workers=settings.workers,
-        # The threads that run requests (a body is read by its request's thread).
+        # The threads that run requests. A body is read by its request's thread, so many
+        # (started on demand) keep slow senders from holding them all; granian's start-up
+        # warning that this is "quite high" for the cores is expected (bench.servers_compare).
         blocking_threads=settings.threads,
         backlog=LISTEN_BACKLOG,
         backpressure=MAX_CONNECTIONS_PER_WORKER,
