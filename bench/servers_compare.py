@@ -18,6 +18,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -174,9 +176,6 @@ class Running:
 
 
 def _wait_ready(running: Running) -> None:
-    import urllib.error
-    import urllib.request
-
     deadline = time.monotonic() + READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if running.process.poll() is not None:

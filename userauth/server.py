@@ -1,9 +1,10 @@
 """The production server: userauth's Flask app under granian, a Rust HTTP server, as WSGI.
 
 Chosen by measurement over gunicorn (gthread and gevent workers) and waitress
-(`python -m bench.servers_compare`, README "Serving"): granian reads requests in Rust, so
-idle connections and clients trickling a body hold no Python thread; it answers malformed
-requests with a bodiless 4xx (never an HTML page); and it drains requests in flight on SIGTERM.
+(`python -m bench.servers_compare`, README "Choosing the server"): granian accepts
+connections and reads request heads in Rust, so idle clients hold no Python thread (a body
+still arriving holds its request's thread: hence many threads); it answers malformed requests
+with a bodiless 4xx, never an HTML page; and it finishes requests in flight on SIGTERM.
 """
 
 from __future__ import annotations
@@ -77,7 +78,8 @@ def build_server(settings: Settings) -> MPServer:
 def serve(settings: Settings) -> None:
     """Run granian in the foreground until SIGTERM or SIGINT (graceful stop).
 
-    Workers are forked (multiprocessing) after the socket is bound; each builds its own app.
+    Workers are forked (multiprocessing); each listens on its own SO_REUSEPORT socket and
+    builds its own app (load_app), whose finalizer runs when the worker stops.
     """
     _raise_open_file_limit(settings.workers * MAX_CONNECTIONS_PER_WORKER + 1024)
     build_server(settings).serve(target_loader=partial(load_app, settings), wrap_loader=False)
