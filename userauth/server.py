@@ -36,6 +36,9 @@ GRACEFUL_TIMEOUT = 30
 MAX_CONNECTIONS_PER_WORKER = 4096
 # The kernel's queue of connections not yet accepted, shared by the workers.
 LISTEN_BACKLOG = 2048
+# A thread idle this long ends (granian's minimum). At its default, 30 s, a worker that had
+# started many threads (slow clients) waited for them at SIGTERM until it was killed at 30 s.
+THREAD_IDLE_SECONDS = 5
 # The largest request head (request line and headers) read: a longer one is answered 431
 # without a body. As nginx's per-line limit and gunicorn's per-header one: 8 KiB.
 MAX_REQUEST_HEAD_BYTES = 8192
@@ -60,6 +63,7 @@ def build_server(settings: Settings) -> MPServer:
         # (started on demand) keep slow senders from holding them all; granian's start-up
         # warning that this is "quite high" for the cores is expected (bench.servers_compare).
         blocking_threads=settings.threads,
+        blocking_threads_idle_timeout=THREAD_IDLE_SECONDS,
         backlog=LISTEN_BACKLOG,
         backpressure=MAX_CONNECTIONS_PER_WORKER,
         websockets=False,
