@@ -1,7 +1,7 @@
-"""Baseline (a): the bare Flask route, the ceiling for any Flask endpoint under gunicorn.
+"""Baseline (a): the bare Flask route, the ceiling for any Flask endpoint under its server.
 
-Run by the benchmark with the same gunicorn settings as `userauth serve`:
-`gunicorn -k gthread -w W --threads T bench.bare:app`.
+Run by the benchmark with the same server and settings as `userauth serve`:
+`granian --interface wsgi --workers W --blocking-threads T bench.bare:app`.
 """
 
 from __future__ import annotations

@@ -358,7 +358,7 @@ def _print(config: Config, backends: list[Backend]) -> None:
     layout = config.layout
     lines = [
         *report.machine(version),
-        f"settings: gunicorn gthread, {layout.workers} workers x {layout.threads} threads, "
+        f"settings: granian (WSGI), {layout.workers} workers x {layout.threads} threads, "
         f"bcrypt cost {config.bcrypt_rounds}; wrk 1 thread, {config.connections} connections, "
         f"{config.seconds} s per run ({config.peer_seconds} s for peers), {config.rounds} "
         "alternating rounds of the compared runs; "

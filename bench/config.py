@@ -12,6 +12,9 @@ from bench.peer_apps import Peer
 from bench.servers import GunicornLayout
 from userauth.settings import Settings
 
+# wrk's connections: the load issue 14 measured with (2 workers, -c8), whatever the threads.
+WRK_CONNECTIONS = 8
+
 
 @dataclass(frozen=True)
 class Config:
@@ -43,7 +46,7 @@ def parse_args(argv: Sequence[str] | None, description: str) -> Config:
     parser.add_argument("--rounds", type=int, default=2, help="alternations of compared runs")
     parser.add_argument("--workers", type=int, default=defaults.workers)
     parser.add_argument("--threads", type=int, default=defaults.threads)
-    parser.add_argument("--connections", type=int, help="wrk connections (default 2 x threads)")
+    parser.add_argument("--connections", type=int, help="wrk connections (default 8)")
     parser.add_argument(
         "--postgres",
         default=os.environ.get("BENCH_POSTGRES_URL"),
@@ -63,7 +66,7 @@ def parse_args(argv: Sequence[str] | None, description: str) -> Config:
         rounds=max(1, args.rounds),
         big_users=args.rows or (100_000 if args.quick else 1_000_000),
         layout=layout,
-        connections=args.connections or 2 * layout.threads,
+        connections=args.connections or WRK_CONNECTIONS,
         bcrypt_rounds=defaults.bcrypt_rounds,
         bcrypt_samples=5 if args.quick else 10,
         postgres_url=args.postgres,

@@ -59,7 +59,7 @@ def machine(postgres_version: str | None) -> list[str]:
         if line.startswith("MemTotal:"):
             memory_kb = int(line.split()[1])
     packages = ", ".join(
-        f"{name} {version(name)}" for name in ("flask", "gunicorn", "sqlalchemy", "bcrypt")
+        f"{name} {version(name)}" for name in ("flask", "granian", "sqlalchemy", "bcrypt")
     )
     return [
         f"machine: {cpu}, {len(os.sched_getaffinity(0))} usable cores, "

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -261,8 +262,15 @@ class ServerProcess:
 
     def start(self, timeout: float = 30) -> ServerProcess:
         """Start the process and wait until it answers; stop it again if it never does."""
+        # A process group of its own: a server whose workers outlive a killed main process
+        # (granian's do) is killed whole.
         self._process = subprocess.Popen(
-            self.command, cwd=self.cwd, env=self.env, stdout=self._output, stderr=subprocess.STDOUT
+            self.command,
+            cwd=self.cwd,
+            env=self.env,
+            stdout=self._output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -291,7 +299,7 @@ class ServerProcess:
             try:
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
                 process.wait()
             self.exit_status = process.returncode
         self._output.seek(0)

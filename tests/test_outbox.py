@@ -225,3 +225,19 @@ class TestStop:
         with down_sink.serving():
             server.start()
             assert len(down_sink.wait_for(EMAIL, timeout=30)) == 1
+
+    @pytest.mark.slow
+    def test_a_mail_queued_just_before_sigterm_goes_out_as_the_server_stops(
+        self, start_server: Callable[..., ServerProcess], mail: MailSink
+    ) -> None:
+        server = start_server(**mail.production_env())
+        requests.post(
+            server.url + "/users", data={"email": EMAIL, "password": PASSWORD}, timeout=10
+        )
+        answer = requests.post(server.url + "/reset_password", data={"email": EMAIL}, timeout=10)
+        assert answer.status_code == 200
+        # At once: the sender waits for a pause in requests before it sends, so the mail is
+        # still queued when the worker is told to stop, and its stopping sends it.
+        output = server.stop()
+        assert server.exit_status == 0, output
+        assert len(mail.to(EMAIL)) == 1, output

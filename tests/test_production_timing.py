@@ -1,6 +1,6 @@
 """Production under its own server: an answer's time does not tell which emails are registered.
 
-Measured against `userauth serve` as a process (gunicorn, production settings, a real SMTP
+Measured against `userauth serve` as a process (granian, production settings, a real SMTP
 sink), as same-run ratios of medians over interleaved pairs; the best of three rounds counts,
 since a leak is systematic and shows in every round while a busy machine's noise does not.
 """

@@ -1,4 +1,4 @@
-"""`userauth serve`: the app under gunicorn, started as a process and driven over HTTP.
+"""`userauth serve`: the app under granian, started as a process and driven over HTTP.
 
 Covers issue 5 item 1: it answers the contract, stops gracefully on SIGTERM without cutting
 off a request, and takes its workers and threads from the settings.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
+import signal
 import subprocess
 import sys
 import time
@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
+from bench import faults
 from tests.conftest import ServerProcess, free_port
 from tests.test_server_process import (
     EMAIL,
@@ -31,7 +32,9 @@ SERVE = [sys.executable, "-m", "userauth", "serve"]
 # A bcrypt cost at which a login takes about half a second: long enough to be in flight.
 SLOW_ROUNDS = "13"
 CONCURRENT_LOGINS = 2
-# The time to wait for gunicorn to start every worker, after the first one answers.
+# Logins at the slow cost, sent whole before SIGTERM: more than the 2 cores finish at once.
+DRAINED_LOGINS = 4
+# The time to wait for the server to start every worker, after the first one answers.
 WORKERS_BOOT_SECONDS = 10
 
 pytestmark = pytest.mark.slow
@@ -70,7 +73,7 @@ def start_serve(database_url: str) -> Iterator[StartServe]:
 
 
 def worker_pids(master: int) -> set[int]:
-    """Return the pids of the master's children: gunicorn's workers."""
+    """Return the pids of the main process's children: the server's workers."""
     children = set()
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
@@ -91,16 +94,16 @@ def count_workers(server: Serve, expected: int) -> int:
     return len(workers)
 
 
-def gunicorn_settings(output: str) -> dict[str, str]:
-    """Return the configuration gunicorn logs at DEBUG level, as setting name -> value."""
+def server_settings(output: str) -> dict[str, object]:
+    """Return the settings `userauth serve` logs at DEBUG level as it hands them to the server."""
     for line in output.splitlines():
         try:
-            event = str(json.loads(line).get("event", ""))
-        except (ValueError, AttributeError):
+            entry = json.loads(line)
+        except ValueError:
             continue
-        if event.startswith("Current configuration:"):
-            return dict(re.findall(r"^\s+(\w+): (.*)$", event, re.MULTILINE))
-    raise AssertionError(f"gunicorn logged no configuration:\n{output}")
+        if isinstance(entry, dict) and entry.get("event") == "server settings":
+            return entry
+    raise AssertionError(f"userauth serve logged no server settings:\n{output}")
 
 
 def post_login(url: str) -> requests.Response:
@@ -129,6 +132,31 @@ class TestGracefulStop:
             statuses = [login.result().status_code for login in logins]
         assert statuses == [200] * CONCURRENT_LOGINS, output
         assert server.exit_status == 0, output
+
+    def test_requests_sent_whole_before_sigterm_all_get_their_full_answer(
+        self, start_serve: StartServe
+    ) -> None:
+        server = start_serve("--workers", "2", USERAUTH_BCRYPT_ROUNDS=SLOW_ROUNDS)
+        register_user(server.url, EMAIL, PASSWD)
+        logins = [
+            faults.login_request("127.0.0.1", server.port, EMAIL, PASSWD)
+            for _ in range(DRAINED_LOGINS)
+        ]
+
+        def wait_exit() -> int | None:
+            server.stop()
+            return server.exit_status
+
+        result = faults.drain(
+            "127.0.0.1",
+            server.port,
+            logins,
+            terminate=lambda: os.kill(server.pid, signal.SIGTERM),
+            wait_exit=wait_exit,
+        )
+        assert result.answered_before_signal == 0, "the logins ended before SIGTERM"
+        assert result.statuses == [200] * DRAINED_LOGINS  # none reset, none cut short
+        assert result.exit_status == 0
 
     def test_new_connections_are_refused_after_the_stop(self, start_serve: StartServe) -> None:
         server = start_serve("--workers", "1")
@@ -191,8 +219,8 @@ class TestWorkersAndThreads:
             USERAUTH_WORKERS="2", USERAUTH_THREADS="3", USERAUTH_LOG_LEVEL="DEBUG"
         )
         assert count_workers(server, 2) == 2
-        configuration = gunicorn_settings(server.stop())
-        assert (configuration["workers"], configuration["threads"]) == ("2", "3")
+        configuration = server_settings(server.stop())
+        assert (configuration["workers"], configuration["threads"]) == (2, 3)
 
     def test_options_take_precedence_over_the_settings(self, start_serve: StartServe) -> None:
         server = start_serve(
@@ -205,16 +233,16 @@ class TestWorkersAndThreads:
             USERAUTH_LOG_LEVEL="DEBUG",
         )
         assert count_workers(server, 1) == 1
-        configuration = gunicorn_settings(server.stop())
-        assert (configuration["workers"], configuration["threads"]) == ("1", "2")
+        configuration = server_settings(server.stop())
+        assert (configuration["workers"], configuration["threads"]) == (1, 2)
 
-    def test_the_default_is_one_worker_per_core_with_four_threads(
+    def test_the_default_is_one_worker_per_core_with_sixty_four_threads(
         self, start_serve: StartServe
     ) -> None:
         cores = min(len(os.sched_getaffinity(0)), 64)
         server = start_serve(USERAUTH_LOG_LEVEL="DEBUG")
         assert count_workers(server, cores) == cores
-        assert gunicorn_settings(server.stop())["threads"] == "4"
+        assert server_settings(server.stop())["threads"] == 64
 
 
 class TestRequestLog:

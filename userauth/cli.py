@@ -60,9 +60,9 @@ def main() -> None:
     "--port", type=click.IntRange(1, 65535), help="Port (default: USERAUTH_PORT or 5000)."
 )
 @click.option("--workers", type=click.IntRange(1, 64), help="Worker processes (default: cores).")
-@click.option("--threads", type=click.IntRange(1, 64), help="Threads per worker (default: 4).")
+@click.option("--threads", type=click.IntRange(1, 256), help="Threads per worker (default: 64).")
 def serve(host: str | None, port: int | None, workers: int | None, threads: int | None) -> None:
-    """Serve userauth under gunicorn; SIGTERM stops it gracefully.
+    """Serve userauth under granian; SIGTERM stops it gracefully.
 
     Refuses to start on a database behind the current schema unless USERAUTH_AUTO_MIGRATE is
     true, in which case it upgrades it first.
@@ -82,7 +82,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     if problems:
         click.echo("userauth cannot start:\n" + "\n".join(problems), err=True)
         raise SystemExit(2)
-    # Checked once here, before gunicorn forks, so workers never race to create or migrate.
+    # Checked once here, before the workers fork, so they never race to create or migrate.
     try:
         migrations.ensure_current(settings.database_url, auto_migrate=settings.auto_migrate)
     except migrations.MigrationError as error:

@@ -25,7 +25,7 @@ from userauth.db import DB, ClaimedMail
 
 logger = logging.getLogger(__name__)
 
-# How long a stopping process keeps sending due mail (gunicorn allows 30 s to stop).
+# How long a stopping process keeps sending due mail (the server allows 30 s to stop).
 DRAIN_SECONDS = 10
 # A claim outlives any send (SMTP times out after 10 s); a dead worker's job is free after.
 LEASE = timedelta(seconds=60)
@@ -43,7 +43,8 @@ _open_outboxes: weakref.WeakSet[Outbox] = weakref.WeakSet()
 
 @atexit.register
 def _drain_open_outboxes() -> None:
-    # A graceful stop (gunicorn's SIGTERM) sends what it can now; the table keeps the rest.
+    # A process that exits normally sends what it can now; the table keeps the rest (server
+    # workers, which end without atexit, do the same through userauth.server.load_app).
     for outbox in list(_open_outboxes):
         outbox.stop(DRAIN_SECONDS)
 

@@ -1,14 +1,26 @@
-"""The production server: userauth's Flask app under gunicorn."""
+"""The production server: userauth's Flask app under granian, a Rust HTTP server, as WSGI.
+
+Chosen by measurement over gunicorn (gthread and gevent workers) and waitress
+(`python -m bench.servers_compare`, README "Choosing the server"): granian accepts
+connections and reads request heads in Rust, so idle clients hold no Python thread (a body
+still arriving holds its request's thread: hence many threads); it answers malformed requests
+with a bodiless 4xx, never an HTML page; and it finishes requests in flight on SIGTERM.
+"""
 
 from __future__ import annotations
 
 import logging
+import resource
 import socket
+from functools import partial
+from multiprocessing.util import Finalize
 from typing import Any
 
 from flask import Flask
-from gunicorn import glogging
-from gunicorn.app.base import BaseApplication
+from granian.constants import HTTPModes, Interfaces
+from granian.http import HTTP1Settings
+from granian.log import LogLevels
+from granian.server import MPServer
 from sqlalchemy.engine import make_url
 
 from userauth.settings import Settings
@@ -16,62 +28,110 @@ from userauth.web import create_app
 
 logger = logging.getLogger("userauth.server")
 
-# Seconds a worker may take to finish its requests after SIGTERM before it is killed.
+# Seconds the workers may take to finish their requests after SIGTERM before they are killed.
 GRACEFUL_TIMEOUT = 30
+# Connections each worker keeps open at once, idle ones included (granian's "backpressure"
+# counts connections, not requests: its default, 512 with two workers, let 1,000 idle clients
+# lock /healthz out). Each costs a file descriptor and a few kB of buffers.
+MAX_CONNECTIONS_PER_WORKER = 4096
+# The kernel's queue of connections not yet accepted, shared by the workers.
+LISTEN_BACKLOG = 2048
+# A thread idle this long ends (granian's minimum). At its default, 30 s, a worker that had
+# started many threads (slow clients) waited for them at SIGTERM until it was killed at 30 s.
+THREAD_IDLE_SECONDS = 5
+# The largest request head (request line and headers) read: a longer one is answered 431
+# without a body. As nginx's per-line limit and gunicorn's per-header one: 8 KiB.
+MAX_REQUEST_HEAD_BYTES = 8192
 
 
-class GunicornServer(BaseApplication):  # type: ignore[misc]
-    """gunicorn configured from Settings; each worker builds its own app after the fork."""
+def build_server(settings: Settings) -> MPServer:
+    """Return granian configured from `settings`, not yet started (`serve()` starts it)."""
+    # Worker processes (granian's MPServer), never its threads-only mode for free-threaded
+    # Python: each worker builds its own app, engine and outbox after the fork.
+    server = MPServer(
+        # Only named in granian's own lines: the loader below builds the app in each worker.
+        "userauth",
+        address=settings.host.strip("[]"),
+        port=settings.port,
+        interface=Interfaces.WSGI,
+        # HTTP/1.1 only: what proxies speak to an upstream, and one set of header limits
+        # (an HTTP/2 client's headers would be bounded by another, far larger, setting).
+        http=HTTPModes.http1,
+        http1_settings=HTTP1Settings(max_buffer_size=MAX_REQUEST_HEAD_BYTES),
+        workers=settings.workers,
+        # The threads that run requests. A body is read by its request's thread, so many
+        # (started on demand) keep slow senders from holding them all; granian's start-up
+        # warning that this is "quite high" for the cores is expected (bench.servers_compare).
+        blocking_threads=settings.threads,
+        blocking_threads_idle_timeout=THREAD_IDLE_SECONDS,
+        backlog=LISTEN_BACKLOG,
+        backpressure=MAX_CONNECTIONS_PER_WORKER,
+        websockets=False,
+        log_level=LogLevels(settings.log_level.lower()),
+        log_dictconfig=_json_logging(settings.log_level),
+        # userauth's request log (path without query string) replaces granian's access log.
+        log_access=False,
+        workers_kill_timeout=GRACEFUL_TIMEOUT,
+        # As gunicorn did: a worker that dies is replaced, the server keeps serving.
+        respawn_failed_workers=True,
+    )
+    server.on_startup(partial(_announce, settings))
+    return server
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        super().__init__()
 
-    def load_config(self) -> None:
-        settings = self._settings
-        options: dict[str, Any] = {
-            "bind": f"{settings.host}:{settings.port}",
+def serve(settings: Settings) -> None:
+    """Run granian in the foreground until SIGTERM or SIGINT (graceful stop).
+
+    Workers are forked (multiprocessing); each listens on its own SO_REUSEPORT socket and
+    builds its own app (load_app), whose finalizer runs when the worker stops.
+    """
+    _raise_open_file_limit(settings.workers * MAX_CONNECTIONS_PER_WORKER + 1024)
+    build_server(settings).serve(target_loader=partial(load_app, settings), wrap_loader=False)
+
+
+def load_app(settings: Settings) -> Flask:
+    """Build the app inside a worker, start its outbox sender, and stop it at the worker's exit.
+
+    Built in the worker, so no database connection crosses a fork.
+    """
+    app = create_app(settings)
+    outbox = app.extensions["userauth"].outbox
+    # Each worker sends mail from the shared outbox table, including mail a stopped server
+    # left there.
+    outbox.start()
+    # granian's workers end through multiprocessing, which skips atexit: a finalizer is what
+    # runs when the worker's serving loop returns after SIGTERM, so due mail still goes out.
+    Finalize(None, outbox.stop, exitpriority=10)
+    return app
+
+
+def _raise_open_file_limit(wanted: int) -> None:
+    """Raise the soft limit of open files towards `wanted`, as far as the hard limit allows.
+
+    A common soft default is 1,024, which a few hundred idle clients would exhaust; the
+    workers inherit the limit through the fork.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    if soft != resource.RLIM_INFINITY and soft < target:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+
+
+def _announce(settings: Settings) -> None:
+    logger.info(announcement(settings))
+    logger.debug(
+        "server settings",
+        extra={
+            "server": "granian",
             "workers": settings.workers,
             "threads": settings.threads,
-            "worker_class": "gthread",
             "graceful_timeout": GRACEFUL_TIMEOUT,
-            # A listening socket per worker: the kernel spreads connections evenly, where a
-            # shared one lets whichever worker wakes first take every kept-alive connection.
-            "reuse_port": True,
-            "proc_name": "userauth",
-            "loglevel": settings.log_level.lower(),
-            "logconfig_dict": _json_logging(settings.log_level),
-            "logger_class": _GunicornLog,
-            "when_ready": lambda _arbiter: logger.info(announcement(settings)),
-        }
-        if "control_socket_disable" in self.cfg.settings:
-            # gunicorn 24+ opens a shared control socket; two servers on one host would clash.
-            options["control_socket_disable"] = True
-        for key, value in options.items():
-            self.cfg.set(key, value)
-
-    def load(self) -> Flask:
-        # Built in the worker, so no database connection crosses a fork.
-        app = create_app(self._settings)
-        # Each worker sends mail from the shared outbox table, including mail a stopped
-        # server left there.
-        app.extensions["userauth"].outbox.start()
-        return app
-
-
-class _GunicornLog(glogging.Logger):  # type: ignore[misc]
-    """gunicorn's logger without its access log, which userauth's request log replaces.
-
-    Silencing "gunicorn.access" is not enough: gunicorn still builds each line's fields.
-    """
-
-    def access(self, *_args: Any) -> None:
-        pass
+        },
+    )
 
 
 def _json_logging(level: str) -> dict[str, Any]:
-    """gunicorn's own lines as JSON through userauth's handler; its access log stays off,
-    since userauth's request log (path without query string) replaces it."""
+    """granian's own lines as JSON through userauth's handler; its access log stays off."""
     return {
         "version": 1,
         "disable_existing_loggers": False,
@@ -79,8 +139,8 @@ def _json_logging(level: str) -> dict[str, Any]:
         "handlers": {"json": {"()": "userauth.logs.StderrHandler", "formatter": "json"}},
         "root": {"level": level, "handlers": ["json"]},
         "loggers": {
-            "gunicorn.error": {"level": level, "handlers": [], "propagate": True},
-            "gunicorn.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
+            "_granian": {"level": level, "handlers": [], "propagate": True},
+            "granian.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
         },
     }
 
@@ -97,15 +157,10 @@ def announcement(settings: Settings) -> str:
 def ensure_port_free(host: str, port: int) -> None:
     """Raise OSError (address in use) when something already listens on host:port.
 
-    Workers bind with SO_REUSEPORT, which would let a second server quietly share the port
-    with the first; an operator starting one over another must hear about it instead.
+    granian's workers each bind with SO_REUSEPORT, which would let a second server quietly
+    share the port with the first; an operator starting one over another must hear about it.
     """
-    address = host.strip("[]")  # gunicorn takes an IPv6 address in brackets too
+    address = host.strip("[]")
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.create_server((address, port), family=family):
         pass
-
-
-def serve(settings: Settings) -> None:
-    """Run gunicorn in the foreground until SIGTERM or SIGINT (graceful stop)."""
-    GunicornServer(settings).run()

@@ -62,10 +62,12 @@ class Settings:
     sqlite_busy_timeout_ms: int = 30_000
     host: str = "0.0.0.0"  # noqa: S104 - a service is reached from other hosts
     port: int = 5000
-    # gunicorn: one process per core, threads to overlap database waits and bcrypt (which
-    # releases the GIL).
+    # granian: one worker process per core, each with up to `threads` threads running requests
+    # (started on demand), to overlap database waits and bcrypt (which releases the GIL).
+    # Connections and request heads are read in Rust, but a request's body is read by its
+    # thread: many threads, so that clients sending bodies slowly cannot hold all of them.
     workers: int = field(default_factory=_usable_cores)
-    threads: int = 4
+    threads: int = 64
     bcrypt_rounds: int = 12
     # OWASP Session Management cheat sheet: 15-30 min idle for low-risk apps, and an absolute
     # lifetime matching a working day (4-8 h).
@@ -350,7 +352,7 @@ def _server_settings(reader: _Reader) -> dict[str, Any]:
         "workers": reader.integer(
             "USERAUTH_WORKERS", _usable_cores(), minimum=1, maximum=MAX_WORKERS
         ),
-        "threads": reader.integer("USERAUTH_THREADS", 4, minimum=1, maximum=64),
+        "threads": reader.integer("USERAUTH_THREADS", 64, minimum=1, maximum=256),
         "redis_url": reader.optional("REDIS_URL"),
         "trusted_proxies": reader.integer("USERAUTH_TRUSTED_PROXIES", 0, minimum=0),
         "log_level": reader.choice(
