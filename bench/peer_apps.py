@@ -262,7 +262,8 @@ def describe(peers: tuple[Peer, ...], workers: int) -> list[str]:
                 pins[name] = version
     versions = ", ".join(f"{name} {pins[name]}" for name in HEADLINE_PACKAGES if name in pins)
     return [
-        f"peers: {versions}; the Flask ones under gunicorn gthread with the same workers and threads, FastAPI-Users under "
+        f"peers: {versions}; the Flask ones under gunicorn gthread with the same workers and "
+        "threads, FastAPI-Users under "
         f"uvicorn --workers {workers} (uvloop, httptools); each on 1,000 accounts, bcrypt cost 12",
     ]
 

@@ -1,7 +1,7 @@
 """Measure the session cache: GET /profile with it on and off, against the bare route.
 
 `python -m bench.session_cache [--seconds S] [--rounds R] [--postgres URL] [--no-sqlite]`
-starts three servers per backend under the same gunicorn settings (bench/bare.py, userauth
+starts three servers per backend under the same server settings (bench/bare.py, userauth
 with USERAUTH_SESSION_CACHE=on, and =off) on one seeded database of 1,000 accounts, and runs
 wrk against them in alternating order (A B C, then C B A). It prints requests/s, p99 and
 each userauth figure as a ratio to the bare route measured in the same run.
@@ -23,12 +23,12 @@ from pathlib import Path
 import bcrypt
 
 from bench.bare import app as bare_app
-from bench.bench import PASSWORD, SMALL_USERS, postgres_urls, progress, server_env
-from bench.bench import parse_args as bench_args
+from bench.bench import PASSWORD, SMALL_USERS, progress
+from bench.config import parse_args, server_env
 from bench.load import Figures, run_wrk, script
 from bench.overhead import Scenario, call, environ, logged_in_cookie
 from bench.overhead import measure as measure_in_process
-from bench.seed import ensure_postgres_database, seed
+from bench.seed import ensure_postgres_database, postgres_urls, seed
 from bench.servers import Server, start_bare, start_userauth
 from userauth import migrations
 from userauth.settings import Settings
@@ -37,7 +37,7 @@ from userauth.web import create_app
 
 def measure(name: str, url: str, argv: list[str], workdir: Path) -> dict[str, Figures]:
     """Seed `url`, serve it three ways, and return the merged figures of each."""
-    config = bench_args(argv)
+    config = parse_args(argv, __doc__.splitlines()[0])
     stored = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(config.bcrypt_rounds))
     small = seed(url, SMALL_USERS, stored, random.Random(14))
     ids = workdir / f"{name}-ids.txt"
