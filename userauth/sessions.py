@@ -128,6 +128,21 @@ class Sessions:
                 cache.touched(digest, now)
         return live
 
+    def cached(self, session_id: str | None) -> LiveSession | None:
+        """Return the live session when this process's cache answers for it alone, else None.
+
+        None means "resolve it" (no cache, not cached, or its idle clock is due a write),
+        never "no such session": the caller then takes the full path, `resolve`.
+        """
+        cache = self._cache
+        if cache is None or not tokens.looks_like_token(session_id):
+            return None
+        now = self._clock()
+        live = cache.get(tokens.digest(session_id), now)
+        if live is None or self._policy.needs_touch(live.last_used_at, now):
+            return None
+        return live
+
     def list(self, live: LiveSession) -> list[SessionView]:
         """Return the live sessions of the session's user, newest first, marking it."""
         rows = self._db.list_live_sessions(live.user_id, self._policy.window(self._clock()))

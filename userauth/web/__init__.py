@@ -21,6 +21,7 @@ from userauth.web.cors import install_cors
 from userauth.web.docs import configure_api_documentation
 from userauth.web.errors import register_error_handlers
 from userauth.web.gate import gate
+from userauth.web.hot_path import HotPath
 from userauth.web.limits import install_rate_limits
 from userauth.web.observability import install_observability
 from userauth.web.pages import install_pages
@@ -52,6 +53,8 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
         json_errors=False,
     )
     app.config.update(MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH, DEBUG=settings.debug)
+    # Innermost: a cached session's `GET /profile` or gate check skips Flask, not the log.
+    app.wsgi_app = HotPath(app.wsgi_app, auth, SECURITY_HEADERS)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         # Only the last N proxies are trusted to say who the client is; a client cannot
         # spoof its address (and so its rate limit) by sending X-Forwarded-For itself.

@@ -249,11 +249,16 @@ def metrics() -> Response:
     return Response(_state().metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
 
+def record_route(environ: WSGIEnvironment, route: str, method: str, path: str) -> None:
+    """Name the request's route for its log line and metrics (the WSGI wrapper reads it)."""
+    environ[_SERVED_KEY] = (route, method, path)
+
+
 def _remember_route(_error: BaseException | None) -> None:
     """Leave the request's URL rule, method and path in the environ for _RequestObserver."""
     rule = request.url_rule
     route = rule.rule if rule is not None else UNMATCHED_ROUTE
-    request.environ[_SERVED_KEY] = (route, request.method, request.path)
+    record_route(request.environ, route, request.method, request.path)
 
 
 def install_observability(app: Flask, settings: Settings, auth: Auth) -> None:

@@ -1,0 +1,90 @@
+"""The session checks' hot path: `GET /profile` and the gate answered from the session cache.
+
+With a forward-auth gate, every request of every app behind userauth asks it "who is this?".
+When this process's session cache answers for the session alone (session_cache.py: a live
+entry the broadcast vouches for, its idle clock not due a write), the answer needs nothing
+from Flask: this WSGI layer writes it directly, byte for byte what the Flask route would
+answer (tests compare the two). Everything else — no cookie, a miss, a touch due, a query
+string, a cross-origin request (CORS), any other route — goes to Flask unchanged. It sits
+inside the request log and metrics, so a hot answer is logged and counted like any other.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from werkzeug.http import parse_cookie
+
+from userauth.auth import Auth
+from userauth.sessions import LiveSession
+from userauth.web.gate import header_value
+from userauth.web.observability import record_route
+from userauth.web.session import SESSION_COOKIE
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+PROFILE = "/profile"
+GATE = "/auth/verify"
+
+
+class HotPath:
+    """WSGI middleware: answer a cached session's `GET /profile` or gate check itself."""
+
+    def __init__(
+        self, wsgi_app: WSGIApplication, auth: Auth, security_headers: Sequence[tuple[str, str]]
+    ) -> None:
+        self._wsgi_app = wsgi_app
+        self._sessions = auth.sessions
+        self._user_header = auth.settings.gate_user_header
+        self._email_header = auth.settings.gate_email_header
+        self._security_headers = list(security_headers)
+
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        live = self._cached_session(environ)
+        if live is None:
+            return self._wsgi_app(environ, start_response)
+        path = environ["PATH_INFO"]
+        headers: list[tuple[str, str]]
+        if path == PROFILE:
+            body = _json({"email": live.email})
+            headers = []
+        else:
+            body = _json({"email": live.email, "id": live.user_id})
+            headers = [
+                (self._user_header, str(live.user_id)),
+                (self._email_header, header_value(live.email)),
+            ]
+        start_response(
+            "200 OK",
+            [
+                ("Content-Type", "application/json"),
+                ("Content-Length", str(len(body))),
+                *headers,
+                *self._security_headers,
+            ],
+        )
+        record_route(environ, path, "GET", path)
+        return [body]
+
+    def _cached_session(self, environ: WSGIEnvironment) -> LiveSession | None:
+        """Return the session the cache answers for, when this request may be answered here."""
+        if (
+            environ.get("PATH_INFO") not in (PROFILE, GATE)
+            or environ.get("REQUEST_METHOD") != "GET"
+            or environ.get("QUERY_STRING")
+            # CORS answers carry headers only Flask-CORS writes.
+            or "HTTP_ORIGIN" in environ
+        ):
+            return None
+        cookie = environ.get("HTTP_COOKIE")
+        if not cookie:
+            return None
+        return self._sessions.cached(parse_cookie(cookie).get(SESSION_COOKIE))
+
+
+def _json(value: dict[str, object]) -> bytes:
+    # As Flask's jsonify outside debug: compact, keys sorted, ASCII, one trailing newline.
+    return (json.dumps(value, separators=(",", ":"), sort_keys=True) + "\n").encode()
