@@ -82,7 +82,11 @@ class HotPath:
         cookie = environ.get("HTTP_COOKIE")
         if not cookie:
             return None
-        return self._sessions.cached(parse_cookie(cookie).get(SESSION_COOKIE))
+        try:
+            session_id = parse_cookie(cookie).get(SESSION_COOKIE)
+        except UnicodeDecodeError:  # not UTF-8: Flask's own reading decides what it names
+            return None
+        return self._sessions.cached(session_id)
 
 
 def _json(value: dict[str, object]) -> bytes:
