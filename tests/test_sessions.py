@@ -263,12 +263,12 @@ class TestAbsoluteLifetime:
 
 @pytest.mark.usefixtures("registered")
 class TestLastUsed:
-    def test_requests_within_a_minute_do_not_write_last_used_at(
+    def test_requests_within_half_a_minute_do_not_write_last_used_at(
         self, auth: Auth, clock: FakeClock, engine: Engine
     ) -> None:
         session_id = auth.create_session(EMAIL)
         created = clock.now
-        for seconds in (1, 20, 30, 5):  # 56 s after login in all
+        for seconds in (1, 10, 10, 8):  # 29 s after login in all
             clock.advance(seconds=seconds)
             assert auth.get_user_from_session_id(session_id) is not None
 
@@ -286,18 +286,34 @@ class TestLastUsed:
 
         assert stored_last_used(engine) == clock.now
 
-    def test_last_used_at_is_written_again_only_a_minute_after_the_last_write(
+    def test_last_used_at_is_not_written_again_within_half_a_minute_of_the_last_write(
         self, client: FlaskClient, clock: FakeClock, engine: Engine
     ) -> None:
         log_in(client)
         clock.advance(minutes=2)
         client.get("/profile")
         written = clock.now
-        clock.advance(seconds=59)
+        clock.advance(seconds=29)
 
         client.get("/profile")
 
         assert stored_last_used(engine) == written
+
+    def test_sessions_last_written_together_come_due_apart(
+        self, auth: Auth, clock: FakeClock, engine: Engine
+    ) -> None:
+        # Twenty devices log in in the same second; each is due between 30 and 60 s later.
+        session_ids = [auth.create_session(EMAIL) for _ in range(20)]
+        created = clock.now
+        clock.advance(seconds=45)
+
+        for session_id in session_ids:
+            assert auth.get_user_from_session_id(session_id) is not None
+
+        with engine.connect() as connection:
+            stored = connection.execute(select(DeviceSession.last_used_at)).scalars().all()
+        written = [moment for moment in stored if as_utc(moment) > created]
+        assert 0 < len(written) < len(session_ids)
 
 
 @pytest.mark.usefixtures("registered")

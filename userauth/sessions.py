@@ -18,6 +18,12 @@ __all__ = ["LiveSession", "SessionPolicy", "SessionView", "Sessions"]
 
 # The idle clock is written at most this often, so checking a session is not a write.
 TOUCH_INTERVAL = timedelta(minutes=1)
+# Each session waits between this part of the interval and all of it, by its row id, so
+# sessions last written together (made in one burst, or cached together after a restart)
+# do not all come due in the same instant: their writes spread over half the interval.
+TOUCH_SPREAD = 0.5
+# Knuth's multiplicative hash: consecutive row ids land far apart in [0, 1).
+_GOLDEN = 2654435761
 # Row ids are 32-bit integers on PostgreSQL; a larger number names no session.
 MAX_ROW_ID = 2**31 - 1
 
@@ -44,11 +50,17 @@ class SessionPolicy:
         """Tell whether a session is live at `now`: window()'s SQL condition, in Python."""
         return as_utc(expires_at) > now and as_utc(last_used) > now - self.idle_timeout
 
-    def needs_touch(self, last_used: datetime, now: datetime) -> bool:
+    def needs_touch(self, session_id: int, last_used: datetime, now: datetime) -> bool:
+        """Tell whether a use at `now` must write the session's idle clock (`last_used`).
+
+        Every 30 to 60 s of use per session (TOUCH_SPREAD by its row id), so that checking
+        a session is not a write, and sessions last written together come due apart.
+        """
         # A stale clock ends a session early by up to the interval: keep that a small part
         # of a short idle timeout.
         interval = min(TOUCH_INTERVAL, self.idle_timeout / 10)
-        return now - as_utc(last_used) >= interval
+        spread = (session_id * _GOLDEN % 2**32) / 2**32
+        return now - as_utc(last_used) >= interval * (1 - TOUCH_SPREAD * spread)
 
 
 @dataclass(frozen=True)
@@ -122,7 +134,7 @@ class Sessions:
             if cache is not None:
                 cache.fill(digest, live, before)
         # The idle clock moves as often with the cache as without: a hit is a use.
-        if self._policy.needs_touch(live.last_used_at, now):
+        if self._policy.needs_touch(live.id, live.last_used_at, now):
             self._db.touch_session(live.id, now)
             if cache is not None:
                 cache.touched(digest, now)
@@ -139,7 +151,7 @@ class Sessions:
             return None
         now = self._clock()
         live = cache.get(tokens.digest(session_id), now)
-        if live is None or self._policy.needs_touch(live.last_used_at, now):
+        if live is None or self._policy.needs_touch(live.id, live.last_used_at, now):
             return None
         return live
 
