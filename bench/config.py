@@ -75,8 +75,12 @@ def parse_args(argv: Sequence[str] | None, description: str) -> Config:
     )
 
 
-def server_env(database_url: str, config: Config) -> dict[str, str]:
-    """The servers' environment: ours, minus any userauth setting, plus the benchmark's."""
+def bench_environment(database_url: str, bcrypt_rounds: int, **extra: str) -> dict[str, str]:
+    """A benchmarked server's environment: ours minus any userauth setting, plus the bench's.
+
+    Development mode (no SMTP needed), the given bcrypt cost, one trusted proxy (wrk's
+    requests carry X-Forwarded-For, so rate limits see many clients), then `extra`.
+    """
     env = {
         key: value
         for key, value in os.environ.items()
@@ -85,7 +89,13 @@ def server_env(database_url: str, config: Config) -> dict[str, str]:
     env.update(
         DATABASE_URL=database_url,
         USERAUTH_ENV="development",
-        USERAUTH_BCRYPT_ROUNDS=str(config.bcrypt_rounds),
+        USERAUTH_BCRYPT_ROUNDS=str(bcrypt_rounds),
         USERAUTH_TRUSTED_PROXIES="1",
+        **extra,
     )
     return env
+
+
+def server_env(database_url: str, config: Config) -> dict[str, str]:
+    """The servers' environment for this run's settings (bench_environment)."""
+    return bench_environment(database_url, config.bcrypt_rounds)

@@ -35,6 +35,7 @@ from pathlib import Path
 
 import bcrypt
 
+from bench.config import bench_environment
 from bench.load import run_wrk, script
 from bench.seed import Seeded, ensure_postgres_database, seed
 from bench.servers import GunicornLayout, Server, ServerError, start_userauth
@@ -136,20 +137,8 @@ def parse_args(argv: Sequence[str] | None) -> Config:
 
 
 def server_env(database_url: str, config: Config) -> dict[str, str]:
-    """The server's environment: ours minus any userauth setting, plus the benchmark's."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("USERAUTH_") and key not in {"DATABASE_URL", "REDIS_URL"}
-    }
-    env.update(
-        DATABASE_URL=database_url,
-        USERAUTH_ENV="development",
-        USERAUTH_BCRYPT_ROUNDS=str(config.bcrypt_rounds),
-        USERAUTH_TRUSTED_PROXIES="1",
-        **config.env,
-    )
-    return env
+    """The server's environment: the benchmark's (bench_environment), plus any --env."""
+    return bench_environment(database_url, config.bcrypt_rounds, **config.env)
 
 
 def load(server: Server, seeded: Seeded, config: Config, workdir: Path) -> None:

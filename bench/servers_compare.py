@@ -28,6 +28,7 @@ from pathlib import Path
 import bcrypt
 
 from bench import faults
+from bench.config import bench_environment
 from bench.load import Figures, run_wrk, script
 from bench.seed import Seeded, ensure_postgres_database, seed
 from bench.servers import ROOT, VENV_BIN, free_port
@@ -227,23 +228,15 @@ class Row:
 
 
 def server_env(database_url: str) -> dict[str, str]:
-    """The servers' environment: ours without userauth settings, plus the benchmark's."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("USERAUTH_") and key not in {"DATABASE_URL", "REDIS_URL"}
-    }
-    env.update(
-        DATABASE_URL=database_url,
-        USERAUTH_ENV="development",
-        USERAUTH_BCRYPT_ROUNDS="12",
-        USERAUTH_TRUSTED_PROXIES="1",
-        # Shared by every worker and process, as `userauth serve` arranges for its workers.
+    """The servers' environment: the benchmark's (bench_environment), with the secrets that
+    every worker and process must share, as `userauth serve` arranges for its workers."""
+    return bench_environment(
+        database_url,
+        12,
         USERAUTH_RATELIMIT_KEY_SECRET=uuid.uuid4().hex * 2,
         USERAUTH_SECRET_KEY=uuid.uuid4().hex * 2,
         PYTHONUNBUFFERED="1",
     )
-    return env
 
 
 def measure(rows: list[Row], seeded: Seeded, workdir: Path, config: argparse.Namespace) -> None:
