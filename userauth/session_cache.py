@@ -13,16 +13,20 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from userauth.db import LiveSession
 from userauth.db.broadcast import SessionChanges, Version
 
-if TYPE_CHECKING:
-    from userauth.sessions import SessionPolicy
-
 # Entries per process: a few hundred bytes each, so about 5 MB when full.
 DEFAULT_CAPACITY = 10_000
+
+
+class Liveness(Protocol):
+    """The session policy's liveness rule, as the cache applies it (sessions.SessionPolicy)."""
+
+    def is_live(self, last_used: datetime, expires_at: datetime, now: datetime) -> bool:
+        """Tell whether a session last used at `last_used`, expiring at `expires_at`, is live."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,7 @@ class SessionCache:
     """A bounded LRU of live sessions by digest, trusted only while the broadcast vouches."""
 
     def __init__(
-        self, changes: SessionChanges, policy: SessionPolicy, capacity: int = DEFAULT_CAPACITY
+        self, changes: SessionChanges, policy: Liveness, capacity: int = DEFAULT_CAPACITY
     ) -> None:
         self._changes = changes
         self._policy = policy

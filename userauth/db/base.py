@@ -12,13 +12,27 @@ from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from userauth.db.broadcast import Broadcast, SessionChanges, announce, broadcast_for, changed_users
+from userauth.db.broadcast import Broadcast, SessionChanges, announce, changed_users
+from userauth.db.change_file import ChangeFile
 from userauth.db.engine import make_engine
 from userauth.models import DeviceSession, OneTimeSecret, User
 from userauth.sqlite import BUSY_TIMEOUT_MS
 
 T = TypeVar("T")
 P = ParamSpec("P")
+
+
+def broadcast_for(engine: Engine) -> Broadcast:
+    """Return the broadcast that suits the engine's database; nothing is opened yet."""
+    # Imported here: only a PostgreSQL server loads psycopg (a SQLite worker stays without it).
+    if engine.dialect.name == "postgresql":
+        from userauth.db.change_listener import ChangeListener
+
+        return ChangeListener(engine)
+    database = engine.url.database
+    if engine.dialect.name == "sqlite" and database and database != ":memory:":
+        return ChangeFile(f"{database}-session-changes")
+    return Broadcast()
 
 
 class Store:

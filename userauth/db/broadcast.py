@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 # Users are spread over this many counters: a change to one user moves the version of every
@@ -69,19 +68,3 @@ class Broadcast(SessionChanges):
 
     def close(self) -> None:
         """Stop listening (a no-op where nothing listens)."""
-
-
-def broadcast_for(engine: Engine) -> Broadcast:
-    """Return the broadcast that suits the engine's database; nothing is opened yet."""
-    # Imported here: each implementation imports this module's helpers, and only a
-    # PostgreSQL server loads psycopg (a SQLite worker stays without it).
-    if engine.dialect.name == "postgresql":
-        from userauth.db.change_listener import ChangeListener
-
-        return ChangeListener(engine)
-    database = engine.url.database
-    if engine.dialect.name == "sqlite" and database and database != ":memory:":
-        from userauth.db.change_file import ChangeFile
-
-        return ChangeFile(f"{database}-session-changes")
-    return Broadcast()

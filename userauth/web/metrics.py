@@ -9,16 +9,27 @@ the whole server's, whichever worker answers (prometheus_client's multiprocess m
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterator
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-if TYPE_CHECKING:
-    from userauth.web.observability import Dependencies
+
+class Dependencies(Protocol):
+    """What the metrics read of the app's services (observability.Dependencies provides it)."""
+
+    def count_live_sessions(self) -> int | None:
+        """Count live device sessions, or None when the database does not answer."""
+
+    def count_pending_mail(self) -> int | None:
+        """Count mail waiting in the outbox, or None when the database does not answer."""
+
+    def on_mail_failure(self, listener: Callable[[], object]) -> None:
+        """Call `listener` after each failed mail send."""
+
 
 # The methods a metric names; any other token a client sends is counted as OTHER.
 METRIC_METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
