@@ -27,6 +27,8 @@ from tests.test_server_process import (
     register_user,
     run_contract_scenario,
 )
+from userauth.server import forget_secret_variables
+from userauth.settings import SECRET_VARIABLES
 
 SERVE = [sys.executable, "-m", "userauth", "serve"]
 # A bcrypt cost at which a login takes about half a second: long enough to be in flight.
@@ -266,3 +268,18 @@ class TestRequestLog:
             and entry["request_id"].startswith("serve-log-")  # not the readiness probes
         ]
         assert sorted(logged) == sorted(request_ids)
+
+
+class TestSecretsInTheEnvironment:
+    def test_the_server_forgets_every_variable_that_holds_a_secret(
+        self, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # granian copies a worker's environment into every request's WSGI environ.
+        for name in SECRET_VARIABLES:
+            monkeypatch.setenv(name, f"secret-of-{name}")
+        monkeypatch.setenv("USERAUTH_PORT", "5000")
+
+        forget_secret_variables()
+
+        assert [name for name in SECRET_VARIABLES if name in os.environ] == []
+        assert os.environ["USERAUTH_PORT"] == "5000"

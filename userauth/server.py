@@ -10,6 +10,7 @@ with a bodiless 4xx, never an HTML page; and it finishes requests in flight on S
 from __future__ import annotations
 
 import logging
+import os
 import resource
 import socket
 from functools import partial
@@ -23,7 +24,7 @@ from granian.log import LogLevels
 from granian.server import MPServer
 from sqlalchemy.engine import make_url
 
-from userauth.settings import Settings
+from userauth.settings import SECRET_VARIABLES, Settings
 from userauth.web import create_app
 
 logger = logging.getLogger("userauth.server")
@@ -86,7 +87,19 @@ def serve(settings: Settings) -> None:
     builds its own app (load_app), whose finalizer runs when the worker stops.
     """
     _raise_open_file_limit(settings.workers * MAX_CONNECTIONS_PER_WORKER + 1024)
+    forget_secret_variables()
     build_server(settings).serve(target_loader=partial(load_app, settings), wrap_loader=False)
+
+
+def forget_secret_variables() -> None:
+    """Remove the variables that hold secrets (settings.SECRET_VARIABLES) from this process.
+
+    granian copies its worker's environment into every request's WSGI environ, where
+    anything that shows an environ (a debugger, an error report) would show them; the
+    settings are read by now, and the workers get them as an object.
+    """
+    for name in SECRET_VARIABLES:
+        os.environ.pop(name, None)
 
 
 def load_app(settings: Settings) -> Flask:

@@ -49,6 +49,16 @@ class SettingsError(ValueError):
     """A setting has a value that cannot be used; the message names the variable."""
 
 
+# The variables whose values are secrets (passwords in URLs, keys): read once at start-up.
+SECRET_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "USERAUTH_SECRET_KEY",
+    "USERAUTH_RATELIMIT_KEY_SECRET",
+    "USERAUTH_SMTP_PASSWORD",
+)
+
+
 @dataclass(frozen=True)
 class Settings:
     """Every knob of userauth, with its default; see the README's settings table."""
