@@ -11,6 +11,7 @@ from userauth.audit import NO_CLIENT, Client
 from userauth.clock import as_utc
 from userauth.db import DB, LiveSession, LiveWindow
 from userauth.errors import SessionNotFoundError
+from userauth.idle_clock import IdleClockWriter
 from userauth.models import DeviceSession, User
 from userauth.session_cache import SessionCache
 
@@ -94,6 +95,8 @@ class Sessions:
         self._cache = (
             SessionCache(db.session_changes, policy, cache_capacity) if cache_capacity else None
         )
+        # Idle in tests and tools; a served worker starts it (write_idle_clocks_in_background).
+        self._idle_clock = IdleClockWriter(db.touch_sessions)
 
     def start(self, user: User, *, checked_hash: bytes, client: Client = NO_CLIENT) -> str | None:
         """Start a session for the user; return its id, or None if the password changed
@@ -135,9 +138,7 @@ class Sessions:
                 cache.fill(digest, live, before)
         # The idle clock moves as often with the cache as without: a hit is a use.
         if self._policy.needs_touch(live.id, live.last_used_at, now):
-            self._db.touch_session(live.id, now)
-            if cache is not None:
-                cache.touched(digest, now)
+            self._touch(live.id, digest, now)
         return live
 
     def cached(self, session_id: str | None) -> LiveSession | None:
@@ -150,10 +151,32 @@ class Sessions:
         if cache is None or not tokens.looks_like_token(session_id):
             return None
         now = self._clock()
-        live = cache.get(tokens.digest(session_id), now)
-        if live is None or self._policy.needs_touch(live.id, live.last_used_at, now):
+        digest = tokens.digest(session_id)
+        live = cache.get(digest, now)
+        if live is None:
             return None
+        if self._policy.needs_touch(live.id, live.last_used_at, now):
+            if not self._idle_clock.started:
+                return None  # the write is the request's: the full path makes it
+            self._touch(live.id, digest, now)
         return live
+
+    def write_idle_clocks_in_background(self) -> IdleClockWriter:
+        """Write idle clocks from a background thread from now on (idle_clock.py); return it.
+
+        A served worker calls this once and stops the writer when it ends (the stop writes
+        what is left). Until then, and without it, a use due a write makes it in the request.
+        """
+        self._idle_clock.start()
+        return self._idle_clock
+
+    def _touch(self, session_id: int, digest: str, now: datetime) -> None:
+        if self._idle_clock.started:
+            self._idle_clock.touch(session_id, now)
+        else:
+            self._db.touch_session(session_id, now)
+        if self._cache is not None:
+            self._cache.touched(digest, now)
 
     def list(self, live: LiveSession) -> list[SessionView]:
         """Return the live sessions of the session's user, newest first, marking it."""

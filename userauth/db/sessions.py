@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -157,6 +157,26 @@ class SessionStore(Store):
                 .where(DeviceSession.id == session_id)
                 .values(last_used_at=now)
             )
+
+    @rerun_once_if_disconnected
+    def touch_sessions(self, touches: Mapping[int, datetime]) -> None:
+        """Move several sessions' idle clocks forward in one transaction (idle_clock.py).
+
+        Args:
+            touches: {session row id: time of its latest use}. A stored clock already
+                later (another process wrote a later use) is left as it is.
+        """
+        statement = (
+            update(DeviceSession)
+            .where(
+                DeviceSession.id == bindparam("session_id"),
+                DeviceSession.last_used_at < bindparam("used_at"),
+            )
+            .values(last_used_at=bindparam("used_at"))
+        )
+        rows = [{"session_id": key, "used_at": moment} for key, moment in touches.items()]
+        with self._transaction() as session:
+            session.connection().execute(statement, rows)
 
     @rerun_once_if_disconnected
     def list_live_sessions(self, user_id: int, window: LiveWindow) -> Sequence[DeviceSession]:

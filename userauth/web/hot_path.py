@@ -2,7 +2,8 @@
 
 With a forward-auth gate, every request of every app behind userauth asks it "who is this?".
 When this process's session cache answers for the session alone (session_cache.py: a live
-entry the broadcast vouches for, its idle clock not due a write), the answer needs nothing
+entry the broadcast vouches for, and no idle-clock write due unless the worker's writer thread
+takes it: idle_clock.py), the answer needs nothing
 from Flask: this WSGI layer writes it directly, byte for byte what the Flask route would
 answer (tests compare the two). Everything else — no cookie, a miss, a touch due, a query
 string, a cross-origin request (CORS), any other route — goes to Flask unchanged. It sits
