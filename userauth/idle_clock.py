@@ -3,12 +3,16 @@
 A session's idle clock (`last_used_at`) is written every 30 to 60 s of use (sessions.py).
 Written inside the request, the first requests after a quiet spell (every session due at
 once) queued on the database's write lock and went the slow way, and their latency showed
-in every client's tail. With a writer started, a use records (session row id, time) and the
-request goes on; a thread writes what was recorded every FLUSH_SECONDS in one transaction.
+in every client's tail. With a writer started, a use records (session row id, time of use)
+and the request goes on; a thread writes what was recorded every FLUSH_SECONDS in one
+transaction.
 
-The stored clock then lags the last use by at most FLUSH_SECONDS more, against an idle
-timeout of minutes (NIST SP 800-63B 7.2 asks only that the timeout be enforced). A failed
-write keeps its touches for the next round; a stopping process writes what it holds.
+What it does to the idle timeout (NIST SP 800-63B 7.2: a session ends after the idle
+timeout without use): the stored time is the time of use, never of the write, and a stored
+clock never moves back, so no session outlives the timeout. A session can end earlier, by
+up to the touch interval plus FLUSH_SECONDS, when it is next checked where only the stored
+clock is known (another worker, after a restart) — or by the touches a worker held when it
+was killed, or could not write during a database outage. Ending early is the safe side.
 """
 
 from __future__ import annotations
@@ -18,10 +22,14 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime
 
+from userauth.db.outages import outage_cause
+
 logger = logging.getLogger(__name__)
 
 # How often a process writes the idle clocks its requests moved, in seconds.
 FLUSH_SECONDS = 1.0
+# How long a stopping process waits for a write in progress before its last one.
+STOP_WAIT_SECONDS = 5.0
 
 
 class IdleClockWriter:
@@ -42,13 +50,20 @@ class IdleClockWriter:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._failing = False
 
-    def touch(self, session_id: int, now: datetime) -> None:
-        """Record a use of the session at `now`, to be written at the next flush."""
+    def record(self, session_id: int, now: datetime) -> bool:
+        """Record a use of the session at `now` for the next write; tell whether it was taken.
+
+        False when the writer is not running (never started, stopping, or its thread died):
+        the caller then writes the clock itself.
+        """
         with self._lock:
-            known = self._pending.get(session_id)
-            if known is None or now > known:
-                self._pending[session_id] = now
+            thread = self._thread
+            if thread is None or not thread.is_alive() or self._stopping.is_set():
+                return False
+            self._keep(session_id, now)
+            return True
 
     def flush(self) -> None:
         """Write every recorded touch now.
@@ -63,35 +78,57 @@ class IdleClockWriter:
         try:
             self._write(touches)
         except BaseException:
-            for session_id, moment in touches.items():
-                self.touch(session_id, moment)
+            with self._lock:
+                for session_id, moment in touches.items():
+                    self._keep(session_id, moment)
             raise
 
     def start(self) -> None:
         """Start the thread that flushes every `interval` seconds (once; again is a no-op)."""
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="userauth-idle-clock", daemon=True)
-        self._thread.start()
+        with self._lock:
+            if self._thread is not None:
+                return
+            self._thread = threading.Thread(
+                target=self._run, name="userauth-idle-clock", daemon=True
+            )
+            self._thread.start()
 
     def stop(self) -> None:
-        """Stop the thread, then write what is left (a failure is logged, not raised)."""
-        self._stopping.set()
-        if self._thread is not None:
-            self._thread.join()
-        self._flush_logging_errors()
+        """Refuse new touches, stop the thread, then write what is left.
 
-    @property
-    def started(self) -> bool:
-        return self._thread is not None and not self._stopping.is_set()
+        A failure of that last write is logged, not raised: the touches are lost, and the
+        sessions concerned may end early (never late).
+        """
+        with self._lock:
+            self._stopping.set()
+            thread = self._thread
+        if thread is not None:
+            thread.join(STOP_WAIT_SECONDS)
+        self._flush_and_log()
+
+    def _keep(self, session_id: int, moment: datetime) -> None:
+        # Under the lock. The latest use wins: writes may arrive out of order.
+        known = self._pending.get(session_id)
+        if known is None or moment > known:
+            self._pending[session_id] = moment
 
     def _run(self) -> None:
         while not self._stopping.wait(self._interval):
-            self._flush_logging_errors()
+            self._flush_and_log()
 
-    def _flush_logging_errors(self) -> None:
+    def _flush_and_log(self) -> None:
+        """Flush; log when writes start failing (once) and when they work again."""
         try:
             self.flush()
-        except Exception:
-            # Row ids and times only: nothing secret. The next round tries again.
-            logger.warning("idle clocks not written; retrying", exc_info=True)
+        except Exception as error:
+            cause = outage_cause(error)
+            if cause is None:  # not an outage: a bug, with its traceback (as a 500 is)
+                logger.error("idle clocks not written", exc_info=True)
+            elif not self._failing:
+                # The cause's fixed words only: a driver's message may quote the URL.
+                logger.warning("idle clocks not written: %s; retrying every second", cause)
+            self._failing = True
+            return
+        if self._failing:
+            logger.info("idle clocks written again")
+            self._failing = False

@@ -9,7 +9,6 @@ with a bodiless 4xx, never an HTML page; and it finishes requests in flight on S
 
 from __future__ import annotations
 
-import gc
 import logging
 import os
 import resource
@@ -104,10 +103,10 @@ def forget_secret_variables() -> None:
 
 
 def load_app(settings: Settings) -> Flask:
-    """Build the app inside a worker, start its outbox sender and idle-clock writer, and stop
-    both at the worker's exit.
+    """Build the app inside a worker with its outbox sender and idle-clock writer running.
 
-    Built in the worker, so no database connection crosses a fork.
+    Built in the worker, so no database connection crosses a fork; both threads stop at the
+    worker's exit, writing what they hold.
     """
     app = create_app(settings)
     outbox = app.extensions["userauth"].outbox
@@ -117,13 +116,10 @@ def load_app(settings: Settings) -> Flask:
     # granian's workers end through multiprocessing, which skips atexit: a finalizer is what
     # runs when the worker's serving loop returns after SIGTERM, so due mail still goes out.
     Finalize(None, outbox.stop, exitpriority=10)
-    # Idle clocks are written off the request path; what is left is written at the stop.
+    # Idle clocks are written off the request path. A higher priority runs first: the
+    # writer's last write (a second's touches) before the outbox's drain of up to 10 s.
     idle_clock = app.extensions["userauth"].sessions.write_idle_clocks_in_background()
-    Finalize(None, idle_clock.stop, exitpriority=10)
-    # The app's objects live as long as the worker. Frozen, a full collection no longer walks
-    # them: with the ~86,000 of a new app, one took tens of milliseconds, a pause of every
-    # request in flight (the gc.freeze documentation's advice, for objects made after a fork).
-    gc.freeze()
+    Finalize(None, idle_clock.stop, exitpriority=11)
     return app
 
 

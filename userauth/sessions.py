@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from userauth import tokens
+from userauth import idle_clock, tokens
 from userauth.audit import NO_CLIENT, Client
 from userauth.clock import as_utc
 from userauth.db import DB, LiveSession, LiveWindow
@@ -95,8 +95,8 @@ class Sessions:
         self._cache = (
             SessionCache(db.session_changes, policy, cache_capacity) if cache_capacity else None
         )
-        # Idle in tests and tools; a served worker starts it (write_idle_clocks_in_background).
-        self._idle_clock = IdleClockWriter(db.touch_sessions)
+        # None in tests and tools; a served worker starts one (write_idle_clocks_in_background).
+        self._idle_clock: IdleClockWriter | None = None
 
     def start(self, user: User, *, checked_hash: bytes, client: Client = NO_CLIENT) -> str | None:
         """Start a session for the user; return its id, or None if the password changed
@@ -144,8 +144,9 @@ class Sessions:
     def cached(self, session_id: str | None) -> LiveSession | None:
         """Return the live session when this process's cache answers for it alone, else None.
 
-        None means "resolve it" (no cache, not cached, or its idle clock is due a write),
-        never "no such session": the caller then takes the full path, `resolve`.
+        None means "resolve it" (no cache, not cached, or its idle clock is due a write and
+        no writer thread takes it), never "no such session": the caller then takes the full
+        path, `resolve`.
         """
         cache = self._cache
         if cache is None or not tokens.looks_like_token(session_id):
@@ -155,25 +156,30 @@ class Sessions:
         live = cache.get(digest, now)
         if live is None:
             return None
+        writer = self._idle_clock
         if self._policy.needs_touch(live.id, live.last_used_at, now):
-            if not self._idle_clock.started:
-                return None  # the write is the request's: the full path makes it
-            self._touch(live.id, digest, now)
+            if writer is None or not writer.record(live.id, now):
+                return None  # no writer thread: the full path writes it in the request
+            cache.touched(digest, now)
         return live
 
-    def write_idle_clocks_in_background(self) -> IdleClockWriter:
-        """Write idle clocks from a background thread from now on (idle_clock.py); return it.
+    def write_idle_clocks_in_background(
+        self, interval: float = idle_clock.FLUSH_SECONDS
+    ) -> IdleClockWriter:
+        """Write idle clocks from a thread, every `interval` seconds, from now on; return it.
 
         A served worker calls this once and stops the writer when it ends (the stop writes
-        what is left). Until then, and without it, a use due a write makes it in the request.
+        what is left: idle_clock.py). Until then, and without it, a use due a write makes it
+        in the request.
         """
-        self._idle_clock.start()
+        if self._idle_clock is None:
+            self._idle_clock = IdleClockWriter(self._db.touch_sessions, interval)
+            self._idle_clock.start()
         return self._idle_clock
 
     def _touch(self, session_id: int, digest: str, now: datetime) -> None:
-        if self._idle_clock.started:
-            self._idle_clock.touch(session_id, now)
-        else:
+        writer = self._idle_clock
+        if writer is None or not writer.record(session_id, now):
             self._db.touch_session(session_id, now)
         if self._cache is not None:
             self._cache.touched(digest, now)

@@ -150,11 +150,11 @@ class SessionStore(Store):
 
     @rerun_once_if_disconnected
     def touch_session(self, session_id: int, now: datetime) -> None:
-        """Move a session's idle clock forward."""
+        """Move a session's idle clock forward to `now` (a later stored clock stays)."""
         with self._transaction() as session:
             session.execute(
                 update(DeviceSession)
-                .where(DeviceSession.id == session_id)
+                .where(DeviceSession.id == session_id, DeviceSession.last_used_at < now)
                 .values(last_used_at=now)
             )
 
@@ -174,7 +174,9 @@ class SessionStore(Store):
             )
             .values(last_used_at=bindparam("used_at"))
         )
-        rows = [{"session_id": key, "used_at": moment} for key, moment in touches.items()]
+        # In row order: two processes' batches then lock shared rows in the same order, and
+        # cannot deadlock on PostgreSQL (each holding a row the other waits for).
+        rows = [{"session_id": key, "used_at": moment} for key, moment in sorted(touches.items())]
         with self._transaction() as session:
             session.connection().execute(statement, rows)
 

@@ -2,11 +2,11 @@
 
 With a forward-auth gate, every request of every app behind userauth asks it "who is this?".
 When this process's session cache answers for the session alone (session_cache.py: a live
-entry the broadcast vouches for, and no idle-clock write due unless the worker's writer thread
-takes it: idle_clock.py), the answer needs nothing
-from Flask: this WSGI layer writes it directly, byte for byte what the Flask route would
-answer (tests compare the two). Everything else — no cookie, a miss, a touch due, a query
-string, a cross-origin request (CORS), any other route — goes to Flask unchanged. It sits
+entry the broadcast vouches for; an idle-clock write due goes to the worker's writer thread,
+idle_clock.py), the answer needs nothing from Flask: this WSGI layer writes it directly, byte
+for byte what the Flask route would answer (tests compare the two). Everything else — no
+cookie, a miss, a write due with no writer thread, a query string, a cross-origin request
+(CORS), any other route — goes to Flask unchanged. It sits
 inside the request log and metrics, so a hot answer is logged and counted like any other.
 """
 
