@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from bench import peer_apps
 from bench.peer_apps import Peer
-from bench.servers import GunicornLayout
+from bench.servers import ServerLayout
 from userauth.settings import Settings
 
 # wrk's connections: the load issue 14 measured with (2 workers, -c8), whatever the threads.
@@ -27,7 +27,7 @@ class Config:
     warm_up_seconds: int
     rounds: int
     big_users: int
-    layout: GunicornLayout
+    layout: ServerLayout
     connections: int
     bcrypt_rounds: int
     bcrypt_samples: int
@@ -58,7 +58,7 @@ def parse_args(argv: Sequence[str] | None, description: str) -> Config:
     args = parser.parse_args(argv)
     # Quick runs leave out the optional JWT row: four peers would not fit in their budget.
     peers = peer_apps.ALL_PEERS[:3] if args.quick else peer_apps.ALL_PEERS
-    layout = GunicornLayout(workers=args.workers, threads=args.threads)
+    layout = ServerLayout(workers=args.workers, threads=args.threads)
     return Config(
         seconds=args.seconds or (5 if args.quick else 20),
         peer_seconds=min(3, args.seconds or 3) if args.quick else (args.seconds or 20),

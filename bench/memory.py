@@ -38,7 +38,7 @@ import bcrypt
 from bench.config import bench_environment
 from bench.load import run_wrk, script
 from bench.seed import Seeded, ensure_postgres_database, seed
-from bench.servers import GunicornLayout, Server, ServerError, start_userauth
+from bench.servers import Server, ServerError, ServerLayout, start_userauth
 
 PASSWORD = "bench-password-1234"
 PEAK_RSS_LIMIT_MB = 80.0
@@ -91,7 +91,7 @@ def _fields(text: str) -> dict[str, int]:
 class Config:
     users: int
     seconds: int
-    layout: GunicornLayout
+    layout: ServerLayout
     connections: int
     bcrypt_rounds: int
     postgres_url: str | None
@@ -127,7 +127,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     return Config(
         users=args.users,
         seconds=args.seconds,
-        layout=GunicornLayout(workers=args.workers, threads=args.threads),
+        layout=ServerLayout(workers=args.workers, threads=args.threads),
         connections=args.connections,
         bcrypt_rounds=args.bcrypt_rounds,
         postgres_url=args.postgres,

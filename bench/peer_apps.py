@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from bench.servers import GunicornLayout, Server, free_port, start_command
+from bench.servers import Server, ServerLayout, free_port, start_command
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 VENVS_DIR = Path(__file__).resolve().parent / ".venvs"
@@ -202,7 +202,7 @@ def seed_peer(
 
 
 def start_peer(
-    peer: Peer, name: str, layout: GunicornLayout, env: Mapping[str, str], workdir: Path
+    peer: Peer, name: str, layout: ServerLayout, env: Mapping[str, str], workdir: Path
 ) -> Server:
     """Serve the peer: gunicorn gthread like userauth for WSGI, uvicorn --workers for ASGI.
 

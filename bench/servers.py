@@ -26,8 +26,8 @@ class ServerError(RuntimeError):
 
 
 @dataclass
-class GunicornLayout:
-    """What both servers share: the server settings the comparison holds equal."""
+class ServerLayout:
+    """What every compared server shares: worker processes and threads per worker."""
 
     workers: int
     threads: int
@@ -104,7 +104,7 @@ def free_port() -> int:
 
 
 def start_userauth(
-    name: str, layout: GunicornLayout, env: Mapping[str, str], workdir: Path
+    name: str, layout: ServerLayout, env: Mapping[str, str], workdir: Path
 ) -> Server:
     """Start `userauth serve` on loopback with the given environment."""
     port = free_port()
@@ -119,7 +119,7 @@ def start_userauth(
     return start_command(name, command, port, env, workdir, layout)
 
 
-def start_bare(name: str, layout: GunicornLayout, env: Mapping[str, str], workdir: Path) -> Server:
+def start_bare(name: str, layout: ServerLayout, env: Mapping[str, str], workdir: Path) -> Server:
     """Start baseline (a), bench/bare.py, under the same server and settings as userauth serve.
 
     granian, as userauth/server.py configures it: WSGI over HTTP/1.1 with an 8 KiB request
@@ -151,7 +151,7 @@ def start_command(
     port: int,
     env: Mapping[str, str],
     workdir: Path,
-    layout: GunicornLayout,
+    layout: ServerLayout,
 ) -> Server:
     """Run `command` (a server listening on `port`) and wait until its workers answer `GET /`.
 
