@@ -341,6 +341,21 @@ class TestProductionPasswordPolicy:
         assert rule in message_of(response)
         assert log_in(production.client).status_code == 200
 
+    @pytest.mark.parametrize(
+        "password",
+        ["123456\n123456789", "123456 123456789"],
+        ids=["two-listed-lines-joined", "two-listed-words-with-a-space"],
+    )
+    def test_a_password_not_on_the_list_is_not_common(
+        self, make_service: ServiceFactory, password: str
+    ) -> None:
+        service = make_service()
+
+        response = service.client.post("/users", data={"email": EMAIL, "password": password})
+
+        assert response.status_code == 200
+        assert log_in(service.client, password).status_code == 200
+
     def test_a_strong_password_is_accepted_everywhere(
         self, production: Service, mail: MailSink
     ) -> None:
