@@ -5,6 +5,7 @@ workers, which share everything it imported (RSS counts it in every worker). Eac
 that path in a fresh interpreter, answers a few requests as a worker would, and reads which
 heavy packages ended up imported: Alembic (with Mako and Pygments) cost each worker about
 13 MB, psycopg (with libpq) and redis-py about 10 MB together (bench/memory.py measures it).
+granian's own allocator gets its options before granian is imported (userauth/allocator.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy import Engine
 
 from tests.conftest import redis_key_prefix
 from userauth import migrations
+from userauth.allocator import GRANIAN_MALLOC_CONF_VARIABLE
 
 # The master's imports and schema check, then a worker's app and requests (bcrypt cost 4).
 SERVE_AND_ANSWER = """
@@ -93,3 +95,44 @@ class TestAServerOnAnEmptyDatabase:
     ) -> None:
         serve_and_answer(database_url)
         assert migrations.is_up_to_date(engine)
+
+
+def fresh_interpreter(script: str, **env: str) -> str:
+    """Run `script` in a new interpreter with `env` added; return its last line of output."""
+    done = subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    return done.stdout.splitlines()[-1]
+
+
+CONFIGURE_THEN_IMPORT = """
+import os
+from userauth.allocator import GRANIAN_MALLOC_CONF_VARIABLE, configure_granian_allocator
+configure_granian_allocator()
+import granian
+print(os.environ[GRANIAN_MALLOC_CONF_VARIABLE])
+"""
+
+
+class TestGranianAllocator:
+    @pytest.fixture(autouse=True)
+    def _no_inherited_value(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        monkeypatch.delenv(GRANIAN_MALLOC_CONF_VARIABLE, raising=False)
+
+    def test_it_gets_one_arena_and_no_thread_caches(self) -> None:
+        assert fresh_interpreter(CONFIGURE_THEN_IMPORT) == "narenas:1,tcache:false"
+
+    def test_an_operators_own_options_are_kept(self) -> None:
+        options = {GRANIAN_MALLOC_CONF_VARIABLE: "narenas:2"}
+        assert fresh_interpreter(CONFIGURE_THEN_IMPORT, **options) == "narenas:2"
+
+    def test_it_refuses_once_granian_is_imported(self) -> None:
+        late = "import granian\n" + CONFIGURE_THEN_IMPORT
+        with pytest.raises(subprocess.CalledProcessError) as refused:
+            fresh_interpreter(late)
+        assert "must run before granian is imported" in refused.value.stderr

@@ -16,6 +16,7 @@ from sqlalchemy.exc import OperationalError
 
 from userauth import migrations
 from userauth.admin import Admin, UserDetails
+from userauth.allocator import configure_granian_allocator
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import AuthError, PasswordPolicyError, UnknownEmailError
@@ -69,8 +70,10 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     """
     # First of all: prometheus_client, which the server's module imports, decides at import
     # whether values go to files, and a forked worker inherits that decision; the settings,
-    # read next, pass the directory to every worker.
+    # read next, pass the directory to every worker. granian's allocator, likewise, reads
+    # its options once, before the fork.
     prepare_multiprocess_metrics()
+    configure_granian_allocator()
     from userauth.server import ensure_port_free
     from userauth.server import serve as run_server
 
