@@ -5,8 +5,7 @@ workers, which share everything it imported (RSS counts it in every worker). Eac
 that path in a fresh interpreter, answers a few requests as a worker would, and reads which
 heavy packages ended up imported: Alembic (with Mako and Pygments) cost each worker about
 13 MB, psycopg (with libpq) and redis-py about 10 MB together (bench/memory.py measures it).
-The hosted pages' form libraries wait for the first page; granian's own allocator gets its
-options before granian is imported (userauth/allocator.py).
+granian's own allocator gets its options before granian is imported (userauth/allocator.py).
 """
 
 from __future__ import annotations
