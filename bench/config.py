@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from bench import peer_apps
 from bench.peer_apps import Peer
 from bench.servers import ServerLayout
+from userauth.allocator import GRANIAN_MALLOC_CONF, GRANIAN_MALLOC_CONF_VARIABLE
 from userauth.settings import Settings
 
 # wrk's connections: the load issue 14 measured with (2 workers, -c8), whatever the threads.
@@ -79,7 +80,8 @@ def bench_environment(database_url: str, bcrypt_rounds: int, **extra: str) -> di
     """A benchmarked server's environment: ours minus any userauth setting, plus the bench's.
 
     Development mode (no SMTP needed), the given bcrypt cost, one trusted proxy (wrk's
-    requests carry X-Forwarded-For, so rate limits see many clients), then `extra`.
+    requests carry X-Forwarded-For, so rate limits see many clients), granian's allocator
+    options as `userauth serve` sets them (so the bare route runs on the same), then `extra`.
     """
     env = {
         key: value
@@ -91,6 +93,7 @@ def bench_environment(database_url: str, bcrypt_rounds: int, **extra: str) -> di
         USERAUTH_ENV="development",
         USERAUTH_BCRYPT_ROUNDS=str(bcrypt_rounds),
         USERAUTH_TRUSTED_PROXIES="1",
+        **{GRANIAN_MALLOC_CONF_VARIABLE: GRANIAN_MALLOC_CONF},
         **extra,
     )
     return env

@@ -4,9 +4,9 @@ granian's Rust code allocates through a jemalloc of its own (tikv-jemallocator, 
 environment variable carries the `_RJEM_` prefix), not through glibc's malloc or Python's.
 jemalloc's defaults favour many cores: four arenas per core and a cache of freed blocks in
 every thread, memory that each worker's runtime and request threads keep resident. One arena
-and no thread caches hold each worker's peak RSS about 3.5 MB lower under `python -m
-bench.memory` (2 workers x 64 threads, SQLite: 75.3-76.5 MB against 79.5-79.6 in alternating
-runs), with no fewer requests served in its `GET /` and `GET /profile` runs.
+and no thread caches hold each worker's peak RSS about 2.4 MB lower under `python -m
+bench.memory --threads 64` on SQLite and PostgreSQL alike (alternating runs, README "Memory
+per worker"), with no fewer requests served in its `GET /` and `GET /profile` runs.
 
 jemalloc reads its options once, at granian's first allocation, and forked workers inherit
 what it read: so the variable is set before granian is imported. An operator's own value is
