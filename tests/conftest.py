@@ -21,7 +21,7 @@ import redis
 import requests
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Engine, MetaData, create_engine
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from userauth import migrations
@@ -65,9 +65,15 @@ def reset_postgres(url: str) -> None:
     """Drop every table of the test database, so each test starts from an empty one."""
     engine = create_engine(url)
     try:
-        metadata = MetaData()
-        metadata.reflect(engine)
-        metadata.drop_all(engine)
+        # One statement for all of them: reflecting the schema to drop it table by table
+        # cost about ten times as much, and every PostgreSQL test pays it.
+        with engine.begin() as connection:
+            names = connection.scalars(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
+            ).all()
+            if names:
+                quoted = ", ".join(f'"{name}"' for name in names)
+                connection.execute(text(f"DROP TABLE {quoted} CASCADE"))
     except OperationalError as error:
         if IN_CI:
             raise
