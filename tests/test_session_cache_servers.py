@@ -32,7 +32,9 @@ WITHIN = 1.0
 # Checks through the second server before the ending, so its cache holds the session.
 WARM_CHECKS = 4
 
-pytestmark = pytest.mark.slow
+# A latency bound (refused within WITHIN): measured while no other test runs
+# (tests/workers.py).
+pytestmark = [pytest.mark.slow, pytest.mark.alone]
 
 Ending = Callable[[str, str, str], None]
 
