@@ -49,6 +49,8 @@ def wait_until_every_worker_answers(server: ServerProcess) -> None:
         assert requests.get(f"{server.url}/healthz", timeout=60).status_code == 200
 
 
+# A latency bound (p99): measured while no other test runs (tests/workers.py).
+@pytest.mark.alone
 class TestSlowAndIdleClients:
     def test_idle_and_trickling_clients_leave_healthz_answering_under_100_ms(
         self, start_server: StartServer

@@ -164,6 +164,8 @@ class TestRequestResetInProduction:
         assert put_reset(production.client, token).status_code == 200
         assert put_reset(production.client, token, "a-third-password-here").status_code == 403
 
+    # A ratio of medians: measured while no other test runs (tests/workers.py).
+    @pytest.mark.alone
     def test_response_time_does_not_reveal_registered_emails(
         self, make_service: ServiceFactory, mail: MailSink
     ) -> None:

@@ -89,7 +89,9 @@ def best_ratio(
     return min(ratios, key=lambda ratio: abs(ratio - 1)), described
 
 
+# Ratios of medians: measured while no other test runs (tests/workers.py).
 @pytest.mark.slow
+@pytest.mark.alone
 class TestProductionServerTiming:
     def test_a_reset_of_a_registered_email_takes_as_long_as_of_an_unknown_one(
         self, server: tuple[ServerProcess, requests.Session], mail: MailSink

@@ -20,6 +20,9 @@ DEFAULT_BCRYPT_ROUNDS = 12
 SAMPLES = 30
 MAX_RATIO = 1.25
 
+# Ratios of medians: measured while no other test runs (tests/workers.py).
+pytestmark = pytest.mark.alone
+
 
 @pytest.fixture
 def database_url(tmp_path: Path) -> str:
