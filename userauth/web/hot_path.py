@@ -90,6 +90,11 @@ class HotPath:
         return self._sessions.cached(session_id)
 
 
+# As Flask's jsonify outside debug: compact, keys sorted, ASCII. One encoder for every answer
+# (json.dumps with options builds a new one per call).
+_ENCODER = json.JSONEncoder(separators=(",", ":"), sort_keys=True)
+
+
 def _json(value: dict[str, object]) -> bytes:
-    # As Flask's jsonify outside debug: compact, keys sorted, ASCII, one trailing newline.
-    return (json.dumps(value, separators=(",", ":"), sort_keys=True) + "\n").encode()
+    # One trailing newline, as jsonify.
+    return (_ENCODER.encode(value) + "\n").encode()
