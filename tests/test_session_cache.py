@@ -9,6 +9,7 @@ tests/test_session_cache_servers.py repeats the cross-process checks with real s
 from __future__ import annotations
 
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -21,7 +22,7 @@ from tests.conftest import FakeClock
 from userauth import passwords
 from userauth.admin import Admin
 from userauth.auth import Auth
-from userauth.db.change_file import RECHECK_SECONDS
+from userauth.db.change_file import RECHECK_SECONDS, ChangeFile
 from userauth.db.change_listener import APPLICATION_NAME
 from userauth.settings import Settings, SettingsError
 
@@ -416,3 +417,39 @@ class TestSettings:
     ) -> None:
         with pytest.raises(SettingsError, match=variable):
             Settings.from_env(environ)
+
+
+class TestCounterFileUnderThreads:
+    def test_threads_reading_while_the_file_is_replaced_never_fail(self, tmp_path: Path) -> None:
+        # A worker's request threads read the map while one of them remaps a replaced file:
+        # no reader may find its map closed under it (a 500 in CI before the fix).
+        path = tmp_path / "userauth.db-session-changes"
+        changes = ChangeFile(str(path))
+        failures: list[BaseException] = []
+        stop = threading.Event()
+
+        def read() -> None:
+            while not stop.is_set():
+                try:
+                    changes.version()
+                    changes.user_version(7)
+                except BaseException as error:
+                    failures.append(error)
+                    return
+
+        readers = [threading.Thread(target=read) for _ in range(16)]
+        for reader in readers:
+            reader.start()
+        try:
+            for _ in range(20):  # each replacement is remapped within RECHECK_SECONDS
+                replacement = tmp_path / "replacement"
+                replacement.write_bytes(b"\0" * 8)
+                os.replace(replacement, path)
+                time.sleep(RECHECK_SECONDS * 1.5)
+        finally:
+            stop.set()
+            for reader in readers:
+                reader.join()
+            changes.close()
+
+        assert failures == []

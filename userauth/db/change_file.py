@@ -16,6 +16,7 @@ import os
 import struct
 import threading
 import time
+from dataclasses import dataclass
 
 from sqlalchemy.orm import Session
 
@@ -31,16 +32,26 @@ SIZE = _COUNTER.size * (1 + BUCKETS)
 RECHECK_SECONDS = 0.1
 
 
+@dataclass(frozen=True)
+class _Mapped:
+    """One map of the file, with the identity it was made from and its epoch."""
+
+    map: mmap.mmap
+    identity: tuple[int, int]
+    epoch: int
+
+
 class ChangeFile(Broadcast):
     """A shared counter file, created on first use with the database file's owner only."""
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._lock = threading.Lock()
-        self._map: mmap.mmap | None = None
-        self._identity: tuple[int, int] | None = None
+        # Replaced whole, never changed: a reader keeps the map it read, and an old map is
+        # unmapped only when its last reader drops it (closing it under a reader fails it).
+        self._mapped: _Mapped | None = None
         # Moves whenever the map is (re)made: a deleted or replaced file starts the cache empty.
-        self._epoch = 0
+        self._epochs = 0
         self._checked_at = float("-inf")
 
     def before_commit(self, session: Session, user_ids: set[int]) -> None:
@@ -57,49 +68,51 @@ class ChangeFile(Broadcast):
 
     def close(self) -> None:
         with self._lock:
-            if self._map is not None:
-                self._map.close()
-            self._map, self._identity = None, None
+            self._mapped = None
 
     def _read(self, slot: int) -> Version | None:
-        mapped = self._current_map()
+        mapped = self._current()
         if mapped is None:
             return None
-        (count,) = _COUNTER.unpack_from(mapped, slot * _COUNTER.size)
-        return self._epoch, count
+        (count,) = _COUNTER.unpack_from(mapped.map, slot * _COUNTER.size)
+        return mapped.epoch, count
 
-    def _current_map(self) -> mmap.mmap | None:
+    def _current(self) -> _Mapped | None:
         """Return the map of the file now at the path, remapping if it was replaced."""
         now = time.monotonic()
-        if self._map is not None and now - self._checked_at < RECHECK_SECONDS:
-            return self._map
+        mapped = self._mapped
+        if mapped is not None and now - self._checked_at < RECHECK_SECONDS:
+            return mapped
         try:
             status = os.stat(self._path)
         except FileNotFoundError:
             status = None
-        if status is not None and (status.st_dev, status.st_ino) == self._identity:
+        identity = None if status is None else (status.st_dev, status.st_ino)
+        if mapped is not None and identity == mapped.identity:
             self._checked_at = now
-            return self._map
+            return mapped
         with self._lock:
+            # Another thread may have mapped the file while this one waited.
+            mapped = self._mapped
+            if mapped is not None and identity == mapped.identity:
+                return mapped
             try:
-                self._remap()
+                return self._remap()
             except OSError as error:
                 logger.warning("session cache off: cannot map %s (%s)", self._path, error)
                 return None
-            return self._map
 
-    def _remap(self) -> None:
+    def _remap(self) -> _Mapped:
         fd = _open_sized(self._path)
         try:
             status = os.fstat(fd)
             fresh = mmap.mmap(fd, SIZE, mmap.MAP_SHARED, mmap.PROT_READ)
         finally:
             os.close(fd)
-        if self._map is not None:
-            self._map.close()
-        self._map, self._identity = fresh, (status.st_dev, status.st_ino)
+        self._epochs += 1
+        self._mapped = _Mapped(fresh, (status.st_dev, status.st_ino), self._epochs)
         self._checked_at = time.monotonic()
-        self._epoch += 1
+        return self._mapped
 
     def _bump(self, user_ids: set[int]) -> None:
         """Add one to the every-change counter, then to each user's, for each user.
