@@ -274,6 +274,19 @@ class TestLastUsed:
 
         assert stored_last_used(engine) == created
 
+    def test_a_resolved_session_carries_its_clocks_as_aware_utc_on_every_backend(
+        self, auth: Auth, clock: FakeClock
+    ) -> None:
+        session_id = auth.create_session(EMAIL)
+
+        live = auth.sessions.resolve(session_id)
+
+        assert live is not None
+        assert live.last_used_at == clock.now
+        assert live.last_used_at.utcoffset() == timedelta(0)
+        assert live.expires_at.utcoffset() == timedelta(0)
+        assert live.expires_at > live.last_used_at
+
     def test_a_request_a_minute_later_writes_last_used_at(
         self, auth: Auth, clock: FakeClock, engine: Engine
     ) -> None:

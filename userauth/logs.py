@@ -41,9 +41,11 @@ class JsonFormatter(logging.Formatter):
         if current_request is not None:
             entry["request_id"] = current_request
         entry.update(
-            (key, value)
-            for key, value in record.__dict__.items()
-            if key not in _RECORD_ATTRIBUTES and not key.startswith("_")
+            {
+                key: value
+                for key, value in record.__dict__.items()
+                if key not in _RECORD_ATTRIBUTES and not key.startswith("_")
+            }
         )
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
 
+from userauth.clock import as_utc
 from userauth.db.base import (
     Store,
     end_sessions,
@@ -42,7 +43,10 @@ def _is_live(now: Any, idle_since: Any) -> ColumnElement[bool]:
 
 @dataclass(frozen=True)
 class LiveSession:
-    """A live device session joined with its enabled user, as the session check reads it."""
+    """A live device session joined with its enabled user, as the session check reads it.
+
+    Its clocks are aware UTC datetimes, on every backend.
+    """
 
     id: int
     user_id: int
@@ -142,8 +146,8 @@ class SessionStore(Store):
             id=row.id,
             user_id=row.user_id,
             email=row.email,
-            last_used_at=row.last_used_at,
-            expires_at=row.expires_at,
+            last_used_at=as_utc(row.last_used_at),
+            expires_at=as_utc(row.expires_at),
             hashed_password=row.hashed_password,
             newest_session=row.session_id,
         )
