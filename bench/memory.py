@@ -2,10 +2,10 @@
 
 `python -m bench.memory [--postgres URL] [--users N] [--seconds S] [--env NAME=VALUE ...]`
 seeds a database (SQLite in a temporary directory, and PostgreSQL when a URL is given or
-BENCH_POSTGRES_URL is set), starts `userauth serve --workers 2 --threads 4` on it, drives
-every scenario of the benchmark through wrk (GET /, GET /profile, POST /sessions and POST
-/users at the configured bcrypt cost, the reset pair), then reads each process's memory
-from /proc:
+BENCH_POSTGRES_URL is set), starts `userauth serve --workers 2` on it (with serve's default
+threads per worker), drives every scenario of the benchmark through wrk (GET /, GET /profile,
+POST /sessions and POST /users at the configured bcrypt cost, the reset pair), then reads
+each process's memory from /proc:
 
 - peak RSS: VmHWM, the most resident memory the worker ever had, pages it shares with the
   master and the other workers included (what bench/run's target limits);
@@ -39,6 +39,7 @@ from bench.config import bench_environment
 from bench.load import run_wrk, script
 from bench.seed import Seeded, ensure_postgres_database, seed
 from bench.servers import Server, ServerError, ServerLayout, start_userauth
+from userauth.settings import Settings
 
 PASSWORD = "bench-password-1234"
 PEAK_RSS_LIMIT_MB = 80.0
@@ -106,7 +107,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument("--users", type=int, default=100_000, help="accounts and sessions")
     parser.add_argument("--seconds", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=Settings().threads)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--bcrypt-rounds", type=int, default=12)
     parser.add_argument(

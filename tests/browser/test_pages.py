@@ -2,7 +2,7 @@
 
 The stack is what an operator runs: `userauth serve` (production settings, mail to a test
 SMTP sink), a protected app behind Debian's nginx asking the gate, and a browser visiting
-the app through nginx. Each test writes screenshots of the pages it sees (docs/screenshots).
+the app through nginx. Each test writes screenshots of the pages it sees (conftest.SCREENSHOTS).
 """
 
 from __future__ import annotations

@@ -152,15 +152,9 @@ class SessionStore(Store):
             newest_session=row.session_id,
         )
 
-    @rerun_once_if_disconnected
     def touch_session(self, session_id: int, now: datetime) -> None:
         """Move a session's idle clock forward to `now` (a later stored clock stays)."""
-        with self._transaction() as session:
-            session.execute(
-                update(DeviceSession)
-                .where(DeviceSession.id == session_id, DeviceSession.last_used_at < now)
-                .values(last_used_at=now)
-            )
+        self.touch_sessions({session_id: now})
 
     @rerun_once_if_disconnected
     def touch_sessions(self, touches: Mapping[int, datetime]) -> None:
