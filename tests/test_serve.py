@@ -38,6 +38,9 @@ CONCURRENT_LOGINS = 2
 DRAINED_LOGINS = 4
 # The time to wait for the server to start every worker, after the first one answers.
 WORKERS_BOOT_SECONDS = 10
+# Stops sent to a server whose workers are starting, and how long each may take.
+STOPS_WHILE_STARTING = 6
+STOP_WHILE_STARTING_SECONDS = 15
 
 pytestmark = pytest.mark.slow
 
@@ -115,6 +118,46 @@ def post_login(url: str) -> requests.Response:
 class TestServe:
     def test_serve_passes_the_contract_scenario(self, start_serve: StartServe) -> None:
         run_contract_scenario(start_serve("--workers", "2").url)
+
+
+class TestStopWhileStarting:
+    # What is tested is granian's workers, not the database.
+    @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+    def test_a_sigterm_as_the_workers_start_stops_every_worker_without_a_kill(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        # The signal goes as soon as both workers exist, while they build the app; before
+        # the fix about half of such stops hung until granian killed the workers, 30 s on.
+        for attempt in range(STOPS_WHILE_STARTING):
+            environment = {
+                **os.environ,
+                "DATABASE_URL": database_url,
+                "USERAUTH_PORT": str(free_port()),
+                "PYTHONUNBUFFERED": "1",
+            }
+            with (tmp_path / f"serve-{attempt}.log").open("w+b") as output:
+                process = subprocess.Popen(
+                    [*SERVE, "--workers", "2"],
+                    env=environment,
+                    stdout=output,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                try:
+                    deadline = time.monotonic() + WORKERS_BOOT_SECONDS
+                    while len(worker_pids(process.pid)) < 2 and time.monotonic() < deadline:
+                        time.sleep(0.01)
+                    process.send_signal(signal.SIGTERM)
+                    # Well under granian's kill timeout (server.GRACEFUL_TIMEOUT, 30 s).
+                    status = process.wait(timeout=STOP_WHILE_STARTING_SECONDS)
+                except subprocess.TimeoutExpired:
+                    os.killpg(process.pid, signal.SIGKILL)
+                    process.wait()
+                    status = None
+                output.seek(0)
+                printed = output.read().decode(errors="replace")
+            assert status == 0, printed
+            assert "refused to gracefully stop" not in printed, printed
 
 
 class TestGracefulStop:

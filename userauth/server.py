@@ -12,7 +12,10 @@ from __future__ import annotations
 import logging
 import os
 import resource
+import signal
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import partial
 from multiprocessing.util import Finalize
 from typing import Any
@@ -43,6 +46,9 @@ THREAD_IDLE_SECONDS = 5
 # The largest request head (request line and headers) read: a longer one is answered 431
 # without a body. As nginx's per-line limit and gunicorn's per-header one: 8 KiB.
 MAX_REQUEST_HEAD_BYTES = 8192
+# What stops a worker: SIGTERM from granian's main process (or an operator), SIGINT from a
+# terminal's Ctrl-C.
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def build_server(settings: Settings) -> MPServer:
@@ -107,20 +113,52 @@ def load_app(settings: Settings) -> Flask:
 
     Built in the worker, so no database connection crosses a fork; both threads stop at the
     worker's exit, writing what they hold.
+
+    Raises:
+        SystemExit: a stop signal came while the app was being built (the worker ends, with
+            its threads' finalizers, before serving anything).
     """
-    app = create_app(settings)
-    outbox = app.extensions["userauth"].outbox
-    # Each worker sends mail from the shared outbox table, including mail a stopped server
-    # left there.
-    outbox.start()
-    # granian's workers end through multiprocessing, which skips atexit: a finalizer is what
-    # runs when the worker's serving loop returns after SIGTERM, so due mail still goes out.
-    Finalize(None, outbox.stop, exitpriority=10)
-    # Idle clocks are written off the request path. A higher priority runs first: the
-    # writer's last write (a second's touches) before the outbox's drain of up to 10 s.
-    idle_clock = app.extensions["userauth"].sessions.write_idle_clocks_in_background()
-    Finalize(None, idle_clock.stop, exitpriority=11)
+    with _stop_signals_kept() as stop_signals:
+        app = create_app(settings)
+        outbox = app.extensions["userauth"].outbox
+        # Each worker sends mail from the shared outbox table, including mail a stopped server
+        # left there.
+        outbox.start()
+        # granian's workers end through multiprocessing, which skips atexit: a finalizer is
+        # what runs when the worker's serving loop returns after SIGTERM, so due mail still
+        # goes out.
+        Finalize(None, outbox.stop, exitpriority=10)
+        # Idle clocks are written off the request path. A higher priority runs first: the
+        # writer's last write (a second's touches) before the outbox's drain of up to 10 s.
+        idle_clock = app.extensions["userauth"].sessions.write_idle_clocks_in_background()
+        Finalize(None, idle_clock.stop, exitpriority=11)
+    if stop_signals:
+        logger.info("worker stopped while starting", extra={"signal": stop_signals[0].name})
+        raise SystemExit(0)
     return app
+
+
+@contextmanager
+def _stop_signals_kept() -> Iterator[list[signal.Signals]]:
+    """Keep the stop signals that arrive inside the block in the list it yields.
+
+    A forked worker runs the loader with the handler of granian's main process, which does
+    nothing in the worker, and installs its own only once the app is loaded: a SIGTERM sent
+    to a starting worker (a server stopped right after it started) was lost, and the worker
+    served on until granian killed it GRACEFUL_TIMEOUT later. The loader's caller, not
+    granian, decides what a kept signal means.
+    """
+    kept: list[signal.Signals] = []
+
+    def keep(signum: int, _frame: object) -> None:
+        kept.append(signal.Signals(signum))
+
+    previous = {number: signal.signal(number, keep) for number in STOP_SIGNALS}
+    try:
+        yield kept
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _raise_open_file_limit(wanted: int) -> None:
