@@ -14,8 +14,6 @@ import os
 import resource
 import signal
 import socket
-from collections.abc import Iterator
-from contextlib import contextmanager
 from functools import partial
 from multiprocessing.util import Finalize
 from typing import Any
@@ -49,6 +47,8 @@ MAX_REQUEST_HEAD_BYTES = 8192
 # What stops a worker: SIGTERM from granian's main process (or an operator), SIGINT from a
 # terminal's Ctrl-C.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+# The stop signals a starting worker received (_keep_stop_signals), in order.
+_stop_signals_while_starting: list[signal.Signals] = []
 
 
 def build_server(settings: Settings) -> MPServer:
@@ -94,6 +94,8 @@ def serve(settings: Settings) -> None:
     """
     _raise_open_file_limit(settings.workers * MAX_CONNECTIONS_PER_WORKER + 1024)
     forget_secret_variables()
+    # From the fork on, a worker keeps a stop signal until granian's own handler is in place.
+    os.register_at_fork(after_in_child=_keep_stop_signals)
     build_server(settings).serve(target_loader=partial(load_app, settings), wrap_loader=False)
 
 
@@ -115,50 +117,42 @@ def load_app(settings: Settings) -> Flask:
     worker's exit, writing what they hold.
 
     Raises:
-        SystemExit: a stop signal came while the app was being built (the worker ends, with
-            its threads' finalizers, before serving anything).
+        SystemExit: a stop signal reached the worker while it was starting (it ends, with
+            its threads' finalizers, before serving anything: _keep_stop_signals).
     """
-    with _stop_signals_kept() as stop_signals:
-        app = create_app(settings)
-        outbox = app.extensions["userauth"].outbox
-        # Each worker sends mail from the shared outbox table, including mail a stopped server
-        # left there.
-        outbox.start()
-        # granian's workers end through multiprocessing, which skips atexit: a finalizer is
-        # what runs when the worker's serving loop returns after SIGTERM, so due mail still
-        # goes out.
-        Finalize(None, outbox.stop, exitpriority=10)
-        # Idle clocks are written off the request path. A higher priority runs first: the
-        # writer's last write (a second's touches) before the outbox's drain of up to 10 s.
-        idle_clock = app.extensions["userauth"].sessions.write_idle_clocks_in_background()
-        Finalize(None, idle_clock.stop, exitpriority=11)
-    if stop_signals:
-        logger.info("worker stopped while starting", extra={"signal": stop_signals[0].name})
+    app = create_app(settings)
+    outbox = app.extensions["userauth"].outbox
+    # Each worker sends mail from the shared outbox table, including mail a stopped server
+    # left there.
+    outbox.start()
+    # granian's workers end through multiprocessing, which skips atexit: a finalizer is what
+    # runs when the worker's serving loop returns after SIGTERM, so due mail still goes out.
+    Finalize(None, outbox.stop, exitpriority=10)
+    # Idle clocks are written off the request path. A higher priority runs first: the
+    # writer's last write (a second's touches) before the outbox's drain of up to 10 s.
+    idle_clock = app.extensions["userauth"].sessions.write_idle_clocks_in_background()
+    Finalize(None, idle_clock.stop, exitpriority=11)
+    if _stop_signals_while_starting:
+        signal_name = _stop_signals_while_starting[0].name
+        logger.info("worker stopped while starting", extra={"signal": signal_name})
         raise SystemExit(0)
     return app
 
 
-@contextmanager
-def _stop_signals_kept() -> Iterator[list[signal.Signals]]:
-    """Keep the stop signals that arrive inside the block in the list it yields.
+def _keep_stop_signals() -> None:
+    """In a worker just forked: keep SIGTERM and SIGINT until granian's handler replaces this.
 
-    A forked worker runs the loader with the handler of granian's main process, which does
-    nothing in the worker, and installs its own only once the app is loaded: a SIGTERM sent
+    A forked worker inherits the handler of granian's main process, which does nothing in a
+    worker, and granian installs the worker's own only once the app is loaded: a stop sent
     to a starting worker (a server stopped right after it started) was lost, and the worker
-    served on until granian killed it GRACEFUL_TIMEOUT later. The loader's caller, not
-    granian, decides what a kept signal means.
+    served on until granian killed it GRACEFUL_TIMEOUT later. load_app reads what was kept.
     """
-    kept: list[signal.Signals] = []
 
     def keep(signum: int, _frame: object) -> None:
-        kept.append(signal.Signals(signum))
+        _stop_signals_while_starting.append(signal.Signals(signum))
 
-    previous = {number: signal.signal(number, keep) for number in STOP_SIGNALS}
-    try:
-        yield kept
-    finally:
-        for number, handler in previous.items():
-            signal.signal(number, handler)
+    for number in STOP_SIGNALS:
+        signal.signal(number, keep)
 
 
 def _raise_open_file_limit(wanted: int) -> None:
