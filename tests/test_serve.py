@@ -159,6 +159,87 @@ class TestStopWhileStarting:
             assert status == 0, printed
             assert "refused to gracefully stop" not in printed, printed
 
+    # Each case sends SIGTERM from inside the worker at one moment of its start, with
+    # Python's own hooks: as many runs as it takes would not hit such a moment reliably.
+    @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+    def test_a_sigterm_right_after_the_fork_ends_the_worker_before_it_serves(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        # Before any at-fork hook of userauth's runs in the child (hooks run in the order
+        # they were registered, and this one is registered first).
+        printed = run_serve_with_a_worker_hook(
+            database_url,
+            tmp_path,
+            "os.register_at_fork(after_in_child=lambda: os.kill(os.getpid(), signal.SIGTERM))",
+        )
+        assert_every_worker_stopped_while_starting(printed)
+
+    @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+    def test_a_sigterm_right_after_the_app_is_built_ends_the_worker_before_it_serves(
+        self, database_url: str, tmp_path: Path
+    ) -> None:
+        # When load_app returns, before granian puts its own handler in place.
+        printed = run_serve_with_a_worker_hook(
+            database_url,
+            tmp_path,
+            """
+def signal_when_the_app_is_built(frame, event, _arg):
+    if event == "return" and frame.f_code.co_name == "load_app":
+        sys.setprofile(None)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+os.register_at_fork(after_in_child=lambda: sys.setprofile(signal_when_the_app_is_built))
+""",
+        )
+        assert_every_worker_stopped_while_starting(printed)
+
+
+def run_serve_with_a_worker_hook(database_url: str, tmp_path: Path, hook: str) -> str:
+    """Run `userauth serve` (one worker) after `hook`, until it exits; return what it printed.
+
+    Every worker the hook signals ends, so granian's main process exits by itself on the
+    second one (it calls that a crash loop). A worker that lost the signal serves on: the
+    server is then killed once the worker says it started, or after
+    STOP_WHILE_STARTING_SECONDS.
+    """
+    serve = "from userauth.cli import main\nmain(['serve', '--workers', '1'], prog_name='ua')"
+    script = f"import os, signal, sys\n{hook}\n{serve}\n"
+    environment = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "USERAUTH_PORT": str(free_port()),
+        "PYTHONUNBUFFERED": "1",
+    }
+    log = tmp_path / "serve.log"
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-c", script],
+            env=environment,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + STOP_WHILE_STARTING_SECONDS
+        while process.poll() is None and time.monotonic() < deadline:
+            if "Started worker" in log.read_text(errors="replace"):
+                break
+            time.sleep(0.05)
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    return log.read_text(errors="replace")
+
+
+def assert_every_worker_stopped_while_starting(printed: str) -> None:
+    """Assert that each worker the server spawned ended before it served."""
+    events = [json.loads(line) for line in printed.splitlines() if line.startswith("{")]
+    # granian's line: "Spawning worker-1 with PID: 1234".
+    spawned = {int(e["event"].rsplit(" ", 1)[1]) for e in events if "with PID" in e["event"]}
+    stopped = {e["pid"] for e in events if e["event"] == "worker stopped while starting"}
+    assert "Started worker" not in printed, printed
+    assert spawned, printed
+    assert stopped == spawned, printed
+
 
 class TestGracefulStop:
     def test_logins_in_flight_at_sigterm_complete_and_the_server_exits_0(

@@ -47,8 +47,6 @@ MAX_REQUEST_HEAD_BYTES = 8192
 # What stops a worker: SIGTERM from granian's main process (or an operator), SIGINT from a
 # terminal's Ctrl-C.
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
-# The stop signals a starting worker received (_keep_stop_signals), in order.
-_stop_signals_while_starting: list[signal.Signals] = []
 
 
 def build_server(settings: Settings) -> MPServer:
@@ -95,7 +93,11 @@ def serve(settings: Settings) -> None:
     _raise_open_file_limit(settings.workers * MAX_CONNECTIONS_PER_WORKER + 1024)
     forget_secret_variables()
     # From the fork on, a worker keeps a stop signal until granian's own handler is in place.
-    os.register_at_fork(after_in_child=_keep_stop_signals)
+    os.register_at_fork(
+        before=_block_stop_signals,
+        after_in_parent=_unblock_stop_signals,
+        after_in_child=_starting_worker.keep_stop_signals,
+    )
     build_server(settings).serve(target_loader=partial(load_app, settings), wrap_loader=False)
 
 
@@ -118,7 +120,7 @@ def load_app(settings: Settings) -> Flask:
 
     Raises:
         SystemExit: a stop signal reached the worker while it was starting (it ends, with
-            its threads' finalizers, before serving anything: _keep_stop_signals).
+            its threads' finalizers, before serving anything: _StartingWorker).
     """
     app = create_app(settings)
     outbox = app.extensions["userauth"].outbox
@@ -132,27 +134,66 @@ def load_app(settings: Settings) -> Flask:
     # writer's last write (a second's touches) before the outbox's drain of up to 10 s.
     idle_clock = app.extensions["userauth"].sessions.write_idle_clocks_in_background()
     Finalize(None, idle_clock.stop, exitpriority=11)
-    if _stop_signals_while_starting:
-        signal_name = _stop_signals_while_starting[0].name
-        logger.info("worker stopped while starting", extra={"signal": signal_name})
-        raise SystemExit(0)
+    _starting_worker.app_built()
     return app
 
 
-def _keep_stop_signals() -> None:
-    """In a worker just forked: keep SIGTERM and SIGINT until granian's handler replaces this.
+class _StartingWorker:
+    """A worker's stop signals from its fork until granian's own handler replaces ours.
 
     A forked worker inherits the handler of granian's main process, which does nothing in a
     worker, and granian installs the worker's own only once the app is loaded: a stop sent
     to a starting worker (a server stopped right after it started) was lost, and the worker
-    served on until granian killed it GRACEFUL_TIMEOUT later. load_app reads what was kept.
+    served on until granian killed it GRACEFUL_TIMEOUT later. So the stop signals are
+    blocked across the fork (a signal sent then waits, pending), kept while the app is
+    built, and end the worker as soon as it is built.
     """
 
-    def keep(signum: int, _frame: object) -> None:
-        _stop_signals_while_starting.append(signal.Signals(signum))
+    def __init__(self) -> None:
+        self.kept: list[signal.Signals] = []
+        self.built = False
 
-    for number in STOP_SIGNALS:
-        signal.signal(number, keep)
+    def keep_stop_signals(self) -> None:
+        """In a worker just forked: handle SIGTERM and SIGINT here, then let them in."""
+        self.kept, self.built = [], False
+        for number in STOP_SIGNALS:
+            signal.signal(number, self._keep)
+        _unblock_stop_signals()
+
+    def app_built(self) -> None:
+        """Mark the app built (load_app's last step); end the worker if a stop was kept.
+
+        Raises:
+            SystemExit: a stop signal reached the worker while it was starting; it ends,
+                with its threads' finalizers, before serving anything.
+        """
+        self.built = True
+        if self.kept:
+            self._stop()
+
+    def _keep(self, signum: int, _frame: object) -> None:
+        # The app is built in one piece; a signal that comes after it is built (granian has
+        # not yet put its handler in place) ends the worker at once.
+        self.kept.append(signal.Signals(signum))
+        if self.built:
+            self._stop()
+
+    def _stop(self) -> None:
+        logger.info("worker stopped while starting", extra={"signal": self.kept[0].name})
+        raise SystemExit(0)
+
+
+_starting_worker = _StartingWorker()
+
+
+def _block_stop_signals() -> None:
+    """Hold SIGTERM and SIGINT pending in the forking thread (and so in the child)."""
+    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+
+
+def _unblock_stop_signals() -> None:
+    """Deliver the stop signals held by _block_stop_signals, and any that come later."""
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
 
 
 def _raise_open_file_limit(wanted: int) -> None:
