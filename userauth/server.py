@@ -93,6 +93,8 @@ def serve(settings: Settings) -> None:
     _raise_open_file_limit(settings.workers * MAX_CONNECTIONS_PER_WORKER + 1024)
     forget_secret_variables()
     # From the fork on, a worker keeps a stop signal until granian's own handler is in place.
+    # (granian forks its workers where multiprocessing's default is fork, as on Linux up to
+    # Python 3.13; a spawned worker starts with the default action, and a stop ends it.)
     os.register_at_fork(
         before=_block_stop_signals,
         after_in_parent=_unblock_stop_signals,
@@ -156,9 +158,11 @@ class _StartingWorker:
     def keep_stop_signals(self) -> None:
         """In a worker just forked: handle SIGTERM and SIGINT here, then let them in."""
         self.kept, self.built = [], False
-        for number in STOP_SIGNALS:
-            signal.signal(number, self._keep)
-        _unblock_stop_signals()
+        try:
+            for number in STOP_SIGNALS:
+                signal.signal(number, self._keep)
+        finally:
+            _unblock_stop_signals()
 
     def app_built(self) -> None:
         """Mark the app built (load_app's last step); end the worker if a stop was kept.
@@ -179,21 +183,27 @@ class _StartingWorker:
             self._stop()
 
     def _stop(self) -> None:
+        # A second stop (systemd's SIGTERM to the whole group, then granian's own) must not
+        # interrupt this exit: the finalizers still write idle clocks and send queued mail.
+        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         logger.info("worker stopped while starting", extra={"signal": self.kept[0].name})
         raise SystemExit(0)
 
 
 _starting_worker = _StartingWorker()
+# The forking thread's signal mask from before _block_stop_signals, restored after the fork.
+_mask_before_fork: set[int | signal.Signals] = set()
 
 
 def _block_stop_signals() -> None:
     """Hold SIGTERM and SIGINT pending in the forking thread (and so in the child)."""
-    signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
+    global _mask_before_fork
+    _mask_before_fork = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
 
 
 def _unblock_stop_signals() -> None:
-    """Deliver the stop signals held by _block_stop_signals, and any that come later."""
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)
+    """Restore the mask from before the fork: the stop signals held since are delivered."""
+    signal.pthread_sigmask(signal.SIG_SETMASK, _mask_before_fork)
 
 
 def _raise_open_file_limit(wanted: int) -> None:
