@@ -190,20 +190,21 @@ def drop_cached_shared_objects(executable: Path) -> None:
     a library pip has just written stays cached in large folios, and a process that maps
     it gets whole folios mapped, so each worker's RSS counted about 7 MB more of granian's
     library (shared, clean pages; the same private memory, USS) than once that cache was
-    dropped, as after a reboot. Dropped first (POSIX_FADV_DONTNEED, which leaves pages that
-    a running process maps), every server's peak RSS is measured from the same state,
-    whatever wrote the cache.
+    dropped, as after a reboot. Dropped first (POSIX_FADV_DONTNEED, which leaves the pages
+    a running process maps), every server's peak RSS is measured from that state, whatever
+    wrote the cache.
     """
     venv = executable.parent.parent
-    roots = {Path(sysconfig.get_config_var("LIBDIR") or sys.base_prefix)}
-    if (venv / "pyvenv.cfg").exists():
-        roots.add(venv / "lib")
-    else:
-        roots.add(Path(sysconfig.get_paths()["platlib"]))
-    for root in roots:
-        for path in root.rglob("*.so*"):
-            if path.is_file():
-                _drop_cached_pages(path)
+    packages = venv / "lib" if (venv / "pyvenv.cfg").exists() else sysconfig.get_paths()["platlib"]
+    libpython = Path(sysconfig.get_config_var("LIBDIR"), sysconfig.get_config_var("LDLIBRARY"))
+    paths = [
+        *Path(packages).rglob("*.so*"),
+        *Path(sysconfig.get_config_var("DESTSHARED")).glob("*.so"),
+        libpython,
+    ]
+    for path in paths:
+        if path.is_file():
+            _drop_cached_pages(path)
 
 
 def _drop_cached_pages(path: Path) -> None:
@@ -215,6 +216,8 @@ def _drop_cached_pages(path: Path) -> None:
         # Written first: a page still dirty (a file pip has just written) is not dropped.
         os.fdatasync(descriptor)
         os.posix_fadvise(descriptor, 0, 0, os.POSIX_FADV_DONTNEED)
+    except OSError:
+        pass  # a file system without either: its pages stay as they are
     finally:
         os.close(descriptor)
 

@@ -40,7 +40,11 @@ class _OneLineErrors(click.Group):
 
 def _reason(error: OperationalError) -> str:
     """Return the driver's first line about a failed connection (it holds no password)."""
-    return str(error.orig).strip().splitlines()[0]
+    return _first_line(str(error.orig))
+
+
+def _first_line(text: str) -> str:
+    return text.strip().splitlines()[0]
 
 
 def _load_settings() -> Settings:
@@ -86,12 +90,18 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
         click.echo("userauth cannot start:\n" + "\n".join(problems), err=True)
         raise SystemExit(2)
     # Checked once here, before the workers fork, so they never race to create or migrate.
+    database = make_url(settings.database_url).render_as_string(hide_password=True)
     try:
-        migrations.ensure_current(settings.database_url, auto_migrate=settings.auto_migrate)
+        migrations.ensure_current_in_child(
+            settings.database_url, auto_migrate=settings.auto_migrate
+        )
+    except migrations.UnreachableDatabaseError as error:
+        raise click.ClickException(
+            f"cannot reach the database {database}: {_first_line(str(error))}"
+        ) from None
     except migrations.MigrationError as error:
         raise click.ClickException(str(error)) from None
     except OperationalError as error:
-        database = make_url(settings.database_url).render_as_string(hide_password=True)
         raise click.ClickException(
             f"cannot reach the database {database}: {_reason(error)}"
         ) from None
