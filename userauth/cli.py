@@ -21,6 +21,7 @@ from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import AuthError, PasswordPolicyError, UnknownEmailError
 from userauth.metrics_directory import prepare_multiprocess_metrics
+from userauth.migrations.child import UnreachableDatabaseError, ensure_current_in_child
 from userauth.settings import Settings, SettingsError
 
 
@@ -92,10 +93,8 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     # Checked once here, before the workers fork, so they never race to create or migrate.
     database = make_url(settings.database_url).render_as_string(hide_password=True)
     try:
-        migrations.ensure_current_in_child(
-            settings.database_url, auto_migrate=settings.auto_migrate
-        )
-    except migrations.UnreachableDatabaseError as error:
+        ensure_current_in_child(settings.database_url, auto_migrate=settings.auto_migrate)
+    except UnreachableDatabaseError as error:
         raise click.ClickException(
             f"cannot reach the database {database}: {_first_line(str(error))}"
         ) from None

@@ -8,29 +8,25 @@ serve` and the admin commands call `ensure_current()` (an empty database gets th
 
 Alembic is imported only by the functions that need it: a database already at the head is
 recognised from its version table (is_current), and `userauth serve` creates or upgrades
-one in a child process (ensure_current_in_child), so the server's master process, and every
+one in a child process (migrations.child), so the server's master process, and every
 worker it forks, never holds Alembic (with Mako and Pygments, about 13 MB per worker).
 """
 
 from __future__ import annotations
 
 import functools
-import multiprocessing
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from userauth import sqlite
 from userauth.models import Base
 
 if TYPE_CHECKING:
-    from multiprocessing.connection import Connection as PipeEnd
-
     from alembic.config import Config
     from alembic.script import ScriptDirectory
 
@@ -68,10 +64,6 @@ class SchemaBehindError(MigrationError):
 
 class UnknownSchemaError(MigrationError):
     """The database is at a revision this version of userauth does not know."""
-
-
-class UnreachableDatabaseError(MigrationError):
-    """ensure_current_in_child's process could not reach the database (the driver's words)."""
 
 
 def config(connection: Connection | None = None) -> Config:
@@ -195,62 +187,6 @@ def ensure_current(target: Engine | str, *, auto_migrate: bool) -> None:
     finally:
         if isinstance(target, str):
             engine.dispose()
-
-
-def ensure_current_in_child(database_url: str, *, auto_migrate: bool) -> None:
-    """ensure_current(), run in a forked child process when the database is not current.
-
-    For `userauth serve`: its main process forks the workers, which inherit everything it
-    imported, and creating or upgrading a schema takes Alembic, Mako and Pygments, about
-    13 MB in every worker for its whole life. A database already at the head is recognised
-    in this process, without Alembic (is_current).
-
-    Raises:
-        MigrationError: as ensure_current() (with its message), or the child process ended
-            without an answer.
-        UnreachableDatabaseError: the child process could not reach the database.
-        OperationalError: this process could not reach the database.
-    """
-    if is_current(database_url):
-        return
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
-    child = context.Process(
-        target=_ensure_current_and_answer,
-        args=(database_url, auto_migrate, sender),
-        name="userauth-schema",
-    )
-    child.start()
-    sender.close()
-    try:
-        answer = receiver.recv()
-    except EOFError:
-        answer = None
-    finally:
-        receiver.close()
-    child.join()
-    if answer is None:
-        raise MigrationError(
-            f"the process creating or upgrading the schema ended with status {child.exitcode}"
-        )
-    outcome, message = answer
-    if outcome == "unreachable":
-        raise UnreachableDatabaseError(message)
-    if outcome == "refused":
-        raise MigrationError(message)
-
-
-def _ensure_current_and_answer(database_url: str, auto_migrate: bool, answer: PipeEnd) -> None:
-    """In ensure_current_in_child's process: ensure_current(), its outcome sent as text."""
-    try:
-        ensure_current(database_url, auto_migrate=auto_migrate)
-        answer.send(("current", ""))
-    except MigrationError as error:
-        answer.send(("refused", str(error)))
-    except OperationalError as error:
-        answer.send(("unreachable", str(error.orig)))
-    finally:
-        answer.close()
 
 
 def is_current(target: Engine | str) -> bool:
