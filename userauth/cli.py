@@ -91,19 +91,15 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
         click.echo("userauth cannot start:\n" + "\n".join(problems), err=True)
         raise SystemExit(2)
     # Checked once here, before the workers fork, so they never race to create or migrate.
-    database = make_url(settings.database_url).render_as_string(hide_password=True)
     try:
         ensure_current_in_child(settings.database_url, auto_migrate=settings.auto_migrate)
     except UnreachableDatabaseError as error:
+        database = make_url(settings.database_url).render_as_string(hide_password=True)
         raise click.ClickException(
             f"cannot reach the database {database}: {_first_line(str(error))}"
         ) from None
     except migrations.MigrationError as error:
         raise click.ClickException(str(error)) from None
-    except OperationalError as error:
-        raise click.ClickException(
-            f"cannot reach the database {database}: {_reason(error)}"
-        ) from None
     try:
         ensure_port_free(settings.host, settings.port)
     except OSError as error:

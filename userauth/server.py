@@ -152,12 +152,12 @@ class _StartingWorker:
     """
 
     def __init__(self) -> None:
-        self.kept: list[signal.Signals] = []
+        self.kept: signal.Signals | None = None  # the first stop signal, once one came
         self.built = False
 
     def keep_stop_signals(self) -> None:
         """In a worker just forked: handle SIGTERM and SIGINT here, then let them in."""
-        self.kept, self.built = [], False
+        self.kept, self.built = None, False
         try:
             for number in STOP_SIGNALS:
                 signal.signal(number, self._keep)
@@ -172,21 +172,22 @@ class _StartingWorker:
                 with its threads' finalizers, before serving anything.
         """
         self.built = True
-        if self.kept:
-            self._stop()
+        if self.kept is not None:
+            self._stop(self.kept)
 
     def _keep(self, signum: int, _frame: object) -> None:
         # The app is built in one piece; a signal that comes after it is built (granian has
         # not yet put its handler in place) ends the worker at once.
-        self.kept.append(signal.Signals(signum))
+        if self.kept is None:
+            self.kept = signal.Signals(signum)
         if self.built:
-            self._stop()
+            self._stop(self.kept)
 
-    def _stop(self) -> None:
+    def _stop(self, kept: signal.Signals) -> None:
         # A second stop (systemd's SIGTERM to the whole group, then granian's own) must not
         # interrupt this exit: the finalizers still write idle clocks and send queued mail.
         signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        logger.info("worker stopped while starting", extra={"signal": self.kept[0].name})
+        logger.info("worker stopped while starting", extra={"signal": kept.name})
         raise SystemExit(0)
 
 

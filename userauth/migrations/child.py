@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 
 class UnreachableDatabaseError(MigrationError):
-    """The child process could not reach the database (the driver's words)."""
+    """The database could not be reached to check its schema (the driver's words)."""
 
 
 def ensure_current_in_child(database_url: str, *, auto_migrate: bool) -> None:
@@ -29,11 +29,13 @@ def ensure_current_in_child(database_url: str, *, auto_migrate: bool) -> None:
     Raises:
         MigrationError: as ensure_current() (with its message), or the child process ended
             without an answer.
-        UnreachableDatabaseError: the child process could not reach the database.
-        OperationalError: this process could not reach the database.
+        UnreachableDatabaseError: this process or the child could not reach the database.
     """
-    if is_current(database_url):
-        return
+    try:
+        if is_current(database_url):
+            return
+    except OperationalError as error:
+        raise UnreachableDatabaseError(str(error.orig)) from None
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(
