@@ -16,7 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from userauth import migrations
-from userauth.models import Base
+from userauth.models import metadata
 
 # Accounts whose clear session ids wrk sends, and accounts for logins and for resets: disjoint,
 # since a reset ends every session of its account.
@@ -95,7 +95,7 @@ def _recreate_tables(url: str) -> None:
     engine = create_engine(url)
     try:
         with engine.begin() as connection:
-            Base.metadata.drop_all(connection)
+            metadata.drop_all(connection)
             connection.execute(text("DROP TABLE IF EXISTS alembic_version"))
     finally:
         engine.dispose()

@@ -1,4 +1,4 @@
-"""Safe under a real server's concurrency: a Session per thread, uniqueness in the database."""
+"""Safe under a real server's concurrency: a connection per unit of work, unique emails."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ import pytest
 import requests
 from flask import Flask
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
 from werkzeug.serving import make_server
 
 from tests.conftest import GENEROUS_LIMITS
@@ -20,7 +19,7 @@ from userauth import migrations
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import EmailTakenError
-from userauth.models import User
+from userauth.models import users_table
 from userauth.web import create_app
 
 THREADS = 16
@@ -183,7 +182,7 @@ class TestMultiThreadedServer:
         db = DB(database_url)
         try:
             with db.engine.connect() as connection:
-                rows = connection.scalar(select(func.count()).select_from(User))
+                rows = connection.scalar(select(func.count()).select_from(users_table))
         finally:
             db.close()
         assert rows == 1
@@ -212,28 +211,34 @@ class TestUniqueEmail:
             assert isinstance(raised.value, ValueError)
             assert db.find_user_by(email=first).hashed_password == b"hash one"
             with db.engine.connect() as connection:
-                assert connection.scalar(select(func.count()).select_from(User)) == 1
+                assert connection.scalar(select(func.count()).select_from(users_table)) == 1
         finally:
             db.close()
 
 
-class TestSessionPerThread:
-    def test_each_thread_gets_its_own_session_and_keeps_it(self, use_database: str) -> None:
-        db = DB(use_database)
-        start = threading.Barrier(2)
+class TestOneStoreSharedByThreads:
+    def test_sixteen_threads_writing_and_reading_through_one_db_each_see_their_own_rows(
+        self, database_url: str
+    ) -> None:
+        # Each DB method checks out its own connection: no transaction or connection is
+        # shared between threads, so every thread's writes and reads stay its own.
+        migrations.ensure_current(database_url, auto_migrate=True)
+        db = DB(database_url)
+        start = threading.Barrier(THREADS)
 
-        def sessions_of_this_thread() -> tuple[Session, Session]:
+        def register_then_rename(number: int) -> tuple[int, str]:
             start.wait(timeout=30)
-            return db._session, db._session
+            user = db.add_user(f"thread{number}@example.com", f"hash-{number}")
+            db.update_user(user.id, email=f"renamed{number}@example.com")
+            found = db.find_user_by(id=user.id)
+            return found.id, f"{found.email} {found.hashed_password.decode()}"
 
         try:
-            with ThreadPoolExecutor(max_workers=2) as pool:
-                first, second = pool.map(lambda _: sessions_of_this_thread(), range(2))
-            assert first[0] is first[1]
-            assert second[0] is second[1]
-            assert first[0] is not second[0]
-            assert db._session is db._session
-            assert db._session is not first[0]
-            assert db._session is not second[0]
+            with ThreadPoolExecutor(max_workers=THREADS) as pool:
+                seen = list(pool.map(register_then_rename, range(THREADS)))
+            assert [answer for _, answer in seen] == [
+                f"renamed{number}@example.com hash-{number}" for number in range(THREADS)
+            ]
+            assert len({user_id for user_id, _ in seen}) == THREADS
         finally:
             db.close()

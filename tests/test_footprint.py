@@ -4,7 +4,8 @@
 workers, which share everything it imported (RSS counts it in every worker). Each test runs
 that path in a fresh interpreter, answers a few requests as a worker would, and reads which
 heavy packages ended up imported: Alembic (with Mako and Pygments) cost each worker about
-13 MB, psycopg (with libpq) and redis-py about 10 MB together (bench/memory.py measures it).
+13 MB, psycopg (with libpq) and redis-py about 10 MB together, SQLAlchemy's ORM about 6 MB
+(bench/memory.py measures it).
 granian's own allocator gets its options before granian is imported (userauth/allocator.py).
 """
 
@@ -42,7 +43,7 @@ answers = [
     client.get("/profile").status_code,
     client.get("/healthz").status_code,
 ]
-heavy = ("alembic", "mako", "pygments", "psycopg", "redis")
+heavy = ("alembic", "mako", "pygments", "psycopg", "redis", "sqlalchemy.orm")
 print(json.dumps({"answers": answers, "loaded": [name for name in heavy if name in sys.modules]}))
 """
 
@@ -67,6 +68,10 @@ class TestAServerOnADatabaseAtTheHead:
         migrations.upgrade(database_url)
         loaded = serve_and_answer(database_url)["loaded"]
         assert not {"alembic", "mako", "pygments"} & set(loaded)
+
+    def test_it_never_imports_the_sqlalchemy_orm(self, database_url: str) -> None:
+        migrations.upgrade(database_url)
+        assert "sqlalchemy.orm" not in serve_and_answer(database_url)["loaded"]
 
     def test_without_redis_url_it_never_imports_redis(self, database_url: str) -> None:
         migrations.upgrade(database_url)

@@ -28,7 +28,7 @@ from userauth.auth import Auth
 from userauth.clock import as_utc
 from userauth.db import DB
 from userauth.idle_clock import FLUSH_SECONDS, IdleClockWriter
-from userauth.models import DeviceSession
+from userauth.models import sessions_table
 from userauth.web import create_app
 
 # A writer built by a test writes only when told (or stopped): this long between its rounds.
@@ -40,13 +40,13 @@ UNREACHABLE = "postgresql+psycopg://postgres:secret-pw@127.0.0.1:1/nothing"
 def stored_clock(engine: Engine) -> datetime:
     """Read the only session row's last_used_at straight from the database, as aware UTC."""
     with engine.connect() as connection:
-        moment = connection.execute(select(DeviceSession.last_used_at)).scalar_one()
+        moment = connection.execute(select(sessions_table.c.last_used_at)).scalar_one()
     return as_utc(moment).astimezone(UTC)
 
 
 def session_row_id(engine: Engine) -> int:
     with engine.connect() as connection:
-        row_id: int = connection.execute(select(DeviceSession.id)).scalar_one()
+        row_id: int = connection.execute(select(sessions_table.c.id)).scalar_one()
     return row_id
 
 

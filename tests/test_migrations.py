@@ -24,7 +24,7 @@ from userauth import migrations, tokens
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import EmailTakenError, InvalidTokenError
-from userauth.models import Base
+from userauth.models import metadata
 from userauth.settings import Settings
 from userauth.web import create_app
 
@@ -214,7 +214,7 @@ class TestMigrationChain:
             warnings.filterwarnings("ignore", message=".*expression-based index.*")
             with engine.connect() as connection:
                 context = MigrationContext.configure(connection, opts={"compare_type": True})
-                assert compare_metadata(context, Base.metadata) == []
+                assert compare_metadata(context, metadata) == []
 
     def test_each_script_is_named_by_its_revision_so_the_newest_name_is_the_head(self) -> None:
         # ensure_current() finds the head by the newest file name, without loading Alembic.

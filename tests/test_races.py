@@ -12,7 +12,7 @@ from sqlalchemy import func, insert, select
 from tests.conftest import FakeClock
 from userauth.auth import Auth
 from userauth.errors import InvalidTokenError
-from userauth.models import DeviceSession, DisabledUser
+from userauth.models import disabled_users_table, sessions_table
 
 EMAIL = "bob@example.com"
 PASSWORD = "b4l0u"
@@ -49,7 +49,7 @@ class TestDeadSessions:
         clock.advance(hours=9)  # past the idle timeout and the absolute lifetime
         auth.create_session(EMAIL)
         with auth.db.engine.connect() as connection:
-            rows = connection.execute(select(func.count()).select_from(DeviceSession)).scalar()
+            rows = connection.execute(select(func.count()).select_from(sessions_table)).scalar()
         assert rows == 1
 
     def test_a_login_keeps_the_users_live_sessions(self, auth: Auth) -> None:
@@ -69,6 +69,6 @@ class TestDisabledAccount:
         # As if an administrator disabled the account while this session was being made.
         with auth.db.engine.begin() as connection:
             connection.execute(
-                insert(DisabledUser).values(user_id=user.id, disabled_at=datetime.now(UTC))
+                insert(disabled_users_table).values(user_id=user.id, disabled_at=datetime.now(UTC))
             )
         assert auth.get_user_from_session_id(session_id) is None

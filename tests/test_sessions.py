@@ -18,7 +18,7 @@ from userauth import migrations, tokens
 from userauth.auth import Auth
 from userauth.clock import as_utc
 from userauth.db import DB
-from userauth.models import DeviceSession
+from userauth.models import sessions_table
 from userauth.settings import Settings
 
 EMAIL = "bob@example.com"
@@ -60,7 +60,7 @@ def newest_session_digest(auth: Auth, email: str = EMAIL) -> str | None:
 def stored_last_used(engine: Engine) -> datetime:
     """Read the only session row's last_used_at straight from the database, as aware UTC."""
     with engine.connect() as connection:
-        moment = connection.execute(select(DeviceSession.last_used_at)).scalar_one()
+        moment = connection.execute(select(sessions_table.c.last_used_at)).scalar_one()
     return as_utc(moment).astimezone(UTC)
 
 
@@ -324,7 +324,7 @@ class TestLastUsed:
             assert auth.get_user_from_session_id(session_id) is not None
 
         with engine.connect() as connection:
-            stored = connection.execute(select(DeviceSession.last_used_at)).scalars().all()
+            stored = connection.execute(select(sessions_table.c.last_used_at)).scalars().all()
         written = [moment for moment in stored if as_utc(moment) > created]
         assert 0 < len(written) < len(session_ids)
 

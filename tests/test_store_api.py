@@ -16,13 +16,13 @@ import sqlalchemy.exc
 from sqlalchemy.orm.exc import NoResultFound  # type: ignore[attr-defined]
 
 from userauth.db import DB
-from userauth.models import User
+from userauth.models import User, users_table
 
 MakeDB = Callable[[], DB]
 
 
 def _columns(found: User) -> dict[str, Any]:
-    return {column.key: getattr(found, column.key) for column in User.__table__.columns}
+    return {column.key: getattr(found, column.key) for column in users_table.columns}
 
 
 class TestConstructor:

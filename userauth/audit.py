@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from userauth.db import DB
-from userauth.models import AuditEvent
 
 MAX_USER_AGENT_LENGTH = 512
 MAX_ADDRESS_LENGTH = 64
@@ -50,12 +49,10 @@ class Audit:
         trail still names the account after it is deleted.
         """
         self._db.add_audit_event(
-            AuditEvent(
-                user_id=user_id,
-                event=event,
-                email=email,
-                client_address=client.address,
-                user_agent=client.user_agent,
-                created_at=self._clock(),
-            )
+            event,
+            user_id,
+            email=email,
+            client_address=client.address,
+            user_agent=client.user_agent,
+            created_at=self._clock(),
         )

@@ -1,16 +1,31 @@
-"""Tables (SQLAlchemy 2 declarative): the shape of every row userauth stores, and nothing else."""
+"""The shape of every row userauth stores: its tables (SQLAlchemy Core) and the records it reads.
+
+Tables, not ORM classes: the store writes SQL statements and hands out plain records
+(User, DeviceSession, AuditEvent), so no worker loads `sqlalchemy.orm` (about 6 MB of every
+worker's memory; README "Performance"). The migrations' head must match `metadata`
+(tests/test_migrations.py).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import DateTime, Dialect, ForeignKey, Index, Integer, String, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    func,
+)
 from sqlalchemy.types import TypeDecorator
 
-
-class Base(DeclarativeBase):
-    """The declarative base of every userauth table."""
+metadata = MetaData()
 
 
 class PasswordHash(TypeDecorator[bytes]):
@@ -31,106 +46,129 @@ class PasswordHash(TypeDecorator[bytes]):
         return value.encode("ascii", errors="replace")
 
 
-class User(Base):
-    """An account: its email and password hash; everything else lives in other tables."""
+def _moment(name: str, *, nullable: bool = False, index: bool = False) -> Column[datetime]:
+    """A timezone-aware timestamp column."""
+    return Column(name, DateTime(timezone=True), nullable=nullable, index=index)
 
-    __tablename__ = "users"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    email: Mapped[str] = mapped_column(String(250), nullable=False)
-    hashed_password: Mapped[bytes] = mapped_column(PasswordHash(), nullable=False)
+# An account: its email and password hash; everything else lives in other tables.
+users_table = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("email", String(250), nullable=False),
+    Column("hashed_password", PasswordHash(), nullable=False),
     # Digest of the newest session id (SPEC.md C2); the live sessions are in `sessions`.
-    session_id: Mapped[str | None] = mapped_column(String(250), nullable=True)
+    Column("session_id", String(250), nullable=True),
+)
+# Uniqueness is the database's job, so two concurrent sign-ups cannot both win; lower()
+# makes it case-insensitive on SQLite and PostgreSQL alike.
+Index("uq_users_email_lower", func.lower(users_table.c.email), unique=True)
 
-    __table_args__ = (
-        # Uniqueness is the database's job, so two concurrent sign-ups cannot both win;
-        # lower() makes it case-insensitive on SQLite and PostgreSQL alike.
-        Index("uq_users_email_lower", func.lower(email), unique=True),
-    )
+# One logged-in device: the digest of its session id, and its clocks.
+sessions_table = Table(
+    "sessions",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("id_digest", String(64), nullable=False, unique=True),
+    _moment("created_at"),
+    _moment("last_used_at"),
+    _moment("expires_at"),
+    Column("user_agent", String(512), nullable=False, default=""),
+    Column("client_address", String(64), nullable=False, default=""),
+)
 
-    def __repr__(self) -> str:
-        return f"<User id={self.id} email={self.email!r}>"
+# A pending one-time secret (a reset token today): its digest, purpose and expiry. Spent by
+# deleting the row, so a secret can be used once however many requests race.
+one_time_secrets_table = Table(
+    "one_time_secrets",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
+    ),
+    Column("purpose", String(32), nullable=False),
+    Column("digest", String(64), nullable=False, unique=True),
+    _moment("expires_at"),
+)
 
-
-class DeviceSession(Base):
-    """One logged-in device: the digest of its session id, and its clocks."""
-
-    __tablename__ = "sessions"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
-    )
-    id_digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    last_used_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-    user_agent: Mapped[str] = mapped_column(String(512), nullable=False, default="")
-    client_address: Mapped[str] = mapped_column(String(64), nullable=False, default="")
-
-
-class OneTimeSecret(Base):
-    """A pending one-time secret (a reset token today): its digest, purpose and expiry.
-
-    Spent by deleting the row, so a secret can be used once however many requests race.
-    """
-
-    __tablename__ = "one_time_secrets"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
-    )
-    purpose: Mapped[str] = mapped_column(String(32), nullable=False)
-    digest: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
-    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
-
-
-class AuditEvent(Base):
-    """Something that happened to an account; never holds a password, token or session id."""
-
-    __tablename__ = "audit_events"
-
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
-    )
-    event: Mapped[str] = mapped_column(String(64), nullable=False)
+# Something that happened to an account; never holds a password, token or session id.
+audit_events_table = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column(
+        "user_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
+    ),
+    Column("event", String(64), nullable=False),
     # The account's email when the event was recorded: it outlives a deleted account.
-    email: Mapped[str | None] = mapped_column(String(250), nullable=True)
-    client_address: Mapped[str] = mapped_column(String(64), nullable=False, default="")
-    user_agent: Mapped[str] = mapped_column(String(512), nullable=False, default="")
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), nullable=False, index=True
-    )
+    Column("email", String(250), nullable=True),
+    Column("client_address", String(64), nullable=False, default=""),
+    Column("user_agent", String(512), nullable=False, default=""),
+    _moment("created_at", index=True),
+)
+
+# An account an administrator has disabled: it cannot log in.
+disabled_users_table = Table(
+    "disabled_users",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    _moment("disabled_at"),
+)
+
+# A mail still to send: what to send to which email, never a token (issued when sent).
+# Claimed by one worker at a time (claimed_until is its lease); deleted once sent or given
+# up, postponed (due_at) after a failure.
+mail_jobs_table = Table(
+    "mail_jobs",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(32), nullable=False),
+    Column("email", String(250), nullable=False),
+    Column("client_address", String(64), nullable=False, default=""),
+    Column("user_agent", String(512), nullable=False, default=""),
+    Column("attempts", Integer, nullable=False, default=0),
+    _moment("due_at", index=True),
+    _moment("claimed_until", nullable=True),
+    _moment("created_at"),
+)
 
 
-class DisabledUser(Base):
-    """An account an administrator has disabled: it cannot log in."""
+@dataclass
+class User:
+    """An account as read from `users`: id, email, bcrypt hash, newest session's digest."""
 
-    __tablename__ = "disabled_users"
-
-    user_id: Mapped[int] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    disabled_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+    id: int
+    email: str
+    hashed_password: bytes = field(repr=False)
+    session_id: str | None = field(default=None, repr=False)
 
 
-class MailJob(Base):
-    """A mail still to send: what to send to which email, never a token (issued when sent).
+@dataclass(frozen=True)
+class DeviceSession:
+    """A device session as read from `sessions` (its clocks as the database returns them)."""
 
-    Claimed by one worker at a time (claimed_until is its lease); deleted once sent or
-    given up, postponed (due_at) after a failure.
-    """
+    id: int
+    user_id: int
+    id_digest: str = field(repr=False)
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str = ""
+    client_address: str = ""
 
-    __tablename__ = "mail_jobs"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(32), nullable=False)
-    email: Mapped[str] = mapped_column(String(250), nullable=False)
-    client_address: Mapped[str] = mapped_column(String(64), nullable=False, default="")
-    user_agent: Mapped[str] = mapped_column(String(512), nullable=False, default="")
-    attempts: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
-    due_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False, index=True)
-    claimed_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+@dataclass(frozen=True)
+class AuditEvent:
+    """An audit event as read from `audit_events`."""
+
+    id: int
+    user_id: int | None
+    event: str
+    email: str | None
+    client_address: str
+    user_agent: str
+    created_at: datetime

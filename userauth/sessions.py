@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from userauth import idle_clock, tokens
 from userauth.audit import NO_CLIENT, Client
 from userauth.clock import as_utc
-from userauth.db import DB, LiveSession, LiveWindow
+from userauth.db import DB, LiveSession, LiveWindow, NewSession
 from userauth.errors import SessionNotFoundError
 from userauth.idle_clock import IdleClockWriter
-from userauth.models import DeviceSession, User
+from userauth.models import User
 from userauth.session_cache import SessionCache
 
 __all__ = ["LiveSession", "SessionPolicy", "SessionView", "Sessions"]
@@ -103,7 +103,7 @@ class Sessions:
         since `checked_hash` was read or the account was disabled (see DB.add_session)."""
         session_id = tokens.new_token()
         now = self._clock()
-        row = DeviceSession(
+        row = NewSession(
             user_id=user.id,
             id_digest=tokens.digest(session_id),
             created_at=now,

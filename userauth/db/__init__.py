@@ -1,4 +1,4 @@
-"""Persistence: the only package that opens a Session or commits.
+"""Persistence: the only package that opens a connection or commits.
 
 Building a DB opens no connection and changes no schema: migrations are userauth.migrations'.
 """
@@ -8,11 +8,19 @@ from userauth.db.admin import AdminStore
 from userauth.db.engine import make_engine
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
-from userauth.db.sessions import LiveSession, LiveWindow, SessionStore
+from userauth.db.sessions import LiveSession, LiveWindow, NewSession, SessionStore
 
 
 class DB(AccountStore, SessionStore, OneTimeSecretStore, MailJobStore, AdminStore):
     """The store: every query userauth runs, over one engine."""
 
 
-__all__ = ["DB", "ClaimedMail", "LiveSession", "LiveWindow", "PendingSecret", "make_engine"]
+__all__ = [
+    "DB",
+    "ClaimedMail",
+    "LiveSession",
+    "LiveWindow",
+    "NewSession",
+    "PendingSecret",
+    "make_engine",
+]

@@ -4,19 +4,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Row, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
 
 from userauth.db.base import Store, end_sessions, rerun_once_if_disconnected, void_secrets
 from userauth.db.broadcast import announce
 from userauth.db.one_time import spend_secret
 from userauth.errors import EmailTakenError, UnknownFieldError
-from userauth.models import DisabledUser, User
+from userauth.models import User, disabled_users_table, users_table
+
+_users = users_table.c
+_SELECT_USER = select(users_table)
 
 
 def _enabled(user_id: Any) -> Any:
     """The SQL condition: no administrator disabled this account."""
-    return ~select(DisabledUser.user_id).where(DisabledUser.user_id == user_id).exists()
+    disabled = disabled_users_table.c
+    return ~select(disabled.user_id).where(disabled.user_id == user_id).exists()
+
+
+def as_user(row: Row[Any] | None) -> User | None:
+    """The User of a row of `users` (every column selected), or None for no row."""
+    return None if row is None else User(**row._mapping)
 
 
 class _SecretSpentError(Exception):
@@ -35,13 +44,15 @@ class AccountStore(Store):
         Raises:
             EmailTakenError: the database already holds this email (in any letter case).
         """
-        user = User(email=email, hashed_password=hashed_password)
         try:
-            with self._transaction() as session:
-                session.add(user)
+            with self._transaction() as work:
+                new_user = insert(users_table).values(email=email, hashed_password=hashed_password)
+                user_id: int = work.execute(new_user.returning(_users.id)).scalar_one()
         except IntegrityError:
             raise EmailTakenError(email) from None
-        return user
+        if isinstance(hashed_password, str):
+            hashed_password = hashed_password.encode("ascii", errors="replace")
+        return User(id=user_id, email=email, hashed_password=hashed_password)
 
     @rerun_once_if_disconnected
     def find_user_by(self, **kwargs: Any) -> User:
@@ -52,8 +63,8 @@ class AccountStore(Store):
             InvalidRequestError: a keyword is not a column.
         """
         self._check_columns(kwargs, InvalidRequestError)
-        with self._sessions() as session:
-            user = session.scalars(select(User).filter_by(**kwargs).limit(1)).first()
+        with self._connect() as connection:
+            user = as_user(connection.execute(_SELECT_USER.filter_by(**kwargs).limit(1)).first())
         if user is None:
             raise NoResultFound("No user found")
         return user
@@ -71,16 +82,16 @@ class AccountStore(Store):
         if not kwargs:
             return
         try:
-            with self._transaction() as session:
-                session.execute(update(User).where(User.id == user.id).values(**kwargs))
+            with self._transaction() as work:
+                work.execute(update(users_table).where(_users.id == user.id).values(**kwargs))
                 # Any column may be one a session check reads (email, hash, session_id).
-                announce(session, user.id)
+                announce(work, user.id)
         except IntegrityError:
             raise EmailTakenError(str(kwargs.get("email", ""))) from None
 
     @staticmethod
     def _check_columns(kwargs: dict[str, Any], error: type[Exception]) -> None:
-        unknown = sorted(set(kwargs) - set(User.__table__.columns.keys()))
+        unknown = sorted(set(kwargs) - set(_users.keys()))
         if unknown:
             raise error(f"not a user attribute: {', '.join(unknown)}")
 
@@ -92,30 +103,30 @@ class AccountStore(Store):
 
         With `enabled_only`, a disabled account is not found (one query either way).
         """
-        statement = select(User).where(func.lower(User.email) == email.lower())
+        statement = _SELECT_USER.where(func.lower(_users.email) == email.lower())
         if enabled_only:
-            statement = statement.where(_enabled(User.id))
-        with self._sessions() as session:
-            return session.scalars(statement).first()
+            statement = statement.where(_enabled(_users.id))
+        with self._connect() as connection:
+            return as_user(connection.execute(statement).first())
 
     @rerun_once_if_disconnected
     def find_enabled_user(self, user_id: int) -> User | None:
         """Return the user with this id unless it is disabled or gone."""
-        statement = select(User).where(User.id == user_id, _enabled(User.id))
-        with self._sessions() as session:
-            return session.scalars(statement).first()
+        statement = _SELECT_USER.where(_users.id == user_id, _enabled(_users.id))
+        with self._connect() as connection:
+            return as_user(connection.execute(statement).first())
 
     @rerun_once_if_disconnected
     def upgrade_password_hash(self, user_id: int, old: bytes, new: bytes) -> None:
         """Replace a user's hash by a costlier one of the same password, unless it changed
         meanwhile (a concurrent reset must not be undone by a login's upgrade)."""
-        with self._transaction() as session:
-            session.execute(
-                update(User)
-                .where(User.id == user_id, User.hashed_password == old)
+        with self._transaction() as work:
+            work.execute(
+                update(users_table)
+                .where(_users.id == user_id, _users.hashed_password == old)
                 .values(hashed_password=new)
             )
-            announce(session, user_id)
+            announce(work, user_id)
 
     @rerun_once_if_disconnected
     def replace_password(
@@ -134,16 +145,18 @@ class AccountStore(Store):
         Return whether the password was replaced.
         """
         try:
-            with self._transaction() as session:
-                result = session.execute(
-                    update(User).where(User.id == user_id).values(hashed_password=hashed_password)
+            with self._transaction() as work:
+                result = work.execute(
+                    update(users_table)
+                    .where(_users.id == user_id)
+                    .values(hashed_password=hashed_password)
                 )
-                if not result.rowcount:  # type: ignore[attr-defined]
+                if not result.rowcount:
                     return False
-                if spend is not None and not spend_secret(session, spend):
+                if spend is not None and not spend_secret(work, spend):
                     raise _SecretSpentError  # rolls the new hash back
-                void_secrets(session, user_id)
-                end_sessions(session, user_id, keep=keep_session)
+                void_secrets(work, user_id)
+                end_sessions(work, user_id, keep=keep_session)
         except _SecretSpentError:
             return False
         return True
@@ -153,5 +166,7 @@ class AccountStore(Store):
     @rerun_once_if_disconnected
     def is_disabled(self, user_id: int) -> bool:
         """Tell whether an administrator disabled this account."""
-        with self._sessions() as session:
-            return session.get(DisabledUser, user_id) is not None
+        disabled = disabled_users_table.c
+        statement = select(disabled.user_id).where(disabled.user_id == user_id)
+        with self._connect() as connection:
+            return connection.execute(statement).first() is not None

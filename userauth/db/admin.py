@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, insert, select, update
 
 from userauth.db.base import (
     Store,
@@ -15,7 +15,18 @@ from userauth.db.base import (
     void_secrets,
 )
 from userauth.db.broadcast import announce
-from userauth.models import AuditEvent, DeviceSession, DisabledUser, User
+from userauth.models import (
+    AuditEvent,
+    User,
+    audit_events_table,
+    disabled_users_table,
+    sessions_table,
+    users_table,
+)
+
+_users = users_table.c
+_disabled = disabled_users_table.c
+_events = audit_events_table.c
 
 
 class AdminStore(Store):
@@ -32,80 +43,110 @@ class AdminStore(Store):
         `search` matches part of the email, ignoring letter case.
         """
         condition = (
-            func.lower(User.email).contains(search.lower(), autoescape=True)
+            func.lower(_users.email).contains(search.lower(), autoescape=True)
             if search
-            else User.id.is_not(None)
+            else _users.id.is_not(None)
         )
         page = (
-            select(User, DisabledUser.disabled_at)
-            .outerjoin(DisabledUser, DisabledUser.user_id == User.id)
+            select(users_table, _disabled.disabled_at)
+            .outerjoin(disabled_users_table, _disabled.user_id == _users.id)
             .where(condition)
-            .order_by(User.id)
+            .order_by(_users.id)
             .limit(limit)
             .offset(offset)
         )
-        with self._sessions() as session:
-            total = session.scalar(select(func.count()).select_from(User).where(condition))
-            rows = [(row[0], row[1]) for row in session.execute(page)]
+        with self._connect() as connection:
+            total = connection.scalar(
+                select(func.count()).select_from(users_table).where(condition)
+            )
+            rows = [
+                (
+                    User(row.id, row.email, row.hashed_password, row.session_id),
+                    row.disabled_at,
+                )
+                for row in connection.execute(page)
+            ]
         return rows, int(total or 0)
 
     @rerun_once_if_disconnected
     def disabled_since(self, user_id: int) -> datetime | None:
         """Return when an administrator disabled this account, or None if it is enabled."""
-        with self._sessions() as session:
-            row = session.get(DisabledUser, user_id)
-            return None if row is None else row.disabled_at
+        statement = select(_disabled.disabled_at).where(_disabled.user_id == user_id)
+        with self._connect() as connection:
+            disabled_at: datetime | None = connection.scalar(statement)
+            return disabled_at
 
     @rerun_once_if_disconnected
     def disable_user(self, user_id: int, now: datetime) -> None:
         """Disable an account, end every session and void its one-time secrets, at once."""
-        with self._transaction() as session:
-            if session.get(DisabledUser, user_id) is None:
-                session.add(DisabledUser(user_id=user_id, disabled_at=now))
-            void_secrets(session, user_id)
-            end_sessions(session, user_id, keep=None)
+        with self._transaction() as work:
+            disabled = work.execute(select(_disabled.user_id).where(_disabled.user_id == user_id))
+            if disabled.first() is None:
+                work.execute(insert(disabled_users_table).values(user_id=user_id, disabled_at=now))
+            void_secrets(work, user_id)
+            end_sessions(work, user_id, keep=None)
 
     @rerun_once_if_disconnected
     def enable_user(self, user_id: int) -> bool:
         """Enable a disabled account; tell whether it was disabled."""
-        with self._transaction() as session:
-            result = session.execute(delete(DisabledUser).where(DisabledUser.user_id == user_id))
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        with self._transaction() as work:
+            result = work.execute(delete(disabled_users_table).where(_disabled.user_id == user_id))
+            return bool(result.rowcount)
 
     @rerun_once_if_disconnected
     def delete_user(self, user_id: int) -> None:
         """Delete an account with its sessions and reset token; its audit events stay, unlinked."""
         # Explicit statements rather than ON DELETE: they do not depend on SQLite's
         # foreign_keys pragma being on for the connection.
-        with self._transaction() as session:
-            session.execute(delete(DeviceSession).where(DeviceSession.user_id == user_id))
-            void_secrets(session, user_id)
-            session.execute(delete(DisabledUser).where(DisabledUser.user_id == user_id))
-            session.execute(
-                update(AuditEvent).where(AuditEvent.user_id == user_id).values(user_id=None)
+        with self._transaction() as work:
+            work.execute(delete(sessions_table).where(sessions_table.c.user_id == user_id))
+            void_secrets(work, user_id)
+            work.execute(delete(disabled_users_table).where(_disabled.user_id == user_id))
+            work.execute(
+                update(audit_events_table).where(_events.user_id == user_id).values(user_id=None)
             )
-            session.execute(delete(User).where(User.id == user_id))
-            announce(session, user_id)
+            work.execute(delete(users_table).where(_users.id == user_id))
+            announce(work, user_id)
 
     @rerun_once_if_disconnected
     def emails_by_id(self, user_ids: set[int]) -> dict[int, str]:
         """Return the email of each of these users that still exists."""
         if not user_ids:
             return {}
-        with self._sessions() as session:
-            rows = session.execute(select(User.id, User.email).where(User.id.in_(user_ids)))
+        with self._connect() as connection:
+            rows = connection.execute(
+                select(_users.id, _users.email).where(_users.id.in_(user_ids))
+            )
             return {row[0]: row[1] for row in rows}
 
     # Audit trail.
 
     @rerun_once_if_disconnected
-    def add_audit_event(self, row: AuditEvent) -> None:
+    def add_audit_event(
+        self,
+        event: str,
+        user_id: int | None,
+        *,
+        email: str | None,
+        client_address: str,
+        user_agent: str,
+        created_at: datetime,
+    ) -> None:
         """Append one audit event, with its account's email when it has one."""
-        if row.user_id is not None and row.email is None:
+        statement = insert(audit_events_table).values(
+            user_id=user_id,
+            event=event,
+            email=email,
+            client_address=client_address,
+            user_agent=user_agent,
+            created_at=created_at,
+        )
+        if user_id is not None and email is None:
             # In the same INSERT: the email stays on the event after the account is deleted.
-            row.email = select(User.email).where(User.id == row.user_id).scalar_subquery()
-        with self._transaction() as session:
-            session.add(row)
+            account_email = select(_users.email).where(_users.id == user_id).scalar_subquery()
+            statement = statement.values(email=account_email)
+        with self._transaction() as work:
+            work.execute(statement)
 
     @rerun_once_if_disconnected
     def list_audit_events(
@@ -117,13 +158,15 @@ class AdminStore(Store):
         offset: int = 0,
     ) -> Sequence[AuditEvent]:
         """Return audit events, newest first: of one account id, or one stored email."""
-        statement = select(AuditEvent).order_by(AuditEvent.id.desc()).limit(limit).offset(offset)
+        statement = (
+            select(audit_events_table).order_by(_events.id.desc()).limit(limit).offset(offset)
+        )
         if user_id is not None:
-            statement = statement.where(AuditEvent.user_id == user_id)
+            statement = statement.where(_events.user_id == user_id)
         elif email is not None:
-            statement = statement.where(func.lower(AuditEvent.email) == email.lower())
-        with self._sessions() as session:
-            return session.scalars(statement).all()
+            statement = statement.where(func.lower(_events.email) == email.lower())
+        with self._connect() as connection:
+            return [AuditEvent(**row._mapping) for row in connection.execute(statement)]
 
     # Health.
 
@@ -135,8 +178,8 @@ class AdminStore(Store):
         """
 
         def read() -> None:
-            with self._sessions() as session:
-                session.execute(select(1))
+            with self._connect() as connection:
+                connection.execute(select(1))
 
         retry_if_disconnected(read)
 
@@ -154,7 +197,7 @@ class AdminStore(Store):
 
         def write() -> None:
             with self._engine.begin() as connection:
-                connection.execute(delete(DisabledUser).where(DisabledUser.user_id == -1))
+                connection.execute(delete(disabled_users_table).where(_disabled.user_id == -1))
                 dialect = connection.dialect.name
                 if dialect == "sqlite":
                     version = int(connection.exec_driver_sql("PRAGMA user_version").scalar_one())

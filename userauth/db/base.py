@@ -1,21 +1,19 @@
-"""The store's shared plumbing: the engine, ORM sessions and transactions."""
+"""The store's shared plumbing: the engine, its connections and transactions."""
 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import ParamSpec, TypeVar
 
-from sqlalchemy import Engine, delete, select, update
+from sqlalchemy import Connection, Engine, delete, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session, sessionmaker
 
-from userauth.db.broadcast import Broadcast, SessionChanges, announce, changed_users
+from userauth.db.broadcast import Broadcast, SessionChanges, UnitOfWork, announce
 from userauth.db.change_file import ChangeFile
 from userauth.db.engine import make_engine
-from userauth.models import DeviceSession, OneTimeSecret, User
+from userauth.models import one_time_secrets_table, sessions_table, users_table
 from userauth.sqlite import BUSY_TIMEOUT_MS
 
 T = TypeVar("T")
@@ -36,7 +34,7 @@ def broadcast_for(engine: Engine) -> Broadcast:
 
 
 class Store:
-    """What every part of the store shares: the engine, sessions and transactions.
+    """What every part of the store shares: the engine, its connections and transactions.
 
     Building one does no I/O: the engine connects on first use, and the schema is
     userauth.migrations' business (`userauth serve` and `userauth db upgrade` call it).
@@ -53,8 +51,6 @@ class Store:
             if self._engine.dialect.name == "sqlite"
             else self._engine.execution_options(isolation_level="AUTOCOMMIT")
         )
-        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
-        self._local = threading.local()
         self._broadcast: Broadcast = broadcast_for(self._engine)
 
     @property
@@ -63,30 +59,25 @@ class Store:
         return self._engine
 
     @property
-    def _session(self) -> Session:
-        """The SQLAlchemy session of the calling thread (memoized, never shared)."""
-        session: Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = self._sessions()
-            self._local.session = session
-        return session
-
-    @property
     def session_changes(self) -> SessionChanges:
         """The broadcast of session changes, as the session cache reads it."""
         return self._broadcast
 
+    def _connect(self) -> Connection:
+        """A pooled connection for reads; its transaction rolls back when it is closed."""
+        return self._engine.connect()
+
     @contextmanager
-    def _transaction(self) -> Iterator[Session]:
+    def _transaction(self) -> Iterator[UnitOfWork]:
         """Run a unit of work in one transaction; broadcast the session changes it announced."""
-        with self._sessions() as session:
-            with session.begin():
-                yield session
-                changed = set(changed_users(session))
-                if changed:
-                    self._broadcast.before_commit(session, changed)
+        with self._engine.begin() as connection:
+            work = UnitOfWork(connection)
+            yield work
+            changed = work.changed_users
             if changed:
-                self._broadcast.after_commit(changed)
+                self._broadcast.before_commit(connection, changed)
+        if changed:
+            self._broadcast.after_commit(changed)
 
     def close(self) -> None:
         """Stop listening for session changes and release every pooled connection."""
@@ -94,30 +85,31 @@ class Store:
         self._engine.dispose()
 
 
-def end_sessions(session: Session, user_id: int, *, keep: int | None) -> None:
+def end_sessions(work: UnitOfWork, user_id: int, *, keep: int | None) -> None:
     """Delete a user's sessions (all but `keep`) inside the caller's transaction."""
-    statement = delete(DeviceSession).where(DeviceSession.user_id == user_id)
+    statement = delete(sessions_table).where(sessions_table.c.user_id == user_id)
     if keep is not None:
-        statement = statement.where(DeviceSession.id != keep)
-    session.execute(statement)
-    record_newest_session(session, user_id)
+        statement = statement.where(sessions_table.c.id != keep)
+    work.execute(statement)
+    record_newest_session(work, user_id)
 
 
-def record_newest_session(session: Session, user_id: int) -> None:
+def record_newest_session(work: UnitOfWork, user_id: int) -> None:
     """Point users.session_id at the newest remaining session (None when none is left)."""
-    newest = session.scalars(
-        select(DeviceSession.id_digest)
-        .where(DeviceSession.user_id == user_id)
-        .order_by(DeviceSession.created_at.desc(), DeviceSession.id.desc())
+    sessions = sessions_table.c
+    newest = work.execute(
+        select(sessions.id_digest)
+        .where(sessions.user_id == user_id)
+        .order_by(sessions.created_at.desc(), sessions.id.desc())
         .limit(1)
-    ).first()
-    session.execute(update(User).where(User.id == user_id).values(session_id=newest))
-    announce(session, user_id)
+    ).scalar()
+    work.execute(update(users_table).where(users_table.c.id == user_id).values(session_id=newest))
+    announce(work, user_id)
 
 
-def void_secrets(session: Session, user_id: int) -> None:
+def void_secrets(work: UnitOfWork, user_id: int) -> None:
     """Delete every pending one-time secret of a user inside the caller's transaction."""
-    session.execute(delete(OneTimeSecret).where(OneTimeSecret.user_id == user_id))
+    work.execute(delete(one_time_secrets_table).where(one_time_secrets_table.c.user_id == user_id))
 
 
 def rerun_once_if_disconnected(unit: Callable[P, T]) -> Callable[P, T]:

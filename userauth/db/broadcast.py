@@ -1,7 +1,7 @@
 """Session-change broadcast: tell every process whose sessions changed, and let it ask.
 
 A unit of work that ends sessions, or changes what a session check reads (the user's email,
-password hash or newest session), calls `announce(session, user_id)` inside its transaction.
+password hash or newest session), calls `announce(work, user_id)` inside its transaction.
 The store's transaction hands the announcement to the database's broadcast: PostgreSQL
 `NOTIFY` in the same transaction (delivered on commit), or on SQLite a shared counter file
 bumped after commit (db/change_file.py). Every process reads versions from it: a number that
@@ -11,29 +11,34 @@ be healthy. The session cache (userauth/session_cache.py) serves only what a ver
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, CursorResult, Executable
 
 # Users are spread over this many counters: a change to one user moves the version of every
 # user sharing its counter, which costs those users one database read, never a stale answer.
 BUCKETS = 4096
-_CHANGED_USERS = "userauth.changed_users"
 
 # (epoch, counter): the epoch moves when the channel is lost and found again, so nothing
 # read before a gap in the broadcast can match a version read after it.
 Version = tuple[int, int]
 
 
-def announce(session: Session, user_id: int) -> None:
+class UnitOfWork:
+    """One transaction: its connection, and the users whose sessions it changed so far."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.changed_users: set[int] = set()
+
+    def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
+        """Run a statement in the transaction (Connection.execute)."""
+        return self.connection.execute(statement, parameters)
+
+
+def announce(work: UnitOfWork, user_id: int) -> None:
     """Mark, inside the caller's transaction, that this user's sessions changed."""
-    session.info.setdefault(_CHANGED_USERS, set()).add(user_id)
-
-
-def changed_users(session: Session) -> set[int]:
-    """Return the users announced in this session's transaction so far."""
-    users: set[int] = session.info.get(_CHANGED_USERS, set())
-    return users
+    work.changed_users.add(user_id)
 
 
 def bucket(user_id: int) -> int:
@@ -54,7 +59,7 @@ class SessionChanges(Protocol):
 class Broadcast(SessionChanges):
     """No broadcast (an in-memory database): announcements go nowhere, versions are None."""
 
-    def before_commit(self, session: Session, user_ids: set[int]) -> None:
+    def before_commit(self, connection: Connection, user_ids: set[int]) -> None:
         """Send what must travel inside the transaction (PostgreSQL's NOTIFY)."""
 
     def after_commit(self, user_ids: set[int]) -> None:

@@ -18,7 +18,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from userauth.db.broadcast import BUCKETS, Broadcast, Version, bucket
 
@@ -54,7 +54,7 @@ class ChangeFile(Broadcast):
         self._epochs = 0
         self._checked_at = float("-inf")
 
-    def before_commit(self, session: Session, user_ids: set[int]) -> None:
+    def before_commit(self, connection: Connection, user_ids: set[int]) -> None:
         self._bump(user_ids)
 
     def after_commit(self, user_ids: set[int]) -> None:

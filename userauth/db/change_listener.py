@@ -16,8 +16,7 @@ import threading
 import time
 
 import psycopg
-from sqlalchemy import Engine, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Engine, func, select
 
 from userauth.db.broadcast import BUCKETS, Broadcast, Version, bucket
 
@@ -57,11 +56,11 @@ class ChangeListener(Broadcast):
         self._start_lock = threading.Lock()
         self._stop = threading.Event()
 
-    def before_commit(self, session: Session, user_ids: set[int]) -> None:
+    def before_commit(self, connection: Connection, user_ids: set[int]) -> None:
         # The payload names a user, never a session: NOTIFY payloads are visible to every
         # listener of the database.
         for user_id in sorted(user_ids):
-            session.execute(select(func.pg_notify(CHANNEL, str(user_id))))
+            connection.execute(select(func.pg_notify(CHANNEL, str(user_id))))
 
     def after_commit(self, user_ids: set[int]) -> None:
         # This process's own checks must see its writes at once, not when its listener hears

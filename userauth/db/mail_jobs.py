@@ -5,10 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, delete, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 
 from userauth.db.base import Store
-from userauth.models import MailJob
+from userauth.models import mail_jobs_table
+
+_jobs = mail_jobs_table.c
 
 
 @dataclass(frozen=True)
@@ -25,7 +27,7 @@ class ClaimedMail:
 
 def _unclaimed(now: datetime) -> ColumnElement[bool]:
     # A lease that ended belongs to a worker that died mid-send: the job is free again.
-    return or_(MailJob.claimed_until.is_(None), MailJob.claimed_until < now)
+    return or_(_jobs.claimed_until.is_(None), _jobs.claimed_until < now)
 
 
 class MailJobStore(Store):
@@ -35,9 +37,9 @@ class MailJobStore(Store):
         self, kind: str, email: str, client_address: str, user_agent: str, now: datetime
     ) -> None:
         """Append a mail job, due now."""
-        with self._transaction() as session:
-            session.add(
-                MailJob(
+        with self._transaction() as work:
+            work.execute(
+                insert(mail_jobs_table).values(
                     kind=kind,
                     email=email,
                     client_address=client_address,
@@ -57,23 +59,23 @@ class MailJobStore(Store):
         and only one writer's matches.
         """
         candidate = (
-            select(MailJob.id, MailJob.kind, MailJob.email, MailJob.client_address)
-            .add_columns(MailJob.user_agent, MailJob.attempts)
-            .where(MailJob.due_at <= now, _unclaimed(now))
-            .order_by(MailJob.due_at, MailJob.id)
+            select(_jobs.id, _jobs.kind, _jobs.email, _jobs.client_address)
+            .add_columns(_jobs.user_agent, _jobs.attempts)
+            .where(_jobs.due_at <= now, _unclaimed(now))
+            .order_by(_jobs.due_at, _jobs.id)
             .limit(1)
             .with_for_update(skip_locked=True)
         )
-        with self._transaction() as session:
-            row = session.execute(candidate).first()
+        with self._transaction() as work:
+            row = work.execute(candidate).first()
             if row is None:
                 return None
             claim = (
-                update(MailJob)
-                .where(MailJob.id == row.id, _unclaimed(now))
-                .values(claimed_until=lease_until, attempts=MailJob.attempts + 1)
+                update(mail_jobs_table)
+                .where(_jobs.id == row.id, _unclaimed(now))
+                .values(claimed_until=lease_until, attempts=_jobs.attempts + 1)
             )
-            if not session.execute(claim).rowcount:  # type: ignore[attr-defined]
+            if not work.execute(claim).rowcount:
                 return None
         return ClaimedMail(
             id=row.id,
@@ -86,22 +88,22 @@ class MailJobStore(Store):
 
     def finish_mail(self, job_id: int) -> None:
         """Delete a job: sent, or given up."""
-        with self._transaction() as session:
-            session.execute(delete(MailJob).where(MailJob.id == job_id))
+        with self._transaction() as work:
+            work.execute(delete(mail_jobs_table).where(_jobs.id == job_id))
 
     def postpone_mail(self, job_id: int, due_at: datetime) -> None:
         """Release a job after a failed attempt, due again at `due_at`."""
-        with self._transaction() as session:
-            session.execute(
-                update(MailJob)
-                .where(MailJob.id == job_id)
+        with self._transaction() as work:
+            work.execute(
+                update(mail_jobs_table)
+                .where(_jobs.id == job_id)
                 .values(due_at=due_at, claimed_until=None)
             )
 
     def count_mail(self, *, due_by: datetime | None = None) -> int:
         """Count the jobs waiting (only those due by `due_by` when given)."""
-        statement = select(func.count()).select_from(MailJob)
+        statement = select(func.count()).select_from(mail_jobs_table)
         if due_by is not None:
-            statement = statement.where(MailJob.due_at <= due_by)
-        with self._sessions() as session:
-            return int(session.execute(statement).scalar_one())
+            statement = statement.where(_jobs.due_at <= due_by)
+        with self._connect() as connection:
+            return int(connection.execute(statement).scalar_one())

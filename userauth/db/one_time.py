@@ -5,11 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import delete, insert, select
 
 from userauth.db.base import Store, rerun_once_if_disconnected
-from userauth.models import OneTimeSecret
+from userauth.db.broadcast import UnitOfWork
+from userauth.models import one_time_secrets_table
+
+_secrets = one_time_secrets_table.c
 
 
 @dataclass(frozen=True)
@@ -28,14 +30,14 @@ class OneTimeSecretStore(Store):
         self, user_id: int, purpose: str, digest: str, expires_at: datetime
     ) -> None:
         """Store a user's secret for this purpose, replacing any older one of that purpose."""
-        with self._transaction() as session:
-            session.execute(
-                delete(OneTimeSecret).where(
-                    OneTimeSecret.user_id == user_id, OneTimeSecret.purpose == purpose
+        with self._transaction() as work:
+            work.execute(
+                delete(one_time_secrets_table).where(
+                    _secrets.user_id == user_id, _secrets.purpose == purpose
                 )
             )
-            session.add(
-                OneTimeSecret(
+            work.execute(
+                insert(one_time_secrets_table).values(
                     user_id=user_id, purpose=purpose, digest=digest, expires_at=expires_at
                 )
             )
@@ -43,30 +45,30 @@ class OneTimeSecretStore(Store):
     @rerun_once_if_disconnected
     def find_secret(self, digest: str, purpose: str, now: datetime) -> PendingSecret | None:
         """Return the unexpired secret with this digest and purpose, or None."""
-        statement = select(OneTimeSecret.id, OneTimeSecret.user_id).where(
-            OneTimeSecret.digest == digest,
-            OneTimeSecret.purpose == purpose,
-            OneTimeSecret.expires_at > now,
+        statement = select(_secrets.id, _secrets.user_id).where(
+            _secrets.digest == digest,
+            _secrets.purpose == purpose,
+            _secrets.expires_at > now,
         )
-        with self._sessions() as session:
-            row = session.execute(statement).first()
+        with self._connect() as connection:
+            row = connection.execute(statement).first()
         return None if row is None else PendingSecret(id=row.id, user_id=row.user_id)
 
     @rerun_once_if_disconnected
     def has_secret(self, user_id: int, purpose: str) -> bool:
         """Tell whether a user holds a secret for this purpose (expired or not)."""
-        statement = select(OneTimeSecret.id).where(
-            OneTimeSecret.user_id == user_id, OneTimeSecret.purpose == purpose
+        statement = select(_secrets.id).where(
+            _secrets.user_id == user_id, _secrets.purpose == purpose
         )
-        with self._sessions() as session:
-            return session.execute(statement.limit(1)).first() is not None
+        with self._connect() as connection:
+            return connection.execute(statement.limit(1)).first() is not None
 
 
-def spend_secret(session: Session, secret_id: int) -> bool:
+def spend_secret(work: UnitOfWork, secret_id: int) -> bool:
     """Delete a secret inside the caller's transaction; tell whether it was still there.
 
     Of two transactions spending the same secret, the second finds no row (PostgreSQL
     makes it wait for the first, SQLite runs one writer at a time): a secret is used once.
     """
-    result = session.execute(delete(OneTimeSecret).where(OneTimeSecret.id == secret_id))
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    result = work.execute(delete(one_time_secrets_table).where(_secrets.id == secret_id))
+    return bool(result.rowcount)

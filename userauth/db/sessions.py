@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, select, update
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, update
 
 from userauth.clock import as_utc
 from userauth.db.base import (
@@ -18,7 +18,17 @@ from userauth.db.base import (
     retry_if_disconnected,
 )
 from userauth.db.broadcast import announce
-from userauth.models import DeviceSession, DisabledUser, User
+from userauth.models import (
+    DeviceSession,
+    User,
+    disabled_users_table,
+    sessions_table,
+    users_table,
+)
+
+_sessions = sessions_table.c
+_users = users_table.c
+_disabled = disabled_users_table.c
 
 
 @dataclass(frozen=True)
@@ -35,8 +45,8 @@ def _is_live(now: Any, idle_since: Any) -> ColumnElement[bool]:
     Every query that asks "is this session live" (the check, the lists, the count) uses it,
     with values or, for the prebuilt session check, bound parameters.
     """
-    condition: ColumnElement[bool] = (DeviceSession.expires_at > now) & (
-        DeviceSession.last_used_at > idle_since
+    condition: ColumnElement[bool] = (_sessions.expires_at > now) & (
+        _sessions.last_used_at > idle_since
     )
     return condition
 
@@ -58,7 +68,7 @@ class LiveSession:
 
     @property
     def user(self) -> User:
-        """The session's user as a (detached) User."""
+        """The session's user, as the store reads it."""
         return User(
             id=self.user_id,
             email=self.email,
@@ -67,21 +77,34 @@ class LiveSession:
         )
 
 
+@dataclass(frozen=True)
+class NewSession:
+    """A device session to store (add_session): its user, id digest, clocks and client."""
+
+    user_id: int
+    id_digest: str
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str
+    client_address: str
+
+
 _LIVE_SESSION = (
     select(
-        DeviceSession.id,
-        DeviceSession.last_used_at,
-        DeviceSession.expires_at,
-        User.id.label("user_id"),
-        User.email,
-        User.hashed_password,
-        User.session_id,
+        _sessions.id,
+        _sessions.last_used_at,
+        _sessions.expires_at,
+        _users.id.label("user_id"),
+        _users.email,
+        _users.hashed_password,
+        _users.session_id,
     )
-    .join(User, User.id == DeviceSession.user_id)
-    .outerjoin(DisabledUser, DisabledUser.user_id == User.id)
+    .join(users_table, _users.id == _sessions.user_id)
+    .outerjoin(disabled_users_table, _disabled.user_id == _users.id)
     .where(
-        DisabledUser.user_id.is_(None),
-        DeviceSession.id_digest == bindparam("digest"),
+        _disabled.user_id.is_(None),
+        _sessions.id_digest == bindparam("digest"),
         _is_live(bindparam("now"), bindparam("idle_since")),
     )
 )
@@ -91,9 +114,7 @@ class SessionStore(Store):
     """Device sessions."""
 
     @rerun_once_if_disconnected
-    def add_session(
-        self, row: DeviceSession, *, checked_hash: bytes, idle_since: datetime
-    ) -> bool:
+    def add_session(self, row: NewSession, *, checked_hash: bytes, idle_since: datetime) -> bool:
         """Store a new device session if the user's hash is still `checked_hash`; tell whether.
 
         The users row is written first, conditionally: a password change that committed
@@ -102,28 +123,28 @@ class SessionStore(Store):
         session and ends it. So no session made with a superseded password survives.
         The user's dead sessions (expired, or unused since `idle_since`) go at the same time.
         """
-        with self._transaction() as session:
-            claimed = session.execute(
-                update(User)
+        with self._transaction() as work:
+            claimed = work.execute(
+                update(users_table)
                 .where(
-                    User.id == row.user_id,
-                    User.hashed_password == checked_hash,
-                    ~select(DisabledUser.user_id).where(DisabledUser.user_id == User.id).exists(),
+                    _users.id == row.user_id,
+                    _users.hashed_password == checked_hash,
+                    ~select(_disabled.user_id).where(_disabled.user_id == _users.id).exists(),
                 )
                 .values(session_id=row.id_digest)
             )
-            if not claimed.rowcount:  # type: ignore[attr-defined]
+            if not claimed.rowcount:
                 return False
             # users.session_id moved: cached checks of this user's sessions carry it.
-            announce(session, row.user_id)
-            session.execute(
-                delete(DeviceSession).where(
-                    DeviceSession.user_id == row.user_id,
-                    (DeviceSession.expires_at <= row.created_at)
-                    | (DeviceSession.last_used_at <= idle_since),
+            announce(work, row.user_id)
+            work.execute(
+                delete(sessions_table).where(
+                    _sessions.user_id == row.user_id,
+                    (_sessions.expires_at <= row.created_at)
+                    | (_sessions.last_used_at <= idle_since),
                 )
             )
-            session.add(row)
+            work.execute(insert(sessions_table).values(**asdict(row)))
         return True
 
     def find_live_session(self, id_digest: str, window: LiveWindow) -> LiveSession | None:
@@ -165,66 +186,66 @@ class SessionStore(Store):
                 later (another process wrote a later use) is left as it is.
         """
         statement = (
-            update(DeviceSession)
+            update(sessions_table)
             .where(
-                DeviceSession.id == bindparam("session_id"),
-                DeviceSession.last_used_at < bindparam("used_at"),
+                _sessions.id == bindparam("session_id"),
+                _sessions.last_used_at < bindparam("used_at"),
             )
             .values(last_used_at=bindparam("used_at"))
         )
         # In row order: two processes' batches then lock shared rows in the same order, and
         # cannot deadlock on PostgreSQL (each holding a row the other waits for).
         rows = [{"session_id": key, "used_at": moment} for key, moment in sorted(touches.items())]
-        with self._transaction() as session:
-            session.connection().execute(statement, rows)
+        with self._transaction() as work:
+            work.execute(statement, rows)
 
     @rerun_once_if_disconnected
     def list_live_sessions(self, user_id: int, window: LiveWindow) -> Sequence[DeviceSession]:
         """Return a user's live device sessions, newest first."""
         statement = (
-            select(DeviceSession)
-            .where(DeviceSession.user_id == user_id, _is_live(window.now, window.idle_since))
-            .order_by(DeviceSession.created_at.desc(), DeviceSession.id.desc())
+            select(sessions_table)
+            .where(_sessions.user_id == user_id, _is_live(window.now, window.idle_since))
+            .order_by(_sessions.created_at.desc(), _sessions.id.desc())
         )
-        with self._sessions() as session:
-            return session.scalars(statement).all()
+        with self._connect() as connection:
+            return [DeviceSession(**row._mapping) for row in connection.execute(statement)]
 
     @rerun_once_if_disconnected
     def count_live_sessions(self, window: LiveWindow, *, user_id: int | None = None) -> int:
         """Count live device sessions, of one user when `user_id` is given."""
         statement = (
             select(func.count())
-            .select_from(DeviceSession)
+            .select_from(sessions_table)
             .where(_is_live(window.now, window.idle_since))
         )
         if user_id is not None:
-            statement = statement.where(DeviceSession.user_id == user_id)
-        with self._sessions() as session:
-            return int(session.scalar(statement) or 0)
+            statement = statement.where(_sessions.user_id == user_id)
+        with self._connect() as connection:
+            return int(connection.scalar(statement) or 0)
 
     @rerun_once_if_disconnected
     def count_sessions(self, user_id: int) -> int:
         """Count a user's stored sessions, live or not."""
         statement = (
-            select(func.count()).select_from(DeviceSession).where(DeviceSession.user_id == user_id)
+            select(func.count()).select_from(sessions_table).where(_sessions.user_id == user_id)
         )
-        with self._sessions() as session:
-            return int(session.scalar(statement) or 0)
+        with self._connect() as connection:
+            return int(connection.scalar(statement) or 0)
 
     @rerun_once_if_disconnected
     def delete_session(self, user_id: int, session_id: int) -> bool:
         """End one session of a user; tell whether it existed."""
-        with self._transaction() as session:
-            result = session.execute(
-                delete(DeviceSession).where(
-                    DeviceSession.id == session_id, DeviceSession.user_id == user_id
+        with self._transaction() as work:
+            result = work.execute(
+                delete(sessions_table).where(
+                    _sessions.id == session_id, _sessions.user_id == user_id
                 )
             )
-            record_newest_session(session, user_id)
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+            record_newest_session(work, user_id)
+            return bool(result.rowcount)
 
     @rerun_once_if_disconnected
     def delete_sessions(self, user_id: int, *, keep: int | None = None) -> None:
         """End every session of a user, except `keep` when given."""
-        with self._transaction() as session:
-            end_sessions(session, user_id, keep=keep)
+        with self._transaction() as work:
+            end_sessions(work, user_id, keep=keep)

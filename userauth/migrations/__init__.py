@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from userauth import sqlite
-from userauth.models import Base
+from userauth.models import metadata
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -142,7 +142,7 @@ def create_schema(engine: Engine) -> bool:
     """
     from alembic.runtime.migration import MigrationContext
 
-    ours = set(Base.metadata.tables) | {VERSION_TABLE}
+    ours = set(metadata.tables) | {VERSION_TABLE}
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             connection.execute(
@@ -151,7 +151,7 @@ def create_schema(engine: Engine) -> bool:
         if ours & set(inspect(connection).get_table_names()):
             return False
         # create_all and a stamp cost one round of DDL; replaying every revision costs more.
-        Base.metadata.create_all(connection)
+        metadata.create_all(connection)
         MigrationContext.configure(connection).stamp(_scripts(), "head")
     return True
 
