@@ -1,15 +1,16 @@
 """The shape of every row userauth stores: its tables (SQLAlchemy Core) and the records it reads.
 
 Tables, not ORM classes: the store writes SQL statements and hands out plain records
-(User, DeviceSession, AuditEvent), so no worker loads `sqlalchemy.orm` (about 6 MB of every
-worker's memory; README "Performance"). The migrations' head must match `metadata`
-(tests/test_migrations.py).
+(User, DeviceSession, AuditEvent), so no worker loads `sqlalchemy.orm`, which cost every
+worker 6.3 MB of peak RSS (`python -m bench.memory`; README "Memory per worker"). The
+migrations' head must match `metadata` (tests/test_migrations.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import datetime
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     Column,
@@ -19,6 +20,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Row,
     String,
     Table,
     func,
@@ -46,7 +48,7 @@ class PasswordHash(TypeDecorator[bytes]):
         return value.encode("ascii", errors="replace")
 
 
-def _moment(name: str, *, nullable: bool = False, index: bool = False) -> Column[datetime]:
+def _moment(name: str, *, nullable: bool = False, index: bool | None = None) -> Column[datetime]:
     """A timezone-aware timestamp column."""
     return Column(name, DateTime(timezone=True), nullable=nullable, index=index)
 
@@ -137,7 +139,7 @@ mail_jobs_table = Table(
 )
 
 
-@dataclass
+@dataclass(frozen=True)
 class User:
     """An account as read from `users`: id, email, bcrypt hash, newest session's digest."""
 
@@ -162,6 +164,19 @@ class DeviceSession:
 
 
 @dataclass(frozen=True)
+class NewSession:
+    """A device session to store: a DeviceSession before the database gives it an id."""
+
+    user_id: int
+    id_digest: str = field(repr=False)
+    created_at: datetime
+    last_used_at: datetime
+    expires_at: datetime
+    user_agent: str
+    client_address: str
+
+
+@dataclass(frozen=True)
 class AuditEvent:
     """An audit event as read from `audit_events`."""
 
@@ -172,3 +187,15 @@ class AuditEvent:
     client_address: str
     user_agent: str
     created_at: datetime
+
+
+RecordT = TypeVar("RecordT", User, DeviceSession, AuditEvent)
+
+
+def record(kind: type[RecordT], row: Row[Any]) -> RecordT:
+    """Build a record from a row that holds a column of each of its fields' names.
+
+    Raises:
+        AttributeError: the row lacks one of the record's fields.
+    """
+    return kind(**{attribute.name: getattr(row, attribute.name) for attribute in fields(kind)})

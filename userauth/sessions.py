@@ -9,10 +9,10 @@ from datetime import datetime, timedelta
 from userauth import idle_clock, tokens
 from userauth.audit import NO_CLIENT, Client
 from userauth.clock import as_utc
-from userauth.db import DB, LiveSession, LiveWindow, NewSession
+from userauth.db import DB, LiveSession, LiveWindow
 from userauth.errors import SessionNotFoundError
 from userauth.idle_clock import IdleClockWriter
-from userauth.models import User
+from userauth.models import NewSession, User
 from userauth.session_cache import SessionCache
 
 __all__ = ["LiveSession", "SessionPolicy", "SessionView", "Sessions"]

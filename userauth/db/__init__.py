@@ -1,4 +1,4 @@
-"""Persistence: the only package that opens a connection or commits.
+"""Persistence: the only package that runs the app's queries and commits.
 
 Building a DB opens no connection and changes no schema: migrations are userauth.migrations'.
 """
@@ -8,7 +8,7 @@ from userauth.db.admin import AdminStore
 from userauth.db.engine import make_engine
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
-from userauth.db.sessions import LiveSession, LiveWindow, NewSession, SessionStore
+from userauth.db.sessions import LiveSession, LiveWindow, SessionStore
 
 
 class DB(AccountStore, SessionStore, OneTimeSecretStore, MailJobStore, AdminStore):
@@ -20,7 +20,6 @@ __all__ = [
     "ClaimedMail",
     "LiveSession",
     "LiveWindow",
-    "NewSession",
     "PendingSecret",
     "make_engine",
 ]

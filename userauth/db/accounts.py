@@ -4,28 +4,23 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Row, func, insert, select, update
+from sqlalchemy import Select, func, insert, select, update
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
 
-from userauth.db.base import Store, end_sessions, rerun_once_if_disconnected, void_secrets
-from userauth.db.broadcast import announce
+from userauth.db.base import (
+    Store,
+    enabled,
+    end_sessions,
+    rerun_once_if_disconnected,
+    void_secrets,
+)
 from userauth.db.one_time import spend_secret
 from userauth.errors import EmailTakenError, UnknownFieldError
-from userauth.models import User, disabled_users_table, users_table
+from userauth.models import User, disabled_users_table, record, users_table
 
 _users = users_table.c
+_disabled = disabled_users_table.c
 _SELECT_USER = select(users_table)
-
-
-def _enabled(user_id: Any) -> Any:
-    """The SQL condition: no administrator disabled this account."""
-    disabled = disabled_users_table.c
-    return ~select(disabled.user_id).where(disabled.user_id == user_id).exists()
-
-
-def as_user(row: Row[Any] | None) -> User | None:
-    """The User of a row of `users` (every column selected), or None for no row."""
-    return None if row is None else User(**row._mapping)
 
 
 class _SecretSpentError(Exception):
@@ -41,18 +36,18 @@ class AccountStore(Store):
     def add_user(self, email: str, hashed_password: str | bytes) -> User:
         """Save a user and return it.
 
+        The user is returned as stored: its hash as bytes (a str hash is stored as text).
+
         Raises:
             EmailTakenError: the database already holds this email (in any letter case).
         """
+        new_user = insert(users_table).values(email=email, hashed_password=hashed_password)
         try:
             with self._transaction() as work:
-                new_user = insert(users_table).values(email=email, hashed_password=hashed_password)
-                user_id: int = work.execute(new_user.returning(_users.id)).scalar_one()
+                row = work.execute(new_user.returning(*users_table.columns)).one()
         except IntegrityError:
             raise EmailTakenError(email) from None
-        if isinstance(hashed_password, str):
-            hashed_password = hashed_password.encode("ascii", errors="replace")
-        return User(id=user_id, email=email, hashed_password=hashed_password)
+        return record(User, row)
 
     @rerun_once_if_disconnected
     def find_user_by(self, **kwargs: Any) -> User:
@@ -63,8 +58,7 @@ class AccountStore(Store):
             InvalidRequestError: a keyword is not a column.
         """
         self._check_columns(kwargs, InvalidRequestError)
-        with self._connect() as connection:
-            user = as_user(connection.execute(_SELECT_USER.filter_by(**kwargs).limit(1)).first())
+        user = self._read_user(_SELECT_USER.filter_by(**kwargs).limit(1))
         if user is None:
             raise NoResultFound("No user found")
         return user
@@ -85,7 +79,7 @@ class AccountStore(Store):
             with self._transaction() as work:
                 work.execute(update(users_table).where(_users.id == user.id).values(**kwargs))
                 # Any column may be one a session check reads (email, hash, session_id).
-                announce(work, user.id)
+                work.announce(user.id)
         except IntegrityError:
             raise EmailTakenError(str(kwargs.get("email", ""))) from None
 
@@ -105,16 +99,19 @@ class AccountStore(Store):
         """
         statement = _SELECT_USER.where(func.lower(_users.email) == email.lower())
         if enabled_only:
-            statement = statement.where(_enabled(_users.id))
-        with self._connect() as connection:
-            return as_user(connection.execute(statement).first())
+            statement = statement.where(enabled(_users.id))
+        return self._read_user(statement)
 
     @rerun_once_if_disconnected
     def find_enabled_user(self, user_id: int) -> User | None:
         """Return the user with this id unless it is disabled or gone."""
-        statement = _SELECT_USER.where(_users.id == user_id, _enabled(_users.id))
+        return self._read_user(_SELECT_USER.where(_users.id == user_id, enabled(_users.id)))
+
+    def _read_user(self, statement: Select[Any]) -> User | None:
+        """Run a select of whole `users` rows; return the first as a User, or None."""
         with self._connect() as connection:
-            return as_user(connection.execute(statement).first())
+            row = connection.execute(statement).first()
+        return None if row is None else record(User, row)
 
     @rerun_once_if_disconnected
     def upgrade_password_hash(self, user_id: int, old: bytes, new: bytes) -> None:
@@ -126,7 +123,7 @@ class AccountStore(Store):
                 .where(_users.id == user_id, _users.hashed_password == old)
                 .values(hashed_password=new)
             )
-            announce(work, user_id)
+            work.announce(user_id)
 
     @rerun_once_if_disconnected
     def replace_password(
@@ -166,7 +163,6 @@ class AccountStore(Store):
     @rerun_once_if_disconnected
     def is_disabled(self, user_id: int) -> bool:
         """Tell whether an administrator disabled this account."""
-        disabled = disabled_users_table.c
-        statement = select(disabled.user_id).where(disabled.user_id == user_id)
+        statement = select(_disabled.user_id).where(_disabled.user_id == user_id)
         with self._connect() as connection:
             return connection.execute(statement).first() is not None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ScalarSelect, delete, func, insert, select, update
 
 from userauth.db.base import (
     Store,
@@ -14,12 +14,12 @@ from userauth.db.base import (
     retry_if_disconnected,
     void_secrets,
 )
-from userauth.db.broadcast import announce
 from userauth.models import (
     AuditEvent,
     User,
     audit_events_table,
     disabled_users_table,
+    record,
     sessions_table,
     users_table,
 )
@@ -27,6 +27,7 @@ from userauth.models import (
 _users = users_table.c
 _disabled = disabled_users_table.c
 _events = audit_events_table.c
+_sessions = sessions_table.c
 
 
 class AdminStore(Store):
@@ -59,13 +60,7 @@ class AdminStore(Store):
             total = connection.scalar(
                 select(func.count()).select_from(users_table).where(condition)
             )
-            rows = [
-                (
-                    User(row.id, row.email, row.hashed_password, row.session_id),
-                    row.disabled_at,
-                )
-                for row in connection.execute(page)
-            ]
+            rows = [(record(User, row), row.disabled_at) for row in connection.execute(page)]
         return rows, int(total or 0)
 
     @rerun_once_if_disconnected
@@ -99,14 +94,14 @@ class AdminStore(Store):
         # Explicit statements rather than ON DELETE: they do not depend on SQLite's
         # foreign_keys pragma being on for the connection.
         with self._transaction() as work:
-            work.execute(delete(sessions_table).where(sessions_table.c.user_id == user_id))
+            work.execute(delete(sessions_table).where(_sessions.user_id == user_id))
             void_secrets(work, user_id)
             work.execute(delete(disabled_users_table).where(_disabled.user_id == user_id))
             work.execute(
                 update(audit_events_table).where(_events.user_id == user_id).values(user_id=None)
             )
             work.execute(delete(users_table).where(_users.id == user_id))
-            announce(work, user_id)
+            work.announce(user_id)
 
     @rerun_once_if_disconnected
     def emails_by_id(self, user_ids: set[int]) -> dict[int, str]:
@@ -133,18 +128,18 @@ class AdminStore(Store):
         created_at: datetime,
     ) -> None:
         """Append one audit event, with its account's email when it has one."""
+        stored_email: str | ScalarSelect[str] | None = email
+        if user_id is not None and email is None:
+            # In the same INSERT: the email stays on the event after the account is deleted.
+            stored_email = select(_users.email).where(_users.id == user_id).scalar_subquery()
         statement = insert(audit_events_table).values(
             user_id=user_id,
             event=event,
-            email=email,
+            email=stored_email,
             client_address=client_address,
             user_agent=user_agent,
             created_at=created_at,
         )
-        if user_id is not None and email is None:
-            # In the same INSERT: the email stays on the event after the account is deleted.
-            account_email = select(_users.email).where(_users.id == user_id).scalar_subquery()
-            statement = statement.values(email=account_email)
         with self._transaction() as work:
             work.execute(statement)
 
@@ -166,7 +161,7 @@ class AdminStore(Store):
         elif email is not None:
             statement = statement.where(func.lower(_events.email) == email.lower())
         with self._connect() as connection:
-            return [AuditEvent(**row._mapping) for row in connection.execute(statement)]
+            return [record(AuditEvent, row) for row in connection.execute(statement)]
 
     # Health.
 

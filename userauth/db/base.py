@@ -3,21 +3,40 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
-from sqlalchemy import Connection, Engine, delete, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    CursorResult,
+    Engine,
+    Executable,
+    delete,
+    select,
+    update,
+)
 from sqlalchemy.exc import DBAPIError
 
-from userauth.db.broadcast import Broadcast, SessionChanges, UnitOfWork, announce
+from userauth.db.broadcast import Broadcast, SessionChanges
 from userauth.db.change_file import ChangeFile
 from userauth.db.engine import make_engine
-from userauth.models import one_time_secrets_table, sessions_table, users_table
+from userauth.models import (
+    disabled_users_table,
+    one_time_secrets_table,
+    sessions_table,
+    users_table,
+)
 from userauth.sqlite import BUSY_TIMEOUT_MS
 
 T = TypeVar("T")
 P = ParamSpec("P")
+
+_users = users_table.c
+_sessions = sessions_table.c
+_secrets = one_time_secrets_table.c
+_disabled = disabled_users_table.c
 
 
 def broadcast_for(engine: Engine) -> Broadcast:
@@ -64,7 +83,11 @@ class Store:
         return self._broadcast
 
     def _connect(self) -> Connection:
-        """A pooled connection for reads; its transaction rolls back when it is closed."""
+        """Check out a pooled connection for reads that share one transaction (a snapshot).
+
+        Its transaction rolls back when it is closed. A single read that needs no
+        transaction uses `self._reads` instead.
+        """
         return self._engine.connect()
 
     @contextmanager
@@ -73,7 +96,7 @@ class Store:
         with self._engine.begin() as connection:
             work = UnitOfWork(connection)
             yield work
-            changed = work.changed_users
+            changed = set(work.changed_users)
             if changed:
                 self._broadcast.before_commit(connection, changed)
         if changed:
@@ -85,31 +108,55 @@ class Store:
         self._engine.dispose()
 
 
+class UnitOfWork:
+    """One transaction: its connection, and the users whose sessions it changed so far."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.changed_users: set[int] = set()
+
+    def execute(
+        self,
+        statement: Executable,
+        parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]] | None = None,
+    ) -> CursorResult[Any]:
+        """Run a statement in the transaction (Connection.execute)."""
+        return self.connection.execute(statement, parameters)
+
+    def announce(self, user_id: int) -> None:
+        """Mark that this user's sessions changed: the store broadcasts it (db/broadcast.py)."""
+        self.changed_users.add(user_id)
+
+
+def enabled(user_id: Any) -> ColumnElement[bool]:
+    """The SQL condition: no administrator disabled this account."""
+    return ~select(_disabled.user_id).where(_disabled.user_id == user_id).exists()
+
+
 def end_sessions(work: UnitOfWork, user_id: int, *, keep: int | None) -> None:
     """Delete a user's sessions (all but `keep`) inside the caller's transaction."""
-    statement = delete(sessions_table).where(sessions_table.c.user_id == user_id)
+    statement = delete(sessions_table).where(_sessions.user_id == user_id)
     if keep is not None:
-        statement = statement.where(sessions_table.c.id != keep)
+        statement = statement.where(_sessions.id != keep)
     work.execute(statement)
     record_newest_session(work, user_id)
 
 
 def record_newest_session(work: UnitOfWork, user_id: int) -> None:
     """Point users.session_id at the newest remaining session (None when none is left)."""
-    sessions = sessions_table.c
     newest = work.execute(
-        select(sessions.id_digest)
-        .where(sessions.user_id == user_id)
-        .order_by(sessions.created_at.desc(), sessions.id.desc())
+        select(_sessions.id_digest)
+        .where(_sessions.user_id == user_id)
+        .order_by(_sessions.created_at.desc(), _sessions.id.desc())
         .limit(1)
     ).scalar()
-    work.execute(update(users_table).where(users_table.c.id == user_id).values(session_id=newest))
-    announce(work, user_id)
+    work.execute(update(users_table).where(_users.id == user_id).values(session_id=newest))
+    work.announce(user_id)
 
 
 def void_secrets(work: UnitOfWork, user_id: int) -> None:
     """Delete every pending one-time secret of a user inside the caller's transaction."""
-    work.execute(delete(one_time_secrets_table).where(one_time_secrets_table.c.user_id == user_id))
+    work.execute(delete(one_time_secrets_table).where(_secrets.user_id == user_id))
 
 
 def rerun_once_if_disconnected(unit: Callable[P, T]) -> Callable[P, T]:

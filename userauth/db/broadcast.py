@@ -1,7 +1,7 @@
 """Session-change broadcast: tell every process whose sessions changed, and let it ask.
 
 A unit of work that ends sessions, or changes what a session check reads (the user's email,
-password hash or newest session), calls `announce(work, user_id)` inside its transaction.
+password hash or newest session), calls `work.announce(user_id)` inside its transaction.
 The store's transaction hands the announcement to the database's broadcast: PostgreSQL
 `NOTIFY` in the same transaction (delivered on commit), or on SQLite a shared counter file
 bumped after commit (db/change_file.py). Every process reads versions from it: a number that
@@ -11,9 +11,9 @@ be healthy. The session cache (userauth/session_cache.py) serves only what a ver
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Protocol
 
-from sqlalchemy import Connection, CursorResult, Executable
+from sqlalchemy import Connection
 
 # Users are spread over this many counters: a change to one user moves the version of every
 # user sharing its counter, which costs those users one database read, never a stale answer.
@@ -22,23 +22,6 @@ BUCKETS = 4096
 # (epoch, counter): the epoch moves when the channel is lost and found again, so nothing
 # read before a gap in the broadcast can match a version read after it.
 Version = tuple[int, int]
-
-
-class UnitOfWork:
-    """One transaction: its connection, and the users whose sessions it changed so far."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self.changed_users: set[int] = set()
-
-    def execute(self, statement: Executable, parameters: Any = None) -> CursorResult[Any]:
-        """Run a statement in the transaction (Connection.execute)."""
-        return self.connection.execute(statement, parameters)
-
-
-def announce(work: UnitOfWork, user_id: int) -> None:
-    """Mark, inside the caller's transaction, that this user's sessions changed."""
-    work.changed_users.add(user_id)
 
 
 def bucket(user_id: int) -> int:

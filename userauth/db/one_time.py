@@ -7,8 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, select
 
-from userauth.db.base import Store, rerun_once_if_disconnected
-from userauth.db.broadcast import UnitOfWork
+from userauth.db.base import Store, UnitOfWork, rerun_once_if_disconnected
 from userauth.models import one_time_secrets_table
 
 _secrets = one_time_secrets_table.c

@@ -12,16 +12,18 @@ from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, u
 from userauth.clock import as_utc
 from userauth.db.base import (
     Store,
+    enabled,
     end_sessions,
     record_newest_session,
     rerun_once_if_disconnected,
     retry_if_disconnected,
 )
-from userauth.db.broadcast import announce
 from userauth.models import (
     DeviceSession,
+    NewSession,
     User,
     disabled_users_table,
+    record,
     sessions_table,
     users_table,
 )
@@ -77,19 +79,6 @@ class LiveSession:
         )
 
 
-@dataclass(frozen=True)
-class NewSession:
-    """A device session to store (add_session): its user, id digest, clocks and client."""
-
-    user_id: int
-    id_digest: str
-    created_at: datetime
-    last_used_at: datetime
-    expires_at: datetime
-    user_agent: str
-    client_address: str
-
-
 _LIVE_SESSION = (
     select(
         _sessions.id,
@@ -129,14 +118,14 @@ class SessionStore(Store):
                 .where(
                     _users.id == row.user_id,
                     _users.hashed_password == checked_hash,
-                    ~select(_disabled.user_id).where(_disabled.user_id == _users.id).exists(),
+                    enabled(_users.id),
                 )
                 .values(session_id=row.id_digest)
             )
             if not claimed.rowcount:
                 return False
             # users.session_id moved: cached checks of this user's sessions carry it.
-            announce(work, row.user_id)
+            work.announce(row.user_id)
             work.execute(
                 delete(sessions_table).where(
                     _sessions.user_id == row.user_id,
@@ -155,8 +144,8 @@ class SessionStore(Store):
         values = {"digest": id_digest, "now": window.now, "idle_since": window.idle_since}
 
         def read() -> Any:
-            # A prebuilt Core statement on a connection outside any transaction: the check
-            # runs on every authenticated request, and needs neither the ORM nor a BEGIN.
+            # A prebuilt statement on a connection outside any transaction: the check runs
+            # on every authenticated request, and needs no BEGIN.
             with self._reads.connect() as connection:
                 return connection.execute(_LIVE_SESSION, values).first()
 
@@ -208,7 +197,7 @@ class SessionStore(Store):
             .order_by(_sessions.created_at.desc(), _sessions.id.desc())
         )
         with self._connect() as connection:
-            return [DeviceSession(**row._mapping) for row in connection.execute(statement)]
+            return [record(DeviceSession, row) for row in connection.execute(statement)]
 
     @rerun_once_if_disconnected
     def count_live_sessions(self, window: LiveWindow, *, user_id: int | None = None) -> int:
