@@ -48,6 +48,12 @@ class PasswordHash(TypeDecorator[bytes]):
         return value.encode("ascii", errors="replace")
 
 
+def _user_id(*, ondelete: str = "CASCADE", nullable: bool = False) -> Column[int]:
+    """The indexed `user_id` column of a row that belongs to an account (`users.id`)."""
+    owner = ForeignKey("users.id", ondelete=ondelete)
+    return Column("user_id", Integer, owner, nullable=nullable, index=True)
+
+
 def _moment(name: str, *, nullable: bool = False, index: bool | None = None) -> Column[datetime]:
     """A timezone-aware timestamp column."""
     return Column(name, DateTime(timezone=True), nullable=nullable, index=index)
@@ -72,9 +78,7 @@ sessions_table = Table(
     "sessions",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column(
-        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    _user_id(),
     Column("id_digest", String(64), nullable=False, unique=True),
     _moment("created_at"),
     _moment("last_used_at"),
@@ -89,9 +93,7 @@ one_time_secrets_table = Table(
     "one_time_secrets",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column(
-        "user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True
-    ),
+    _user_id(),
     Column("purpose", String(32), nullable=False),
     Column("digest", String(64), nullable=False, unique=True),
     _moment("expires_at"),
@@ -102,9 +104,7 @@ audit_events_table = Table(
     "audit_events",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column(
-        "user_id", Integer, ForeignKey("users.id", ondelete="SET NULL"), nullable=True, index=True
-    ),
+    _user_id(ondelete="SET NULL", nullable=True),
     Column("event", String(64), nullable=False),
     # The account's email when the event was recorded: it outlives a deleted account.
     Column("email", String(250), nullable=True),
