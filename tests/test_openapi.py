@@ -205,6 +205,47 @@ class TestDocumentedAnswers:
         assert response.status_code == 400
 
 
+class TestServers:
+    """The document's servers never come from a request (issue 21, item 6).
+
+    APIFlask's default writes the first request's URL root into `servers` and caches the
+    document: a request with a forged Host would make /docs' "Try it out" send every later
+    reader's credentials to that host.
+    """
+
+    @pytest.mark.parametrize(
+        ("forged", "name"),
+        [
+            ("evil.example", "evil.example"),
+            ("evil.example:8443", "evil.example"),
+            ("127.0.0.9:9", "127.0.0.9"),
+            ("[2001:db8::1]:1", "2001:db8::1"),
+        ],
+        ids=["host", "host-and-port", "ipv4", "ipv6"],
+    )
+    def test_a_forged_host_never_reaches_the_document(
+        self, client: FlaskClient, forged: str, name: str
+    ) -> None:
+        first = client.get("/openapi.json", headers={"Host": forged})
+        later = client.get("/openapi.json", headers={"Host": "userauth.example"})
+        for answer in (first, later):
+            assert answer.status_code == 200
+            assert name not in answer.get_data(as_text=True)
+
+    def test_the_server_is_this_site_relative(self, document: dict[str, Any]) -> None:
+        assert document["servers"] == [{"url": "/"}]
+
+    def test_behind_a_trusted_proxy_the_forwarded_host_is_not_used_either(
+        self, make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth(trusted_proxies=1)
+        client = create_app(auth.settings, auth).test_client()
+        forwarded = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+        client.get("/openapi.json", headers=forwarded)
+        answer = client.get("/openapi.json")
+        assert "evil.example" not in answer.get_data(as_text=True)
+
+
 class TestDocsPage:
     """/docs shows the document with Swagger UI, every file of which the app serves itself."""
 

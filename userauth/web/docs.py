@@ -53,6 +53,11 @@ def configure_api_documentation(app: APIFlask) -> None:
         # A cookie session is not HTTP authentication: no 401 is added to its routes.
         AUTO_AUTH_ERROR_RESPONSE=False,
         DOCS_FAVICON="data:,",
+        # This site, relative: never a request's Host. APIFlask's default writes the first
+        # request's URL root into the cached document, so one forged Host would make /docs'
+        # "Try it out" send every later reader's credentials there (issue 21, item 6).
+        SERVERS=[{"url": "/"}],
+        AUTO_SERVERS=False,
         # Relative to /docs, so the page also works behind a proxy that adds a path prefix.
         SWAGGER_UI_CSS="docs/assets/swagger-ui.css",
         SWAGGER_UI_BUNDLE_JS="docs/assets/swagger-ui-bundle.js",
