@@ -130,6 +130,26 @@ class TestBehindAProxy:
         assert stack.app(browser).status_code == 302
         seen_by_app(stack.app(other))
 
+    @pytest.mark.parametrize(
+        "connection",
+        [
+            "close, X-Auth-Request-User, X-Auth-Request-Email",
+            "keep-alive, x-auth-request-user",
+            "X-Auth-Request-Email",
+            "X-Auth-Request_User, X-Auth-Request_Email, close",
+        ],
+        ids=["both-and-close", "lower-case-user", "email-only", "underscore-spellings"],
+    )
+    def test_a_clients_connection_header_cannot_strip_the_identity_headers(
+        self, stack: Stack, connection: str
+    ) -> None:
+        # Hop-by-hop names a client lists in Connection are removed by a proxy before it
+        # forwards (RFC 9110 7.6.1): listed after the gate's answer was copied in, they
+        # would reach the app as no identity at all (issue 21, item 4).
+        headers = seen_by_app(stack.app(stack.log_in(), headers={"Connection": connection}))
+        assert headers.get("X-Auth-Request-Email") == EMAIL
+        assert headers.get("X-Auth-Request-User", "").isdigit()
+
     def test_forged_identity_headers_never_reach_the_app(self, stack: Stack) -> None:
         assert stack.app(requests.Session(), headers=FORGED).status_code == 302
         headers = seen_by_app(stack.app(stack.log_in(), headers=FORGED))
