@@ -205,6 +205,18 @@ class TestDocumentedAnswers:
         assert response.status_code == 400
 
 
+class TestGateIdentity:
+    def test_the_gate_says_its_email_is_no_proof_of_ownership_and_to_key_on_the_id(
+        self, document: dict[str, Any]
+    ) -> None:
+        # Issue 21, item 12: anyone can sign up with any address, so an app that granted
+        # access on the email header would hand `boss@corp.example` to whoever typed it.
+        answer = operations(document)[("/auth/verify", "get")]["responses"]["200"]
+        identity = schema(document, answer["content"]["application/json"])
+        assert "not verified" in identity["properties"]["email"]["description"].lower()
+        assert "key accounts on" in identity["properties"]["id"]["description"].lower()
+
+
 class TestServers:
     """The document's servers never come from a request (issue 21, item 6).
 

@@ -129,8 +129,17 @@ class SessionList(Schema):
 
 
 class Identity(Schema):
-    id = Integer(required=True, metadata={"description": "The user's id."})
-    email = String(required=True)
+    id = Integer(
+        required=True,
+        metadata={"description": "The user's id: key accounts on it (it never changes)."},
+    )
+    email = String(
+        required=True,
+        metadata={
+            "description": "The email the account signed up with. Not verified: anyone can "
+            "sign up with any address, so never grant access on it; key on `id`."
+        },
+    )
 
 
 class GateQuery(Schema):
