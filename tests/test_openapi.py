@@ -101,7 +101,11 @@ class TestDocument:
     def test_session_cookie_is_a_security_scheme(self, document: dict[str, Any]) -> None:
         scheme = document["components"]["securitySchemes"]["sessionCookie"]
         assert scheme == {**scheme, "type": "apiKey", "in": "cookie", "name": "session_id"}
-        secured = {route for route, op in operations(document).items() if "security" in op}
+        secured = {
+            route
+            for route, op in operations(document).items()
+            if {"sessionCookie": []} in op.get("security", [])
+        }
         assert secured == {
             ("/sessions", "delete"),
             ("/sessions", "get"),
@@ -110,6 +114,13 @@ class TestDocument:
             ("/profile/password", "put"),
             ("/auth/verify", "get"),
         }
+
+    def test_metrics_document_their_optional_bearer_token(self, document: dict[str, Any]) -> None:
+        scheme = document["components"]["securitySchemes"]["metricsToken"]
+        assert scheme == {**scheme, "type": "http", "scheme": "bearer"}
+        metrics = document["paths"]["/metrics"]["get"]
+        assert metrics["security"] == [{"metricsToken": []}]
+        assert "401" in metrics["responses"]
 
     def test_login_sets_the_session_cookie(self, document: dict[str, Any]) -> None:
         answer = document["paths"]["/sessions"]["post"]["responses"]["200"]

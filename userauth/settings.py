@@ -56,7 +56,10 @@ SECRET_VARIABLES = (
     "USERAUTH_SECRET_KEY",
     "USERAUTH_RATELIMIT_KEY_SECRET",
     "USERAUTH_SMTP_PASSWORD",
+    "USERAUTH_METRICS_TOKEN",
 )
+# A bearer token guessed online must cost more than it could ever be worth: 256 bits.
+MIN_METRICS_TOKEN_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,8 @@ class Settings:
     # Where the workers of one server share their metric files (prometheus_client's
     # multiprocess mode); None: each app counts alone. `userauth serve` sets its own.
     metrics_dir: str | None = None
+    # Set: GET /metrics answers only requests with `Authorization: Bearer <token>`.
+    metrics_token: str | None = field(default=None, repr=False)
     # Let `userauth serve` upgrade a database that is behind instead of refusing to start.
     auto_migrate: bool = False
     debug: bool = False
@@ -369,6 +374,7 @@ def _server_settings(reader: _Reader) -> dict[str, Any]:
             "USERAUTH_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
         ),
         "metrics_dir": reader.folder("PROMETHEUS_MULTIPROC_DIR"),
+        "metrics_token": _metrics_token(reader),
         "auto_migrate": reader.flag("USERAUTH_AUTO_MIGRATE", default=False),
         "debug": reader.flag("USERAUTH_DEBUG", default=False),
     }
@@ -443,6 +449,16 @@ def _secret_key(reader: _Reader, *, production: bool) -> str | None:
             "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
     return key
+
+
+def _metrics_token(reader: _Reader) -> str | None:
+    token = reader.optional("USERAUTH_METRICS_TOKEN")
+    if token is not None and len(token) < MIN_METRICS_TOKEN_LENGTH:
+        raise SettingsError(
+            f"USERAUTH_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters "
+            "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return token
 
 
 def _mail_settings(reader: _Reader) -> dict[str, Any]:

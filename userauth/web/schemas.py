@@ -187,13 +187,20 @@ UNAVAILABLE = {
     **json_answer("The database is unavailable; retry after the given number of seconds.", Error),
     "headers": {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}},
 }
+# The name of /metrics' optional bearer token's security scheme (USERAUTH_METRICS_TOKEN).
+METRICS_TOKEN_SCHEME = "metricsToken"  # noqa: S105 - a scheme's name, not a token
 SECURITY_SCHEMES = {
+    METRICS_TOKEN_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "description": "USERAUTH_METRICS_TOKEN, when it is set; /metrics is open otherwise.",
+    },
     SESSION_COOKIE_SCHEME: {
         "type": "apiKey",
         "in": "cookie",
         "name": SESSION_COOKIE,
         "description": "The session id set by POST /sessions.",
-    }
+    },
 }
 SET_COOKIE = {
     "Set-Cookie": {
