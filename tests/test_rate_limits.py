@@ -4,6 +4,7 @@ Redis, while the contract's scenario and normal use never meet a limit."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ NEW_PASSWORD = "amber-lantern-quiet-17"
 PROBE = 50
 # "Well before the 50th": a probe may test at most this many guesses before it is stopped.
 MAX_ATTEMPTS_LET_THROUGH = 20
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 ENVIRONMENTS = pytest.mark.parametrize("environment", ["development", "production"])
 
@@ -266,8 +269,9 @@ class TestTooManyRequestsAnswer:
 
 
 class TestReservedAttempts:
+    @pytest.mark.parametrize("door", ["api", "page"])
     def test_a_hundred_parallel_wrong_passwords_cost_at_most_the_limits_number_of_checks(
-        self, make_service: ServiceFactory, storage: dict[str, str]
+        self, make_service: ServiceFactory, storage: dict[str, str], door: str
     ) -> None:
         # Production's bcrypt cost keeps each check long enough for the requests to overlap.
         service = make_service("production", **storage)
@@ -276,7 +280,12 @@ class TestReservedAttempts:
         def guess(n: int) -> int:
             client = service.app.test_client()
             form = {"email": EMAIL, "password": f"{WRONG_PASSWORD}-{n}"}
-            return client.post("/sessions", data=form, environ_base=address(n)).status_code
+            if door == "api":
+                return client.post("/sessions", data=form, environ_base=address(n)).status_code
+            found = CSRF.search(client.get("/auth/login").get_data(as_text=True))
+            assert found is not None
+            form["csrf_token"] = found.group(1)
+            return client.post("/auth/login", data=form, environ_base=address(n)).status_code
 
         with ThreadPoolExecutor(max_workers=16) as pool:
             statuses = list(pool.map(guess, range(100)))

@@ -1,9 +1,11 @@
 """Rate limits (Flask-Limiter): per client address, and per account where guessing targets one.
 
 A route declares which group of limits it takes with `@rate_limited(group)`; the rates come
-from the settings, so `install_rate_limits` applies each group's `limiter.limit(...)` to the
-routes that declared it when the app is built. Counters live in Redis when REDIS_URL is set;
-while Redis is down or hung they are kept in this process (see `_redis_options`).
+from the settings, so `install_rate_limits` applies each group's limits to the routes that
+declared it when the app is built. Each limit is one bucket whichever route or page counts
+in it (`Limiter.shared_limit`): the API and the hosted pages are two doors to one budget.
+Counters live in Redis when REDIS_URL is set; while Redis is down or hung they are kept in
+this process (see `_redis_options`).
 """
 
 from __future__ import annotations
@@ -182,8 +184,8 @@ def _clear_failures(limiter: Limiter) -> None:
     clear them, as account lockouts do.
     """
     for current in limiter.current_limits:
-        # A route's own limit is scoped "<endpoint>:<scope>".
-        if current.request_args[-1].rpartition(":")[2] in _FAILURE_SCOPES:
+        # (key prefix, key, scope): a shared limit's scope is its own name.
+        if current.request_args[-1] in _FAILURE_SCOPES:
             limiter_in_use = current.limiter
             try:
                 limiter_in_use.clear(current.limit, *current.request_args)
@@ -194,14 +196,16 @@ def _clear_failures(limiter: Limiter) -> None:
 
 
 def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]:
-    # Only what changes something counts: showing a page's form (GET) is never limited.
-    def per_address(limits: str, scope: str) -> RouteLimit:
-        return limiter.limit(limits, scope=scope, error_message=TOO_MANY, methods=ATTEMPTS)
-
     def per_key(limits: str, scope: str, key: Callable[[], str], **options: Any) -> RouteLimit:
-        return limiter.limit(
-            limits, key_func=key, scope=scope, error_message=TOO_MANY, methods=ATTEMPTS, **options
+        # One bucket per scope, whichever route or page counts in it: a guessing run must not
+        # get a budget per door (the API's POST /sessions and the page's POST /auth/login).
+        # Only what changes something counts: showing a page's form (GET) is never limited.
+        return limiter.shared_limit(
+            limits, scope, key_func=key, error_message=TOO_MANY, methods=ATTEMPTS, **options
         )
+
+    def per_address(limits: str, scope: str) -> RouteLimit:
+        return per_key(limits, scope, get_remote_address)
 
     account = _account_key(settings.counter_key_secret)
 
@@ -222,7 +226,7 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
             per_account(settings.ratelimit_reset_account, "signup-account", **_ON_SUCCESS),
         ],
         "request-reset": [
-            per_address(settings.ratelimit_reset, "reset"),
+            per_address(settings.ratelimit_reset, "reset-request"),
             per_account(settings.ratelimit_reset_account, "reset-account"),
         ],
         "reset": [per_address(settings.ratelimit_reset, "reset")],
