@@ -3,21 +3,19 @@ bucket, so a budget spent through one is spent for the other."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import pytest
-from flask.testing import FlaskClient
 
+from tests.doors import Doors, address
 from tests.smtp import Service, ServiceFactory
-from tests.test_rate_limits import address, redis_storage
+from tests.test_rate_limits import redis_storage
 
 EMAIL = "bob@example.com"
 PASSWORD = "violet-kettle-orbit-42"
 WRONG_PASSWORD = "wrong-but-long-enough-7"
 NEW_PASSWORD = "amber-lantern-quiet-17"
-CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 # Every limit under test is set this low, so a few requests exhaust it.
 LIMIT = 3
 # The one address of the per-address cases; per-account cases move from address to address.
@@ -34,25 +32,12 @@ def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
         yield settings
 
 
-class Doors:
-    """One client that can send each attempt through the API or through a page's form."""
+def api(doors: Doors, method: str, path: str, n: int, **form: str) -> int:
+    return doors.api(method, path, address(n), **form).status_code
 
-    def __init__(self, client: FlaskClient) -> None:
-        self.client = client
-        page = client.get("/auth/login").get_data(as_text=True)
-        found = CSRF.search(page)
-        assert found is not None
-        # Flask-WTF's token belongs to the browser's form session, for every form.
-        self.csrf_token = found.group(1)
 
-    def api(self, method: str, path: str, n: int, **form: str) -> int:
-        return self.client.open(
-            path, method=method, data=form, environ_base=address(n)
-        ).status_code
-
-    def page(self, path: str, n: int, **form: str) -> int:
-        data = {"csrf_token": self.csrf_token, **form}
-        return self.client.post(path, data=data, environ_base=address(n)).status_code
+def page(doors: Doors, path: str, n: int, **form: str) -> int:
+    return doors.page(path, address(n), **form).status_code
 
 
 Attempt = Callable[[Doors, int], int]
@@ -76,35 +61,36 @@ def other_account(n: int) -> str:
 LIMITS = {
     "login-per-address": Limit(
         {"ratelimit_login": f"{LIMIT}/minute"},
-        lambda d, n: d.api(
-            "POST", "/sessions", ONE_ADDRESS, email=other_account(n), password=WRONG_PASSWORD
+        lambda d, n: api(
+            d, "POST", "/sessions", ONE_ADDRESS, email=other_account(n), password=WRONG_PASSWORD
         ),
-        lambda d, n: d.page(
-            "/auth/login", ONE_ADDRESS, email=other_account(n), password=WRONG_PASSWORD
+        lambda d, n: page(
+            d, "/auth/login", ONE_ADDRESS, email=other_account(n), password=WRONG_PASSWORD
         ),
     ),
     "failed-logins-per-account": Limit(
         {"ratelimit_login_failures": f"{LIMIT}/minute"},
-        lambda d, n: d.api("POST", "/sessions", n, email=EMAIL, password=WRONG_PASSWORD),
-        lambda d, n: d.page("/auth/login", n, email=EMAIL, password=WRONG_PASSWORD),
+        lambda d, n: api(d, "POST", "/sessions", n, email=EMAIL, password=WRONG_PASSWORD),
+        lambda d, n: page(d, "/auth/login", n, email=EMAIL, password=WRONG_PASSWORD),
     ),
     "sign-ups-per-address": Limit(
         {"ratelimit_register": f"{LIMIT}/minute"},
-        lambda d, n: d.api(
-            "POST", "/users", ONE_ADDRESS, email=other_account(n), password=PASSWORD
+        lambda d, n: api(
+            d, "POST", "/users", ONE_ADDRESS, email=other_account(n), password=PASSWORD
         ),
-        lambda d, n: d.page(
-            "/auth/signup", ONE_ADDRESS, email=other_account(n), password=PASSWORD
+        lambda d, n: page(
+            d, "/auth/signup", ONE_ADDRESS, email=other_account(n), password=PASSWORD
         ),
     ),
     "reset-requests-per-address": Limit(
         {"ratelimit_reset": f"{LIMIT}/minute"},
-        lambda d, n: d.api("POST", "/reset_password", ONE_ADDRESS, email=other_account(n)),
-        lambda d, n: d.page("/auth/forgot", ONE_ADDRESS, email=other_account(n)),
+        lambda d, n: api(d, "POST", "/reset_password", ONE_ADDRESS, email=other_account(n)),
+        lambda d, n: page(d, "/auth/forgot", ONE_ADDRESS, email=other_account(n)),
     ),
     "reset-attempts-per-address": Limit(
         {"ratelimit_reset": f"{LIMIT}/minute"},
-        lambda d, n: d.api(
+        lambda d, n: api(
+            d,
             "PUT",
             "/reset_password",
             ONE_ADDRESS,
@@ -112,29 +98,29 @@ LIMITS = {
             reset_token=f"not-a-token-{n}",
             new_password=NEW_PASSWORD,
         ),
-        lambda d, n: d.page(
-            "/auth/reset", ONE_ADDRESS, token=f"not-a-token-{n}", new_password=NEW_PASSWORD
+        lambda d, n: page(
+            d, "/auth/reset", ONE_ADDRESS, token=f"not-a-token-{n}", new_password=NEW_PASSWORD
         ),
     ),
     "reset-mails-per-account": Limit(
         {"ratelimit_reset_account": f"{LIMIT}/hour"},
-        lambda d, n: d.api("POST", "/reset_password", n, email=EMAIL),
-        lambda d, n: d.page("/auth/forgot", n, email=EMAIL),
+        lambda d, n: api(d, "POST", "/reset_password", n, email=EMAIL),
+        lambda d, n: page(d, "/auth/forgot", n, email=EMAIL),
     ),
     # Production answers a taken email like a new one, and mails its owner a notice.
     "sign-up-mails-per-account": Limit(
         {"ratelimit_reset_account": f"{LIMIT}/hour"},
-        lambda d, n: d.api("POST", "/users", n, email=EMAIL, password=PASSWORD),
-        lambda d, n: d.page("/auth/signup", n, email=EMAIL, password=PASSWORD),
+        lambda d, n: api(d, "POST", "/users", n, email=EMAIL, password=PASSWORD),
+        lambda d, n: page(d, "/auth/signup", n, email=EMAIL, password=PASSWORD),
         environment="production",
     ),
     "password-changes-per-session": Limit(
         {"ratelimit_login_failures": f"{LIMIT}/minute"},
-        lambda d, n: d.api(
-            "PUT", "/profile/password", n, password=WRONG_PASSWORD, new_password=NEW_PASSWORD
+        lambda d, n: api(
+            d, "PUT", "/profile/password", n, password=WRONG_PASSWORD, new_password=NEW_PASSWORD
         ),
-        lambda d, n: d.page(
-            "/auth/account/password", n, password=WRONG_PASSWORD, new_password=NEW_PASSWORD
+        lambda d, n: page(
+            d, "/auth/account/password", n, password=WRONG_PASSWORD, new_password=NEW_PASSWORD
         ),
         logged_in=True,
     ),
@@ -150,7 +136,7 @@ def doors_of(service: Service, limit: Limit) -> Doors:
     service.auth.register_user(EMAIL, PASSWORD)
     doors = Doors(service.client)
     if limit.logged_in:
-        assert doors.api("POST", "/sessions", 0, email=EMAIL, password=PASSWORD) == 200
+        assert api(doors, "POST", "/sessions", 0, email=EMAIL, password=PASSWORD) == 200
     return doors
 
 
@@ -185,9 +171,9 @@ class TestOneBucketPerLimit:
         spent = [failing(doors, n) for n in range(1, LIMIT)]
 
         if second == "api":
-            right = doors.api("POST", "/sessions", LIMIT, email=EMAIL, password=PASSWORD)
+            right = api(doors, "POST", "/sessions", LIMIT, email=EMAIL, password=PASSWORD)
         else:
-            right = doors.page("/auth/login", LIMIT, email=EMAIL, password=PASSWORD)
+            right = page(doors, "/auth/login", LIMIT, email=EMAIL, password=PASSWORD)
         later = [failing(doors, n) for n in range(10, 10 + LIMIT)]
 
         assert 429 not in spent

@@ -20,12 +20,12 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RouteLimit
-from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 
 from userauth.emails import lookup_key
-from userauth.settings import Settings
+from userauth.settings import IPV6_CLIENT_PREFIX, Settings
 from userauth.tokens import digest
+from userauth.web.networks import client_of_request, network_of_request, not_ipv6, widened
 from userauth.web.session import SESSION_COOKIE
 
 logger = logging.getLogger("userauth")
@@ -129,7 +129,7 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         LookupError: a route declares a group that does not exist.
     """
     limiter = Limiter(
-        get_remote_address,
+        client_of_request,
         storage_uri=settings.redis_url or "memory://",
         storage_options=_redis_options() if settings.redis_url else {},
         strategy="moving-window",
@@ -204,8 +204,18 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
             limits, scope, key_func=key, error_message=TOO_MANY, methods=ATTEMPTS, **options
         )
 
-    def per_address(limits: str, scope: str) -> RouteLimit:
-        return per_key(limits, scope, get_remote_address)
+    def per_address(limits: str, scope: str) -> list[RouteLimit]:
+        # An IPv6 client is its /64; each wider prefix configured is a bucket more, with room
+        # for the many clients of one site (networks.widened).
+        prefixes = settings.ratelimit_ipv6_prefixes
+        wider = [prefix for prefix in prefixes if prefix < IPV6_CLIENT_PREFIX]
+        return [
+            per_key(limits, scope, client_of_request),
+            *(
+                per_key(widened(limits, p), scope, network_of_request(p), exempt_when=not_ipv6)
+                for p in wider
+            ),
+        ]
 
     account = _account_key(settings.counter_key_secret)
 
@@ -217,19 +227,19 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
     return {
         # The failure scopes count every attempt up front; a right password clears them.
         "login": [
-            per_address(settings.ratelimit_login, "login"),
+            *per_address(settings.ratelimit_login, "login"),
             per_account(settings.ratelimit_login_failures, "login-failures"),
         ],
         "register": [
-            per_address(settings.ratelimit_register, "register"),
+            *per_address(settings.ratelimit_register, "register"),
             # Production mails the owner of a taken email: that mail is limited per account.
             per_account(settings.ratelimit_reset_account, "signup-account", **_ON_SUCCESS),
         ],
         "request-reset": [
-            per_address(settings.ratelimit_reset, "reset-request"),
+            *per_address(settings.ratelimit_reset, "reset-request"),
             per_account(settings.ratelimit_reset_account, "reset-account"),
         ],
-        "reset": [per_address(settings.ratelimit_reset, "reset")],
+        "reset": [*per_address(settings.ratelimit_reset, "reset")],
         # A stolen session must not become a way around the failed-login limit.
         "password-change": [
             per_key(settings.ratelimit_login_failures, "password-change", _session)
