@@ -16,6 +16,8 @@ EMAIL = "bob@example.com"
 PASSWORD = "violet-kettle-orbit-42"
 WRONG_PASSWORD = "wrong-but-long-enough-7"
 NEW_PASSWORD = "amber-lantern-quiet-17"
+# README: the cookie a login leaves the device (userauth/web/devices.py).
+DEVICE_COOKIE = "userauth_device"
 # Every limit under test is set this low, so a few requests exhaust it.
 LIMIT = 3
 # The one address of the per-address cases; per-account cases move from address to address.
@@ -174,6 +176,8 @@ class TestOneBucketPerLimit:
             right = api(doors, "POST", "/sessions", LIMIT, email=EMAIL, password=PASSWORD)
         else:
             right = page(doors, "/auth/login", LIMIT, email=EMAIL, password=PASSWORD)
+        # A stranger (no device cookie from that login) fails again through the first door.
+        doors.client.delete_cookie(DEVICE_COOKIE)
         later = [failing(doors, n) for n in range(10, 10 + LIMIT)]
 
         assert 429 not in spent

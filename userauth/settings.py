@@ -110,6 +110,9 @@ class Settings:
     ratelimit_reset: str = "10/minute;50/hour"
     # Reset emails per account: nobody can flood someone else's inbox.
     ratelimit_reset_account: str = "5/hour"
+    # Failed logins per device cookie (userauth/web/devices.py): a device that has logged
+    # into the account counts here instead of in the account's failures.
+    ratelimit_device_failures: str = "5/minute;20/hour"
     # The IPv6 networks each per-address limit counts: the client's /64 always, and one
     # bucket more per wider prefix listed (userauth/web/networks.py).
     ratelimit_ipv6_prefixes: tuple[int, ...] = (IPV6_CLIENT_PREFIX,)
@@ -209,10 +212,12 @@ class Settings:
             problems.append("USERAUTH_RATELIMIT_ENABLED must be on in production.")
         if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:
             problems.append("DATABASE_URL must not be an in-memory database in production.")
-        if self.pages_enabled and self.secret_key is None:
+        if self.secret_key is None:
+            # Needed with the pages off too: a key drawn per process would make every device
+            # cookie worthless after a restart or on another server (owners locked out again).
             problems.append(
                 "USERAUTH_SECRET_KEY must be set in production (the same on every server): "
-                "it signs the hosted pages' forms (or set USERAUTH_PAGES=false)."
+                "it signs the device cookies and the hosted pages' forms."
             )
         return problems
 
@@ -420,6 +425,7 @@ def _rate_limit_settings(reader: _Reader) -> dict[str, Any]:
         "ratelimit_register": "USERAUTH_RATELIMIT_REGISTER",
         "ratelimit_reset": "USERAUTH_RATELIMIT_RESET",
         "ratelimit_reset_account": "USERAUTH_RATELIMIT_RESET_ACCOUNT",
+        "ratelimit_device_failures": "USERAUTH_RATELIMIT_DEVICE_FAILURES",
     }
     values: dict[str, Any] = {
         field_name: reader.limits(variable, getattr(Settings, field_name))

@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from userauth.emails import lookup_key
 from userauth.settings import IPV6_CLIENT_PREFIX, Settings
 from userauth.tokens import digest
+from userauth.web.devices import presented_device
 from userauth.web.networks import client_of_request, network_of_request, not_ipv6, widened
 from userauth.web.session import SESSION_COOKIE
 
@@ -38,7 +39,7 @@ _GROUP = "rate_limit_group"
 REDIS_TIMEOUT_SECONDS = 0.25
 # Scopes that count failed attempts at a password: reserved before it is checked, and
 # cleared when it is right.
-_FAILURE_SCOPES = frozenset({"login-failures", "password-change"})
+_FAILURE_SCOPES = frozenset({"login-failures", "device-failures", "password-change"})
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -72,6 +73,16 @@ def _email_in_body() -> str | None:
 
 def _names_no_account() -> bool:
     return _email_in_body() is None
+
+
+def _device() -> str | None:
+    """Return the id of a valid device cookie entry for the account in the body, or None."""
+    email = _email_in_body()
+    return None if email is None else presented_device(email)
+
+
+def _device_key() -> str:
+    return "device:" + (_device() or "")
 
 
 def _account_key(secret: bytes) -> Callable[[], str]:
@@ -195,54 +206,74 @@ def _clear_failures(limiter: Limiter) -> None:
                 logger.warning("rate limit: could not clear a failure count: %s", error)
 
 
-def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]:
-    def per_key(limits: str, scope: str, key: Callable[[], str], **options: Any) -> RouteLimit:
+class _Kinds:
+    """Make the limits of each kind (per address, per account, per key) on one limiter."""
+
+    def __init__(self, limiter: Limiter, settings: Settings) -> None:
+        self._limiter = limiter
+        prefixes = settings.ratelimit_ipv6_prefixes
+        self._wider = [prefix for prefix in prefixes if prefix < IPV6_CLIENT_PREFIX]
+        self._account = _account_key(settings.counter_key_secret)
+
+    def per_key(
+        self, limits: str, scope: str, key: Callable[[], str], **options: Any
+    ) -> RouteLimit:
         # One bucket per scope, whichever route or page counts in it: a guessing run must not
         # get a budget per door (the API's POST /sessions and the page's POST /auth/login).
         # Only what changes something counts: showing a page's form (GET) is never limited.
-        return limiter.shared_limit(
+        return self._limiter.shared_limit(
             limits, scope, key_func=key, error_message=TOO_MANY, methods=ATTEMPTS, **options
         )
 
-    def per_address(limits: str, scope: str) -> list[RouteLimit]:
+    def per_address(self, limits: str, scope: str) -> list[RouteLimit]:
         # An IPv6 client is its /64; each wider prefix configured is a bucket more, with room
         # for the many clients of one site (networks.widened).
-        prefixes = settings.ratelimit_ipv6_prefixes
-        wider = [prefix for prefix in prefixes if prefix < IPV6_CLIENT_PREFIX]
-        return [
-            per_key(limits, scope, client_of_request),
-            *(
-                per_key(widened(limits, p), scope, network_of_request(p), exempt_when=not_ipv6)
-                for p in wider
-            ),
-        ]
+        wider = (
+            self.per_key(widened(limits, p), scope, network_of_request(p), exempt_when=not_ipv6)
+            for p in self._wider
+        )
+        return [self.per_key(limits, scope, client_of_request), *wider]
 
-    account = _account_key(settings.counter_key_secret)
-
-    def per_account(limits: str, scope: str, **options: Any) -> RouteLimit:
+    def per_account(self, limits: str, scope: str, **options: Any) -> RouteLimit:
         # A body naming no account (missing, or too large to read) is left to the route's 400
         # or 413 and to the per-address limit.
-        return per_key(limits, scope, account, exempt_when=_names_no_account, **options)
+        options.setdefault("exempt_when", _names_no_account)
+        return self.per_key(limits, scope, self._account, **options)
 
+
+def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]:
+    kinds = _Kinds(limiter, settings)
     return {
         # The failure scopes count every attempt up front; a right password clears them.
         "login": [
-            *per_address(settings.ratelimit_login, "login"),
-            per_account(settings.ratelimit_login_failures, "login-failures"),
+            *kinds.per_address(settings.ratelimit_login, "login"),
+            # A device that logged into this account before counts apart (devices.py), so
+            # strangers' failures cannot lock the owner out (NIST SP 800-63B 5.2.2).
+            kinds.per_account(
+                settings.ratelimit_login_failures,
+                "login-failures",
+                exempt_when=lambda: _names_no_account() or _device() is not None,
+            ),
+            kinds.per_key(
+                settings.ratelimit_device_failures,
+                "device-failures",
+                _device_key,
+                exempt_when=lambda: _device() is None,
+            ),
         ],
         "register": [
-            *per_address(settings.ratelimit_register, "register"),
+            *kinds.per_address(settings.ratelimit_register, "register"),
             # Production mails the owner of a taken email: that mail is limited per account.
-            per_account(settings.ratelimit_reset_account, "signup-account", **_ON_SUCCESS),
+            kinds.per_account(settings.ratelimit_reset_account, "signup-account", **_ON_SUCCESS),
         ],
         "request-reset": [
-            *per_address(settings.ratelimit_reset, "reset-request"),
-            per_account(settings.ratelimit_reset_account, "reset-account"),
+            *kinds.per_address(settings.ratelimit_reset, "reset-request"),
+            kinds.per_account(settings.ratelimit_reset_account, "reset-account"),
         ],
-        "reset": [*per_address(settings.ratelimit_reset, "reset")],
+        "reset": kinds.per_address(settings.ratelimit_reset, "reset"),
         # A stolen session must not become a way around the failed-login limit.
         "password-change": [
-            per_key(settings.ratelimit_login_failures, "password-change", _session)
+            kinds.per_key(settings.ratelimit_login_failures, "password-change", _session)
         ],
     }
 
