@@ -365,6 +365,24 @@ class TestLimitHeaders:
         # The limits still count in their storage afterwards.
         assert log_in(service, 1).status_code == 200
 
+    def test_an_email_that_is_not_unicode_text_does_not_knock_the_limits_off_their_storage(
+        self, service: Service, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # A lone surrogate (JSON allows "\ud800") has no UTF-8 form: a key that failed to
+        # encode it made Flask-Limiter count in memory alone for a while (1 to 32 s).
+        body = '{"email": "\\ud800@example.com", "password": "x"}'
+        with caplog.at_level(logging.INFO):
+            answers = [
+                service.client.post(
+                    path, data=body, content_type="application/json", environ_base=address(1)
+                )
+                for path in ("/sessions", "/users", "/reset_password")
+            ]
+
+        assert [answer.status_code for answer in answers] == [400] * 3
+        limiter_records = [r for r in caplog.records if r.name.startswith("flask-limiter")]
+        assert [r.getMessage() for r in limiter_records if r.levelno >= logging.WARNING] == []
+
 
 class TestNormalUse:
     def test_the_contract_scenario_three_times_over_never_meets_a_limit(

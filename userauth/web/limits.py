@@ -92,7 +92,10 @@ def _account_key(secret: bytes) -> Callable[[], str]:
         email = lookup_key(_email_in_body() or "")
         # A keyed hash, not the email: whoever reads Redis (a dump, MONITOR, a replica) must
         # not learn who is being guessed at, nor test a list of emails without the key.
-        return "account:" + hmac.new(secret, email.encode(), hashlib.sha256).hexdigest()
+        # surrogatepass: a JSON body may hold a lone surrogate; a key that raised would make
+        # Flask-Limiter take its storage for dead and count in this process alone.
+        raw = email.encode("utf-8", errors="surrogatepass")
+        return "account:" + hmac.new(secret, raw, hashlib.sha256).hexdigest()
 
     return key
 
