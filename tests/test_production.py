@@ -394,11 +394,16 @@ class TestDevelopmentPasswordPolicy:
         assert log_in(client, WEAK_PASSWORD).status_code == 200
 
 
+def session_cookies(response: TestResponse) -> list[str]:
+    """Return the response's session Set-Cookie headers (a login also sets the device's)."""
+    return [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session_id=")]
+
+
 class TestSessionCookie:
     def test_production_cookie_is_secure_httponly_and_lax(self, production: Service) -> None:
         response = log_in(production.client)
 
-        [cookie] = response.headers.getlist("Set-Cookie")
+        [cookie] = session_cookies(response)
         attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
         assert {"secure", "httponly"} <= attributes
         assert "samesite=lax" in cookie.lower()
@@ -423,7 +428,7 @@ class TestSessionCookie:
 
         response = log_in(service.client)
 
-        [cookie] = response.headers.getlist("Set-Cookie")
+        [cookie] = session_cookies(response)
         attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
         assert "httponly" in attributes
         assert "secure" not in attributes
@@ -511,8 +516,17 @@ UNSAFE = pytest.mark.parametrize(
         ({"debug": True}, "USERAUTH_DEBUG"),
         ({"cookie_secure": False}, "USERAUTH_COOKIE_SECURE"),
         ({"secret_key": None}, "USERAUTH_SECRET_KEY"),
+        # It also signs the device cookies (userauth/web/devices.py), pages or not.
+        ({"secret_key": None, "pages_enabled": False}, "USERAUTH_SECRET_KEY"),
     ],
-    ids=["no-smtp-host", "bcrypt-cost-9", "debug-on", "cookie-not-secure", "no-secret-key"],
+    ids=[
+        "no-smtp-host",
+        "bcrypt-cost-9",
+        "debug-on",
+        "cookie-not-secure",
+        "no-secret-key",
+        "no-secret-key-pages-off",
+    ],
 )
 
 

@@ -36,6 +36,10 @@ DEFAULT_DATABASE_URL = "sqlite:///userauth.db"
 OLD_DEFAULT_DATABASE_FILE = "a.db"
 # The HMAC key of the rate-limit counters' keys: 256 bits, like its generated default.
 MIN_KEY_SECRET_LENGTH = 32
+# One IPv6 client is one /64 (RFC 4291 2.5.1: a host picks its own address within it);
+# a network wider than an ISP's /32 allocation would be other people's.
+IPV6_CLIENT_PREFIX = 64
+WIDEST_IPV6_PREFIX = 32
 
 T = TypeVar("T")
 
@@ -111,6 +115,12 @@ class Settings:
     ratelimit_reset: str = "10/minute;50/hour"
     # Reset emails per account: nobody can flood someone else's inbox.
     ratelimit_reset_account: str = "5/hour"
+    # Failed logins per device cookie (userauth/web/devices.py): a device that has logged
+    # into the account counts here instead of in the account's failures.
+    ratelimit_device_failures: str = "5/minute;20/hour"
+    # The IPv6 networks each per-address limit counts: the client's /64 always, and one
+    # bucket more per wider prefix listed (userauth/web/networks.py).
+    ratelimit_ipv6_prefixes: tuple[int, ...] = (IPV6_CLIENT_PREFIX,)
     ratelimit_key_prefix: str = "userauth"
     # The key of the HMAC that turns an email into its counters' key (no clear email in
     # Redis). Unset, one is generated when the settings are read: `userauth serve` reads
@@ -207,10 +217,12 @@ class Settings:
             problems.append("USERAUTH_RATELIMIT_ENABLED must be on in production.")
         if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:
             problems.append("DATABASE_URL must not be an in-memory database in production.")
-        if self.pages_enabled and self.secret_key is None:
+        if self.secret_key is None:
+            # Needed with the pages off too: a key drawn per process would make every device
+            # cookie worthless after a restart or on another server (owners locked out again).
             problems.append(
                 "USERAUTH_SECRET_KEY must be set in production (the same on every server): "
-                "it signs the hosted pages' forms (or set USERAUTH_PAGES=false)."
+                "it signs the device cookies and the hosted pages' forms."
             )
         return problems
 
@@ -303,6 +315,23 @@ class _Reader:
                 f"{name} must be rate limits like '10/minute;50/hour', not {value!r}"
             ) from None
         return value
+
+    def ipv6_prefixes(self, name: str) -> tuple[int, ...]:
+        """Read prefix lengths like `64,56,48`: 64 among them, none wider than /32."""
+        value = self.text(name, str(IPV6_CLIENT_PREFIX))
+        sentence = (
+            f"{name} must be IPv6 prefix lengths from {WIDEST_IPV6_PREFIX} to "
+            f"{IPV6_CLIENT_PREFIX} separated by commas, {IPV6_CLIENT_PREFIX} among them "
+            f"(e.g. 64,56,48), not {value!r}"
+        )
+        try:
+            prefixes = {int(part) for part in value.split(",")}
+        except ValueError:
+            raise SettingsError(sentence) from None
+        in_range = all(WIDEST_IPV6_PREFIX <= prefix <= IPV6_CLIENT_PREFIX for prefix in prefixes)
+        if IPV6_CLIENT_PREFIX not in prefixes or not in_range:
+            raise SettingsError(sentence)
+        return tuple(sorted(prefixes, reverse=True))
 
     def link_template(self, name: str, default: str) -> str:
         value = self.text(name, default)
@@ -402,12 +431,14 @@ def _rate_limit_settings(reader: _Reader) -> dict[str, Any]:
         "ratelimit_register": "USERAUTH_RATELIMIT_REGISTER",
         "ratelimit_reset": "USERAUTH_RATELIMIT_RESET",
         "ratelimit_reset_account": "USERAUTH_RATELIMIT_RESET_ACCOUNT",
+        "ratelimit_device_failures": "USERAUTH_RATELIMIT_DEVICE_FAILURES",
     }
     values: dict[str, Any] = {
         field_name: reader.limits(variable, getattr(Settings, field_name))
         for field_name, variable in limits.items()
     }
     values["ratelimit_enabled"] = reader.flag("USERAUTH_RATELIMIT_ENABLED", default=True)
+    values["ratelimit_ipv6_prefixes"] = reader.ipv6_prefixes("USERAUTH_RATELIMIT_IPV6_PREFIXES")
     values["ratelimit_key_prefix"] = reader.text(
         "USERAUTH_RATELIMIT_KEY_PREFIX", Settings.ratelimit_key_prefix
     )

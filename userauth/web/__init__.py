@@ -18,6 +18,7 @@ from userauth.logs import configure_logging
 from userauth.settings import Settings, SettingsError
 from userauth.web.bodies import install_body_checks
 from userauth.web.cors import install_cors
+from userauth.web.devices import install_device_cookies
 from userauth.web.docs import configure_api_documentation
 from userauth.web.errors import register_error_handlers
 from userauth.web.gate import gate
@@ -65,6 +66,7 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     app.register_blueprint(gate)
     install_cors(app, settings)
     install_body_checks(app)
+    install_device_cookies(app, settings)
     install_pages(app, settings)
     install_observability(app, settings, auth)
     configure_api_documentation(app)

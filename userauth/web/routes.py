@@ -11,6 +11,7 @@ from flask import Response, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import Auth, Client
+from userauth.web.devices import remember_device
 from userauth.web.errors import LoginFailedError
 from userauth.web.limits import rate_limited
 from userauth.web.schemas import (
@@ -112,6 +113,7 @@ def login(body: dict[str, str]) -> Response:
         raise LoginFailedError
     response = jsonify(email=email, message="logged in")
     set_session_cookie(response, result.session_id)
+    remember_device(response, email)
     return response
 
 

@@ -17,6 +17,7 @@ from apiflask.validators import Length, OneOf
 from marshmallow import EXCLUDE, ValidationError
 
 from userauth.emails import MAX_EMAIL_LENGTH
+from userauth.web.devices import DEVICE_COOKIE
 from userauth.web.session import SESSION_COOKIE
 
 MAX_FIELD_LENGTH = 4096
@@ -204,7 +205,9 @@ SECURITY_SCHEMES = {
 }
 SET_COOKIE = {
     "Set-Cookie": {
-        "description": f"{SESSION_COOKIE}=<session id>; HttpOnly; SameSite=Lax; Path=/",
+        "description": f"{SESSION_COOKIE}=<session id>; HttpOnly; SameSite=Lax; Path=/"
+        # Kept at logout: this device's own failed-login budget (userauth/web/devices.py).
+        f", and {DEVICE_COOKIE}=<device entries>; HttpOnly; SameSite=Lax; Path=/",
         "schema": {"type": "string"},
     }
 }
