@@ -24,7 +24,7 @@ from werkzeug.exceptions import HTTPException
 from userauth.emails import lookup_key
 from userauth.settings import Settings
 from userauth.tokens import digest
-from userauth.web.session import SESSION_COOKIE
+from userauth.web.session import session_cookie_name
 
 logger = logging.getLogger("userauth")
 
@@ -86,7 +86,7 @@ def _account_key(secret: bytes) -> Callable[[], str]:
 
 def _session() -> str:
     """Key a limit by the session in the cookie (its digest: keys must hold no secret)."""
-    return "session:" + digest(request.cookies.get(SESSION_COOKIE, ""))
+    return "session:" + digest(request.cookies.get(session_cookie_name(), ""))
 
 
 def _redis_options() -> dict[str, Any]:

@@ -17,7 +17,6 @@ from apiflask.validators import Length, OneOf
 from marshmallow import EXCLUDE, ValidationError
 
 from userauth.emails import MAX_EMAIL_LENGTH
-from userauth.web.session import SESSION_COOKIE
 
 MAX_FIELD_LENGTH = 4096
 # The name of the session cookie's security scheme (the cookie is web/session.py's).
@@ -168,7 +167,7 @@ TOO_LARGE = "The body is larger than the server accepts."
 # Every state-changing route: a browser's cross-site request from an origin not allowed.
 CROSS_SITE_ONLY = "A cross-site request from an origin that USERAUTH_CORS_ORIGINS does not list."
 CROSS_SITE = " Or: " + CROSS_SITE_ONLY[0].lower() + CROSS_SITE_ONLY[1:]
-NO_SESSION = "No live session has the session_id cookie."
+NO_SESSION = "No live session has the session cookie (or the request carries it twice)."
 RATE_LIMITED = {
     **json_answer("Too many attempts; retry after the given number of seconds.", Error),
     "headers": {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}},
@@ -178,17 +177,22 @@ UNAVAILABLE = {
     **json_answer("The database is unavailable; retry after the given number of seconds.", Error),
     "headers": {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}},
 }
-SECURITY_SCHEMES = {
-    SESSION_COOKIE_SCHEME: {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": SESSION_COOKIE,
-        "description": "The session id set by POST /sessions.",
-    }
-}
 SET_COOKIE = {
     "Set-Cookie": {
-        "description": f"{SESSION_COOKIE}=<session id>; HttpOnly; SameSite=Lax; Path=/",
+        "description": "The session cookie (named in the sessionCookie security scheme): "
+        "<name>=<session id>; HttpOnly; SameSite=Lax; Path=/",
         "schema": {"type": "string"},
     }
 }
+
+
+def security_schemes(cookie_name: str) -> dict[str, Any]:
+    """Return the document's security schemes: the session cookie, under its name."""
+    return {
+        SESSION_COOKIE_SCHEME: {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": cookie_name,
+            "description": "The session id set by POST /sessions.",
+        }
+    }
