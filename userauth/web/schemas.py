@@ -165,7 +165,10 @@ def json_answer(description: str, schema: type[Schema]) -> dict[str, Any]:
 
 TOO_LARGE = "The body is larger than the server accepts."
 # Every state-changing route: a browser's cross-site request from an origin not allowed.
-CROSS_SITE_ONLY = "A cross-site request from an origin that USERAUTH_CORS_ORIGINS does not list."
+CROSS_SITE_ONLY = (
+    "A browser's request from another site's page (Sec-Fetch-Site, else Origin, else Referer) "
+    "whose origin USERAUTH_CORS_ORIGINS does not list."
+)
 CROSS_SITE = " Or: " + CROSS_SITE_ONLY[0].lower() + CROSS_SITE_ONLY[1:]
 NO_SESSION = "No live session has the session cookie (or the request carries it twice)."
 RATE_LIMITED = {
