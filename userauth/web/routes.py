@@ -22,6 +22,7 @@ from userauth.web.schemas import (
     SET_COOKIE,
     TOO_LARGE,
     UNAVAILABLE,
+    UNSUPPORTED_BODY,
     Credentials,
     EmailAndMessage,
     Message,
@@ -74,6 +75,7 @@ def index() -> Response:
             "or the email is registered.",
             403: CROSS_SITE_ONLY,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -99,6 +101,7 @@ def register(body: dict[str, str]) -> Response:
             401: "Wrong email or password, or a disabled account.",
             403: CROSS_SITE_ONLY,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -154,6 +157,7 @@ def profile() -> Response:
         {
             403: "No account has this email (development only)." + CROSS_SITE,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -177,6 +181,7 @@ def request_reset(body: dict[str, str]) -> Response:
         {
             403: "The token is unknown, spent, expired or another account's." + CROSS_SITE,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -239,6 +244,7 @@ def revoke_session(session_number: int) -> Response:
         {
             403: "No live session, or the current password is wrong." + CROSS_SITE,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }

@@ -164,6 +164,13 @@ def json_answer(description: str, schema: type[Schema]) -> dict[str, Any]:
 
 
 TOO_LARGE = "The body is larger than the server accepts."
+# Every route that reads a body (web/bodies.py).
+UNSUPPORTED_BODY = {
+    **json_answer("The body is neither a form nor JSON, or not in UTF-8, or compressed.", Error),
+    "headers": {
+        "Accept": {"description": "The media types a body may have.", "schema": {"type": "string"}}
+    },
+}
 # Every state-changing route: a browser's cross-site request from an origin not allowed.
 CROSS_SITE_ONLY = (
     "A browser's request from another site's page (Sec-Fetch-Site, else Origin, else Referer) "
