@@ -23,6 +23,8 @@ DOCUMENTATION_BLUEPRINTS = ("openapi", "docs_assets")
 # Rate-limited routes (issue 5): each documents its 429 answer with a Retry-After header.
 LIMITED = [("/users", "post"), ("/sessions", "post"), ("/reset_password", "post")]
 LIMITED += [("/reset_password", "put"), ("/profile/password", "put")]
+# The routes that read a body (issue 21 item 10): each documents its 415.
+BODY_ROUTES = LIMITED
 
 
 def served_routes(app: Flask) -> set[tuple[str, str]]:
@@ -134,6 +136,16 @@ class TestDocument:
                     assert "message" in body["required"], (route, status)
                     assert body["properties"]["message"] == {"type": "string"}, (route, status)
 
+    def test_every_route_that_reads_a_body_documents_415(self, document: dict[str, Any]) -> None:
+        with_body = {route for route, op in operations(document).items() if "requestBody" in op}
+        documented = {
+            route for route, op in operations(document).items() if "415" in op["responses"]
+        }
+        assert documented == with_body
+        for route in with_body:
+            answer = operations(document)[route]["responses"]["415"]
+            assert "Accept" in answer["headers"], route
+
     def test_no_answer_is_a_422(self, document: dict[str, Any]) -> None:
         # Bad input is the README's 400 {"message": ...}, not the validation library's 422.
         statuses = {status for op in operations(document).values() for status in op["responses"]}
@@ -204,6 +216,18 @@ class TestDocumentedAnswers:
         response = client.open(path, method=method.upper(), data=form)
         template = "/sessions/{session_number}" if path.startswith("/sessions/") else path
         assert str(response.status_code) in document["paths"][template][method]["responses"]
+
+    @pytest.mark.parametrize(
+        ("path", "method"), BODY_ROUTES, ids=[f"{m} {p}" for p, m in BODY_ROUTES]
+    )
+    def test_an_unsupported_body_is_a_documented_415(
+        self, client: FlaskClient, document: dict[str, Any], path: str, method: str
+    ) -> None:
+        response = client.open(
+            path, method=method.upper(), data=b"email=a", content_type="text/plain"
+        )
+        assert response.status_code == 415
+        assert "415" in document["paths"][path][method]["responses"]
 
     @pytest.mark.parametrize(("path", "method"), LIMITED, ids=[f"{m} {p}" for p, m in LIMITED])
     def test_limited_routes_answer_when_rate_limits_are_off(

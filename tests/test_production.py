@@ -143,7 +143,7 @@ class TestRequestResetInProduction:
         self, production: Service, mail: MailSink
     ) -> None:
         login = log_in(production.client)
-        session_cookie = production.client.get_cookie("session_id")
+        session_cookie = production.client.get_cookie("__Host-session_id")
         assert login.status_code == 200
         assert session_cookie is not None
         stored_hash = production.auth.db.find_user_by(email=EMAIL).hashed_password
@@ -417,7 +417,7 @@ class TestSessionCookie:
 
         [cookie] = response.headers.getlist("Set-Cookie")
         attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
-        assert cookie.startswith("session_id=;")
+        assert cookie.startswith("__Host-session_id=;")
         assert {"secure", "httponly"} <= attributes
 
     def test_development_cookie_is_httponly_and_lax_but_not_secure(

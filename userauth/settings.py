@@ -40,6 +40,9 @@ MIN_KEY_SECRET_LENGTH = 32
 # a network wider than an ISP's /32 allocation would be other people's.
 IPV6_CLIENT_PREFIX = 64
 WIDEST_IPV6_PREFIX = 32
+# The design's session cookie, and the prefix that ties a cookie to this host (RFC 6265bis).
+SESSION_COOKIE = "session_id"
+HOST_PREFIX = "__Host-"
 
 T = TypeVar("T")
 
@@ -162,6 +165,19 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def session_cookie_name(self) -> str:
+        """The session cookie's name: `__Host-session_id` in production without a cookie domain.
+
+        A `__Host-` cookie is only accepted by a browser when it is Secure, has `Path=/` and no
+        `Domain` (RFC 6265bis 4.1.3.2), so a sibling subdomain cannot plant one of that name
+        (cookie tossing; OWASP ASVS 4.0.3 V3.4.4). Development keeps the design's `session_id`,
+        and so does production with USERAUTH_COOKIE_DOMAIN, where the prefix is not allowed.
+        """
+        if self.is_production and self.cookie_domain is None:
+            return HOST_PREFIX + SESSION_COOKIE
+        return SESSION_COOKIE
 
     @property
     def counter_key_secret(self) -> bytes:

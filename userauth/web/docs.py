@@ -12,7 +12,8 @@ from importlib import resources
 from apiflask import APIFlask
 from flask import Blueprint, Response, abort
 
-from userauth.web.schemas import SECURITY_SCHEMES, Error
+from userauth.settings import Settings
+from userauth.web.schemas import Error, security_schemes
 
 # What the page may load: the files offapi ships, under the names the page asks for.
 ASSETS = {
@@ -39,10 +40,10 @@ def asset(name: str) -> Response:
     return response
 
 
-def configure_api_documentation(app: APIFlask) -> None:
+def configure_api_documentation(app: APIFlask, settings: Settings) -> None:
     """Set how the OpenAPI document describes the API, and serve /docs without a CDN."""
     app.config.update(
-        SECURITY_SCHEMES=SECURITY_SCHEMES,
+        SECURITY_SCHEMES=security_schemes(settings.session_cookie_name),
         DESCRIPTION="User accounts, sessions and password resets. Bodies are forms or JSON "
         'objects with the same fields; every error answers {"message": ...}.',
         # Bad input is a 400 {"message": ...} (web/errors.py), never webargs' 422.

@@ -27,7 +27,7 @@ from userauth.settings import IPV6_CLIENT_PREFIX, Settings
 from userauth.tokens import digest
 from userauth.web.devices import presented_device
 from userauth.web.networks import client_of_request, network_of_request, not_ipv6, widened
-from userauth.web.session import SESSION_COOKIE
+from userauth.web.session import session_cookie_name
 
 logger = logging.getLogger("userauth")
 
@@ -102,7 +102,7 @@ def _account_key(secret: bytes) -> Callable[[], str]:
 
 def _session() -> str:
     """Key a limit by the session in the cookie (its digest: keys must hold no secret)."""
-    return "session:" + digest(request.cookies.get(SESSION_COOKIE, ""))
+    return "session:" + digest(request.cookies.get(session_cookie_name(), ""))
 
 
 def _redis_options() -> dict[str, Any]:

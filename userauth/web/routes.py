@@ -23,6 +23,7 @@ from userauth.web.schemas import (
     SET_COOKIE,
     TOO_LARGE,
     UNAVAILABLE,
+    UNSUPPORTED_BODY,
     Credentials,
     EmailAndMessage,
     Message,
@@ -75,6 +76,7 @@ def index() -> Response:
             "or the email is registered.",
             403: CROSS_SITE_ONLY,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -100,6 +102,7 @@ def register(body: dict[str, str]) -> Response:
             401: "Wrong email or password, or a disabled account.",
             403: CROSS_SITE_ONLY,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -156,6 +159,7 @@ def profile() -> Response:
         {
             403: "No account has this email (development only)." + CROSS_SITE,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -179,6 +183,7 @@ def request_reset(body: dict[str, str]) -> Response:
         {
             403: "The token is unknown, spent, expired or another account's." + CROSS_SITE,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -241,6 +246,7 @@ def revoke_session(session_number: int) -> Response:
         {
             403: "No live session, or the current password is wrong." + CROSS_SITE,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
