@@ -26,6 +26,7 @@ MAX_WORKERS = 64
 # OWASP Cryptographic Storage cheat sheet: a signing key of at least 256 bits of entropy.
 MIN_SECRET_KEY_LENGTH = 32
 HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+COOKIE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 ORIGIN = re.compile(r"https?://[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?")
 HOST_NAME = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)*")
 # (backend, driver) pairs userauth is built and tested on.
@@ -152,6 +153,9 @@ class Settings:
     redirect_hosts: tuple[str, ...] = ()
     # Domain attribute of the session cookie, so one login covers subdomains.
     cookie_domain: str | None = None
+    # The session cookie's name (the design's by default); production without a cookie
+    # domain sends it `__Host-`-prefixed (session_cookie_name).
+    session_cookie: str = SESSION_COOKIE
     # Origins (scheme://host[:port]) whose pages may call the API with the session cookie.
     cors_origins: tuple[str, ...] = ()
     # Hosted pages under /auth/ (sign up, log in, forgot, reset, account).
@@ -168,7 +172,8 @@ class Settings:
 
     @property
     def session_cookie_name(self) -> str:
-        """The session cookie's name: `__Host-session_id` in production without a cookie domain.
+        """The session cookie's name: USERAUTH_SESSION_COOKIE (`session_id`), `__Host-`-prefixed in
+        production without a cookie domain.
 
         A `__Host-` cookie is only accepted by a browser when it is Secure, has `Path=/` and no
         `Domain` (RFC 6265bis 4.1.3.2), so a sibling subdomain cannot plant one of that name
@@ -176,8 +181,8 @@ class Settings:
         and so does production with USERAUTH_COOKIE_DOMAIN, where the prefix is not allowed.
         """
         if self.is_production and self.cookie_domain is None:
-            return HOST_PREFIX + SESSION_COOKIE
-        return SESSION_COOKIE
+            return HOST_PREFIX + self.session_cookie
+        return self.session_cookie
 
     @property
     def counter_key_secret(self) -> bytes:
@@ -371,6 +376,17 @@ class _Reader:
                 )
         return hosts
 
+    def cookie_name(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        # RFC 6265 token characters we need, and no prefix of our own choosing: the prefix
+        # is production's to add (Settings.session_cookie_name).
+        if not COOKIE_NAME.fullmatch(value) or value.lower().startswith(("__host-", "__secure-")):
+            raise SettingsError(
+                f"{name} must be a cookie name of letters, digits, '-' and '_' (at most 64, "
+                f"without a __Host- or __Secure- prefix), not {value!r}"
+            )
+        return value
+
     def folder(self, name: str) -> str | None:
         value = self.optional(name)
         if value is not None and not os.path.isdir(value):
@@ -479,6 +495,7 @@ def _gate_settings(reader: _Reader) -> dict[str, Any]:
         "login_url": reader.text("USERAUTH_LOGIN_URL", Settings.login_url),
         "redirect_hosts": reader.hosts("USERAUTH_REDIRECT_HOSTS"),
         "cookie_domain": reader.optional("USERAUTH_COOKIE_DOMAIN"),
+        "session_cookie": reader.cookie_name("USERAUTH_SESSION_COOKIE", SESSION_COOKIE),
         "cors_origins": reader.origins("USERAUTH_CORS_ORIGINS"),
         "pages_enabled": reader.flag("USERAUTH_PAGES", default=True),
         "templates_dir": reader.folder("USERAUTH_TEMPLATES_DIR"),
