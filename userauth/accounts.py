@@ -86,8 +86,7 @@ class Accounts:
         # No stored email holds a NUL, and PostgreSQL refuses one in a query parameter.
         if not email or "\x00" in email:
             return None
-        normalized = emails.loose_normalize(email)
-        return self._db.find_user_by_email(normalized, enabled_only=enabled_only)
+        return self._db.find_user_by_email(email, enabled_only=enabled_only)
 
     def _notify_account_exists(self, job: MailJob) -> None:
         user = self.find(job.email)

@@ -95,7 +95,7 @@ class Resets:
         user = self._accounts.find_enabled_by_id(secret.user_id)
         if user is None:
             raise InvalidTokenError
-        if email is not None and user.email.lower() != emails.lookup_key(email):
+        if email is not None and emails.lookup_key(user.email) != emails.lookup_key(email):
             raise InvalidTokenError
         hashed = self._credentials.new_hash(user, password)
         if not self._db.replace_password(user.id, hashed, spend=secret.id):
