@@ -58,7 +58,8 @@ class Accounts:
             # sign-up form does not reveal which emails are registered (SPEC.md C3).
             # The look-up and the mail happen after the answer, out of the job the request
             # queues: a taken email costs the same as a new one (enumeration by timing).
-            self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, email, NO_CLIENT)
+            # The stored form: it fits the job's column, where the given one may not.
+            self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, emails.normalize(email), NO_CLIENT)
 
     def find(self, email: str | None) -> User | None:
         """Return the enabled account with this email, or None.
@@ -83,8 +84,8 @@ class Accounts:
         self._db.upgrade_password_hash(user.id, user.hashed_password, upgraded)
 
     def _lookup(self, email: str | None, *, enabled_only: bool) -> User | None:
-        # No stored email holds a NUL, and PostgreSQL refuses one in a query parameter.
-        if not email or "\x00" in email:
+        # Answered here: PostgreSQL would refuse a NUL or a lone surrogate in the query.
+        if email is None or emails.names_no_account(email):
             return None
         return self._db.find_user_by_email(email, enabled_only=enabled_only)
 

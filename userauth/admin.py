@@ -13,6 +13,7 @@ from datetime import datetime
 from userauth.audit import Client
 from userauth.auth import Auth
 from userauth.clock import as_utc, utcnow
+from userauth.emails import names_no_account
 from userauth.errors import UnknownEmailError
 from userauth.models import User
 from userauth.one_time import Purpose
@@ -164,6 +165,8 @@ class Admin:
         """
         if email is None:
             events = self._db.list_audit_events(limit=limit)
+        elif names_no_account(email):
+            raise UnknownEmailError(email)
         else:
             user = self._auth.accounts.find_any(email)
             # A deleted account is found by the email its events kept.

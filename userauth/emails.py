@@ -36,6 +36,18 @@ def normalize(email: str) -> str:
     return checked.normalized
 
 
+def names_no_account(email: str) -> bool:
+    """Tell whether no account can have this email, so a look-up need not ask the database.
+
+    True for blanks, and for what no stored email can be: over MAX_EMAIL_LENGTH characters
+    once trimmed (users.email holds 250), or holding NUL or a lone surrogate (PostgreSQL
+    refuses both). Every look-up answers such an email "no account" without a query.
+    """
+    if not email.strip() or len(email.strip()) > MAX_EMAIL_LENGTH:
+        return True
+    return "\x00" in email or not _is_utf8(email)
+
+
 def loose_normalize(email: str) -> str:
     """Normalise an email for look-up without rejecting it (a bad one just matches nothing)."""
     try:
@@ -58,8 +70,20 @@ def lookup_key(email: str) -> str:
     a final "ς" apart from "σ". The folding is locale-independent (no Turkic dotless-i rule:
     "ı" and "i" stay two keys), and stable for assigned characters across Unicode versions
     (its stability policy), so stored keys stay valid when Python's Unicode data moves on.
+
+    The key is always valid UTF-8: a lone surrogate (JSON's "\\ud800") becomes U+FFFD, as
+    a rate limit hashes the key's bytes (no account has such an email: `names_no_account`).
     """
-    return _caseless(loose_normalize(email))
+    key = _caseless(loose_normalize(email))
+    return key.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _caseless(text: str) -> str:
