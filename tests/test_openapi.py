@@ -105,7 +105,7 @@ class TestDocument:
         assert secured == {
             ("/sessions", "delete"),
             ("/sessions", "get"),
-            ("/sessions/{session_number}", "delete"),
+            ("/sessions/{id}", "delete"),
             ("/profile", "get"),
             ("/profile/password", "put"),
             ("/auth/verify", "get"),
@@ -191,7 +191,7 @@ class TestDocumentedAnswers:
         form: dict[str, str] | None,
     ) -> None:
         response = client.open(path, method=method.upper(), data=form)
-        template = "/sessions/{session_number}" if path.startswith("/sessions/") else path
+        template = "/sessions/{id}" if path.startswith("/sessions/") else path
         assert str(response.status_code) in document["paths"][template][method]["responses"]
 
     @pytest.mark.parametrize(("path", "method"), LIMITED, ids=[f"{m} {p}" for p, m in LIMITED])

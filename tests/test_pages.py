@@ -274,7 +274,7 @@ class TestAccount:
         other = browser.application.test_client()
         log_in(other)
         page = browser.get("/auth/account").get_data(as_text=True)
-        [number] = re.findall(r"/auth/account/sessions/(\d+)/revoke", page)
+        [number] = re.findall(r"/auth/account/sessions/([A-Za-z0-9_-]+)/revoke", page)
         assert "this device" in page
         revoked = submit(browser, f"/auth/account/sessions/{number}/revoke", "/auth/account")
         assert revoked.status_code == 302

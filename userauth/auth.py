@@ -151,11 +151,11 @@ class Auth:
         """Return the live sessions of the session's user, newest first."""
         return self.sessions.list(live)
 
-    def revoke_session(self, live: LiveSession, target: int, client: Client = NO_CLIENT) -> None:
-        """End one of the session user's sessions (Sessions.revoke).
+    def revoke_session(self, live: LiveSession, target: str, client: Client = NO_CLIENT) -> None:
+        """End one of the session user's sessions, named by its public id (Sessions.revoke).
 
         Raises:
-            SessionNotFoundError: the target is not one of the user's sessions.
+            SessionNotFoundError: the target is none of the user's sessions.
         """
         self.sessions.revoke(live, target)
         self.audit.record("session_revoked", live.user_id, client)

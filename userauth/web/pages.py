@@ -242,14 +242,14 @@ def account() -> ResponseReturnValue:
     return _account_page(PasswordForm(formdata=None), 200)
 
 
-@pages.route("/account/sessions/<int:number>/revoke", methods=["POST"])
-def revoke(number: int) -> ResponseReturnValue:
+@pages.route("/account/sessions/<public_id>/revoke", methods=["POST"])
+def revoke(public_id: str) -> ResponseReturnValue:
     """End one of this account's other sessions."""
     live = current_session()
     if live is None:
         return _to_login()
     try:
-        _auth().revoke_session(live, number, _client())
+        _auth().revoke_session(live, public_id, _client())
     except SessionNotFoundError:
         flash("That session had already ended.", "error")
     else:

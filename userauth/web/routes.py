@@ -1,4 +1,4 @@
-"""The JSON routes of SPEC.md B, and the session and password routes around them.
+"""The JSON routes: the design's seven (README "HTTP API"), and the session and password ones.
 
 Each route's input, answers and errors are declared on it (userauth/web/schemas.py): APIFlask
 validates the body, a form or a JSON object, before the route runs, and hands it over parsed.
@@ -80,7 +80,7 @@ def index() -> Response:
     )
 )
 def register(body: dict[str, str]) -> Response:
-    """Create an account (SPEC.md B: POST /users)."""
+    """Create an account."""
     email, password = body["email"], body["password"]
     # Production hides a taken email (Accounts.sign_up decides); development raises.
     _auth().sign_up(email, password)
@@ -193,7 +193,7 @@ def reset_password(body: dict[str, str]) -> Response:
 @api.output(SessionList, description="The account's live sessions.")
 @api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION, 503: UNAVAILABLE}))
 def list_sessions() -> Response:
-    """List the caller's live sessions, never their ids."""
+    """List the caller's live sessions, never their session ids."""
     views = _auth().list_sessions(require_session())
     return jsonify(
         sessions=[
@@ -203,6 +203,7 @@ def list_sessions() -> Response:
                 "last_used_at": view.last_used_at.isoformat(),
                 "expires_at": view.expires_at.isoformat(),
                 "user_agent": view.user_agent,
+                "device": view.device,
                 "client_address": view.client_address,
                 "current": view.current,
             }
@@ -211,21 +212,22 @@ def list_sessions() -> Response:
     )
 
 
-@api.delete("/sessions/<int:session_number>")
+# `id`, as the listing's field and the README name it: the session's public id.
+@api.delete("/sessions/<id>")
 @api.output(Message, description="The session ended.")
 @api.doc(
     security=SESSION_COOKIE_SCHEME,
     responses=responses(
         {
             403: NO_SESSION + CROSS_SITE,
-            404: "No such session among the account's (or not a number).",
+            404: "No session of the account has this id.",
             503: UNAVAILABLE,
         }
     ),
 )
-def revoke_session(session_number: int) -> Response:
-    """End one of the caller's sessions, by its listed number."""
-    _auth().revoke_session(require_session(), session_number, _client())
+def revoke_session(id: str) -> Response:
+    """End one of the caller's sessions, by the id GET /sessions lists."""
+    _auth().revoke_session(require_session(), id, _client())
     return jsonify(message="session revoked")
 
 

@@ -115,11 +115,18 @@ class ResetIssued(Schema):
 
 
 class SessionView(Schema):
-    id = Integer(required=True)
+    id = String(
+        required=True,
+        metadata={"description": "The session's public id, for DELETE /sessions/{id}; random."},
+    )
     created_at = DateTime(required=True)
     last_used_at = DateTime(required=True)
     expires_at = DateTime(required=True)
-    user_agent = String(required=True)
+    user_agent = String(required=True, metadata={"description": "As the client sent it."})
+    device = String(
+        required=True,
+        metadata={"description": 'The browser and system it names: "Chrome on Linux".'},
+    )
     client_address = String(required=True)
     current = Boolean(required=True, metadata={"description": "This is the request's session."})
 
