@@ -174,12 +174,26 @@ class TestOddBodies:
 
 
 class TestSignUpAndLogIn:
-    def test_sign_up_then_log_in_sets_the_session_cookie(self, browser: FlaskClient) -> None:
-        answer = sign_up(browser)
-        assert (answer.status_code, answer.location) == (302, "/auth/login?next=/auth/account")
+    def test_sign_up_logs_in_and_returns_to_next(self, browser: FlaskClient) -> None:
+        answer = submit(
+            browser,
+            "/auth/signup",
+            "/auth/signup?next=/dashboard",
+            email=EMAIL,
+            password=PASSWORD,
+            next="/dashboard",
+        )
+        assert (answer.status_code, answer.location) == (302, "/dashboard")
+        assert browser.get("/profile").json == {"email": EMAIL}
+
+    def test_sign_up_without_next_lands_on_the_account_page(self, browser: FlaskClient) -> None:
+        assert sign_up(browser).location == "/auth/account"
+        assert browser.get("/auth/account").status_code == 200
+
+    def test_log_in_sets_the_session_cookie(self, browser: FlaskClient) -> None:
+        sign_up(browser.application.test_client())
         logged_in = log_in(browser)
         assert (logged_in.status_code, logged_in.location) == (302, "/auth/account")
-        assert browser.get_cookie("session_id") is not None
         assert browser.get("/profile").json == {"email": EMAIL}
 
     @pytest.mark.parametrize(
@@ -196,13 +210,13 @@ class TestSignUpAndLogIn:
     def test_log_in_returns_only_to_an_allowed_next(
         self, browser: FlaskClient, next_url: str, lands_on: str
     ) -> None:
-        sign_up(browser)
+        sign_up(browser.application.test_client())
         assert log_in(browser, next=next_url).location == lands_on
 
     def test_a_wrong_password_is_a_401_with_the_error_next_to_the_field(
         self, browser: FlaskClient
     ) -> None:
-        sign_up(browser)
+        sign_up(browser.application.test_client())
         answer = log_in(browser, password="not it")
         html = answer.get_data(as_text=True)
         assert answer.status_code == 401
@@ -218,13 +232,15 @@ class TestSignUpAndLogIn:
         assert answer.status_code == 400
         assert 'id="email-error"' in answer.get_data(as_text=True)
 
-    def test_production_answers_a_taken_email_as_a_new_one(
+    def test_production_answers_a_taken_email_as_a_new_one_and_logs_in_neither(
         self, make_service: Callable[..., object]
     ) -> None:
         service = make_service(secret_key="x" * 32)
         client: FlaskClient = service.client  # type: ignore[attr-defined]
         first, second = sign_up(client), sign_up(client)
         assert (first.status_code, first.location) == (second.status_code, second.location)
+        assert first.location == "/auth/login?next=/auth/account"
+        assert client.get_cookie("session_id") is None
 
 
 class TestResetByLink:
@@ -270,7 +286,6 @@ class TestAccount:
         self, browser: FlaskClient, make_client: MakeClient
     ) -> None:
         sign_up(browser)
-        log_in(browser)
         other = browser.application.test_client()
         log_in(other)
         page = browser.get("/auth/account").get_data(as_text=True)
@@ -283,7 +298,6 @@ class TestAccount:
 
     def test_log_out_everywhere_else_keeps_this_session(self, browser: FlaskClient) -> None:
         sign_up(browser)
-        log_in(browser)
         others = [browser.application.test_client() for _ in range(2)]
         for other in others:
             log_in(other)
@@ -293,7 +307,6 @@ class TestAccount:
 
     def test_change_password_needs_the_current_one(self, browser: FlaskClient) -> None:
         sign_up(browser)
-        log_in(browser)
         wrong = submit(
             browser, "/auth/account/password", "/auth/account", password="x", new_password="y" * 12
         )
@@ -311,7 +324,6 @@ class TestAccount:
 
     def test_log_out_ends_the_session(self, browser: FlaskClient) -> None:
         sign_up(browser)
-        log_in(browser)
         answer = submit(browser, "/auth/logout", "/auth/account")
         assert (answer.status_code, answer.location) == (302, "/auth/login")
         assert browser.get("/profile").status_code == 403

@@ -42,15 +42,17 @@ class Accounts:
         except EmailTakenError:
             raise EmailTakenError(email) from None
 
-    def sign_up(self, email: str, password: str) -> None:
-        """Register an account, answering a taken email as the environment allows.
+    def sign_up(self, email: str, password: str) -> User | None:
+        """Register an account and return it, answering a taken email as the environment allows.
+
+        Returns None, in production only, for a taken email: its owner is told by email.
 
         Raises:
             EmailTakenError: the email has an account, in development only.
             InvalidEmailError, PasswordPolicyError: as `register`.
         """
         try:
-            self.register(email, password)
+            return self.register(email, password)
         except EmailTakenError:
             if not self._settings.is_production:
                 raise
@@ -59,6 +61,7 @@ class Accounts:
             # The look-up and the mail happen after the answer, out of the job the request
             # queues: a taken email costs the same as a new one (enumeration by timing).
             self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, email, NO_CLIENT)
+            return None
 
     def find(self, email: str | None) -> User | None:
         """Return the enabled account with this email, or None.

@@ -87,9 +87,39 @@ class Auth:
 
     # Sign-up and login.
 
-    def sign_up(self, email: str, password: str) -> None:
-        """Register, answering a taken email as the environment allows (Accounts.sign_up)."""
-        self.accounts.sign_up(email, password)
+    def sign_up(self, email: str, password: str, client: Client = NO_CLIENT) -> User | None:
+        """Register, answering a taken email as the environment allows (Accounts.sign_up);
+        return the new account, or None for a taken email in production.
+
+        Raises:
+            EmailTakenError: the email has an account, in development only.
+            InvalidEmailError, PasswordPolicyError: the email or password is refused.
+        """
+        user = self.accounts.sign_up(email, password)
+        if user is not None:
+            self.audit.record("user_registered", user.id, client, user.email)
+        return user
+
+    def sign_up_and_log_in(
+        self, email: str, password: str, client: Client = NO_CLIENT
+    ) -> str | None:
+        """Register (as `sign_up`), then start a session in development; return its id.
+
+        None in production, for a new email and a taken one alike: logging in only the new
+        ones would tell whoever signs up which emails are registered (OWASP Authentication
+        cheat sheet: account creation must not enumerate accounts).
+
+        Raises:
+            EmailTakenError: the email has an account, in development only.
+            InvalidEmailError, PasswordPolicyError: the email or password is refused.
+        """
+        user = self.sign_up(email, password, client)
+        if user is None or self._settings.is_production:
+            return None
+        session_id = self.sessions.start(user, checked_hash=user.hashed_password, client=client)
+        if session_id is not None:
+            self.audit.record("login", user.id, client, user.email)
+        return session_id
 
     def register_user(self, email: str, password: str) -> User:
         """Create an account and return it (Accounts.register)."""

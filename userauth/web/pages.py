@@ -167,18 +167,25 @@ def login() -> ResponseReturnValue:
 @pages.route("/signup", methods=["GET", "POST"])
 @rate_limited("register")
 def signup() -> ResponseReturnValue:
-    """Create an account; then log in (production answers a taken email the same way)."""
+    """Create an account and log in, then go to `next`; production logs in nobody here
+    (Auth.sign_up_and_log_in) and sends new and taken emails alike to the login page."""
     form, target = _form(SignupForm), _next()
     if form.validate_on_submit():
         try:
-            _auth().sign_up(_text(form.email), _text(form.password))
+            session_id = _auth().sign_up_and_log_in(
+                _text(form.email), _text(form.password), _client()
+            )
         except (EmailTakenError, InvalidEmailError) as error:
             _fail(form.email, _message(error))
         except PasswordPolicyError as error:
             _fail(form.password, _message(error))
         else:
-            flash(SIGNED_UP)
-            return redirect(url_for("pages.login", next=target))
+            if session_id is None:
+                flash(SIGNED_UP)
+                return redirect(url_for("pages.login", next=target))
+            response = redirect(target)
+            set_session_cookie(response, session_id)
+            return response
     return _render("signup.html", _status(), form=form, next=target)
 
 

@@ -83,7 +83,7 @@ def register(body: dict[str, str]) -> Response:
     """Create an account."""
     email, password = body["email"], body["password"]
     # Production hides a taken email (Accounts.sign_up decides); development raises.
-    _auth().sign_up(email, password)
+    _auth().sign_up(email, password, _client())
     # The contract echoes the email as given (it is stored normalised).
     return jsonify(email=email, message="user created")
 
