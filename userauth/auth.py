@@ -221,6 +221,10 @@ class Auth:
         """
         self.resets.reset(None, reset_token, password, client)
 
+    def reset_link_is_live(self, reset_token: str | None) -> bool:
+        """Tell whether a reset token would set a password now, without spending it."""
+        return self.resets.is_live(reset_token)
+
     def reset_password(
         self, email: str, reset_token: str, password: str, client: Client = NO_CLIENT
     ) -> None:

@@ -146,6 +146,12 @@ def _csrf_failed(_error: CSRFError) -> ResponseReturnValue:
     return render_template("userauth/error.html", message=FORM_EXPIRED, **_page()), 400
 
 
+@pages.get("/")
+def index() -> WerkzeugResponse:
+    """/auth/: the account page when logged in, else the login page."""
+    return redirect(url_for("pages.account" if current_session() is not None else "pages.login"))
+
+
 @pages.route("/login", methods=["GET", "POST"])
 @rate_limited("login")
 def login() -> ResponseReturnValue:
@@ -224,6 +230,10 @@ def reset() -> ResponseReturnValue:
     form = _form(ResetForm)
     if request.method == "GET":
         form.token.data = request.args.get("token", "")
+        # Said before a new password is typed, not after. Not an oracle worth limiting: a
+        # token is 122 random bits (tokens.new_token), and the check spends nothing.
+        if not _auth().reset_link_is_live(form.token.data):
+            return _render("reset.html", 400, form=form, dead_link=BAD_LINK)
     elif form.validate_on_submit():
         try:
             _auth().update_password(_text(form.token), _text(form.new_password), _client())
@@ -234,7 +244,7 @@ def reset() -> ResponseReturnValue:
         else:
             flash("Your password is changed: log in with the new one.")
             return redirect(url_for("pages.login"))
-    return _render("reset.html", _status(), form=form)
+    return _render("reset.html", _status(), form=form, dead_link=None)
 
 
 @links.get("/reset_password")

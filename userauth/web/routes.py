@@ -7,13 +7,14 @@ validates the body, a form or a JSON object, before the route runs, and hands it
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import Response, current_app, jsonify, redirect, request
+from flask import Response, current_app, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import Auth, Client
 from userauth.web.errors import LoginFailedError
 from userauth.web.limits import rate_limited
 from userauth.web.schemas import (
+    BROWSER_TO_PAGES,
     CROSS_SITE,
     CROSS_SITE_ONLY,
     NO_SESSION,
@@ -57,10 +58,26 @@ def _client() -> Client:
 
 
 @api.get("/")
-@api.output(Message, description="The greeting.")
-def index() -> Response:
-    """Greet: the contract's liveness answer."""
-    return jsonify(message="Bienvenue")
+@api.output(Message, description="The greeting (a browser is sent to the hosted pages).")
+@api.doc(responses=responses({302: BROWSER_TO_PAGES}))
+def index() -> WerkzeugResponse:
+    """Greet: the design's answer, to every client but a browser when the pages are on."""
+    if _auth().settings.pages_enabled and _prefers_html():
+        response = redirect(url_for("pages.index"))
+    else:
+        response = jsonify(message="Bienvenue")
+    # Caches must keep the two answers apart.
+    response.vary.add("Accept")
+    return response
+
+
+def _prefers_html() -> bool:
+    """Tell whether the request ranks HTML above JSON, as a browser's navigation does.
+
+    Programs written for the design send `Accept: */*` (curl, requests) or none, which rank
+    both alike: they keep the JSON (RFC 9110 12.5.1; the first offer wins a tie).
+    """
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 @api.post("/users")

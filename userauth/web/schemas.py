@@ -172,6 +172,11 @@ def json_answer(description: str, schema: type[Schema]) -> dict[str, Any]:
 
 
 TOO_LARGE = "The body is larger than the server accepts."
+BROWSER_TO_PAGES = {
+    "description": "A browser (Accept ranks text/html above application/json) with the hosted "
+    "pages on: redirect to /auth/, the login or account page.",
+    "headers": {"Location": {"schema": {"type": "string"}}},
+}
 # Every state-changing route: a browser's cross-site request from an origin not allowed.
 CROSS_SITE_ONLY = "A cross-site request from an origin that USERAUTH_CORS_ORIGINS does not list."
 CROSS_SITE = " Or: " + CROSS_SITE_ONLY[0].lower() + CROSS_SITE_ONLY[1:]
