@@ -420,10 +420,19 @@ class TestListSessions:
             (FIREFOX_ON_WINDOWS, "Firefox on Windows"),
             (SAFARI_ON_IPHONE, "Mobile Safari on iOS"),
             ("curl/8.5.0", "curl"),
+            ("Mozilla/5.0 (X11; Linux x86_64)", "a browser on Linux"),
             ("", "unknown device"),
             ("a header no rule knows", "unknown device"),
         ],
-        ids=["chrome-linux", "firefox-windows", "safari-iphone", "curl", "none", "unknown"],
+        ids=[
+            "chrome-linux",
+            "firefox-windows",
+            "safari-iphone",
+            "curl",
+            "unknown-browser",
+            "none",
+            "unknown",
+        ],
     )
     def test_names_the_device_beside_the_raw_user_agent(
         self, client: FlaskClient, user_agent: str, device: str
