@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 
 from userauth import migrations
 from userauth.models import metadata
+from userauth.tokens import new_public_id
 
 # Accounts whose clear session ids wrk sends, and accounts for logins and for resets: disjoint,
 # since a reset ends every session of its account.
@@ -122,10 +123,12 @@ class _Rows:
         for number in range(1, self.users + 1):
             yield number, email_of(number), self._hash, self.digest(number)
 
-    def session_rows(self) -> Iterator[tuple[int, int, str, object, object, object, str, str]]:
+    def session_rows(
+        self,
+    ) -> Iterator[tuple[int, int, str, str, object, object, object, str, str]]:
         now, expires = self.now, self.expires
         for number in range(1, self.users + 1):
-            yield number, number, self.digest(number), now, now, expires, "", ""
+            yield number, number, self.digest(number), new_public_id(), now, now, expires, "", ""
 
 
 def _write_sqlite(url: str, rows: _Rows) -> None:
@@ -141,9 +144,10 @@ def _write_sqlite(url: str, rows: _Rows) -> None:
                 rows.users_rows(),
             )
             connection.executemany(
-                "INSERT INTO sessions (id, user_id, id_digest, created_at, last_used_at,"
-                " expires_at, user_agent, client_address) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                ((*row[:3], now, now, expires, *row[6:]) for row in rows.session_rows()),
+                "INSERT INTO sessions (id, user_id, id_digest, public_id, created_at,"
+                " last_used_at, expires_at, user_agent, client_address)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((*row[:4], now, now, expires, *row[7:]) for row in rows.session_rows()),
             )
         connection.execute("ANALYZE")
     finally:
@@ -158,7 +162,7 @@ def _write_postgres(url: str, rows: _Rows) -> None:
                 for user in rows.users_rows():
                     copy.write_row(user)
             columns = (
-                "id, user_id, id_digest, created_at, last_used_at, expires_at,"
+                "id, user_id, id_digest, public_id, created_at, last_used_at, expires_at,"
                 " user_agent, client_address"
             )
             with cursor.copy(f"COPY sessions ({columns}) FROM STDIN") as copy:

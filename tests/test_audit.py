@@ -21,6 +21,7 @@ from userauth.tokens import digest
 
 EMAIL = "bob@example.com"
 UNKNOWN_EMAIL = "nobody@example.com"
+NEW_EMAIL = "ann@example.com"
 PASSWORD = "violet-kettle-orbit-42"
 WRONG_PASSWORD = "wrong-but-long-enough-7"
 NEW_PASSWORD = "amber-lantern-quiet-17"
@@ -81,12 +82,12 @@ def session_cookie(client: FlaskClient) -> str:
     return cookie.value
 
 
-def other_session(service: Service) -> int:
+def other_session(service: Service) -> str:
     """Return the listed id of the one session that is not the client's own."""
     listed = service.client.get("/sessions").get_json()["sessions"]
     [other] = [session["id"] for session in listed if not session["current"]]
-    number: int = other
-    return number
+    public_id: str = other
+    return public_id
 
 
 def reset_token(service: Service, mail: MailSink) -> str:
@@ -100,6 +101,24 @@ def reset_token(service: Service, mail: MailSink) -> str:
     found = re.search(r"token=(\S+)", mail.to(EMAIL)[-1].body)
     assert found is not None
     return unquote(found.group(1))
+
+
+@ENVIRONMENTS
+class TestSignUpEvents:
+    def test_a_sign_up_is_recorded_with_its_email(
+        self, service: Service, db: DB, clock: FakeClock
+    ) -> None:
+        clock.advance(minutes=1)
+        answer = service.client.post("/users", data={"email": NEW_EMAIL, "password": PASSWORD})
+
+        assert answer.status_code == 200
+        assert_recorded(db, "user_registered", user_id(db, NEW_EMAIL), clock.now)
+        assert [row.email for row in events_named(db, "user_registered")] == [NEW_EMAIL]
+
+    def test_a_taken_email_records_no_sign_up(self, service: Service, db: DB) -> None:
+        service.client.post("/users", data={"email": EMAIL, "password": PASSWORD})
+
+        assert events_named(db, "user_registered") == []
 
 
 @ENVIRONMENTS

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, inspect
 
 from tests.conftest import TEST_BCRYPT_ROUNDS, FakeClock, free_port
 from userauth import migrations
-from userauth.auth import Auth
+from userauth.auth import Auth, Client
 from userauth.clock import utcnow
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
@@ -191,6 +191,20 @@ class TestAuditList:
             ["login", alice],
             ["login_failed", alice],
         ]
+
+    def test_the_columns_line_up(self, run: Run, auth: Auth, alice: str) -> None:
+        auth.register_user("bo@example.org", "bob password")
+        auth.create_session("bo@example.org", Client("203.0.113.7", "curl/8.5.0"))
+        auth.valid_login(alice, "wrong password")
+        auth.end_other_sessions(auth.require_session(auth.create_session(alice)))
+
+        header, *lines = run("audit", "list").stdout.splitlines()
+
+        starts = [header.index(name) for name in ("event", "email", "address", "user agent")]
+        assert len(lines) == 4
+        for line in lines:
+            assert [line[start - 2 : start] for start in starts] == ["  "] * 4, line
+            assert all(line[start] != " " for start in starts), line
 
     def test_filters_by_email_and_limits(self, run: Run, auth: Auth, alice: str) -> None:
         auth.register_user("bob@example.com", "bob password")

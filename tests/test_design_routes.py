@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
@@ -62,12 +63,30 @@ def logged_in(client: FlaskClient, registered: None) -> str:
     return session_id
 
 
+# The Accept headers of clients written for the design: none of them asks for HTML.
+PROGRAMS_ACCEPT = {
+    "no-header": None,
+    "requests": requests.utils.default_headers()["Accept"],
+    "curl": "*/*",
+    "json": "application/json",
+    "json-or-html-alike": "application/json, text/html",
+}
+
+
 class TestIndex:
     def test_answers_bienvenue(self, client: FlaskClient) -> None:
         response = client.get("/")
         assert response.status_code == 200
         assert response.mimetype == "application/json"
         assert response.json == {"message": "Bienvenue"}
+
+    @pytest.mark.parametrize("accept", list(PROGRAMS_ACCEPT.values()), ids=list(PROGRAMS_ACCEPT))
+    def test_a_program_that_does_not_ask_for_html_gets_the_json_exactly(
+        self, client: FlaskClient, accept: str | None
+    ) -> None:
+        headers = {} if accept is None else {"Accept": accept}
+        response = client.get("/", headers=headers)
+        assert (response.status_code, response.get_data()) == (200, b'{"message":"Bienvenue"}\n')
 
 
 class TestRegister:
@@ -133,10 +152,12 @@ class TestLogOut:
         assert response.status_code == 302
         assert response.location in {"/", "http://localhost/"}
 
+    @pytest.mark.parametrize("accept", list(PROGRAMS_ACCEPT.values()), ids=list(PROGRAMS_ACCEPT))
     def test_following_the_redirect_ends_at_bienvenue(
-        self, client: FlaskClient, logged_in: str
+        self, client: FlaskClient, logged_in: str, accept: str | None
     ) -> None:
-        response = client.delete("/sessions", follow_redirects=True)
+        headers = {} if accept is None else {"Accept": accept}
+        response = client.delete("/sessions", follow_redirects=True, headers=headers)
         assert [step.status_code for step in response.history] == [302]
         assert response.request.path == "/"
         assert response.status_code == 200

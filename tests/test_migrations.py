@@ -37,6 +37,7 @@ ORIGINAL_USERS = [
     ("carol@example.com", "carol password"),
 ]
 Rows = list[tuple[int, str]]
+HOUR = timedelta(hours=1)
 
 
 def insert_original_user(
@@ -506,6 +507,54 @@ class TestEmailsThatShareAKey:
             connection.execute(text("DELETE FROM users WHERE id IN (3, 5)"))
         migrations.upgrade(database_url)
         assert make_auth().valid_login("straße@example.com", PASSWORD_AT_0004)
+
+
+class TestUpgradeToPublicSessionIds:
+    """Revision 0006 gives every stored session a random public id; none is lost."""
+
+    @pytest.fixture
+    def bobs(self, database_url: str, engine: Engine, clock: FakeClock) -> dict[str, str]:
+        migrations.upgrade(database_url, "0002")
+        secrets = insert_at_0002(engine, clock())
+        migrations.upgrade(database_url, "0004")
+        second = str(uuid.uuid4())
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO sessions (user_id, id_digest, created_at, last_used_at,"
+                    " expires_at, user_agent, client_address)"
+                    " VALUES (1, :digest, :now, :now, :expires, 'phone', '')"
+                ),
+                {"digest": tokens.digest(second), "now": clock(), "expires": clock() + HOUR},
+            )
+        migrations.upgrade(database_url)
+        return {**secrets, "second": second}
+
+    def test_every_session_stays_live_with_its_own_random_public_id(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth], engine: Engine
+    ) -> None:
+        auth = make_auth()
+        views = auth.list_sessions(auth.require_session(bobs["session_id"]))
+        public_ids = [view.id for view in views]
+        assert len(set(public_ids)) == len(public_ids) == count_rows(engine, "sessions") == 2
+        assert all(len(public_id) == 22 and not public_id.isdigit() for public_id in public_ids)
+
+    def test_a_session_made_before_is_revoked_by_its_public_id(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth()
+        live = auth.require_session(bobs["session_id"])
+        (phone,) = [view.id for view in auth.list_sessions(live) if not view.current]
+        auth.revoke_session(live, phone)
+        assert auth.resolve_session(bobs["second"]) is None
+        assert auth.resolve_session(bobs["session_id"]) is not None
+
+    def test_a_downgrade_keeps_the_sessions(
+        self, bobs: dict[str, str], database_url: str, engine: Engine
+    ) -> None:
+        migrations.downgrade(database_url, "0004")
+        assert count_rows(engine, "sessions") == 2
+        assert "public_id" not in {c["name"] for c in inspect(engine).get_columns("sessions")}
 
 
 class TestBuildingADBOrAnApp:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from userauth.auth import Auth
 from userauth.web import create_app
 from userauth.web.limits import declared_group
 
+README = Path(__file__).resolve().parent.parent / "README.md"
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
@@ -77,6 +79,20 @@ class TestDocument:
         for path in ("/healthz", "/readyz", "/metrics"):
             assert "get" in document["paths"][path]
 
+    def test_names_each_path_of_the_readmes_api_table_as_the_readme_does(
+        self, document: dict[str, Any]
+    ) -> None:
+        table = README.read_text().split("## HTTP API", 1)[1].split("\n## ", 1)[0]
+        rows = re.findall(r"^\| `([A-Z]+) (/[^`]*)` \|", table, flags=re.MULTILINE)
+        assert len(rows) >= 10
+        for method, path in rows:
+            template = re.sub(r"<([^<>]+)>", r"{\1}", path)
+            assert method.lower() in document["paths"].get(template, {}), (method, path)
+
+    def test_cites_no_file_that_is_not_shipped(self, client: FlaskClient) -> None:
+        text = client.get("/openapi.json").get_data(as_text=True)
+        assert re.findall(r"[\w/.-]+\.md\b", text) == []
+
     def test_every_path_parameter_is_declared(self, document: dict[str, Any]) -> None:
         for (path, _), operation in operations(document).items():
             in_path = set(re.findall(r"{([^}]+)}", path))
@@ -111,7 +127,7 @@ class TestDocument:
         assert secured == {
             ("/sessions", "delete"),
             ("/sessions", "get"),
-            ("/sessions/{session_number}", "delete"),
+            ("/sessions/{id}", "delete"),
             ("/profile", "get"),
             ("/profile/password", "put"),
             ("/auth/verify", "get"),
@@ -214,7 +230,7 @@ class TestDocumentedAnswers:
         form: dict[str, str] | None,
     ) -> None:
         response = client.open(path, method=method.upper(), data=form)
-        template = "/sessions/{session_number}" if path.startswith("/sessions/") else path
+        template = "/sessions/{id}" if path.startswith("/sessions/") else path
         assert str(response.status_code) in document["paths"][template][method]["responses"]
 
     @pytest.mark.parametrize(

@@ -309,7 +309,7 @@ class TestDocumentation:
     ) -> None:
         document = client.get("/openapi.json").json or {}
         for method, path, _ in DATABASE_ROUTES:
-            template = "/sessions/{session_number}" if path == "/sessions/1" else path
+            template = "/sessions/{id}" if path == "/sessions/1" else path
             answer = document["paths"][template][method.lower()]["responses"]["503"]
             assert answer["headers"]["Retry-After"]["required"], (method, path)
 
@@ -321,8 +321,7 @@ class TestDocumentation:
             (method.upper(), path) for path, item in document["paths"].items() for method in item
         }
         listed = {
-            (m, "/sessions/{session_number}" if p == "/sessions/1" else p)
-            for m, p, _ in DATABASE_ROUTES
+            (m, "/sessions/{id}" if p == "/sessions/1" else p) for m, p, _ in DATABASE_ROUTES
         }
         free = {("GET", path) for path in [*DATABASE_FREE_ROUTES, "/readyz"]}
         assert documented - free == listed

@@ -10,6 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.conftest import FakeClock
 from userauth.auth import Auth
 from userauth.web import create_app
 
@@ -54,14 +55,21 @@ def log_in(client: FlaskClient, password: str = PASSWORD, **extra: str) -> TestR
     return submit(client, "/auth/login", "/auth/login", email=EMAIL, password=password, **extra)
 
 
+def live_reset_link(client: FlaskClient) -> str:
+    """Sign up (from another browser) and ask for a reset; return the link development shows."""
+    sign_up(client.application.test_client())
+    answer = submit(client, "/auth/forgot", "/auth/forgot", email=EMAIL)
+    link = re.search(r'href="(/auth/reset\?token=[^"]+)"', answer.get_data(as_text=True))
+    assert link is not None
+    return link.group(1)
+
+
 class TestRendering:
-    @pytest.mark.parametrize(
-        "path", ["/auth/login", "/auth/signup", "/auth/forgot", "/auth/reset?token=x"]
-    )
+    @pytest.mark.parametrize("path", ["/auth/login", "/auth/signup", "/auth/forgot", "reset"])
     def test_each_form_page_is_html_with_labelled_fields_and_a_strict_csp(
         self, browser: FlaskClient, path: str
     ) -> None:
-        page = browser.get(path)
+        page = browser.get(live_reset_link(browser) if path == "reset" else path)
         html = page.get_data(as_text=True)
         assert (page.status_code, page.mimetype) == (200, "text/html")
         for field_id in re.findall(r'<input id="([^"]+)" name="[^"]+" type="(?!hidden)', html):
@@ -174,12 +182,26 @@ class TestOddBodies:
 
 
 class TestSignUpAndLogIn:
-    def test_sign_up_then_log_in_sets_the_session_cookie(self, browser: FlaskClient) -> None:
-        answer = sign_up(browser)
-        assert (answer.status_code, answer.location) == (302, "/auth/login?next=/auth/account")
+    def test_sign_up_logs_in_and_returns_to_next(self, browser: FlaskClient) -> None:
+        answer = submit(
+            browser,
+            "/auth/signup",
+            "/auth/signup?next=/dashboard",
+            email=EMAIL,
+            password=PASSWORD,
+            next="/dashboard",
+        )
+        assert (answer.status_code, answer.location) == (302, "/dashboard")
+        assert browser.get("/profile").json == {"email": EMAIL}
+
+    def test_sign_up_without_next_lands_on_the_account_page(self, browser: FlaskClient) -> None:
+        assert sign_up(browser).location == "/auth/account"
+        assert browser.get("/auth/account").status_code == 200
+
+    def test_log_in_sets_the_session_cookie(self, browser: FlaskClient) -> None:
+        sign_up(browser.application.test_client())
         logged_in = log_in(browser)
         assert (logged_in.status_code, logged_in.location) == (302, "/auth/account")
-        assert browser.get_cookie("session_id") is not None
         assert browser.get("/profile").json == {"email": EMAIL}
 
     @pytest.mark.parametrize(
@@ -196,13 +218,13 @@ class TestSignUpAndLogIn:
     def test_log_in_returns_only_to_an_allowed_next(
         self, browser: FlaskClient, next_url: str, lands_on: str
     ) -> None:
-        sign_up(browser)
+        sign_up(browser.application.test_client())
         assert log_in(browser, next=next_url).location == lands_on
 
     def test_a_wrong_password_is_a_401_with_the_error_next_to_the_field(
         self, browser: FlaskClient
     ) -> None:
-        sign_up(browser)
+        sign_up(browser.application.test_client())
         answer = log_in(browser, password="not it")
         html = answer.get_data(as_text=True)
         assert answer.status_code == 401
@@ -218,13 +240,15 @@ class TestSignUpAndLogIn:
         assert answer.status_code == 400
         assert 'id="email-error"' in answer.get_data(as_text=True)
 
-    def test_production_answers_a_taken_email_as_a_new_one(
+    def test_production_answers_a_taken_email_as_a_new_one_and_logs_in_neither(
         self, make_service: Callable[..., object]
     ) -> None:
         service = make_service(secret_key="x" * 32)
         client: FlaskClient = service.client  # type: ignore[attr-defined]
         first, second = sign_up(client), sign_up(client)
         assert (first.status_code, first.location) == (second.status_code, second.location)
+        assert first.location == "/auth/login?next=/auth/account"
+        assert client.get_cookie("session_id") is None
 
 
 class TestResetByLink:
@@ -241,12 +265,31 @@ class TestResetByLink:
         assert log_in(browser, password="n" * 12).status_code == 302
 
     def test_the_reset_page_has_no_email_field(self, browser: FlaskClient) -> None:
-        html = browser.get("/auth/reset?token=abc").get_data(as_text=True)
+        link = live_reset_link(browser)
+        html = browser.get(link).get_data(as_text=True)
         assert 'name="email"' not in html
-        assert 'value="abc"' in html
+        assert f'value="{link.split("token=")[1]}"' in html
 
-    def test_a_bad_link_says_so(self, browser: FlaskClient) -> None:
-        answer = submit(browser, "/auth/reset", "/auth/reset?token=x", token="x", new_password="n")
+    @pytest.mark.parametrize("dead", ["unknown", "used", "expired"])
+    def test_a_dead_link_says_so_when_opened(
+        self, browser: FlaskClient, clock: FakeClock, dead: str
+    ) -> None:
+        link = live_reset_link(browser)
+        if dead == "unknown":
+            link = link.replace("token=", "token=x")
+        elif dead == "used":
+            token = link.split("token=")[1]
+            submit(browser, "/auth/reset", link, token=token, new_password="n" * 12)
+        else:
+            clock.advance(days=1)
+        answer = browser.get(link)
+        html = answer.get_data(as_text=True)
+        assert answer.status_code == 400
+        assert "invalid or has expired" in html
+        assert 'name="new_password"' not in html
+
+    def test_a_link_dead_by_the_time_it_is_sent_says_so(self, browser: FlaskClient) -> None:
+        answer = submit(browser, "/auth/reset", "/auth/forgot", token="x", new_password="n")
         assert answer.status_code == 400
         assert "invalid or has expired" in answer.get_data(as_text=True)
 
@@ -270,11 +313,10 @@ class TestAccount:
         self, browser: FlaskClient, make_client: MakeClient
     ) -> None:
         sign_up(browser)
-        log_in(browser)
         other = browser.application.test_client()
         log_in(other)
         page = browser.get("/auth/account").get_data(as_text=True)
-        [number] = re.findall(r"/auth/account/sessions/(\d+)/revoke", page)
+        [number] = re.findall(r"/auth/account/sessions/([A-Za-z0-9_-]+)/revoke", page)
         assert "this device" in page
         revoked = submit(browser, f"/auth/account/sessions/{number}/revoke", "/auth/account")
         assert revoked.status_code == 302
@@ -283,7 +325,6 @@ class TestAccount:
 
     def test_log_out_everywhere_else_keeps_this_session(self, browser: FlaskClient) -> None:
         sign_up(browser)
-        log_in(browser)
         others = [browser.application.test_client() for _ in range(2)]
         for other in others:
             log_in(other)
@@ -293,7 +334,6 @@ class TestAccount:
 
     def test_change_password_needs_the_current_one(self, browser: FlaskClient) -> None:
         sign_up(browser)
-        log_in(browser)
         wrong = submit(
             browser, "/auth/account/password", "/auth/account", password="x", new_password="y" * 12
         )
@@ -311,10 +351,48 @@ class TestAccount:
 
     def test_log_out_ends_the_session(self, browser: FlaskClient) -> None:
         sign_up(browser)
-        log_in(browser)
         answer = submit(browser, "/auth/logout", "/auth/account")
         assert (answer.status_code, answer.location) == (302, "/auth/login")
         assert browser.get("/profile").status_code == 403
+
+
+# What Chromium and Firefox send when they open a page.
+BROWSER_ACCEPT = {"Accept": "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"}
+
+
+class TestLandingPages:
+    def test_auth_leads_to_the_login_page(self, browser: FlaskClient) -> None:
+        answer = browser.get("/auth/")
+        assert (answer.status_code, answer.location) == (302, "/auth/login")
+
+    def test_auth_leads_to_the_account_page_once_logged_in(self, browser: FlaskClient) -> None:
+        sign_up(browser)
+        answer = browser.get("/auth/")
+        assert (answer.status_code, answer.location) == (302, "/auth/account")
+
+    def test_a_browser_opening_the_root_lands_on_the_login_page(
+        self, browser: FlaskClient
+    ) -> None:
+        answer = browser.get("/", headers=BROWSER_ACCEPT, follow_redirects=True)
+        assert (answer.status_code, answer.request.path, answer.mimetype) == (
+            200,
+            "/auth/login",
+            "text/html",
+        )
+        assert "Accept" in answer.history[0].vary
+
+    def test_a_browser_finishing_the_apis_logout_lands_on_the_login_page(
+        self, browser: FlaskClient
+    ) -> None:
+        sign_up(browser)
+        answer = browser.delete("/sessions", headers=BROWSER_ACCEPT, follow_redirects=True)
+        assert (answer.status_code, answer.request.path) == (200, "/auth/login")
+        assert browser.get("/profile").status_code == 403
+
+    def test_without_the_pages_a_browser_gets_the_json(self, make_client: MakeClient) -> None:
+        client = make_client(pages_enabled=False)
+        answer = client.get("/", headers=BROWSER_ACCEPT)
+        assert (answer.status_code, answer.json) == (200, {"message": "Bienvenue"})
 
 
 class TestOperatorChoices:

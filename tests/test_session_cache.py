@@ -156,7 +156,8 @@ def end_by_logout(auth: Auth, session_id: str) -> None:
 
 
 def end_by_revocation(auth: Auth, session_id: str) -> None:
-    target = auth.require_session(session_id).id
+    views = auth.list_sessions(auth.require_session(session_id))
+    (target,) = [view.id for view in views if view.current]
     auth.revoke_session(auth.require_session(log_in(auth)), target)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,6 +32,19 @@ OTHER_PASSWORD = "t4rt1fl3tt3"
 def registered(auth: Auth) -> None:
     auth.register_user(EMAIL, PASSWORD)
     auth.register_user(OTHER_EMAIL, OTHER_PASSWORD)
+
+
+CHROME_ON_LINUX = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+    " Chrome/120.0.0.0 Safari/537.36"
+)
+FIREFOX_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0"
+)
+SAFARI_ON_IPHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15"
+    " (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+)
 
 
 def log_in(
@@ -385,6 +399,49 @@ class TestListSessions:
         log_in(new, device="new")
 
         assert [entry["user_agent"] for entry in session_listing(new)] == ["new"]
+
+    def test_ids_are_random_public_ids_that_count_nothing(self, app: Flask) -> None:
+        mine, theirs = app.test_client(), app.test_client()
+        log_in(mine, device="first")
+        log_in(theirs, OTHER_EMAIL, OTHER_PASSWORD, device="theirs")
+        log_in(mine, device="second")
+
+        public_ids = [entry["id"] for entry in session_listing(mine)]
+
+        assert len(set(public_ids)) == 2
+        for public_id in public_ids:
+            assert isinstance(public_id, str)
+            assert re.fullmatch(r"[A-Za-z0-9_-]{22}", public_id), public_id
+
+    @pytest.mark.parametrize(
+        ("user_agent", "device"),
+        [
+            (CHROME_ON_LINUX, "Chrome on Linux"),
+            (FIREFOX_ON_WINDOWS, "Firefox on Windows"),
+            (SAFARI_ON_IPHONE, "Mobile Safari on iOS"),
+            ("curl/8.5.0", "curl"),
+            ("Mozilla/5.0 (X11; Linux x86_64)", "a browser on Linux"),
+            ("", "unknown device"),
+            ("a header no rule knows", "unknown device"),
+        ],
+        ids=[
+            "chrome-linux",
+            "firefox-windows",
+            "safari-iphone",
+            "curl",
+            "unknown-browser",
+            "none",
+            "unknown",
+        ],
+    )
+    def test_names_the_device_beside_the_raw_user_agent(
+        self, client: FlaskClient, user_agent: str, device: str
+    ) -> None:
+        log_in(client, device=user_agent)
+
+        (entry,) = session_listing(client)
+
+        assert (entry["user_agent"], entry["device"]) == (user_agent, device)
 
     def test_listing_without_a_session_is_403(self, client: FlaskClient) -> None:
         assert client.get("/sessions").status_code == 403

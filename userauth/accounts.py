@@ -46,15 +46,17 @@ class Accounts:
         except EmailTakenError:
             raise EmailTakenError(email) from None
 
-    def sign_up(self, email: str, password: str) -> None:
-        """Register an account, answering a taken email as the environment allows.
+    def sign_up(self, email: str, password: str) -> User | None:
+        """Register an account and return it, answering a taken email as the environment allows.
+
+        Returns None, in production only, for a taken email: its owner is told by email.
 
         Raises:
             EmailTakenError: the email has an account, in development only.
             InvalidEmailError, PasswordPolicyError: as `register`.
         """
         try:
-            self.register(email, password)
+            user = self.register(email, password)
         except EmailTakenError:
             if not self._settings.is_production:
                 raise
@@ -64,12 +66,13 @@ class Accounts:
             # queues: a taken email costs the same as a new one (enumeration by timing).
             # The stored form: it fits the job's column, where the given one may not.
             self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, emails.normalize(email), NO_CLIENT)
-        else:
-            if self._settings.is_production:
-                # A new account queues a job too: the outbox's gauges and counters (pending
-                # mail, failed sends during a mail outage) move alike for a new email and a
-                # taken one, so /metrics does not tell them apart (issue 21, item 9).
-                self._outbox.enqueue(ACCOUNT_CREATED_MAIL, emails.normalize(email), NO_CLIENT)
+            return None
+        if self._settings.is_production:
+            # A new account queues a job too: the outbox's gauges and counters (pending mail,
+            # failed sends during a mail outage) move alike for a new email and a taken one,
+            # so /metrics does not tell them apart (issue 21, item 9).
+            self._outbox.enqueue(ACCOUNT_CREATED_MAIL, user.email, NO_CLIENT)
+        return user
 
     def find(self, email: str | None) -> User | None:
         """Return the enabled account with this email, or None.

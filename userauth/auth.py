@@ -87,9 +87,39 @@ class Auth:
 
     # Sign-up and login.
 
-    def sign_up(self, email: str, password: str) -> None:
-        """Register, answering a taken email as the environment allows (Accounts.sign_up)."""
-        self.accounts.sign_up(email, password)
+    def sign_up(self, email: str, password: str, client: Client = NO_CLIENT) -> User | None:
+        """Register, answering a taken email as the environment allows (Accounts.sign_up);
+        return the new account, or None for a taken email in production.
+
+        Raises:
+            EmailTakenError: the email has an account, in development only.
+            InvalidEmailError, PasswordPolicyError: the email or password is refused.
+        """
+        user = self.accounts.sign_up(email, password)
+        if user is not None:
+            self.audit.record("user_registered", user.id, client, user.email)
+        return user
+
+    def sign_up_and_log_in(
+        self, email: str, password: str, client: Client = NO_CLIENT
+    ) -> str | None:
+        """Register (as `sign_up`), then start a session in development; return its id.
+
+        None in production, for a new email and a taken one alike: logging in only the new
+        ones would tell whoever signs up which emails are registered (OWASP Authentication
+        cheat sheet: account creation must not enumerate accounts).
+
+        Raises:
+            EmailTakenError: the email has an account, in development only.
+            InvalidEmailError, PasswordPolicyError: the email or password is refused.
+        """
+        user = self.sign_up(email, password, client)
+        if user is None or self._settings.is_production:
+            return None
+        session_id = self.sessions.start(user, checked_hash=user.hashed_password, client=client)
+        if session_id is not None:
+            self.audit.record("login", user.id, client, user.email)
+        return session_id
 
     def register_user(self, email: str, password: str) -> User:
         """Create an account and return it (Accounts.register)."""
@@ -151,11 +181,11 @@ class Auth:
         """Return the live sessions of the session's user, newest first."""
         return self.sessions.list(live)
 
-    def revoke_session(self, live: LiveSession, target: int, client: Client = NO_CLIENT) -> None:
-        """End one of the session user's sessions (Sessions.revoke).
+    def revoke_session(self, live: LiveSession, target: str, client: Client = NO_CLIENT) -> None:
+        """End one of the session user's sessions, named by its public id (Sessions.revoke).
 
         Raises:
-            SessionNotFoundError: the target is not one of the user's sessions.
+            SessionNotFoundError: the target is none of the user's sessions.
         """
         self.sessions.revoke(live, target)
         self.audit.record("session_revoked", live.user_id, client)
@@ -190,6 +220,10 @@ class Auth:
             PasswordPolicyError: the new password breaks the policy.
         """
         self.resets.reset(None, reset_token, password, client)
+
+    def reset_link_is_live(self, reset_token: str | None) -> bool:
+        """Tell whether a reset token would set a password now, without spending it."""
+        return self.resets.is_live(reset_token)
 
     def reset_password(
         self, email: str, reset_token: str, password: str, client: Client = NO_CLIENT

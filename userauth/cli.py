@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import gc
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -282,13 +282,31 @@ def list_audit_events(ctx: click.Context, email: str | None, limit: int) -> None
     """List audit events, newest first: time, event, email, address, user agent."""
     with _usage_errors("'--email'"):
         entries = _admin(ctx, read_only=True).audit_events(email=email, limit=limit)
-    click.echo(f"{'time':<32}  {'event':<24}  email  address  user agent")
-    for entry in entries:
-        fields = (entry.email or "-", entry.client_address or "-", entry.user_agent or "-")
-        click.echo(f"{entry.created_at.isoformat()}  {entry.event:<24}  " + "  ".join(fields))
+    rows = [("time", "event", "email", "address", "user agent")]
+    rows += [
+        (
+            entry.created_at.isoformat(),
+            entry.event,
+            entry.email or "-",
+            entry.client_address or "-",
+            entry.user_agent or "-",
+        )
+        for entry in entries
+    ]
+    for line in _columns(rows):
+        click.echo(line)
 
 
 # Helpers.
+
+
+def _columns(rows: Sequence[tuple[str, ...]]) -> list[str]:
+    """Lay rows out as columns, each as wide as its widest cell (the last one unpadded)."""
+    widths = [max(len(row[column]) for row in rows) for column in range(len(rows[0]) - 1)]
+    padded = [
+        [cell.ljust(width) for cell, width in zip(row[:-1], widths, strict=True)] for row in rows
+    ]
+    return ["  ".join([*cells, row[-1]]) for cells, row in zip(padded, rows, strict=True)]
 
 
 def _database_url(*, read_only: bool) -> str:

@@ -82,12 +82,16 @@ sessions_table = Table(
     Column("id", Integer, primary_key=True),
     _user_id(),
     Column("id_digest", String(64), nullable=False, unique=True),
+    # What the user sees and names (GET /sessions, revoking one): random, not `id`.
+    Column("public_id", String(32), nullable=False),
     _moment("created_at"),
     _moment("last_used_at"),
     _moment("expires_at"),
     Column("user_agent", String(512), nullable=False, default=""),
     Column("client_address", String(64), nullable=False, default=""),
 )
+
+Index("uq_sessions_public_id", sessions_table.c.public_id, unique=True)
 
 # A pending one-time secret (a reset token today): its digest, purpose and expiry. Spent by
 # deleting the row, so a secret can be used once however many requests race.
@@ -160,6 +164,7 @@ class DeviceSession:
     id: int
     user_id: int
     id_digest: str = field(repr=False)
+    public_id: str
     created_at: datetime
     last_used_at: datetime
     expires_at: datetime
@@ -173,6 +178,7 @@ class NewSession:
 
     user_id: int
     id_digest: str = field(repr=False)
+    public_id: str
     created_at: datetime
     last_used_at: datetime
     expires_at: datetime

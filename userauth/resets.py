@@ -106,6 +106,15 @@ class Resets:
             raise InvalidTokenError  # another request spent it first
         self._audit.record("password_reset", user.id, client)
 
+    def is_live(self, token: str | None) -> bool:
+        """Tell whether `reset` would take this token (not unknown, spent, expired, or of a
+        disabled account), without spending it: the reset page says so before the form."""
+        try:
+            secret = self._secrets.redeem(token, Purpose.PASSWORD_RESET)
+        except InvalidTokenError:
+            return False
+        return self._accounts.find_enabled_by_id(secret.user_id) is not None
+
     def _issue_for(self, user: User) -> str:
         lifetime = self._settings.reset_token_lifetime
         return self._secrets.issue(user.id, Purpose.PASSWORD_RESET, lifetime)

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from userauth import idle_clock, tokens
+from userauth import device_names, idle_clock, tokens
 from userauth.audit import NO_CLIENT, Client
 from userauth.clock import as_utc
 from userauth.db import DB, LiveSession, LiveWindow
@@ -25,8 +25,6 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 TOUCH_SPREAD = 0.5
 # Knuth's multiplicative hash: consecutive row ids land far apart in [0, 1).
 _GOLDEN = 2654435761
-# Row ids are 32-bit integers on PostgreSQL; a larger number names no session.
-MAX_ROW_ID = 2**31 - 1
 
 
 @dataclass(frozen=True)
@@ -66,13 +64,18 @@ class SessionPolicy:
 
 @dataclass(frozen=True)
 class SessionView:
-    """What a user may see of one of their sessions: never its id."""
+    """What a user may see of one of their sessions: never its session id.
 
-    id: int
+    `id` is the session's public id (random), which names it for revoking.
+    """
+
+    id: str
     created_at: datetime
     last_used_at: datetime
     expires_at: datetime
     user_agent: str
+    # How people name the device ("Chrome on Linux"), read from user_agent.
+    device: str
     client_address: str
     current: bool
 
@@ -106,6 +109,7 @@ class Sessions:
         row = NewSession(
             user_id=user.id,
             id_digest=tokens.digest(session_id),
+            public_id=tokens.new_public_id(),
             created_at=now,
             last_used_at=now,
             expires_at=self._policy.expires_at(now),
@@ -189,11 +193,12 @@ class Sessions:
         rows = self._db.list_live_sessions(live.user_id, self._policy.window(self._clock()))
         return [
             SessionView(
-                id=row.id,
+                id=row.public_id,
                 created_at=as_utc(row.created_at),
                 last_used_at=as_utc(row.last_used_at),
                 expires_at=as_utc(row.expires_at),
                 user_agent=row.user_agent,
+                device=device_names.describe(row.user_agent),
                 client_address=row.client_address,
                 current=row.id == live.id,
             )
@@ -208,13 +213,16 @@ class Sessions:
         """End this session only (a logout on one device)."""
         self._db.delete_session(live.user_id, live.id)
 
-    def revoke(self, live: LiveSession, target: int) -> None:
-        """End one of the session user's sessions, chosen by its listed id.
+    def revoke(self, live: LiveSession, public_id: str) -> None:
+        """End one of the session user's sessions, chosen by its public id (SessionView.id).
 
         Raises:
-            SessionNotFoundError: the target is not one of the user's sessions.
+            SessionNotFoundError: the id names none of the user's sessions.
         """
-        if not 0 < target <= MAX_ROW_ID or not self._db.delete_session(live.user_id, target):
+        # A malformed id (a NUL, which PostgreSQL refuses, or a megabyte) costs no query.
+        if not tokens.looks_like_public_id(public_id):
+            raise SessionNotFoundError
+        if not self._db.delete_session_by_public_id(live.user_id, public_id):
             raise SessionNotFoundError
 
     def end_others(self, live: LiveSession) -> int:

@@ -174,6 +174,90 @@ class TestTwoBrowsers:
             second.close()
 
 
+# A phone and a desktop: the narrowest common phone width, and a laptop's.
+SCREENS = {
+    360: (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko)"
+        " Chrome/120.0.0.0 Mobile Safari/537.36"
+    ),
+    1280: (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko)"
+        " Chrome/120.0.0.0 Safari/537.36"
+    ),
+}
+FIREFOX_ON_WINDOWS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:121.0) Gecko/20100101 Firefox/121.0"
+)
+# Every visible element whose box crosses the viewport's left or right edge.
+OVERFLOWING = """() => {
+  const width = document.documentElement.clientWidth;
+  const found = [];
+  for (const element of document.querySelectorAll("body *")) {
+    const box = element.getBoundingClientRect();
+    if (box.width > 0 && (box.left < -0.5 || box.right > width + 0.5)) {
+      found.push(`${element.tagName} ${element.textContent.trim().slice(0, 30)}`
+        + ` ${Math.round(box.left)}..${Math.round(box.right)}`);
+    }
+  }
+  return {width, scrollWidth: document.documentElement.scrollWidth, found};
+}"""
+
+
+def assert_fits(page: Page, width: int, name: str) -> None:
+    """Assert no element is wider than the viewport (no sideways scroll); screenshot it."""
+    screenshot(page, f"{name}-{width}")
+    layout = page.evaluate(OVERFLOWING)
+    assert layout["width"] == width, layout
+    assert layout["found"] == [], f"{name} at {width} px: {layout}"
+    assert layout["scrollWidth"] <= width, layout
+
+
+class TestLayout:
+    @pytest.mark.parametrize("width", list(SCREENS), ids=[f"{w}px" for w in SCREENS])
+    def test_every_page_fits_the_screen_without_scrolling_sideways(
+        self, browser: Browser, stack: Stack, width: int
+    ) -> None:
+        email = "a.rather.long.name.for.a.phone@example.com"
+        phone = browser.new_context(
+            viewport={"width": width, "height": 800},
+            user_agent=SCREENS[width],
+            is_mobile=width < 600,
+            has_touch=width < 600,
+        )
+        laptop = browser.new_context(user_agent=FIREFOX_ON_WINDOWS)
+        try:
+            page = phone.new_page()
+            page.goto(stack.url("/auth/signup"))
+            assert_fits(page, width, "signup")
+            sign_up(page, stack, email)
+            assert_fits(page, width, "login")
+            log_in(page, email, "not the password")
+            assert_fits(page, width, "login-error")
+            log_in(page, email)
+            expect(page).to_have_url(re.compile(r"/auth/account$"))
+
+            other = laptop.new_page()
+            other.goto(stack.url("/auth/login"))
+            log_in(other, email)
+            page.reload()
+            expect(page.get_by_text("Firefox on Windows", exact=True)).to_be_visible()
+            assert_fits(page, width, "account")
+            expect(page.get_by_role("button", name=re.compile("^Revoke"))).to_be_in_viewport()
+
+            page.goto(stack.url("/auth/forgot"))
+            assert_fits(page, width, "forgot")
+            page.get_by_label("Email").fill(email)
+            page.get_by_role("button", name="Send the link").click()
+            page.goto(stack.url(f"/auth/reset?token={wait_for_token(stack.mail, email)}"))
+            assert_fits(page, width, "reset")
+            page.goto(stack.url("/auth/reset?token=not-a-live-token"))
+            expect(page.get_by_role("alert")).to_contain_text("invalid or has expired")
+            assert_fits(page, width, "reset-dead-link")
+        finally:
+            phone.close()
+            laptop.close()
+
+
 class _CrossSiteForm(BaseHTTPRequestHandler):
     """Another site's page that posts a form (its fields given by the test) to userauth."""
 

@@ -234,6 +234,18 @@ class SessionStore(Store):
             return bool(result.rowcount)
 
     @rerun_once_if_disconnected
+    def delete_session_by_public_id(self, user_id: int, public_id: str) -> bool:
+        """End the session of a user that has this public id; tell whether it existed."""
+        with self._transaction() as work:
+            result = work.execute(
+                delete(sessions_table).where(
+                    _sessions.public_id == public_id, _sessions.user_id == user_id
+                )
+            )
+            record_newest_session(work, user_id)
+            return bool(result.rowcount)
+
+    @rerun_once_if_disconnected
     def delete_sessions(self, user_id: int, *, keep: int | None = None) -> None:
         """End every session of a user, except `keep` when given."""
         with self._transaction() as work:

@@ -147,6 +147,12 @@ def _csrf_failed(_error: CSRFError) -> ResponseReturnValue:
     return render_template("userauth/error.html", message=FORM_EXPIRED, **_page()), 400
 
 
+@pages.get("/")
+def index() -> WerkzeugResponse:
+    """/auth/: the account page when logged in, else the login page."""
+    return redirect(url_for("pages.account" if current_session() is not None else "pages.login"))
+
+
 @pages.route("/login", methods=["GET", "POST"])
 @rate_limited("login")
 def login() -> ResponseReturnValue:
@@ -170,18 +176,25 @@ def login() -> ResponseReturnValue:
 @pages.route("/signup", methods=["GET", "POST"])
 @rate_limited("register")
 def signup() -> ResponseReturnValue:
-    """Create an account; then log in (production answers a taken email the same way)."""
+    """Create an account and log in, then go to `next`; production logs in nobody here
+    (Auth.sign_up_and_log_in) and sends new and taken emails alike to the login page."""
     form, target = _form(SignupForm), _next()
     if form.validate_on_submit():
         try:
-            _auth().sign_up(_text(form.email), _text(form.password))
+            session_id = _auth().sign_up_and_log_in(
+                _text(form.email), _text(form.password), _client()
+            )
         except (EmailTakenError, InvalidEmailError) as error:
             _fail(form.email, _message(error))
         except PasswordPolicyError as error:
             _fail(form.password, _message(error))
         else:
-            flash(SIGNED_UP)
-            return redirect(url_for("pages.login", next=target))
+            if session_id is None:
+                flash(SIGNED_UP)
+                return redirect(url_for("pages.login", next=target))
+            response = redirect(target)
+            set_session_cookie(response, session_id)
+            return response
     return _render("signup.html", _status(), form=form, next=target)
 
 
@@ -220,6 +233,10 @@ def reset() -> ResponseReturnValue:
     form = _form(ResetForm)
     if request.method == "GET":
         form.token.data = request.args.get("token", "")
+        # Said before a new password is typed, not after. Not an oracle worth limiting: a
+        # token is 122 random bits (tokens.new_token), and the check spends nothing.
+        if not _auth().reset_link_is_live(form.token.data):
+            return _render("reset.html", 400, form=form, dead_link=BAD_LINK)
     elif form.validate_on_submit():
         try:
             _auth().update_password(_text(form.token), _text(form.new_password), _client())
@@ -230,7 +247,7 @@ def reset() -> ResponseReturnValue:
         else:
             flash("Your password is changed: log in with the new one.")
             return redirect(url_for("pages.login"))
-    return _render("reset.html", _status(), form=form)
+    return _render("reset.html", _status(), form=form, dead_link=None)
 
 
 @links.get("/reset_password")
@@ -245,14 +262,14 @@ def account() -> ResponseReturnValue:
     return _account_page(PasswordForm(formdata=None), 200)
 
 
-@pages.route("/account/sessions/<int:number>/revoke", methods=["POST"])
-def revoke(number: int) -> ResponseReturnValue:
+@pages.route("/account/sessions/<public_id>/revoke", methods=["POST"])
+def revoke(public_id: str) -> ResponseReturnValue:
     """End one of this account's other sessions."""
     live = current_session()
     if live is None:
         return _to_login()
     try:
-        _auth().revoke_session(live, number, _client())
+        _auth().revoke_session(live, public_id, _client())
     except SessionNotFoundError:
         flash("That session had already ended.", "error")
     else:

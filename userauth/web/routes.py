@@ -1,4 +1,4 @@
-"""The JSON routes of SPEC.md B, and the session and password routes around them.
+"""The JSON routes: the design's seven (README "HTTP API"), and the session and password ones.
 
 Each route's input, answers and errors are declared on it (userauth/web/schemas.py): APIFlask
 validates the body, a form or a JSON object, before the route runs, and hands it over parsed.
@@ -7,7 +7,7 @@ validates the body, a form or a JSON object, before the route runs, and hands it
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import Response, current_app, jsonify, redirect, request
+from flask import Response, current_app, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import Auth, Client
@@ -15,6 +15,7 @@ from userauth.web.devices import remember_device
 from userauth.web.errors import LoginFailedError
 from userauth.web.limits import rate_limited
 from userauth.web.schemas import (
+    BROWSER_TO_PAGES,
     CROSS_SITE,
     CROSS_SITE_ONLY,
     NO_SESSION,
@@ -59,10 +60,26 @@ def _client() -> Client:
 
 
 @api.get("/")
-@api.output(Message, description="The greeting.")
-def index() -> Response:
-    """Greet: the contract's liveness answer."""
-    return jsonify(message="Bienvenue")
+@api.output(Message, description="The greeting (a browser is sent to the hosted pages).")
+@api.doc(responses=responses({302: BROWSER_TO_PAGES}))
+def index() -> WerkzeugResponse:
+    """Greet: the design's answer, to every client but a browser when the pages are on."""
+    if _auth().settings.pages_enabled and _prefers_html():
+        response = redirect(url_for("pages.index"))
+    else:
+        response = jsonify(message="Bienvenue")
+    # Caches must keep the two answers apart.
+    response.vary.add("Accept")
+    return response
+
+
+def _prefers_html() -> bool:
+    """Tell whether the request ranks HTML above JSON, as a browser's navigation does.
+
+    Programs written for the design send `Accept: */*` (curl, requests) or none, which rank
+    both alike: they keep the JSON (RFC 9110 12.5.1; the first offer wins a tie).
+    """
+    return request.accept_mimetypes.best_match(["application/json", "text/html"]) == "text/html"
 
 
 @api.post("/users")
@@ -83,10 +100,10 @@ def index() -> Response:
     )
 )
 def register(body: dict[str, str]) -> Response:
-    """Create an account (SPEC.md B: POST /users)."""
+    """Create an account."""
     email, password = body["email"], body["password"]
     # Production hides a taken email (Accounts.sign_up decides); development raises.
-    _auth().sign_up(email, password)
+    _auth().sign_up(email, password, _client())
     # The contract echoes the email as given (it is stored normalised).
     return jsonify(email=email, message="user created")
 
@@ -200,7 +217,7 @@ def reset_password(body: dict[str, str]) -> Response:
 @api.output(SessionList, description="The account's live sessions.")
 @api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION, 503: UNAVAILABLE}))
 def list_sessions() -> Response:
-    """List the caller's live sessions, never their ids."""
+    """List the caller's live sessions, never their session ids."""
     views = _auth().list_sessions(require_session())
     return jsonify(
         sessions=[
@@ -210,6 +227,7 @@ def list_sessions() -> Response:
                 "last_used_at": view.last_used_at.isoformat(),
                 "expires_at": view.expires_at.isoformat(),
                 "user_agent": view.user_agent,
+                "device": view.device,
                 "client_address": view.client_address,
                 "current": view.current,
             }
@@ -218,21 +236,22 @@ def list_sessions() -> Response:
     )
 
 
-@api.delete("/sessions/<int:session_number>")
+# `id`, as the listing's field and the README name it: the session's public id.
+@api.delete("/sessions/<id>")
 @api.output(Message, description="The session ended.")
 @api.doc(
     security=SESSION_COOKIE_SCHEME,
     responses=responses(
         {
             403: NO_SESSION + CROSS_SITE,
-            404: "No such session among the account's (or not a number).",
+            404: "No session of the account has this id.",
             503: UNAVAILABLE,
         }
     ),
 )
-def revoke_session(session_number: int) -> Response:
-    """End one of the caller's sessions, by its listed number."""
-    _auth().revoke_session(require_session(), session_number, _client())
+def revoke_session(id: str) -> Response:
+    """End one of the caller's sessions, by the id GET /sessions lists."""
+    _auth().revoke_session(require_session(), id, _client())
     return jsonify(message="session revoked")
 
 

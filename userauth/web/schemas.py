@@ -115,11 +115,18 @@ class ResetIssued(Schema):
 
 
 class SessionView(Schema):
-    id = Integer(required=True)
+    id = String(
+        required=True,
+        metadata={"description": "The session's public id, for DELETE /sessions/{id}; random."},
+    )
     created_at = DateTime(required=True)
     last_used_at = DateTime(required=True)
     expires_at = DateTime(required=True)
-    user_agent = String(required=True)
+    user_agent = String(required=True, metadata={"description": "As the client sent it."})
+    device = String(
+        required=True,
+        metadata={"description": 'The browser and system it names: "Chrome on Linux".'},
+    )
     client_address = String(required=True)
     current = Boolean(required=True, metadata={"description": "This is the request's session."})
 
@@ -180,6 +187,11 @@ UNSUPPORTED_BODY = {
     "headers": {
         "Accept": {"description": "The media types a body may have.", "schema": {"type": "string"}}
     },
+}
+BROWSER_TO_PAGES = {
+    "description": "A browser (Accept ranks text/html above application/json) with the hosted "
+    "pages on: redirect to /auth/, the login or account page.",
+    "headers": {"Location": {"schema": {"type": "string"}}},
 }
 # Every state-changing route: a browser's cross-site request from an origin not allowed.
 CROSS_SITE_ONLY = (
