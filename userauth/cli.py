@@ -61,7 +61,11 @@ def main() -> None:
 
 
 @main.command()
-@click.option("--host", help="Address to bind (default: USERAUTH_HOST or 0.0.0.0).")
+@click.option(
+    "--host",
+    help="Address to bind (default: USERAUTH_HOST; unset, development binds 127.0.0.1 and "
+    "production refuses to start).",
+)
 @click.option(
     "--port", type=click.IntRange(1, 65535), help="Port (default: USERAUTH_PORT or 5000)."
 )
@@ -101,9 +105,9 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     except migrations.MigrationError as error:
         raise click.ClickException(str(error)) from None
     try:
-        ensure_port_free(settings.host, settings.port)
+        ensure_port_free(settings.listen_host, settings.port)
     except OSError as error:
-        where = f"{settings.host}:{settings.port}"
+        where = f"{settings.listen_host}:{settings.port}"
         raise click.ClickException(f"cannot listen on {where}: {error.strerror}") from None
     # Every module is imported by now, and the workers forked next share those pages with
     # this process until written: frozen, the objects are never visited by a worker's

@@ -34,6 +34,8 @@ SUPPORTED_DATABASES = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg
 DEFAULT_DATABASE_URL = "sqlite:///userauth.db"
 # Where the service kept its accounts before the design and the service were split.
 OLD_DEFAULT_DATABASE_FILE = "a.db"
+# Development's address when none is set: it hands reset tokens to anyone who reaches it.
+DEVELOPMENT_HOST = "127.0.0.1"
 # The HMAC key of the rate-limit counters' keys: 256 bits, like its generated default.
 MIN_KEY_SECRET_LENGTH = 32
 
@@ -70,7 +72,9 @@ class Settings:
     sql_echo: bool = False
     # How long a SQLite write waits for another writer's lock before answering 503.
     sqlite_busy_timeout_ms: int = 30_000
-    host: str = "0.0.0.0"  # noqa: S104 - a service is reached from other hosts
+    # The address `userauth serve` binds, as set (USERAUTH_HOST or --host); None: unset, and
+    # development binds DEVELOPMENT_HOST while production refuses to start (listen_host).
+    host: str | None = None
     port: int = 5000
     # granian: one worker process per core, each with up to `threads` threads running requests
     # (started on demand), to overlap database waits and bcrypt (which releases the GIL).
@@ -149,6 +153,11 @@ class Settings:
         return self.env == "production"
 
     @property
+    def listen_host(self) -> str:
+        """The address to bind: the one set, else development's loopback-only default."""
+        return DEVELOPMENT_HOST if self.host is None else self.host
+
+    @property
     def counter_key_secret(self) -> bytes:
         """The HMAC key of the per-account counters: the one set, else this process's own."""
         return (self.ratelimit_key_secret or self.generated_key_secret).encode()
@@ -212,6 +221,14 @@ class Settings:
     def serving_problems(self) -> list[str]:
         """Return production_problems(), and what is unsafe only when serving many workers."""
         problems = self.production_problems()
+        if self.is_production and self.host is None:
+            # No default is right for both: a server behind a proxy on the same machine must
+            # not be reachable around it (clients would forge X-Forwarded-For), and one in a
+            # container must listen on every address. The operator says which.
+            problems.append(
+                "USERAUTH_HOST (or --host) must be set in production: 127.0.0.1 behind a "
+                "proxy on this machine, 0.0.0.0 to be reached from other hosts."
+            )
         if self.is_production and self.workers > 1 and not self.redis_url:
             # Each worker would count alone: a 20/minute limit would let 20 per worker through.
             problems.append(
@@ -357,7 +374,7 @@ def _server_settings(reader: _Reader) -> dict[str, Any]:
         "sqlite_busy_timeout_ms": reader.integer(
             "USERAUTH_SQLITE_BUSY_TIMEOUT_MS", Settings.sqlite_busy_timeout_ms, minimum=0
         ),
-        "host": reader.text("USERAUTH_HOST", Settings.host),
+        "host": reader.optional("USERAUTH_HOST"),
         "port": reader.integer("USERAUTH_PORT", 5000, minimum=1, maximum=65535),
         "workers": reader.integer(
             "USERAUTH_WORKERS", _usable_cores(), minimum=1, maximum=MAX_WORKERS
