@@ -14,12 +14,13 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from userauth import migrations
+from userauth import emails, mail_failures, migrations
 from userauth.admin import Admin, UserDetails
 from userauth.allocator import configure_granian_allocator
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import AuthError, PasswordPolicyError, UnknownEmailError
+from userauth.mail import SmtpMailer, test_message
 from userauth.metrics_directory import prepare_multiprocess_metrics
 from userauth.migrations.child import UnreachableDatabaseError, ensure_current_in_child
 from userauth.settings import Settings, SettingsError
@@ -268,6 +269,48 @@ def revoke_sessions(ctx: click.Context, email: str) -> None:
     with _usage_errors():
         ended = _admin(ctx).revoke_sessions(email)
     click.echo(f"Ended {ended} session(s) of {email}.")
+
+
+# Outgoing mail.
+
+
+@main.group("mail")
+def mail_group() -> None:
+    """Check the SMTP settings by sending mail."""
+
+
+@mail_group.command("test")
+@click.argument("address")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10,
+    show_default=True,
+    help="Seconds to wait for each answer of the mail server.",
+)
+def test_mail(address: str, timeout: float) -> None:
+    """Send a test mail to ADDRESS; say how the SMTP conversation ended, and the fix."""
+    settings = _load_settings()
+    if settings.smtp_host is None:
+        raise click.UsageError(
+            "USERAUTH_SMTP_HOST is not set: name the SMTP server that sends userauth's mail"
+        )
+    with _usage_errors("'ADDRESS'"):
+        recipient = emails.normalize(address)
+    server = f"{settings.smtp_host}:{settings.smtp_port} (USERAUTH_SMTP_TLS={settings.smtp_tls})"
+    click.echo(f"mail server: {server}", err=True)
+    subject, body = test_message(settings)
+    try:
+        SmtpMailer(settings, timeout=timeout).send(recipient, subject, body)
+    except Exception as error:
+        failure = mail_failures.diagnose(error, settings)
+        if failure is None:
+            raise
+        raise click.ClickException(f"no mail sent: {failure.sentence}") from None
+    click.echo(
+        f"Sent a test mail to {recipient}: {settings.smtp_host}:{settings.smtp_port} accepted "
+        "it (if it does not arrive, look in the mail server's log and the spam folder)."
+    )
 
 
 # Audit trail.

@@ -89,6 +89,7 @@ class Outbox:
         self._last_enqueue = 0.0
         self.failures = 0
         self._failure_listeners: list[Callable[[], object]] = []
+        self._explain: Callable[[Exception], str | None] = _unexplained
 
     def handle(self, kind: str, handler: Handler) -> None:
         """Register the handler that sends jobs of this kind; it raises when sending failed."""
@@ -97,6 +98,13 @@ class Outbox:
     def on_failure(self, listener: Callable[[], object]) -> None:
         """Call `listener` after each failed send, on the sender thread (metrics count them)."""
         self._failure_listeners.append(listener)
+
+    def explain_failures(self, explain: Callable[[Exception], str | None]) -> None:
+        """Have each failure's log line carry `explain(error)`: a sentence with the fix.
+
+        The sentence must hold no secret, recipient or server reply (it is logged as is).
+        """
+        self._explain = explain
 
     def enqueue(self, kind: str, email: str, client: Client) -> None:
         """Append a job and wake the sender; the same work whatever the email."""
@@ -190,9 +198,13 @@ class Outbox:
         self.failures += 1
         for listener in self._failure_listeners:
             listener()
-        # One line, no secret: the job's id and kind and the error's class, not the message
-        # (it could quote an SMTP reply or a recipient).
+        # One line, no secret: the job's id and kind, the error's class and what it means
+        # (mail_failures.diagnose), not its message (it could quote an SMTP reply or a
+        # recipient).
         reason = type(error).__name__
+        hint = self._explain(error)
+        if hint is not None:
+            reason = f"{reason}: {hint}"
         if claimed.attempt >= MAX_ATTEMPTS:
             self._db.finish_mail(claimed.id)
             logger.error(
@@ -206,6 +218,10 @@ class Outbox:
             "mail job %d (%s) failed on attempt %d: %s; retrying in %.1f s",
             claimed.id, claimed.kind, claimed.attempt, reason, wait.total_seconds(),
         )  # fmt: skip
+
+
+def _unexplained(_error: Exception) -> str | None:
+    return None
 
 
 def _job(claimed: ClaimedMail) -> MailJob:

@@ -126,6 +126,9 @@ class Settings:
     smtp_tls: SmtpTls = "starttls"
     mail_sender: str = "userauth@localhost"
     reset_link_template: str = "http://localhost:5000/reset_password?token={token}"
+    # The page where an owner asks for a reset, linked from the "account already exists"
+    # notice; None: derived from reset_link_template when it is userauth's own (mail.py).
+    forgot_link: str | None = None
     # The wait before a failed mail is tried again; it doubles with each failure.
     mail_retry_delay: timedelta = timedelta(seconds=30)
     # Forward-auth gate (GET /auth/verify): the identity headers it answers with.
@@ -322,6 +325,12 @@ class _Reader:
             raise SettingsError(f"{name} must contain {{token}} where the reset token goes")
         return value
 
+    def link(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise SettingsError(f"{name} must be an https:// link, not {value!r}")
+        return value
+
     def header_name(self, name: str, default: str) -> str:
         value = self.text(name, default)
         if not HEADER_NAME.fullmatch(value):
@@ -473,6 +482,7 @@ def _mail_settings(reader: _Reader) -> dict[str, Any]:
         "reset_link_template": reader.link_template(
             "USERAUTH_RESET_LINK", Settings.reset_link_template
         ),
+        "forgot_link": reader.link("USERAUTH_FORGOT_LINK"),
         "mail_retry_delay": timedelta(
             seconds=reader.integer("USERAUTH_MAIL_RETRY_SECONDS", 30, minimum=1, maximum=3600)
         ),
