@@ -22,6 +22,7 @@ from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 from tests.conftest import free_port
 from tests.smtp import MailSink, ServiceFactory
+from tests.test_outbox import outbox_lines
 
 MAIL_TEST = [sys.executable, "-m", "userauth", "mail", "test"]
 RECIPIENT = "someone@example.com"
@@ -254,7 +255,7 @@ class TestOutboxFailureLine:
         with caplog.at_level(logging.WARNING, logger="userauth.outbox"):
             service.client.post("/reset_password", data={"email": RECIPIENT})
             service.outbox.join()
-        [line] = [r.getMessage() for r in caplog.records if r.name == "userauth.outbox"]
+        [line] = outbox_lines(caplog)
 
         assert "failed on attempt 1: SMTPNotSupportedError: 127.0.0.1:" in line
         assert "does not offer STARTTLS: set USERAUTH_SMTP_TLS=ssl" in line

@@ -127,6 +127,14 @@ class Outbox:
         """Count the jobs waiting in the table (every process's)."""
         return self._db.count_mail()
 
+    def oldest_wait(self) -> timedelta:
+        """Return how long the oldest waiting job (any process's) has waited; zero if none.
+
+        It grows while the mail server is down, whatever the traffic: an outage shows.
+        """
+        oldest = self._db.oldest_mail_created_at()
+        return timedelta(0) if oldest is None else max(timedelta(0), self._clock() - oldest)
+
     def join(self, timeout: float = 30) -> None:
         """Wait until no job is due now (sent, given up, or postponed), or `timeout` seconds."""
         deadline = time.monotonic() + timeout
