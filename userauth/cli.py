@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -23,7 +24,7 @@ from userauth.errors import AuthError, PasswordPolicyError, UnknownEmailError
 from userauth.mail import SmtpMailer, test_message
 from userauth.metrics_directory import prepare_multiprocess_metrics
 from userauth.migrations.child import UnreachableDatabaseError, ensure_current_in_child
-from userauth.settings import Settings, SettingsError
+from userauth.settings import Settings, SettingsError, shown_database_url
 
 
 class _OneLineErrors(click.Group):
@@ -57,8 +58,13 @@ def _load_settings() -> Settings:
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="userauth")
 def main() -> None:
-    """Run and administer userauth. Settings come from environment variables (README)."""
+    """Run and administer userauth.
+
+    Settings come from environment variables, over those of the file USERAUTH_CONFIG names
+    (else ./.env); see the README.
+    """
 
 
 @main.command()
@@ -99,7 +105,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     try:
         ensure_current_in_child(settings.database_url, auto_migrate=settings.auto_migrate)
     except UnreachableDatabaseError as error:
-        database = make_url(settings.database_url).render_as_string(hide_password=True)
+        database = shown_database_url(settings.database_url)
         raise click.ClickException(
             f"cannot reach the database {database}: {_first_line(str(error))}"
         ) from None
@@ -345,16 +351,18 @@ def _database_url(*, read_only: bool) -> str:
         click.ClickException: a read-only command meets a missing SQLite file, which it
             never creates.
     """
-    url = _load_settings().database_url
+    settings = _load_settings()
+    url = settings.database_url
     parsed = make_url(url)
-    shown = parsed.render_as_string(hide_password=True)
-    click.echo(f"database: {shown}", err=True)
+    if settings.settings_file is not None:
+        click.echo(f"settings file: {settings.settings_file}", err=True)
+    click.echo(f"database: {shown_database_url(url)}", err=True)
     if read_only and parsed.get_backend_name() == "sqlite":
         name = parsed.database or ""
         if name not in ("", ":memory:") and not Path(name).is_file():
             raise click.ClickException(
-                f"no database at {name}: nothing to read (`userauth db upgrade` creates it; "
-                "DATABASE_URL names another)"
+                f"no database at {os.path.abspath(name)}: nothing to read (`userauth db upgrade` "
+                "creates it; DATABASE_URL names another)"
             )
     return url
 

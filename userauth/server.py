@@ -24,9 +24,8 @@ from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import MPServer
-from sqlalchemy.engine import make_url
 
-from userauth.settings import SECRET_VARIABLES, Settings
+from userauth.settings import SECRET_VARIABLES, Settings, shown_database_url
 from userauth.web import create_app
 
 logger = logging.getLogger("userauth.server")
@@ -250,7 +249,7 @@ def _json_logging(level: str) -> dict[str, Any]:
 
 def announcement(settings: Settings) -> str:
     """Return the start-up line: where the server listens and which database it uses."""
-    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    database = shown_database_url(settings.database_url)
     host = settings.listen_host
     origin = "development's default host" if settings.host is None else "host as set"
     return (

@@ -16,6 +16,8 @@ from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from userauth import config_file
+
 Environment = Literal["development", "production"]
 ENVIRONMENTS = ("development", "production")
 SmtpTls = Literal["starttls", "ssl", "none"]
@@ -66,6 +68,8 @@ class Settings:
     """Every knob of userauth, with its default; see the README's settings table."""
 
     env: Environment = "development"
+    # The file the settings were read from under the environment (USERAUTH_CONFIG, ./.env).
+    settings_file: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     # DATABASE_URL is unset and the service's database was found at the old default, a.db.
     database_at_old_default: bool = False
@@ -172,12 +176,18 @@ class Settings:
         Raises:
             SettingsError: a variable holds a value of the wrong kind or range.
         """
-        env = os.environ if environ is None else environ
+        env: Mapping[str, str] = os.environ if environ is None else environ
+        # Only the process's own settings look for ./.env: a mapping given is the whole story
+        # (unless it names a file itself).
+        file = config_file.settings_file(env, look_in_working_folder=environ is None)
+        if file is not None:
+            env = {**_file_values(file), **env}  # the environment wins
         reader = _Reader(env)
         production = reader.choice("USERAUTH_ENV", ENVIRONMENTS, "development") == "production"
         environment: Environment = "production" if production else "development"
         return cls(
             env=environment,
+            settings_file=file,
             **_server_settings(reader),
             **_security_settings(reader, production=production),
             **_rate_limit_settings(reader),
@@ -371,6 +381,13 @@ class _Reader:
             raise SettingsError(f"{name} must be {kind}, not {value!r}") from None
 
 
+def _file_values(path: str) -> dict[str, str]:
+    try:
+        return config_file.file_values(path)
+    except config_file.ConfigFileError as error:
+        raise SettingsError(str(error)) from None
+
+
 def _server_settings(reader: _Reader) -> dict[str, Any]:
     database_url = reader.optional("DATABASE_URL")
     at_old_default = database_url is None and _service_database_at_old_default()
@@ -527,6 +544,18 @@ def _service_database_at_old_default() -> bool:
     except sqlite3.Error:
         return False
     return found is not None
+
+
+def shown_database_url(url: str) -> str:
+    """Return DATABASE_URL as start-up lines and commands show it: no password, and a SQLite
+    file by its absolute path (a relative one is in the working folder, which differs
+    between the server and a command run by hand)."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    file = name not in ("", ":memory:") and not name.startswith("file:")
+    if parsed.get_backend_name() == "sqlite" and file:
+        parsed = parsed.set(database=os.path.abspath(name))
+    return parsed.render_as_string(hide_password=True)
 
 
 def _database_url(url: str) -> str:
