@@ -212,7 +212,7 @@ class Outbox:
         reason = type(error).__name__
         hint = self._explain(error)
         if hint is not None:
-            reason = f"{reason}: {hint}"
+            reason = f"{reason}: {hint.rstrip('.')}"
         if claimed.attempt >= MAX_ATTEMPTS:
             self._db.finish_mail(claimed.id)
             logger.error(
