@@ -406,19 +406,27 @@ class TestHost:
             **production_env,
             "DATABASE_URL": database_url,
             "USERAUTH_HOST": "",
+            "USERAUTH_PORT": str(free_port()),
             "USERAUTH_WORKERS": "1",
         }
-        finished = subprocess.run(
-            [*SERVE],
+        # A group of its own: a server that wrongly starts is stopped whole, workers included.
+        process = subprocess.Popen(
+            SERVE,
             cwd=tmp_path,
             env=environment,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
-            timeout=60,
-            check=False,
+            start_new_session=True,
         )
-        assert finished.returncode == 2
-        assert finished.stderr.splitlines() == [
+        try:
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+        assert process.returncode == 2
+        assert stderr.splitlines() == [
             "userauth cannot start:",
             "USERAUTH_HOST (or --host) must be set in production: 127.0.0.1 behind a proxy "
             "on this machine, 0.0.0.0 to be reached from other hosts.",
