@@ -47,6 +47,7 @@ GENEROUS_LIMITS = {
         "ratelimit_register",
         "ratelimit_reset",
         "ratelimit_reset_account",
+        "ratelimit_device_failures",
     )
 }
 

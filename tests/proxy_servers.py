@@ -1,8 +1,8 @@
 """Real reverse proxies for the gate's tests: Debian's nginx and Caddy, and a tiny upstream.
 
-Each proxy runs as its own process on a free loopback port, from the configuration files in
-tests/proxies/ (the same ones the README shows), in front of `Upstream`, which answers every
-request with the headers it received, so a test sees exactly what reached the app.
+Each proxy runs as its own process on a free loopback port, from the README's own snippets
+(taken from README.md, so the text people copy is the text tested), in front of `upstream`,
+which answers every request with the headers it received, so a test sees what reached the app.
 """
 
 from __future__ import annotations
@@ -18,13 +18,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import NamedTuple
 
 import pytest
 
 from tests.conftest import IN_CI, free_port
-
-CONFIGS = Path(__file__).resolve().parent / "proxies"
 
 
 def need_binary(name: str) -> str:
@@ -101,42 +98,80 @@ class ProxyProcess:
         return output
 
 
-def render(template: str, **values: object) -> str:
-    """Fill the {name} placeholders of a proxy configuration (its own braces stay)."""
-    for name, value in values.items():
-        template = template.replace("{" + name + "}", str(value))
-    return template
+README = Path(__file__).resolve().parent.parent / "README.md"
+# The addresses the README's snippets are written for, and the site they serve.
+README_USERAUTH = "127.0.0.1:5000"
+README_APP = "127.0.0.1:8080"
+README_SITE = "app.example.com"
+
+# What runs the README's nginx snippet as a program of its own: the http block that
+# /etc/nginx/nginx.conf would hold, with every file in the test's scratch folder.
+NGINX_MAIN = """worker_processes 1;
+daemon off;
+pid {run}/nginx.pid;
+error_log {run}/error.log warn;
+events {}
+http {
+    access_log off;
+    client_body_temp_path {run}/body;
+    proxy_temp_path {run}/proxy;
+    fastcgi_temp_path {run}/fastcgi;
+    uwsgi_temp_path {run}/uwsgi;
+    scgi_temp_path {run}/scgi;
+    include {run}/app.conf;
+}
+"""
+# Caddy's global options for a test: no admin endpoint, no certificates, state kept here.
+CADDY_GLOBAL = """{
+	admin off
+	auto_https off
+	storage file_system {run}/caddy
+}
+"""
+
+
+def readme_snippet(language: str) -> str:
+    """Return the README's fenced code block of this language (the first one)."""
+    text = README.read_text()
+    opening = f"```{language}\n"
+    start = text.index(opening) + len(opening)
+    return text[start : text.index("```", start)]
+
+
+def localize(snippet: str, *, site: str, userauth_port: int, upstream_port: int) -> str:
+    """Point a README snippet at the test's loopback ports, changing nothing else."""
+    for written, actual in (
+        (README_USERAUTH, f"127.0.0.1:{userauth_port}"),
+        (README_APP, f"127.0.0.1:{upstream_port}"),
+    ):
+        assert written in snippet, f"the README's snippet no longer mentions {written}"
+        snippet = snippet.replace(written, actual)
+    return snippet.replace(README_SITE, site, 1)
 
 
 def start_nginx(workdir: Path, userauth_port: int, upstream_port: int) -> ProxyProcess:
-    """Start nginx from tests/proxies/nginx.conf on a free port."""
-    config = _write_config(workdir, "nginx.conf", userauth_port, upstream_port)
-    command = [need_binary("nginx"), "-p", str(workdir), "-c", str(config.path)]
-    return ProxyProcess([*command, "-e", str(workdir / "error.log")], config.port, workdir)
+    """Start nginx with the README's snippet as /etc/nginx/conf.d/app.conf, on a free port."""
+    port = free_port()
+    snippet = localize(
+        readme_snippet("nginx"), site=README_SITE, userauth_port=userauth_port,
+        upstream_port=upstream_port,
+    )  # fmt: skip
+    assert "listen 80;" in snippet
+    (workdir / "app.conf").write_text(snippet.replace("listen 80;", f"listen 127.0.0.1:{port};"))
+    main = workdir / "nginx.conf"
+    main.write_text(NGINX_MAIN.replace("{run}", str(workdir)))
+    command = [need_binary("nginx"), "-p", str(workdir), "-c", str(main)]
+    return ProxyProcess([*command, "-e", str(workdir / "error.log")], port, workdir)
 
 
 def start_caddy(workdir: Path, userauth_port: int, upstream_port: int) -> ProxyProcess:
-    """Start Caddy from tests/proxies/Caddyfile on a free port."""
-    config = _write_config(workdir, "Caddyfile", userauth_port, upstream_port)
-    command = [need_binary("caddy"), "run", "--config", str(config.path)]
-    return ProxyProcess([*command, "--adapter", "caddyfile"], config.port, workdir)
-
-
-class _Config(NamedTuple):
-    path: Path
-    port: int
-
-
-def _write_config(workdir: Path, name: str, userauth_port: int, upstream_port: int) -> _Config:
-    """Fill a configuration of tests/proxies/ with a free port and the other two ports."""
+    """Start Caddy with the README's site block, served over plain HTTP on a free port."""
     port = free_port()
-    text = render(
-        (CONFIGS / name).read_text(),
-        run=workdir,
-        port=port,
-        userauth=userauth_port,
-        upstream=upstream_port,
-    )
-    path = workdir / name
-    path.write_text(text)
-    return _Config(path, port)
+    site = localize(
+        readme_snippet("caddyfile"), site=f"http://127.0.0.1:{port}",
+        userauth_port=userauth_port, upstream_port=upstream_port,
+    )  # fmt: skip
+    config = workdir / "Caddyfile"
+    config.write_text(CADDY_GLOBAL.replace("{run}", str(workdir)) + "\n" + site)
+    command = [need_binary("caddy"), "run", "--config", str(config), "--adapter", "caddyfile"]
+    return ProxyProcess(command, port, workdir)

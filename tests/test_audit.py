@@ -73,7 +73,10 @@ def log_in(service: Service, password: str = PASSWORD, email: str = EMAIL) -> Te
 
 
 def session_cookie(client: FlaskClient) -> str:
-    cookie = client.get_cookie("session_id")
+    # session_id, or __Host-session_id in production.
+    cookie = client.get_cookie(
+        client.application.extensions["userauth"].settings.session_cookie_name
+    )
     assert cookie is not None
     return cookie.value
 

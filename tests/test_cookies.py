@@ -10,7 +10,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from userauth.auth import Auth
-from userauth.settings import Settings
+from userauth.settings import Settings, SettingsError
 from userauth.web import create_app
 
 EMAIL = "bob@example.com"
@@ -166,3 +166,57 @@ class TestNoStore:
 
         assert response.status_code == 200
         assert response.headers["Cache-Control"] == "no-store"
+
+
+class TestCookieName:
+    """Issue 22, item 4: the session cookie's name is a setting (USERAUTH_SESSION_COOKIE)."""
+
+    @pytest.fixture
+    def renamed(self, make_auth: Callable[..., Auth]) -> FlaskClient:
+        return client_of(make_auth(session_cookie="myapp_session"))
+
+    def test_login_sets_the_cookie_under_the_chosen_name(self, renamed: FlaskClient) -> None:
+        answer = log_in(renamed)
+        names = [h.partition("=")[0] for h in answer.headers.getlist("Set-Cookie")]
+        assert "myapp_session" in names
+        assert "session_id" not in names
+
+    @pytest.mark.parametrize("path", ["/profile", "/auth/verify", "/sessions"])
+    def test_every_session_route_reads_the_chosen_name(
+        self, renamed: FlaskClient, path: str
+    ) -> None:
+        log_in(renamed)
+        assert renamed.get(path).status_code == 200
+        value = renamed.get_cookie("myapp_session")
+        assert value is not None
+        stranger = renamed.application.test_client()
+        stranger.set_cookie("session_id", value.value)
+        assert stranger.get(path).status_code in (401, 403)
+
+    def test_logout_clears_the_chosen_name(self, renamed: FlaskClient) -> None:
+        log_in(renamed)
+        answer = renamed.delete("/sessions")
+        assert answer.status_code == 302
+        assert any(h.startswith("myapp_session=;") for h in answer.headers.getlist("Set-Cookie"))
+        assert renamed.get("/profile").status_code == 403
+
+    def test_production_prefixes_the_chosen_name(self) -> None:
+        settings = Settings(env="production", session_cookie="myapp_session")
+        assert settings.session_cookie_name == "__Host-myapp_session"
+        assert settings.with_changes(cookie_domain="example.com").session_cookie_name == (
+            "myapp_session"
+        )
+
+    def test_the_setting_is_read_from_the_environment(self) -> None:
+        settings = Settings.from_env({"USERAUTH_SESSION_COOKIE": "myapp_session"})
+        assert settings.session_cookie_name == "myapp_session"
+        assert Settings.from_env({}).session_cookie_name == "session_id"
+
+    @pytest.mark.parametrize(
+        "name",
+        ["my session", "a;b", "__Host-x", "__secure-x", "x" * 65, "sé"],
+        ids=["space", "semicolon", "host-prefix", "secure-prefix", "too-long", "not-ascii"],
+    )
+    def test_a_name_a_browser_would_not_keep_is_refused_at_start_up(self, name: str) -> None:
+        with pytest.raises(SettingsError, match="USERAUTH_SESSION_COOKIE"):
+            Settings.from_env({"USERAUTH_SESSION_COOKIE": name})

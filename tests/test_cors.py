@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from userauth.auth import Auth
 from userauth.settings import Settings, SettingsError
 from userauth.web import create_app
+from userauth.web.cors import STATE_CHANGING
 
 ALLOWED = "https://app.example.com"
 
@@ -141,3 +145,163 @@ class TestSetting:
     def test_refuses_anything_but_origins(self, value: str) -> None:
         with pytest.raises(SettingsError, match="USERAUTH_CORS_ORIGINS"):
             Settings.from_env({"USERAUTH_CORS_ORIGINS": value})
+
+
+SITE = "https://auth.example.com"
+# Every state-changing route, the API's and the pages' (the table is checked against the app).
+STATE_CHANGING_ROUTES = {
+    "register": ("POST", "/users"),
+    "login": ("POST", "/sessions"),
+    "logout": ("DELETE", "/sessions"),
+    "revoke-session": ("DELETE", "/sessions/1"),
+    "request-reset": ("POST", "/reset_password"),
+    "reset": ("PUT", "/reset_password"),
+    "change-password": ("PUT", "/profile/password"),
+    "page-login": ("POST", "/auth/login"),
+    "page-signup": ("POST", "/auth/signup"),
+    "page-logout": ("POST", "/auth/logout"),
+    "page-forgot": ("POST", "/auth/forgot"),
+    "page-reset": ("POST", "/auth/reset"),
+    "page-revoke": ("POST", "/auth/account/sessions/1/revoke"),
+    "page-revoke-others": ("POST", "/auth/account/sessions/revoke-others"),
+    "page-change-password": ("POST", "/auth/account/password"),
+}
+# Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
+OTHER_PAGES = {
+    "other-origin": {"Origin": "https://evil.example"},
+    "null-origin": {"Origin": "null"},
+    "other-scheme": {"Origin": "http://auth.example.com"},
+    "other-port": {"Origin": "https://auth.example.com:8443"},
+    "sibling-subdomain": {"Origin": "https://evil.example.com"},
+    "suffix-trick": {"Origin": "https://auth.example.com.evil.example"},
+    "origin-with-a-path": {"Origin": "https://auth.example.com/auth/login"},
+    "origin-wins-over-referer": {"Origin": "https://evil.example", "Referer": f"{SITE}/"},
+    "referer-other-origin": {"Referer": "https://evil.example/win-a-prize"},
+    "referer-suffix-trick": {"Referer": "https://auth.example.com.evil.example/"},
+    "referer-userinfo-trick": {"Referer": "https://auth.example.com@evil.example/"},
+    "referer-not-a-url": {"Referer": "win-a-prize"},
+}
+# Headers of requests that must be served as before: programs, and this site's own pages.
+THIS_SITE = {
+    "a-program": {},
+    "same-origin": {"Origin": SITE},
+    "same-origin-default-port": {"Origin": "https://auth.example.com:443"},
+    "same-origin-capitals": {"Origin": "https://AUTH.example.com"},
+    "same-origin-referer": {"Referer": f"{SITE}/auth/login?next=/"},
+    "empty-origin-and-referer": {"Origin": "", "Referer": ""},
+}
+FORM = {"email": "ann@example.com", "password": "a password", "new_password": "a new one"}
+# Where every variant of the headers is tried: the API's login and the login page.
+SAMPLE_ROUTES = [STATE_CHANGING_ROUTES["login"], STATE_CHANGING_ROUTES["page-login"]]
+
+
+def refused(answer: TestResponse) -> bool:
+    """Tell whether this is the cross-site refusal (JSON on the API, a page under /auth/)."""
+    return answer.status_code == 403 and "cross-site request refused" in answer.text
+
+
+def write(client: FlaskClient, route: tuple[str, str], headers: dict[str, str]) -> TestResponse:
+    method, path = route
+    return client.open(path, method=method, data=FORM, headers=headers, base_url=SITE)
+
+
+class TestWritesWithoutFetchMetadata:
+    """OWASP CSRF Prevention Cheat Sheet, "Verifying Origin With Standard Headers": without
+    Sec-Fetch-Site (older browsers; any browser over plain http), the Origin, else the
+    Referer, must be this site's or an allowed one."""
+
+    def test_another_sites_login_is_refused_and_sets_no_cookie(self, client: FlaskClient) -> None:
+        form = {"email": "mallory@example.com", "password": "a password"}
+        assert client.post("/users", data=form).status_code == 200
+
+        answer = client.post("/sessions", data=form, headers={"Origin": "https://evil.example"})
+
+        assert (answer.status_code, answer.json) == (
+            403,
+            {"message": "cross-site request refused"},
+        )
+        assert "Set-Cookie" not in answer.headers
+
+    @pytest.mark.parametrize("headers", list(OTHER_PAGES.values()), ids=list(OTHER_PAGES))
+    @pytest.mark.parametrize("route", SAMPLE_ROUTES, ids=["api-login", "page-login"])
+    def test_a_write_from_another_page_is_refused(
+        self, client: FlaskClient, route: tuple[str, str], headers: dict[str, str]
+    ) -> None:
+        assert refused(write(client, route, headers))
+
+    @pytest.mark.parametrize("headers", list(THIS_SITE.values()), ids=list(THIS_SITE))
+    @pytest.mark.parametrize("route", SAMPLE_ROUTES, ids=["api-login", "page-login"])
+    def test_programs_and_this_sites_pages_are_served(
+        self, client: FlaskClient, route: tuple[str, str], headers: dict[str, str]
+    ) -> None:
+        assert not refused(write(client, route, headers))
+
+    @pytest.mark.parametrize(
+        "route", list(STATE_CHANGING_ROUTES.values()), ids=list(STATE_CHANGING_ROUTES)
+    )
+    def test_every_state_changing_route_checks_the_sending_page(
+        self, cors_client: FlaskClient, route: tuple[str, str]
+    ) -> None:
+        refusals = [
+            refused(write(cors_client, route, OTHER_PAGES[name]))
+            for name in ("other-origin", "null-origin", "referer-other-origin")
+        ]
+        served = [
+            refused(write(cors_client, route, headers))
+            for headers in (
+                THIS_SITE["a-program"],
+                THIS_SITE["same-origin"],
+                THIS_SITE["same-origin-referer"],
+                {"Origin": ALLOWED},
+                {"Referer": f"{ALLOWED}/settings"},
+            )
+        ]
+        assert refusals == [True] * 3
+        assert served == [False] * 5
+
+    def test_a_same_origin_login_logs_in(self, client: FlaskClient) -> None:
+        form = {"email": "ann@example.com", "password": "a password"}
+        client.post("/users", data=form)
+
+        answer = client.post("/sessions", data=form, headers={"Origin": SITE}, base_url=SITE)
+
+        assert answer.status_code == 200
+        assert answer.headers["Set-Cookie"].startswith("session_id=")
+
+    def test_the_table_names_every_state_changing_route(self, app: Flask) -> None:
+        written = {
+            (method, re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule))
+            for rule in app.url_map.iter_rules()
+            for method in (rule.methods or set()) & STATE_CHANGING
+        }
+        assert written == set(STATE_CHANGING_ROUTES.values())
+
+
+class TestThisSiteBehindAProxy:
+    """This site is the one the client reached: the forwarded host, behind a trusted proxy."""
+
+    @pytest.fixture
+    def proxied(self, make_auth: Callable[..., Auth]) -> FlaskClient:
+        auth = make_auth(trusted_proxies=1)
+        return create_app(auth.settings, auth).test_client()
+
+    @pytest.mark.parametrize(
+        ("origin", "served"),
+        [(SITE, True), ("http://127.0.0.1:5000", False)],
+        ids=["the-public-origin", "the-proxys-upstream"],
+    )
+    def test_the_origin_is_compared_with_the_forwarded_host(
+        self, proxied: FlaskClient, origin: str, served: bool
+    ) -> None:
+        answer = proxied.post(
+            "/users",
+            data=FORM,
+            base_url="http://127.0.0.1:5000",
+            headers={
+                "Origin": origin,
+                "X-Forwarded-Host": "auth.example.com",
+                "X-Forwarded-Proto": "https",
+                "X-Forwarded-For": "203.0.113.9",
+            },
+        )
+        assert refused(answer) is not served

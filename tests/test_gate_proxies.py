@@ -1,7 +1,7 @@
 """The gate behind real proxies: Debian's nginx (auth_request) and Caddy (forward_auth).
 
 Each test runs `userauth serve`, a tiny upstream app that echoes what reaches it, and the
-proxy from tests/proxies/ (the README's snippets) in front of both, all on loopback.
+proxy from the README's own snippets in front of both, all on loopback.
 """
 
 from __future__ import annotations
@@ -41,14 +41,14 @@ class Stack:
         self.userauth, self.proxy = userauth, proxy
 
     def log_in(self) -> requests.Session:
-        """Return a browser-like session logged in through the proxy's /auth/ prefix."""
+        """Return a browser-like session logged in through the proxy's JSON API."""
         browser = requests.Session()
         answer = browser.post(
-            f"{self.userauth.url}/sessions",
+            f"{self.proxy.url}/auth/api/sessions",
             data={"email": EMAIL, "password": PASSWORD},
             timeout=TIMEOUT,
         )
-        assert answer.status_code == 200
+        assert answer.status_code == 200, answer.text
         return browser
 
     def app(
@@ -105,6 +105,48 @@ class TestBehindAProxy:
         assert headers["X-Auth-Request-Email"] == EMAIL
         assert headers["X-Auth-Request-User"].isdigit()
 
+    def test_the_json_api_answers_through_the_proxy_under_auth_api(self, stack: Stack) -> None:
+        browser = stack.log_in()
+        profile = browser.get(f"{stack.proxy.url}/auth/api/profile", timeout=TIMEOUT)
+        assert (profile.status_code, profile.json()) == (200, {"email": EMAIL})
+        sessions = browser.get(f"{stack.proxy.url}/auth/api/sessions", timeout=TIMEOUT)
+        assert [s["current"] for s in sessions.json()["sessions"]] == [True]
+
+    def test_the_app_gets_the_browsers_cookies_but_not_the_session_cookie(
+        self, stack: Stack
+    ) -> None:
+        browser = stack.log_in()
+        session_id = browser.cookies["session_id"]
+        browser.cookies.set("theme", "dark")
+        browser.cookies.set("cart", "3")
+        headers = seen_by_app(stack.app(browser))
+        cookies = headers.get("Cookie", "")
+        assert session_id not in cookies
+        assert "session_id" not in cookies
+        assert sorted(part.strip() for part in cookies.split(";") if part.strip()) == [
+            "cart=3",
+            "theme=dark",
+        ]
+
+    @pytest.mark.parametrize(
+        ("arrangement", "left"),
+        [
+            ("session_id={id}", ""),
+            ("session_id={id}; theme=dark", "theme=dark"),
+            ("theme=dark; session_id={id}", "theme=dark"),
+            ("theme=dark; session_id={id}; cart=3", "theme=dark; cart=3"),
+            ("theme=dark;session_id={id};x_session_id=7", "theme=dark;x_session_id=7"),
+        ],
+        ids=["alone", "first", "last", "middle", "no-spaces-and-a-lookalike"],
+    )
+    def test_wherever_the_session_cookie_stands_the_app_never_gets_it(
+        self, stack: Stack, arrangement: str, left: str
+    ) -> None:
+        session_id = stack.log_in().cookies["session_id"]
+        cookie = arrangement.format(id=session_id)
+        headers = seen_by_app(stack.app(requests.Session(), headers={"Cookie": cookie}))
+        assert headers.get("Cookie", "").strip("; ") == left
+
     def test_a_logout_elsewhere_is_refused_on_the_very_next_request(self, stack: Stack) -> None:
         browser = stack.log_in()
         seen_by_app(stack.app(browser))
@@ -129,6 +171,26 @@ class TestBehindAProxy:
         assert revoked.status_code == 200
         assert stack.app(browser).status_code == 302
         seen_by_app(stack.app(other))
+
+    @pytest.mark.parametrize(
+        "connection",
+        [
+            "close, X-Auth-Request-User, X-Auth-Request-Email",
+            "keep-alive, x-auth-request-user",
+            "X-Auth-Request-Email",
+            "X-Auth-Request_User, X-Auth-Request_Email, close",
+        ],
+        ids=["both-and-close", "lower-case-user", "email-only", "underscore-spellings"],
+    )
+    def test_a_clients_connection_header_cannot_strip_the_identity_headers(
+        self, stack: Stack, connection: str
+    ) -> None:
+        # Hop-by-hop names a client lists in Connection are removed by a proxy before it
+        # forwards (RFC 9110 7.6.1): listed after the gate's answer was copied in, they
+        # would reach the app as no identity at all (issue 21, item 4).
+        headers = seen_by_app(stack.app(stack.log_in(), headers={"Connection": connection}))
+        assert headers.get("X-Auth-Request-Email") == EMAIL
+        assert headers.get("X-Auth-Request-User", "").isdigit()
 
     def test_forged_identity_headers_never_reach_the_app(self, stack: Stack) -> None:
         assert stack.app(requests.Session(), headers=FORGED).status_code == 302

@@ -22,7 +22,7 @@ from tests.conftest import FakeClock, free_port, need_service
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.logs import JsonFormatter, StderrHandler
-from userauth.settings import Settings
+from userauth.settings import Settings, SettingsError
 from userauth.web import create_app
 
 EMAIL = "guillaume@holberton.io"
@@ -486,3 +486,58 @@ class TestMetrics:
         assert response.status_code == 200
         assert response.content_type.startswith("text/plain")
         assert metric_value(client, "userauth_active_sessions") is None
+
+
+TOKEN = "a-metrics-token-for-tests-0123456789abcdef"
+
+
+class TestMetricsToken:
+    """Issue 21, item 9: /metrics can require a bearer token (USERAUTH_METRICS_TOKEN)."""
+
+    @pytest.fixture
+    def guarded(self, make_auth: Callable[..., Auth]) -> FlaskClient:
+        auth = make_auth(metrics_token=TOKEN)
+        return create_app(auth.settings, auth).test_client()
+
+    def test_without_a_token_set_metrics_stay_open(self, client: FlaskClient) -> None:
+        assert client.get("/metrics").status_code == 200
+
+    @pytest.mark.parametrize(
+        "authorization",
+        [
+            None,
+            "Bearer wrong-token",
+            f"Bearer {TOKEN}x",
+            f"Bearer {TOKEN[:-1]}",
+            f"Basic {TOKEN}",
+            TOKEN,
+            "Bearer",
+            "Bearer \udcff",
+        ],
+        ids=["none", "wrong", "longer", "shorter", "basic", "no-scheme", "empty", "not-utf8"],
+    )
+    def test_a_request_without_the_token_is_refused_with_a_challenge(
+        self, guarded: FlaskClient, authorization: str | None
+    ) -> None:
+        headers = {} if authorization is None else {"Authorization": authorization}
+        answer = guarded.get("/metrics", headers=headers)
+        assert answer.status_code == 401
+        assert answer.get_json() == {"message": "metrics need the bearer token"}
+        assert answer.headers["WWW-Authenticate"].startswith("Bearer")
+        assert "userauth_http_requests_total" not in answer.get_data(as_text=True)
+
+    @pytest.mark.parametrize("scheme", ["Bearer", "bearer", "BEARER"])
+    def test_the_token_opens_the_metrics(self, guarded: FlaskClient, scheme: str) -> None:
+        answer = guarded.get("/metrics", headers={"Authorization": f"{scheme} {TOKEN}"})
+        assert answer.status_code == 200
+        assert "userauth_http_requests_total" in answer.get_data(as_text=True)
+
+    def test_a_short_token_is_refused_at_start_up_without_showing_it(self) -> None:
+        with pytest.raises(SettingsError, match="USERAUTH_METRICS_TOKEN") as refused:
+            Settings.from_env({"USERAUTH_METRICS_TOKEN": "short-token"})
+        assert "short-token" not in str(refused.value)
+
+    def test_the_token_is_read_and_never_shown(self) -> None:
+        settings = Settings.from_env({"USERAUTH_METRICS_TOKEN": TOKEN})
+        assert settings.metrics_token == TOKEN
+        assert TOKEN not in repr(settings)

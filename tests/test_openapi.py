@@ -23,6 +23,8 @@ DOCUMENTATION_BLUEPRINTS = ("openapi", "docs_assets")
 # Rate-limited routes (issue 5): each documents its 429 answer with a Retry-After header.
 LIMITED = [("/users", "post"), ("/sessions", "post"), ("/reset_password", "post")]
 LIMITED += [("/reset_password", "put"), ("/profile/password", "put")]
+# The routes that read a body (issue 21 item 10): each documents its 415.
+BODY_ROUTES = LIMITED
 
 
 def served_routes(app: Flask) -> set[tuple[str, str]]:
@@ -101,7 +103,11 @@ class TestDocument:
     def test_session_cookie_is_a_security_scheme(self, document: dict[str, Any]) -> None:
         scheme = document["components"]["securitySchemes"]["sessionCookie"]
         assert scheme == {**scheme, "type": "apiKey", "in": "cookie", "name": "session_id"}
-        secured = {route for route, op in operations(document).items() if "security" in op}
+        secured = {
+            route
+            for route, op in operations(document).items()
+            if {"sessionCookie": []} in op.get("security", [])
+        }
         assert secured == {
             ("/sessions", "delete"),
             ("/sessions", "get"),
@@ -110,6 +116,13 @@ class TestDocument:
             ("/profile/password", "put"),
             ("/auth/verify", "get"),
         }
+
+    def test_metrics_document_their_optional_bearer_token(self, document: dict[str, Any]) -> None:
+        scheme = document["components"]["securitySchemes"]["metricsToken"]
+        assert scheme == {**scheme, "type": "http", "scheme": "bearer"}
+        metrics = document["paths"]["/metrics"]["get"]
+        assert metrics["security"] == [{"metricsToken": []}]
+        assert "401" in metrics["responses"]
 
     def test_login_sets_the_session_cookie(self, document: dict[str, Any]) -> None:
         answer = document["paths"]["/sessions"]["post"]["responses"]["200"]
@@ -122,6 +135,16 @@ class TestDocument:
                     body = schema(document, answer["content"][JSON])
                     assert "message" in body["required"], (route, status)
                     assert body["properties"]["message"] == {"type": "string"}, (route, status)
+
+    def test_every_route_that_reads_a_body_documents_415(self, document: dict[str, Any]) -> None:
+        with_body = {route for route, op in operations(document).items() if "requestBody" in op}
+        documented = {
+            route for route, op in operations(document).items() if "415" in op["responses"]
+        }
+        assert documented == with_body
+        for route in with_body:
+            answer = operations(document)[route]["responses"]["415"]
+            assert "Accept" in answer["headers"], route
 
     def test_no_answer_is_a_422(self, document: dict[str, Any]) -> None:
         # Bad input is the README's 400 {"message": ...}, not the validation library's 422.
@@ -194,6 +217,18 @@ class TestDocumentedAnswers:
         template = "/sessions/{session_number}" if path.startswith("/sessions/") else path
         assert str(response.status_code) in document["paths"][template][method]["responses"]
 
+    @pytest.mark.parametrize(
+        ("path", "method"), BODY_ROUTES, ids=[f"{m} {p}" for p, m in BODY_ROUTES]
+    )
+    def test_an_unsupported_body_is_a_documented_415(
+        self, client: FlaskClient, document: dict[str, Any], path: str, method: str
+    ) -> None:
+        response = client.open(
+            path, method=method.upper(), data=b"email=a", content_type="text/plain"
+        )
+        assert response.status_code == 415
+        assert "415" in document["paths"][path][method]["responses"]
+
     @pytest.mark.parametrize(("path", "method"), LIMITED, ids=[f"{m} {p}" for p, m in LIMITED])
     def test_limited_routes_answer_when_rate_limits_are_off(
         self, make_auth: Callable[..., Auth], document: dict[str, Any], path: str, method: str
@@ -203,6 +238,59 @@ class TestDocumentedAnswers:
         client = create_app(auth.settings, auth).test_client()
         response = client.open(path, method=method.upper(), data={})
         assert response.status_code == 400
+
+
+class TestGateIdentity:
+    def test_the_gate_says_its_email_is_no_proof_of_ownership_and_to_key_on_the_id(
+        self, document: dict[str, Any]
+    ) -> None:
+        # Issue 21, item 12: anyone can sign up with any address, so an app that granted
+        # access on the email header would hand `boss@corp.example` to whoever typed it.
+        answer = operations(document)[("/auth/verify", "get")]["responses"]["200"]
+        identity = schema(document, answer["content"]["application/json"])
+        assert "not verified" in identity["properties"]["email"]["description"].lower()
+        assert "key accounts on" in identity["properties"]["id"]["description"].lower()
+
+
+class TestServers:
+    """The document's servers never come from a request (issue 21, item 6).
+
+    APIFlask's default writes the first request's URL root into `servers` and caches the
+    document: a request with a forged Host would make /docs' "Try it out" send every later
+    reader's credentials to that host.
+    """
+
+    @pytest.mark.parametrize(
+        ("forged", "name"),
+        [
+            ("evil.example", "evil.example"),
+            ("evil.example:8443", "evil.example"),
+            ("127.0.0.9:9", "127.0.0.9"),
+            ("[2001:db8::1]:1", "2001:db8::1"),
+        ],
+        ids=["host", "host-and-port", "ipv4", "ipv6"],
+    )
+    def test_a_forged_host_never_reaches_the_document(
+        self, client: FlaskClient, forged: str, name: str
+    ) -> None:
+        first = client.get("/openapi.json", headers={"Host": forged})
+        later = client.get("/openapi.json", headers={"Host": "userauth.example"})
+        for answer in (first, later):
+            assert answer.status_code == 200
+            assert name not in answer.get_data(as_text=True)
+
+    def test_the_server_is_this_site_relative(self, document: dict[str, Any]) -> None:
+        assert document["servers"] == [{"url": "/"}]
+
+    def test_behind_a_trusted_proxy_the_forwarded_host_is_not_used_either(
+        self, make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth(trusted_proxies=1)
+        client = create_app(auth.settings, auth).test_client()
+        forwarded = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
+        client.get("/openapi.json", headers=forwarded)
+        answer = client.get("/openapi.json")
+        assert "evil.example" not in answer.get_data(as_text=True)
 
 
 class TestDocsPage:

@@ -32,9 +32,8 @@ from tests.conftest import IN_CI, FakeClock, empty_postgres, free_port
 from userauth import migrations
 from userauth.auth import Auth
 from userauth.db import DB
-from userauth.settings import Settings, SettingsError
+from userauth.settings import SESSION_COOKIE, Settings, SettingsError
 from userauth.web import create_app
-from userauth.web.session import SESSION_COOKIE
 
 PASSWORD = "correct horse battery staple"
 # Two password changes that undo each other, so a loop can go on changing it.

@@ -142,6 +142,41 @@ class TestMetrics:
         assert delivered == 0
 
 
+class TestMetricsRevealNoRegisteredEmail:
+    """Issue 21, item 9: with the mail server down, a request about a registered email and
+    one about an email without an account move /metrics alike (one failed send, one mail
+    pending), so a scrape cannot tell which emails have accounts."""
+
+    @pytest.mark.parametrize(
+        ("path", "other_email"),
+        [("/reset_password", "nobody@example.com"), ("/users", "newcomer@example.com")],
+        ids=["reset-request", "sign-up"],
+    )
+    def test_a_registered_email_and_another_move_the_mail_metrics_alike(
+        self, make_down_service: ServiceFactory, path: str, other_email: str
+    ) -> None:
+        service = make_down_service(mail_retry_delay=timedelta(hours=1))
+        service.auth.register_user(EMAIL, PASSWORD)
+        moves = []
+        for email in (other_email, EMAIL):
+            before = mail_metrics(service)
+            answer = service.client.post(path, data={"email": email, "password": PASSWORD})
+            assert answer.status_code == 200
+            service.outbox.join()
+            after = mail_metrics(service)
+            moves.append(tuple(b - a for a, b in zip(before, after, strict=True)))
+
+        assert moves[0] == moves[1] == (1, 1)
+
+
+def mail_metrics(service: Service) -> tuple[float, float]:
+    """Return (failed sends, mail pending) as /metrics shows them."""
+    return (
+        metric(service, "userauth_mail_failures_total"),
+        metric(service, "userauth_mail_pending"),
+    )
+
+
 class TestAtRest:
     def test_a_queued_reset_holds_the_email_and_no_token(
         self, make_down_service: ServiceFactory, engine: Engine

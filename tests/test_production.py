@@ -144,7 +144,7 @@ class TestRequestResetInProduction:
         self, production: Service, mail: MailSink
     ) -> None:
         login = log_in(production.client)
-        session_cookie = production.client.get_cookie("session_id")
+        session_cookie = production.client.get_cookie("__Host-session_id")
         assert login.status_code == 200
         assert session_cookie is not None
         stored_hash = production.auth.db.find_user_by(email=EMAIL).hashed_password
@@ -454,11 +454,16 @@ class TestDevelopmentPasswordPolicy:
         assert log_in(client, WEAK_PASSWORD).status_code == 200
 
 
+def session_cookies(response: TestResponse) -> list[str]:
+    """Return the response's session Set-Cookie headers (a login also sets the device's)."""
+    return [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session_id=")]
+
+
 class TestSessionCookie:
     def test_production_cookie_is_secure_httponly_and_lax(self, production: Service) -> None:
         response = log_in(production.client)
 
-        [cookie] = response.headers.getlist("Set-Cookie")
+        [cookie] = session_cookies(response)
         attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
         assert {"secure", "httponly"} <= attributes
         assert "samesite=lax" in cookie.lower()
@@ -472,7 +477,7 @@ class TestSessionCookie:
 
         [cookie] = response.headers.getlist("Set-Cookie")
         attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
-        assert cookie.startswith("session_id=;")
+        assert cookie.startswith("__Host-session_id=;")
         assert {"secure", "httponly"} <= attributes
 
     def test_development_cookie_is_httponly_and_lax_but_not_secure(
@@ -483,7 +488,7 @@ class TestSessionCookie:
 
         response = log_in(service.client)
 
-        [cookie] = response.headers.getlist("Set-Cookie")
+        [cookie] = session_cookies(response)
         attributes = {part.strip().split("=")[0].lower() for part in cookie.split(";")}
         assert "httponly" in attributes
         assert "secure" not in attributes
@@ -571,8 +576,17 @@ UNSAFE = pytest.mark.parametrize(
         ({"debug": True}, "USERAUTH_DEBUG"),
         ({"cookie_secure": False}, "USERAUTH_COOKIE_SECURE"),
         ({"secret_key": None}, "USERAUTH_SECRET_KEY"),
+        # It also signs the device cookies (userauth/web/devices.py), pages or not.
+        ({"secret_key": None, "pages_enabled": False}, "USERAUTH_SECRET_KEY"),
     ],
-    ids=["no-smtp-host", "bcrypt-cost-9", "debug-on", "cookie-not-secure", "no-secret-key"],
+    ids=[
+        "no-smtp-host",
+        "bcrypt-cost-9",
+        "debug-on",
+        "cookie-not-secure",
+        "no-secret-key",
+        "no-secret-key-pages-off",
+    ],
 )
 
 

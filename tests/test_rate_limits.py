@@ -4,6 +4,7 @@ Redis, while the contract's scenario and normal use never meet a limit."""
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
@@ -23,6 +24,8 @@ NEW_PASSWORD = "amber-lantern-quiet-17"
 PROBE = 50
 # "Well before the 50th": a probe may test at most this many guesses before it is stopped.
 MAX_ATTEMPTS_LET_THROUGH = 20
+
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 ENVIRONMENTS = pytest.mark.parametrize("environment", ["development", "production"])
 
@@ -266,8 +269,9 @@ class TestTooManyRequestsAnswer:
 
 
 class TestReservedAttempts:
+    @pytest.mark.parametrize("door", ["api", "page"])
     def test_a_hundred_parallel_wrong_passwords_cost_at_most_the_limits_number_of_checks(
-        self, make_service: ServiceFactory, storage: dict[str, str]
+        self, make_service: ServiceFactory, storage: dict[str, str], door: str
     ) -> None:
         # Production's bcrypt cost keeps each check long enough for the requests to overlap.
         service = make_service("production", **storage)
@@ -276,7 +280,12 @@ class TestReservedAttempts:
         def guess(n: int) -> int:
             client = service.app.test_client()
             form = {"email": EMAIL, "password": f"{WRONG_PASSWORD}-{n}"}
-            return client.post("/sessions", data=form, environ_base=address(n)).status_code
+            if door == "api":
+                return client.post("/sessions", data=form, environ_base=address(n)).status_code
+            found = CSRF.search(client.get("/auth/login").get_data(as_text=True))
+            assert found is not None
+            form["csrf_token"] = found.group(1)
+            return client.post("/auth/login", data=form, environ_base=address(n)).status_code
 
         with ThreadPoolExecutor(max_workers=16) as pool:
             statuses = list(pool.map(guess, range(100)))
@@ -293,6 +302,8 @@ class TestReservedAttempts:
         for n in range(9):
             assert log_in(service_dev, n, password=WRONG_PASSWORD).status_code == 401
         assert log_in(service_dev, 9).status_code == 200
+        # Later failures from a client without this login's device cookie count per account.
+        service_dev.client.delete_cookie("userauth_device")
 
         later = [log_in(service_dev, n, password=WRONG_PASSWORD).status_code for n in range(9)]
 
@@ -353,6 +364,24 @@ class TestLimitHeaders:
         assert [r.getMessage() for r in limiter_records if r.levelno >= logging.WARNING] == []
         # The limits still count in their storage afterwards.
         assert log_in(service, 1).status_code == 200
+
+    def test_an_email_that_is_not_unicode_text_does_not_knock_the_limits_off_their_storage(
+        self, service: Service, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        # A lone surrogate (JSON allows "\ud800") has no UTF-8 form: a key that failed to
+        # encode it made Flask-Limiter count in memory alone for a while (1 to 32 s).
+        body = '{"email": "\\ud800@example.com", "password": "x"}'
+        with caplog.at_level(logging.INFO):
+            answers = [
+                service.client.post(
+                    path, data=body, content_type="application/json", environ_base=address(1)
+                )
+                for path in ("/sessions", "/users", "/reset_password")
+            ]
+
+        assert [answer.status_code for answer in answers] == [400] * 3
+        limiter_records = [r for r in caplog.records if r.name.startswith("flask-limiter")]
+        assert [r.getMessage() for r in limiter_records if r.levelno >= logging.WARNING] == []
 
 
 class TestNormalUse:

@@ -470,6 +470,14 @@ class TestWorkersAndThreads:
         assert count_workers(server, cores) == cores
         assert server_settings(server.stop())["threads"] == 64
 
+    def test_granians_warning_about_many_threads_is_not_printed_at_every_start(
+        self, start_serve: StartServe
+    ) -> None:
+        # 64 threads is a choice (README, Serving); granian questions it at each start.
+        output = start_serve(USERAUTH_THREADS="64").stop()
+        assert "seems quite high" not in output
+        assert "userauth serving on" in output
+
 
 class TestFirstStart:
     def test_workers_of_the_start_that_creates_the_schema_are_no_larger_than_later_ones(

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from userauth.auth import Auth
-from userauth.web.session import SESSION_COOKIE
+from userauth.settings import SESSION_COOKIE
 
 EMAIL = "bob@example.com"
 PASSWORD = "b4l0u"

@@ -67,6 +67,22 @@ class StderrHandler(logging.StreamHandler[TextIO]):
         pass
 
 
+class IntentionalChoices(logging.Filter):
+    """Drop the library warnings that question a choice userauth made on purpose.
+
+    granian warns at every start that more Python threads than twice the cores "seems quite
+    high": userauth serve's 64 threads per worker are there so that clients sending bodies
+    slowly cannot hold every thread (README "Serving"). An operator reading that warning at
+    each start learns nothing but to ignore warnings.
+    """
+
+    QUESTIONED = ("seems quite high compared to the number of CPU cores",)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        return not any(phrase in message for phrase in self.QUESTIONED)
+
+
 def configure_logging(level: str) -> None:
     """Send every log record as JSON to stderr at `level`; calling it again only sets the level.
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import smtplib
 import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Protocol
@@ -17,6 +19,13 @@ class Mailer(Protocol):
 
     def send(self, to: str, subject: str, body: str) -> None:
         """Deliver one message, or raise."""
+
+    def probe(self) -> None:
+        """Talk to the mail server as `send` would, delivering nothing; raise as it would.
+
+        Jobs that turn out to have nothing to send (a reset for an unknown email) probe
+        instead, so a mail outage fails, retries and counts them exactly like real mail.
+        """
 
 
 def require_mailer(mailer: Mailer | None) -> Mailer:
@@ -98,8 +107,6 @@ class SmtpMailer:
 
     def send(self, to: str, subject: str, body: str) -> None:
         settings = self._settings
-        if settings.smtp_host is None:
-            raise RuntimeError("USERAUTH_SMTP_HOST is not set")
         message = EmailMessage()
         message["From"] = settings.mail_sender
         message["To"] = to
@@ -108,13 +115,26 @@ class SmtpMailer:
         # The sender's domain: make_msgid's default would look up this host's name (DNS).
         message["Message-ID"] = make_msgid(domain=_domain_of(settings.mail_sender))
         message.set_content(body)
+        with self._session() as smtp:
+            smtp.send_message(message)
+
+    def probe(self) -> None:
+        with self._session() as smtp:
+            smtp.noop()
+
+    @contextmanager
+    def _session(self) -> Iterator[smtplib.SMTP]:
+        """Open an SMTP session as the settings say (TLS, login), closed after the block."""
+        settings = self._settings
+        if settings.smtp_host is None:
+            raise RuntimeError("USERAUTH_SMTP_HOST is not set")
         smtp_class = smtplib.SMTP_SSL if settings.smtp_tls == "ssl" else smtplib.SMTP
         with smtp_class(settings.smtp_host, settings.smtp_port, timeout=self._timeout) as smtp:
             if settings.smtp_tls == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
             if settings.smtp_user and settings.smtp_password:
                 smtp.login(settings.smtp_user, settings.smtp_password)
-            smtp.send_message(message)
+            yield smtp
 
 
 def _domain_of(address: str) -> str:

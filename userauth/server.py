@@ -66,7 +66,8 @@ def build_server(settings: Settings) -> MPServer:
         workers=settings.workers,
         # The threads that run requests. A body is read by its request's thread, so many
         # (started on demand) keep slow senders from holding them all; granian's start-up
-        # warning that this is "quite high" for the cores is expected (bench.servers_compare).
+        # warning that this is "quite high" for the cores is expected, and filtered out
+        # (logs.IntentionalChoices; bench.servers_compare).
         blocking_threads=settings.threads,
         blocking_threads_idle_timeout=THREAD_IDLE_SECONDS,
         backlog=LISTEN_BACKLOG,
@@ -238,10 +239,17 @@ def _json_logging(level: str) -> dict[str, Any]:
         "version": 1,
         "disable_existing_loggers": False,
         "formatters": {"json": {"()": "userauth.logs.JsonFormatter"}},
+        "filters": {"intentional": {"()": "userauth.logs.IntentionalChoices"}},
         "handlers": {"json": {"()": "userauth.logs.StderrHandler", "formatter": "json"}},
         "root": {"level": level, "handlers": ["json"]},
         "loggers": {
-            "_granian": {"level": level, "handlers": [], "propagate": True},
+            "_granian": {
+                "level": level,
+                "handlers": [],
+                "propagate": True,
+                # Its warning about our many threads: a choice, explained in the README.
+                "filters": ["intentional"],
+            },
             "granian.access": {"level": "CRITICAL", "handlers": [], "propagate": False},
         },
     }

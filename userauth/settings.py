@@ -28,6 +28,7 @@ MAX_WORKERS = 64
 # OWASP Cryptographic Storage cheat sheet: a signing key of at least 256 bits of entropy.
 MIN_SECRET_KEY_LENGTH = 32
 HEADER_NAME = re.compile(r"[A-Za-z0-9-]{1,64}")
+COOKIE_NAME = re.compile(r"[A-Za-z0-9_-]{1,64}")
 ORIGIN = re.compile(r"https?://[a-z0-9-]+(\.[a-z0-9-]+)*(:[0-9]{1,5})?")
 HOST_NAME = re.compile(r"\.?[a-z0-9-]+(\.[a-z0-9-]+)*")
 # (backend, driver) pairs userauth is built and tested on.
@@ -40,6 +41,13 @@ OLD_DEFAULT_DATABASE_FILE = "a.db"
 DEVELOPMENT_HOST = "127.0.0.1"
 # The HMAC key of the rate-limit counters' keys: 256 bits, like its generated default.
 MIN_KEY_SECRET_LENGTH = 32
+# One IPv6 client is one /64 (RFC 4291 2.5.1: a host picks its own address within it);
+# a network wider than an ISP's /32 allocation would be other people's.
+IPV6_CLIENT_PREFIX = 64
+WIDEST_IPV6_PREFIX = 32
+# The design's session cookie, and the prefix that ties a cookie to this host (RFC 6265bis).
+SESSION_COOKIE = "session_id"
+HOST_PREFIX = "__Host-"
 
 T = TypeVar("T")
 
@@ -60,7 +68,10 @@ SECRET_VARIABLES = (
     "USERAUTH_SECRET_KEY",
     "USERAUTH_RATELIMIT_KEY_SECRET",
     "USERAUTH_SMTP_PASSWORD",
+    "USERAUTH_METRICS_TOKEN",
 )
+# A bearer token guessed online must cost more than it could ever be worth: 256 bits.
+MIN_METRICS_TOKEN_LENGTH = 32
 
 
 @dataclass(frozen=True)
@@ -102,6 +113,8 @@ class Settings:
     # Where the workers of one server share their metric files (prometheus_client's
     # multiprocess mode); None: each app counts alone. `userauth serve` sets its own.
     metrics_dir: str | None = None
+    # Set: GET /metrics answers only requests with `Authorization: Bearer <token>`.
+    metrics_token: str | None = field(default=None, repr=False)
     # Let `userauth serve` upgrade a database that is behind instead of refusing to start.
     auto_migrate: bool = False
     debug: bool = False
@@ -114,6 +127,12 @@ class Settings:
     ratelimit_reset: str = "10/minute;50/hour"
     # Reset emails per account: nobody can flood someone else's inbox.
     ratelimit_reset_account: str = "5/hour"
+    # Failed logins per device cookie (userauth/web/devices.py): a device that has logged
+    # into the account counts here instead of in the account's failures.
+    ratelimit_device_failures: str = "5/minute;20/hour"
+    # The IPv6 networks each per-address limit counts: the client's /64 always, and one
+    # bucket more per wider prefix listed (userauth/web/networks.py).
+    ratelimit_ipv6_prefixes: tuple[int, ...] = (IPV6_CLIENT_PREFIX,)
     ratelimit_key_prefix: str = "userauth"
     # The key of the HMAC that turns an email into its counters' key (no clear email in
     # Redis). Unset, one is generated when the settings are read: `userauth serve` reads
@@ -145,6 +164,9 @@ class Settings:
     redirect_hosts: tuple[str, ...] = ()
     # Domain attribute of the session cookie, so one login covers subdomains.
     cookie_domain: str | None = None
+    # The session cookie's name (the design's by default); production without a cookie
+    # domain sends it `__Host-`-prefixed (session_cookie_name).
+    session_cookie: str = SESSION_COOKIE
     # Origins (scheme://host[:port]) whose pages may call the API with the session cookie.
     cors_origins: tuple[str, ...] = ()
     # Hosted pages under /auth/ (sign up, log in, forgot, reset, account).
@@ -163,6 +185,20 @@ class Settings:
     def listen_host(self) -> str:
         """The address to bind: the one set, else development's loopback-only default."""
         return DEVELOPMENT_HOST if self.host is None else self.host
+
+    @property
+    def session_cookie_name(self) -> str:
+        """The session cookie's name: USERAUTH_SESSION_COOKIE (`session_id`), `__Host-`-prefixed in
+        production without a cookie domain.
+
+        A `__Host-` cookie is only accepted by a browser when it is Secure, has `Path=/` and no
+        `Domain` (RFC 6265bis 4.1.3.2), so a sibling subdomain cannot plant one of that name
+        (cookie tossing; OWASP ASVS 4.0.3 V3.4.4). Development keeps the design's `session_id`,
+        and so does production with USERAUTH_COOKIE_DOMAIN, where the prefix is not allowed.
+        """
+        if self.is_production and self.cookie_domain is None:
+            return HOST_PREFIX + self.session_cookie
+        return self.session_cookie
 
     @property
     def counter_key_secret(self) -> bytes:
@@ -224,10 +260,12 @@ class Settings:
             problems.append("USERAUTH_RATELIMIT_ENABLED must be on in production.")
         if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:
             problems.append("DATABASE_URL must not be an in-memory database in production.")
-        if self.pages_enabled and self.secret_key is None:
+        if self.secret_key is None:
+            # Needed with the pages off too: a key drawn per process would make every device
+            # cookie worthless after a restart or on another server (owners locked out again).
             problems.append(
                 "USERAUTH_SECRET_KEY must be set in production (the same on every server): "
-                "it signs the hosted pages' forms (or set USERAUTH_PAGES=false)."
+                "it signs the device cookies and the hosted pages' forms."
             )
         return problems
 
@@ -329,6 +367,23 @@ class _Reader:
             ) from None
         return value
 
+    def ipv6_prefixes(self, name: str) -> tuple[int, ...]:
+        """Read prefix lengths like `64,56,48`: 64 among them, none wider than /32."""
+        value = self.text(name, str(IPV6_CLIENT_PREFIX))
+        sentence = (
+            f"{name} must be IPv6 prefix lengths from {WIDEST_IPV6_PREFIX} to "
+            f"{IPV6_CLIENT_PREFIX} separated by commas, {IPV6_CLIENT_PREFIX} among them "
+            f"(e.g. 64,56,48), not {value!r}"
+        )
+        try:
+            prefixes = {int(part) for part in value.split(",")}
+        except ValueError:
+            raise SettingsError(sentence) from None
+        in_range = all(WIDEST_IPV6_PREFIX <= prefix <= IPV6_CLIENT_PREFIX for prefix in prefixes)
+        if IPV6_CLIENT_PREFIX not in prefixes or not in_range:
+            raise SettingsError(sentence)
+        return tuple(sorted(prefixes, reverse=True))
+
     def link_template(self, name: str, default: str) -> str:
         value = self.text(name, default)
         if "{token}" not in value:
@@ -356,6 +411,17 @@ class _Reader:
                     f"subdomains), not {host!r}"
                 )
         return hosts
+
+    def cookie_name(self, name: str, default: str) -> str:
+        value = self.text(name, default)
+        # RFC 6265 token characters we need, and no prefix of our own choosing: the prefix
+        # is production's to add (Settings.session_cookie_name).
+        if not COOKIE_NAME.fullmatch(value) or value.lower().startswith(("__host-", "__secure-")):
+            raise SettingsError(
+                f"{name} must be a cookie name of letters, digits, '-' and '_' (at most 64, "
+                f"without a __Host- or __Secure- prefix), not {value!r}"
+            )
+        return value
 
     def folder(self, name: str) -> str | None:
         value = self.optional(name)
@@ -412,6 +478,7 @@ def _server_settings(reader: _Reader) -> dict[str, Any]:
             "USERAUTH_LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO"
         ),
         "metrics_dir": reader.folder("PROMETHEUS_MULTIPROC_DIR"),
+        "metrics_token": _metrics_token(reader),
         "auto_migrate": reader.flag("USERAUTH_AUTO_MIGRATE", default=False),
         "debug": reader.flag("USERAUTH_DEBUG", default=False),
     }
@@ -439,12 +506,14 @@ def _rate_limit_settings(reader: _Reader) -> dict[str, Any]:
         "ratelimit_register": "USERAUTH_RATELIMIT_REGISTER",
         "ratelimit_reset": "USERAUTH_RATELIMIT_RESET",
         "ratelimit_reset_account": "USERAUTH_RATELIMIT_RESET_ACCOUNT",
+        "ratelimit_device_failures": "USERAUTH_RATELIMIT_DEVICE_FAILURES",
     }
     values: dict[str, Any] = {
         field_name: reader.limits(variable, getattr(Settings, field_name))
         for field_name, variable in limits.items()
     }
     values["ratelimit_enabled"] = reader.flag("USERAUTH_RATELIMIT_ENABLED", default=True)
+    values["ratelimit_ipv6_prefixes"] = reader.ipv6_prefixes("USERAUTH_RATELIMIT_IPV6_PREFIXES")
     values["ratelimit_key_prefix"] = reader.text(
         "USERAUTH_RATELIMIT_KEY_PREFIX", Settings.ratelimit_key_prefix
     )
@@ -469,6 +538,7 @@ def _gate_settings(reader: _Reader) -> dict[str, Any]:
         "login_url": reader.text("USERAUTH_LOGIN_URL", Settings.login_url),
         "redirect_hosts": reader.hosts("USERAUTH_REDIRECT_HOSTS"),
         "cookie_domain": reader.optional("USERAUTH_COOKIE_DOMAIN"),
+        "session_cookie": reader.cookie_name("USERAUTH_SESSION_COOKIE", SESSION_COOKIE),
         "cors_origins": reader.origins("USERAUTH_CORS_ORIGINS"),
         "pages_enabled": reader.flag("USERAUTH_PAGES", default=True),
         "templates_dir": reader.folder("USERAUTH_TEMPLATES_DIR"),
@@ -486,6 +556,16 @@ def _secret_key(reader: _Reader, *, production: bool) -> str | None:
             "(e.g. python -c 'import secrets; print(secrets.token_urlsafe(32))')"
         )
     return key
+
+
+def _metrics_token(reader: _Reader) -> str | None:
+    token = reader.optional("USERAUTH_METRICS_TOKEN")
+    if token is not None and len(token) < MIN_METRICS_TOKEN_LENGTH:
+        raise SettingsError(
+            f"USERAUTH_METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters "
+            "(e.g. python3 -c 'import secrets; print(secrets.token_urlsafe(32))')"
+        )
+    return token
 
 
 def _mail_settings(reader: _Reader) -> dict[str, Any]:

@@ -17,7 +17,9 @@ from userauth.auth import Auth
 from userauth.logs import configure_logging
 from userauth.settings import Settings, SettingsError
 from userauth.web.bodies import install_body_checks
+from userauth.web.cookie_tossing import install_cookie_tossing_checks
 from userauth.web.cors import install_cors
+from userauth.web.devices import install_device_cookies
 from userauth.web.docs import configure_api_documentation
 from userauth.web.errors import register_error_handlers
 from userauth.web.gate import gate
@@ -64,10 +66,12 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(gate)
     install_cors(app, settings)
+    install_cookie_tossing_checks(app)
     install_body_checks(app)
+    install_device_cookies(app, settings)
     install_pages(app, settings)
     install_observability(app, settings, auth)
-    configure_api_documentation(app)
+    configure_api_documentation(app, settings)
     register_error_handlers(app)
     # Flask-Limiter's wrappers hold the limiter weakly: the app must keep it alive.
     app.extensions["userauth.limiter"] = install_rate_limits(app, settings)

@@ -12,7 +12,8 @@ from importlib import resources
 from apiflask import APIFlask
 from flask import Blueprint, Response, abort
 
-from userauth.web.schemas import SECURITY_SCHEMES, Error
+from userauth.settings import Settings
+from userauth.web.schemas import Error, security_schemes
 
 # What the page may load: the files offapi ships, under the names the page asks for.
 ASSETS = {
@@ -39,10 +40,10 @@ def asset(name: str) -> Response:
     return response
 
 
-def configure_api_documentation(app: APIFlask) -> None:
+def configure_api_documentation(app: APIFlask, settings: Settings) -> None:
     """Set how the OpenAPI document describes the API, and serve /docs without a CDN."""
     app.config.update(
-        SECURITY_SCHEMES=SECURITY_SCHEMES,
+        SECURITY_SCHEMES=security_schemes(settings.session_cookie_name),
         DESCRIPTION="User accounts, sessions and password resets. Bodies are forms or JSON "
         'objects with the same fields; every error answers {"message": ...}.',
         # Bad input is a 400 {"message": ...} (web/errors.py), never webargs' 422.
@@ -53,6 +54,11 @@ def configure_api_documentation(app: APIFlask) -> None:
         # A cookie session is not HTTP authentication: no 401 is added to its routes.
         AUTO_AUTH_ERROR_RESPONSE=False,
         DOCS_FAVICON="data:,",
+        # This site, relative: never a request's Host. APIFlask's default writes the first
+        # request's URL root into the cached document, so one forged Host would make /docs'
+        # "Try it out" send every later reader's credentials there (issue 21, item 6).
+        SERVERS=[{"url": "/"}],
+        AUTO_SERVERS=False,
         # Relative to /docs, so the page also works behind a proxy that adds a path prefix.
         SWAGGER_UI_CSS="docs/assets/swagger-ui.css",
         SWAGGER_UI_BUNDLE_JS="docs/assets/swagger-ui-bundle.js",

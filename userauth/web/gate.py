@@ -30,7 +30,11 @@ gate = APIBlueprint("gate", __name__)
 
 @gate.get("/auth/verify")
 @gate.input(GateQuery, location="query", arg_name="query")
-@gate.output(Identity, description="A live session; its user is also in the identity headers.")
+@gate.output(
+    Identity,
+    description="A live session; its user is also in the identity headers. Key on the user "
+    "id: the email header is not proof that the person owns the address.",
+)
 @gate.doc(
     security=SESSION_COOKIE_SCHEME,
     responses=responses(

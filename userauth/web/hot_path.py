@@ -5,9 +5,9 @@ When this process's session cache answers for the session alone (session_cache.p
 entry the broadcast vouches for; an idle-clock write due goes to the worker's writer thread,
 idle_clock.py), the answer needs nothing from Flask: this WSGI layer writes it directly, byte
 for byte what the Flask route would answer (tests compare the two). Everything else — no
-cookie, a miss, a write due with no writer thread, a query string, a cross-origin request
-(CORS), any other route — goes to Flask unchanged. It sits
-inside the request log and metrics, so a hot answer is logged and counted like any other.
+cookie or several, a miss, a write due with no writer thread, a query string, a cross-origin
+request (CORS), any other route — goes to Flask unchanged. It sits inside the request log and
+metrics, so a hot answer is logged and counted like any other.
 """
 
 from __future__ import annotations
@@ -22,7 +22,6 @@ from userauth.auth import Auth
 from userauth.sessions import LiveSession
 from userauth.web.gate import header_value
 from userauth.web.observability import record_route
-from userauth.web.session import SESSION_COOKIE
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -39,6 +38,7 @@ class HotPath:
     ) -> None:
         self._wsgi_app = wsgi_app
         self._sessions = auth.sessions
+        self._cookie_name = auth.settings.session_cookie_name
         self._user_header = auth.settings.gate_user_header
         self._email_header = auth.settings.gate_email_header
         self._security_headers = list(security_headers)
@@ -84,10 +84,13 @@ class HotPath:
         if not cookie:
             return None
         try:
-            session_id = parse_cookie(cookie).get(SESSION_COOKIE)
+            session_ids = parse_cookie(cookie).getlist(self._cookie_name)
         except UnicodeDecodeError:  # not UTF-8: Flask's own reading decides what it names
             return None
-        return self._sessions.cached(session_id)
+        # Several copies (cookie tossing): Flask answers that there is no session, and clears them.
+        if len(session_ids) != 1:
+            return None
+        return self._sessions.cached(session_ids[0])
 
 
 # As Flask's jsonify outside debug: compact, keys sorted, ASCII. One encoder for every answer

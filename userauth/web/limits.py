@@ -1,9 +1,11 @@
 """Rate limits (Flask-Limiter): per client address, and per account where guessing targets one.
 
 A route declares which group of limits it takes with `@rate_limited(group)`; the rates come
-from the settings, so `install_rate_limits` applies each group's `limiter.limit(...)` to the
-routes that declared it when the app is built. Counters live in Redis when REDIS_URL is set;
-while Redis is down or hung they are kept in this process (see `_redis_options`).
+from the settings, so `install_rate_limits` applies each group's limits to the routes that
+declared it when the app is built. Each limit is one bucket whichever route or page counts
+in it (`Limiter.shared_limit`): the API and the hosted pages are two doors to one budget.
+Counters live in Redis when REDIS_URL is set; while Redis is down or hung they are kept in
+this process (see `_redis_options`).
 """
 
 from __future__ import annotations
@@ -18,13 +20,14 @@ from typing import Any, TypeVar
 
 from flask import Flask, Response, request
 from flask_limiter import Limiter, RouteLimit
-from flask_limiter.util import get_remote_address
 from werkzeug.exceptions import HTTPException
 
 from userauth.emails import lookup_key
-from userauth.settings import Settings
+from userauth.settings import IPV6_CLIENT_PREFIX, Settings
 from userauth.tokens import digest
-from userauth.web.session import SESSION_COOKIE
+from userauth.web.devices import presented_device
+from userauth.web.networks import client_of_request, network_of_request, not_ipv6, widened
+from userauth.web.session import session_cookie_name
 
 logger = logging.getLogger("userauth")
 
@@ -36,7 +39,7 @@ _GROUP = "rate_limit_group"
 REDIS_TIMEOUT_SECONDS = 0.25
 # Scopes that count failed attempts at a password: reserved before it is checked, and
 # cleared when it is right.
-_FAILURE_SCOPES = frozenset({"login-failures", "password-change"})
+_FAILURE_SCOPES = frozenset({"login-failures", "device-failures", "password-change"})
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -72,6 +75,16 @@ def _names_no_account() -> bool:
     return _email_in_body() is None
 
 
+def _device() -> str | None:
+    """Return the id of a valid device cookie entry for the account in the body, or None."""
+    email = _email_in_body()
+    return None if email is None else presented_device(email)
+
+
+def _device_key() -> str:
+    return "device:" + (_device() or "")
+
+
 def _account_key(secret: bytes) -> Callable[[], str]:
     """Key a limit by the account named in the body, whatever address the request comes from."""
 
@@ -79,14 +92,17 @@ def _account_key(secret: bytes) -> Callable[[], str]:
         email = lookup_key(_email_in_body() or "")
         # A keyed hash, not the email: whoever reads Redis (a dump, MONITOR, a replica) must
         # not learn who is being guessed at, nor test a list of emails without the key.
-        return "account:" + hmac.new(secret, email.encode(), hashlib.sha256).hexdigest()
+        # surrogatepass: a JSON body may hold a lone surrogate; a key that raised would make
+        # Flask-Limiter take its storage for dead and count in this process alone.
+        raw = email.encode("utf-8", errors="surrogatepass")
+        return "account:" + hmac.new(secret, raw, hashlib.sha256).hexdigest()
 
     return key
 
 
 def _session() -> str:
     """Key a limit by the session in the cookie (its digest: keys must hold no secret)."""
-    return "session:" + digest(request.cookies.get(SESSION_COOKIE, ""))
+    return "session:" + digest(request.cookies.get(session_cookie_name(), ""))
 
 
 def _redis_options() -> dict[str, Any]:
@@ -127,7 +143,7 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         LookupError: a route declares a group that does not exist.
     """
     limiter = Limiter(
-        get_remote_address,
+        client_of_request,
         storage_uri=settings.redis_url or "memory://",
         storage_options=_redis_options() if settings.redis_url else {},
         strategy="moving-window",
@@ -182,8 +198,8 @@ def _clear_failures(limiter: Limiter) -> None:
     clear them, as account lockouts do.
     """
     for current in limiter.current_limits:
-        # A route's own limit is scoped "<endpoint>:<scope>".
-        if current.request_args[-1].rpartition(":")[2] in _FAILURE_SCOPES:
+        # (key prefix, key, scope): a shared limit's scope is its own name.
+        if current.request_args[-1] in _FAILURE_SCOPES:
             limiter_in_use = current.limiter
             try:
                 limiter_in_use.clear(current.limit, *current.request_args)
@@ -193,42 +209,74 @@ def _clear_failures(limiter: Limiter) -> None:
                 logger.warning("rate limit: could not clear a failure count: %s", error)
 
 
-def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]:
-    # Only what changes something counts: showing a page's form (GET) is never limited.
-    def per_address(limits: str, scope: str) -> RouteLimit:
-        return limiter.limit(limits, scope=scope, error_message=TOO_MANY, methods=ATTEMPTS)
+class _Kinds:
+    """Make the limits of each kind (per address, per account, per key) on one limiter."""
 
-    def per_key(limits: str, scope: str, key: Callable[[], str], **options: Any) -> RouteLimit:
-        return limiter.limit(
-            limits, key_func=key, scope=scope, error_message=TOO_MANY, methods=ATTEMPTS, **options
+    def __init__(self, limiter: Limiter, settings: Settings) -> None:
+        self._limiter = limiter
+        prefixes = settings.ratelimit_ipv6_prefixes
+        self._wider = [prefix for prefix in prefixes if prefix < IPV6_CLIENT_PREFIX]
+        self._account = _account_key(settings.counter_key_secret)
+
+    def per_key(
+        self, limits: str, scope: str, key: Callable[[], str], **options: Any
+    ) -> RouteLimit:
+        # One bucket per scope, whichever route or page counts in it: a guessing run must not
+        # get a budget per door (the API's POST /sessions and the page's POST /auth/login).
+        # Only what changes something counts: showing a page's form (GET) is never limited.
+        return self._limiter.shared_limit(
+            limits, scope, key_func=key, error_message=TOO_MANY, methods=ATTEMPTS, **options
         )
 
-    account = _account_key(settings.counter_key_secret)
+    def per_address(self, limits: str, scope: str) -> list[RouteLimit]:
+        # An IPv6 client is its /64; each wider prefix configured is a bucket more, with room
+        # for the many clients of one site (networks.widened).
+        wider = (
+            self.per_key(widened(limits, p), scope, network_of_request(p), exempt_when=not_ipv6)
+            for p in self._wider
+        )
+        return [self.per_key(limits, scope, client_of_request), *wider]
 
-    def per_account(limits: str, scope: str, **options: Any) -> RouteLimit:
+    def per_account(self, limits: str, scope: str, **options: Any) -> RouteLimit:
         # A body naming no account (missing, or too large to read) is left to the route's 400
         # or 413 and to the per-address limit.
-        return per_key(limits, scope, account, exempt_when=_names_no_account, **options)
+        options.setdefault("exempt_when", _names_no_account)
+        return self.per_key(limits, scope, self._account, **options)
 
+
+def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]:
+    kinds = _Kinds(limiter, settings)
     return {
         # The failure scopes count every attempt up front; a right password clears them.
         "login": [
-            per_address(settings.ratelimit_login, "login"),
-            per_account(settings.ratelimit_login_failures, "login-failures"),
+            *kinds.per_address(settings.ratelimit_login, "login"),
+            # A device that logged into this account before counts apart (devices.py), so
+            # strangers' failures cannot lock the owner out (NIST SP 800-63B 5.2.2).
+            kinds.per_account(
+                settings.ratelimit_login_failures,
+                "login-failures",
+                exempt_when=lambda: _names_no_account() or _device() is not None,
+            ),
+            kinds.per_key(
+                settings.ratelimit_device_failures,
+                "device-failures",
+                _device_key,
+                exempt_when=lambda: _device() is None,
+            ),
         ],
         "register": [
-            per_address(settings.ratelimit_register, "register"),
+            *kinds.per_address(settings.ratelimit_register, "register"),
             # Production mails the owner of a taken email: that mail is limited per account.
-            per_account(settings.ratelimit_reset_account, "signup-account", **_ON_SUCCESS),
+            kinds.per_account(settings.ratelimit_reset_account, "signup-account", **_ON_SUCCESS),
         ],
         "request-reset": [
-            per_address(settings.ratelimit_reset, "reset"),
-            per_account(settings.ratelimit_reset_account, "reset-account"),
+            *kinds.per_address(settings.ratelimit_reset, "reset-request"),
+            kinds.per_account(settings.ratelimit_reset_account, "reset-account"),
         ],
-        "reset": [per_address(settings.ratelimit_reset, "reset")],
+        "reset": kinds.per_address(settings.ratelimit_reset, "reset"),
         # A stolen session must not become a way around the failed-login limit.
         "password-change": [
-            per_key(settings.ratelimit_login_failures, "password-change", _session)
+            kinds.per_key(settings.ratelimit_login_failures, "password-change", _session)
         ],
     }
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 import itertools
 import logging
 import os
@@ -20,7 +21,13 @@ from userauth.auth import Auth
 from userauth.db.outages import outage_cause
 from userauth.settings import Settings
 from userauth.web.metrics import CONTENT_TYPE, Metrics
-from userauth.web.schemas import Status, Unavailable, json_answer, responses
+from userauth.web.schemas import (
+    METRICS_TOKEN_SCHEME,
+    Status,
+    Unavailable,
+    json_answer,
+    responses,
+)
 
 if TYPE_CHECKING:
     from _typeshed import OptExcInfo
@@ -222,6 +229,19 @@ class _Observability:
     def __init__(self, settings: Settings, auth: Auth) -> None:
         self.dependencies = Dependencies(settings, auth)
         self.metrics = Metrics(self.dependencies, settings.metrics_dir)
+        self.metrics_token = settings.metrics_token
+
+    def may_scrape(self, authorization: str | None) -> bool:
+        """Tell whether a request with this Authorization header may read /metrics."""
+        if self.metrics_token is None:
+            return True
+        scheme, _, credentials = (authorization or "").partition(" ")
+        # Constant time: a comparison that stops at the first wrong byte would let the
+        # token be guessed a byte at a time (OWASP ASVS 4.0.3 V2.9).
+        expected = self.metrics_token.encode()
+        return scheme.lower() == "bearer" and hmac.compare_digest(
+            credentials.strip().encode(errors="surrogateescape"), expected
+        )
 
 
 def _state() -> _Observability:
@@ -252,18 +272,26 @@ def readyz() -> Response:
 
 @operations.get("/metrics")
 @operations.doc(
+    security=METRICS_TOKEN_SCHEME,
     responses=responses(
         {
             200: {
                 "description": "The Prometheus text format.",
                 "content": {"text/plain": {"schema": {"type": "string"}}},
-            }
+            },
+            401: "USERAUTH_METRICS_TOKEN is set and the request does not carry it.",
         }
-    )
+    ),
 )
 def metrics() -> Response:
-    """Expose the metrics in Prometheus's text format."""
-    return Response(_state().metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+    """Expose the metrics in Prometheus's text format (with the bearer token, when one is set)."""
+    state = _state()
+    if not state.may_scrape(request.headers.get("Authorization")):
+        response = jsonify(message="metrics need the bearer token")
+        response.status_code = 401
+        response.headers["WWW-Authenticate"] = 'Bearer realm="userauth metrics"'
+        return response
+    return Response(state.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
 
 
 def record_route(environ: WSGIEnvironment, route: str, method: str, path: str) -> None:

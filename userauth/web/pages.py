@@ -40,6 +40,7 @@ from userauth.errors import (
     WrongPasswordError,
 )
 from userauth.settings import Settings
+from userauth.web.devices import remember_device
 from userauth.web.errors import UNAVAILABLE, unexpected_error
 from userauth.web.form_session import FormSessionInterface
 from userauth.web.forms import (
@@ -154,10 +155,12 @@ def login() -> ResponseReturnValue:
     if current_session() is not None and request.method == "GET":
         return redirect(target)
     if form.validate_on_submit():
-        result = _auth().login(_text(form.email), _text(form.password), _client())
+        email = _text(form.email)
+        result = _auth().login(email, _text(form.password), _client())
         if result.succeeded and result.session_id is not None:
             response = redirect(target)
             set_session_cookie(response, result.session_id)
+            remember_device(response, email)
             return response
         _fail(form.password, LOGIN_FAILED)
         return _render("login.html", 401, form=form, next=target)

@@ -11,6 +11,7 @@ from flask import Response, current_app, jsonify, redirect, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import Auth, Client
+from userauth.web.devices import remember_device
 from userauth.web.errors import LoginFailedError
 from userauth.web.limits import rate_limited
 from userauth.web.schemas import (
@@ -22,6 +23,7 @@ from userauth.web.schemas import (
     SET_COOKIE,
     TOO_LARGE,
     UNAVAILABLE,
+    UNSUPPORTED_BODY,
     Credentials,
     EmailAndMessage,
     Message,
@@ -74,6 +76,7 @@ def index() -> Response:
             "or the email is registered.",
             403: CROSS_SITE_ONLY,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -99,6 +102,7 @@ def register(body: dict[str, str]) -> Response:
             401: "Wrong email or password, or a disabled account.",
             403: CROSS_SITE_ONLY,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -112,6 +116,7 @@ def login(body: dict[str, str]) -> Response:
         raise LoginFailedError
     response = jsonify(email=email, message="logged in")
     set_session_cookie(response, result.session_id)
+    remember_device(response, email)
     return response
 
 
@@ -154,6 +159,7 @@ def profile() -> Response:
         {
             403: "No account has this email (development only)." + CROSS_SITE,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -177,6 +183,7 @@ def request_reset(body: dict[str, str]) -> Response:
         {
             403: "The token is unknown, spent, expired or another account's." + CROSS_SITE,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -239,6 +246,7 @@ def revoke_session(session_number: int) -> Response:
         {
             403: "No live session, or the current password is wrong." + CROSS_SITE,
             413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }

@@ -17,7 +17,7 @@ from apiflask.validators import Length, OneOf
 from marshmallow import EXCLUDE, ValidationError
 
 from userauth.emails import MAX_EMAIL_LENGTH
-from userauth.web.session import SESSION_COOKIE
+from userauth.web.devices import DEVICE_COOKIE
 
 MAX_FIELD_LENGTH = 4096
 # The name of the session cookie's security scheme (the cookie is web/session.py's).
@@ -129,8 +129,17 @@ class SessionList(Schema):
 
 
 class Identity(Schema):
-    id = Integer(required=True, metadata={"description": "The user's id."})
-    email = String(required=True)
+    id = Integer(
+        required=True,
+        metadata={"description": "The user's id: key accounts on it (it never changes)."},
+    )
+    email = String(
+        required=True,
+        metadata={
+            "description": "The email the account signed up with. Not verified: anyone can "
+            "sign up with any address, so never grant access on it; key on `id`."
+        },
+    )
 
 
 class GateQuery(Schema):
@@ -165,10 +174,20 @@ def json_answer(description: str, schema: type[Schema]) -> dict[str, Any]:
 
 
 TOO_LARGE = "The body is larger than the server accepts."
+# Every route that reads a body (web/bodies.py).
+UNSUPPORTED_BODY = {
+    **json_answer("The body is neither a form nor JSON, or not in UTF-8, or compressed.", Error),
+    "headers": {
+        "Accept": {"description": "The media types a body may have.", "schema": {"type": "string"}}
+    },
+}
 # Every state-changing route: a browser's cross-site request from an origin not allowed.
-CROSS_SITE_ONLY = "A cross-site request from an origin that USERAUTH_CORS_ORIGINS does not list."
+CROSS_SITE_ONLY = (
+    "A browser's request from another site's page (Sec-Fetch-Site, else Origin, else Referer) "
+    "whose origin USERAUTH_CORS_ORIGINS does not list."
+)
 CROSS_SITE = " Or: " + CROSS_SITE_ONLY[0].lower() + CROSS_SITE_ONLY[1:]
-NO_SESSION = "No live session has the session_id cookie."
+NO_SESSION = "No live session has the session cookie (or the request carries it twice)."
 RATE_LIMITED = {
     **json_answer("Too many attempts; retry after the given number of seconds.", Error),
     "headers": {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}},
@@ -178,17 +197,32 @@ UNAVAILABLE = {
     **json_answer("The database is unavailable; retry after the given number of seconds.", Error),
     "headers": {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}},
 }
-SECURITY_SCHEMES = {
-    SESSION_COOKIE_SCHEME: {
-        "type": "apiKey",
-        "in": "cookie",
-        "name": SESSION_COOKIE,
-        "description": "The session id set by POST /sessions.",
-    }
-}
+# The name of /metrics' optional bearer token's security scheme (USERAUTH_METRICS_TOKEN).
+METRICS_TOKEN_SCHEME = "metricsToken"  # noqa: S105 - a scheme's name, not a token
 SET_COOKIE = {
     "Set-Cookie": {
-        "description": f"{SESSION_COOKIE}=<session id>; HttpOnly; SameSite=Lax; Path=/",
+        "description": "The session cookie (named in the sessionCookie security scheme): "
+        "<name>=<session id>; HttpOnly; SameSite=Lax; Path=/"
+        # Kept at logout: this device's own failed-login budget (userauth/web/devices.py).
+        f", and {DEVICE_COOKIE}=<device entries>; HttpOnly; SameSite=Lax; Path=/",
         "schema": {"type": "string"},
     }
 }
+
+
+def security_schemes(cookie_name: str) -> dict[str, Any]:
+    """Return the document's security schemes: /metrics' bearer token, and the session
+    cookie under its name."""
+    return {
+        METRICS_TOKEN_SCHEME: {
+            "type": "http",
+            "scheme": "bearer",
+            "description": "USERAUTH_METRICS_TOKEN, when it is set; /metrics is open otherwise.",
+        },
+        SESSION_COOKIE_SCHEME: {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": cookie_name,
+            "description": "The session id set by POST /sessions.",
+        },
+    }
