@@ -1,11 +1,15 @@
-"""Emails: stored trimmed with the domain lower-cased, unique and found case-insensitively."""
+"""Emails: stored trimmed with the domain lower-cased; unique and found by one key everywhere."""
 
 from __future__ import annotations
 
 import pytest
 from flask.testing import FlaskClient
 
+from tests.test_cli import userauth
+from userauth import emails
+from userauth.admin import Admin
 from userauth.auth import Auth
+from userauth.emails import normalize
 
 PASSWORD = "b4l0u"
 
@@ -206,3 +210,177 @@ class TestMalformedEmail:
 
         assert response.status_code == 400
         assert message_of(response.get_json()) == "email is required"
+
+
+# Two spellings of one address under the email key (emails.lookup_key): the first is
+# registered, the second must find that account everywhere, and never make a second one.
+SAME_ADDRESS = pytest.mark.parametrize(
+    ("registered", "other"),
+    [
+        ("σας@example.com", "ΣΑΣ@example.com"),
+        ("ΣΑΣ@example.com", "σας@example.com"),
+        ("straße@example.com", "STRASSE@example.com"),
+        ("bob@example.com", "ＢＯＢ@example.com"),
+        ("İrem@example.com", "i\u0307rem@example.com"),
+        ("Irène@example.com", "IRE\u0300NE@example.com"),
+        ("ǅemal@example.com", "DŽEMAL@example.com"),
+    ],
+    ids=[
+        "greek-final-sigma",
+        "greek-capitals-first",
+        "eszett-and-ss",
+        "fullwidth-letters",
+        "turkish-dotted-capital-i",
+        "combining-grave-accent",
+        "titlecase-digraph",
+    ],
+)
+# Addresses that look alike but are not the same: each is an account of its own.
+DISTINCT_ADDRESSES = pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("irmak@example.com", "ırmak@example.com"),
+        ("resume@example.com", "résumé@example.com"),
+        ("bob@example.com", "bob@example.org"),
+    ],
+    ids=["dotless-i", "accents", "other-domain"],
+)
+
+
+def sign_up(client: FlaskClient, email: str, password: str = PASSWORD) -> int:
+    return client.post("/users", data={"email": email, "password": password}).status_code
+
+
+class TestTheEmailKey:
+    @SAME_ADDRESS
+    def test_two_spellings_of_one_address_have_one_key(self, registered: str, other: str) -> None:
+        # The per-account rate limits key their counters by it (userauth/web/limits.py).
+        assert emails.lookup_key(registered) == emails.lookup_key(other)
+
+    @DISTINCT_ADDRESSES
+    def test_addresses_that_only_look_alike_have_their_own_keys(
+        self, first: str, second: str
+    ) -> None:
+        assert emails.lookup_key(first) != emails.lookup_key(second)
+
+    def test_an_email_whose_key_is_over_250_characters_is_refused(self, auth: Auth) -> None:
+        # U+FDFA is one character, and eighteen under NFKC.
+        email = "\ufdfa" * 14 + "@example.com"
+        with pytest.raises(ValueError, match="at most 250 characters"):
+            auth.register_user(email, PASSWORD)
+
+
+class TestSignUpUnderTheKey:
+    @SAME_ADDRESS
+    def test_the_other_spelling_is_taken_in_development(
+        self, client: FlaskClient, auth: Auth, registered: str, other: str
+    ) -> None:
+        assert sign_up(client, registered) == 200
+
+        second = client.post("/users", data={"email": other, "password": "another password"})
+
+        assert (second.status_code, second.get_json()) == (
+            400,
+            {"message": "email already registered"},
+        )
+        assert Admin(auth).list_users().total == 1
+
+    @DISTINCT_ADDRESSES
+    def test_an_address_that_only_looks_alike_signs_up(
+        self, client: FlaskClient, first: str, second: str
+    ) -> None:
+        assert sign_up(client, first) == 200
+        assert sign_up(client, second) == 200
+
+
+class TestLoginUnderTheKey:
+    @SAME_ADDRESS
+    def test_either_spelling_logs_in_to_the_one_account(
+        self, client: FlaskClient, registered: str, other: str
+    ) -> None:
+        sign_up(client, registered)
+        stored = normalize(registered)
+
+        for spelling in (registered, other):
+            login = client.post("/sessions", data={"email": spelling, "password": PASSWORD})
+            assert login.status_code == 200, spelling
+            assert client.get("/profile").get_json() == {"email": stored}
+
+
+class TestResetUnderTheKey:
+    @SAME_ADDRESS
+    def test_the_other_spelling_asks_and_uses_the_accounts_reset_token(
+        self, client: FlaskClient, auth: Auth, registered: str, other: str
+    ) -> None:
+        sign_up(client, registered)
+
+        asked = client.post("/reset_password", data={"email": other})
+        assert asked.status_code == 200
+        reset = {"email": registered, "reset_token": asked.get_json()["reset_token"]}
+        done = client.put("/reset_password", data={**reset, "new_password": "t4rt1fl3tt3"})
+
+        assert done.status_code == 200
+        assert auth.valid_login(other, "t4rt1fl3tt3")
+
+
+class TestAdministrationUnderTheKey:
+    @SAME_ADDRESS
+    def test_user_disable_with_the_other_spelling_disables_the_one_account(
+        self, database_url: str, auth: Auth, registered: str, other: str
+    ) -> None:
+        auth.register_user(registered, PASSWORD)
+
+        result = userauth("user", "disable", other, database_url=database_url)
+
+        assert result.returncode == 0, result.stderr
+        assert not auth.valid_login(registered, PASSWORD)
+        assert Admin(auth).show_user(registered).disabled_at is not None
+
+    @SAME_ADDRESS
+    def test_user_list_search_finds_the_account_by_the_other_spelling(
+        self, auth: Auth, registered: str, other: str
+    ) -> None:
+        auth.register_user(registered, PASSWORD)
+        auth.register_user("someone.else@example.com", PASSWORD)
+
+        found = Admin(auth).list_users(search=other.partition("@")[0])
+
+        assert [user.email for user in found.users] == [normalize(registered)]
+
+    @SAME_ADDRESS
+    def test_audit_list_finds_a_deleted_accounts_events_by_the_other_spelling(
+        self, auth: Auth, registered: str, other: str
+    ) -> None:
+        auth.register_user(registered, PASSWORD)
+        auth.create_session(registered)
+        Admin(auth).delete_user(registered)
+
+        events = Admin(auth).audit_events(email=other)
+
+        assert [event.event for event in events] == ["admin_user_deleted", "login"]
+        assert {event.email for event in events} == {normalize(registered)}
+
+
+class TestTheStoreKeepsTheKey:
+    def test_update_user_gives_a_new_email_its_key(self, auth: Auth) -> None:
+        user = auth.register_user("first@example.com", PASSWORD)
+
+        auth.db.update_user(user.id, email="ΣΑΣ@example.com")
+
+        assert auth.valid_login("σας@example.com", PASSWORD)
+        assert not auth.valid_login("first@example.com", PASSWORD)
+        with pytest.raises(ValueError, match="already exists"):
+            auth.register_user("σας@example.com", PASSWORD)
+
+    def test_update_user_refuses_a_key_apart_from_its_email(self, auth: Auth) -> None:
+        user = auth.register_user("bob@example.com", PASSWORD)
+
+        with pytest.raises(ValueError, match="email_key"):
+            auth.db.update_user(user.id, email_key="alice@example.com")
+        assert auth.valid_login("bob@example.com", PASSWORD)
+
+    def test_add_user_refuses_another_spelling_of_a_stored_email(self, auth: Auth) -> None:
+        auth.db.add_user("σας@example.com", "hash one")
+
+        with pytest.raises(ValueError, match="already exists"):
+            auth.db.add_user("ΣΑΣ@example.com", "hash two")

@@ -6,7 +6,6 @@ import os
 import subprocess
 import sys
 import uuid
-import warnings
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -21,6 +20,7 @@ from sqlalchemy import DateTime, Engine, Integer, String, column, insert, inspec
 
 from tests.conftest import FakeClock, ServerProcess, free_port
 from userauth import migrations, tokens
+from userauth.admin import Admin
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import EmailTakenError, InvalidTokenError
@@ -164,8 +164,9 @@ class TestUpgradeFromTheOriginalDesign:
     ) -> None:
         migrations.upgrade(database_url)
         columns = [column["name"] for column in inspect(engine).get_columns("users")]
-        # Reset tokens are one-time secrets, in their own table (revision 0003).
-        assert columns == ["id", "email", "hashed_password", "session_id"]
+        # Reset tokens are one-time secrets, in their own table (revision 0003); the email's
+        # key is added (revision 0005).
+        assert columns == ["id", "email", "hashed_password", "session_id", "email_key"]
 
 
 class TestDuplicateEmails:
@@ -207,14 +208,10 @@ class TestMigrationChain:
 
     def test_the_head_matches_the_models(self, database_url: str, engine: Engine) -> None:
         migrations.upgrade(database_url)
-        with warnings.catch_warnings():
-            # SQLite cannot reflect the lower(email) index, so Alembic skips comparing it
-            # there and says so; PostgreSQL compares it, and the unique-email test above
-            # covers it on SQLite.
-            warnings.filterwarnings("ignore", message=".*expression-based index.*")
-            with engine.connect() as connection:
-                context = MigrationContext.configure(connection, opts={"compare_type": True})
-                assert compare_metadata(context, metadata) == []
+        # No expression index is left (0005 dropped lower(email)): SQLite compares every one.
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            assert compare_metadata(context, metadata) == []
 
     def test_each_script_is_named_by_its_revision_so_the_newest_name_is_the_head(self) -> None:
         # ensure_current() finds the head by the newest file name, without loading Alembic.
@@ -370,6 +367,145 @@ class TestUpgradeToTheOutbox:
             ).all()
         assert [tuple(row) for row in rows] == [(1, ORIGINAL_USERS[1][0]), (None, None)]
         assert count_rows(engine, "mail_jobs") == 0
+
+
+# (email, password, another spelling of it) of accounts a database at revision 0004 holds;
+# the first is the one PostgreSQL's lower() kept from logging in ("ΣΑΣ" is "σασ" there).
+ACCOUNTS_AT_0004 = [
+    ("ΣΑΣ@example.com", "sigma password", "σας@example.com"),
+    ("Ünal@example.com", "ünal password", "üNAL@EXAMPLE.com"),
+    ("bob@example.com", "bob password", "ＢＯＢ@example.com"),
+]
+PASSWORD_AT_0004 = "a password"
+# The email a deleted account's audit events kept, and another spelling of it.
+DELETED_AT_0004 = ("Straße@example.com", "STRASSE@example.com")
+
+
+def insert_users_at_0004(engine: Engine, accounts: list[tuple[str, str]]) -> None:
+    """Insert (email, password) accounts as revision 0004's userauth stored them (no key)."""
+    with engine.begin() as connection:
+        for email, password in accounts:
+            hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+            connection.execute(
+                text("INSERT INTO users (email, hashed_password) VALUES (:email, :hashed)"),
+                {"email": email, "hashed": hashed},
+            )
+
+
+def insert_at_0004(engine: Engine, now: datetime) -> str:
+    """Fill a database at revision 0004: ACCOUNTS_AT_0004, a live session of the first, a
+    login event of each, and an event of a deleted account; return the session id."""
+    session_id = str(uuid.uuid4())
+    insert_users_at_0004(engine, [(email, password) for email, password, _ in ACCOUNTS_AT_0004])
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO sessions (user_id, id_digest, created_at, last_used_at, expires_at,"
+                " user_agent, client_address) VALUES (1, :digest, :now, :now, :expires, '', '')"
+            ),
+            {"digest": tokens.digest(session_id), "now": now, "expires": now + timedelta(hours=8)},
+        )
+        events = [(user_id, email) for user_id, (email, _, _) in enumerate(ACCOUNTS_AT_0004, 1)]
+        for user_id, email in [*events, (None, DELETED_AT_0004[0])]:
+            connection.execute(
+                text(
+                    "INSERT INTO audit_events (user_id, event, email, client_address, user_agent,"
+                    " created_at) VALUES (:user_id, 'login', :email, '', '', :now)"
+                ),
+                {"user_id": user_id, "email": email, "now": now},
+            )
+    return session_id
+
+
+class TestUpgradeToEmailKeys:
+    """Revision 0005 keys every account by emails.lookup_key, keeping every row."""
+
+    @pytest.fixture
+    def session_id(self, database_url: str, engine: Engine, clock: FakeClock) -> str:
+        migrations.upgrade(database_url, "0004")
+        return insert_at_0004(engine, clock())
+
+    def test_no_row_is_lost(self, session_id: str, database_url: str, engine: Engine) -> None:
+        before = user_rows(engine), count_rows(engine, "audit_events")
+        migrations.upgrade(database_url)
+        assert (user_rows(engine), count_rows(engine, "audit_events")) == before
+
+    def test_every_account_logs_in_with_another_spelling_of_its_email(
+        self, session_id: str, make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth()
+        for email, password, other in ACCOUNTS_AT_0004:
+            assert auth.valid_login(email, password), email
+            assert auth.valid_login(other, password), other
+
+    def test_another_spelling_of_a_kept_email_is_taken(
+        self, session_id: str, make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth()
+        for _, _, other in ACCOUNTS_AT_0004:
+            with pytest.raises(EmailTakenError):
+                auth.register_user(other, "another password")
+
+    def test_a_live_session_stays_live(
+        self, session_id: str, make_auth: Callable[..., Auth]
+    ) -> None:
+        user = make_auth().get_user_from_session_id(session_id)
+        assert user is not None
+        assert user.email == ACCOUNTS_AT_0004[0][0]
+
+    def test_a_deleted_accounts_events_are_found_by_another_spelling(
+        self, session_id: str, make_auth: Callable[..., Auth]
+    ) -> None:
+        events = Admin(make_auth()).audit_events(email=DELETED_AT_0004[1])
+        assert [(event.event, event.email) for event in events] == [("login", DELETED_AT_0004[0])]
+
+
+class TestEmailsThatShareAKey:
+    """Accounts 0004 kept apart but whose emails share a key: 0005 names them, touches none."""
+
+    # straße/STRASSE differ under lower() everywhere; σας/ΣΑΣ under SQLite's and PostgreSQL's.
+    SHARING = ("straße@example.com", "STRASSE@example.com", "σας@example.com", "ΣΑΣ@example.com")
+
+    @pytest.fixture
+    def sharing(self, database_url: str, engine: Engine) -> Rows:
+        migrations.upgrade(database_url, "0004")
+        emails = ["alice@example.com", *self.SHARING]
+        insert_users_at_0004(engine, [(email, PASSWORD_AT_0004) for email in emails])
+        return user_rows(engine)
+
+    def test_the_upgrade_stops_naming_each_account_that_shares_a_key(
+        self, sharing: Rows, database_url: str
+    ) -> None:
+        with pytest.raises(migrations.DuplicateEmailsError) as raised:
+            migrations.upgrade(database_url)
+        message = str(raised.value)
+        assert "straße@example.com (id 2), STRASSE@example.com (id 3)" in message
+        assert "σας@example.com (id 4), ΣΑΣ@example.com (id 5)" in message
+        assert "alice" not in message
+        assert "userauth db upgrade" in message
+
+    def test_a_refused_upgrade_leaves_the_database_as_it_was(
+        self, sharing: Rows, database_url: str, engine: Engine
+    ) -> None:
+        with pytest.raises(migrations.DuplicateEmailsError):
+            migrations.upgrade(database_url)
+        assert user_rows(engine) == sharing
+        assert migrations.current_revision(engine) == "0004"
+        columns = {column["name"] for column in inspect(engine).get_columns("users")}
+        assert "email_key" not in columns
+
+    def test_db_upgrade_reports_them_and_exits_1(self, sharing: Rows, database_url: str) -> None:
+        result = run_userauth(database_url, "db", "upgrade")
+        assert result.returncode == 1
+        assert "straße@example.com (id 2), STRASSE@example.com (id 3)" in result.stderr
+
+    def test_the_upgrade_goes_through_once_one_of_each_is_left(
+        self, sharing: Rows, database_url: str, engine: Engine, make_auth: Callable[..., Auth]
+    ) -> None:
+        with engine.begin() as connection:
+            connection.execute(text("DELETE FROM users WHERE id IN (3, 5)"))
+        migrations.upgrade(database_url)
+        assert make_auth().valid_login("straße@example.com", PASSWORD_AT_0004)
 
 
 class TestBuildingADBOrAnApp:

@@ -456,7 +456,8 @@ class TestDevelopmentPasswordPolicy:
 
 def session_cookies(response: TestResponse) -> list[str]:
     """Return the response's session Set-Cookie headers (a login also sets the device's)."""
-    return [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session_id=")]
+    names = ("session_id", "__Host-session_id")
+    return [h for h in response.headers.getlist("Set-Cookie") if h.partition("=")[0] in names]
 
 
 class TestSessionCookie:

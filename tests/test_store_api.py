@@ -7,6 +7,7 @@ a new store finds what earlier ones saved.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import fields
 from typing import Any
 
 import pytest
@@ -16,13 +17,13 @@ import sqlalchemy.exc
 from sqlalchemy.orm.exc import NoResultFound  # type: ignore[attr-defined]
 
 from userauth.db import DB
-from userauth.models import User, users_table
+from userauth.models import User
 
 MakeDB = Callable[[], DB]
 
 
 def _columns(found: User) -> dict[str, Any]:
-    return {column.key: getattr(found, column.key) for column in users_table.columns}
+    return {attribute.name: getattr(found, attribute.name) for attribute in fields(User)}
 
 
 class TestConstructor:

@@ -62,13 +62,14 @@ class Accounts:
             # sign-up form does not reveal which emails are registered (SPEC.md C3).
             # The look-up and the mail happen after the answer, out of the job the request
             # queues: a taken email costs the same as a new one (enumeration by timing).
-            self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, email, NO_CLIENT)
+            # The stored form: it fits the job's column, where the given one may not.
+            self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, emails.normalize(email), NO_CLIENT)
         else:
             if self._settings.is_production:
                 # A new account queues a job too: the outbox's gauges and counters (pending
                 # mail, failed sends during a mail outage) move alike for a new email and a
                 # taken one, so /metrics does not tell them apart (issue 21, item 9).
-                self._outbox.enqueue(ACCOUNT_CREATED_MAIL, email, NO_CLIENT)
+                self._outbox.enqueue(ACCOUNT_CREATED_MAIL, emails.normalize(email), NO_CLIENT)
 
     def find(self, email: str | None) -> User | None:
         """Return the enabled account with this email, or None.
@@ -93,11 +94,10 @@ class Accounts:
         self._db.upgrade_password_hash(user.id, user.hashed_password, upgraded)
 
     def _lookup(self, email: str | None, *, enabled_only: bool) -> User | None:
-        # No stored email holds a NUL, and PostgreSQL refuses one in a query parameter.
-        if not email or "\x00" in email:
+        # Answered here: PostgreSQL would refuse a NUL or a lone surrogate in the query.
+        if email is None or emails.names_no_account(email):
             return None
-        normalized = emails.loose_normalize(email)
-        return self._db.find_user_by_email(normalized, enabled_only=enabled_only)
+        return self._db.find_user_by_email(email, enabled_only=enabled_only)
 
     def _notify_account_exists(self, job: MailJob) -> None:
         user = self.find(job.email)

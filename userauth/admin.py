@@ -13,7 +13,7 @@ from datetime import datetime
 from userauth.audit import Client
 from userauth.auth import Auth
 from userauth.clock import as_utc, utcnow
-from userauth.emails import loose_normalize
+from userauth.emails import names_no_account
 from userauth.errors import UnknownEmailError
 from userauth.models import User
 from userauth.one_time import Purpose
@@ -165,12 +165,14 @@ class Admin:
         """
         if email is None:
             events = self._db.list_audit_events(limit=limit)
+        elif names_no_account(email):
+            raise UnknownEmailError(email)
         else:
             user = self._auth.accounts.find_any(email)
             # A deleted account is found by the email its events kept.
             events = self._db.list_audit_events(
                 user_id=None if user is None else user.id,
-                email=loose_normalize(email) if user is None else None,
+                email=email if user is None else None,
                 limit=limit,
             )
             if not events and user is None:

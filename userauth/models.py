@@ -23,7 +23,6 @@ from sqlalchemy import (
     Row,
     String,
     Table,
-    func,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -68,10 +67,13 @@ users_table = Table(
     Column("hashed_password", PasswordHash(), nullable=False),
     # Digest of the newest session id (SPEC.md C2); the live sessions are in `sessions`.
     Column("session_id", String(250), nullable=True),
+    # The email's key (userauth.emails.lookup_key), computed in Python by the store whenever
+    # it writes `email`: every look-up compares it, never the database's own lower().
+    Column("email_key", String(250), nullable=False),
 )
-# Uniqueness is the database's job, so two concurrent sign-ups cannot both win; lower()
-# makes it case-insensitive on SQLite and PostgreSQL alike.
-Index("uq_users_email_lower", func.lower(users_table.c.email), unique=True)
+# Uniqueness is the database's job, so two concurrent sign-ups cannot both win; on the key,
+# so "the same email" is one rule, Python's, on SQLite and PostgreSQL alike.
+Index("uq_users_email_key", users_table.c.email_key, unique=True)
 
 # One logged-in device: the digest of its session id, and its clocks.
 sessions_table = Table(
@@ -111,6 +113,8 @@ audit_events_table = Table(
     Column("client_address", String(64), nullable=False, default=""),
     Column("user_agent", String(512), nullable=False, default=""),
     _moment("created_at", index=True),
+    # lookup_key(email): `audit list --email` finds a deleted account's events by it.
+    Column("email_key", String(250), nullable=True),
 )
 
 # An account an administrator has disabled: it cannot log in.

@@ -9,7 +9,7 @@ BUSY_TIMEOUT_MS = 30_000
 
 
 def configure(connection: sqlite3.Connection, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> None:
-    """Set up an application connection: WAL, a busy timeout, foreign keys, Unicode lower()."""
+    """Set up an application connection: WAL, a busy timeout, foreign keys."""
     cursor = connection.cursor()
     # WAL lets readers go on while one writer commits; the busy timeout makes writers queue
     # instead of failing with "database is locked" under a multi-threaded server; past it,
@@ -19,14 +19,14 @@ def configure(connection: sqlite3.Connection, busy_timeout_ms: int = BUSY_TIMEOU
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
-    fold_case_like_python(connection)
 
 
 def fold_case_like_python(connection: sqlite3.Connection) -> None:
-    """Make lower() fold Unicode like Python and PostgreSQL (SQLite's folds ASCII only).
+    """Make lower() fold Unicode like Python (SQLite's folds ASCII only), for migrations.
 
-    The email index is on lower(email): every connection that writes it, migrations
-    included, must fold alike, or "Ünal@x.io" and "ünal@x.io" become two accounts.
+    Revisions 0002 to 0004 index lower(email): a connection that writes that index must fold
+    alike, or "Ünal@x.io" and "ünal@x.io" become two accounts. From 0005 on, nothing calls
+    lower(): accounts are found by users.email_key, computed in Python (userauth.emails).
     """
     connection.create_function("lower", 1, _lower, deterministic=True)
 

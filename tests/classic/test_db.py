@@ -68,7 +68,10 @@ class TestServiceDatabaseIsRefused:
             timeout=60,
         )
         with sqlite3.connect(tmp_path / "a.db") as connection:
-            connection.execute("INSERT INTO users (email, hashed_password) VALUES ('k@e.p', 'h')")
+            connection.execute(
+                "INSERT INTO users (email, email_key, hashed_password)"
+                " VALUES ('k@e.p', 'k@e.p', 'h')"
+            )
         return tmp_path / "a.db"
 
     def test_db_raises_one_sentence_and_drops_nothing(self, service_database: Path) -> None:

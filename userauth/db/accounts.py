@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, func, insert, select, update
+from sqlalchemy import Select, insert, select, update
 from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
 
 from userauth.db.base import (
@@ -15,12 +15,15 @@ from userauth.db.base import (
     void_secrets,
 )
 from userauth.db.one_time import spend_secret
+from userauth.emails import lookup_key
 from userauth.errors import EmailTakenError, UnknownFieldError
 from userauth.models import User, disabled_users_table, record, users_table
 
 _users = users_table.c
 _disabled = disabled_users_table.c
 _SELECT_USER = select(users_table)
+# Written only with `email`, from it: a key set apart from its email would find the wrong account.
+_DERIVED = frozenset({"email_key"})
 
 
 class _SecretSpentError(Exception):
@@ -36,12 +39,15 @@ class AccountStore(Store):
     def add_user(self, email: str, hashed_password: str | bytes) -> User:
         """Save a user and return it.
 
-        The user is returned as stored: its hash as bytes (a str hash is stored as text).
+        The user is returned as stored: its hash as bytes (a str hash is stored as text),
+        with its email's key (`emails.lookup_key`).
 
         Raises:
-            EmailTakenError: the database already holds this email (in any letter case).
+            EmailTakenError: the database already holds an email of the same key.
         """
-        new_user = insert(users_table).values(email=email, hashed_password=hashed_password)
+        new_user = insert(users_table).values(
+            email=email, email_key=lookup_key(email), hashed_password=hashed_password
+        )
         try:
             with self._transaction() as work:
                 row = work.execute(new_user.returning(*users_table.columns)).one()
@@ -65,19 +71,27 @@ class AccountStore(Store):
 
     @rerun_once_if_disconnected
     def update_user(self, user_id: int, **kwargs: Any) -> None:
-        """Set attributes of the user with this id and commit.
+        """Set attributes of the user with this id and commit; a new email gets its key.
 
         Raises:
-            ValueError: a keyword is not a user attribute (nothing is changed).
+            ValueError: a keyword is not a user attribute, or is `email_key`, which only
+                follows `email` (nothing is changed).
+            EmailTakenError: another user has an email of the same key (nothing is changed).
             NoResultFound: no user has this id.
         """
         self._check_columns(kwargs, UnknownFieldError)
+        derived = sorted(_DERIVED & set(kwargs))
+        if derived:
+            raise UnknownFieldError(f"{', '.join(derived)} is computed from email: set email")
         user = self.find_user_by(id=user_id)
         if not kwargs:
             return
+        values = dict(kwargs)
+        if "email" in values:
+            values["email_key"] = lookup_key(str(values["email"]))
         try:
             with self._transaction() as work:
-                work.execute(update(users_table).where(_users.id == user.id).values(**kwargs))
+                work.execute(update(users_table).where(_users.id == user.id).values(**values))
                 # Any column may be one a session check reads (email, hash, session_id).
                 work.announce(user.id)
         except IntegrityError:
@@ -93,11 +107,11 @@ class AccountStore(Store):
 
     @rerun_once_if_disconnected
     def find_user_by_email(self, email: str, *, enabled_only: bool = False) -> User | None:
-        """Return the user with this email, compared case-insensitively, or None.
+        """Return the user whose email has the key of this one (`emails.lookup_key`), or None.
 
         With `enabled_only`, a disabled account is not found (one query either way).
         """
-        statement = _SELECT_USER.where(func.lower(_users.email) == email.lower())
+        statement = _SELECT_USER.where(_users.email_key == lookup_key(email))
         if enabled_only:
             statement = statement.where(enabled(_users.id))
         return self._read_user(statement)

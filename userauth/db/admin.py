@@ -14,6 +14,7 @@ from userauth.db.base import (
     retry_if_disconnected,
     void_secrets,
 )
+from userauth.emails import lookup_key
 from userauth.models import (
     AuditEvent,
     User,
@@ -41,10 +42,11 @@ class AdminStore(Store):
     ) -> tuple[Sequence[tuple[User, datetime | None]], int]:
         """Return a page of users by id, each with when it was disabled, and the match count.
 
-        `search` matches part of the email, ignoring letter case.
+        `search` matches part of the email's key (`emails.lookup_key`), so it ignores
+        letter case as every look-up does.
         """
         condition = (
-            func.lower(_users.email).contains(search.lower(), autoescape=True)
+            _users.email_key.contains(lookup_key(search), autoescape=True)
             if search
             else _users.id.is_not(None)
         )
@@ -127,15 +129,18 @@ class AdminStore(Store):
         user_agent: str,
         created_at: datetime,
     ) -> None:
-        """Append one audit event, with its account's email when it has one."""
+        """Append one audit event, with its account's email (and its key) when it has one."""
         stored_email: str | ScalarSelect[str] | None = email
+        stored_key: str | ScalarSelect[str] | None = None if email is None else lookup_key(email)
         if user_id is not None and email is None:
             # In the same INSERT: the email stays on the event after the account is deleted.
             stored_email = select(_users.email).where(_users.id == user_id).scalar_subquery()
+            stored_key = select(_users.email_key).where(_users.id == user_id).scalar_subquery()
         statement = insert(audit_events_table).values(
             user_id=user_id,
             event=event,
             email=stored_email,
+            email_key=stored_key,
             client_address=client_address,
             user_agent=user_agent,
             created_at=created_at,
@@ -152,14 +157,15 @@ class AdminStore(Store):
         limit: int = 50,
         offset: int = 0,
     ) -> Sequence[AuditEvent]:
-        """Return audit events, newest first: of one account id, or one stored email."""
+        """Return audit events, newest first: of one account id, or of the stored emails
+        that have this email's key (`emails.lookup_key`)."""
         statement = (
             select(audit_events_table).order_by(_events.id.desc()).limit(limit).offset(offset)
         )
         if user_id is not None:
             statement = statement.where(_events.user_id == user_id)
         elif email is not None:
-            statement = statement.where(func.lower(_events.email) == email.lower())
+            statement = statement.where(_events.email_key == lookup_key(email))
         with self._connect() as connection:
             return [record(AuditEvent, row) for row in connection.execute(statement)]
 

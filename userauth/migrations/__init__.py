@@ -2,7 +2,8 @@
 
 Revisions live in `versions/`: 0001 is the original design's `users` table, 0002 userauth's
 first schema, 0003 the one table of one-time secrets, 0004 the mail outbox and the
-email on audit events. Nothing migrates implicitly: `userauth
+email on audit events, 0005 the email keys that every look-up compares (userauth.emails).
+Nothing migrates implicitly: `userauth
 serve` and the admin commands call `ensure_current()` (an empty database gets the schema),
 `userauth db upgrade` calls `upgrade()`; building a DB or an app touches no schema.
 
@@ -45,14 +46,16 @@ class MigrationError(RuntimeError):
 
 
 class DuplicateEmailsError(MigrationError):
-    """Accounts share an email in different letter case, so it cannot be made unique."""
+    """Accounts share an email under a rule of sameness, so it cannot be made unique."""
 
-    def __init__(self, groups: list[list[str]], limit: int) -> None:
+    def __init__(
+        self, groups: list[list[str]], limit: int, rule: str = "when letter case is ignored"
+    ) -> None:
         named = "; ".join(", ".join(group) for group in groups[:limit])
         more = f"; and {len(groups) - limit} more" if len(groups) > limit else ""
         super().__init__(
             f"cannot make emails unique: {len(groups)} email(s) belong to more than one "
-            f"account when letter case is ignored: {named}{more}. Keep one account per email "
+            f"account {rule}: {named}{more}. Keep one account per email "
             "(delete or rename the others in SQL), then run `userauth db upgrade` again."
         )
         self.groups = groups
@@ -117,7 +120,9 @@ def upgrade(target: Engine | str, revision: str = "head") -> None:
     transaction.
 
     Raises:
-        DuplicateEmailsError: two accounts share an email in different letter case.
+        DuplicateEmailsError: two accounts share an email in different letter case (0002),
+            or under the email key (0005).
+        MigrationError: an email is too long once case-folded (0005).
         UnknownSchemaError: the tables match no revision.
     """
     from alembic import command
