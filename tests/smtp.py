@@ -112,6 +112,7 @@ class MailSink:
         """Return the environment of a production server process that mails to this sink."""
         return {
             "USERAUTH_ENV": "production",
+            "USERAUTH_HOST": "127.0.0.1",
             "USERAUTH_BCRYPT_ROUNDS": str(PRODUCTION_BCRYPT_ROUNDS),
             "USERAUTH_COOKIE_SECURE": "true",
             "USERAUTH_SMTP_HOST": "127.0.0.1",

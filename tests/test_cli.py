@@ -34,6 +34,8 @@ COMMANDS = [
     ["user", "revoke-sessions"],
     ["audit"],
     ["audit", "list"],
+    ["mail"],
+    ["mail", "test"],
 ]
 
 

@@ -123,6 +123,24 @@ class TestMetrics:
         assert metric(service, "userauth_mail_failures_total") == 1
         assert metric(service, "userauth_mail_pending") == 1
 
+    def test_the_oldest_waiting_mail_shows_how_long_mail_has_been_stuck(
+        self, make_down_service: ServiceFactory, down_sink: MailSink
+    ) -> None:
+        service = make_down_service(mail_retry_delay=RETRY)
+        service.auth.register_user(EMAIL, PASSWORD)
+        assert metric(service, "userauth_mail_oldest_pending_seconds") == 0
+
+        request_reset(service)
+        stuck = metric(service, "userauth_mail_oldest_pending_seconds")
+        later = metric(service, "userauth_mail_oldest_pending_seconds")
+        with down_sink.serving():
+            down_sink.wait_for(EMAIL)
+            service.outbox.join()
+            delivered = metric(service, "userauth_mail_oldest_pending_seconds")
+
+        assert 0 < stuck <= later
+        assert delivered == 0
+
 
 class TestMetricsRevealNoRegisteredEmail:
     """Issue 21, item 9: with the mail server down, a request about a registered email and

@@ -13,7 +13,7 @@ import time
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 import pytest
 from flask.testing import FlaskClient
@@ -23,6 +23,7 @@ from tests.conftest import ROOT
 from tests.smtp import MailSink, ReceivedMail, Service, ServiceFactory
 from userauth.auth import Auth
 from userauth.db import DB
+from userauth.mail import forgot_link
 from userauth.settings import Settings, SettingsError
 from userauth.web import create_app
 
@@ -238,6 +239,65 @@ class TestRegisterInProduction:
         assert "already" in notice.body
         assert NEW_PASSWORD not in notice.raw.decode(errors="replace")
         assert PASSWORD not in notice.raw.decode(errors="replace")
+
+    @pytest.mark.parametrize(
+        ("settings", "link"),
+        [
+            (
+                {"reset_link_template": "https://auth.example.com/auth/reset?token={token}"},
+                "https://auth.example.com/auth/forgot",
+            ),
+            (
+                {"reset_link_template": "https://example.com/id/reset_password?token={token}"},
+                "https://example.com/id/auth/forgot",
+            ),
+            (
+                {
+                    "reset_link_template": "https://app.example.com/reset?token={token}",
+                    "forgot_link": "https://app.example.com/forgot",
+                },
+                "https://app.example.com/forgot",
+            ),
+        ],
+        ids=["hosted-reset-page", "design-link-under-a-prefix", "forgot-link-set"],
+    )
+    def test_the_notice_links_to_the_forgot_password_page(
+        self, make_service: ServiceFactory, mail: MailSink, settings: dict[str, str], link: str
+    ) -> None:
+        service = make_service(**settings)
+        service.auth.register_user(EMAIL, PASSWORD)
+        service.client.post("/users", data={"email": EMAIL, "password": NEW_PASSWORD})
+        service.outbox.join()
+
+        [notice] = mail.messages
+        lines = notice.body.splitlines()
+        assert lines[2].endswith("forgot your password, ask for a password reset here:")
+        assert lines[4] == link
+
+    def test_the_derived_link_is_the_hosted_forgot_page(
+        self, make_service: ServiceFactory
+    ) -> None:
+        service = make_service(reset_link_template="https://a.example/auth/reset?token={token}")
+        link = forgot_link(service.auth.settings)
+        assert link is not None
+
+        assert service.client.get(urlsplit(link).path).status_code == 200
+
+    def test_an_apps_own_reset_page_gives_no_link_unless_one_is_set(
+        self, make_service: ServiceFactory, mail: MailSink
+    ) -> None:
+        service = make_service(reset_link_template="https://app.example.com/reset?token={token}")
+        service.auth.register_user(EMAIL, PASSWORD)
+        service.client.post("/users", data={"email": EMAIL, "password": NEW_PASSWORD})
+        service.outbox.join()
+
+        [notice] = mail.messages
+        assert "forgot your password, ask for a password reset." in notice.body.splitlines()[2]
+        assert "http" not in notice.body
+
+    def test_a_forgot_link_that_is_not_a_web_link_is_refused_naming_the_variable(self) -> None:
+        with pytest.raises(SettingsError, match=r"^USERAUTH_FORGOT_LINK must be an https://"):
+            Settings.from_env({"USERAUTH_FORGOT_LINK": "/auth/forgot"})
 
     def test_notices_to_one_owner_are_limited_per_account(
         self, make_service: ServiceFactory, mail: MailSink

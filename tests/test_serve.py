@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -21,6 +22,7 @@ import requests
 
 from bench import faults
 from tests.conftest import ServerProcess, free_port
+from tests.smtp import MailSink
 from tests.test_server_process import (
     EMAIL,
     PASSWD,
@@ -315,7 +317,7 @@ class TestPort:
             SERVE, env=environment, capture_output=True, text=True, timeout=60, check=False
         )
         assert second.returncode == 1
-        assert second.stderr.startswith(f"Error: cannot listen on 0.0.0.0:{first.port}: ")
+        assert second.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{first.port}: ")
         assert requests.get(f"{first.url}/", timeout=5).status_code == 200
 
 
@@ -328,7 +330,8 @@ class TestStartUpLines:
         [line] = [json.loads(x) for x in output.splitlines() if "userauth serving" in x]
         shown = database_url.split("@")[-1]
         assert line["event"].startswith(
-            f"userauth serving on http://0.0.0.0:{server.port} (workers 1, threads 2), database "
+            f"userauth serving on http://127.0.0.1:{server.port} (development's default host: "
+            "this machine only; workers 1, threads 2), database "
         )
         assert line["event"].endswith(shown)
 
@@ -346,6 +349,94 @@ class TestStartUpLines:
         assert finished.stderr.startswith("Error: cannot reach the database postgresql+psycopg")
         assert finished.stderr.count("\n") == 1
         assert "s3cret" not in finished.stderr
+
+
+def answers_at(address: str, port: int) -> bool:
+    """Tell whether something accepts a connection at address:port."""
+    try:
+        socket.create_connection((address, port), timeout=5).close()
+    except OSError:
+        return False
+    return True
+
+
+class TestHost:
+    # Linux routes all of 127.0.0.0/8 to this machine, but a socket bound to 127.0.0.1
+    # accepts connections to that one address only: 127.0.0.2 stands for any other
+    # address of this machine, as another host would reach it.
+    OTHER_ADDRESS = "127.0.0.2"
+
+    def test_development_listens_on_this_machine_only_unless_told_otherwise(
+        self, start_serve: StartServe
+    ) -> None:
+        server = start_serve("--workers", "1", USERAUTH_HOST="")
+        assert answers_at("127.0.0.1", server.port)
+        assert not answers_at(self.OTHER_ADDRESS, server.port)
+        [line] = [x for x in server.stop().splitlines() if "userauth serving" in x]
+        assert "http://127.0.0.1:" in line
+        assert "development's default host: this machine only" in line
+
+    @pytest.mark.parametrize(
+        ("options", "env"),
+        # Every address of this machine: what 127.0.0.2 reaches.
+        [(("--host", "0.0.0.0"), {}), ((), {"USERAUTH_HOST": "0.0.0.0"})],  # noqa: S104
+        ids=["option", "variable"],
+    )
+    def test_an_address_set_is_bound_and_the_start_up_line_says_so(
+        self, start_serve: StartServe, options: tuple[str, ...], env: dict[str, str]
+    ) -> None:
+        server = start_serve("--workers", "1", *options, **env)
+        assert answers_at(self.OTHER_ADDRESS, server.port)
+        [line] = [x for x in server.stop().splitlines() if "userauth serving" in x]
+        assert "http://0.0.0.0:" in line
+        assert "host as set: every address of this machine" in line
+
+    @pytest.fixture
+    def production_env(self) -> Iterator[dict[str, str]]:
+        """The environment of a production server that passes every other start-up check."""
+        sink = MailSink()
+        yield sink.production_env()
+        sink.close()
+
+    def test_production_without_an_address_refuses_to_start_naming_the_setting(
+        self, database_url: str, tmp_path: Path, production_env: dict[str, str]
+    ) -> None:
+        environment = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("USERAUTH_")},
+            **production_env,
+            "DATABASE_URL": database_url,
+            "USERAUTH_HOST": "",
+            "USERAUTH_PORT": str(free_port()),
+            "USERAUTH_WORKERS": "1",
+        }
+        # A group of its own: a server that wrongly starts is stopped whole, workers included.
+        process = subprocess.Popen(
+            SERVE,
+            cwd=tmp_path,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        try:
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.communicate()
+        assert process.returncode == 2
+        assert stderr.splitlines() == [
+            "userauth cannot start:",
+            "USERAUTH_HOST (or --host) must be set in production: 127.0.0.1 behind a proxy "
+            "on this machine, 0.0.0.0 to be reached from other hosts.",
+        ]
+
+    def test_production_with_an_address_starts(
+        self, start_serve: StartServe, production_env: dict[str, str]
+    ) -> None:
+        server = start_serve("--workers", "1", **production_env)
+        assert requests.get(f"{server.url}/healthz", timeout=5).status_code == 200
 
 
 class TestWorkersAndThreads:

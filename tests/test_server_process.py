@@ -141,11 +141,21 @@ def non_loopback_address() -> str | None:
 
 
 class TestAddress:
-    def test_the_server_listens_on_every_interface(self, start_server: StartServer) -> None:
+    def test_development_is_not_reachable_from_other_hosts_by_default(
+        self, start_server: StartServer
+    ) -> None:
         address = non_loopback_address()
         if address is None:
             pytest.skip("this machine has no non-loopback IPv4 address")
-        server = start_server()
+        server = start_server(USERAUTH_HOST="")
+        with pytest.raises(requests.ConnectionError):
+            requests.get(f"http://{address}:{server.port}/", timeout=TIMEOUT)
+
+    def test_a_server_told_so_listens_on_every_interface(self, start_server: StartServer) -> None:
+        address = non_loopback_address()
+        if address is None:
+            pytest.skip("this machine has no non-loopback IPv4 address")
+        server = start_server(USERAUTH_HOST="0.0.0.0")  # noqa: S104 - what is tested
         response = requests.get(f"http://{address}:{server.port}/", timeout=TIMEOUT)
         assert response.json() == {"message": "Bienvenue"}
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from userauth import mail_failures
 from userauth.accounts import Accounts
 from userauth.audit import NO_CLIENT, Audit, Client
 from userauth.clock import utcnow
@@ -42,6 +43,7 @@ class Auth:
         self._settings = settings
         # The mail outbox is the domain's: any front end gets the same answers in production.
         self._outbox = Outbox(db, settings.mail_retry_delay)
+        self._outbox.explain_failures(mail_failures.explainer(settings))
         policy = SessionPolicy(settings.session_idle_timeout, settings.session_lifetime)
         self.audit = Audit(db, clock)
         self.accounts = Accounts(db, settings, self._outbox, mailer)

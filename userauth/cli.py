@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -14,15 +15,16 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from userauth import migrations
+from userauth import emails, mail_failures, migrations
 from userauth.admin import Admin, UserDetails
 from userauth.allocator import configure_granian_allocator
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import AuthError, PasswordPolicyError, UnknownEmailError
+from userauth.mail import SmtpMailer, test_message
 from userauth.metrics_directory import prepare_multiprocess_metrics
 from userauth.migrations.child import UnreachableDatabaseError, ensure_current_in_child
-from userauth.settings import Settings, SettingsError
+from userauth.settings import Settings, SettingsError, shown_database_url
 
 
 class _OneLineErrors(click.Group):
@@ -56,12 +58,21 @@ def _load_settings() -> Settings:
 
 
 @click.group(cls=_OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="userauth")
 def main() -> None:
-    """Run and administer userauth. Settings come from environment variables (README)."""
+    """Run and administer userauth.
+
+    Settings come from environment variables, over those of the file USERAUTH_CONFIG names
+    (else ./.env); see the README.
+    """
 
 
 @main.command()
-@click.option("--host", help="Address to bind (default: USERAUTH_HOST or 0.0.0.0).")
+@click.option(
+    "--host",
+    help="Address to bind (default: USERAUTH_HOST; unset, development binds 127.0.0.1 and "
+    "production refuses to start).",
+)
 @click.option(
     "--port", type=click.IntRange(1, 65535), help="Port (default: USERAUTH_PORT or 5000)."
 )
@@ -94,16 +105,16 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     try:
         ensure_current_in_child(settings.database_url, auto_migrate=settings.auto_migrate)
     except UnreachableDatabaseError as error:
-        database = make_url(settings.database_url).render_as_string(hide_password=True)
+        database = shown_database_url(settings.database_url)
         raise click.ClickException(
             f"cannot reach the database {database}: {_first_line(str(error))}"
         ) from None
     except migrations.MigrationError as error:
         raise click.ClickException(str(error)) from None
     try:
-        ensure_port_free(settings.host, settings.port)
+        ensure_port_free(settings.listen_host, settings.port)
     except OSError as error:
-        where = f"{settings.host}:{settings.port}"
+        where = f"{settings.listen_host}:{settings.port}"
         raise click.ClickException(f"cannot listen on {where}: {error.strerror}") from None
     # Every module is imported by now, and the workers forked next share those pages with
     # this process until written: frozen, the objects are never visited by a worker's
@@ -266,6 +277,48 @@ def revoke_sessions(ctx: click.Context, email: str) -> None:
     click.echo(f"Ended {ended} session(s) of {email}.")
 
 
+# Outgoing mail.
+
+
+@main.group("mail")
+def mail_group() -> None:
+    """Check the SMTP settings by sending mail."""
+
+
+@mail_group.command("test")
+@click.argument("address")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0.1),
+    default=10,
+    show_default=True,
+    help="Seconds to wait for each answer of the mail server.",
+)
+def test_mail(address: str, timeout: float) -> None:
+    """Send a test mail to ADDRESS; say how the SMTP conversation ended, and the fix."""
+    settings = _load_settings()
+    if settings.smtp_host is None:
+        raise click.UsageError(
+            "USERAUTH_SMTP_HOST is not set: name the SMTP server that sends userauth's mail"
+        )
+    with _usage_errors("'ADDRESS'"):
+        recipient = emails.normalize(address)
+    server = f"{settings.smtp_host}:{settings.smtp_port} (USERAUTH_SMTP_TLS={settings.smtp_tls})"
+    click.echo(f"mail server: {server}", err=True)
+    subject, body = test_message(settings)
+    try:
+        SmtpMailer(settings, timeout=timeout).send(recipient, subject, body)
+    except Exception as error:
+        failure = mail_failures.diagnose(error, settings)
+        if failure is None:
+            raise
+        raise click.ClickException(f"no mail sent: {failure.sentence}") from None
+    click.echo(
+        f"Sent a test mail to {recipient}: {settings.smtp_host}:{settings.smtp_port} accepted "
+        "it (if it does not arrive, look in the mail server's log and the spam folder)."
+    )
+
+
 # Audit trail.
 
 
@@ -316,16 +369,18 @@ def _database_url(*, read_only: bool) -> str:
         click.ClickException: a read-only command meets a missing SQLite file, which it
             never creates.
     """
-    url = _load_settings().database_url
+    settings = _load_settings()
+    url = settings.database_url
     parsed = make_url(url)
-    shown = parsed.render_as_string(hide_password=True)
-    click.echo(f"database: {shown}", err=True)
+    if settings.settings_file is not None:
+        click.echo(f"settings file: {settings.settings_file}", err=True)
+    click.echo(f"database: {shown_database_url(url)}", err=True)
     if read_only and parsed.get_backend_name() == "sqlite":
         name = parsed.database or ""
         if name not in ("", ":memory:") and not Path(name).is_file():
             raise click.ClickException(
-                f"no database at {name}: nothing to read (`userauth db upgrade` creates it; "
-                "DATABASE_URL names another)"
+                f"no database at {os.path.abspath(name)}: nothing to read (`userauth db upgrade` "
+                "creates it; DATABASE_URL names another)"
             )
     return url
 

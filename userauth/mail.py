@@ -9,7 +9,7 @@ from contextlib import contextmanager
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from typing import Protocol
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from userauth.settings import Settings
 
@@ -53,12 +53,49 @@ def reset_message(settings: Settings, token: str, lifetime_minutes: int) -> tupl
 
 def signup_notice(settings: Settings) -> tuple[str, str]:
     """Return the message sent when someone tries to register an email that has an account."""
+    link = forgot_link(settings)
+    reset = "ask for a password reset"
+    reset += "." if link is None else f" here:\n\n{link}\n"
     body = (
         "Someone tried to create an account with this email address, which already has one.\n\n"
-        "If it was you and you forgot your password, ask for a password reset.\n"
+        f"If it was you and you forgot your password, {reset}\n"
         "If it was not you, ignore this message.\n"
     )
     return "Your account already exists", body
+
+
+# The paths of userauth's own reset pages (the hosted one, and the design's link to it).
+_OWN_RESET_PATHS = ("/auth/reset", "/reset_password")
+
+
+def forgot_link(settings: Settings) -> str | None:
+    """Return the link to the page where an owner asks for a reset link, or None.
+
+    USERAUTH_FORGOT_LINK when set; else, when USERAUTH_RESET_LINK leads to userauth's own
+    reset page and the hosted pages are on, the hosted forgot page beside it (same site,
+    same prefix); else None: an app's own reset page says nothing of where its forgot page is.
+    """
+    if settings.forgot_link is not None:
+        return settings.forgot_link
+    if not settings.pages_enabled:
+        return None
+    parts = urlsplit(settings.reset_link_template)
+    for path in _OWN_RESET_PATHS:
+        if parts.path.endswith(path):
+            prefix = parts.path.removesuffix(path)
+            return urlunsplit((parts.scheme, parts.netloc, f"{prefix}/auth/forgot", "", ""))
+    return None
+
+
+def test_message(settings: Settings) -> tuple[str, str]:
+    """Return the subject and body of the mail `userauth mail test` sends."""
+    body = (
+        "This is a test message from userauth (`userauth mail test`).\n\n"
+        f"It went through {settings.smtp_host}:{settings.smtp_port} "
+        f"(USERAUTH_SMTP_TLS={settings.smtp_tls}) from {settings.mail_sender}: reset links "
+        "and notices will reach this inbox the same way.\n"
+    )
+    return "userauth test message", body
 
 
 class SmtpMailer:

@@ -89,6 +89,7 @@ class Outbox:
         self._last_enqueue = 0.0
         self.failures = 0
         self._failure_listeners: list[Callable[[], object]] = []
+        self._explain: Callable[[Exception], str | None] = _unexplained
 
     def handle(self, kind: str, handler: Handler) -> None:
         """Register the handler that sends jobs of this kind; it raises when sending failed."""
@@ -97,6 +98,13 @@ class Outbox:
     def on_failure(self, listener: Callable[[], object]) -> None:
         """Call `listener` after each failed send, on the sender thread (metrics count them)."""
         self._failure_listeners.append(listener)
+
+    def explain_failures(self, explain: Callable[[Exception], str | None]) -> None:
+        """Have each failure's log line carry `explain(error)`: a sentence with the fix.
+
+        The sentence must hold no secret, recipient or server reply (it is logged as is).
+        """
+        self._explain = explain
 
     def enqueue(self, kind: str, email: str, client: Client) -> None:
         """Append a job and wake the sender; the same work whatever the email."""
@@ -118,6 +126,14 @@ class Outbox:
     def pending(self) -> int:
         """Count the jobs waiting in the table (every process's)."""
         return self._db.count_mail()
+
+    def oldest_wait(self) -> timedelta:
+        """Return how long the oldest waiting job (any process's) has waited; zero if none.
+
+        It grows while the mail server is down, whatever the traffic: an outage shows.
+        """
+        oldest = self._db.oldest_mail_created_at()
+        return timedelta(0) if oldest is None else max(timedelta(0), self._clock() - oldest)
 
     def join(self, timeout: float = 30) -> None:
         """Wait until no job is due now (sent, given up, or postponed), or `timeout` seconds."""
@@ -190,9 +206,13 @@ class Outbox:
         self.failures += 1
         for listener in self._failure_listeners:
             listener()
-        # One line, no secret: the job's id and kind and the error's class, not the message
-        # (it could quote an SMTP reply or a recipient).
+        # One line, no secret: the job's id and kind, the error's class and what it means
+        # (mail_failures.diagnose), not its message (it could quote an SMTP reply or a
+        # recipient).
         reason = type(error).__name__
+        hint = self._explain(error)
+        if hint is not None:
+            reason = f"{reason}: {hint.rstrip('.')}"
         if claimed.attempt >= MAX_ATTEMPTS:
             self._db.finish_mail(claimed.id)
             logger.error(
@@ -206,6 +226,10 @@ class Outbox:
             "mail job %d (%s) failed on attempt %d: %s; retrying in %.1f s",
             claimed.id, claimed.kind, claimed.attempt, reason, wait.total_seconds(),
         )  # fmt: skip
+
+
+def _unexplained(_error: Exception) -> str | None:
+    return None
 
 
 def _job(claimed: ClaimedMail) -> MailJob:

@@ -9,6 +9,7 @@ with a bodiless 4xx, never an HTML page; and it finishes requests in flight on S
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import os
 import resource
@@ -23,9 +24,8 @@ from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import MPServer
-from sqlalchemy.engine import make_url
 
-from userauth.settings import SECRET_VARIABLES, Settings
+from userauth.settings import SECRET_VARIABLES, Settings, shown_database_url
 from userauth.web import create_app
 
 logger = logging.getLogger("userauth.server")
@@ -56,7 +56,7 @@ def build_server(settings: Settings) -> MPServer:
     server = MPServer(
         # Only named in granian's own lines: the loader below builds the app in each worker.
         "userauth",
-        address=settings.host.strip("[]"),
+        address=settings.listen_host.strip("[]"),
         port=settings.port,
         interface=Interfaces.WSGI,
         # HTTP/1.1 only: what proxies speak to an upstream, and one set of header limits
@@ -257,11 +257,25 @@ def _json_logging(level: str) -> dict[str, Any]:
 
 def announcement(settings: Settings) -> str:
     """Return the start-up line: where the server listens and which database it uses."""
-    database = make_url(settings.database_url).render_as_string(hide_password=True)
+    database = shown_database_url(settings.database_url)
+    host = settings.listen_host
+    origin = "development's default host" if settings.host is None else "host as set"
     return (
-        f"userauth serving on http://{settings.host}:{settings.port} "
-        f"(workers {settings.workers}, threads {settings.threads}), database {database}"
+        f"userauth serving on http://{host}:{settings.port} ({origin}: {_reach(host)}; "
+        f"workers {settings.workers}, threads {settings.threads}), database {database}"
     )
+
+
+def _reach(host: str) -> str:
+    """Say who can reach a server bound to `host`."""
+    address = host.strip("[]")
+    if address in ("0.0.0.0", "::", ""):  # noqa: S104 - naming it, not binding it
+        return "every address of this machine"
+    try:
+        loopback = ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        loopback = address == "localhost"
+    return "this machine only" if loopback else "this address only"
 
 
 def ensure_port_free(host: str, port: int) -> None:

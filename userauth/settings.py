@@ -16,6 +16,8 @@ from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
+from userauth import config_file
+
 Environment = Literal["development", "production"]
 ENVIRONMENTS = ("development", "production")
 SmtpTls = Literal["starttls", "ssl", "none"]
@@ -35,6 +37,8 @@ SUPPORTED_DATABASES = frozenset({("sqlite", "pysqlite"), ("postgresql", "psycopg
 DEFAULT_DATABASE_URL = "sqlite:///userauth.db"
 # Where the service kept its accounts before the design and the service were split.
 OLD_DEFAULT_DATABASE_FILE = "a.db"
+# Development's address when none is set: it hands reset tokens to anyone who reaches it.
+DEVELOPMENT_HOST = "127.0.0.1"
 # The HMAC key of the rate-limit counters' keys: 256 bits, like its generated default.
 MIN_KEY_SECRET_LENGTH = 32
 # One IPv6 client is one /64 (RFC 4291 2.5.1: a host picks its own address within it);
@@ -75,13 +79,17 @@ class Settings:
     """Every knob of userauth, with its default; see the README's settings table."""
 
     env: Environment = "development"
+    # The file the settings were read from under the environment (USERAUTH_CONFIG, ./.env).
+    settings_file: str | None = None
     database_url: str = DEFAULT_DATABASE_URL
     # DATABASE_URL is unset and the service's database was found at the old default, a.db.
     database_at_old_default: bool = False
     sql_echo: bool = False
     # How long a SQLite write waits for another writer's lock before answering 503.
     sqlite_busy_timeout_ms: int = 30_000
-    host: str = "0.0.0.0"  # noqa: S104 - a service is reached from other hosts
+    # The address `userauth serve` binds, as set (USERAUTH_HOST or --host); None: unset, and
+    # development binds DEVELOPMENT_HOST while production refuses to start (listen_host).
+    host: str | None = None
     port: int = 5000
     # granian: one worker process per core, each with up to `threads` threads running requests
     # (started on demand), to overlap database waits and bcrypt (which releases the GIL).
@@ -141,6 +149,9 @@ class Settings:
     smtp_tls: SmtpTls = "starttls"
     mail_sender: str = "userauth@localhost"
     reset_link_template: str = "http://localhost:5000/reset_password?token={token}"
+    # The page where an owner asks for a reset, linked from the "account already exists"
+    # notice; None: derived from reset_link_template when it is userauth's own (mail.py).
+    forgot_link: str | None = None
     # The wait before a failed mail is tried again; it doubles with each failure.
     mail_retry_delay: timedelta = timedelta(seconds=30)
     # Forward-auth gate (GET /auth/verify): the identity headers it answers with.
@@ -171,6 +182,11 @@ class Settings:
         return self.env == "production"
 
     @property
+    def listen_host(self) -> str:
+        """The address to bind: the one set, else development's loopback-only default."""
+        return DEVELOPMENT_HOST if self.host is None else self.host
+
+    @property
     def session_cookie_name(self) -> str:
         """The session cookie's name: USERAUTH_SESSION_COOKIE (`session_id`), `__Host-`-prefixed in
         production without a cookie domain.
@@ -196,12 +212,18 @@ class Settings:
         Raises:
             SettingsError: a variable holds a value of the wrong kind or range.
         """
-        env = os.environ if environ is None else environ
+        env: Mapping[str, str] = os.environ if environ is None else environ
+        # Only the process's own settings look for ./.env: a mapping given is the whole story
+        # (unless it names a file itself).
+        file = config_file.settings_file(env, look_in_working_folder=environ is None)
+        if file is not None:
+            env = {**_file_values(file), **env}  # the environment wins
         reader = _Reader(env)
         production = reader.choice("USERAUTH_ENV", ENVIRONMENTS, "development") == "production"
         environment: Environment = "production" if production else "development"
         return cls(
             env=environment,
+            settings_file=file,
             **_server_settings(reader),
             **_security_settings(reader, production=production),
             **_rate_limit_settings(reader),
@@ -250,6 +272,14 @@ class Settings:
     def serving_problems(self) -> list[str]:
         """Return production_problems(), and what is unsafe only when serving many workers."""
         problems = self.production_problems()
+        if self.is_production and self.host is None:
+            # No default is right for both: a server behind a proxy on the same machine must
+            # not be reachable around it (clients would forge X-Forwarded-For), and one in a
+            # container must listen on every address. The operator says which.
+            problems.append(
+                "USERAUTH_HOST (or --host) must be set in production: 127.0.0.1 behind a "
+                "proxy on this machine, 0.0.0.0 to be reached from other hosts."
+            )
         if self.is_production and self.workers > 1 and not self.redis_url:
             # Each worker would count alone: a 20/minute limit would let 20 per worker through.
             problems.append(
@@ -360,6 +390,12 @@ class _Reader:
             raise SettingsError(f"{name} must contain {{token}} where the reset token goes")
         return value
 
+    def link(self, name: str) -> str | None:
+        value = self.optional(name)
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise SettingsError(f"{name} must be an https:// link, not {value!r}")
+        return value
+
     def header_name(self, name: str, default: str) -> str:
         value = self.text(name, default)
         if not HEADER_NAME.fullmatch(value):
@@ -411,6 +447,13 @@ class _Reader:
             raise SettingsError(f"{name} must be {kind}, not {value!r}") from None
 
 
+def _file_values(path: str) -> dict[str, str]:
+    try:
+        return config_file.file_values(path)
+    except config_file.ConfigFileError as error:
+        raise SettingsError(str(error)) from None
+
+
 def _server_settings(reader: _Reader) -> dict[str, Any]:
     database_url = reader.optional("DATABASE_URL")
     at_old_default = database_url is None and _service_database_at_old_default()
@@ -423,7 +466,7 @@ def _server_settings(reader: _Reader) -> dict[str, Any]:
         "sqlite_busy_timeout_ms": reader.integer(
             "USERAUTH_SQLITE_BUSY_TIMEOUT_MS", Settings.sqlite_busy_timeout_ms, minimum=0
         ),
-        "host": reader.text("USERAUTH_HOST", Settings.host),
+        "host": reader.optional("USERAUTH_HOST"),
         "port": reader.integer("USERAUTH_PORT", 5000, minimum=1, maximum=65535),
         "workers": reader.integer(
             "USERAUTH_WORKERS", _usable_cores(), minimum=1, maximum=MAX_WORKERS
@@ -536,6 +579,7 @@ def _mail_settings(reader: _Reader) -> dict[str, Any]:
         "reset_link_template": reader.link_template(
             "USERAUTH_RESET_LINK", Settings.reset_link_template
         ),
+        "forgot_link": reader.link("USERAUTH_FORGOT_LINK"),
         "mail_retry_delay": timedelta(
             seconds=reader.integer("USERAUTH_MAIL_RETRY_SECONDS", 30, minimum=1, maximum=3600)
         ),
@@ -580,6 +624,18 @@ def _service_database_at_old_default() -> bool:
     except sqlite3.Error:
         return False
     return found is not None
+
+
+def shown_database_url(url: str) -> str:
+    """Return DATABASE_URL as start-up lines and commands show it: no password, and a SQLite
+    file by its absolute path (a relative one is in the working folder, which differs
+    between the server and a command run by hand)."""
+    parsed = make_url(url)
+    name = parsed.database or ""
+    file = name not in ("", ":memory:") and not name.startswith("file:")
+    if parsed.get_backend_name() == "sqlite" and file:
+        parsed = parsed.set(database=os.path.abspath(name))
+    return parsed.render_as_string(hide_password=True)
 
 
 def _database_url(url: str) -> str:

@@ -162,6 +162,7 @@ class TestTossedIntoProduction:
     ) -> None:
         server = start_server(
             USERAUTH_ENV="production",
+            USERAUTH_HOST="127.0.0.1",
             USERAUTH_WORKERS="1",
             USERAUTH_BCRYPT_ROUNDS=str(PRODUCTION_BCRYPT_ROUNDS),
             USERAUTH_SMTP_HOST="127.0.0.1",

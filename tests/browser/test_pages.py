@@ -45,6 +45,7 @@ def stack(
 ) -> Iterator[Stack]:
     userauth = start_server(
         USERAUTH_ENV="production",
+        USERAUTH_HOST="127.0.0.1",
         USERAUTH_WORKERS="1",
         USERAUTH_BCRYPT_ROUNDS=str(PRODUCTION_BCRYPT_ROUNDS),
         USERAUTH_SMTP_HOST="127.0.0.1",

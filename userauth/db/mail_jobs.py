@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sqlalchemy import ColumnElement, delete, func, insert, or_, select, update
 
@@ -107,3 +107,13 @@ class MailJobStore(Store):
             statement = statement.where(_jobs.due_at <= due_by)
         with self._connect() as connection:
             return int(connection.execute(statement).scalar_one())
+
+    def oldest_mail_created_at(self) -> datetime | None:
+        """Return when the oldest waiting job was queued (aware UTC), or None if none waits."""
+        statement = select(func.min(_jobs.created_at))
+        with self._connect() as connection:
+            oldest: datetime | None = connection.execute(statement).scalar_one()
+        # SQLite keeps no time zone: what userauth stores is UTC.
+        if oldest is not None and oldest.tzinfo is None:
+            oldest = oldest.replace(tzinfo=UTC)
+        return oldest

@@ -27,6 +27,9 @@ class Dependencies(Protocol):
     def count_pending_mail(self) -> int | None:
         """Count mail waiting in the outbox, or None when the database does not answer."""
 
+    def oldest_mail_wait(self) -> float | None:
+        """Return the seconds the oldest waiting mail has waited, or None (no database)."""
+
     def on_mail_failure(self, listener: Callable[[], object]) -> None:
         """Call `listener` after each failed mail send."""
 
@@ -63,6 +66,14 @@ class _DatabaseGauges(Collector):
         if pending is not None:
             yield GaugeMetricFamily(
                 "userauth_mail_pending", "Mail jobs waiting in the outbox to be sent.", pending
+            )
+        waited = self._dependencies.oldest_mail_wait()
+        if waited is not None:
+            yield GaugeMetricFamily(
+                "userauth_mail_oldest_pending_seconds",
+                "How long the oldest mail job in the outbox has waited (0: none); it grows "
+                "through a mail outage.",
+                waited,
             )
 
 

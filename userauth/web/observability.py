@@ -115,6 +115,15 @@ class Dependencies:
             logger.warning("pending mail not counted", extra={"error": type(error).__name__})
             return None
 
+    def oldest_mail_wait(self) -> float | None:
+        """Return the seconds the oldest waiting mail job has waited (0: none waits), or None
+        when the database does not answer."""
+        try:
+            return self._auth.outbox.oldest_wait().total_seconds()
+        except Exception as error:  # a scrape must not fail because the database does
+            logger.warning("oldest mail not found", extra={"error": type(error).__name__})
+            return None
+
     def on_mail_failure(self, listener: Callable[[], object]) -> None:
         """Call `listener` after each failed mail send, on the outbox's sender thread."""
         self._auth.outbox.on_failure(listener)
