@@ -10,6 +10,7 @@ The browser's side is tests/browser/test_cookie_tossing.py.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,6 +31,7 @@ NEW_PASSWORD = "another long passphrase"
 VICTIM = "victim@example.com"
 ATTACKER = "attacker@example.com"
 HOST = "auth.example.test"
+CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
 @dataclass(frozen=True)
@@ -117,6 +119,11 @@ TOSSED = {
     "same-value-twice": "session_id={victim}; session_id={victim}",
     "empty-copy-first": "session_id=; session_id={victim}",
     "three-copies": "session_id={attacker}; session_id={victim}; session_id={attacker}",
+    # A browser never quotes: two planted cookies whose values are a lone `"` around the
+    # victim's own made Werkzeug's parser read one quoted value, and one session cookie, the
+    # attacker's (found by review).
+    "quotes-hide-the-victims": 'session_id={attacker}; qa="; session_id={victim}; qz="',
+    "quotes-hide-the-attackers": 'qa="; session_id={attacker}; qz="; session_id={victim}',
 }
 
 
@@ -281,15 +288,17 @@ class TestHotPath:
                     f"{server.url}/auth/verify", cookies={"session_id": ids[email]}, timeout=10
                 )
                 assert check.status_code == 200
-        tossed = f"session_id={ids[ATTACKER]}; session_id={ids[VICTIM]}"
+        sessions = Sessions(victim=ids[VICTIM], attacker=ids[ATTACKER])
+        for template in (ATTACKERS_FIRST, TOSSED["quotes-hide-the-victims"]):
+            tossed = {"Cookie": sessions.cookie(template)}
 
-        gate = requests.get(f"{server.url}/auth/verify", headers={"Cookie": tossed}, timeout=10)
-        profile = requests.get(f"{server.url}/profile", headers={"Cookie": tossed}, timeout=10)
+            gate = requests.get(f"{server.url}/auth/verify", headers=tossed, timeout=10)
+            profile = requests.get(f"{server.url}/profile", headers=tossed, timeout=10)
 
-        assert (gate.status_code, profile.status_code) == (401, 403)
-        # requests joins the Set-Cookie headers with commas.
-        assert "session_id=; Max-Age=0; Path=/auth/verify" in gate.headers["Set-Cookie"]
-        assert "session_id=; Max-Age=0; Path=/profile" in profile.headers["Set-Cookie"]
+            assert (gate.status_code, profile.status_code) == (401, 403), template
+            # requests joins the Set-Cookie headers with commas.
+            assert "session_id=; Max-Age=0; Path=/auth/verify" in gate.headers["Set-Cookie"]
+            assert "session_id=; Max-Age=0; Path=/profile" in profile.headers["Set-Cookie"]
 
 
 class TestHostPrefixInProduction:
@@ -369,3 +378,38 @@ class TestHostPrefixInProduction:
         assert document["components"]["securitySchemes"]["sessionCookie"]["name"] == (
             "__Host-session_id"
         )
+
+
+class TestTossingClearsNoFailureCount:
+    """A request that has no session (its cookie sent twice) is no proof of a password: its
+    answer, a page's 302 to the login form, must not clear the failed-attempt counts."""
+
+    def test_a_stolen_session_cannot_reset_its_password_change_failures(
+        self, make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth(ratelimit_login_failures="3/minute")
+        app = create_app(auth.settings, auth)
+        stolen = open_sessions(auth).victim
+        wrong = {"password": "not the password", "new_password": NEW_PASSWORD}
+        pages = app.test_client()
+        token = CSRF.search(pages.get("/auth/login").get_data(as_text=True))
+        assert token is not None
+        form_cookie = pages.get_cookie("userauth_form")
+        assert form_cookie is not None
+        doubled = f"session_id={stolen}; session_id={stolen}; userauth_form={form_cookie.value}"
+
+        statuses = []
+        for _ in range(2):
+            statuses.append(send(app, "PUT", "/profile/password", f"session_id={stolen}", **wrong))
+        cleared = app.test_client(use_cookies=False).post(
+            "/auth/account/password",
+            headers={"Cookie": doubled},
+            # Plain http: over https Flask-WTF also wants a same-origin Referer.
+            base_url=f"http://{HOST}",
+            data={"csrf_token": token.group(1), **wrong},
+        )
+        for _ in range(2):
+            statuses.append(send(app, "PUT", "/profile/password", f"session_id={stolen}", **wrong))
+
+        assert cleared.status_code == 302
+        assert [answer.status_code for answer in statuses] == [403, 403, 403, 429]

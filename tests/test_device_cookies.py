@@ -116,6 +116,36 @@ class TestOwnerIsNotLockedOut:
         assert owner_with_the_password == success(door)
         assert owner.client.get("/profile").status_code == 200
 
+    @pytest.mark.parametrize(
+        "planted",
+        [
+            "junk",
+            "~".join(f"{'A' * 22}.{'B' * 43}" for _ in range(5)),
+            '"',
+        ],
+        ids=["junk", "five-well-formed-forgeries", "a-lone-quote"],
+    )
+    def test_a_planted_copy_of_the_cookie_does_not_hide_the_owners(
+        self, make: MakeService, planted: str
+    ) -> None:
+        # A sibling subdomain can plant `userauth_device=...; Domain=<parent>; Path=/sessions`,
+        # which the browser sends first: every copy is read, as the browser sent them.
+        service = make()
+        owner = device_of_owner(service)
+        own = device_cookie(owner.client)
+        strangers_spend_the_accounts_budget(service)
+        client = service.app.test_client(use_cookies=False)
+        tossed = f"{DEVICE_COOKIE}={planted}; {DEVICE_COOKIE}={own}"
+
+        answer = client.post(
+            "/sessions",
+            headers={"Cookie": tossed},
+            data={"email": EMAIL, "password": PASSWORD},
+            environ_base=OWNER,
+        )
+
+        assert answer.status_code == 200
+
     @DOORS
     def test_the_owner_may_mistype_while_strangers_are_refused(
         self, make: MakeService, door: str

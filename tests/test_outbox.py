@@ -169,6 +169,32 @@ class TestMetricsRevealNoRegisteredEmail:
         assert moves[0] == moves[1] == (1, 1)
 
 
+class TestMetricsRevealNoRegisteredEmailToARefusingServer:
+    """A server that refuses the recipient (relaying denied, no such mailbox) refuses the
+    job of an unknown email too: its probe goes through MAIL FROM and RCPT TO (found by
+    review: a probe of NOOP alone moved /metrics for registered emails only)."""
+
+    def test_a_registered_email_and_an_unknown_one_are_refused_alike(
+        self, make_down_service: ServiceFactory
+    ) -> None:
+        # Imported here: tests.test_mail_failures imports this module's helpers.
+        from tests.test_mail_failures import Refusing, smtp_server
+
+        with smtp_server(Refusing(recipient=True)) as port:
+            service = make_down_service(mail_retry_delay=timedelta(hours=1), smtp_port=port)
+            service.auth.register_user(EMAIL, PASSWORD)
+            moves = []
+            for email in ("nobody@example.com", EMAIL):
+                before = mail_metrics(service)
+                answer = service.client.post("/reset_password", data={"email": email})
+                assert answer.status_code == 200
+                service.outbox.join()
+                after = mail_metrics(service)
+                moves.append(tuple(b - a for a, b in zip(before, after, strict=True)))
+
+        assert moves[0] == moves[1] == (1, 1)
+
+
 def mail_metrics(service: Service) -> tuple[float, float]:
     """Return (failed sends, mail pending) as /metrics shows them."""
     return (

@@ -1,5 +1,6 @@
 """Per-address limits count an IPv6 client by its /64 network (and, when asked, by wider ones),
-an IPv4-mapped address as its IPv4 address, and an unparseable one as it is."""
+an IPv4-mapped address as its IPv4 address, one with a port without it, and every
+unparseable one in a single shared bucket."""
 
 from __future__ import annotations
 
@@ -243,7 +244,7 @@ class TestUnparseableAddresses:
     @pytest.mark.parametrize(
         "client", ["unknown", "2001:db8::1::2", "198.51.100.300", "_hidden"], ids=str
     )
-    def test_an_address_that_is_no_ip_is_counted_as_it_is(
+    def test_an_address_that_is_no_ip_is_counted_and_answered(
         self, behind_proxy: Callable[..., Doors], client: str
     ) -> None:
         doors = behind_proxy(ratelimit_register=f"{LIMIT}/minute")
@@ -251,6 +252,33 @@ class TestUnparseableAddresses:
         statuses = [sign_up(doors, client, n) for n in range(LIMIT + 1)]
 
         assert statuses == [200] * LIMIT + [429]
+
+    def test_unparseable_addresses_share_one_budget(
+        self, behind_proxy: Callable[..., Doors]
+    ) -> None:
+        # Keyed under its own text, each made-up name would be a fresh budget (review).
+        doors = behind_proxy(ratelimit_register=f"{LIMIT}/minute")
+        names = [f"client-{n}" for n in range(LIMIT + 1)]
+
+        statuses = [sign_up(doors, name, n) for n, name in enumerate(names)]
+
+        assert statuses == [200] * LIMIT + [429]
+
+    @pytest.mark.parametrize(
+        ("with_port", "without"),
+        [("198.51.100.7:5678", "198.51.100.7"), ("[2001:db8:1:3::1]:443", "2001:db8:1:3::9")],
+        ids=["ipv4-port", "ipv6-bracketed-port"],
+    )
+    def test_a_port_a_proxy_wrote_is_the_same_client(
+        self, behind_proxy: Callable[..., Doors], with_port: str, without: str
+    ) -> None:
+        doors = behind_proxy(ratelimit_register=f"{LIMIT}/minute")
+
+        spent = [sign_up(doors, with_port, n) for n in range(LIMIT)]
+        next_one = sign_up(doors, without, LIMIT)
+
+        assert spent == [200] * LIMIT
+        assert next_one == 429
 
 
 class TestClientKey:
@@ -263,10 +291,25 @@ class TestClientKey:
             ("::ffff:198.51.100.7", "198.51.100.7"),
             ("fe80::1%eth0", "fe80::/64"),
             ("::1", "::/64"),
-            ("unknown", "unknown"),
-            ("", ""),
+            ("198.51.100.7:5678", "198.51.100.7"),
+            ("[2001:db8:1:3::1]:443", "2001:db8:1:3::/64"),
+            ("[2001:db8:1:3::1]", "2001:db8:1:3::/64"),
+            ("unknown", "unparsed"),
+            ("", "unparsed"),
         ],
-        ids=["ipv4", "ipv6", "ipv6-upper-case", "mapped", "scoped", "loopback", "name", "empty"],
+        ids=[
+            "ipv4",
+            "ipv6",
+            "ipv6-upper-case",
+            "mapped",
+            "scoped",
+            "loopback",
+            "ipv4-port",
+            "ipv6-port",
+            "ipv6-brackets",
+            "name",
+            "empty",
+        ],
     )
     def test_it_keys_each_kind_of_address(self, address: str, key: str) -> None:
         assert client_key(address) == key

@@ -106,10 +106,10 @@ class Accounts:
         user = self.find(job.email)
         mailer = require_mailer(self._mailer)
         if user is None:
-            mailer.probe()  # deleted meanwhile: fail or succeed as a sent notice would
+            mailer.probe(job.email)  # deleted meanwhile: fail or succeed as a notice would
             return
         subject, body = signup_notice(self._settings)
         mailer.send(user.email, subject, body)
 
-    def _probe_mail_server(self, _job: MailJob) -> None:
-        require_mailer(self._mailer).probe()
+    def _probe_mail_server(self, job: MailJob) -> None:
+        require_mailer(self._mailer).probe(job.email)

@@ -13,6 +13,10 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 from userauth.settings import Settings
 
+# RFC 5321 4.2: the replies that accept a sender or a recipient.
+SMTP_OK = 250
+SMTP_WILL_FORWARD = 251
+
 
 class Mailer(Protocol):
     """Something that delivers one plain-text message."""
@@ -20,11 +24,12 @@ class Mailer(Protocol):
     def send(self, to: str, subject: str, body: str) -> None:
         """Deliver one message, or raise."""
 
-    def probe(self) -> None:
-        """Talk to the mail server as `send` would, delivering nothing; raise as it would.
+    def probe(self, to: str) -> None:
+        """Talk to the mail server as `send` to `to` would, delivering nothing; raise as it would.
 
         Jobs that turn out to have nothing to send (a reset for an unknown email) probe
-        instead, so a mail outage fails, retries and counts them exactly like real mail.
+        instead, so a mail outage, or a server refusing that recipient, fails, retries and
+        counts them exactly like real mail.
         """
 
 
@@ -118,9 +123,18 @@ class SmtpMailer:
         with self._session() as smtp:
             smtp.send_message(message)
 
-    def probe(self) -> None:
+    def probe(self, to: str) -> None:
+        settings = self._settings
         with self._session() as smtp:
-            smtp.noop()
+            # The envelope as send_message gives it, up to the recipient, then RSET: a server
+            # that refuses the sender or this recipient refuses the probe as it would the mail.
+            code, reply = smtp.mail(settings.mail_sender)
+            if code != SMTP_OK:
+                raise smtplib.SMTPSenderRefused(code, reply, settings.mail_sender)
+            code, reply = smtp.rcpt(to)
+            if code not in (SMTP_OK, SMTP_WILL_FORWARD):
+                raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
+            smtp.rset()
 
     @contextmanager
     def _session(self) -> Iterator[smtplib.SMTP]:

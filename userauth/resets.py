@@ -128,7 +128,7 @@ class Resets:
             # Nothing to send, but the same talk with the mail server: during a mail outage
             # the job fails, is retried and is counted in /metrics exactly as a registered
             # email's, which would otherwise be the one left pending (issue 21, item 9).
-            mailer.probe()
+            mailer.probe(job.email)
             return
         # A retry issues a new token, which voids the one in any earlier, failed mail.
         token = self._issue_for(user)

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import Auth
 from userauth.settings import HOST_PREFIX, Settings
-from userauth.web.session import sets_new_cookie
+from userauth.web.session import session_cookies, sets_new_cookie
 
 # How many of a path's segments get their Paths cleared: the deepest route has five.
 MAX_CLEARED_SEGMENTS = 6
@@ -39,7 +39,7 @@ def install_cookie_tossing_checks(app: Flask) -> None:
 def _drop_tossed_cookies(response: WerkzeugResponse) -> WerkzeugResponse:
     auth: Auth = current_app.extensions["userauth"]
     settings = auth.settings
-    if len(request.cookies.getlist(settings.session_cookie_name)) < 2:
+    if len(session_cookies()) < 2:
         return response
     # A login answer sets the person's new cookie at Path=/: that copy must survive.
     replacing = sets_new_cookie()

@@ -24,6 +24,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from userauth.emails import lookup_key
 from userauth.settings import Settings
 from userauth.tokens import digest
+from userauth.web.cookie_header import cookie_values
 
 DEVICE_COOKIE = "userauth_device"
 # Renewed at each login; browsers cap a cookie's life at 400 days (RFC 6265bis, Max-Age).
@@ -31,6 +32,10 @@ DEVICE_COOKIE_LIFETIME = timedelta(days=365)
 # Accounts one device is remembered for (a shared computer, a second account): the oldest
 # entry goes first.
 MAX_ACCOUNTS_PER_DEVICE = 5
+# Copies of the cookie read from one request (a planted one, the person's own): a bound on
+# the work an attacker's header can cause.
+MAX_COPIES = 4
+_PRESENTED_ENTRIES = MAX_ACCOUNTS_PER_DEVICE * MAX_COPIES
 # nonce (16 random bytes) "." signature (32 bytes), both base64url without padding.
 _ENTRY = re.compile(r"([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})")
 _SEPARATOR = "~"
@@ -53,7 +58,7 @@ class DeviceCookies:
         no secret. A forged or altered entry, or another account's, gives None.
         """
         account = lookup_key(email)
-        for nonce, signature in _entries(cookie):
+        for nonce, signature in _entries(cookie, _PRESENTED_ENTRIES):
             if hmac.compare_digest(signature, self._signature(account, nonce)):
                 return digest(nonce)
         return None
@@ -63,7 +68,7 @@ class DeviceCookies:
         account = lookup_key(email)
         others = [
             (nonce, signature)
-            for nonce, signature in _entries(cookie)
+            for nonce, signature in _entries(cookie, _PRESENTED_ENTRIES)
             if not hmac.compare_digest(signature, self._signature(account, nonce))
         ]
         # A new nonce at each login (OWASP: "issue new device cookie"): a copied cookie
@@ -103,7 +108,7 @@ def presented_device(email: str) -> str | None:
     """
     checked: dict[str, str | None] = g.setdefault("userauth_devices", {})
     if email not in checked:
-        checked[email] = _devices().device_id(email, request.cookies.get(DEVICE_COOKIE))
+        checked[email] = _devices().device_id(email, _presented())
     return checked[email]
 
 
@@ -112,7 +117,23 @@ def remember_device(response: WerkzeugResponse, email: str) -> None:
 
     Logging out keeps it: it says the device has logged in here before, not that it is now.
     """
-    _devices().remember(response, email, request.cookies.get(DEVICE_COOKIE))
+    _devices().remember(response, email, _presented())
+
+
+def _presented() -> str:
+    """Return the entries of every copy of the device cookie the request carries, as one.
+
+    Every copy, read as the browser sent it (cookie_header.py): a sibling subdomain can plant
+    a copy that is sent first (cookie tossing), and reading only that one would hide the
+    owner's own entry and hand the owner back to the account's budget, shared with strangers.
+    """
+    copies = cookie_values(request.environ.get("HTTP_COOKIE"), DEVICE_COOKIE)
+    # Each copy's own entries (a planted copy full of junk must not crowd out the real one),
+    # from a bounded number of copies.
+    return _SEPARATOR.join(
+        _SEPARATOR.join(f"{nonce}.{signature}" for nonce, signature in _entries(copy))
+        for copy in copies[:MAX_COPIES]
+    )
 
 
 def _devices() -> DeviceCookies:
@@ -120,9 +141,11 @@ def _devices() -> DeviceCookies:
     return devices
 
 
-def _entries(cookie: str | None) -> Iterator[tuple[str, str]]:
-    """Yield the well-formed (nonce, signature) entries of a cookie, at most the maximum."""
-    parts = (cookie or "").split(_SEPARATOR, MAX_ACCOUNTS_PER_DEVICE)[:MAX_ACCOUNTS_PER_DEVICE]
+def _entries(
+    cookie: str | None, limit: int = MAX_ACCOUNTS_PER_DEVICE
+) -> Iterator[tuple[str, str]]:
+    """Yield the well-formed (nonce, signature) entries of a cookie, at most `limit`."""
+    parts = (cookie or "").split(_SEPARATOR, limit)[:limit]
     for part in parts:
         matched = _ENTRY.fullmatch(part)
         if matched is not None:

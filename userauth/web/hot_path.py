@@ -16,10 +16,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from werkzeug.http import parse_cookie
-
 from userauth.auth import Auth
 from userauth.sessions import LiveSession
+from userauth.web.cookie_header import cookie_values
 from userauth.web.gate import header_value
 from userauth.web.observability import record_route
 
@@ -83,10 +82,7 @@ class HotPath:
         cookie = environ.get("HTTP_COOKIE")
         if not cookie:
             return None
-        try:
-            session_ids = parse_cookie(cookie).getlist(self._cookie_name)
-        except UnicodeDecodeError:  # not UTF-8: Flask's own reading decides what it names
-            return None
+        session_ids = cookie_values(cookie, self._cookie_name)
         # Several copies (cookie tossing): Flask answers that there is no session, and clears them.
         if len(session_ids) != 1:
             return None

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask_limiter import Limiter, RouteLimit
 from werkzeug.exceptions import HTTPException
 
@@ -27,7 +27,7 @@ from userauth.settings import IPV6_CLIENT_PREFIX, Settings
 from userauth.tokens import digest
 from userauth.web.devices import presented_device
 from userauth.web.networks import client_of_request, network_of_request, not_ipv6, widened
-from userauth.web.session import session_cookie_name
+from userauth.web.session import session_cookies
 
 logger = logging.getLogger("userauth")
 
@@ -40,6 +40,8 @@ REDIS_TIMEOUT_SECONDS = 0.25
 # Scopes that count failed attempts at a password: reserved before it is checked, and
 # cleared when it is right.
 _FAILURE_SCOPES = frozenset({"login-failures", "device-failures", "password-change"})
+# Where a view leaves, in flask.g, that it proved the password right (password_proven).
+_PROVEN = "userauth_password_proven"
 
 View = TypeVar("View", bound=Callable[..., Any])
 
@@ -101,8 +103,13 @@ def _account_key(secret: bytes) -> Callable[[], str]:
 
 
 def _session() -> str:
-    """Key a limit by the session in the cookie (its digest: keys must hold no secret)."""
-    return "session:" + digest(request.cookies.get(session_cookie_name(), ""))
+    """Key a limit by the session in the cookie (its digest: keys must hold no secret).
+
+    A request carrying the cookie more than once has no session (cookie tossing): it counts
+    under a key of its own, never under the first copy's, whose failures it must not clear.
+    """
+    copies = session_cookies()
+    return "session:" + (digest(copies[0]) if len(copies) == 1 else "ambiguous")
 
 
 def _redis_options() -> dict[str, Any]:
@@ -183,11 +190,23 @@ def _settle(limiter: Limiter) -> Callable[[Response], Response]:
         if 200 <= response.status_code < 300:
             # Retry-After tells a client to wait: a success has nothing to wait for.
             response.headers.pop("Retry-After", None)
-        if response.status_code in SUCCESS:
+        # Only a view that checked a password and found it right clears the failures: a
+        # success status alone is not proof (a page's redirect to the login form is a 302).
+        if response.status_code in SUCCESS and g.get(_PROVEN, False):
             _clear_failures(limiter)
         return response
 
     return settle
+
+
+def password_proven() -> None:
+    """Record that this request's view checked the password and it was right.
+
+    The failed-attempt counts this request counted in (the account's or the device's, the
+    session's password changes) are then cleared once the answer is made: only a caller who
+    knows the password may clear them (OWASP Authentication Cheat Sheet, account lockout).
+    """
+    g.setdefault(_PROVEN, True)
 
 
 def _clear_failures(limiter: Limiter) -> None:

@@ -19,18 +19,23 @@ from userauth.settings import IPV6_CLIENT_PREFIX
 # Each bucket wider than /64 gets the per-address limit times this for every 4 bits it spans
 # beyond the /64: a /56 four times, a /48 sixteen times (see the README, "Rate limits").
 _GROWTH_PER_4_BITS = 2
+# The key of every client address that does not parse as an IP address.
+UNPARSED_CLIENT = "unparsed"
 
 
 def client_key(address: str) -> str:
     """Return what a per-address limit counts `address` under.
 
     An IPv4 address as is; an IPv6 address as its /64 network (`2001:db8:1:3::/64`); an
-    IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) as its IPv4 address. What cannot be parsed
-    is counted under itself: it still has a limit, and no request fails for it.
+    IPv4-mapped IPv6 address (`::ffff:192.0.2.1`) as its IPv4 address. A port some proxies
+    write (`192.0.2.1:5678`, `[2001:db8::1]:443`) is dropped; what still cannot be parsed is
+    counted in one bucket shared by all such clients: it has a limit, and no request fails.
     """
     parsed = _parse(address)
     if parsed is None:
-        return address
+        # One shared bucket: keyed under its own text, a proxy that forwarded something
+        # unexpected (a port, a name) would give every connection a fresh budget.
+        return UNPARSED_CLIENT
     if isinstance(parsed, IPv4Address):
         return str(parsed)
     return str(IPv6Network((parsed, IPV6_CLIENT_PREFIX), strict=False))
@@ -78,10 +83,22 @@ def widened(limits: str, prefix: int) -> str:
 
 def _parse(address: str) -> IPv4Address | IPv6Address | None:
     try:
-        parsed = ipaddress.ip_address(address)
+        parsed = ipaddress.ip_address(_without_port(address.strip()))
     except ValueError:
         return None
     if isinstance(parsed, IPv6Address) and parsed.ipv4_mapped is not None:
         # The same IPv4 client, seen through a dual-stack socket: one budget, not two.
         return parsed.ipv4_mapped
     return parsed
+
+
+def _without_port(address: str) -> str:
+    """Return the address without a port: `[v6]:port` or `[v6]` as v6, `v4:port` as v4."""
+    if address.startswith("["):
+        host, bracket, _rest = address[1:].partition("]")
+        return host if bracket else address
+    host, colon, port = address.partition(":")
+    # One colon and digits after it: IPv4 with a port (an IPv6 address has two colons or more).
+    if colon and port.isdigit() and ":" not in port:
+        return host
+    return address

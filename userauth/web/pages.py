@@ -51,7 +51,7 @@ from userauth.web.forms import (
     ResetForm,
     SignupForm,
 )
-from userauth.web.limits import TOO_MANY, rate_limited
+from userauth.web.limits import TOO_MANY, password_proven, rate_limited
 from userauth.web.redirects import safe_target
 from userauth.web.session import clear_session_cookie, current_session, set_session_cookie
 
@@ -164,6 +164,7 @@ def login() -> ResponseReturnValue:
         email = _text(form.email)
         result = _auth().login(email, _text(form.password), _client())
         if result.succeeded and result.session_id is not None:
+            password_proven()
             response = redirect(target)
             set_session_cookie(response, result.session_id)
             remember_device(response, email)
@@ -307,6 +308,7 @@ def change_password() -> ResponseReturnValue:
         except PasswordPolicyError as error:
             _fail(form.new_password, _message(error))
         else:
+            password_proven()
             flash("Your password is changed; your other sessions are ended.")
             return redirect(url_for("pages.account"))
     return _account_page(form, 400)

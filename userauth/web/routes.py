@@ -13,7 +13,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from userauth.auth import Auth, Client
 from userauth.web.devices import remember_device
 from userauth.web.errors import LoginFailedError
-from userauth.web.limits import rate_limited
+from userauth.web.limits import password_proven, rate_limited
 from userauth.web.schemas import (
     BROWSER_TO_PAGES,
     CROSS_SITE,
@@ -131,6 +131,7 @@ def login(body: dict[str, str]) -> Response:
     result = _auth().login(email, password, _client())
     if not result.succeeded or result.session_id is None:
         raise LoginFailedError
+    password_proven()
     response = jsonify(email=email, message="logged in")
     set_session_cookie(response, result.session_id)
     remember_device(response, email)
@@ -275,4 +276,5 @@ def change_password(body: dict[str, str]) -> Response:
     """Change the password with the current one; other sessions end."""
     current, new = body["password"], body["new_password"]
     _auth().change_password(require_session(), current, new, _client())
+    password_proven()
     return jsonify(message="Password updated")

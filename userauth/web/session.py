@@ -14,6 +14,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from userauth.auth import Auth
 from userauth.errors import InvalidSessionError
 from userauth.sessions import LiveSession
+from userauth.web.cookie_header import cookie_values
 
 
 def _auth() -> Auth:
@@ -37,8 +38,13 @@ def current_session() -> LiveSession | None:
     return live
 
 
+def session_cookies() -> list[str]:
+    """Return every copy of the session cookie the request carries, as the browser sent them."""
+    return cookie_values(request.environ.get("HTTP_COOKIE"), session_cookie_name())
+
+
 def _resolve() -> LiveSession | None:
-    session_ids = request.cookies.getlist(session_cookie_name())
+    session_ids = session_cookies()
     # Cookie tossing: a sibling subdomain can add a cookie of this name (Domain=the parent,
     # a longer Path, sent first); which copy is the person's own cannot be told, so neither
     # counts, or the visitor would act as the attacker and could not log out of it.
