@@ -473,7 +473,7 @@ class TestWorkersAndThreads:
     def test_granians_warning_about_many_threads_is_not_printed_at_every_start(
         self, start_serve: StartServe
     ) -> None:
-        # 64 threads is a choice (README, Serving); granian questions it at each start.
+        # 64 threads is a choice (docs/operations.md, Serving); granian questions it at each start.
         output = start_serve(USERAUTH_THREADS="64").stop()
         assert "seems quite high" not in output
         assert "userauth serving on" in output

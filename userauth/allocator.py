@@ -5,8 +5,9 @@ environment variable carries the `_RJEM_` prefix), not through glibc's malloc or
 jemalloc's defaults favour many cores: four arenas per core and a cache of freed blocks in
 every thread, memory that each worker's runtime and request threads keep resident. One arena
 and no thread caches hold each worker's peak RSS about 2.4 MB lower under `python -m
-bench.memory --threads 64` on SQLite and PostgreSQL alike (alternating runs, README "Memory
-per worker"), with no fewer requests served in its `GET /` and `GET /profile` runs.
+bench.memory --threads 64` on SQLite and PostgreSQL alike (alternating runs,
+docs/performance.md "Memory per worker"), with no fewer requests served in its `GET /` and
+`GET /profile` runs.
 
 jemalloc reads its options once, at granian's first allocation, and forked workers inherit
 what it read: so the variable is set before granian is imported. An operator's own value is

@@ -72,8 +72,8 @@ class IntentionalChoices(logging.Filter):
 
     granian warns at every start that more Python threads than twice the cores "seems quite
     high": userauth serve's 64 threads per worker are there so that clients sending bodies
-    slowly cannot hold every thread (README "Serving"). An operator reading that warning at
-    each start learns nothing but to ignore warnings.
+    slowly cannot hold every thread (docs/operations.md "Serving"). An operator reading that
+    warning at each start learns nothing but to ignore warnings.
     """
 
     QUESTIONED = ("seems quite high compared to the number of CPU cores",)

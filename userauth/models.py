@@ -2,7 +2,7 @@
 
 Tables, not ORM classes: the store writes SQL statements and hands out plain records
 (User, DeviceSession, AuditEvent), so no worker loads `sqlalchemy.orm`, which cost every
-worker 6.3 MB of peak RSS (`python -m bench.memory`; README "Memory per worker"). The
+worker 6.3 MB of peak RSS (`python -m bench.memory`; docs/performance.md "Memory per worker"). The
 migrations' head must match `metadata` (tests/test_migrations.py).
 """
 

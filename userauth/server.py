@@ -1,7 +1,7 @@
 """The production server: userauth's Flask app under granian, a Rust HTTP server, as WSGI.
 
 Chosen by measurement over gunicorn (gthread and gevent workers) and waitress
-(`python -m bench.servers_compare`, README "Choosing the server"): granian accepts
+(`python -m bench.servers_compare`, docs/performance.md "Choosing the server"): granian accepts
 connections and reads request heads in Rust, so idle clients hold no Python thread (a body
 still arriving holds its request's thread: hence many threads); it answers malformed requests
 with a bodiless 4xx, never an HTML page; and it finishes requests in flight on SIGTERM.

@@ -17,7 +17,7 @@ from limits import parse_many
 from userauth.settings import IPV6_CLIENT_PREFIX
 
 # Each bucket wider than /64 gets the per-address limit times this for every 4 bits it spans
-# beyond the /64: a /56 four times, a /48 sixteen times (see the README, "Rate limits").
+# beyond the /64: a /56 four times, a /48 sixteen times (docs/security.md, "Rate limits").
 _GROWTH_PER_4_BITS = 2
 # The key of every client address that does not parse as an IP address.
 UNPARSED_CLIENT = "unparsed"
