@@ -25,7 +25,7 @@ from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import EmailTakenError, InvalidTokenError
 from userauth.models import metadata
-from userauth.settings import Settings
+from userauth.settings import Settings, shown_database_url
 from userauth.web import create_app
 
 # (email, password) of the users an original-design database holds; the first one's hash is
@@ -644,6 +644,8 @@ class TestServeOnAnEarlierDatabase:
         result = run_userauth(database_url, "serve", "--workers", "1", "--port", str(free_port()))
         assert result.returncode != 0
         assert "run `userauth db upgrade` first" in result.stderr
+        # Which database: the one the settings named, said as every command says it.
+        assert f"database {shown_database_url(database_url)}:" in result.stderr
         assert migrations.current_revision(engine) == "0001"
 
     def test_serve_upgrades_first_when_auto_migrate_is_on(

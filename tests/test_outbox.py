@@ -169,6 +169,29 @@ class TestMetricsRevealNoRegisteredEmail:
         assert moves[0] == moves[1] == (1, 1)
 
 
+class TestJobsWithNothingToSendSucceed:
+    """The probe of a job with nothing to send is a whole, polite conversation: with a mail
+    server that accepts, it leaves nothing pending and counts no failure (found by a newcomer:
+    MAIL FROM before EHLO was refused, and such jobs retried for hours)."""
+
+    @pytest.mark.parametrize(
+        ("path", "email"),
+        [("/reset_password", "nobody@example.com"), ("/users", "newcomer@example.com")],
+        ids=["reset-of-an-unknown-email", "sign-up-of-a-new-email"],
+    )
+    def test_the_job_is_done_at_once_and_sends_nothing(
+        self, make_service: ServiceFactory, mail: MailSink, path: str, email: str
+    ) -> None:
+        service = make_service()
+        answer = service.client.post(path, data={"email": email, "password": PASSWORD})
+        assert answer.status_code == 200
+        service.outbox.join()
+
+        assert mail_metrics(service) == (0, 0)
+        assert service.outbox.pending() == 0
+        assert mail.messages == []
+
+
 class TestMetricsRevealNoRegisteredEmailToARefusingServer:
     """A server that refuses the recipient (relaying denied, no such mailbox) refuses the
     job of an unknown email too: its probe goes through MAIL FROM and RCPT TO (found by

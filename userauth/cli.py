@@ -94,6 +94,9 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     from userauth.server import serve as run_server
 
     settings = _load_settings()
+    if settings.settings_file is not None:
+        # As every other command: which file the settings came from, before anything fails.
+        click.echo(f"settings file: {settings.settings_file}", err=True)
     overrides = {"host": host, "port": port, "workers": workers, "threads": threads}
     settings = settings.with_changes(**{k: v for k, v in overrides.items() if v is not None})
     # An unsafe production configuration stops here, in sentences, before any worker boots.
@@ -110,7 +113,8 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
             f"cannot reach the database {database}: {_first_line(str(error))}"
         ) from None
     except migrations.MigrationError as error:
-        raise click.ClickException(str(error)) from None
+        database = shown_database_url(settings.database_url)
+        raise click.ClickException(f"database {database}: {error}") from None
     try:
         ensure_port_free(settings.listen_host, settings.port)
     except OSError as error:

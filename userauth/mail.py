@@ -128,6 +128,7 @@ class SmtpMailer:
         with self._session() as smtp:
             # The envelope as send_message gives it, up to the recipient, then RSET: a server
             # that refuses the sender or this recipient refuses the probe as it would the mail.
+            smtp.ehlo_or_helo_if_needed()
             code, reply = smtp.mail(settings.mail_sender)
             if code != SMTP_OK:
                 raise smtplib.SMTPSenderRefused(code, reply, settings.mail_sender)
