@@ -281,9 +281,15 @@ class ServerProcess:
     """
 
     def __init__(
-        self, command: list[str], env: dict[str, str], port: int, cwd: Path = ROOT
+        self,
+        command: list[str],
+        env: dict[str, str],
+        port: int,
+        cwd: Path = ROOT,
+        pass_fds: tuple[int, ...] = (),
     ) -> None:
         self.command, self.env, self.port, self.cwd = command, env, port, cwd
+        self.pass_fds = pass_fds
         self.url = f"http://127.0.0.1:{port}"
         self.exit_status: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -305,6 +311,7 @@ class ServerProcess:
             stdout=self._output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=self.pass_fds,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
