@@ -57,6 +57,15 @@ class RunDatabases:
         own = make_url(self.server_url).set(database=name)
         return own.render_as_string(hide_password=False)
 
+    def existing(self) -> list[str]:
+        """Return the names of this run's databases on the server, those of its workers too.
+
+        Raises:
+            OperationalError: the server does not answer.
+        """
+        with self._maintenance() as connection:
+            return self._names(connection)
+
     def drop_all(self) -> list[str]:
         """Drop every database of this run, those of crashed workers too; return their names.
 
@@ -64,19 +73,24 @@ class RunDatabases:
             OperationalError: the server does not answer.
         """
         with self._maintenance() as connection:
-            # Exactly the run's name, or it followed by "_": LIKE's own "_" is escaped.
-            names = connection.scalars(
+            names = self._names(connection)
+            for name in names:
+                # FORCE: a connection some test left open must not keep the database alive.
+                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        self._created.clear()
+        return names
+
+    def _names(self, connection: Connection) -> list[str]:
+        # Exactly the run's name, or it followed by "_": LIKE's own "_" is escaped.
+        return list(
+            connection.scalars(
                 text(
                     "SELECT datname FROM pg_database"
                     " WHERE datname = :run OR datname LIKE :pattern ORDER BY datname"
                 ),
                 {"run": self.run, "pattern": self.run.replace("_", r"\_") + r"\_%"},
-            ).all()
-            for name in names:
-                # FORCE: a connection some test left open must not keep the database alive.
-                connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        self._created.clear()
-        return list(names)
+            )
+        )
 
     @contextmanager
     def _maintenance(self) -> Iterator[Connection]:
