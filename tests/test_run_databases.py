@@ -75,7 +75,7 @@ def run_name(output: str) -> str:
 
 
 class TestARunsDatabases:
-    def test_the_database_named_is_left_as_it_was_and_the_runs_is_dropped(
+    def test_the_database_named_is_left_as_it_was_and_the_runs_own_are_dropped(
         self, bystander: str
     ) -> None:
         # In one process: before, such a run tested in the database named itself.
