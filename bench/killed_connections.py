@@ -5,27 +5,31 @@ application_name only: no other session of the server is touched); the requests 
 reads, password changes and registrations. Before the rerun of a unit of work on a killed
 connection, one request per kill failed.
 
-    TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/test_outages \\
+    TEST_DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/postgres \\
         .venv/bin/python -m bench.killed_connections 2024
+
+It runs in a database of its own on that server (tests/run_databases.py), dropped at the end.
 """
 
 from __future__ import annotations
 
+import os
 import sys
 from collections import Counter
 from collections.abc import Callable
 
 from werkzeug.test import TestResponse
 
-from tests.conftest import GENEROUS_LIMITS, FakeClock, empty_postgres
+from tests.conftest import GENEROUS_LIMITS, FakeClock
+from tests.run_databases import RunDatabases, new_run_name
 from tests.test_outages import PASSWORD, PASSWORDS, KilledConnections, build_client, log_in
 
 KILL_EVERY = 10
 
 
-def main(requests: int) -> None:
+def main(requests: int, database_url: str) -> None:
     """Print how many requests got each status while the app's connections were killed."""
-    killer = KilledConnections(empty_postgres())
+    killer = KilledConnections(database_url)
     client, auth = build_client(killer.app_url, FakeClock(), **GENEROUS_LIMITS)
     killer.watch(auth.db.engine)
     log_in(client, "ann@example.com")
@@ -52,4 +56,8 @@ def main(requests: int) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 2024)
+    databases = RunDatabases(os.environ["TEST_DATABASE_URL"], new_run_name())
+    try:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 2024, databases.url_of(""))
+    finally:
+        databases.drop_all()

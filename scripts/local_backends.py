@@ -2,6 +2,10 @@
 
 A variable already set is kept as it is; an unset one gets the default local address when a
 server answers there within two seconds. Nothing else is printed: the shell evals the output.
+
+PostgreSQL's URL names `postgres`, the database every cluster has: the tests only connect there
+to create (and drop) databases of their own (tests/run_databases.py), so a server without a
+`test` database is still found, not skipped.
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import shlex
 import psycopg
 import redis
 
-POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import signal
 import socket
@@ -25,6 +26,7 @@ from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import OperationalError
 
 from tests import workers
+from tests.run_databases import RunDatabases, new_run_name
 from userauth import migrations
 from userauth.auth import Auth
 from userauth.db import DB
@@ -53,36 +55,42 @@ GENEROUS_LIMITS = {
 
 
 def need_service(name: str, variable: str) -> str:
-    """Return the URL of a service a test needs: skip locally without it, fail in CI.
-
-    On an xdist worker, the URL is that of the worker's own database (tests/workers.py).
-    """
+    """Return the URL of a service a test needs: skip locally without it, fail in CI."""
     url = os.environ.get(variable)
     if url:
-        return _OF_THIS_WORKER[variable](url)
+        return url
     reason = f"{name} tests need {variable} (e.g. set by .ci/run)"
     if IN_CI:
         pytest.fail(f"CI=true but {reason}")
     pytest.skip(reason)
 
 
-def _postgres_url_of_this_worker(url: str) -> str:
+# The run's name, set by pytest_configure: the same in the controller and every xdist worker.
+_run = {"name": ""}
+
+
+def need_postgres() -> str:
+    """Return the URL of this process's own database of the run, created on first need.
+
+    It is on the server TEST_DATABASE_URL names (tests/run_databases.py); the run drops it at
+    its end. Skips locally when the server does not answer, fails under CI=true.
+    """
+    server_url = need_service("PostgreSQL", "TEST_DATABASE_URL")
     try:
-        return workers.postgres_url_of_this_worker(url)
+        return _run_databases(server_url).url_of(workers.WORKER)
     except OperationalError as error:
         if IN_CI:
             raise
         pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {error.orig}")
 
 
-_OF_THIS_WORKER: dict[str, Callable[[str], str]] = {
-    "TEST_DATABASE_URL": _postgres_url_of_this_worker,
-    "TEST_REDIS_URL": workers.redis_url_of_this_worker,
-}
+@functools.cache
+def _run_databases(server_url: str) -> RunDatabases:
+    return RunDatabases(server_url, _run["name"])
 
 
 def reset_postgres(url: str) -> None:
-    """Drop every table of the test database, so each test starts from an empty one."""
+    """Drop every table of a database of the run, so each test starts from an empty one."""
     engine = create_engine(url)
     try:
         # One statement for all of them: reflecting the schema to drop it table by table
@@ -114,15 +122,16 @@ def _test_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: a new SQLite file, or the PostgreSQL test database emptied."""
+    """An empty database: a new SQLite file, or this process's PostgreSQL database emptied."""
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return empty_postgres()
 
 
 def empty_postgres() -> str:
-    """Return the PostgreSQL test database's URL, every table dropped (skip or fail without)."""
-    url = need_service("PostgreSQL", "TEST_DATABASE_URL")
+    """Return the URL of this process's database of the run, every table dropped (skip or fail
+    without PostgreSQL)."""
+    url = need_postgres()
     reset_postgres(url)
     return url
 
@@ -273,9 +282,15 @@ class ServerProcess:
     """
 
     def __init__(
-        self, command: list[str], env: dict[str, str], port: int, cwd: Path = ROOT
+        self,
+        command: list[str],
+        env: dict[str, str],
+        port: int,
+        cwd: Path = ROOT,
+        pass_fds: tuple[int, ...] = (),
     ) -> None:
         self.command, self.env, self.port, self.cwd = command, env, port, cwd
+        self.pass_fds = pass_fds
         self.url = f"http://127.0.0.1:{port}"
         self.exit_status: int | None = None
         self._process: subprocess.Popen[bytes] | None = None
@@ -297,6 +312,7 @@ class ServerProcess:
             stdout=self._output,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            pass_fds=self.pass_fds,
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -360,24 +376,29 @@ def start_server(database_url: str, tmp_path: Path) -> Iterator[Callable[..., Se
 
 
 _LOCK_DIRECTORY = "userauth_run_lock_directory"
+_RUN_NAME = "userauth_run_name"
 _lock_directory_key = pytest.StashKey[tempfile.TemporaryDirectory[str]]()
 _run_lock_key = pytest.StashKey[workers.RunLock]()
 
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_configure_node(node: Any) -> None:
-    """Hand every xdist worker the directory of the run's lock, made once by the controller."""
+    """Hand every xdist worker the run's name and the directory of its lock."""
     config: pytest.Config = node.config
     if _lock_directory_key not in config.stash:
         # Removed by the controller's pytest_unconfigure, once every worker has stopped.
         made = tempfile.TemporaryDirectory(prefix="userauth-tests-")
         config.stash[_lock_directory_key] = made
     node.workerinput[_LOCK_DIRECTORY] = config.stash[_lock_directory_key].name
+    node.workerinput[_RUN_NAME] = _run["name"]
 
 
 def pytest_configure(config: pytest.Config) -> None:
     workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None:
+    if workerinput is None:
+        _run["name"] = new_run_name()
+    else:
+        _run["name"] = workerinput[_RUN_NAME]
         config.stash[_run_lock_key] = workers.RunLock(Path(workerinput[_LOCK_DIRECTORY]))
 
 
@@ -386,6 +407,22 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         config.stash[_run_lock_key].close()
     if _lock_directory_key in config.stash:
         config.stash[_lock_directory_key].cleanup()
+    if getattr(config, "workerinput", None) is None:
+        _drop_run_databases()
+
+
+def _drop_run_databases() -> None:
+    """Drop the run's databases, once every worker has stopped (also after a failed run)."""
+    server_url = os.environ.get("TEST_DATABASE_URL")
+    if not server_url:
+        return
+    try:
+        _run_databases(server_url).drop_all()
+    except OperationalError as error:
+        # Nothing was made if the server never answered; if it went away during the run,
+        # the run's databases are left, and the person running it must hear which.
+        # The terminal reporter is gone by now.
+        print(f"could not drop the test databases {_run['name']}*: {error.orig}", file=sys.stderr)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -407,7 +444,9 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         ("Redis", "redis", "TEST_REDIS_URL"),
     ):
         ran = sum(1 for report in passed if marker in report.keywords)
-        if ran:
+        if ran and marker == "postgres":
+            parts.append(f"{name} ({ran} passed, in databases {_run['name']}*, dropped after)")
+        elif ran:
             parts.append(f"{name} ({ran} passed)")
         elif not os.environ.get(variable):
             parts.append(f"{name} not tested ({variable} unset)")

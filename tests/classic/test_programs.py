@@ -1,15 +1,19 @@
 """Programs written for the design, run unchanged with python3 in a fresh folder each.
 
 Each is a main file of the kind the design's users wrote, with the output the design prints;
-the last one starts `python3 app.py` and walks the end-to-end scenario over HTTP on :5000.
+the last ones start `python3 app.py` and walk the end-to-end scenario over HTTP, and check
+that it serves on :5000 (in a network namespace of its own: no test needs the machine's port).
 """
 
 from __future__ import annotations
 
+import json
 import re
+import shutil
 import socket
+import subprocess
 import sys
-import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -168,36 +172,95 @@ def test_every_run_starts_from_an_empty_database(tmp_path: Path) -> None:
     assert outputs == [expected, expected]
 
 
-def wait_until_free(port: int, timeout: float = 30) -> None:
-    """Wait for another server on `port` to go; the design's port is fixed."""
-    deadline = time.monotonic() + timeout
-    while True:
-        with socket.socket() as probe:
-            if probe.connect_ex(("127.0.0.1", port)) != 0:
-                return
-        if time.monotonic() > deadline:
-            pytest.fail(f"port {port} is taken by another server: python3 app.py needs it")
-        time.sleep(0.5)
+# Run with python3 inside a network namespace of its own, where port 5000 is free whatever the
+# machine runs: start `python3 app.py` (argv[1]) as its user would, wait for its answer on
+# :5000, then stop it and print the answer and all the server printed.
+ON_ITS_OWN_PORT_5000 = """
+import json, subprocess, sys, time, urllib.request
+
+server = subprocess.Popen(
+    [sys.executable, sys.argv[1]], env={"PATH": "/usr/bin:/bin"},
+    stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+)
+deadline = time.monotonic() + 30
+while True:
+    try:
+        with urllib.request.urlopen("http://127.0.0.1:5000/", timeout=1) as answer:
+            status, body = answer.status, json.load(answer)
+        break
+    except OSError:
+        if time.monotonic() > deadline or server.poll() is not None:
+            status, body = None, None
+            break
+        time.sleep(0.1)
+server.terminate()
+output = server.communicate(timeout=30)[0].decode()
+print(json.dumps({"status": status, "body": body, "output": output}))
+"""
+
+
+def run_in_own_network(program: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a Python program in a new network namespace (loopback only), or skip the test.
+
+    An unprivileged user namespace maps the caller to root there, as `unshare -rn` does; a
+    machine that forbids them (some containers) cannot run the test.
+    """
+    unshare, ip = shutil.which("unshare"), shutil.which("ip") or "/usr/sbin/ip"
+    if unshare is None or not Path(ip).exists():
+        pytest.skip("a network namespace of its own needs unshare and ip (util-linux, iproute2)")
+    probe = subprocess.run([unshare, "-rn", "true"], capture_output=True, check=False)
+    if probe.returncode != 0:
+        pytest.skip(f"this machine allows no network namespace: {probe.stderr.decode().strip()}")
+    # The new namespace's loopback starts down.
+    shell = f'{ip} link set lo up && exec "$0" -c "$@"'
+    return subprocess.run(
+        [unshare, "-rn", "sh", "-c", shell, sys.executable, program, *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
 
 
 class TestPythonAppPy:
     @pytest.fixture
-    def server(self, tmp_path: Path) -> object:
-        wait_until_free(5000)
-        process = ServerProcess(
-            [sys.executable, str(ROOT / "app.py")], {"PATH": "/usr/bin:/bin"}, 5000, cwd=tmp_path
-        )
-        yield process.start()
+    def server(self, tmp_path: Path) -> Iterator[ServerProcess]:
+        """`python3 app.py` serving on a socket the test made on a free port.
+
+        Werkzeug's reloader hands its server a listening socket through WERKZEUG_SERVER_FD
+        (with WERKZEUG_RUN_MAIN set); so does this fixture. app.py runs unchanged, only on
+        that socket rather than on :5000, which another program may hold.
+        """
+        with socket.create_server(("127.0.0.1", 0)) as listener:
+            port = listener.getsockname()[1]
+            env = {
+                "PATH": "/usr/bin:/bin",
+                "WERKZEUG_RUN_MAIN": "true",
+                "WERKZEUG_SERVER_FD": str(listener.fileno()),
+            }
+            process = ServerProcess(
+                [sys.executable, str(ROOT / "app.py")],
+                env,
+                port,
+                cwd=tmp_path,
+                pass_fds=(listener.fileno(),),
+            )
+            process.start()
+        yield process
         process.stop()
         process.close()
 
-    def test_the_end_to_end_scenario_passes_on_port_5000(self, server: ServerProcess) -> None:
-        run_contract_scenario("http://localhost:5000")
+    def test_the_end_to_end_scenario_passes(self, server: ServerProcess) -> None:
+        run_contract_scenario(f"http://localhost:{server.port}")
 
-    def test_it_prints_where_it_runs_and_keeps_a_db_in_its_folder(
-        self, server: ServerProcess, tmp_path: Path
-    ) -> None:
-        assert requests.get("http://127.0.0.1:5000/", timeout=10).status_code == 200
-        output = server.stop()
-        assert "Running on http://127.0.0.1:5000" in output
+    def test_it_keeps_a_db_in_its_folder(self, server: ServerProcess, tmp_path: Path) -> None:
+        assert requests.get(server.url + "/", timeout=10).status_code == 200
         assert (tmp_path / "a.db").exists()
+
+    def test_it_serves_on_port_5000_and_prints_where(self, tmp_path: Path) -> None:
+        finished = run_in_own_network(ON_ITS_OWN_PORT_5000, str(ROOT / "app.py"), cwd=tmp_path)
+        assert finished.returncode == 0, finished.stderr
+        ran = json.loads(finished.stdout)
+        assert (ran["status"], ran["body"]) == (200, {"message": "Bienvenue"}), ran["output"]
+        assert "Running on http://127.0.0.1:5000" in ran["output"]
