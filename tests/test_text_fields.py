@@ -136,8 +136,11 @@ TARGETS: dict[str, Target] = {
         "/auth/signup", {"email": NEW_EMAIL, "password": PASSWORD, "next": "/auth/account"}
     ),
     "forgot-page": _page("/auth/forgot", {"email": ACCOUNT_EMAIL}),
+    # The form is shown only for a live link (a dead one says so when opened).
     "reset-page": _page(
-        "/auth/reset", {"token": TOKEN, "new_password": NEW_PASSWORD}, form_page="/auth/reset"
+        "/auth/reset",
+        {"token": TOKEN, "new_password": NEW_PASSWORD},
+        form_page=f"/auth/reset?token={TOKEN}",
     ),
     "change-password-page": _page(
         "/auth/account/password",
@@ -149,9 +152,10 @@ TARGETS: dict[str, Target] = {
     "revoke-others-page": _page(
         "/auth/account/sessions/revoke-others", {}, logged_in=True, form_page="/auth/account"
     ),
-    # A path no route matches gets the app's JSON 404, under /auth/ too.
+    # A page: any public id reaches it, and a request without its form's token is refused
+    # with the page's own 400.
     "revoke-page-number": Target(
-        "POST", "/auth/account/sessions/{}/revoke", {"number": SESSION_NUMBER}, "path"
+        "POST", "/auth/account/sessions/{}/revoke", {"number": SESSION_NUMBER}, "path", html=True
     ),
     "login-page-next": Target("GET", "/auth/login", {"next": "/auth/account"}, "query", html=True),
     "signup-page-next": Target(
@@ -197,7 +201,10 @@ def open_case(service: Service, target: Target) -> Case:
         live = auth.require_session(session_id)
         values[SESSION_NUMBER] = str(auth.list_sessions(live)[0].id)
     if target.where == "page":
-        page = client.get(target.form_page).get_data(as_text=True)
+        form_page = target.form_page
+        for stand_in, value in values.items():
+            form_page = form_page.replace(stand_in, value)
+        page = client.get(form_page).get_data(as_text=True)
         found = CSRF.search(page)
         assert found is not None, page[:500]
         values[FORM_TOKEN] = found.group(1)
