@@ -127,7 +127,10 @@ class TestServe:
 
 
 class TestStopWhileStarting:
-    # What is tested is granian's workers, not the database.
+    # What is tested is granian's workers, not the database. Alone: six stops each within a
+    # bound of time, whose workers start while the other xdist worker's tests load both cores
+    # (the fresh-clone CI run saw a stop outlast its bound twice beside them).
+    @pytest.mark.alone
     @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
     def test_a_sigterm_as_the_workers_start_stops_every_worker_without_a_kill(
         self, database_url: str, tmp_path: Path

@@ -70,9 +70,12 @@ class MailJobStore(Store):
             row = work.execute(candidate).first()
             if row is None:
                 return None
+            # Still due, too: on SQLite the SELECT above reads outside the UPDATE's write
+            # transaction, so another worker may meanwhile have claimed it, failed at once and
+            # postponed it (unclaimed again, due later); it must not be sent before then.
             claim = (
                 update(mail_jobs_table)
-                .where(_jobs.id == row.id, _unclaimed(now))
+                .where(_jobs.id == row.id, _jobs.due_at <= now, _unclaimed(now))
                 .values(claimed_until=lease_until, attempts=_jobs.attempts + 1)
             )
             if not work.execute(claim).rowcount:
