@@ -87,7 +87,6 @@ class Outbox:
         self._thread: threading.Thread | None = None
         self._drain_deadline = 0.0
         self._last_enqueue = 0.0
-        self.failures = 0
         self._failure_listeners: list[Callable[[], object]] = []
         self._explain: Callable[[Exception], str | None] = _unexplained
 
@@ -203,7 +202,6 @@ class Outbox:
         return True
 
     def _failed(self, claimed: ClaimedMail, error: Exception) -> None:
-        self.failures += 1
         for listener in self._failure_listeners:
             listener()
         # One line, no secret: the job's id and kind, the error's class and what it means

@@ -18,9 +18,6 @@ from typing import Protocol
 from userauth.db import LiveSession
 from userauth.db.broadcast import SessionChanges, Version
 
-# Entries per process: a few hundred bytes each, so about 5 MB when full.
-DEFAULT_CAPACITY = 10_000
-
 
 class Liveness(Protocol):
     """The session policy's liveness rule, as the cache applies it (sessions.SessionPolicy)."""
@@ -38,9 +35,7 @@ class _Entry:
 class SessionCache:
     """A bounded LRU of live sessions by digest, trusted only while the broadcast vouches."""
 
-    def __init__(
-        self, changes: SessionChanges, policy: Liveness, capacity: int = DEFAULT_CAPACITY
-    ) -> None:
+    def __init__(self, changes: SessionChanges, policy: Liveness, capacity: int) -> None:
         self._changes = changes
         self._policy = policy
         self._capacity = capacity
@@ -101,6 +96,3 @@ class SessionCache:
             entry = self._entries.get(digest)
             if entry is not None:
                 self._entries[digest] = replace(entry, live=replace(entry.live, last_used_at=now))
-
-    def __len__(self) -> int:
-        return len(self._entries)

@@ -17,10 +17,9 @@ from userauth.db.base import (
 from userauth.db.one_time import spend_secret
 from userauth.emails import lookup_key
 from userauth.errors import EmailTakenError, UnknownFieldError
-from userauth.models import User, disabled_users_table, record, users_table
+from userauth.models import User, record, users_table
 
 _users = users_table.c
-_disabled = disabled_users_table.c
 _SELECT_USER = select(users_table)
 # Written only with `email`, from it: a key set apart from its email would find the wrong account.
 _DERIVED = frozenset({"email_key"})
@@ -171,12 +170,3 @@ class AccountStore(Store):
         except _SecretSpentError:
             return False
         return True
-
-    # Disabled accounts.
-
-    @rerun_once_if_disconnected
-    def is_disabled(self, user_id: int) -> bool:
-        """Tell whether an administrator disabled this account."""
-        statement = select(_disabled.user_id).where(_disabled.user_id == user_id)
-        with self._connect() as connection:
-            return connection.execute(statement).first() is not None

@@ -171,19 +171,6 @@ class AdminStore(Store):
 
     # Health.
 
-    def ping(self) -> None:
-        """Run the cheapest query there is.
-
-        Raises:
-            sqlalchemy.exc.SQLAlchemyError: the database does not answer.
-        """
-
-        def read() -> None:
-            with self._connect() as connection:
-                connection.execute(select(1))
-
-        retry_if_disconnected(read)
-
     def probe_write(self) -> None:
         """Commit a write that changes nothing: it fails as a request's write would.
 

@@ -10,8 +10,7 @@ from flask_wtf import FlaskForm
 from wtforms import EmailField, HiddenField, PasswordField
 from wtforms.validators import DataRequired, Length
 
-# Longer values are refused before they reach the domain (as the API's MAX_FIELD_LENGTH).
-MAX_FIELD_LENGTH = 4096
+from userauth.web.schemas import MAX_FIELD_LENGTH
 
 
 def _required(name: str) -> list[DataRequired | Length]:

@@ -19,6 +19,7 @@ from marshmallow import EXCLUDE, ValidationError
 from userauth.emails import MAX_EMAIL_LENGTH
 from userauth.web.devices import DEVICE_COOKIE
 
+# Longer text is refused before it reaches the domain, by the API and the pages' forms alike.
 MAX_FIELD_LENGTH = 4096
 # The name of the session cookie's security scheme (the cookie is web/session.py's).
 SESSION_COOKIE_SCHEME = "sessionCookie"
