@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -65,8 +65,10 @@ class LiveSession:
     email: str
     last_used_at: datetime
     expires_at: datetime
-    hashed_password: bytes = b""
-    newest_session: str | None = None
+    # Secrets stay out of repr (and so out of logs and tracebacks): the bcrypt hash, and the
+    # digest of the user's newest session id.
+    hashed_password: bytes = field(default=b"", repr=False)
+    newest_session: str | None = field(default=None, repr=False)
 
     @property
     def user(self) -> User:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sqlite3
 from contextlib import closing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -24,7 +24,8 @@ OLD_DEFAULT_DATABASE_FILE = "a.db"
 class DatabaseSettings:
     """The database: its URL (DATABASE_URL), SQL logging, SQLite's lock wait, migrations."""
 
-    url: str = DEFAULT_DATABASE_URL
+    # Out of repr: a PostgreSQL URL may carry its password (shown_database_url hides it).
+    url: str = field(default=DEFAULT_DATABASE_URL, repr=False)
     # DATABASE_URL is unset and the service's database was found at the old default, a.db.
     at_old_default: bool = False
     sql_echo: bool = False
