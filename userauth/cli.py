@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gc
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -24,9 +23,7 @@ from userauth.db import DB
 from userauth.errors import AuthError, PasswordPolicyError, UnknownEmailError
 from userauth.mail import SmtpMailer, test_message
 from userauth.metrics_directory import prepare_multiprocess_metrics
-from userauth.migrations.child import UnreachableDatabaseError, ensure_current_in_child
 from userauth.settings import Settings, SettingsError, shown_database_url
-from userauth.settings.production import serving_problems
 
 
 class _OneLineErrors(click.Group):
@@ -92,8 +89,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     # its options once, before the fork.
     prepare_multiprocess_metrics()
     configure_granian_allocator()
-    from userauth.server import ensure_port_free
-    from userauth.server import serve as run_server
+    from userauth.server import CannotStartError, UnsafeSettingsError, start
 
     settings = _load_settings()
     if settings.settings_file is not None:
@@ -109,32 +105,13 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
             threads=server.threads if threads is None else threads,
         )
     )
-    # An unsafe production configuration stops here, in sentences, before any worker boots.
-    problems = serving_problems(settings)
-    if problems:
-        click.echo("userauth cannot start:\n" + "\n".join(problems), err=True)
-        raise SystemExit(2)
-    # Checked once here, before the workers fork, so they never race to create or migrate.
     try:
-        ensure_current_in_child(settings.database.url, auto_migrate=settings.database.auto_migrate)
-    except UnreachableDatabaseError as error:
-        database = shown_database_url(settings.database.url)
-        raise click.ClickException(
-            f"cannot reach the database {database}: {_first_line(str(error))}"
-        ) from None
-    except migrations.MigrationError as error:
-        database = shown_database_url(settings.database.url)
-        raise click.ClickException(f"database {database}: {error}") from None
-    try:
-        ensure_port_free(settings.server.listen_host, settings.server.port)
-    except OSError as error:
-        where = f"{settings.server.listen_host}:{settings.server.port}"
-        raise click.ClickException(f"cannot listen on {where}: {error.strerror}") from None
-    # Every module is imported by now, and the workers forked next share those pages with
-    # this process until written: frozen, the objects are never visited by a worker's
-    # collector, so they stay shared (the gc.freeze documentation's advice before a fork).
-    gc.freeze()
-    run_server(settings)
+        start(settings)
+    except UnsafeSettingsError as error:
+        click.echo(f"userauth cannot start:\n{error}", err=True)
+        raise SystemExit(2) from None
+    except CannotStartError as error:
+        raise click.ClickException(str(error)) from None
 
 
 # Database schema.

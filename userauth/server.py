@@ -5,15 +5,17 @@ Chosen by measurement over gunicorn (gthread and gevent workers) and waitress
 connections and reads request heads in Rust, so idle clients hold no Python thread (a body
 still arriving holds its request's thread: hence many threads); it answers malformed requests
 with a bodiless 4xx, never an HTML page; and it finishes requests in flight on SIGTERM.
+
+`start()` is `userauth serve`'s start-up sequence (the command only reads its options).
 """
 
 from __future__ import annotations
 
+import gc
 import ipaddress
 import logging
 import os
 import resource
-import signal
 import socket
 from functools import partial
 from multiprocessing.util import Finalize
@@ -25,7 +27,16 @@ from granian.http import HTTP1Settings
 from granian.log import LogLevels
 from granian.server import MPServer
 
-from userauth.settings import SECRET_VARIABLES, Settings, shown_database_url
+from userauth import worker_signals
+from userauth.migrations import MigrationError
+from userauth.migrations.child import UnreachableDatabaseError, ensure_current_in_child
+from userauth.settings import (
+    SECRET_VARIABLES,
+    DatabaseSettings,
+    Settings,
+    shown_database_url,
+)
+from userauth.settings.production import serving_problems
 from userauth.web import create_app
 
 logger = logging.getLogger("userauth.server")
@@ -44,9 +55,56 @@ THREAD_IDLE_SECONDS = 5
 # The largest request head (request line and headers) read: a longer one is answered 431
 # without a body. As nginx's per-line limit and gunicorn's per-header one: 8 KiB.
 MAX_REQUEST_HEAD_BYTES = 8192
-# What stops a worker: SIGTERM from granian's main process (or an operator), SIGINT from a
-# terminal's Ctrl-C.
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class CannotStartError(Exception):
+    """`userauth serve` cannot start; the message says why in one line."""
+
+
+class UnsafeSettingsError(CannotStartError):
+    """The settings are unsafe to serve with: one sentence per problem, one per line."""
+
+
+def start(settings: Settings) -> None:
+    """Run `userauth serve`'s start-up sequence, then serve until a stop signal.
+
+    Refuses unsafe settings before any worker boots, checks the database schema once (so the
+    workers never race to create or migrate it), checks the port, then forks the workers.
+
+    Raises:
+        UnsafeSettingsError: serving_problems() names some (the command exits with 2).
+        CannotStartError: the database is unreachable or behind, or the port is taken.
+    """
+    problems = serving_problems(settings)
+    if problems:
+        raise UnsafeSettingsError("\n".join(problems))
+    _ensure_current_schema(settings.database)
+    host, port = settings.server.listen_host, settings.server.port
+    try:
+        ensure_port_free(host, port)
+    except OSError as error:
+        raise CannotStartError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    # Every module is imported by now, and the workers forked next share those pages with
+    # this process until written: frozen, the objects are never visited by a worker's
+    # collector, so they stay shared (the gc.freeze documentation's advice before a fork).
+    gc.freeze()
+    serve(settings)
+
+
+def _ensure_current_schema(database: DatabaseSettings) -> None:
+    """Create or check the schema, or upgrade it with USERAUTH_AUTO_MIGRATE.
+
+    Raises:
+        CannotStartError: the database is unreachable, or behind without auto-migration.
+    """
+    shown = shown_database_url(database.url)
+    try:
+        ensure_current_in_child(database.url, auto_migrate=database.auto_migrate)
+    except UnreachableDatabaseError as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise CannotStartError(f"cannot reach the database {shown}: {first_line}") from None
+    except MigrationError as error:
+        raise CannotStartError(f"database {shown}: {error}") from None
 
 
 def build_server(settings: Settings) -> MPServer:
@@ -93,14 +151,7 @@ def serve(settings: Settings) -> None:
     """
     _raise_open_file_limit(settings.server.workers * MAX_CONNECTIONS_PER_WORKER + 1024)
     forget_secret_variables()
-    # From the fork on, a worker keeps a stop signal until granian's own handler is in place.
-    # (granian forks its workers where multiprocessing's default is fork, as on Linux up to
-    # Python 3.13; a spawned worker starts with the default action, and a stop ends it.)
-    os.register_at_fork(
-        before=_block_stop_signals,
-        after_in_parent=_unblock_stop_signals,
-        after_in_child=_starting_worker.keep_stop_signals,
-    )
+    worker_signals.hold_stop_signals_across_forks()
     build_server(settings).serve(target_loader=partial(load_app, settings), wrap_loader=False)
 
 
@@ -123,7 +174,7 @@ def load_app(settings: Settings) -> Flask:
 
     Raises:
         SystemExit: a stop signal reached the worker while it was starting (it ends, with
-            its threads' finalizers, before serving anything: _StartingWorker).
+            its threads' finalizers, before serving anything: worker_signals.py).
     """
     app = create_app(settings)
     outbox = app.extensions["userauth"].outbox
@@ -137,75 +188,8 @@ def load_app(settings: Settings) -> Flask:
     # writer's last write (a second's touches) before the outbox's drain of up to 10 s.
     idle_clock = app.extensions["userauth"].sessions.write_idle_clocks_in_background()
     Finalize(None, idle_clock.stop, exitpriority=11)
-    _starting_worker.app_built()
+    worker_signals.app_built()
     return app
-
-
-class _StartingWorker:
-    """A worker's stop signals from its fork until granian's own handler replaces ours.
-
-    A forked worker inherits the handler of granian's main process, which does nothing in a
-    worker, and granian installs the worker's own only once the app is loaded: a stop sent
-    to a starting worker (a server stopped right after it started) was lost, and the worker
-    served on until granian killed it GRACEFUL_TIMEOUT later. So the stop signals are
-    blocked across the fork (a signal sent then waits, pending), kept while the app is
-    built, and end the worker as soon as it is built.
-    """
-
-    def __init__(self) -> None:
-        self.kept: signal.Signals | None = None  # the first stop signal, once one came
-        self.built = False
-
-    def keep_stop_signals(self) -> None:
-        """In a worker just forked: handle SIGTERM and SIGINT here, then let them in."""
-        self.kept, self.built = None, False
-        try:
-            for number in STOP_SIGNALS:
-                signal.signal(number, self._keep)
-        finally:
-            _unblock_stop_signals()
-
-    def app_built(self) -> None:
-        """Mark the app built (load_app's last step); end the worker if a stop was kept.
-
-        Raises:
-            SystemExit: a stop signal reached the worker while it was starting; it ends,
-                with its threads' finalizers, before serving anything.
-        """
-        self.built = True
-        if self.kept is not None:
-            self._stop(self.kept)
-
-    def _keep(self, signum: int, _frame: object) -> None:
-        # The app is built in one piece; a signal that comes after it is built (granian has
-        # not yet put its handler in place) ends the worker at once.
-        if self.kept is None:
-            self.kept = signal.Signals(signum)
-        if self.built:
-            self._stop(self.kept)
-
-    def _stop(self, kept: signal.Signals) -> None:
-        # A second stop (systemd's SIGTERM to the whole group, then granian's own) must not
-        # interrupt this exit: the finalizers still write idle clocks and send queued mail.
-        signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-        logger.info("worker stopped while starting", extra={"signal": kept.name})
-        raise SystemExit(0)
-
-
-_starting_worker = _StartingWorker()
-# The forking thread's signal mask from before _block_stop_signals, restored after the fork.
-_mask_before_fork: set[int | signal.Signals] = set()
-
-
-def _block_stop_signals() -> None:
-    """Hold SIGTERM and SIGINT pending in the forking thread (and so in the child)."""
-    global _mask_before_fork
-    _mask_before_fork = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
-
-
-def _unblock_stop_signals() -> None:
-    """Restore the mask from before the fork: the stop signals held since are delivered."""
-    signal.pthread_sigmask(signal.SIG_SETMASK, _mask_before_fork)
 
 
 def _raise_open_file_limit(wanted: int) -> None:
