@@ -176,6 +176,12 @@ class Settings:
     secret_key: str | None = field(default=None, repr=False)
     # A folder whose userauth/*.html templates replace the built-in ones.
     templates_dir: str | None = None
+    # The janitor (userauth/janitor.py): seconds between a served worker's passes (0: none;
+    # `userauth db prune` still runs one), rows deleted per batch (each its own short
+    # transaction), and how long audit events are kept.
+    janitor_interval: int = 300
+    janitor_batch_size: int = 1000
+    audit_retention: timedelta = timedelta(days=365)
 
     @property
     def is_production(self) -> bool:
@@ -229,6 +235,7 @@ class Settings:
             **_rate_limit_settings(reader),
             **_mail_settings(reader),
             **_gate_settings(reader),
+            **_janitor_settings(reader),
         )
 
     def production_problems(self) -> list[str]:
@@ -542,6 +549,22 @@ def _gate_settings(reader: _Reader) -> dict[str, Any]:
         "cors_origins": reader.origins("USERAUTH_CORS_ORIGINS"),
         "pages_enabled": reader.flag("USERAUTH_PAGES", default=True),
         "templates_dir": reader.folder("USERAUTH_TEMPLATES_DIR"),
+    }
+
+
+def _janitor_settings(reader: _Reader) -> dict[str, Any]:
+    days = reader.integer("USERAUTH_AUDIT_RETENTION_DAYS", 365, minimum=1, maximum=36_500)
+    return {
+        "janitor_interval": reader.integer(
+            "USERAUTH_JANITOR_INTERVAL_SECONDS",
+            Settings.janitor_interval,
+            minimum=0,
+            maximum=86_400,
+        ),
+        "janitor_batch_size": reader.integer(
+            "USERAUTH_JANITOR_BATCH_SIZE", Settings.janitor_batch_size, minimum=1, maximum=100_000
+        ),
+        "audit_retention": timedelta(days=days),
     }
 
 
