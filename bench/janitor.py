@@ -10,9 +10,10 @@
    (A B, then B A). Reported: each route's rate beside the expired rows as a ratio to its
    rate on the fresh database (the target: at least 0.9).
 2. `--prune`: one `userauth db prune` pass over the expired rows, timed.
-3. `--churn-minutes M` (default 4; 0: none): a server with sessions that last a minute and
-   a janitor every 10 s, driven by clients that log in, use the session, and leave it to
-   expire; the table's row counts, sampled every 20 s, must stay flat.
+3. `--churn-minutes M` (default 4; 0: none): a server with sessions and reset tokens that
+   last a minute and a janitor every 10 s, driven by clients that sign up, ask for a reset
+   token, log in, use the session and leave it to expire; the sessions' and tokens' row
+   counts, sampled every 20 s, must stay flat after the first 90 s.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ EXPIRED_SESSIONS = 5_000_000
 TARGET_RATIO = 0.9
 # Rows per INSERT when writing the expired sessions: a few seconds each, a bounded journal.
 INSERT_CHUNK = 1_000_000
-CHURN_TABLES = ("sessions", "one_time_secrets", "mail_jobs", "audit_events")
+CHURN_TABLES = ("users", "sessions", "one_time_secrets", "mail_jobs", "audit_events")
 CHURN_SAMPLE_SECONDS = 20
 # Each churn client logs in, uses its session this many times, and starts again.
 USES_PER_LOGIN = 5
@@ -165,14 +166,25 @@ def prune(url: str) -> None:
 
 
 def churn(url: str, minutes: float, workdir: Path, layout: ServerLayout) -> bool:
-    """Log in, use and abandon sessions for `minutes`; print row counts; tell if flat."""
+    """Log in, use and abandon sessions for `minutes`; print row counts; tell if flat.
+
+    The accounts (new each time) and their audit events grow, as they should; the sessions
+    and reset tokens, once past their first minute and a janitor interval, must not.
+    """
     stored = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4))
-    seeded = seed(url, SMALL_USERS, stored, random.Random(24))
+    seed(url, SMALL_USERS, stored, random.Random(24))
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:  # the churn starts with no session at all
+            connection.execute(text("DELETE FROM sessions"))
+    finally:
+        engine.dispose()
     env = bench_environment(
         url,
         4,
         USERAUTH_SESSION_LIFETIME_MINUTES="1",
         USERAUTH_SESSION_IDLE_MINUTES="1",
+        USERAUTH_RESET_TOKEN_MINUTES="1",
         USERAUTH_JANITOR_INTERVAL_SECONDS="10",
         USERAUTH_RATELIMIT_ENABLED="false",
     )
@@ -181,7 +193,7 @@ def churn(url: str, minutes: float, workdir: Path, layout: ServerLayout) -> bool
     logins = [0]
     try:
         clients = [
-            threading.Thread(target=_churn_client, args=(server, seeded, stop, logins, n))
+            threading.Thread(target=_churn_client, args=(server, stop, logins, n))
             for n in range(2)
         ]
         for client in clients:
@@ -195,18 +207,29 @@ def churn(url: str, minutes: float, workdir: Path, layout: ServerLayout) -> bool
         server.stop()
     # Flat: after the first lifetime and janitor interval, no sample exceeds the first
     # steady one by more than a fifth (the login rate varies with the machine's load).
-    steady = [counts["sessions"] for _, _, counts in samples if _ >= 90]
-    flat = bool(steady) and max(steady) <= 1.2 * steady[0] + 50
-    print(f"\nchurn: sessions of 1 minute, janitor every 10 s, {minutes:g} minutes")
+    flat = all(
+        _flat([counts[table] for second, _, counts in samples if second >= 90])
+        for table in ("sessions", "one_time_secrets")
+    )
+    print(
+        f"\nchurn: {minutes:g} minutes of sign-up, reset request, login, 5 x GET /profile by 2"
+        " clients; sessions and reset tokens of 1 minute, janitor every 10 s"
+    )
     print(f"{'second':>6} {'logins':>7} " + " ".join(f"{table:>16}" for table in CHURN_TABLES))
     for second, count, counts in samples:
         cells = " ".join(f"{counts[table]:>16,}" for table in CHURN_TABLES)
         print(f"{second:>6.0f} {count:>7,} {cells}")
-    print(f"sessions flat after 90 s: {'pass' if flat else 'FAIL'} ({steady})")
+    print(f"sessions and reset tokens flat after 90 s: {'pass' if flat else 'FAIL'}")
     return flat
 
 
 Sample = tuple[float, int, dict[str, int]]
+
+
+def _flat(counts: list[int]) -> bool:
+    """Tell whether no count exceeds the first by more than a fifth (the login rate varies
+    with the shared machine's load), or 50 rows."""
+    return bool(counts) and max(counts) <= 1.2 * counts[0] + 50
 
 
 def _sample(url: str, minutes: float, logins: list[int]) -> list[Sample]:
@@ -219,18 +242,22 @@ def _sample(url: str, minutes: float, logins: list[int]) -> list[Sample]:
     return samples
 
 
-def _churn_client(
-    server: Server, seeded: Seeded, stop: threading.Event, logins: list[int], number: int
-) -> None:
-    emails = seeded.login_emails[number::2]
+def _churn_client(server: Server, stop: threading.Event, logins: list[int], number: int) -> None:
+    """Sign up a new account, ask for its reset token, log in, use the session; again.
+
+    A new account each time: a login also deletes its own account's dead sessions, so
+    revisited accounts would stay small without any janitor.
+    """
+    count = 0
     with requests.Session() as http:
         while not stop.is_set():
-            email = random.choice(emails)
+            count += 1
+            form = {"email": f"churn-{number}-{count}@bench.example.com", "password": PASSWORD}
             http.cookies.clear()
-            answer = http.post(
-                f"{server.url}/sessions", data={"email": email, "password": PASSWORD}, timeout=10
-            )
-            answer.raise_for_status()
+            http.post(f"{server.url}/users", data=form, timeout=10).raise_for_status()
+            reset = {"email": form["email"]}
+            http.post(f"{server.url}/reset_password", data=reset, timeout=10).raise_for_status()
+            http.post(f"{server.url}/sessions", data=form, timeout=10).raise_for_status()
             logins[0] += 1
             for _ in range(USES_PER_LOGIN):
                 http.get(f"{server.url}/profile", timeout=10).raise_for_status()
