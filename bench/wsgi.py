@@ -11,10 +11,11 @@ from flask import Flask
 
 from userauth.settings import Settings
 from userauth.web import create_app
+from userauth.web.context import auth_of
 
 
 def userauth_app() -> Flask:
     """Build userauth's app from the environment, as each worker of `userauth serve` does."""
     app = create_app(Settings.from_env())
-    app.extensions["userauth"].outbox.start()
+    auth_of(app).outbox.start()
     return app

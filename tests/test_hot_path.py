@@ -19,7 +19,7 @@ from werkzeug.test import TestResponse
 from tests.conftest import TEST_SECURITY, FakeClock
 from tests.test_session_cache import StatementCounter, warm
 from userauth.auth import Auth
-from userauth.settings import WebSettings
+from userauth.settings import GateSettings, WebSettings
 from userauth.web import create_app
 
 PASSWORD = "h0t-path-pa55"
@@ -67,6 +67,23 @@ def test_a_cached_sessions_answer_is_the_flask_routes_byte_for_byte(
     assert hot.status_code == 200
     assert hot.json is not None
     assert hot.json["email"] == email
+
+
+def test_a_cached_gate_answer_carries_the_configured_identity_headers_as_flask_does(
+    make_auth: Callable[..., Auth],
+) -> None:
+    gate = GateSettings(user_header="Remote-User", email_header="Remote-Email")
+    auth = make_auth(gate)
+    cold = make_auth(gate, replace(TEST_SECURITY, session_cache_size=0))
+    session_id = log_in(auth, QUOTED)
+    warm(auth, session_id)
+
+    hot = get(create_app(auth.settings, auth).test_client(), "/auth/verify", session_id)
+    flask = get(create_app(cold.settings, cold).test_client(), "/auth/verify", session_id)
+
+    assert comparable(hot) == comparable(flask)
+    assert hot.headers["Remote-Email"] == "o%27hara@example.com"
+    assert "X-Auth-Request-User" not in hot.headers
 
 
 def test_a_cached_answer_runs_no_sql_and_is_logged_and_counted(

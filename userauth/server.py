@@ -38,6 +38,7 @@ from userauth.settings import (
 )
 from userauth.settings.production import serving_problems
 from userauth.web import create_app
+from userauth.web.context import auth_of
 
 logger = logging.getLogger("userauth.server")
 
@@ -177,7 +178,7 @@ def load_app(settings: Settings) -> Flask:
             its threads' finalizers, before serving anything: worker_signals.py).
     """
     app = create_app(settings)
-    outbox = app.extensions["userauth"].outbox
+    outbox = auth_of(app).outbox
     # Each worker sends mail from the shared outbox table, including mail a stopped server
     # left there.
     outbox.start()
@@ -186,11 +187,11 @@ def load_app(settings: Settings) -> Flask:
     Finalize(None, outbox.stop, exitpriority=10)
     # Idle clocks are written off the request path. A higher priority runs first: the
     # writer's last write (a second's touches) before the outbox's drain of up to 10 s.
-    idle_clock = app.extensions["userauth"].sessions.write_idle_clocks_in_background()
+    idle_clock = auth_of(app).sessions.write_idle_clocks_in_background()
     Finalize(None, idle_clock.stop, exitpriority=11)
     # Every worker runs a janitor thread; the database's lease lets one per deployment prune
     # at a time. Stopped first: it holds nothing that must be written.
-    janitor = app.extensions["userauth"].janitor
+    janitor = auth_of(app).janitor
     janitor.start()
     Finalize(None, janitor.stop, exitpriority=12)
     worker_signals.app_built()

@@ -22,6 +22,7 @@ from userauth.settings.production import (
     production_problems,
 )
 from userauth.web.bodies import install_body_checks
+from userauth.web.context import install_auth
 from userauth.web.cookie_tossing import install_cookie_tossing_checks
 from userauth.web.cors import install_cors
 from userauth.web.devices import install_device_cookies
@@ -67,7 +68,7 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
         # spoof its address (and so its rate limit) by sending X-Forwarded-For itself.
         n = settings.server.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
-    app.extensions["userauth"] = auth
+    install_auth(app, auth)
     app.register_blueprint(api)
     app.register_blueprint(gate)
     install_cors(app, settings)

@@ -14,12 +14,12 @@ import re
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, request
 from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from userauth.auth import Auth
 from userauth.settings import HOST_PREFIX, Settings
+from userauth.web.context import current_auth
 from userauth.web.session import session_cookies, sets_new_cookie
 
 # How many of a path's segments get their Paths cleared: the deepest route has five.
@@ -38,8 +38,7 @@ def install_cookie_tossing_checks(app: Flask) -> None:
 
 
 def _drop_tossed_cookies(response: WerkzeugResponse) -> WerkzeugResponse:
-    auth: Auth = current_app.extensions["userauth"]
-    settings = auth.settings
+    settings = current_auth().settings
     if len(session_cookies()) < 2:
         return response
     # A login answer sets the person's new cookie at Path=/: that copy must survive.

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 from userauth.auth import Auth
 from userauth.sessions import LiveSession
 from userauth.web.cookie_header import cookie_values
-from userauth.web.gate import header_value
+from userauth.web.gate import identity_answer
 from userauth.web.observability import record_route
 
 if TYPE_CHECKING:
@@ -38,8 +38,7 @@ class HotPath:
         self._wsgi_app = wsgi_app
         self._sessions = auth.sessions
         self._cookie_name = auth.settings.session_cookie_name
-        self._user_header = auth.settings.gate.user_header
-        self._email_header = auth.settings.gate.email_header
+        self._gate = auth.settings.gate
         self._security_headers = list(security_headers)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -52,11 +51,8 @@ class HotPath:
             body = _json({"email": live.email})
             headers = []
         else:
-            body = _json({"email": live.email, "id": live.user_id})
-            headers = [
-                (self._user_header, str(live.user_id)),
-                (self._email_header, header_value(live.email)),
-            ]
+            answer = identity_answer(live, self._gate)
+            body, headers = _json(answer.body), answer.headers
         start_response(
             "200 OK",
             [

@@ -13,7 +13,6 @@ from typing import TypeVar
 from apiflask import APIBlueprint
 from flask import (
     Flask,
-    current_app,
     flash,
     redirect,
     render_template,
@@ -28,8 +27,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import Field
 
-from userauth.audit import Client
-from userauth.auth import Auth
 from userauth.errors import (
     EmailTakenError,
     InvalidEmailError,
@@ -40,6 +37,7 @@ from userauth.errors import (
     WrongPasswordError,
 )
 from userauth.settings import Settings
+from userauth.web.context import current_auth, current_client
 from userauth.web.devices import remember_device
 from userauth.web.errors import UNAVAILABLE, unexpected_error
 from userauth.web.form_session import FormSessionInterface
@@ -111,7 +109,7 @@ def _check_csrf() -> None:
 @pages.after_request
 def _content_security_policy(response: WerkzeugResponse) -> WerkzeugResponse:
     # No script at all, styles from this site only, forms posting here (or to a `next` host).
-    hosts = " ".join(_csp_source(host) for host in _settings().gate.redirect_hosts)
+    hosts = " ".join(_csp_source(host) for host in current_auth().settings.gate.redirect_hosts)
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'self'; img-src 'self'; "
         f"form-action 'self' {hosts}".rstrip()
@@ -162,7 +160,7 @@ def login() -> ResponseReturnValue:
         return redirect(target)
     if form.validate_on_submit():
         email = _text(form.email)
-        result = _auth().login(email, _text(form.password), _client())
+        result = current_auth().login(email, _text(form.password), current_client())
         if result.succeeded and result.session_id is not None:
             password_proven()
             response = redirect(target)
@@ -182,8 +180,8 @@ def signup() -> ResponseReturnValue:
     form, target = _form(SignupForm), _next()
     if form.validate_on_submit():
         try:
-            session_id = _auth().sign_up_and_log_in(
-                _text(form.email), _text(form.password), _client()
+            session_id = current_auth().sign_up_and_log_in(
+                _text(form.email), _text(form.password), current_client()
             )
         except (EmailTakenError, InvalidEmailError) as error:
             _fail(form.email, _message(error))
@@ -204,7 +202,7 @@ def logout() -> WerkzeugResponse:
     """End this device's session."""
     live = current_session()
     if live is not None:
-        _auth().end_session(live, _client())
+        current_auth().end_session(live, current_client())
     flash("You are logged out.")
     response = redirect(url_for("pages.login"))
     clear_session_cookie(response)
@@ -218,7 +216,7 @@ def forgot() -> ResponseReturnValue:
     form = _form(ForgotForm)
     if form.validate_on_submit():
         try:
-            sent = _auth().request_password_reset(_text(form.email), _client())
+            sent = current_auth().request_password_reset(_text(form.email), current_client())
         except UnknownEmailError as error:
             _fail(form.email, _message(error))
         else:
@@ -236,11 +234,13 @@ def reset() -> ResponseReturnValue:
         form.token.data = request.args.get("token", "")
         # Said before a new password is typed, not after. Not an oracle worth limiting: a
         # token is 122 random bits (tokens.new_token), and the check spends nothing.
-        if not _auth().reset_link_is_live(form.token.data):
+        if not current_auth().reset_link_is_live(form.token.data):
             return _render("reset.html", 400, form=form, dead_link=BAD_LINK)
     elif form.validate_on_submit():
         try:
-            _auth().update_password(_text(form.token), _text(form.new_password), _client())
+            current_auth().update_password(
+                _text(form.token), _text(form.new_password), current_client()
+            )
         except InvalidTokenError:
             _fail(form.token, BAD_LINK)
         except PasswordPolicyError as error:
@@ -270,7 +270,7 @@ def revoke(public_id: str) -> ResponseReturnValue:
     if live is None:
         return _to_login()
     try:
-        _auth().revoke_session(live, public_id, _client())
+        current_auth().revoke_session(live, public_id, current_client())
     except SessionNotFoundError:
         flash("That session had already ended.", "error")
     else:
@@ -284,7 +284,7 @@ def revoke_others() -> ResponseReturnValue:
     live = current_session()
     if live is None:
         return _to_login()
-    ended = _auth().end_other_sessions(live, _client())
+    ended = current_auth().end_other_sessions(live, current_client())
     flash(f"Logged out everywhere else ({ended} session(s) ended).")
     return redirect(url_for("pages.account"))
 
@@ -298,8 +298,8 @@ def change_password() -> ResponseReturnValue:
         return _to_login()
     if form.validate_on_submit():
         try:
-            _auth().change_password(
-                live, _text(form.password), _text(form.new_password), _client()
+            current_auth().change_password(
+                live, _text(form.password), _text(form.new_password), current_client()
             )
         except WrongPasswordError as error:
             # 403 like the API's, so the failed-attempt limit counts it the same way.
@@ -322,7 +322,7 @@ def _account_page(password_form: PasswordForm, status: int) -> ResponseReturnVal
         "account.html",
         status,
         email=live.email,
-        sessions=_auth().list_sessions(live),
+        sessions=current_auth().list_sessions(live),
         action=_form(ActionForm),
         password_form=password_form,
     )
@@ -358,7 +358,11 @@ def _status() -> int:
 
 def _next() -> str:
     target = request.values.get("next")
-    return safe_target(target, _settings().gate.redirect_hosts, fallback=url_for("pages.account"))
+    return safe_target(
+        target,
+        current_auth().settings.gate.redirect_hosts,
+        fallback=url_for("pages.account"),
+    )
 
 
 def _text(field: Field) -> str:
@@ -379,16 +383,3 @@ def _csp_source(host: str) -> str:
     """Return the form-action sources of one allowed host, as `safe_target` reads it."""
     names = [host[1:], f"*{host}"] if host.startswith(".") else [host]
     return " ".join(f"{scheme}://{name}:*" for name in names for scheme in ("https", "http"))
-
-
-def _client() -> Client:
-    return Client(address=request.remote_addr or "", user_agent=request.user_agent.string)
-
-
-def _auth() -> Auth:
-    auth: Auth = current_app.extensions["userauth"]
-    return auth
-
-
-def _settings() -> Settings:
-    return _auth().settings

@@ -7,10 +7,10 @@ validates the body, a form or a JSON object, before the route runs, and hands it
 from __future__ import annotations
 
 from apiflask import APIBlueprint
-from flask import Response, current_app, jsonify, redirect, request, url_for
+from flask import Response, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from userauth.auth import Auth, Client
+from userauth.web.context import current_auth, current_client
 from userauth.web.devices import remember_device
 from userauth.web.errors import LoginFailedError
 from userauth.web.limits import password_proven, rate_limited
@@ -50,21 +50,12 @@ BODY = "json_or_form"
 api = APIBlueprint("api", __name__)
 
 
-def _auth() -> Auth:
-    auth: Auth = current_app.extensions["userauth"]
-    return auth
-
-
-def _client() -> Client:
-    return Client(address=request.remote_addr or "", user_agent=request.user_agent.string)
-
-
 @api.get("/")
 @api.output(Message, description="The greeting (a browser is sent to the hosted pages).")
 @api.doc(responses=responses({302: BROWSER_TO_PAGES}))
 def index() -> WerkzeugResponse:
     """Greet: the design's answer, to every client but a browser when the pages are on."""
-    if _auth().settings.web.pages_enabled and _prefers_html():
+    if current_auth().settings.web.pages_enabled and _prefers_html():
         response = redirect(url_for("pages.index"))
     else:
         response = jsonify(message="Bienvenue")
@@ -103,7 +94,7 @@ def register(body: dict[str, str]) -> Response:
     """Create an account."""
     email, password = body["email"], body["password"]
     # Production hides a taken email (Accounts.sign_up decides); development raises.
-    _auth().sign_up(email, password, _client())
+    current_auth().sign_up(email, password, current_client())
     # The contract echoes the email as given (it is stored normalised).
     return jsonify(email=email, message="user created")
 
@@ -128,7 +119,7 @@ def register(body: dict[str, str]) -> Response:
 def login(body: dict[str, str]) -> Response:
     """Log in: a new device session in the session_id cookie."""
     email, password = body["email"], body["password"]
-    result = _auth().login(email, password, _client())
+    result = current_auth().login(email, password, current_client())
     if not result.succeeded or result.session_id is None:
         raise LoginFailedError
     password_proven()
@@ -154,7 +145,7 @@ def login(body: dict[str, str]) -> Response:
 )
 def logout() -> WerkzeugResponse:
     """End the session in the cookie, then redirect to /."""
-    _auth().end_session(require_session(), _client())
+    current_auth().end_session(require_session(), current_client())
     response = redirect("/")
     clear_session_cookie(response)
     return response
@@ -186,7 +177,7 @@ def profile() -> Response:
 def request_reset(body: dict[str, str]) -> Response:
     """Issue a reset token: in the answer (development) or by email (production)."""
     email = body["email"]
-    answer = _auth().request_password_reset(email, _client())
+    answer = current_auth().request_password_reset(email, current_client())
     if answer.token is None:
         return jsonify(email=email, message=RESET_SENT)
     return jsonify(email=email, reset_token=answer.token)
@@ -210,7 +201,7 @@ def request_reset(body: dict[str, str]) -> Response:
 def reset_password(body: dict[str, str]) -> Response:
     """Set a new password with a reset token; every session of the user ends."""
     email, token, new_password = body["email"], body["reset_token"], body["new_password"]
-    _auth().reset_password(email, token, new_password, _client())
+    current_auth().reset_password(email, token, new_password, current_client())
     return jsonify(email=email, message="Password updated")
 
 
@@ -219,7 +210,7 @@ def reset_password(body: dict[str, str]) -> Response:
 @api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION, 503: UNAVAILABLE}))
 def list_sessions() -> Response:
     """List the caller's live sessions, never their session ids."""
-    views = _auth().list_sessions(require_session())
+    views = current_auth().list_sessions(require_session())
     return jsonify(
         sessions=[
             {
@@ -252,7 +243,7 @@ def list_sessions() -> Response:
 )
 def revoke_session(id: str) -> Response:
     """End one of the caller's sessions, by the id GET /sessions lists."""
-    _auth().revoke_session(require_session(), id, _client())
+    current_auth().revoke_session(require_session(), id, current_client())
     return jsonify(message="session revoked")
 
 
@@ -275,6 +266,6 @@ def revoke_session(id: str) -> Response:
 def change_password(body: dict[str, str]) -> Response:
     """Change the password with the current one; other sessions end."""
     current, new = body["password"], body["new_password"]
-    _auth().change_password(require_session(), current, new, _client())
+    current_auth().change_password(require_session(), current, new, current_client())
     password_proven()
     return jsonify(message="Password updated")

@@ -8,23 +8,18 @@ cookie more than once has no session (and its answer clears every copy: cookie_t
 
 from __future__ import annotations
 
-from flask import current_app, g, request
+from flask import g, request
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from userauth.auth import Auth
 from userauth.errors import InvalidSessionError
 from userauth.sessions import LiveSession
+from userauth.web.context import current_auth
 from userauth.web.cookie_header import cookie_values
-
-
-def _auth() -> Auth:
-    auth: Auth = current_app.extensions["userauth"]
-    return auth
 
 
 def session_cookie_name() -> str:
     """Return the session cookie's name for this app (`session_id` or `__Host-session_id`)."""
-    return _auth().settings.session_cookie_name
+    return current_auth().settings.session_cookie_name
 
 
 def current_session() -> LiveSession | None:
@@ -50,7 +45,7 @@ def _resolve() -> LiveSession | None:
     # counts, or the visitor would act as the attacker and could not log out of it.
     if len(session_ids) > 1:
         return None
-    return _auth().resolve_session(session_ids[0] if session_ids else None)
+    return current_auth().resolve_session(session_ids[0] if session_ids else None)
 
 
 def require_session() -> LiveSession:
@@ -67,7 +62,7 @@ def require_session() -> LiveSession:
 
 def set_session_cookie(response: WerkzeugResponse, session_id: str) -> None:
     """Put a new session id in the answer's cookie, for the session's absolute lifetime."""
-    settings = _auth().settings
+    settings = current_auth().settings
     response.set_cookie(
         settings.session_cookie_name,
         session_id,
@@ -90,7 +85,7 @@ def sets_new_cookie() -> bool:
 
 def clear_session_cookie(response: WerkzeugResponse) -> None:
     """Tell the browser to drop the session cookie."""
-    settings = _auth().settings
+    settings = current_auth().settings
     response.delete_cookie(
         settings.session_cookie_name,
         path="/",
