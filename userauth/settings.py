@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from userauth import config_file
+from userauth.hashing import default_threads
 
 Environment = Literal["development", "production"]
 ENVIRONMENTS = ("development", "production")
@@ -98,6 +99,9 @@ class Settings:
     workers: int = field(default_factory=_usable_cores)
     threads: int = 64
     bcrypt_rounds: int = 12
+    # At most this many bcrypt runs at once per worker, on low-priority threads (hashing.py),
+    # so logins cannot starve the session checks; 0: the worker's share of the cores.
+    password_hashing_threads: int = 0
     # OWASP Session Management cheat sheet: 15-30 min idle for low-risk apps, and an absolute
     # lifetime matching a working day (4-8 h).
     session_idle_timeout: timedelta = timedelta(minutes=30)
@@ -180,6 +184,13 @@ class Settings:
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def hashing_threads(self) -> int:
+        """Bcrypt runs at once per worker: the setting, else the cores divided among workers."""
+        if self.password_hashing_threads:
+            return self.password_hashing_threads
+        return default_threads(_usable_cores(), self.workers)
 
     @property
     def listen_host(self) -> str:
@@ -472,6 +483,9 @@ def _server_settings(reader: _Reader) -> dict[str, Any]:
             "USERAUTH_WORKERS", _usable_cores(), minimum=1, maximum=MAX_WORKERS
         ),
         "threads": reader.integer("USERAUTH_THREADS", 64, minimum=1, maximum=256),
+        "password_hashing_threads": reader.integer(
+            "USERAUTH_PASSWORD_HASHING_THREADS", 0, minimum=0, maximum=256
+        ),
         "redis_url": reader.optional("REDIS_URL"),
         "trusted_proxies": reader.integer("USERAUTH_TRUSTED_PROXIES", 0, minimum=0),
         "log_level": reader.choice(

@@ -1,8 +1,9 @@
 """Rate limits (Flask-Limiter): per client address, and per account where guessing targets one.
 
 A route declares which group of limits it takes with `@rate_limited(group)`; the rates come
-from the settings, so `install_rate_limits` applies each group's limits to the routes that
-declared it when the app is built. Each limit is one bucket whichever route or page counts
+from the settings, so `install_rate_limits` decorates each declaring view with its group's
+limits when the app is built (Flask-Limiter's own decorators), and the route calls that
+app's decorated view. Each limit is one bucket whichever route or page counts
 in it (`Limiter.shared_limit`): the API and the hosted pages are two doors to one budget.
 Counters live in Redis when REDIS_URL is set; while Redis is down or hung they are kept in
 this process (see `_redis_options`).
@@ -13,12 +14,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RouteLimit
 from werkzeug.exceptions import HTTPException
 
@@ -35,6 +35,8 @@ TOO_MANY = "too many attempts; try again later"
 ATTEMPTS = ["POST", "PUT"]
 # The attribute on a view function that names its group of limits.
 _GROUP = "rate_limit_group"
+# Where the app keeps its views decorated with their limits, by endpoint.
+_LIMITED_VIEWS = "userauth.limited_views"
 # The longest a request waits for Redis (connect, or an answer) before counting locally.
 REDIS_TIMEOUT_SECONDS = 0.25
 # Scopes that count failed attempts at a password: reserved before it is checked, and
@@ -47,11 +49,21 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 
 def rate_limited(group: str) -> Callable[[View], View]:
-    """Declare that a route takes the named group of rate limits (see `_groups`)."""
+    """Declare that a route takes the named group of rate limits (see `_groups`).
+
+    The route then calls the app's copy of the view decorated with that group's limits
+    (install_rate_limits makes it): the rates are the app's settings, known only when the
+    app is built, while routes are declared once for every app.
+    """
 
     def declare(view: View) -> View:
-        setattr(view, _GROUP, group)
-        return view
+        @wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            views: Mapping[str, Callable[..., Any]] = current_app.extensions[_LIMITED_VIEWS]
+            return views[request.endpoint or ""](*args, **kwargs)
+
+        setattr(limited, _GROUP, group)
+        return limited  # type: ignore[return-value]
 
     return declare
 
@@ -163,24 +175,30 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         swallow_errors=True,
     )
     groups = _groups(limiter, settings)
-    limited_endpoints: set[str] = set()
-    for endpoint, view in list(app.view_functions.items()):
-        group = declared_group(view)
+    limited_views: dict[str, Callable[..., Any]] = {}
+    for endpoint, route in app.view_functions.items():
+        group = declared_group(route)
         if group is None:
             continue
         if group not in groups:
             raise LookupError(f"{endpoint} declares an unknown rate-limit group {group!r}")
-        limited: Callable[..., Any] = view
+        # The view rate_limited wrapped: decorated here, called by the route.
+        limited: Callable[..., Any] = getattr(route, "__wrapped__")  # noqa: B009 - typed as Any
         for limit in groups[group]:
             limited = limit(limited)
-        app.view_functions[endpoint] = limited
-        limited_endpoints.add(endpoint)
-
-    with _hooks_confined_to(app, frozenset(limited_endpoints)):
-        # Registered before Flask-Limiter's own hooks, so it runs after them.
-        app.after_request(_settle(limiter))
-        limiter.init_app(app)
+        limited_views[endpoint] = limited
+    app.extensions[_LIMITED_VIEWS] = limited_views
+    # Every limit counts attempts (POST, PUT) only: any other request skips the limiter's
+    # work at once, rather than resolving each route's limits to find none apply.
+    limiter.request_filter(_no_attempt)
+    # Registered before Flask-Limiter's own hooks, so it runs after them.
+    app.after_request(_settle(limiter))
+    limiter.init_app(app)
     return limiter
+
+
+def _no_attempt() -> bool:
+    return request.method not in ATTEMPTS
 
 
 def _settle(limiter: Limiter) -> Callable[[Response], Response]:
@@ -298,43 +316,3 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
             kinds.per_key(settings.ratelimit_login_failures, "password-change", _session)
         ],
     }
-
-
-# The one place that does not use Flask-Limiter plainly, kept by measurement (issue 11,
-# item 7). Flask-Limiter's request hooks resolve limits on every request of the app, though
-# only the routes that declare a group have any. Confining them, CPU per request in process
-# with limits on (production's setting), median of 9 alternating rounds: GET / 158 -> 122 us
-# (-23%), GET /profile 253 -> 216 us (-15%).
-# Calling limiter.init_app(app) outside it gives the default hooks back; nothing else changes.
-@contextmanager
-def _hooks_confined_to(app: Flask, endpoints: frozenset[str]) -> Iterator[None]:
-    """Make the app-wide request hooks registered inside the block run on `endpoints` only.
-
-    Flask's public hook registries (`before_request_funcs` and its siblings) are edited:
-    each hook added inside the block is wrapped to run only for requests to `endpoints`.
-    """
-    # (hooks, whether a hook takes the response and returns it)
-    registries: list[tuple[dict[Any, list[Any]], bool]] = [
-        (app.before_request_funcs, False),
-        (app.after_request_funcs, True),
-        (app.teardown_request_funcs, False),
-    ]
-    earlier = [list(hooks.get(None, [])) for hooks, _ in registries]
-    yield
-    for (hooks, takes_response), kept in zip(registries, earlier, strict=True):
-        hooks[None] = [
-            hook if hook in kept else _on_endpoints(endpoints, hook, takes_response=takes_response)
-            for hook in hooks.get(None, [])
-        ]
-
-
-def _on_endpoints(
-    endpoints: frozenset[str], hook: Callable[..., Any], *, takes_response: bool
-) -> Callable[..., Any]:
-    @wraps(hook)
-    def confined(*args: Any) -> Any:
-        if request.endpoint in endpoints:
-            return hook(*args)
-        return args[0] if takes_response else None
-
-    return confined
