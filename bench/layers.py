@@ -9,13 +9,15 @@ measurement's doing only (it edits the copy's hook lists); the product never run
 `python -m bench.layers [--requests N]` counts instructions under valgrind's callgrind
 (installed on the machine): each scenario's N requests run inside `operator.call`, which
 callgrind collects and dumps alone (`--toggle-collect`, `--dump-after`), so start-up and
-warm-up are not counted and other processes' load changes nothing. `python -m
+warm-up are not counted and other processes' load changes nothing; the garbage collector is
+paused while a scenario is counted (a collection would land in one scenario at random). `python -m
 bench.overhead --layers` times the same scenarios in CPU time instead: quicker, noisier.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import operator
 import re
@@ -146,7 +148,14 @@ def _inner(requests: int) -> None:
                     for _ in range(requests):
                         overhead.call(scenario)
 
-            operator.call(run)
+            # A collection landing in one scenario's few requests would be counted as its
+            # cost: none runs while one is counted.
+            gc.collect()
+            gc.disable()
+            try:
+                operator.call(run)
+            finally:
+                gc.enable()
         print("\n".join(scenario.name for scenario in found), file=sys.__stdout__)
 
 
