@@ -28,10 +28,11 @@ def test_no_more_than_the_pools_threads_run_at_once() -> None:
 
     with ThreadPoolExecutor(max_workers=3) as callers:
         results = [callers.submit(pool.run, work) for _ in range(3)]
-        assert started.acquire(timeout=WAIT_S) and started.acquire(timeout=WAIT_S)
+        two_started = [started.acquire(timeout=WAIT_S) for _ in range(2)]
         third_started_early = started.acquire(timeout=NOT_STARTED_S)
         release.set()
         ran_on = {result.result(timeout=WAIT_S) for result in results}
+    assert two_started == [True, True]
     assert not third_started_early
     assert len(ran_on) <= 2
 
