@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 from flask import Flask
 
 from userauth import migrations
-from userauth.settings import Settings
+from userauth.settings import DatabaseSettings, RateLimitSettings, SecuritySettings, Settings
 from userauth.web import create_app
 
 if TYPE_CHECKING:
@@ -116,11 +116,11 @@ LAYERS = [
 def build(folder: Path, layer: Layer) -> WSGIApplication:
     """Build the app without `layer` on the shared database in `folder`."""
     settings = Settings(
-        database_url=f"sqlite:///{folder / 'bench.db'}",
-        bcrypt_rounds=4,
-        ratelimit_enabled=layer.rate_limits,
+        database=DatabaseSettings(url=f"sqlite:///{folder / 'bench.db'}"),
+        security=SecuritySettings(bcrypt_rounds=4),
+        rate_limits=RateLimitSettings(enabled=layer.rate_limits),
     )
-    migrations.ensure_current(settings.database_url, auto_migrate=False)
+    migrations.ensure_current(settings.database.url, auto_migrate=False)
     app = create_app(settings)
     if layer.edit is not None:
         layer.edit(app)

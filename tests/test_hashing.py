@@ -64,12 +64,12 @@ def test_the_default_is_the_workers_share_of_the_cores(
 
 def test_the_setting_sizes_the_pool() -> None:
     settings = Settings.from_env({"USERAUTH_PASSWORD_HASHING_THREADS": "3"})
-    assert settings.hashing_threads == 3
+    assert settings.server.hashing_threads == 3
 
 
 def test_unset_the_pool_takes_the_workers_share_of_the_cores() -> None:
     settings = Settings.from_env({"USERAUTH_WORKERS": "1"})
-    assert settings.hashing_threads == len(os.sched_getaffinity(0))
+    assert settings.server.hashing_threads == len(os.sched_getaffinity(0))
 
 
 @pytest.mark.parametrize(

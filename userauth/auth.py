@@ -42,14 +42,18 @@ class Auth:
         self._db = db
         self._settings = settings
         # The process's bcrypt pool follows the settings of the Auth it serves (hashing.py).
-        passwords.use_hashing_threads(settings.hashing_threads)
+        passwords.use_hashing_threads(settings.server.hashing_threads)
         # The mail outbox is the domain's: any front end gets the same answers in production.
-        self._outbox = Outbox(db, settings.mail_retry_delay)
+        self._outbox = Outbox(db, settings.mail.retry_delay)
         self._outbox.explain_failures(mail_failures.explainer(settings))
-        policy = SessionPolicy(settings.session_idle_timeout, settings.session_lifetime)
+        policy = SessionPolicy(
+            settings.security.session_idle_timeout, settings.security.session_lifetime
+        )
         self.audit = Audit(db, clock)
         self.accounts = Accounts(db, settings, self._outbox, mailer)
-        self.sessions = Sessions(db, policy, clock, cache_capacity=settings.session_cache_size)
+        self.sessions = Sessions(
+            db, policy, clock, cache_capacity=settings.security.session_cache_size
+        )
         self.secrets = OneTimeSecrets(db, clock)
         self.credentials = Credentials(db, settings, self.accounts, self.sessions, self.audit)
         self.resets = Resets(
@@ -66,11 +70,11 @@ class Auth:
     @classmethod
     def from_settings(cls, settings: Settings) -> Auth:
         """Build the Auth a server runs: its database, and SMTP mail when a host is set."""
-        mailer = SmtpMailer(settings) if settings.smtp_host else None
+        mailer = SmtpMailer(settings) if settings.mail.smtp_host else None
         db = DB(
-            settings.database_url,
-            echo=settings.sql_echo,
-            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            settings.database.url,
+            echo=settings.database.sql_echo,
+            sqlite_busy_timeout_ms=settings.database.sqlite_busy_timeout_ms,
         )
         return cls(db, settings, mailer=mailer)
 
