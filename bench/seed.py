@@ -123,7 +123,6 @@ class _Rows:
     def users_rows(self) -> Iterator[tuple[int, str, str, str, str]]:
         for number in range(1, self.users + 1):
             email = email_of(number)
-            # The store's key of the email (every look-up compares it), as it writes it.
             yield number, email, self._hash, self.digest(number), lookup_key(email)
 
     def session_rows(

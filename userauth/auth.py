@@ -18,6 +18,7 @@ from userauth.clock import utcnow
 from userauth.credentials import Credentials, LoginResult
 from userauth.db import DB, LiveSession
 from userauth.errors import InvalidSessionError
+from userauth.janitor import Janitor, standard_kinds
 from userauth.mail import Mailer, SmtpMailer
 from userauth.models import User
 from userauth.one_time import OneTimeSecrets
@@ -65,6 +66,13 @@ class Auth:
             self.audit,
             self._outbox,
             mailer,
+        )
+        self.janitor = Janitor(
+            db,
+            standard_kinds(db, policy, settings.janitor.audit_retention),
+            batch_size=settings.janitor.batch_size,
+            interval=settings.janitor.interval,
+            clock=clock,
         )
 
     @classmethod

@@ -8,10 +8,11 @@ from userauth.db.admin import AdminStore
 from userauth.db.engine import make_engine
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
+from userauth.db.pruning import PruneStore
 from userauth.db.sessions import LiveSession, LiveWindow, SessionStore
 
 
-class DB(AccountStore, SessionStore, OneTimeSecretStore, MailJobStore, AdminStore):
+class DB(AccountStore, SessionStore, OneTimeSecretStore, MailJobStore, AdminStore, PruneStore):
     """The store: every query userauth runs, over one engine."""
 
 

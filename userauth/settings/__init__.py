@@ -1,7 +1,7 @@
 """Configuration: the one Settings object, in typed sections, and the only reader of os.environ.
 
 Each section is a frozen dataclass read by its own `read` (settings/server.py, database.py,
-security.py, rate_limits.py, mail.py, web.py); what makes a configuration unsafe in
+security.py, rate_limits.py, mail.py, web.py, janitor.py); what makes a configuration unsafe in
 production is settings/production.py's to say.
 """
 
@@ -14,6 +14,7 @@ from typing import Literal
 
 from userauth import config_file
 from userauth.settings.database import DatabaseSettings, shown_database_url
+from userauth.settings.janitor import JanitorSettings
 from userauth.settings.mail import MailSettings, SmtpTls
 from userauth.settings.rate_limits import RateLimitSettings
 from userauth.settings.reader import IPV6_CLIENT_PREFIX, EnvironmentReader, SettingsError
@@ -34,6 +35,7 @@ __all__ = [
     "CookieSettings",
     "DatabaseSettings",
     "GateSettings",
+    "JanitorSettings",
     "MailSettings",
     "RateLimitSettings",
     "Section",
@@ -67,6 +69,7 @@ Section = (
     | MailSettings
     | GateSettings
     | WebSettings
+    | JanitorSettings
 )
 
 
@@ -85,6 +88,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     gate: GateSettings = field(default_factory=GateSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    janitor: JanitorSettings = field(default_factory=JanitorSettings)
 
     @property
     def is_production(self) -> bool:
@@ -130,6 +134,7 @@ class Settings:
             mail=MailSettings.read(reader),
             gate=GateSettings.read(reader),
             web=WebSettings.read(reader),
+            janitor=JanitorSettings.read(reader),
         )
 
     def with_sections(self, *sections: Section) -> Settings:
@@ -153,6 +158,8 @@ class Settings:
                     changed = replace(changed, gate=section)
                 case WebSettings():
                     changed = replace(changed, web=section)
+                case JanitorSettings():
+                    changed = replace(changed, janitor=section)
         return changed
 
 
