@@ -9,6 +9,7 @@ A), so the noise of a shared machine falls on both sides of each ratio.
 from __future__ import annotations
 
 import dataclasses
+import os
 import random
 import shutil
 import signal
@@ -31,11 +32,15 @@ from bench.config import Config, parse_args, server_env
 from bench.load import Figures, run_wrk, script
 from bench.peer_apps import Peer, PeerRun
 from bench.seed import PROFILE_ACCOUNTS, Seeded, email_of, postgres_urls, seed
-from bench.servers import Server, start_bare, start_userauth
+from bench.servers import Server, start_bare, start_bare_wsgi, start_userauth
 
 PASSWORD = "bench-password-1234"
 SMALL_USERS = 1_000
 RSS_LIMIT_MB = 80.0
+# Routes that Flask serves in full (no WSGI layer answers them first): issue 23, item 3.
+FLASK_ROUTE_LIMIT = 0.7
+# The gate's p99 while logins (bcrypt) run at once, over its p99 alone: issue 23, item 5.
+MIXED_P99_LIMIT = 3.0
 USERAUTH_SEMANTICS = "server-side session (id digest row); revocable per session and per user"
 
 
@@ -90,30 +95,41 @@ class Backend:
         big = seed(self.big_url, config.big_users, stored, rng)
         progress(f"{self.name}: seeded in {time.monotonic() - started:.0f} s")
         with ExitStack() as stack:
-            (bare, app, app_big), peers = self._start_all(stack)
+            (bare, bare_wsgi, app, app_big), peers = self._start_all(stack)
             preflight.preflight_userauth(app, small, PASSWORD)
             preflight.preflight_userauth(app_big, big, PASSWORD, full=False)
             for run in peers:
                 email = email_of(SMALL_USERS)
                 preflight.preflight_peer(run.peer, run.server, run.sessions, email, PASSWORD)
             progress(f"{self.name}: servers ready and answering correctly")
-            self._compared(bare, app, app_big, small, big, peers)
+            self._compared((bare, bare_wsgi), app, app_big, small, big, peers)
+            self._mixed(app, small)
             self._bcrypt_scenarios(app, small, stored)
         self._rss_target()
 
     def _start_all(self, stack: ExitStack) -> tuple[list[Server], list[PeerRun]]:
         """Start every server at once (their start-ups overlap); each one's stop goes on `stack`.
 
+        Each peer is seeded once and served twice: in its docs' setup and under granian.
+
         Raises:
             ServerError, PeerError: the first start-up that failed, once all have ended.
         """
-        with ThreadPoolExecutor(max_workers=3 + len(self.config.peers)) as pool:
+        with ThreadPoolExecutor(max_workers=4 + 2 * len(self.config.peers)) as pool:
             ours = [
                 pool.submit(self._serve, start_bare, "bare", self.small_url),
+                pool.submit(self._serve, start_bare_wsgi, "bare-wsgi", self.small_url),
                 pool.submit(self._serve, start_userauth, "1k", self.small_url),
                 pool.submit(self._serve, start_userauth, "big", self.big_url),
             ]
-            theirs = [pool.submit(self._serve_peer, peer) for peer in self.config.peers]
+            seeded = {peer: pool.submit(self._seed_peer, peer) for peer in self.config.peers}
+            wait(seeded.values())
+            theirs = [
+                pool.submit(self._serve_peer, peer, setup, *future.result())
+                for peer, future in seeded.items()
+                if future.exception() is None
+                for setup in (peer.docs_setup, peer_apps.GRANIAN)
+            ]
             wait(ours)
             wait(theirs)
         for future in ours:
@@ -122,7 +138,11 @@ class Backend:
         for peer_future in theirs:
             if peer_future.exception() is None:
                 stack.callback(peer_future.result().server.stop)
-        errors = [future.exception() for future in ours] + [f.exception() for f in theirs]
+        errors = [
+            *(future.exception() for future in ours),
+            *(future.exception() for future in seeded.values()),
+            *(future.exception() for future in theirs),
+        ]
         for error in errors:
             if error is not None:
                 raise error
@@ -132,17 +152,33 @@ class Backend:
         name = f"{self.name} {label}"
         return starter(name, self.config.layout, server_env(url, self.config), self.workdir)
 
-    def _serve_peer(self, peer: Peer) -> PeerRun:
-        """Seed the peer's tables on this backend (1,000 accounts, as userauth's), serve it."""
+    def _seed_peer(self, peer: Peer) -> tuple[dict[str, str], list[tuple[str, str]], str]:
+        """Seed the peer's tables on this backend (1,000 accounts, as userauth's)."""
         database = peer_apps.peer_database(peer, self.small_url, self.workdir)
         env = peer_apps.peer_env(peer, database, server_env(database.url, self.config), PASSWORD)
         out = self.workdir / f"{self.name}-peer-{peer.key}.txt"
         sessions = peer_apps.seed_peer(
             peer, self.small_url, env, SMALL_USERS, PROFILE_ACCOUNTS, out
         )
-        name = f"{self.name} {peer.key}"
-        server = peer_apps.start_peer(peer, name, self.config.layout, env, self.workdir)
-        return PeerRun(peer, server, sessions, str(out))
+        return env, sessions, str(out)
+
+    def _serve_peer(
+        self,
+        peer: Peer,
+        setup: str,
+        env: dict[str, str],
+        sessions: list[tuple[str, str]],
+        sessions_file: str,
+    ) -> PeerRun:
+        """Serve the seeded peer in one setup: its docs' own, or granian as userauth's."""
+        layout = self.config.layout
+        if setup != peer_apps.GRANIAN:
+            cores = len(os.sched_getaffinity(0))
+            layout = peer_apps.docs_layout(peer, layout, cores)
+        name = f"{self.name} {peer.key} {setup}"
+        server = peer_apps.start_peer(peer, setup, name, layout, env, self.workdir)
+        label = peer_apps.setup_label(peer, setup, layout)
+        return PeerRun(peer, setup, label, server, sessions, sessions_file)
 
     def _data(self, label: str, lines: list[str]) -> str:
         path = self.workdir / f"{self.name}-{label}.txt"
@@ -165,13 +201,14 @@ class Backend:
 
     def _compared(
         self,
-        bare: Server,
+        baselines: tuple[Server, Server],
         app: Server,
         app_big: Server,
         small: Seeded,
         big: Seeded,
         peers: list[PeerRun],
     ) -> None:
+        bare, bare_wsgi = baselines
         big_label = f"{big.users:,} users"
         small_ids = self._data("1k", small.profile_sessions)
         big_ids = self._data("big", big.profile_sessions)
@@ -179,18 +216,28 @@ class Backend:
         gate_label = f"GET /auth/verify (gate), {small.users:,} users"
         plan = [
             Contender("GET / (baseline a: bare Flask)", bare, "get", ["/"], "baseline", "none"),
-            Contender("GET /", app, "get", ["/"]),
+            Contender(
+                "GET / (baseline w: bare WSGI, no Flask)",
+                bare_wsgi,
+                "get",
+                ["/"],
+                "baseline",
+                "none",
+            ),
             Contender(profile_label, app, "profile", [small_ids]),
-            Contender(f"GET /profile, {big_label}", app_big, "profile", [big_ids]),
             Contender(gate_label, app, "profile", [small_ids, "/auth/verify"]),
+            Contender(f"GET /profile, {big_label}", app_big, "profile", [big_ids]),
+            Contender("GET /", app, "get", ["/"]),
+            Contender("GET /sessions", app, "profile", [small_ids, "/sessions"]),
+            Contender("GET /auth/login (page)", app, "get", ["/auth/login"]),
             *(
                 Contender(
-                    f"GET /profile, {run.peer.label}",
+                    _peer_label(run),
                     run.server,
                     "cookie",
                     [run.sessions_file],
                     "peer",
-                    run.peer.semantics,
+                    f"{run.peer.semantics}; a check: {run.peer.check_cost}",
                 )
                 for run in peers
             ),
@@ -210,21 +257,40 @@ class Backend:
                     contender.kind,
                 )
             )
-        bare_figures, profile, profile_big, gate = (merged[plan[i].label] for i in (0, 2, 3, 4))
+        base, floor = merged[plan[0].label], merged[plan[1].label]
+        profile, gate = merged[profile_label], merged[gate_label]
         for label, figures in (("GET /profile", profile), ("GET /auth/verify", gate)):
-            self._target(f"{label} rps / (a) rps", figures.rps, bare_figures.rps, 0.8)
+            self._target(f"{label} rps / (a) rps", figures.rps, base.rps, 0.8)
             self._target(
                 f"{label} p99 / (a) p99",
                 figures.p99_ms,
-                bare_figures.p99_ms,
+                base.p99_ms,
                 2.0,
                 at_most=True,
                 unit=" ms",
             )
+        self._target("GET /auth/verify rps / (w) rps", gate.rps, floor.rps, 0.8)
+        self._noted(
+            profile_label,
+            f"/ (a) {profile.rps / base.rps:.2f}, / (w) {profile.rps / floor.rps:.2f}",
+        )
+        self._noted(
+            gate_label, f"/ (a) {gate.rps / base.rps:.2f}, / (w) {gate.rps / floor.rps:.2f}"
+        )
+        self._noted(plan[0].label, f"/ (w) {base.rps / floor.rps:.2f}")
+        profile_big = merged[f"GET /profile, {big_label}"]
         self._target(
             f"GET /profile rps, {big_label} / 1,000 users", profile_big.rps, profile.rps, 0.9
         )
+        for label in ("GET /", "GET /sessions", "GET /auth/login (page)"):
+            self._target(f"{label} rps / (a) rps", merged[label].rps, base.rps, FLASK_ROUTE_LIMIT)
         self._peer_ratios(peers, profile, gate, merged)
+
+    def _noted(self, label: str, note: str) -> None:
+        """Add `note` to the row of scenario `label`."""
+        row = next(row for row in self.rows if row.scenario == label)
+        joined = f"{row.note}; {note}" if row.note else note
+        self.rows[self.rows.index(row)] = dataclasses.replace(row, note=joined)
 
     def _alternate(self, plan: list[Contender]) -> tuple[dict[str, Figures], dict[str, float]]:
         """Run every contender in alternating rounds; return merged figures and peak RSS."""
@@ -248,22 +314,66 @@ class Backend:
     def _peer_ratios(
         self, peers: list[PeerRun], profile: Figures, gate: Figures, merged: dict[str, Figures]
     ) -> None:
-        """Note userauth / peer on each peer's row; the issue's two peer targets as targets."""
+        """Note userauth / peer on each peer's row; the issue's peer targets on granian's rows.
+
+        The targets compare servers on equal terms (issue 23, item 1): the peer's row under
+        granian with userauth's flags, not its docs' setup.
+        """
         limits = {peer_apps.FLASK_LOGIN: 1.8, peer_apps.FASTAPI_USERS_DATABASE: 4.0}
         for run in peers:
-            label = f"GET /profile, {run.peer.label}"
+            label = _peer_label(run)
             peer = merged[label]
             ratio = profile.rps / peer.rps if peer.rps else 0.0
             gate_ratio = gate.rps / peer.rps if peer.rps else 0.0
-            row = next(row for row in self.rows if row.scenario == label)
-            note = (
-                f"{row.note}; userauth /profile / this {ratio:.2f}, gate / this {gate_ratio:.2f}"
+            self._noted(
+                label, f"userauth /profile / this {ratio:.2f}, gate / this {gate_ratio:.2f}"
             )
-            self.rows[self.rows.index(row)] = dataclasses.replace(row, note=note)
             limit = limits.get(run.peer)
-            if limit is not None:
-                name = f"GET /profile rps / {run.peer.label} rps"
+            if limit is not None and run.setup == peer_apps.GRANIAN:
+                name = f"GET /profile rps / {run.peer.label} rps (same server)"
                 self._target(name, profile.rps, peer.rps, limit)
+
+    def _mixed(self, app: Server, small: Seeded) -> None:
+        """Time the gate alone, then while logins (bcrypt) run at once, alternating.
+
+        Issue 23, item 5: the cheap check must not starve behind password hashing; its p99
+        with logins must stay within MIXED_P99_LIMIT x its p99 alone.
+        """
+        gate_args = [self._data("1k", small.profile_sessions), "/auth/verify"]
+        logins = [self._data("logins", small.login_emails), PASSWORD]
+        seconds = self.config.seconds
+        runs: dict[bool, list[Figures]] = {False: [], True: []}
+        login_runs: list[Figures] = []
+        for round_number in range(self.config.rounds):
+            for with_logins in (False, True) if round_number % 2 == 0 else (True, False):
+                if not with_logins:
+                    runs[False].append(self._wrk(app, "profile", gate_args))
+                    continue
+                with ThreadPoolExecutor(max_workers=1) as pool:
+                    # Logins start first and end after: the gate's whole run overlaps them.
+                    login = pool.submit(self._wrk, app, "login", logins, seconds=seconds + 2)
+                    time.sleep(1.0)
+                    runs[True].append(self._wrk(app, "profile", gate_args))
+                    login_runs.append(login.result())
+        alone, mixed = Figures.merge(runs[False]), Figures.merge(runs[True])
+        during = Figures.merge(login_runs)
+        rss = app.peak_rss_mb()
+        self.rows.append(report.Row(self.name, "GET /auth/verify alone (mixed pair)", alone, rss))
+        note = f"{during.rps:.1f} logins/s at once ({during.errors} errors)"
+        self.rows.append(
+            report.Row(self.name, "GET /auth/verify with concurrent logins", mixed, rss, note)
+        )
+        self._target(
+            "gate p99 with logins / gate p99 alone",
+            mixed.p99_ms,
+            alone.p99_ms,
+            MIXED_P99_LIMIT,
+            at_most=True,
+            unit=" ms",
+        )
+        progress(
+            f"{self.name}: gate p99 alone {alone.p99_ms:.1f} ms, with logins {mixed.p99_ms:.1f} ms"
+        )
 
     def _bcrypt_scenarios(self, app: Server, small: Seeded, stored: bytes) -> None:
         samples = self.config.bcrypt_samples
@@ -320,6 +430,10 @@ class Backend:
         measured = f"{value:,.2f}{unit} / {base:,.2f}{unit}"
         ratio = value / base if base else 0.0
         self.targets.append(report.Target(self.name, name, measured, ratio, limit, at_most))
+
+
+def _peer_label(run: PeerRun) -> str:
+    return f"GET /profile, {run.peer.label}, {run.setup_label}"
 
 
 def _stop_on_sigterm(signum: int, frame: FrameType | None) -> None:

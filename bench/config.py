@@ -57,8 +57,8 @@ def parse_args(argv: Sequence[str] | None, description: str) -> Config:
     parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     parser.add_argument("--no-peers", action="store_true", help="leave the peer apps out")
     args = parser.parse_args(argv)
-    # Quick runs leave out the optional JWT row: four peers would not fit in their budget.
-    peers = peer_apps.ALL_PEERS[:3] if args.quick else peer_apps.ALL_PEERS
+    # Quick runs leave out the optional JWT row: it would not fit in their budget.
+    peers = peer_apps.QUICK_PEERS if args.quick else peer_apps.ALL_PEERS
     layout = ServerLayout(workers=args.workers, threads=args.threads)
     return Config(
         seconds=args.seconds or (5 if args.quick else 20),

@@ -2,9 +2,11 @@
 
 `python -m bench.overhead [--requests N] [--rounds R]` calls each app's WSGI callable
 directly (no server, no socket), so what it prints is the cost of Flask plus userauth's
-middleware, routes and database lookup: microseconds per request for bare Flask GET /,
-userauth GET / and userauth GET /profile (a logged-in session on SQLite), each the median
-of R rounds of N requests. The scenarios alternate within each round, so the noise of a
+middleware, routes and database lookup: microseconds per request for the bare WSGI callable
+and bare Flask GET /, and userauth's GET /, GET /profile and the gate (a logged-in session
+on SQLite, answered by the hot path), GET /sessions and the login page, each the median
+of R rounds of N requests. `--layers` prices each layer of the Flask-served routes instead
+(bench/layers.py). The scenarios alternate within each round, so the noise of a
 shared machine falls on all of them. The access log goes to a line-buffered file, as
 stderr is; the benchmark checks that it holds one line per request.
 """
@@ -16,14 +18,17 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from werkzeug.test import EnvironBuilder
 
+from bench import layers
 from bench.bare import app as bare_app
+from bench.bare_wsgi import app as bare_wsgi_app
 from userauth import migrations
 from userauth.settings import (
     DatabaseSettings,
@@ -47,6 +52,8 @@ class Scenario:
     name: str
     app: WSGIApplication
     environ: WSGIEnvironment
+    # Held while the scenario is timed (a layer switched off for it).
+    context: Callable[[], AbstractContextManager[object]] = nullcontext
 
 
 def _start_response(status: str, headers: list[tuple[str, str]], exc_info: object = None) -> None:
@@ -66,16 +73,22 @@ def call(scenario: Scenario) -> bytes:
 
 
 def time_round(scenario: Scenario, requests: int) -> float:
-    """Return the mean microseconds per request over `requests` calls."""
-    started = time.perf_counter()
-    for _ in range(requests):
-        call(scenario)
-    return (time.perf_counter() - started) * 1e6 / requests
+    """Return the mean CPU microseconds of this thread per request over `requests` calls.
+
+    CPU time of the calling thread, not wall time: on a shared machine a thread waiting for
+    a core is not charged for the wait, so other processes' load moves the figures far less.
+    """
+    with scenario.context():
+        started = time.thread_time()
+        for _ in range(requests):
+            call(scenario)
+        return (time.thread_time() - started) * 1e6 / requests
 
 
 def logged_in_cookie(app: WSGIApplication) -> str:
     """Register and log in through the app; return the Cookie header for the session."""
     client = app.test_client()  # type: ignore[attr-defined]
+    # Refused when another app on the same database registered the email first: no matter.
     client.post("/users", data={"email": EMAIL, "password": PASSWORD})
     client.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
     cookie = client.get_cookie("session_id")
@@ -104,10 +117,46 @@ def scenarios(folder: Path) -> list[Scenario]:
     if call(profile) != f'{{"email":"{EMAIL}"}}\n'.encode():
         raise SystemExit("GET /profile did not answer with the logged-in user")
     return [
+        Scenario("bare WSGI GET /", bare_wsgi_app, environ("/")),
         Scenario("bare Flask GET /", bare_app, environ("/")),
         Scenario("userauth GET /", app, environ("/")),
         profile,
+        Scenario("userauth gate", app, environ("/auth/verify", Cookie=cookie)),
+        Scenario("userauth GET /sessions", app, environ("/sessions", Cookie=cookie)),
+        Scenario("userauth GET /auth/login", app, environ("/auth/login")),
     ]
+
+
+# The routes Flask serves in full, priced layer by layer (--layers).
+LAYERED_ROUTES = ("/", "/sessions", "/auth/login")
+
+
+def layered_scenarios(folder: Path) -> list[Scenario]:
+    """Every route of LAYERED_ROUTES against the whole app and each copy without a layer."""
+    found = [Scenario("bare Flask GET /", bare_app, environ("/"))]
+    for layer in layers.LAYERS:
+        app = layers.build(folder, layer)
+        # A session of each app's own: each has the same session cache and idle clock state.
+        cookie = logged_in_cookie(app)
+        for path in LAYERED_ROUTES:
+            request = environ(path, Cookie=cookie)
+            found.append(Scenario(f"{layer.name}|{path}", app, request, layer.context))
+    return found
+
+
+def print_layers(results: dict[str, float], unit: str = "µs", scale: float = 1.0) -> None:
+    """Print the whole app's cost per route, then each layer's (whole minus without it)."""
+    results = {name: value * scale for name, value in results.items()}
+    bare = results["bare Flask GET /"]
+    whole = {path: results[f"{layers.LAYERS[0].name}|{path}"] for path in LAYERED_ROUTES}
+    print(f"bare Flask GET /: {bare:.1f} {unit}; per route, {unit} per request (x bare Flask):")
+    print("| layer | " + " | ".join(f"GET {path}" for path in LAYERED_ROUTES) + " |")
+    print("| --- |" + " ---: |" * len(LAYERED_ROUTES))
+    cells = [f"{whole[path]:.1f} ({whole[path] / bare:.2f} x)" for path in LAYERED_ROUTES]
+    print(f"| whole app | {' | '.join(cells)} |")
+    for layer in layers.LAYERS[1:]:
+        costs = [whole[path] - results[f"{layer.name}|{path}"] for path in LAYERED_ROUTES]
+        print(f"| {layer.name} | {' | '.join(f'{cost:.1f}' for cost in costs)} |")
 
 
 def measure(all_scenarios: list[Scenario], requests: int, rounds: int) -> dict[str, float]:
@@ -132,6 +181,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=4000, help="requests per round")
     parser.add_argument("--rounds", type=int, default=5, help="rounds; the median is kept")
+    parser.add_argument("--layers", action="store_true", help="price each layer (bench/layers.py)")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="userauth-overhead-") as folder:
         log_path = Path(folder) / "stderr.log"
@@ -140,20 +190,26 @@ def main(argv: list[str] | None = None) -> None:
         with log_path.open("w", buffering=1) as log:
             sys.stderr = log
             try:
-                all_scenarios = scenarios(Path(folder))
+                build = layered_scenarios if options.layers else scenarios
+                all_scenarios = build(Path(folder))
                 lines_before = count_lines(log_path)
                 results = measure(all_scenarios, options.requests, options.rounds)
             finally:
                 sys.stderr = real_stderr
-        # Two userauth scenarios, each warmed then timed.
-        userauth_requests = 2 * (
+        # Every userauth scenario, each warmed then timed.
+        ours = sum(1 for scenario in all_scenarios if scenario.name.startswith("userauth"))
+        userauth_requests = ours * (
             max(1, options.requests // 10) + options.rounds * options.requests
         )
         logged = count_lines(log_path) - lines_before
+    if options.layers:
+        print(f"{options.rounds} rounds of {options.requests} requests, median per request:")
+        print_layers(results)
+        return
     bare = results["bare Flask GET /"]
     print(f"{options.rounds} rounds of {options.requests} requests, median per request:")
     for name, micros in results.items():
-        print(f"  {name:<24} {micros:8.1f} µs  ({micros / bare:.2f} x bare)")
+        print(f"  {name:<26} {micros:8.1f} µs  ({micros / bare:.2f} x bare Flask)")
     if logged != userauth_requests:
         print(f"access log: {logged} lines for {userauth_requests} requests", file=sys.stderr)
         raise SystemExit(1)

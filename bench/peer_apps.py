@@ -21,7 +21,7 @@ import psycopg
 from psycopg import sql
 from sqlalchemy.engine import make_url
 
-from bench.servers import Server, ServerLayout, free_port, start_command
+from bench.servers import Server, ServerLayout, free_port, granian_command, start_command
 
 PEERS_DIR = Path(__file__).resolve().parent / "peers"
 VENVS_DIR = Path(__file__).resolve().parent / ".venvs"
@@ -31,6 +31,25 @@ SEED_TIMEOUT_S = 300
 
 class PeerError(RuntimeError):
     """A peer's environment could not be built, or its seeding failed."""
+
+
+# The setups the peers' own docs recommend; each peer's row says which (docs_setup).
+# Flask's "Deploying to Production > Gunicorn": `gunicorn -w 4 'hello:create_app()'`, gunicorn's
+# default (sync) workers, "a starting value could be CPU * 2".
+GUNICORN_FLASK = "gunicorn-flask"
+# Django's "How to use Django with Gunicorn": `gunicorn myproject.wsgi`; gunicorn's design
+# docs: "(2 x $num_cores) + 1 as the number of workers to start off with".
+GUNICORN_DJANGO = "gunicorn-django"
+# FastAPI's "Server Workers": `uvicorn main:app --workers 4`, with uvicorn[standard].
+UVICORN = "uvicorn"
+# The same server, with the same flags, as userauth: bench.servers.granian_command.
+GRANIAN = "granian"
+DOCS = {
+    GUNICORN_FLASK: "https://flask.palletsprojects.com/en/stable/deploying/gunicorn/",
+    GUNICORN_DJANGO: "https://docs.djangoproject.com/en/5.2/howto/deployment/wsgi/gunicorn/"
+    " and https://docs.gunicorn.org/en/stable/design.html#how-many-workers",
+    UVICORN: "https://fastapi.tiangolo.com/deployment/server-workers/",
+}
 
 
 @dataclass(frozen=True)
@@ -49,6 +68,10 @@ class Peer:
     login_path: str = "/login"
     login_fields: tuple[str, str] = ("email", "password")
     login_csrf: bool = False
+    # The setup its own docs recommend (the first row), and the doc that says so.
+    docs_setup: str = GUNICORN_FLASK
+    # What a session check costs it: whether it reads the database, and what.
+    check_cost: str = "user row read (1 query)"
 
     @property
     def key(self) -> str:
@@ -82,6 +105,8 @@ FASTAPI_USERS_DATABASE = Peer(
     strategy="database",
     login_path="/auth/login",
     login_fields=("username", "password"),
+    docs_setup=UVICORN,
+    check_cost="token row, then user row read (2 queries)",
 )
 FASTAPI_USERS_JWT = Peer(
     "FastAPI-Users (JWT strategy)",
@@ -92,8 +117,19 @@ FASTAPI_USERS_JWT = Peer(
     strategy="jwt",
     login_path="/auth/login",
     login_fields=("username", "password"),
+    docs_setup=UVICORN,
 )
-ALL_PEERS = (FLASK_LOGIN, FLASK_SECURITY, FASTAPI_USERS_DATABASE, FASTAPI_USERS_JWT)
+DJANGO = Peer(
+    "Django (contrib.auth + contrib.sessions)",
+    "peer_django",
+    "requirements-django.txt",
+    "server-side session (django_session row), then user; revocable per session and per user",
+    docs_setup=GUNICORN_DJANGO,
+    check_cost="session row, then user row read (2 queries)",
+)
+ALL_PEERS = (FLASK_LOGIN, FLASK_SECURITY, FASTAPI_USERS_DATABASE, DJANGO, FASTAPI_USERS_JWT)
+# Quick runs leave out the optional JWT row.
+QUICK_PEERS = ALL_PEERS[:4]
 
 
 def ensure_venv(peer: Peer, log_path: Path) -> Path:
@@ -201,17 +237,51 @@ def seed_peer(
     return [(cookie, email) for cookie, email in lines]
 
 
-def start_peer(
-    peer: Peer, name: str, layout: ServerLayout, env: Mapping[str, str], workdir: Path
-) -> Server:
-    """Serve the peer: gunicorn gthread like userauth for WSGI, uvicorn --workers for ASGI.
+def docs_layout(peer: Peer, layout: ServerLayout, cores: int) -> ServerLayout:
+    """Return the workers and threads of the peer's docs setup on a machine of `cores`."""
+    if peer.docs_setup == GUNICORN_FLASK:
+        return ServerLayout(workers=2 * cores, threads=1)
+    if peer.docs_setup == GUNICORN_DJANGO:
+        return ServerLayout(workers=2 * cores + 1, threads=1)
+    return ServerLayout(workers=layout.workers, threads=1)
 
-    FastAPI's deployment docs advise `uvicorn --workers N` (uvloop and httptools from
-    uvicorn[standard]); the worker count is the one userauth gets.
+
+def setup_label(peer: Peer, setup: str, layout: ServerLayout) -> str:
+    """Say in a row how the peer was served: server, workers and threads."""
+    if setup == GRANIAN:
+        if peer.asgi:
+            return f"granian ASGI, {layout.workers} workers (same flags as userauth)"
+        return f"granian WSGI, {layout.workers} x {layout.threads} threads (as userauth)"
+    if peer.docs_setup == UVICORN:
+        return f"uvicorn, {layout.workers} workers (docs)"
+    return f"gunicorn sync, {layout.workers} workers x 1 thread (docs)"
+
+
+def start_peer(
+    peer: Peer,
+    setup: str,
+    name: str,
+    layout: ServerLayout,
+    env: Mapping[str, str],
+    workdir: Path,
+) -> Server:
+    """Serve the peer in its docs' setup (`setup` = its docs_setup) or under granian (GRANIAN).
+
+    Under granian, with the flags userauth's server uses (WSGI, or ASGI for FastAPI-Users),
+    `layout` is userauth's; in the docs' setup, `layout` is docs_layout's.
     """
     port = free_port()
     bin_dir = peer.venv / "bin"
-    if peer.asgi:
+    if setup == GRANIAN:
+        command = granian_command(
+            f"{peer.module}:app",
+            port,
+            layout,
+            interface="asgi" if peer.asgi else "wsgi",
+            bin_dir=bin_dir,
+            extra=[f"--working-dir={PEERS_DIR}"],
+        )
+    elif peer.asgi:
         command = [
             str(bin_dir / "uvicorn"),
             f"{peer.module}:app",
@@ -223,9 +293,7 @@ def start_peer(
     else:
         command = [
             str(bin_dir / "gunicorn"),
-            "--worker-class=gthread",
             f"--workers={layout.workers}",
-            f"--threads={layout.threads}",
             f"--bind=127.0.0.1:{port}",
             "--graceful-timeout=30",
             "--reuse-port",
@@ -247,6 +315,9 @@ HEADLINE_PACKAGES = (
     "fastapi-users",
     "fastapi",
     "uvicorn",
+    "Django",
+    "gunicorn",
+    "granian",
 )
 
 
@@ -261,18 +332,20 @@ def describe(peers: tuple[Peer, ...], workers: int) -> list[str]:
             if name in HEADLINE_PACKAGES:
                 pins[name] = version
     versions = ", ".join(f"{name} {pins[name]}" for name in HEADLINE_PACKAGES if name in pins)
+    docs = "; ".join(f"{setup}: {url}" for setup, url in DOCS.items())
     return [
-        f"peers: {versions}; the Flask ones under gunicorn gthread with the same workers and "
-        "threads, FastAPI-Users under "
-        f"uvicorn --workers {workers} (uvloop, httptools); each on 1,000 accounts, bcrypt cost 12",
+        f"peers: {versions}; each on 1,000 accounts, bcrypt cost 12, served twice: in its "
+        f"docs' setup ({docs}) and under granian with userauth's flags ({workers} workers)",
     ]
 
 
 @dataclass(frozen=True)
 class PeerRun:
-    """A peer served on one backend: its server and its seeded sessions (also in a file)."""
+    """A peer served on one backend in one setup: its server and seeded sessions (in a file)."""
 
     peer: Peer
+    setup: str
+    setup_label: str
     server: Server
     sessions: list[tuple[str, str]]
     sessions_file: str

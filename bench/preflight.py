@@ -75,9 +75,20 @@ def preflight_userauth(
             "new_password": password,
         }
         checks.append(("PUT /reset_password", _call(server, "PUT", "/reset_password", spend), {}))
+        checks.append(
+            (
+                "GET /sessions",
+                _call(server, "GET", "/sessions", cookie=seeded.profile_sessions[0]),
+                {},
+            )
+        )
     for name, (status, body), expected in checks:
         if status != 200 or any(body.get(key) != value for key, value in expected.items()):
             raise RuntimeError(f"{server.name}: preflight {name} answered {status} {body}")
+    if full:
+        status, page, _ = _request(server, "GET", "/auth/login")
+        if status != 200 or b"<form" not in page:
+            raise RuntimeError(f"{server.name}: preflight GET /auth/login answered {status}")
 
 
 FORM = "application/x-www-form-urlencoded"
@@ -95,7 +106,7 @@ def _request(
 ) -> tuple[int, bytes, str | None]:
     """Send one request as wrk does (no User-Agent, no redirects followed).
 
-    Returns the status, the body and the `name=value` of a Set-Cookie, if any.
+    Returns the status, the body and the `name=value` pairs of its Set-Cookies, if any.
     """
     headers = {"Accept": JSON}
     if cookie is not None:
@@ -107,10 +118,13 @@ def _request(
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         data = response.read()
-        set_cookie = response.getheader("Set-Cookie")
+        # Every cookie set (Django's login sets csrftoken beside sessionid), as a browser
+        # would send them back.
+        set_cookies = response.headers.get_all("Set-Cookie") or []
     finally:
         connection.close()
-    return response.status, data, set_cookie.split(";", 1)[0] if set_cookie else None
+    cookies = "; ".join(header.split(";", 1)[0] for header in set_cookies)
+    return response.status, data, cookies or None
 
 
 def log_in(peer: Peer, server: Server, email: str, password: str) -> str | None:

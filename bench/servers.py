@@ -11,7 +11,7 @@ import sysconfig
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -120,29 +120,53 @@ def start_userauth(
     return start_command(name, command, port, env, workdir, layout)
 
 
-def start_bare(name: str, layout: ServerLayout, env: Mapping[str, str], workdir: Path) -> Server:
-    """Start baseline (a), bench/bare.py, under the same server and settings as userauth serve.
+def granian_command(
+    target: str,
+    port: int,
+    layout: ServerLayout,
+    *,
+    interface: str = "wsgi",
+    bin_dir: Path = VENV_BIN,
+    extra: Sequence[str] = (),
+) -> list[str]:
+    """Return the command serving `target` under granian as userauth/server.py configures it.
 
-    granian, as userauth/server.py configures it: WSGI over HTTP/1.1 with an 8 KiB request
-    head, `workers` processes with `threads` blocking threads and 4,096 connections each,
-    30 s to stop gracefully.
+    HTTP/1.1 with an 8 KiB request head, `workers` processes with `threads` blocking
+    threads (WSGI) and 4,096 connections each, 30 s to stop gracefully: the settings every
+    same-server row of the benchmark shares (the baselines, and the peers' second rows).
     """
-    port = free_port()
-    command = [
-        str(VENV_BIN / "granian"),
-        "--interface=wsgi",
+    return [
+        str(bin_dir / "granian"),
+        f"--interface={interface}",
         "--http=1",
         "--http1-buffer-size=8192",
         f"--workers={layout.workers}",
-        f"--blocking-threads={layout.threads}",
+        # granian runs an ASGI app on its event loop: blocking threads are WSGI's alone.
+        *([f"--blocking-threads={layout.threads}"] if interface == "wsgi" else []),
         "--backlog=2048",
         "--backpressure=4096",
         "--host=127.0.0.1",
         f"--port={port}",
         "--workers-kill-timeout=30",
         "--no-ws",
-        "bench.bare:app",
+        *extra,
+        target,
     ]
+
+
+def start_bare(name: str, layout: ServerLayout, env: Mapping[str, str], workdir: Path) -> Server:
+    """Start baseline (a), bench/bare.py, under the same server and settings as userauth serve."""
+    port = free_port()
+    command = granian_command("bench.bare:app", port, layout)
+    return start_command(name, command, port, env, workdir, layout)
+
+
+def start_bare_wsgi(
+    name: str, layout: ServerLayout, env: Mapping[str, str], workdir: Path
+) -> Server:
+    """Start baseline (w), bench/bare_wsgi.py (no Flask), under the same server and settings."""
+    port = free_port()
+    command = granian_command("bench.bare_wsgi:app", port, layout)
     return start_command(name, command, port, env, workdir, layout)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from userauth import mail_failures
+from userauth import mail_failures, passwords
 from userauth.accounts import Accounts
 from userauth.audit import NO_CLIENT, Audit, Client
 from userauth.clock import utcnow
@@ -42,6 +42,8 @@ class Auth:
     ) -> None:
         self._db = db
         self._settings = settings
+        # The process's bcrypt pool follows the settings of the Auth it serves (hashing.py).
+        passwords.use_hashing_threads(settings.server.hashing_threads)
         # The mail outbox is the domain's: any front end gets the same answers in production.
         self._outbox = Outbox(db, settings.mail.retry_delay)
         self._outbox.explain_failures(mail_failures.explainer(settings))

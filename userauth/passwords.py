@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import os
 import unicodedata
 from enum import Enum
 from functools import cache
@@ -11,11 +12,27 @@ from importlib.resources import files
 import bcrypt
 
 from userauth.errors import PasswordPolicyError
+from userauth.hashing import HashingPool, default_threads
 
 # bcrypt reads at most 72 bytes; bcrypt 5 refuses longer input rather than truncating, and
 # so do we, so two passwords sharing a 72-byte prefix can never match each other.
 MAX_BYTES = 72
 PRODUCTION_MIN_LENGTH = 8
+
+# Every bcrypt run of this process goes through one pool (hashing.py), sized by the settings
+# of the app it serves (use_hashing_threads); until then, one thread per core.
+_pool = HashingPool(default_threads(len(os.sched_getaffinity(0)), 1))
+
+
+def use_hashing_threads(threads: int) -> None:
+    """Run at most `threads` bcrypt hashes or checks at once in this process from now on.
+
+    Raises:
+        ValueError: `threads` is below 1.
+    """
+    global _pool  # one pool per process: its threads share the one machine
+    if threads != _pool.threads:
+        _pool = HashingPool(threads)
 
 
 class Match(Enum):
@@ -44,7 +61,7 @@ def hash_password(plain: str, rounds: int) -> bytes:
         PasswordPolicyError: the normalised password is longer than 72 bytes.
     """
     encoded = _encode(normalize(plain))
-    return bcrypt.hashpw(encoded, bcrypt.gensalt(rounds))
+    return _pool.run(lambda: bcrypt.hashpw(encoded, bcrypt.gensalt(rounds)))
 
 
 def check(plain: str, stored: bytes) -> Match:
@@ -74,8 +91,9 @@ def burn_verify_time(rounds: int, plain: str = "") -> None:
     so a password whose normalised form differs costs two runs here as in `check`.
     """
     runs = 1 if normalize(plain) == plain else 2
+    dummy = _dummy_hash(rounds)
     for _ in range(runs):
-        bcrypt.checkpw(b"not the password", _dummy_hash(rounds))
+        _pool.run(lambda: bcrypt.checkpw(b"not the password", dummy))
 
 
 def _checkpw(plain: str, stored: bytes) -> bool:
@@ -86,7 +104,7 @@ def _checkpw(plain: str, stored: bytes) -> bool:
     try:
         # An over-long password still costs one bcrypt run, like any wrong password, so
         # its timing cannot tell a registered email from an unknown one.
-        matched = bcrypt.checkpw(encoded or b"", stored)
+        matched = _pool.run(lambda: bcrypt.checkpw(encoded or b"", stored))
     except (ValueError, TypeError):
         return False
     return encoded is not None and matched
@@ -157,5 +175,6 @@ _dummy_hashes: dict[int, bytes] = {}
 
 def _dummy_hash(rounds: int) -> bytes:
     if rounds not in _dummy_hashes:
-        _dummy_hashes[rounds] = bcrypt.hashpw(b"dummy password", bcrypt.gensalt(rounds))
+        salt = bcrypt.gensalt(rounds)
+        _dummy_hashes[rounds] = _pool.run(lambda: bcrypt.hashpw(b"dummy password", salt))
     return _dummy_hashes[rounds]

@@ -101,6 +101,18 @@ _LIVE_SESSION = (
 )
 
 
+# GET /sessions reads this on every call: built once, with bound parameters, so a request
+# pays no statement construction (SQLAlchemy caches the compiled form by its key either way).
+_LIVE_SESSIONS_OF_USER = (
+    select(sessions_table)
+    .where(
+        _sessions.user_id == bindparam("user_id"),
+        _is_live(bindparam("now"), bindparam("idle_since")),
+    )
+    .order_by(_sessions.created_at.desc(), _sessions.id.desc())
+)
+
+
 class SessionStore(Store):
     """Device sessions."""
 
@@ -193,13 +205,10 @@ class SessionStore(Store):
     @rerun_once_if_disconnected
     def list_live_sessions(self, user_id: int, window: LiveWindow) -> Sequence[DeviceSession]:
         """Return a user's live device sessions, newest first."""
-        statement = (
-            select(sessions_table)
-            .where(_sessions.user_id == user_id, _is_live(window.now, window.idle_since))
-            .order_by(_sessions.created_at.desc(), _sessions.id.desc())
-        )
+        values = {"user_id": user_id, "now": window.now, "idle_since": window.idle_since}
         with self._connect() as connection:
-            return [record(DeviceSession, row) for row in connection.execute(statement)]
+            rows = connection.execute(_LIVE_SESSIONS_OF_USER, values)
+            return [record(DeviceSession, row) for row in rows]
 
     @rerun_once_if_disconnected
     def count_live_sessions(self, window: LiveWindow, *, user_id: int | None = None) -> int:

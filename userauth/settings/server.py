@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
+from userauth.hashing import default_threads
 from userauth.settings.reader import EnvironmentReader, SettingsError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR")
@@ -34,6 +35,9 @@ class ServerSettings:
     # thread: many threads, so that clients sending bodies slowly cannot hold all of them.
     workers: int = field(default_factory=usable_cores)
     threads: int = 64
+    # At most this many bcrypt runs at once per worker, on low-priority threads (hashing.py),
+    # so logins cannot starve the session checks; 0: the worker's share of the cores.
+    password_hashing_threads: int = 0
     trusted_proxies: int = 0
     log_level: str = "INFO"
     # Where the workers of one server share their metric files (prometheus_client's
@@ -44,14 +48,21 @@ class ServerSettings:
     debug: bool = False
 
     @property
+    def hashing_threads(self) -> int:
+        """Bcrypt runs at once per worker: the setting, else the cores divided among workers."""
+        if self.password_hashing_threads:
+            return self.password_hashing_threads
+        return default_threads(usable_cores(), self.workers)
+
+    @property
     def listen_host(self) -> str:
         """The address to bind: the one set, else development's loopback-only default."""
         return DEVELOPMENT_HOST if self.host is None else self.host
 
     @classmethod
     def read(cls, reader: EnvironmentReader) -> ServerSettings:
-        """Read USERAUTH_HOST, _PORT, _WORKERS, _THREADS, _TRUSTED_PROXIES, _LOG_LEVEL,
-        _METRICS_TOKEN, _DEBUG and PROMETHEUS_MULTIPROC_DIR.
+        """Read USERAUTH_HOST, _PORT, _WORKERS, _THREADS, _PASSWORD_HASHING_THREADS,
+        _TRUSTED_PROXIES, _LOG_LEVEL, _METRICS_TOKEN, _DEBUG and PROMETHEUS_MULTIPROC_DIR.
 
         Raises:
             SettingsError: a value of the wrong kind or range.
@@ -63,6 +74,9 @@ class ServerSettings:
                 "USERAUTH_WORKERS", usable_cores(), minimum=1, maximum=MAX_WORKERS
             ),
             threads=reader.integer("USERAUTH_THREADS", cls.threads, minimum=1, maximum=256),
+            password_hashing_threads=reader.integer(
+                "USERAUTH_PASSWORD_HASHING_THREADS", 0, minimum=0, maximum=256
+            ),
             trusted_proxies=reader.integer("USERAUTH_TRUSTED_PROXIES", 0, minimum=0),
             log_level=reader.choice("USERAUTH_LOG_LEVEL", LOG_LEVELS, cls.log_level),
             metrics_dir=reader.folder("PROMETHEUS_MULTIPROC_DIR"),

@@ -1,8 +1,9 @@
 """Rate limits (Flask-Limiter): per client address, and per account where guessing targets one.
 
 A route declares which group of limits it takes with `@rate_limited(group)`; the rates come
-from the settings, so `install_rate_limits` applies each group's limits to the routes that
-declared it when the app is built. Each limit is one bucket whichever route or page counts
+from the settings, so `install_rate_limits` decorates each declaring view with its group's
+limits when the app is built (Flask-Limiter's own decorators), and the route calls that
+app's decorated view. Each limit is one bucket whichever route or page counts
 in it (`Limiter.shared_limit`): the API and the hosted pages are two doors to one budget.
 Counters live in Redis when REDIS_URL is set; while Redis is down or hung they are kept in
 this process (see `_redis_options`).
@@ -18,7 +19,7 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter, RouteLimit
 from werkzeug.exceptions import HTTPException
 
@@ -35,6 +36,8 @@ TOO_MANY = "too many attempts; try again later"
 ATTEMPTS = ["POST", "PUT"]
 # The attribute on a view function that names its group of limits.
 _GROUP = "rate_limit_group"
+# Where the app keeps its views decorated with their limits, by endpoint.
+_LIMITED_VIEWS = "userauth.limited_views"
 # The longest a request waits for Redis (connect, or an answer) before counting locally.
 REDIS_TIMEOUT_SECONDS = 0.25
 # Scopes that count failed attempts at a password: reserved before it is checked, and
@@ -47,11 +50,21 @@ View = TypeVar("View", bound=Callable[..., Any])
 
 
 def rate_limited(group: str) -> Callable[[View], View]:
-    """Declare that a route takes the named group of rate limits (see `_groups`)."""
+    """Declare that a route takes the named group of rate limits (see `_groups`).
+
+    The route then calls the app's copy of the view decorated with that group's limits
+    (install_rate_limits makes it): the rates are the app's settings, known only when the
+    app is built, while routes are declared once for every app.
+    """
 
     def declare(view: View) -> View:
-        setattr(view, _GROUP, group)
-        return view
+        @wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:
+            views: Mapping[str, Callable[..., Any]] = current_app.extensions[_LIMITED_VIEWS]
+            return views[request.endpoint or ""](*args, **kwargs)
+
+        setattr(limited, _GROUP, group)
+        return limited  # type: ignore[return-value]
 
     return declare
 
@@ -163,24 +176,31 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
         swallow_errors=True,
     )
     groups = _groups(limiter, settings)
-    limited_endpoints: set[str] = set()
-    for endpoint, view in list(app.view_functions.items()):
-        group = declared_group(view)
+    limited_views: dict[str, Callable[..., Any]] = {}
+    for endpoint, route in app.view_functions.items():
+        group = declared_group(route)
         if group is None:
             continue
         if group not in groups:
             raise LookupError(f"{endpoint} declares an unknown rate-limit group {group!r}")
-        limited: Callable[..., Any] = view
+        # The view rate_limited wrapped: decorated here, called by the route.
+        limited: Callable[..., Any] = getattr(route, "__wrapped__")  # noqa: B009 - typed as Any
         for limit in groups[group]:
             limited = limit(limited)
-        app.view_functions[endpoint] = limited
-        limited_endpoints.add(endpoint)
-
-    with _hooks_confined_to(app, frozenset(limited_endpoints)):
+        limited_views[endpoint] = limited
+    app.extensions[_LIMITED_VIEWS] = limited_views
+    # Every limit counts attempts (POST, PUT) only: any other request skips the limiter's
+    # work at once, rather than resolving each route's limits to find none apply.
+    limiter.request_filter(_no_attempt)
+    with _hooks_confined_to(app, frozenset(limited_views)):
         # Registered before Flask-Limiter's own hooks, so it runs after them.
         app.after_request(_settle(limiter))
         limiter.init_app(app)
     return limiter
+
+
+def _no_attempt() -> bool:
+    return request.method not in ATTEMPTS
 
 
 def _settle(limiter: Limiter) -> Callable[[Response], Response]:
@@ -301,10 +321,10 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
 
 
 # The one place that does not use Flask-Limiter plainly, kept by measurement (issue 11,
-# item 7). Flask-Limiter's request hooks resolve limits on every request of the app, though
-# only the routes that declare a group have any. Confining them, CPU per request in process
-# with limits on (production's setting), median of 9 alternating rounds: GET / 158 -> 122 us
-# (-23%), GET /profile 253 -> 216 us (-15%).
+# item 7; measured again for issue 23). Flask-Limiter's request hooks run on every request
+# of the app, though only the routes that declare a group have limits; even with the request
+# filter above returning at once, its hooks cost a GET / 253,000 instructions of 1,213,000
+# (callgrind, `python -m bench.layers`): confined, GET / costs 21% less.
 # Calling limiter.init_app(app) outside it gives the default hooks back; nothing else changes.
 @contextmanager
 def _hooks_confined_to(app: Flask, endpoints: frozenset[str]) -> Iterator[None]:
