@@ -168,7 +168,14 @@ class ServiceFactory:
         self._made: list[tuple[DB, Outbox]] = []
 
     def __call__(self, environment: str = "production", **overrides: Any) -> Service:
-        """Build an app in this environment; keyword arguments override settings."""
+        """Build an app in this environment; keyword arguments override settings.
+
+        `hash_rounds=N` (not a setting) is the bcrypt cost the service's Auth hashes and checks
+        at, where the cost is not what a test specifies: the app keeps the settings' own
+        (production's start-up checks refuse a cost under 10) and answers as it always does,
+        only sooner.
+        """
+        hash_rounds: int | None = overrides.pop("hash_rounds", None)
         if environment == "production":
             settings = self._sink.production_settings(self._database_url, **overrides)
         else:
@@ -178,7 +185,10 @@ class ServiceFactory:
             settings = development.with_changes(**overrides)
         migrations.ensure_current(self._database_url, auto_migrate=True)
         db = DB(self._database_url)
-        auth = Auth(db=db, settings=settings, mailer=SmtpMailer(settings), clock=self._clock)
+        hashing = (
+            settings if hash_rounds is None else settings.with_changes(bcrypt_rounds=hash_rounds)
+        )
+        auth = Auth(db=db, settings=hashing, mailer=SmtpMailer(settings), clock=self._clock)
         app = create_app(settings, auth)
         service = Service(app, auth, app.test_client())
         self._made.append((db, service.outbox))

@@ -11,10 +11,14 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from tests.conftest import TEST_BCRYPT_ROUNDS, redis_storage
 from tests.doors import Doors, address
 from tests.smtp import Service, ServiceFactory
-from tests.test_rate_limits import redis_storage
 from userauth.settings import Settings, SettingsError
+
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
 
 EMAIL = "bob@example.com"
 OTHER_EMAIL = "mallory@example.com"
@@ -34,22 +38,17 @@ ENVIRONMENTS = pytest.mark.parametrize("environment", ["development", "productio
 MakeService = Callable[..., Service]
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
-    """Settings for the limiter's storage: in memory (the default), or Redis."""
-    if request.param == "memory":
-        yield {}
-        return
-    with redis_storage() as settings:
-        yield settings
-
-
 @pytest.fixture
 def make(make_service: ServiceFactory, storage: dict[str, str]) -> MakeService:
-    """Build an app with small failure budgets where bob (and mallory) have accounts."""
+    """Build an app with small failure budgets where bob (and mallory) have accounts.
+
+    Its passwords are hashed at the lowest bcrypt cost in production too: the budgets count
+    failures, and the cost changes no answer.
+    """
 
     def build(environment: str = "development", **overrides: object) -> Service:
-        service = make_service(environment, **LIMITS, **storage, **overrides)
+        rounds = int(TEST_BCRYPT_ROUNDS)
+        service = make_service(environment, hash_rounds=rounds, **LIMITS, **storage, **overrides)
         for email in (EMAIL, OTHER_EMAIL):
             service.auth.register_user(email, PASSWORD)
         return service
