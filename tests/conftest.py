@@ -126,12 +126,50 @@ def _test_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.chdir(tmp_path)
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+# The parameters of `database_url`, by the names the `databases` marker takes.
+DATABASES = {
+    "sqlite": pytest.param("sqlite", id="sqlite"),
+    "postgres": pytest.param("postgres", id="postgres", marks=pytest.mark.postgres),
+}
+
+
+@pytest.fixture(params=list(DATABASES.values()))
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """An empty database: a new SQLite file, or this process's PostgreSQL database emptied."""
+    """An empty database: a new SQLite file, or this process's PostgreSQL database emptied.
+
+    A test runs once on each database its closest `databases` marker names, on both without
+    one (see `pytest_generate_tests`, and docs/development.md for which tests run on both).
+    """
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'test.db'}"
     return empty_postgres()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give `database_url` only the databases named by the test's closest `databases` marker.
+
+    `pytestmark = pytest.mark.databases("sqlite")` makes a module (or class) SQLite only, and
+    `@pytest.mark.databases("sqlite", "postgres")` on a test in it puts it back on both: the
+    marker nearest the test wins. It runs before pytest applies the fixture's parameters, and
+    narrows them with the parametrize mark a test would write by hand (which pytest prefers to
+    the fixture's own parameters); a test that parametrizes `database_url` itself keeps that.
+    """
+    marker = metafunc.definition.get_closest_marker("databases")
+    if marker is None or "database_url" not in metafunc.fixturenames:
+        return
+    unknown = [name for name in marker.args if name not in DATABASES]
+    if unknown or not marker.args:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: databases() takes one or more of "
+            f"{', '.join(DATABASES)}, not {marker.args!r}"
+        )
+    for mark in metafunc.definition.iter_markers("parametrize"):
+        names = mark.args[0].split(",") if isinstance(mark.args[0], str) else mark.args[0]
+        if "database_url" in [name.strip() for name in names]:
+            return
+    chosen = [DATABASES[name] for name in marker.args]
+    metafunc.definition.add_marker(pytest.mark.parametrize("database_url", chosen, indirect=True))
 
 
 def empty_postgres() -> str:
@@ -161,6 +199,27 @@ def redis_key_prefix() -> Iterator[tuple[str, str]]:
         for key in server.scan_iter(f"*{prefix}*"):
             server.delete(key)
         server.close()
+
+
+# Servers that share a Redis share the key of its counters' keys (as production requires).
+KEY_SECRET = "0123456789abcdef" * 4
+
+
+@contextmanager
+def redis_storage() -> Iterator[RateLimitSettings]:
+    """Limiter settings for the test Redis, under a key prefix of this test's own."""
+    with redis_key_prefix() as (url, prefix):
+        yield RateLimitSettings(redis_url=url, key_prefix=prefix, key_secret=KEY_SECRET)
+
+
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+def storage(request: pytest.FixtureRequest) -> Iterator[RateLimitSettings]:
+    """Settings for the rate limiter's storage: in memory (the default), or Redis."""
+    if request.param == "memory":
+        yield RateLimitSettings()
+        return
+    with redis_storage() as settings:
+        yield settings
 
 
 @pytest.fixture

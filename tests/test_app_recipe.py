@@ -19,7 +19,7 @@ PASSWORD = "ann's password"
 TIMEOUT = 10
 
 # The recipe talks HTTP to the gate: one database is enough to show it works as written.
-pytestmark = [pytest.mark.slow, pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)]
+pytestmark = [pytest.mark.slow, pytest.mark.databases("sqlite")]
 
 
 @pytest.fixture

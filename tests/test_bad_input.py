@@ -14,6 +14,10 @@ from tests.conftest import GENEROUS_LIMITS
 from userauth.auth import Auth
 from userauth.web import create_app
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
+
 EMAIL = "ada@example.com"
 PASSWORD = "correct horse"
 FORM = "application/x-www-form-urlencoded"

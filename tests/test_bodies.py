@@ -17,6 +17,10 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import ServerProcess
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
+
 PASSWORD = "b4l0u"
 NEW_PASSWORD = "t4rt1fl3tt3"
 

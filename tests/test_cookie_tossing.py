@@ -26,6 +26,10 @@ from userauth.auth import Auth
 from userauth.settings import CookieSettings, RateLimitSettings, Settings
 from userauth.web import create_app
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
+
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "another long passphrase"
 VICTIM = "victim@example.com"

@@ -15,6 +15,10 @@ from userauth.auth import Auth
 from userauth.settings import CookieSettings, Settings, SettingsError
 from userauth.web import create_app
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
+
 EMAIL = "bob@example.com"
 PASSWORD = "b4l0u"
 EIGHT_HOURS = 8 * 60 * 60

@@ -15,6 +15,10 @@ from userauth.settings import ServerSettings, Settings, SettingsError, WebSettin
 from userauth.web import create_app
 from userauth.web.cors import STATE_CHANGING
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
+
 ALLOWED = "https://app.example.com"
 
 

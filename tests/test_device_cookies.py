@@ -12,10 +12,14 @@ import pytest
 import redis
 from flask.testing import FlaskClient
 
+from tests.conftest import TEST_BCRYPT_ROUNDS, redis_storage
 from tests.doors import Doors, address
 from tests.smtp import PRODUCTION_SECURITY, Service, ServiceFactory
-from tests.test_rate_limits import redis_storage
 from userauth.settings import RateLimitSettings, Section, Settings, SettingsError
+
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
 
 EMAIL = "bob@example.com"
 OTHER_EMAIL = "mallory@example.com"
@@ -42,22 +46,17 @@ ENVIRONMENTS = pytest.mark.parametrize("environment", ["development", "productio
 MakeService = Callable[..., Service]
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def storage(request: pytest.FixtureRequest) -> Iterator[RateLimitSettings]:
-    """Settings for the limiter's storage: in memory (the default), or Redis."""
-    if request.param == "memory":
-        yield RateLimitSettings()
-        return
-    with redis_storage() as settings:
-        yield settings
-
-
 @pytest.fixture
 def make(make_service: ServiceFactory, storage: RateLimitSettings) -> MakeService:
-    """Build an app with small failure budgets where bob (and mallory) have accounts."""
+    """Build an app with small failure budgets where bob (and mallory) have accounts.
+
+    Its passwords are hashed at the lowest bcrypt cost in production too: the budgets count
+    failures, and the cost changes no answer.
+    """
 
     def build(environment: str = "development", *sections: Section) -> Service:
-        service = make_service(environment, small_budgets(storage), *sections)
+        rounds = int(TEST_BCRYPT_ROUNDS)
+        service = make_service(environment, small_budgets(storage), *sections, hash_rounds=rounds)
         for email in (EMAIL, OTHER_EMAIL):
             service.auth.register_user(email, PASSWORD)
         return service

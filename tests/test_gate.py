@@ -14,6 +14,10 @@ from userauth.auth import Auth
 from userauth.settings import GateSettings
 from userauth.web import create_app
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL"); the tests marked databases("sqlite", "postgres") below run on both.
+pytestmark = pytest.mark.databases("sqlite")
+
 EMAIL = "ann@example.com"
 PASSWORD = "ann's password"
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "app.example.com"}
@@ -36,6 +40,8 @@ def verify(client: FlaskClient, **headers: str) -> TestResponse:
     return client.get("/auth/verify", headers=headers)
 
 
+# The gate's answer for a live session is read from the store: both databases.
+@pytest.mark.databases("sqlite", "postgres")
 class TestLiveSession:
     def test_answers_200_with_the_identity_headers(
         self, client: FlaskClient, user_id: int

@@ -1,11 +1,14 @@
 """The gate behind real proxies: Debian's nginx (auth_request) and Caddy (forward_auth).
 
-Each test runs `userauth serve`, a tiny upstream app that echoes what reaches it, and the
-proxy from the README's own snippets in front of both, all on loopback.
+Each proxy's stack is `userauth serve`, a tiny upstream app that echoes what reaches it, and the
+proxy from the README's own snippets in front of both, all on loopback: started once per
+module and proxy (starting it is what costs), with an account of each test's own.
 """
 
 from __future__ import annotations
 
+import itertools
+import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -14,10 +17,9 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.conftest import ServerProcess
+from tests.conftest import GENEROUS_LIMITS, SERVE, TEST_BCRYPT_ROUNDS, ServerProcess, free_port
 from tests.proxy_servers import ProxyProcess, start_caddy, start_nginx, upstream
 
-EMAIL = "ann@example.com"
 PASSWORD = "ann's password"
 TIMEOUT = 10
 APP_PATH = "/dashboard?tab=1&sort=name"
@@ -29,23 +31,26 @@ FORGED = {
     "X-Auth-Request_Email": "admin@example.com",
 }
 
+# The gate's HTTP answers through each proxy, not the store: on SQLite only, one stack per
+# module and proxy (docs/development.md, "Which tests run on PostgreSQL").
 pytestmark = pytest.mark.slow
 
 StartProxy = Callable[[Path, int, int], ProxyProcess]
+_accounts = itertools.count(1)
 
 
 class Stack:
     """userauth, the upstream app and a proxy in front; requests go through the proxy."""
 
-    def __init__(self, userauth: ServerProcess, proxy: ProxyProcess) -> None:
-        self.userauth, self.proxy = userauth, proxy
+    def __init__(self, userauth: ServerProcess, proxy: ProxyProcess, email: str) -> None:
+        self.userauth, self.proxy, self.email = userauth, proxy, email
 
     def log_in(self) -> requests.Session:
         """Return a browser-like session logged in through the proxy's JSON API."""
         browser = requests.Session()
         answer = browser.post(
             f"{self.proxy.url}/auth/api/sessions",
-            data={"email": EMAIL, "password": PASSWORD},
+            data={"email": self.email, "password": PASSWORD},
             timeout=TIMEOUT,
         )
         assert answer.status_code == 200, answer.text
@@ -62,24 +67,65 @@ class Stack:
         )
 
 
-@pytest.fixture(params=[start_nginx, start_caddy], ids=["nginx", "caddy"])
-def stack(
-    request: pytest.FixtureRequest,
-    start_server: Callable[..., ServerProcess],
-    tmp_path: Path,
-) -> Iterator[Stack]:
+# The limits GENEROUS_LIMITS raises, each read from USERAUTH_RATELIMIT_<NAME>.
+LIMITED = ("login", "login_failures", "register", "reset", "reset_account", "device_failures")
+
+
+def serving_environment(database_url: str, port: int) -> dict[str, str]:
+    """The environment of a `userauth serve` shared by a module's tests: none of the caller's
+    userauth settings (the per-test fixture that drops them has not run yet), limits on but
+    generous, since every test logs in from the one loopback address."""
+    inherited = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("USERAUTH_") and name not in {"DATABASE_URL", "REDIS_URL"}
+    }
+    limits = {
+        f"USERAUTH_RATELIMIT_{name.upper()}": getattr(GENEROUS_LIMITS, name) for name in LIMITED
+    }
+    return {
+        **inherited,
+        **limits,
+        "DATABASE_URL": database_url,
+        "USERAUTH_PORT": str(port),
+        "USERAUTH_BCRYPT_ROUNDS": TEST_BCRYPT_ROUNDS,
+        "USERAUTH_REDIRECT_HOSTS": "127.0.0.1",
+    }
+
+
+@pytest.fixture(scope="module", params=[start_nginx, start_caddy], ids=["nginx", "caddy"])
+def running_stack(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ServerProcess, ProxyProcess]]:
+    """Start userauth (on a SQLite file), the upstream app and the proxy; stop them after."""
     start_proxy: StartProxy = request.param
-    userauth = start_server(USERAUTH_REDIRECT_HOSTS="127.0.0.1")
+    workdir = tmp_path_factory.mktemp("stack")
+    port = free_port()
+    environment = serving_environment(f"sqlite:///{workdir / 'test.db'}", port)
+    userauth = ServerProcess(SERVE, environment, port, cwd=workdir)
+    try:
+        userauth.start()
+        with upstream() as upstream_port:
+            proxy = start_proxy(workdir, userauth.port, upstream_port)
+            try:
+                yield userauth, proxy
+            finally:
+                proxy.stop()
+    finally:
+        userauth.stop()
+        userauth.close()
+
+
+@pytest.fixture
+def stack(running_stack: tuple[ServerProcess, ProxyProcess]) -> Stack:
+    """The module's stack, with an account no other test of it uses."""
+    userauth, proxy = running_stack
+    email = f"ann{next(_accounts)}@example.com"
     registered = requests.post(
-        f"{userauth.url}/users", data={"email": EMAIL, "password": PASSWORD}, timeout=TIMEOUT
+        f"{userauth.url}/users", data={"email": email, "password": PASSWORD}, timeout=TIMEOUT
     )
     assert registered.status_code == 200
-    with upstream() as upstream_port:
-        proxy = start_proxy(tmp_path, userauth.port, upstream_port)
-        try:
-            yield Stack(userauth, proxy)
-        finally:
-            proxy.stop()
+    return Stack(userauth, proxy, email)
 
 
 def seen_by_app(answer: requests.Response) -> dict[str, Any]:
@@ -102,13 +148,13 @@ class TestBehindAProxy:
         self, stack: Stack
     ) -> None:
         headers = seen_by_app(stack.app(stack.log_in()))
-        assert headers["X-Auth-Request-Email"] == EMAIL
+        assert headers["X-Auth-Request-Email"] == stack.email
         assert headers["X-Auth-Request-User"].isdigit()
 
     def test_the_json_api_answers_through_the_proxy_under_auth_api(self, stack: Stack) -> None:
         browser = stack.log_in()
         profile = browser.get(f"{stack.proxy.url}/auth/api/profile", timeout=TIMEOUT)
-        assert (profile.status_code, profile.json()) == (200, {"email": EMAIL})
+        assert (profile.status_code, profile.json()) == (200, {"email": stack.email})
         sessions = browser.get(f"{stack.proxy.url}/auth/api/sessions", timeout=TIMEOUT)
         assert [s["current"] for s in sessions.json()["sessions"]] == [True]
 
@@ -192,13 +238,13 @@ class TestBehindAProxy:
         # forwards (RFC 9110 7.6.1): listed after the gate's answer was copied in, they
         # would reach the app as no identity at all (issue 21, item 4).
         headers = seen_by_app(stack.app(stack.log_in(), headers={"Connection": connection}))
-        assert headers.get("X-Auth-Request-Email") == EMAIL
+        assert headers.get("X-Auth-Request-Email") == stack.email
         assert headers.get("X-Auth-Request-User", "").isdigit()
 
     def test_forged_identity_headers_never_reach_the_app(self, stack: Stack) -> None:
         assert stack.app(requests.Session(), headers=FORGED).status_code == 302
         headers = seen_by_app(stack.app(stack.log_in(), headers=FORGED))
-        assert headers["X-Auth-Request-Email"] == EMAIL
+        assert headers["X-Auth-Request-Email"] == stack.email
         assert "admin@example.com" not in headers.values()
         assert not {name.lower() for name in headers} & {
             "x-auth-request_user",

@@ -21,6 +21,10 @@ from userauth.settings import (
 )
 from userauth.web import create_app
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
+
 EMAIL = "bob@example.com"
 PASSWORD = "b4l0u"
 

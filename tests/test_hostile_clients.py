@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 import requests
@@ -31,14 +30,9 @@ PROBE_INTERVAL_S = 0.1
 WARM_UP_REQUESTS = 30
 SERVE_TWO_WORKERS = [sys.executable, "-m", "userauth", "serve", "--workers", "2"]
 
-pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """SQLite only: what is tested is the HTTP server in front of the app, not the database
-    (`/healthz` reads none, and no trickled body is ever complete)."""
-    return f"sqlite:///{tmp_path / 'test.db'}"
+# SQLite only: what is tested is the HTTP server in front of the app, not the database
+# (`/healthz` reads none, and no trickled body is ever complete).
+pytestmark = [pytest.mark.slow, pytest.mark.databases("sqlite")]
 
 
 def wait_until_every_worker_answers(server: ServerProcess) -> None:

@@ -32,6 +32,10 @@ from userauth.settings import (
 )
 from userauth.web import create_app
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL"); the tests marked databases("sqlite", "postgres") below run on both.
+pytestmark = pytest.mark.databases("sqlite")
+
 EMAIL = "guillaume@holberton.io"
 PASSWORD = "b4l0u"
 NEW_PASSWORD = "t4rt1fl3tt3"
@@ -342,6 +346,8 @@ class TestHealthz:
         assert client.get("/healthz").status_code == 200
 
 
+# The probes read the database itself: both databases.
+@pytest.mark.databases("sqlite", "postgres")
 class TestReadyz:
     def test_ready_when_the_database_answers(self, client: FlaskClient) -> None:
         response = client.get("/readyz")
@@ -383,6 +389,7 @@ class TestReadyz:
         assert (response.status_code, response.json) == (200, {"status": "ok"})
 
 
+@pytest.mark.databases("sqlite", "postgres")
 class TestProbesUseTheAppsEngine:
     def test_a_probe_on_an_empty_database_creates_no_table(self, tmp_path: Path) -> None:
         url = f"sqlite:///{tmp_path / 'empty.db'}"

@@ -17,6 +17,10 @@ from userauth.settings import RateLimitSettings, ServerSettings
 from userauth.web import create_app
 from userauth.web.limits import declared_group
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
+
 README = Path(__file__).resolve().parent.parent / "README.md"
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"

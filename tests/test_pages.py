@@ -17,6 +17,10 @@ from userauth.auth import Auth
 from userauth.settings import GateSettings, RateLimitSettings, Section, WebSettings
 from userauth.web import create_app
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL"); the tests marked databases("sqlite", "postgres") below run on both.
+pytestmark = pytest.mark.databases("sqlite")
+
 EMAIL = "ann@example.com"
 PASSWORD = "ann's long password"
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -185,6 +189,8 @@ class TestOddBodies:
 
 
 class TestSignUpAndLogIn:
+    # The pages' one path that writes an account and a session: both databases.
+    @pytest.mark.databases("sqlite", "postgres")
     def test_sign_up_logs_in_and_returns_to_next(self, browser: FlaskClient) -> None:
         answer = submit(
             browser,
@@ -201,6 +207,7 @@ class TestSignUpAndLogIn:
         assert sign_up(browser).location == "/auth/account"
         assert browser.get("/auth/account").status_code == 200
 
+    @pytest.mark.databases("sqlite", "postgres")
     def test_log_in_sets_the_session_cookie(self, browser: FlaskClient) -> None:
         sign_up(browser.application.test_client())
         logged_in = log_in(browser)
@@ -254,6 +261,8 @@ class TestSignUpAndLogIn:
         assert client.get_cookie("session_id") is None
 
 
+# A reset token made, mailed as a link and spent through the pages: both databases.
+@pytest.mark.databases("sqlite", "postgres")
 class TestResetByLink:
     def test_forgot_shows_the_link_in_development_and_the_link_resets(
         self, browser: FlaskClient
@@ -301,6 +310,8 @@ class TestResetByLink:
         assert (answer.status_code, answer.location) == (302, "/auth/reset?token=abc")
 
 
+# Password change and sessions listed and ended through the pages: both databases.
+@pytest.mark.databases("sqlite", "postgres")
 class TestAccount:
     def test_needs_a_login_and_comes_back_after_it(self, browser: FlaskClient) -> None:
         answer = browser.get("/auth/account")

@@ -39,6 +39,10 @@ from userauth.settings import (
 from userauth.settings.production import production_problems, serving_problems
 from userauth.web import create_app
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL"); the tests marked databases("sqlite", "postgres") below run on both.
+pytestmark = pytest.mark.databases("sqlite")
+
 EMAIL = "bob@example.com"
 UNKNOWN_EMAIL = "nobody@example.com"
 # Passwords that pass production's policy: long, not common, not the email.
@@ -99,6 +103,8 @@ def message_of(response: TestResponse) -> str:
     return message
 
 
+# Production's reset by email goes through the outbox table: both databases.
+@pytest.mark.databases("sqlite", "postgres")
 class TestRequestResetInProduction:
     def test_registered_and_unregistered_emails_get_the_same_answer(
         self, production: Service
@@ -226,6 +232,8 @@ class TestResetPasswordWithAWrongToken:
         assert response.status_code == 403
 
 
+# A taken email's notice is queued in the outbox, per account: both databases.
+@pytest.mark.databases("sqlite", "postgres")
 class TestRegisterInProduction:
     def test_a_taken_email_answers_exactly_like_a_new_registration(
         self, make_service: ServiceFactory
@@ -829,6 +837,7 @@ def median_times(service: Service) -> tuple[float, float]:
     return statistics.median(timings[EMAIL]), statistics.median(timings[UNKNOWN_EMAIL])
 
 
+@pytest.mark.databases("sqlite", "postgres")
 class TestPolicyBelongsToTheDomain:
     """Any front end gets production's discretion from Auth itself, without the web app."""
 

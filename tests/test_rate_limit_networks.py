@@ -4,7 +4,7 @@ unparseable one in a single shared bucket."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
@@ -13,9 +13,12 @@ from werkzeug.test import TestResponse
 
 from tests.doors import Doors
 from tests.smtp import ServiceFactory
-from tests.test_rate_limits import redis_storage
 from userauth.settings import RateLimitSettings, ServerSettings, Settings, SettingsError
 from userauth.web.networks import client_key, widened
+
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
 
 EMAIL = "bob@example.com"
 PASSWORD = "violet-kettle-orbit-42"
@@ -24,16 +27,6 @@ NEW_PASSWORD = "amber-lantern-quiet-17"
 # The proxy in front, trusted to say who the client is (USERAUTH_TRUSTED_PROXIES=1).
 PROXY = "192.0.2.1"
 LIMIT = 3
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def storage(request: pytest.FixtureRequest) -> Iterator[RateLimitSettings]:
-    """Settings for the limiter's storage: in memory (the default), or Redis."""
-    if request.param == "memory":
-        yield RateLimitSettings()
-        return
-    with redis_storage() as settings:
-        yield settings
 
 
 @pytest.fixture

@@ -3,15 +3,18 @@ bucket, so a budget spent through one is spent for the other."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import pytest
 
 from tests.doors import Doors, address
 from tests.smtp import Service, ServiceFactory
-from tests.test_rate_limits import redis_storage
 from userauth.settings import RateLimitSettings
+
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
 
 EMAIL = "bob@example.com"
 PASSWORD = "violet-kettle-orbit-42"
@@ -23,16 +26,6 @@ DEVICE_COOKIE = "userauth_device"
 LIMIT = 3
 # The one address of the per-address cases; per-account cases move from address to address.
 ONE_ADDRESS = 7
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def storage(request: pytest.FixtureRequest) -> Iterator[RateLimitSettings]:
-    """Settings for the limiter's storage: in memory (the default), or Redis."""
-    if request.param == "memory":
-        yield RateLimitSettings()
-        return
-    with redis_storage() as settings:
-        yield settings
 
 
 def api(doors: Doors, method: str, path: str, n: int, **form: str) -> int:

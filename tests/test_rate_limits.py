@@ -7,16 +7,19 @@ import logging
 import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import replace
 
 import pytest
 import redis
 from werkzeug.test import TestResponse
 
-from tests.conftest import redis_key_prefix
+from tests.conftest import TEST_BCRYPT_ROUNDS, redis_storage
 from tests.smtp import MailSink, Service, ServiceFactory
 from userauth.settings import RateLimitSettings
+
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
 
 EMAIL = "bob@example.com"
 # Passes production's policy, so every test runs in both environments.
@@ -47,27 +50,6 @@ def statuses_until_limited(responses: Iterator[TestResponse]) -> list[int]:
     return statuses
 
 
-# Servers that share a Redis share the key of its counters' keys (as production requires).
-KEY_SECRET = "0123456789abcdef" * 4
-
-
-@contextmanager
-def redis_storage() -> Iterator[RateLimitSettings]:
-    """Limiter settings for the test Redis, under a key prefix of this test's own."""
-    with redis_key_prefix() as (url, prefix):
-        yield RateLimitSettings(redis_url=url, key_prefix=prefix, key_secret=KEY_SECRET)
-
-
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def storage(request: pytest.FixtureRequest) -> Iterator[RateLimitSettings]:
-    """Settings for the limiter's storage: in memory (the default), or Redis."""
-    if request.param == "memory":
-        yield RateLimitSettings()
-        return
-    with redis_storage() as settings:
-        yield settings
-
-
 @pytest.fixture
 def make_service(make_service: ServiceFactory, storage: RateLimitSettings) -> ServiceFactory:
     """conftest's factory, set up after the limiter storage (torn down before it)."""
@@ -84,8 +66,12 @@ def service_dev(make_service: ServiceFactory, storage: RateLimitSettings) -> Ser
 
 @pytest.fixture
 def service(environment: str, make_service: ServiceFactory, storage: RateLimitSettings) -> Service:
-    """An app with default limits, where bob@example.com has an account."""
-    built = make_service(environment, storage)
+    """An app with default limits, where bob@example.com has an account.
+
+    It hashes at the lowest bcrypt cost in production too: the limits count requests, and
+    the cost changes no answer (TestReservedAttempts keeps production's, to overlap checks).
+    """
+    built = make_service(environment, storage, hash_rounds=int(TEST_BCRYPT_ROUNDS))
     built.auth.register_user(EMAIL, PASSWORD)
     return built
 

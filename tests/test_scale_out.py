@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 import requests
 
-from tests.conftest import ServerProcess, empty_postgres, redis_key_prefix
+from tests.conftest import ServerProcess, redis_key_prefix
 from tests.test_server_process import (
     EMAIL,
     NEW_PASSWD,
@@ -29,15 +29,10 @@ from tests.test_server_process import (
 SERVE = [sys.executable, "-m", "userauth", "serve", "--workers", "2"]
 TOO_MANY = {"message": "too many attempts; try again later"}
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.redis]
+# The one PostgreSQL database both servers use (never SQLite: nothing shares it).
+pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.databases("postgres")]
 
 Pair = tuple[ServerProcess, ServerProcess]
-
-
-@pytest.fixture
-def database_url() -> str:
-    """The one PostgreSQL database both servers use, emptied (never SQLite: nothing shares it)."""
-    return empty_postgres()
 
 
 @pytest.fixture

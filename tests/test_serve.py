@@ -131,7 +131,7 @@ class TestStopWhileStarting:
     # bound of time, whose workers start while the other xdist worker's tests load both cores
     # (the fresh-clone CI run saw a stop outlast its bound twice beside them).
     @pytest.mark.alone
-    @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+    @pytest.mark.databases("sqlite")
     def test_a_sigterm_as_the_workers_start_stops_every_worker_without_a_kill(
         self, database_url: str, tmp_path: Path
     ) -> None:
@@ -170,7 +170,7 @@ class TestStopWhileStarting:
 
     # Each case sends SIGTERM from inside the worker at one moment of its start, with
     # Python's own hooks: as many runs as it takes would not hit such a moment reliably.
-    @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+    @pytest.mark.databases("sqlite")
     def test_a_sigterm_right_after_the_fork_ends_the_worker_before_it_serves(
         self, database_url: str, tmp_path: Path
     ) -> None:
@@ -183,7 +183,7 @@ class TestStopWhileStarting:
         )
         assert_every_worker_stopped_while_starting(printed)
 
-    @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+    @pytest.mark.databases("sqlite")
     def test_a_sigterm_right_after_the_app_is_built_ends_the_worker_before_it_serves(
         self, database_url: str, tmp_path: Path
     ) -> None:

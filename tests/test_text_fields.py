@@ -20,7 +20,7 @@ import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import GENEROUS_LIMITS
+from tests.conftest import GENEROUS_LIMITS, TEST_BCRYPT_ROUNDS
 from tests.smtp import MailSink, Service, ServiceFactory
 from userauth.admin import Admin
 from userauth.web.routes import RESET_SENT
@@ -253,9 +253,13 @@ def problem_with(answer: TestResponse, target: Target) -> str | None:
 
 @pytest.fixture(params=["development", "production"])
 def service(request: pytest.FixtureRequest, make_service: ServiceFactory) -> Service:
-    """An app in either environment; limits on (production requires them), but generous."""
+    """An app in either environment; limits on (production requires them), but generous.
+
+    Its passwords are hashed at the lowest bcrypt cost in production too: every case makes an
+    account and many send a password, and the cost changes no answer to hostile text.
+    """
     environment: str = request.param
-    return make_service(environment, GENEROUS_LIMITS)
+    return make_service(environment, GENEROUS_LIMITS, hash_rounds=int(TEST_BCRYPT_ROUNDS))
 
 
 class TestHostileText:

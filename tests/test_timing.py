@@ -5,7 +5,6 @@ from __future__ import annotations
 import statistics
 import time
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 
@@ -21,14 +20,9 @@ DEFAULT_BCRYPT_ROUNDS = 12
 SAMPLES = 30
 MAX_RATIO = 1.25
 
-# Ratios of medians: measured while no other test runs (tests/workers.py).
-pytestmark = pytest.mark.alone
-
-
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    """SQLite only: what is measured is bcrypt's work, not the database's."""
-    return f"sqlite:///{tmp_path / 'timing.db'}"
+# Ratios of medians: measured while no other test runs (tests/workers.py). SQLite only: what
+# is measured is bcrypt's work, not the database's.
+pytestmark = [pytest.mark.alone, pytest.mark.databases("sqlite")]
 
 
 def seconds_of(call: Callable[[], bool]) -> float:

@@ -14,6 +14,10 @@ from sqlalchemy import event
 from userauth.auth import Auth
 from userauth.settings import SESSION_COOKIE
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = pytest.mark.databases("sqlite")
+
 EMAIL = "bob@example.com"
 PASSWORD = "b4l0u"
 

@@ -32,7 +32,9 @@ ATTACKER = "attacker@example.com"
 SITE = "example.test"
 SECURE_SITE = "example.localhost"
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.databases("sqlite")]
 
 
 @pytest.fixture(scope="module")

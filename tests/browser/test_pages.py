@@ -26,7 +26,9 @@ PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a new and longer passphrase"
 TOKEN = re.compile(r"token=([A-Za-z0-9_-]+)")
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL").
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.databases("sqlite")]
 
 
 class Stack:
