@@ -47,15 +47,15 @@ def enrol(client: FlaskClient, moment: datetime) -> Enrolled:
     """Turn TOTP on for the client's session, with oathtool's code at `moment`."""
     begun = client.post("/factors/totp")
     assert begun.status_code == 200, begun.json
-    secret = begun.json["secret"]
+    secret = begun.json["secret"]  # type: ignore[index]
     confirmed = client.put("/factors/totp", data={"code": oathtool_code(secret, moment)})
     assert confirmed.status_code == 200, confirmed.json
-    return Enrolled(secret, confirmed.json["recovery_codes"])
+    return Enrolled(secret, confirmed.json["recovery_codes"])  # type: ignore[index]
 
 
 def password_step(client: FlaskClient, email: str = EMAIL) -> dict[str, object]:
     """Post the password of an account with a second factor; return the answer's body."""
     answer = client.post("/sessions", data={"email": email, "password": PASSWORD})
     assert answer.status_code == 401, answer.json
-    body: dict[str, object] = answer.json
+    body: dict[str, object] = answer.json  # type: ignore[assignment]
     return body

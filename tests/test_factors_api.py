@@ -38,9 +38,9 @@ class TestEnrolment:
     ) -> None:
         answer = owner.post("/factors/totp")
         assert answer.status_code == 200
-        secret = answer.json["secret"]
-        assert answer.json["otpauth_uri"].startswith("otpauth://totp/")
-        assert f"secret={secret}" in answer.json["otpauth_uri"]
+        secret = answer.json["secret"]  # type: ignore[index]
+        assert answer.json["otpauth_uri"].startswith("otpauth://totp/")  # type: ignore[index]
+        assert f"secret={secret}" in answer.json["otpauth_uri"]  # type: ignore[index]
         # Pending until confirmed: the factor is not listed, the login needs no code.
         assert owner.get("/factors").json == {"factors": [], "recovery_codes_left": 0}
 
@@ -59,8 +59,8 @@ class TestEnrolment:
         enrolled = enrol(owner, clock())
         assert len(enrolled.recovery_codes) == 10
         listed = owner.get("/factors").json
-        assert listed["recovery_codes_left"] == 10
-        [factor] = listed["factors"]
+        assert listed["recovery_codes_left"] == 10  # type: ignore[index]
+        [factor] = listed["factors"]  # type: ignore[index]
         assert factor["type"] == "totp"
         assert factor["created_at"] == clock().isoformat()
 
@@ -85,13 +85,14 @@ class TestRecoveryCodes:
         old = enrol(owner, clock()).recovery_codes
         new = owner.post("/factors/recovery-codes")
         assert new.status_code == 200
-        assert len(set(new.json["recovery_codes"]) - set(old)) == 10
+        assert len(set(new.json["recovery_codes"]) - set(old)) == 10  # type: ignore[index]
         device = app.test_client()
         password_step(device)
         dead = device.post("/sessions/second-factor", data={"code": old[0]})
         assert dead.status_code == 401
         alive = device.post(
-            "/sessions/second-factor", data={"code": new.json["recovery_codes"][0]}
+            "/sessions/second-factor",
+            data={"code": new.json["recovery_codes"][0]},  # type: ignore[index]
         )
         assert alive.status_code == 200
 
@@ -150,7 +151,7 @@ class TestRecentAuthentication:
         code = oathtool_code(secret, clock())
         answer = owner.post("/sessions/reauthenticate", data={"code": code})
         assert answer.status_code == 200
-        [current] = [s for s in owner.get("/sessions").json["sessions"] if s["current"]]
+        [current] = [s for s in owner.get("/sessions").json["sessions"] if s["current"]]  # type: ignore[index]
         assert current["authenticated_at"] == clock().isoformat()
 
     @pytest.mark.parametrize(
@@ -181,10 +182,10 @@ class TestPasswordReset:
         self, app: Flask, owner: FlaskClient, clock: FakeClock
     ) -> None:
         enrol(owner, clock())
-        token = owner.post("/reset_password", data={"email": EMAIL}).json["reset_token"]
+        token = owner.post("/reset_password", data={"email": EMAIL}).json["reset_token"]  # type: ignore[index]
         reset = {"email": EMAIL, "reset_token": token, "new_password": NEW_PASSWORD}
         assert owner.put("/reset_password", data=reset).status_code == 200
         device = app.test_client()
         login = device.post("/sessions", data={"email": EMAIL, "password": NEW_PASSWORD})
-        assert (login.status_code, login.json["message"]) == (401, "second factor required")
+        assert (login.status_code, login.json["message"]) == (401, "second factor required")  # type: ignore[index]
         assert owner.get("/profile").status_code == 403  # the reset ended every session

@@ -76,4 +76,4 @@ class TestLevels:
     def test_another_level_is_a_bad_request(self, one_factor: FlaskClient, level: str) -> None:
         answer = one_factor.get(f"/auth/verify?aal={level}")
         assert answer.status_code == 400
-        assert answer.json["message"].startswith("aal ")
+        assert answer.json["message"].startswith("aal ")  # type: ignore[index]

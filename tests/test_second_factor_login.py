@@ -42,7 +42,7 @@ def enrolled(client: FlaskClient, clock: FakeClock) -> Enrolled:
 
 def second_step(client: FlaskClient, code: str) -> tuple[int, dict[str, object]]:
     answer = client.post("/sessions/second-factor", data={"code": code})
-    return answer.status_code, answer.json
+    return answer.status_code, answer.json  # type: ignore[return-value]
 
 
 class TestEndToEnd:
@@ -66,7 +66,7 @@ class TestEndToEnd:
         assert (status, body) == (200, {"email": EMAIL, "message": "logged in"})
         assert device.get_cookie("session_id") is not None
         assert device.get_cookie(CHALLENGE) is None
-        [current] = [s for s in device.get("/sessions").json["sessions"] if s["current"]]
+        [current] = [s for s in device.get("/sessions").json["sessions"] if s["current"]]  # type: ignore[index]
         assert current["factors"] == ["pwd", "otp"]
         assert current["authenticated_at"] == clock().isoformat()
         gate = device.get("/auth/verify?aal=2")
@@ -126,7 +126,7 @@ class TestCodes:
 
         assert second_step(first, code)[0] == 200
         assert second_step(second, code) == (401, {"message": "wrong code"})
-        assert first.get("/factors").json["recovery_codes_left"] == 9
+        assert first.get("/factors").json["recovery_codes_left"] == 9  # type: ignore[index]
         events = [event.event for event in auth.db.list_audit_events(limit=50)]
         assert events.count("recovery_code_used") == 1
 
@@ -218,7 +218,7 @@ class TestNotAFailedLogin:
         enrol(owner, clock())
         for _ in range(4):
             assert (
-                app.test_client()
+                app.test_client()  # type: ignore[index]
                 .post("/sessions", data={"email": EMAIL, "password": PASSWORD})
                 .json["message"]
                 == "second factor required"
