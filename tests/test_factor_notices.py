@@ -15,11 +15,12 @@ from tests.second_factor import (
 from tests.smtp import MailSink, ServiceFactory
 from userauth.admin import Admin
 from userauth.auth import NO_CLIENT, Auth
+from userauth.settings import MailSettings
 
 
-def mail_to(mail: MailSink) -> dict[str, object]:
-    """Development settings that mail to the test's SMTP sink."""
-    return {"smtp_host": "127.0.0.1", "smtp_port": mail.port, "smtp_tls": "none"}
+def mail_to(mail: MailSink) -> MailSettings:
+    """Development's mail settings, sending to the test's SMTP sink."""
+    return MailSettings(smtp_host="127.0.0.1", smtp_port=mail.port, smtp_tls="none")
 
 
 def subjects(mail: MailSink, count: int) -> list[str]:
@@ -30,7 +31,7 @@ class TestNotices:
     def test_using_a_recovery_code_mails_its_owner(
         self, make_service: ServiceFactory, mail: MailSink, clock: FakeClock
     ) -> None:
-        service = make_service("development", **mail_to(mail))
+        service = make_service("development", mail_to(mail))
         sign_up_and_log_in(service.client)
         codes = enrol(service.client, clock()).recovery_codes
         service.client.delete("/sessions")
@@ -47,7 +48,7 @@ class TestNotices:
     def test_an_administrators_reset_mails_its_owner(
         self, make_service: ServiceFactory, mail: MailSink, clock: FakeClock
     ) -> None:
-        service = make_service("development", **mail_to(mail))
+        service = make_service("development", mail_to(mail))
         sign_up_and_log_in(service.client)
         enrol(service.client, clock())
 
