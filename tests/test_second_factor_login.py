@@ -166,6 +166,17 @@ class TestPendingLogins:
         right = oathtool_code(enrolled.secret, clock())
         assert second_step(device, right) == (401, {"message": "login expired; log in again"})
 
+    def test_the_janitor_prunes_a_pending_login_once_it_expired(
+        self, app: Flask, auth: Auth, enrolled: Enrolled, clock: FakeClock
+    ) -> None:
+        password_step(app.test_client())
+        before = auth.janitor.run_once()
+        clock.advance(minutes=5)
+        after = auth.janitor.run_once()
+        assert before is not None
+        assert after is not None
+        assert (before["pending_logins"], after["pending_logins"]) == (0, 1)
+
     def test_a_pending_login_completes_once(
         self, app: Flask, enrolled: Enrolled, clock: FakeClock
     ) -> None:
