@@ -133,7 +133,9 @@ def reauthenticate(body: dict[str, str]) -> Response:
 
 @factors_api.get("/factors")
 @factors_api.output(FactorList, description="The account's second factors.")
-@factors_api.doc(security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION}))
+@factors_api.doc(
+    security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION, 503: UNAVAILABLE})
+)
 def list_factors() -> Response:
     """List the account's second factors and its recovery codes left."""
     listed = _auth().list_factors(require_session())
@@ -156,7 +158,9 @@ def list_factors() -> Response:
 @factors_api.output(TotpBegun, description="A new seed, pending until PUT confirms it.")
 @factors_api.doc(
     security=SESSION_COOKIE_SCHEME,
-    responses=responses({401: RECENT, 403: NO_SESSION, 409: "TOTP is enabled already."}),
+    responses=responses(
+        {401: RECENT, 403: NO_SESSION, 409: "TOTP is enabled already.", 503: UNAVAILABLE}
+    ),
 )
 def begin_totp() -> Response:
     """Begin enabling TOTP: the seed and its otpauth URI (for the QR code)."""
@@ -195,7 +199,9 @@ def confirm_totp(body: dict[str, str]) -> Response:
 @factors_api.output(Message, description="TOTP and the recovery codes are removed.")
 @factors_api.doc(
     security=SESSION_COOKIE_SCHEME,
-    responses=responses({401: RECENT, 403: NO_SESSION, 404: "TOTP is not enabled."}),
+    responses=responses(
+        {401: RECENT, 403: NO_SESSION, 404: "TOTP is not enabled.", 503: UNAVAILABLE}
+    ),
 )
 def disable_totp() -> Response:
     """Disable TOTP; other sessions end."""
@@ -207,7 +213,9 @@ def disable_totp() -> Response:
 @factors_api.output(RecoveryCodes, description="New recovery codes; the old ones are dead.")
 @factors_api.doc(
     security=SESSION_COOKIE_SCHEME,
-    responses=responses({401: RECENT, 403: NO_SESSION, 404: "No second factor is enabled."}),
+    responses=responses(
+        {401: RECENT, 403: NO_SESSION, 404: "No second factor is enabled.", 503: UNAVAILABLE}
+    ),
 )
 def regenerate_recovery_codes() -> Response:
     """Replace the recovery codes; other sessions end."""
