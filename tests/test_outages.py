@@ -418,6 +418,8 @@ class TestPostgresStopped:
     ) -> None:
         client, auth = build_client(own_postgres.url, clock)
         log_in(client, "ann@example.com")
+        # A pending login's cookie: the second step reads the database for it.
+        client.set_cookie("login_challenge", secrets.token_urlsafe(24))
         own_postgres.stop()
         try:
             for method, path, body in DATABASE_ROUTES:
