@@ -27,6 +27,7 @@ from userauth.outbox import Outbox
 from userauth.settings import (
     CookieSettings,
     DatabaseSettings,
+    FactorSettings,
     MailSettings,
     Section,
     SecuritySettings,
@@ -42,6 +43,9 @@ PRODUCTION_SECURITY = SecuritySettings(
     bcrypt_rounds=PRODUCTION_BCRYPT_ROUNDS, secret_key=TEST_SECRET_KEY
 )
 PRODUCTION_COOKIES = CookieSettings(secure=True)
+# A Fernet key (userauth keys generate), fixed so that servers of one test share it.
+TEST_ENCRYPTION_KEY = "dGVzdCBrZXkgZm9yIHVzZXJhdXRoIHRlc3RzIG9ubHk="
+PRODUCTION_FACTORS = FactorSettings(encryption_keys=(TEST_ENCRYPTION_KEY,))
 
 
 @dataclass(frozen=True)
@@ -131,6 +135,7 @@ class MailSink:
             "USERAUTH_MAIL_FROM": "userauth@example.com",
             "USERAUTH_RESET_LINK": "https://auth.example.com/reset?token={token}",
             "USERAUTH_SECRET_KEY": TEST_SECRET_KEY,
+            "USERAUTH_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
         }
 
     def wait_for(self, address: str, count: int = 1, timeout: float = 20) -> list[ReceivedMail]:
@@ -158,6 +163,7 @@ class MailSink:
             security=PRODUCTION_SECURITY,
             cookies=PRODUCTION_COOKIES,
             mail=self.production_mail(),
+            factors=PRODUCTION_FACTORS,
         )
         return settings.with_sections(*sections)
 

@@ -91,8 +91,9 @@ class TestExampleSettings:
         assert settings.is_production
         assert settings.database.url == "sqlite:////var/lib/userauth/userauth.db"
         assert settings.server.host == "127.0.0.1"
-        [problem] = serving_problems(settings)
-        assert problem.startswith("USERAUTH_SECRET_KEY must be set in production")
+        encryption, secret = serving_problems(settings)
+        assert encryption.startswith("USERAUTH_ENCRYPTION_KEYS must be set in production")
+        assert secret.startswith("USERAUTH_SECRET_KEY must be set in production")
 
 
 class TestVersion:

@@ -87,7 +87,8 @@ class TestWhatAPassDeletes:
             assert auth.resolve_session(used) is not None
         clock.advance(minutes=5)  # 2 h 1 min after the login: past its lifetime
         assert auth.janitor.run_once() == {
-            "sessions": 1, "one_time_secrets": 0, "mail_jobs": 0, "audit_events": 0,
+            "sessions": 1, "one_time_secrets": 0, "pending_logins": 0, "mail_jobs": 0,
+            "audit_events": 0,
         }  # fmt: skip
         assert count_rows(engine, "sessions") == 0
 
@@ -283,6 +284,7 @@ class TestDbPrune:
             "kind              removed",
             "sessions          2",
             "one_time_secrets  0",
+            "pending_logins    0",
             "mail_jobs         0",
             "audit_events      4",
         ]

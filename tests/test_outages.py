@@ -61,6 +61,13 @@ DATABASE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("DELETE", "/sessions/1", {}),
     ("PUT", "/profile/password", {"password": PASSWORD, "new_password": PASSWORD + "!"}),
     ("GET", "/auth/verify", {}),
+    ("POST", "/sessions/second-factor", {"code": "123456"}),
+    ("POST", "/sessions/reauthenticate", {"password": PASSWORD}),
+    ("GET", "/factors", {}),
+    ("POST", "/factors/totp", {}),
+    ("PUT", "/factors/totp", {"code": "123456"}),
+    ("DELETE", "/factors/totp", {}),
+    ("POST", "/factors/recovery-codes", {}),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path, _ in DATABASE_ROUTES]
 # The routes that need no database, and keep answering through an outage.
@@ -70,6 +77,8 @@ DATABASE_FREE_ROUTES = ["/", "/healthz", "/metrics", "/openapi.json"]
 def ask(client: FlaskClient, method: str, path: str, body: dict[str, str]) -> TestResponse:
     """Send one request with a session cookie (a stranger's: the check still reads)."""
     client.set_cookie(SESSION_COOKIE, secrets.token_urlsafe(32))
+    # And a pending login's cookie: the second step reads the database for it.
+    client.set_cookie("login_challenge", secrets.token_urlsafe(24))
     return client.open(path, method=method, json=body or None)
 
 
@@ -409,6 +418,8 @@ class TestPostgresStopped:
     ) -> None:
         client, auth = build_client(own_postgres.url, clock)
         log_in(client, "ann@example.com")
+        # A pending login's cookie: the second step reads the database for it.
+        client.set_cookie("login_challenge", secrets.token_urlsafe(24))
         own_postgres.stop()
         try:
             for method, path, body in DATABASE_ROUTES:

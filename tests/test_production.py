@@ -21,12 +21,20 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import ROOT
-from tests.smtp import TEST_SECRET_KEY, MailSink, ReceivedMail, Service, ServiceFactory
+from tests.smtp import (
+    TEST_ENCRYPTION_KEY,
+    TEST_SECRET_KEY,
+    MailSink,
+    ReceivedMail,
+    Service,
+    ServiceFactory,
+)
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.mail import forgot_link
 from userauth.settings import (
     CookieSettings,
+    FactorSettings,
     MailSettings,
     RateLimitSettings,
     Section,
@@ -625,6 +633,8 @@ UNSAFE = pytest.mark.parametrize(
             ),
             "USERAUTH_SECRET_KEY",
         ),
+        # TOTP seeds must be read back: encrypted at rest with a key only production holds.
+        (lambda s: s.with_sections(FactorSettings()), "USERAUTH_ENCRYPTION_KEYS"),
     ],
     ids=[
         "no-smtp-host",
@@ -633,6 +643,7 @@ UNSAFE = pytest.mark.parametrize(
         "cookie-not-secure",
         "no-secret-key",
         "no-secret-key-pages-off",
+        "no-encryption-keys",
     ],
 )
 
@@ -645,6 +656,7 @@ def production_serving(*sections: Section) -> Settings:
             smtp_host="127.0.0.1", reset_link_template="https://example.com/reset?token={token}"
         ),
         cookies=CookieSettings(secure=True),
+        factors=FactorSettings(encryption_keys=(TEST_ENCRYPTION_KEY,)),
     ).with_sections(*sections)
 
 

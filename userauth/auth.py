@@ -11,26 +11,43 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from userauth import mail_failures, passwords
+from userauth import factors, mail_failures, passwords, secret_box
 from userauth.accounts import Accounts
 from userauth.audit import NO_CLIENT, Audit, Client
+from userauth.auth_factors import SecondFactorOperations
 from userauth.clock import utcnow
-from userauth.credentials import Credentials, LoginResult
+from userauth.credentials import Credentials, LoginOutcome, LoginResult
 from userauth.db import DB, LiveSession
+from userauth.enrolment import Enrolment, FactorList, TotpEnrolment
 from userauth.errors import InvalidSessionError
 from userauth.janitor import Janitor, standard_kinds
+from userauth.login_transactions import LoginTransactions
 from userauth.mail import Mailer, SmtpMailer
 from userauth.models import User
+from userauth.notices import Notices
 from userauth.one_time import OneTimeSecrets
 from userauth.outbox import Outbox
+from userauth.reauthentication import Reauthentication
 from userauth.resets import ResetRequest, Resets
+from userauth.second_factors import SecondFactors
+from userauth.secret_box import SecretBox
 from userauth.sessions import SessionPolicy, Sessions, SessionView
 from userauth.settings import Settings
 
-__all__ = ["NO_CLIENT", "Auth", "Client", "LoginResult", "ResetRequest", "SessionView"]
+__all__ = [
+    "NO_CLIENT",
+    "Auth",
+    "Client",
+    "FactorList",
+    "LoginOutcome",
+    "LoginResult",
+    "ResetRequest",
+    "SessionView",
+    "TotpEnrolment",
+]
 
 
-class Auth:
+class Auth(SecondFactorOperations):
     """Every account operation, over one DB and one Settings. Building one does no I/O."""
 
     def __init__(
@@ -56,7 +73,16 @@ class Auth:
             db, policy, clock, cache_capacity=settings.security.session_cache_size
         )
         self.secrets = OneTimeSecrets(db, clock)
-        self.credentials = Credentials(db, settings, self.accounts, self.sessions, self.audit)
+        self._wire_factors(clock, mailer)
+        self.credentials = Credentials(
+            db,
+            settings,
+            self.accounts,
+            self.sessions,
+            self.audit,
+            self.login_transactions,
+            self.second_factors,
+        )
         self.resets = Resets(
             db,
             settings,
@@ -74,6 +100,25 @@ class Auth:
             interval=settings.janitor.interval,
             clock=clock,
         )
+
+    def _wire_factors(self, clock: Callable[[], datetime], mailer: Mailer | None) -> None:
+        """Build the second factors, the login transactions and what they need."""
+        settings, db = self._settings, self._db
+        self.box = SecretBox(
+            secret_box.keys_for(settings.factors.encryption_keys, settings.database.url)
+        )
+        notices = Notices(self._outbox, mailer)
+        registered = factors.build(factors.FactorContext(db, self.box, clock))
+        self.second_factors = SecondFactors(
+            db, registered, self.audit, notices, clock, settings.factors.code_failures
+        )
+        self.login_transactions = LoginTransactions(
+            db, self.sessions, self.second_factors, self.audit, clock
+        )
+        self.reauthentication = Reauthentication(
+            self.sessions, self.second_factors, self.audit, settings.factors.reauth_window
+        )
+        self.enrolment = Enrolment(db, self.box, self.reauthentication, self.audit, notices, clock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Auth:
@@ -132,7 +177,7 @@ class Auth:
         user = self.sign_up(email, password, client)
         if user is None or self._settings.is_production:
             return None
-        session_id = self.sessions.start(user, checked_hash=user.hashed_password, client=client)
+        session_id = self.sessions.start(user, client=client)
         if session_id is not None:
             self.audit.record("login", user.id, client, user.email)
         return session_id
@@ -157,7 +202,7 @@ class Auth:
         user = self.accounts.find(email)
         if user is None:
             return None
-        session_id = self.sessions.start(user, checked_hash=user.hashed_password, client=client)
+        session_id = self.sessions.start(user, client=client)
         if session_id is not None:
             self.audit.record("login", user.id, client)
         return session_id

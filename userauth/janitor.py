@@ -79,6 +79,8 @@ def standard_kinds(
     return [
         PrunableKind("sessions", sessions),
         PrunableKind("one_time_secrets", db.delete_expired_secrets),
+        # Logins that never got their second factor (login_transactions.py).
+        PrunableKind("pending_logins", db.delete_expired_pending_logins),
         PrunableKind("mail_jobs", mail_jobs),
         PrunableKind("audit_events", audit_events),
     ]

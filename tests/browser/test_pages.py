@@ -20,7 +20,7 @@ from playwright.sync_api import Browser, Page, expect
 from tests.browser.conftest import screenshot
 from tests.conftest import ServerProcess, free_port
 from tests.proxy_servers import ProxyProcess, start_nginx, upstream
-from tests.smtp import PRODUCTION_BCRYPT_ROUNDS, MailSink
+from tests.smtp import PRODUCTION_BCRYPT_ROUNDS, TEST_ENCRYPTION_KEY, MailSink
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a new and longer passphrase"
@@ -55,6 +55,7 @@ def stack(
         USERAUTH_SMTP_TLS="none",
         USERAUTH_RESET_LINK="https://app.example.com/auth/reset?token={token}",
         USERAUTH_SECRET_KEY="a test secret key that is long enough to sign forms",
+        USERAUTH_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
         USERAUTH_REDIRECT_HOSTS="127.0.0.1",
         USERAUTH_TRUSTED_PROXIES="1",
     )

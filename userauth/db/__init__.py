@@ -6,13 +6,24 @@ Building a DB opens no connection and changes no schema: migrations are userauth
 from userauth.db.accounts import AccountStore
 from userauth.db.admin import AdminStore
 from userauth.db.engine import make_engine
+from userauth.db.factors import FactorStore, StoredFactor
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
+from userauth.db.pending_logins import PendingLogin, PendingLoginStore
 from userauth.db.pruning import PruneStore
 from userauth.db.sessions import LiveSession, LiveWindow, SessionStore
 
 
-class DB(AccountStore, SessionStore, OneTimeSecretStore, MailJobStore, AdminStore, PruneStore):
+class DB(
+    AccountStore,
+    SessionStore,
+    OneTimeSecretStore,
+    MailJobStore,
+    AdminStore,
+    PruneStore,
+    FactorStore,
+    PendingLoginStore,
+):
     """The store: every query userauth runs, over one engine."""
 
 
@@ -21,6 +32,8 @@ __all__ = [
     "ClaimedMail",
     "LiveSession",
     "LiveWindow",
+    "PendingLogin",
     "PendingSecret",
+    "StoredFactor",
     "make_engine",
 ]

@@ -1,8 +1,8 @@
 """Configuration: the one Settings object, in typed sections, and the only reader of os.environ.
 
 Each section is a frozen dataclass read by its own `read` (settings/server.py, database.py,
-security.py, rate_limits.py, mail.py, web.py, janitor.py); what makes a configuration unsafe in
-production is settings/production.py's to say.
+security.py, rate_limits.py, mail.py, web.py, janitor.py, factors.py); what makes a
+configuration unsafe in production is settings/production.py's to say.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from typing import Literal
 
 from userauth import config_file
 from userauth.settings.database import DatabaseSettings, shown_database_url
+from userauth.settings.factors import FactorSettings
 from userauth.settings.janitor import JanitorSettings
 from userauth.settings.mail import MailSettings, SmtpTls
 from userauth.settings.rate_limits import RateLimitSettings
@@ -34,6 +35,7 @@ __all__ = [
     "SESSION_COOKIE",
     "CookieSettings",
     "DatabaseSettings",
+    "FactorSettings",
     "GateSettings",
     "JanitorSettings",
     "MailSettings",
@@ -58,6 +60,7 @@ SECRET_VARIABLES = (
     "USERAUTH_RATELIMIT_KEY_SECRET",
     "USERAUTH_SMTP_PASSWORD",
     "USERAUTH_METRICS_TOKEN",
+    "USERAUTH_ENCRYPTION_KEYS",
 )
 
 Section = (
@@ -70,6 +73,7 @@ Section = (
     | GateSettings
     | WebSettings
     | JanitorSettings
+    | FactorSettings
 )
 
 
@@ -89,6 +93,7 @@ class Settings:
     gate: GateSettings = field(default_factory=GateSettings)
     web: WebSettings = field(default_factory=WebSettings)
     janitor: JanitorSettings = field(default_factory=JanitorSettings)
+    factors: FactorSettings = field(default_factory=FactorSettings)
 
     @property
     def is_production(self) -> bool:
@@ -135,6 +140,7 @@ class Settings:
             gate=GateSettings.read(reader),
             web=WebSettings.read(reader),
             janitor=JanitorSettings.read(reader),
+            factors=FactorSettings.read(reader),
         )
 
     def with_sections(self, *sections: Section) -> Settings:
@@ -160,6 +166,8 @@ class Settings:
                     changed = replace(changed, web=section)
                 case JanitorSettings():
                     changed = replace(changed, janitor=section)
+                case FactorSettings():
+                    changed = replace(changed, factors=section)
         return changed
 
 

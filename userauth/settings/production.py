@@ -41,6 +41,11 @@ def production_problems(settings: Settings) -> list[str]:
     url = settings.database.url
     if url.startswith("sqlite") and ":memory:" in url:
         problems.append("DATABASE_URL must not be an in-memory database in production.")
+    if not settings.factors.encryption_keys:
+        problems.append(
+            "USERAUTH_ENCRYPTION_KEYS must be set in production: it encrypts the TOTP seeds "
+            "at rest (generate one with: userauth keys generate)."
+        )
     if settings.security.secret_key is None:
         # Needed with the pages off too: a key drawn per process would make every device
         # cookie worthless after a restart or on another server (owners locked out again).

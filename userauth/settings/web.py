@@ -13,6 +13,8 @@ class GateSettings:
 
     user_header: str = "X-Auth-Request-User"
     email_header: str = "X-Auth-Request-Email"
+    # The header carrying the session's assurance level (1 or 2, NIST SP 800-63B).
+    aal_header: str = "X-Auth-Request-AAL"
     # Where the gate's redirect mode sends a visitor without a session.
     login_url: str = "/auth/login"
     # Hosts a `next` URL may send the browser to, besides paths on this site; an entry
@@ -29,6 +31,7 @@ class GateSettings:
         return cls(
             user_header=reader.header_name("USERAUTH_GATE_USER_HEADER", cls.user_header),
             email_header=reader.header_name("USERAUTH_GATE_EMAIL_HEADER", cls.email_header),
+            aal_header=reader.header_name("USERAUTH_GATE_AAL_HEADER", cls.aal_header),
             login_url=reader.text("USERAUTH_LOGIN_URL", cls.login_url),
             redirect_hosts=reader.hosts("USERAUTH_REDIRECT_HOSTS"),
         )

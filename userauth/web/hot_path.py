@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 PROFILE = "/profile"
 GATE = "/auth/verify"
+# The gate's query strings answered here, and the assurance level each asks for.
+_LEVELS = {"aal=1": 1, "aal=2": 2}
 
 
 class HotPath:
@@ -67,10 +69,13 @@ class HotPath:
 
     def _cached_session(self, environ: WSGIEnvironment) -> LiveSession | None:
         """Return the session the cache answers for, when this request may be answered here."""
+        path = environ.get("PATH_INFO")
+        query = environ.get("QUERY_STRING")
         if (
-            environ.get("PATH_INFO") not in (PROFILE, GATE)
+            path not in (PROFILE, GATE)
             or environ.get("REQUEST_METHOD") != "GET"
-            or environ.get("QUERY_STRING")
+            # The gate's level demands are answered here; any other query goes to Flask.
+            or (query and (path != GATE or query not in _LEVELS))
             # CORS answers carry headers only Flask-CORS writes.
             or "HTTP_ORIGIN" in environ
         ):
@@ -82,7 +87,11 @@ class HotPath:
         # Several copies (cookie tossing): Flask answers that there is no session, and clears them.
         if len(session_ids) != 1:
             return None
-        return self._sessions.cached(session_ids[0])
+        live = self._sessions.cached(session_ids[0])
+        # A session below the level asked: Flask answers it (401, or 302 in redirect mode).
+        if live is not None and query and live.aal < _LEVELS[query]:
+            return None
+        return live
 
 
 # As Flask's jsonify outside debug: compact, keys sorted, ASCII. One encoder for every answer
