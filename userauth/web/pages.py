@@ -24,6 +24,7 @@ from jinja2 import FileSystemLoader
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from userauth.credentials import LoginOutcome
 from userauth.errors import (
     EmailTakenError,
     InvalidEmailError,
@@ -37,6 +38,7 @@ from userauth.settings import Settings
 from userauth.web import page
 from userauth.web.devices import remember_device
 from userauth.web.errors import UNAVAILABLE, unexpected_error
+from userauth.web.factor_pages import factor_pages
 from userauth.web.form_session import FormSessionInterface
 from userauth.web.forms import (
     ActionForm,
@@ -47,6 +49,7 @@ from userauth.web.forms import (
     SignupForm,
 )
 from userauth.web.limits import TOO_MANY, password_proven, rate_limited
+from userauth.web.login_challenge import set_challenge_cookie
 from userauth.web.session import clear_session_cookie, current_session, set_session_cookie
 
 # The same sentences the API answers, so a page reveals no more than the API does.
@@ -67,6 +70,8 @@ pages = APIBlueprint(
     static_url_path="/static",
     enable_openapi=False,
 )
+# The second factor's pages: under /auth/ with the same CSRF check, CSP and error pages.
+pages.register_blueprint(factor_pages)
 # The link production mails (USERAUTH_RESET_LINK's default) lives outside /auth/.
 links = APIBlueprint("links", __name__, enable_openapi=False)
 csrf = CSRFProtect()
@@ -162,6 +167,12 @@ def login() -> ResponseReturnValue:
             response = redirect(target)
             set_session_cookie(response, result.session_id)
             remember_device(response, email)
+            return response
+        if result.outcome is LoginOutcome.SECOND_FACTOR_REQUIRED and result.challenge:
+            # The password was right: not a failure to count; the code comes next.
+            password_proven()
+            response = redirect(url_for("pages.factors.second_step", next=target))
+            set_challenge_cookie(response, result.challenge)
             return response
         page.fail(form.password, LOGIN_FAILED)
         return page.render("login.html", 401, form=form, next=target)
@@ -319,6 +330,7 @@ def _account_page(password_form: PasswordForm, status: int) -> ResponseReturnVal
         status,
         email=live.email,
         sessions=page.auth().list_sessions(live),
+        factors=page.auth().list_factors(live),
         action=page.form(ActionForm),
         password_form=password_form,
     )

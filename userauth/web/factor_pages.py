@@ -1,0 +1,221 @@
+"""The second factor's pages: the login's second step, and TOTP from the account page.
+
+Turn on (a QR code and the secret in text), confirm with a first code, the recovery codes
+shown once with a download, new codes, turn off. An action the domain holds sensitive (NIST
+SP 800-63B 7.1: re-authentication) answers with a form asking for the password or a code
+when the session's last authentication is older than USERAUTH_REAUTH_MINUTES; that form
+posts to the same action, which then goes on. No script: links and forms only.
+
+Registered inside the `pages` blueprint (pages.py), so its CSRF check, its Content-Security-
+Policy and its error pages apply here too.
+"""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import parse_qs, urlsplit
+
+from apiflask import APIBlueprint
+from flask import flash, make_response, redirect, request, url_for
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import TooManyRequests
+
+from userauth.errors import (
+    FactorAlreadyEnabledError,
+    FactorNotFoundError,
+    LoginChallengeError,
+    NoPendingEnrolmentError,
+    ReauthenticationRequiredError,
+    TooManyCodesError,
+    WrongCodeError,
+)
+from userauth.sessions import LiveSession
+from userauth.web import page
+from userauth.web.devices import remember_device
+from userauth.web.forms import CodeForm, RecoveryCodesForm, TotpSetupForm
+from userauth.web.limits import rate_limited
+from userauth.web.login_challenge import challenge_cookie, clear_challenge_cookie
+from userauth.web.qr import qr_svg
+from userauth.web.reauthentication import ask_again, reauthenticated
+from userauth.web.session import current_session, set_session_cookie
+
+factor_pages = APIBlueprint("factors", __name__, enable_openapi=False)
+
+LOGIN_EXPIRED = "Your login expired: log in again."
+# What a recovery code may look like when posted back for the download: letters, digits and
+# dashes, at most a few dozen (anything else is not a code this service made).
+RECOVERY_CODE = re.compile(r"[A-Za-z0-9-]{4,64}")
+MAX_RECOVERY_CODES = 20
+DOWNLOAD_NAME = "recovery-codes.txt"
+
+
+@factor_pages.route("/login/code", methods=["GET", "POST"])
+def second_step() -> ResponseReturnValue:
+    """The login's second step: a code from the app, or (`?use=recovery`) a recovery code."""
+    form, target = page.form(CodeForm), page.next_target()
+    recovery = request.values.get("use") == "recovery"
+    if recovery:
+        form.code.label.text = "Recovery code"
+    challenge = challenge_cookie()
+    if challenge is None:
+        flash(LOGIN_EXPIRED, "error")
+        return redirect(url_for("pages.login", next=target))
+    if form.validate_on_submit():
+        try:
+            result = page.auth().complete_login(challenge, page.text(form.code), page.client())
+        except LoginChallengeError:
+            flash(LOGIN_EXPIRED, "error")
+            response = redirect(url_for("pages.login", next=target))
+            clear_challenge_cookie(response)
+            return response
+        except WrongCodeError as error:
+            page.fail(form.code, page.message(error))
+            return page.render("login_code.html", 401, form=form, next=target, recovery=recovery)
+        except TooManyCodesError as error:
+            raise TooManyRequests from error
+        response = redirect(target)
+        set_session_cookie(response, result.session_id or "")
+        clear_challenge_cookie(response)
+        if result.email is not None:
+            remember_device(response, result.email)
+        return response
+    return page.render("login_code.html", page.status(), form=form, next=target, recovery=recovery)
+
+
+@factor_pages.post("/account/totp")
+@rate_limited("password-change")
+def enable_totp() -> ResponseReturnValue:
+    """Begin turning on TOTP: the QR code and the key to type, and the first code's form."""
+    live = current_session()
+    if live is None:
+        return page.to_login()
+    refused = reauthenticated(live, ENABLE)
+    if refused is not None:
+        return refused
+    try:
+        enrolment = page.auth().begin_totp(live, page.client())
+    except ReauthenticationRequiredError:
+        return ask_again(live, ENABLE)
+    except FactorAlreadyEnabledError as error:
+        flash(page.message(error).capitalize() + ".", "error")
+        return redirect(url_for("pages.account"))
+    form = TotpSetupForm(formdata=None)
+    form.otpauth_uri.data = enrolment.otpauth_uri
+    return _setup_page(form, 200)
+
+
+@factor_pages.post("/account/totp/confirm")
+def confirm_totp() -> ResponseReturnValue:
+    """Confirm the app with its first code: TOTP is on; the recovery codes are shown once."""
+    form, live = page.form(TotpSetupForm), current_session()
+    if live is None:
+        return page.to_login()
+    if not form.validate_on_submit():
+        return _setup_page(form, 400)
+    try:
+        codes = page.auth().confirm_totp(live, page.text(form.code), page.client())
+    except WrongCodeError as error:
+        page.fail(form.code, page.message(error))
+        return _setup_page(form, 400)
+    except NoPendingEnrolmentError as error:
+        flash(page.message(error).capitalize() + ".", "error")
+        return redirect(url_for("pages.account"))
+    return _codes_page(codes, "Two-factor authentication is on.")
+
+
+@factor_pages.post("/account/totp/disable")
+@rate_limited("password-change")
+def disable_totp() -> ResponseReturnValue:
+    """Turn TOTP off (its recovery codes go with it)."""
+    live = current_session()
+    if live is None:
+        return page.to_login()
+    refused = reauthenticated(live, DISABLE)
+    if refused is not None:
+        return refused
+    try:
+        page.auth().disable_totp(live, page.client())
+    except ReauthenticationRequiredError:
+        return ask_again(live, DISABLE)
+    except FactorNotFoundError as error:
+        flash(page.message(error).capitalize() + ".", "error")
+    else:
+        flash("Two-factor authentication is off.")
+    return redirect(url_for("pages.account"))
+
+
+@factor_pages.post("/account/recovery-codes")
+@rate_limited("password-change")
+def regenerate_codes() -> ResponseReturnValue:
+    """Make new recovery codes, shown once; the old ones stop working."""
+    live = current_session()
+    if live is None:
+        return page.to_login()
+    refused = reauthenticated(live, REGENERATE)
+    if refused is not None:
+        return refused
+    try:
+        codes = page.auth().regenerate_recovery_codes(live, page.client())
+    except ReauthenticationRequiredError:
+        return ask_again(live, REGENERATE)
+    except FactorNotFoundError as error:
+        flash(page.message(error).capitalize() + ".", "error")
+        return redirect(url_for("pages.account"))
+    return _codes_page(codes, "New recovery codes: the old ones no longer work.")
+
+
+@factor_pages.post("/account/recovery-codes/download")
+def download_codes() -> ResponseReturnValue:
+    """Answer the recovery codes just shown as a text file to save (the page posts them back:
+    the service keeps only their digests, so it could not make this file itself)."""
+    form, live = page.form(RecoveryCodesForm), current_session()
+    if live is None:
+        return page.to_login()
+    codes = page.text(form.codes).split() if form.validate_on_submit() else []
+    if not codes or len(codes) > MAX_RECOVERY_CODES:
+        return page.render("error.html", 400, message=NOT_CODES)
+    if not all(RECOVERY_CODE.fullmatch(code) for code in codes):
+        return page.render("error.html", 400, message=NOT_CODES)
+    response = make_response(_codes_file(live, codes))
+    response.mimetype = "text/plain"
+    response.headers["Content-Disposition"] = f'attachment; filename="{DOWNLOAD_NAME}"'
+    return response
+
+
+# What each sensitive action is called on the page that asks for the password again.
+ENABLE = "Turning on two-factor authentication"
+DISABLE = "Turning off two-factor authentication"
+REGENERATE = "Making new recovery codes"
+NOT_CODES = "These are not recovery codes: go back to your account and make new ones."
+
+
+def _setup_page(form: TotpSetupForm, status: int) -> ResponseReturnValue:
+    uri = page.text(form.otpauth_uri)
+    secret = parse_qs(urlsplit(uri).query).get("secret", [""])[0]
+    if not secret:
+        flash("Start again: turn on two-factor authentication from your account.", "error")
+        return redirect(url_for("pages.account"))
+    return page.render(
+        "totp_setup.html",
+        status,
+        form=form,
+        qr=qr_svg(uri, "QR code of your account's two-factor key"),
+        secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
+    )
+
+
+def _codes_page(codes: list[str], headline: str) -> ResponseReturnValue:
+    download = RecoveryCodesForm(formdata=None)
+    download.codes.data = " ".join(codes)
+    return page.render("recovery_codes.html", 200, codes=codes, headline=headline, form=download)
+
+
+def _codes_file(live: LiveSession, codes: list[str]) -> str:
+    lines = [
+        f"Recovery codes of {live.email} ({request.host})",
+        "Each one logs you in once, in place of a code from your authenticator app.",
+        "",
+        *codes,
+        "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,71 @@
+"""Re-authentication on the pages: ask for the password or a code again, then go on.
+
+A sensitive action needs an authentication within USERAUTH_REAUTH_MINUTES (NIST SP 800-63B
+7.2, reauthentication); the domain says when it is too old. The page asking again posts to the
+action's own URL with the password (or a code) beside the action's fields, so the action goes
+on in the same request, with no state kept between the two and no script.
+"""
+
+from __future__ import annotations
+
+from flask import request
+from flask.typing import ResponseReturnValue
+from werkzeug.exceptions import TooManyRequests
+
+from userauth.errors import TooManyCodesError, WrongCodeError, WrongPasswordError
+from userauth.sessions import LiveSession
+from userauth.web import page
+from userauth.web.forms import ReauthenticateForm
+from userauth.web.limits import password_proven
+
+
+def reauthenticated(live: LiveSession, action: str) -> ResponseReturnValue | None:
+    """Check the password or code posted with an action, if any; refresh the authentication.
+
+    Return None when the action may go on: nothing was posted (the domain then judges whether
+    the session's authentication is recent enough), or the password or code is right. Else
+    return the page asking again, its error next to the field.
+
+    Raises:
+        TooManyRequests: the account's budget of wrong codes is spent (the 429 page).
+    """
+    form = page.form(ReauthenticateForm)
+    password, code = form.reauth_password.data or None, form.reauth_code.data or None
+    if password is None and code is None:
+        return None
+    if not form.validate():
+        return _ask(live, action, form, 400)
+    try:
+        page.auth().reauthenticate(live, page.client(), password=password, code=code)
+    except WrongPasswordError as error:
+        # 403 like a wrong current password on the password form: the same failure count.
+        page.fail(form.reauth_password, page.message(error))
+        return _ask(live, action, form, 403)
+    except WrongCodeError as error:
+        page.fail(form.reauth_code, page.message(error))
+        return _ask(live, action, form, 401)
+    except TooManyCodesError as error:
+        raise TooManyRequests from error
+    if password is not None:
+        password_proven()
+    return None
+
+
+def ask_again(live: LiveSession, action: str) -> ResponseReturnValue:
+    """Return the page asking for the password (or a code) before `action` goes on: 401, as
+    the API's `re-authentication required`."""
+    return _ask(live, action, ReauthenticateForm(formdata=None), 401)
+
+
+def _ask(
+    live: LiveSession, action: str, form: ReauthenticateForm, status: int
+) -> ResponseReturnValue:
+    factors = page.auth().list_factors(live).factors
+    return page.render(
+        "reauthenticate.html",
+        status,
+        form=form,
+        action=action,
+        target=request.path,
+        has_code=any(factor.type == "totp" for factor in factors),
+    )
