@@ -1,0 +1,348 @@
+"""The second factor's pages through Flask's test client: TOTP on, the login's second step,
+recovery codes, re-authentication, turning it off. Codes come from Debian's oathtool at the
+fake clock's time (tests/oathtool.py), an implementation independent of the service's."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+
+import pytest
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.conftest import FakeClock
+from tests.oathtool import totp_code
+from tests.test_pages import EMAIL, PASSWORD, log_in, sign_up, submit
+from userauth.auth import Auth
+from userauth.web import create_app
+
+KEY = re.compile(r'<code class="secret" id="totp-key">([A-Z2-7 ]+)</code>')
+CODES = re.compile(r"<li><code>([^<]+)</code></li>")
+FIELD_ERROR = re.compile(r'<p class="field-error" id="([^"]+)-error">([^<]+)</p>')
+
+MakeClient = Callable[..., FlaskClient]
+
+
+@pytest.fixture
+def browser(make_auth: Callable[..., Auth]) -> FlaskClient:
+    auth = make_auth(redirect_hosts=("app.example.com",))
+    return create_app(auth.settings, auth).test_client()
+
+
+def text(answer: TestResponse) -> str:
+    return html.unescape(answer.get_data(as_text=True))
+
+
+def field_errors(answer: TestResponse) -> dict[str, str]:
+    return dict(FIELD_ERROR.findall(text(answer)))
+
+
+def begin(client: FlaskClient, **fields: str) -> TestResponse:
+    """Press "Turn on two-factor authentication" on the account page."""
+    return submit(client, "/auth/account/totp", "/auth/account", **fields)
+
+
+def key_of(setup_page: TestResponse) -> str:
+    found = KEY.search(text(setup_page))
+    assert found is not None, text(setup_page)
+    return found.group(1).replace(" ", "")
+
+
+def confirm(client: FlaskClient, setup_page: TestResponse, code: str) -> TestResponse:
+    """Send the setup page's form with `code`, as the browser would."""
+    uri = re.search(r'name="otpauth_uri" value="([^"]+)"', setup_page.get_data(as_text=True))
+    assert uri is not None
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text(setup_page))
+    assert token is not None
+    return client.post(
+        "/auth/account/totp/confirm",
+        data={
+            "csrf_token": token.group(1),
+            "otpauth_uri": html.unescape(uri.group(1)),
+            "code": code,
+        },
+    )
+
+
+def enrol(client: FlaskClient, clock: FakeClock) -> tuple[str, list[str]]:
+    """Sign up (development logs in), turn TOTP on; return its key and the recovery codes."""
+    sign_up(client)
+    setup = begin(client)
+    key = key_of(setup)
+    shown = confirm(client, setup, totp_code(key, clock()))
+    assert shown.status_code == 200, text(shown)
+    return key, CODES.findall(text(shown))
+
+
+def log_out(client: FlaskClient) -> None:
+    submit(client, "/auth/logout", "/auth/account")
+
+
+def second_step(client: FlaskClient, code: str, **extra: str) -> TestResponse:
+    return submit(client, "/auth/login/code", "/auth/login/code", code=code, **extra)
+
+
+class TestTurningOn:
+    def test_the_setup_page_shows_a_qr_code_and_the_key_within_the_csp(
+        self, browser: FlaskClient
+    ) -> None:
+        sign_up(browser)
+        setup = begin(browser)
+        page = text(setup)
+        assert setup.status_code == 200
+        assert re.search(r'<svg viewBox="0 0 \d+ \d+" class="qr"><title>', page)
+        assert re.fullmatch(r"[A-Z2-7]{16,}", key_of(setup))
+        assert f"secret={key_of(setup)}" in page
+        assert "style=" not in page
+        assert "<script" not in page
+        policy = setup.headers["Content-Security-Policy"]
+        assert "default-src 'none'" in policy
+        assert "unsafe" not in policy
+
+    def test_a_right_first_code_turns_it_on_and_shows_ten_recovery_codes_once(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        _key, codes = enrol(browser, clock)
+        assert len(codes) == len(set(codes)) == 10
+        account = text(browser.get("/auth/account"))
+        assert "each login also asks for a code" in account
+        assert "10 recovery codes left" in account
+        assert not any(code in account for code in codes)
+
+    def test_a_wrong_first_code_is_shown_next_to_the_field_with_the_same_key(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        sign_up(browser)
+        setup = begin(browser)
+        right = totp_code(key_of(setup), clock())
+        wrong = confirm(browser, setup, f"{(int(right) + 1) % 1_000_000:06d}")
+        assert wrong.status_code == 400
+        assert field_errors(wrong) == {"code": "wrong code"}
+        assert key_of(wrong) == key_of(setup)
+        assert confirm(browser, wrong, right).status_code == 200
+
+    def test_turning_on_twice_says_it_is_on_already(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        enrol(browser, clock)
+        answer = begin(browser)
+        assert answer.location == "/auth/account"
+        assert "already enabled" in text(browser.get("/auth/account"))
+
+
+class TestRecoveryCodesDownload:
+    def test_the_codes_shown_download_as_a_text_file(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        _key, codes = enrol(browser, clock)
+        answer = submit(
+            browser,
+            "/auth/account/recovery-codes/download",
+            "/auth/account",
+            codes=" ".join(codes),
+        )
+        assert (answer.status_code, answer.mimetype) == (200, "text/plain")
+        assert answer.headers["Content-Disposition"] == (
+            'attachment; filename="recovery-codes.txt"'
+        )
+        body = answer.get_data(as_text=True)
+        assert EMAIL in body
+        assert body.splitlines()[-10:] == codes
+
+    @pytest.mark.parametrize(
+        "codes",
+        ["", "<script>alert(1)</script>", "a b c", " ".join(["abcd-efgh"] * 21)],
+        ids=["nothing", "markup", "too-short", "too-many"],
+    )
+    def test_what_is_not_recovery_codes_is_refused(self, browser: FlaskClient, codes: str) -> None:
+        sign_up(browser)
+        answer = submit(
+            browser, "/auth/account/recovery-codes/download", "/auth/account", codes=codes
+        )
+        assert (answer.status_code, answer.mimetype) == (400, "text/html")
+
+    def test_the_download_needs_a_session(self, browser: FlaskClient) -> None:
+        answer = submit(
+            browser, "/auth/account/recovery-codes/download", "/auth/login", codes="abcd-efgh"
+        )
+        assert answer.location == "/auth/login?next=/auth/account"
+
+
+class TestLogInWithTheSecondFactor:
+    def test_the_password_leads_to_the_code_step_and_no_session(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        enrol(browser, clock)
+        log_out(browser)
+        answer = log_in(browser, next="/dashboard")
+        assert (answer.status_code, answer.location) == (
+            302,
+            "/auth/login/code?next=/dashboard",
+        )
+        cookies = answer.headers.getlist("Set-Cookie")
+        assert any(c.startswith("login_challenge=") and "HttpOnly" in c for c in cookies)
+        assert not any(c.startswith("session_id=") for c in cookies)
+        assert browser.get("/profile").status_code == 403
+
+    def test_a_code_from_the_app_logs_in_and_returns_to_next(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        key, _codes = enrol(browser, clock)
+        log_out(browser)
+        log_in(browser, next="https://app.example.com/x")
+        clock.advance(seconds=30)
+        answer = second_step(browser, totp_code(key, clock()), next="https://app.example.com/x")
+        assert (answer.status_code, answer.location) == (302, "https://app.example.com/x")
+        assert browser.get("/profile").json == {"email": EMAIL}
+
+    def test_a_wrong_code_is_a_401_with_the_error_next_to_the_field(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        enrol(browser, clock)
+        log_out(browser)
+        log_in(browser)
+        answer = second_step(browser, "000000")
+        assert answer.status_code == 401
+        assert field_errors(answer) == {"code": "wrong code"}
+        assert 'aria-invalid="true"' in text(answer)
+
+    def test_the_step_offers_a_recovery_code_instead(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        enrol(browser, clock)
+        log_out(browser)
+        log_in(browser)
+        step = text(browser.get("/auth/login/code?next=/auth/account"))
+        link = re.search(r'<a href="([^"]+)">Use a recovery code instead</a>', step)
+        assert link is not None
+        recovery = text(browser.get(link.group(1)))
+        assert '<label for="code">Recovery code</label>' in recovery
+        assert 'name="use" value="recovery"' in recovery
+
+    def test_a_recovery_code_logs_in_once(self, browser: FlaskClient, clock: FakeClock) -> None:
+        _key, codes = enrol(browser, clock)
+        log_out(browser)
+        log_in(browser)
+        assert second_step(browser, codes[0], use="recovery").location == "/auth/account"
+        assert "9 recovery codes left" in text(browser.get("/auth/account"))
+        log_out(browser)
+        log_in(browser)
+        again = second_step(browser, codes[0], use="recovery")
+        assert again.status_code == 401
+        assert field_errors(again) == {"code": "wrong code"}
+
+    def test_without_a_pending_login_the_step_sends_back_to_the_login_page(
+        self, browser: FlaskClient
+    ) -> None:
+        answer = browser.get("/auth/login/code?next=/dashboard")
+        assert answer.location == "/auth/login?next=/dashboard"
+
+    def test_a_pending_login_past_five_minutes_starts_over(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        key, _codes = enrol(browser, clock)
+        log_out(browser)
+        log_in(browser)
+        clock.advance(minutes=6)
+        answer = second_step(browser, totp_code(key, clock()))
+        assert answer.location == "/auth/login?next=/auth/account"
+        assert "Your login expired" in text(browser.get("/auth/login"))
+
+
+class TestReauthentication:
+    def test_past_the_window_turning_on_asks_for_the_password_then_goes_on(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        sign_up(browser)
+        clock.advance(minutes=11)
+        asked = begin(browser)
+        assert asked.status_code == 401
+        assert "Turning on two-factor authentication needs a recent login" in text(asked)
+        assert 'action="/auth/account/totp"' in text(asked)
+        went_on = begin(browser, reauth_password=PASSWORD)
+        assert went_on.status_code == 200
+        assert key_of(went_on)
+
+    def test_a_wrong_password_is_shown_next_to_the_field(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        sign_up(browser)
+        clock.advance(minutes=11)
+        answer = begin(browser, reauth_password="not the password")
+        assert answer.status_code == 403
+        assert field_errors(answer) == {"reauth_password": "wrong password"}
+
+    def test_with_totp_on_a_code_also_does_and_turning_off_goes_on(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        key, _codes = enrol(browser, clock)
+        clock.advance(minutes=11)
+        asked = submit(browser, "/auth/account/totp/disable", "/auth/account")
+        assert asked.status_code == 401
+        assert '<label for="reauth_code">' in text(asked)
+        done = submit(
+            browser,
+            "/auth/account/totp/disable",
+            "/auth/account",
+            reauth_code=totp_code(key, clock()),
+        )
+        assert done.location == "/auth/account"
+        assert "Two-factor authentication is off." in text(browser.get("/auth/account"))
+        log_out(browser)
+        assert log_in(browser).location == "/auth/account"
+
+    def test_new_recovery_codes_replace_the_old_ones(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        _key, old = enrol(browser, clock)
+        answer = submit(browser, "/auth/account/recovery-codes", "/auth/account")
+        new = CODES.findall(text(answer))
+        assert answer.status_code == 200
+        assert len(new) == 10
+        assert not set(new) & set(old)
+        log_out(browser)
+        log_in(browser)
+        assert second_step(browser, old[0], use="recovery").status_code == 401
+        assert second_step(browser, new[0], use="recovery").location == "/auth/account"
+
+
+class TestCsrfAndRendering:
+    @pytest.mark.parametrize(
+        "path",
+        [
+            "/auth/login/code",
+            "/auth/account/totp",
+            "/auth/account/totp/confirm",
+            "/auth/account/totp/disable",
+            "/auth/account/recovery-codes",
+            "/auth/account/recovery-codes/download",
+        ],
+    )
+    def test_a_post_without_the_forms_token_is_refused(
+        self, browser: FlaskClient, path: str
+    ) -> None:
+        sign_up(browser)
+        answer = browser.post(path, data={"code": "123456", "reauth_password": PASSWORD})
+        assert answer.status_code == 400
+        assert "came from another site" in answer.get_data(as_text=True)
+
+    def test_every_new_page_labels_its_fields_under_the_strict_csp(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        sign_up(browser)
+        clock.advance(minutes=11)
+        asked = begin(browser)
+        setup = begin(browser, reauth_password=PASSWORD)
+        codes = confirm(browser, setup, totp_code(key_of(setup), clock()))
+        log_out(browser)
+        log_in(browser)
+        step = browser.get("/auth/login/code")
+        for answer in (asked, setup, codes, step):
+            page = text(answer)
+            for field_id in re.findall(r'<input id="([^"]+)" name="[^"]+" type="(?!hidden)', page):
+                assert f'<label for="{field_id}">' in page
+            assert "style=" not in page
+            assert "<script" not in page
+            assert "unsafe" not in answer.headers["Content-Security-Policy"]
