@@ -70,6 +70,7 @@ def second_step() -> ResponseReturnValue:
             return response
         except WrongCodeError as error:
             page.fail(form.code, page.message(error))
+            form.code.data = ""
             return page.render("login_code.html", 401, form=form, next=target, recovery=recovery)
         except TooManyCodesError as error:
             raise TooManyRequests from error
@@ -89,7 +90,7 @@ def enable_totp() -> ResponseReturnValue:
     live = current_session()
     if live is None:
         return page.to_login()
-    refused = reauthenticated(live, ENABLE)
+    live, refused = reauthenticated(live, ENABLE)
     if refused is not None:
         return refused
     try:
@@ -116,6 +117,7 @@ def confirm_totp() -> ResponseReturnValue:
         codes = page.auth().confirm_totp(live, page.text(form.code), page.client())
     except WrongCodeError as error:
         page.fail(form.code, page.message(error))
+        form.code.data = ""
         return _setup_page(form, 400)
     except NoPendingEnrolmentError as error:
         flash(page.message(error).capitalize() + ".", "error")
@@ -130,7 +132,7 @@ def disable_totp() -> ResponseReturnValue:
     live = current_session()
     if live is None:
         return page.to_login()
-    refused = reauthenticated(live, DISABLE)
+    live, refused = reauthenticated(live, DISABLE)
     if refused is not None:
         return refused
     try:
@@ -151,7 +153,7 @@ def regenerate_codes() -> ResponseReturnValue:
     live = current_session()
     if live is None:
         return page.to_login()
-    refused = reauthenticated(live, REGENERATE)
+    live, refused = reauthenticated(live, REGENERATE)
     if refused is not None:
         return refused
     try:

@@ -19,12 +19,15 @@ from userauth.web.forms import ReauthenticateForm
 from userauth.web.limits import password_proven
 
 
-def reauthenticated(live: LiveSession, action: str) -> ResponseReturnValue | None:
+def reauthenticated(
+    live: LiveSession, action: str
+) -> tuple[LiveSession, ResponseReturnValue | None]:
     """Check the password or code posted with an action, if any; refresh the authentication.
 
-    Return None when the action may go on: nothing was posted (the domain then judges whether
-    the session's authentication is recent enough), or the password or code is right. Else
-    return the page asking again, its error next to the field.
+    Return the session to act in (refreshed by a right password or code) and None when the
+    action may go on: nothing was posted (the domain then judges whether the session's
+    authentication is recent enough), or the password or code is right. Else return the page
+    asking again, its error next to the field, in place of None.
 
     Raises:
         TooManyRequests: the account's budget of wrong codes is spent (the 429 page).
@@ -32,23 +35,24 @@ def reauthenticated(live: LiveSession, action: str) -> ResponseReturnValue | Non
     form = page.form(ReauthenticateForm)
     password, code = form.reauth_password.data or None, form.reauth_code.data or None
     if password is None and code is None:
-        return None
+        return live, None
     if not form.validate():
-        return _ask(live, action, form, 400)
+        return live, _ask(live, action, form, 400)
     try:
-        page.auth().reauthenticate(live, page.client(), password=password, code=code)
+        live = page.auth().reauthenticate(live, page.client(), password=password, code=code)
     except WrongPasswordError as error:
         # 403 like a wrong current password on the password form: the same failure count.
         page.fail(form.reauth_password, page.message(error))
-        return _ask(live, action, form, 403)
+        return live, _ask(live, action, form, 403)
     except WrongCodeError as error:
         page.fail(form.reauth_code, page.message(error))
-        return _ask(live, action, form, 401)
+        form.reauth_code.data = ""
+        return live, _ask(live, action, form, 401)
     except TooManyCodesError as error:
         raise TooManyRequests from error
     if password is not None:
         password_proven()
-    return None
+    return live, None
 
 
 def ask_again(live: LiveSession, action: str) -> ResponseReturnValue:
