@@ -272,7 +272,7 @@ class TestReauthentication:
         clock.advance(minutes=11)
         answer = begin(browser, reauth_password="not the password")
         assert answer.status_code == 403
-        assert field_errors(answer) == {"reauth_password": "wrong password"}
+        assert field_errors(answer) == {"reauth_password": "current password is wrong"}
 
     def test_with_totp_on_a_code_also_does_and_turning_off_goes_on(
         self, browser: FlaskClient, clock: FakeClock
