@@ -6,6 +6,7 @@ background networking on a closed network), each test in a fresh browser context
 
 from __future__ import annotations
 
+import base64
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -91,6 +92,10 @@ def stack(
         USERAUTH_SMTP_TLS="none",
         USERAUTH_RESET_LINK="https://app.example.com/auth/reset?token={token}",
         USERAUTH_SECRET_KEY="a test secret key that is long enough to sign forms",
+        # A Fernet key (32 bytes, URL-safe base64): production encrypts the TOTP seeds.
+        USERAUTH_ENCRYPTION_KEYS=base64.urlsafe_b64encode(
+            b"the browser tests encryption key"
+        ).decode(),
         USERAUTH_REDIRECT_HOSTS="127.0.0.1",
         USERAUTH_TRUSTED_PROXIES="1",
     )
