@@ -346,3 +346,47 @@ class TestCsrfAndRendering:
             assert "style=" not in page
             assert "<script" not in page
             assert "unsafe" not in answer.headers["Content-Security-Policy"]
+
+
+class TestTwoFactorsWanted:
+    """The gate's redirect mode sends `?aal=2` when the app wants two factors."""
+
+    def test_a_one_factor_session_logs_in_again_with_a_code(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        key, _codes = enrol(browser, clock)
+        asked = browser.get("/auth/login?aal=2&next=/dashboard")
+        assert asked.status_code == 200
+        assert "needs two-factor authentication: log in again" in text(asked)
+        assert f'value="{EMAIL}"' in text(asked)
+        again_in = submit(
+            browser,
+            "/auth/login",
+            "/auth/login?aal=2&next=/dashboard",
+            email=EMAIL,
+            password=PASSWORD,
+            next="/dashboard",
+        )
+        assert again_in.location == "/auth/login/code?next=/dashboard"
+        clock.advance(seconds=30)
+        assert second_step(browser, totp_code(key, clock()), next="/dashboard").location == (
+            "/dashboard"
+        )
+        again = browser.get("/auth/login?aal=2&next=/dashboard")
+        assert (again.status_code, again.location) == (302, "/dashboard")
+
+    def test_an_account_without_a_second_factor_is_told_to_turn_one_on(
+        self, browser: FlaskClient
+    ) -> None:
+        sign_up(browser)
+        answer = browser.get("/auth/login?aal=2&next=/dashboard")
+        assert answer.status_code == 403
+        assert "your account does not have it yet" in text(answer)
+        assert 'href="/auth/account"' in text(answer)
+
+    def test_without_the_demand_a_logged_in_visitor_goes_on(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        enrol(browser, clock)
+        answer = browser.get("/auth/login?next=/dashboard")
+        assert (answer.status_code, answer.location) == (302, "/dashboard")

@@ -32,7 +32,7 @@ from userauth.errors import (
 from userauth.sessions import LiveSession
 from userauth.web import page
 from userauth.web.devices import remember_device
-from userauth.web.forms import CodeForm, RecoveryCodesForm, TotpSetupForm
+from userauth.web.forms import CodeForm, LoginForm, RecoveryCodesForm, TotpSetupForm
 from userauth.web.limits import rate_limited
 from userauth.web.login_challenge import challenge_cookie, clear_challenge_cookie
 from userauth.web.qr import qr_svg
@@ -42,6 +42,7 @@ from userauth.web.session import current_session, set_session_cookie
 factor_pages = APIBlueprint("factors", __name__, enable_openapi=False)
 
 LOGIN_EXPIRED = "Your login expired: log in again."
+LOG_IN_AGAIN = "This page needs two-factor authentication: log in again, with a code."
 # What a recovery code may look like when posted back for the download: letters, digits and
 # dashes, at most a few dozen (anything else is not a code this service made).
 RECOVERY_CODE = re.compile(r"[A-Za-z0-9-]{4,64}")
@@ -81,6 +82,23 @@ def second_step() -> ResponseReturnValue:
             remember_device(response, result.email)
         return response
     return page.render("login_code.html", page.status(), form=form, next=target, recovery=recovery)
+
+
+def two_factors_wanted(live: LiveSession, target: str) -> ResponseReturnValue | None:
+    """Answer the login page for a visitor already logged in: None to go on to `target`.
+
+    The gate's redirect mode sends `?aal=2` when the app wants two factors (NIST SP 800-63B
+    AAL2) and this session was made with one: log in again, with the password then a code;
+    an account with no second factor is told to turn one on first (logging in again would
+    make another one-factor session, and the gate would send it back here).
+    """
+    if request.args.get("aal") != "2" or live.aal >= 2:
+        return None
+    if not _has_totp(live):
+        return page.render("two_factors_needed.html", 403, next=target)
+    form = LoginForm(formdata=None)
+    form.email.data = live.email
+    return page.render("login.html", 200, form=form, next=target, notice=LOG_IN_AGAIN)
 
 
 @factor_pages.post("/account/totp")
@@ -189,6 +207,10 @@ ENABLE = "Turning on two-factor authentication"
 DISABLE = "Turning off two-factor authentication"
 REGENERATE = "Making new recovery codes"
 NOT_CODES = "These are not recovery codes: go back to your account and make new ones."
+
+
+def _has_totp(live: LiveSession) -> bool:
+    return any(factor.type == "totp" for factor in page.auth().list_factors(live).factors)
 
 
 def _setup_page(form: TotpSetupForm, status: int) -> ResponseReturnValue:

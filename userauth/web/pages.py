@@ -38,7 +38,7 @@ from userauth.settings import Settings
 from userauth.web import page
 from userauth.web.devices import remember_device
 from userauth.web.errors import UNAVAILABLE, unexpected_error
-from userauth.web.factor_pages import factor_pages
+from userauth.web.factor_pages import factor_pages, two_factors_wanted
 from userauth.web.form_session import FormSessionInterface
 from userauth.web.forms import (
     ActionForm,
@@ -157,8 +157,9 @@ def index() -> WerkzeugResponse:
 def login() -> ResponseReturnValue:
     """Log in, then go to `next` (a path here or an allowed host) or the account page."""
     form, target = page.form(LoginForm), page.next_target()
-    if current_session() is not None and request.method == "GET":
-        return redirect(target)
+    live = current_session()
+    if live is not None and request.method == "GET":
+        return two_factors_wanted(live, target) or redirect(target)
     if form.validate_on_submit():
         email = page.text(form.email)
         result = page.auth().login(email, page.text(form.password), page.client())
