@@ -19,7 +19,9 @@ from apiflask import APIBlueprint
 from flask import flash, make_response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import TooManyRequests
+from werkzeug.wrappers import Response as WerkzeugResponse
 
+from userauth.credentials import LoginResult
 from userauth.errors import (
     FactorAlreadyEnabledError,
     FactorNotFoundError,
@@ -36,7 +38,7 @@ from userauth.web.forms import CodeForm, LoginForm, RecoveryCodesForm, TotpSetup
 from userauth.web.limits import rate_limited
 from userauth.web.login_challenge import challenge_cookie, clear_challenge_cookie
 from userauth.web.qr import qr_svg
-from userauth.web.reauthentication import ask_again, reauthenticated
+from userauth.web.reauthentication import ask_again, has_second_factor, reauthenticated
 from userauth.web.session import current_session, set_session_cookie
 
 factor_pages = APIBlueprint("factors", __name__, enable_openapi=False)
@@ -64,23 +66,15 @@ def second_step() -> ResponseReturnValue:
     if form.validate_on_submit():
         try:
             result = page.auth().complete_login(challenge, page.text(form.code), page.client())
-        except LoginChallengeError:
-            flash(LOGIN_EXPIRED, "error")
-            response = redirect(url_for("pages.login", next=target))
-            clear_challenge_cookie(response)
-            return response
         except WrongCodeError as error:
             page.fail(form.code, page.message(error))
             form.code.data = ""
             return page.render("login_code.html", 401, form=form, next=target, recovery=recovery)
         except TooManyCodesError as error:
             raise TooManyRequests from error
-        response = redirect(target)
-        set_session_cookie(response, result.session_id or "")
-        clear_challenge_cookie(response)
-        if result.email is not None:
-            remember_device(response, result.email)
-        return response
+        except LoginChallengeError:
+            result = None
+        return _logged_in(result, target)
     return page.render("login_code.html", page.status(), form=form, next=target, recovery=recovery)
 
 
@@ -94,7 +88,7 @@ def two_factors_wanted(live: LiveSession, target: str) -> ResponseReturnValue | 
     """
     if request.args.get("aal") != "2" or live.aal >= 2:
         return None
-    if not _has_totp(live):
+    if not has_second_factor(live):
         return page.render("two_factors_needed.html", 403, next=target)
     form = LoginForm(formdata=None)
     form.email.data = live.email
@@ -116,7 +110,7 @@ def enable_totp() -> ResponseReturnValue:
     except ReauthenticationRequiredError:
         return ask_again(live, ENABLE)
     except FactorAlreadyEnabledError as error:
-        flash(page.message(error).capitalize() + ".", "error")
+        _say(error)
         return redirect(url_for("pages.account"))
     form = TotpSetupForm(formdata=None)
     form.otpauth_uri.data = enrolment.otpauth_uri
@@ -138,7 +132,7 @@ def confirm_totp() -> ResponseReturnValue:
         form.code.data = ""
         return _setup_page(form, 400)
     except NoPendingEnrolmentError as error:
-        flash(page.message(error).capitalize() + ".", "error")
+        _say(error)
         return redirect(url_for("pages.account"))
     return _codes_page(codes, "Two-factor authentication is on.")
 
@@ -158,7 +152,7 @@ def disable_totp() -> ResponseReturnValue:
     except ReauthenticationRequiredError:
         return ask_again(live, DISABLE)
     except FactorNotFoundError as error:
-        flash(page.message(error).capitalize() + ".", "error")
+        _say(error)
     else:
         flash("Two-factor authentication is off.")
     return redirect(url_for("pages.account"))
@@ -179,7 +173,7 @@ def regenerate_codes() -> ResponseReturnValue:
     except ReauthenticationRequiredError:
         return ask_again(live, REGENERATE)
     except FactorNotFoundError as error:
-        flash(page.message(error).capitalize() + ".", "error")
+        _say(error)
         return redirect(url_for("pages.account"))
     return _codes_page(codes, "New recovery codes: the old ones no longer work.")
 
@@ -209,8 +203,24 @@ REGENERATE = "Making new recovery codes"
 NOT_CODES = "These are not recovery codes: go back to your account and make new ones."
 
 
-def _has_totp(live: LiveSession) -> bool:
-    return any(factor.type == "totp" for factor in page.auth().list_factors(live).factors)
+def _logged_in(result: LoginResult | None, target: str) -> WerkzeugResponse:
+    """Go on to `target` with the new session, or back to the login page if the pending login
+    was dead (expired, spent, out of attempts, or the credentials changed meanwhile)."""
+    if result is None or result.session_id is None:
+        flash(LOGIN_EXPIRED, "error")
+        response = redirect(url_for("pages.login", next=target))
+    else:
+        response = redirect(target)
+        set_session_cookie(response, result.session_id)
+        if result.email is not None:
+            remember_device(response, result.email)
+    clear_challenge_cookie(response)
+    return response
+
+
+def _say(error: Exception) -> None:
+    """Show a domain error's sentence as a notice on the next page."""
+    flash(page.message(error).capitalize() + ".", "error")
 
 
 def _setup_page(form: TotpSetupForm, status: int) -> ResponseReturnValue:

@@ -61,15 +61,19 @@ def ask_again(live: LiveSession, action: str) -> ResponseReturnValue:
     return _ask(live, action, ReauthenticateForm(formdata=None), 401)
 
 
+def has_second_factor(live: LiveSession) -> bool:
+    """Tell whether the session's account has a second factor (TOTP) turned on."""
+    return any(factor.type == "totp" for factor in page.auth().list_factors(live).factors)
+
+
 def _ask(
     live: LiveSession, action: str, form: ReauthenticateForm, status: int
 ) -> ResponseReturnValue:
-    factors = page.auth().list_factors(live).factors
     return page.render(
         "reauthenticate.html",
         status,
         form=form,
         action=action,
         target=request.path,
-        has_code=any(factor.type == "totp" for factor in factors),
+        has_code=has_second_factor(live),
     )
