@@ -27,6 +27,7 @@ from bench.config import bench_environment
 from bench.contenders import BARE, CONTENDERS, USERAUTH, Contender, Running, serve
 from bench.load import Figures, run_wrk, script
 from bench.seed import Seeded, ensure_postgres_database, seed
+from userauth import secret_box
 
 PASSWORD = "bench-password-1234"
 USERS = 1_000
@@ -56,6 +57,7 @@ def server_env(database_url: str) -> dict[str, str]:
         12,
         USERAUTH_RATELIMIT_KEY_SECRET=uuid.uuid4().hex * 2,
         USERAUTH_SECRET_KEY=uuid.uuid4().hex * 2,
+        USERAUTH_ENCRYPTION_KEYS=secret_box.new_key(),
         PYTHONUNBUFFERED="1",
     )
 

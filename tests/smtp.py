@@ -32,6 +32,8 @@ from userauth.web import create_app
 PRODUCTION_BCRYPT_ROUNDS = 10
 # Production requires a key that signs the hosted pages' forms.
 TEST_SECRET_KEY = "a secret key for tests, long enough for production"
+# A Fernet key (userauth keys generate), fixed so that servers of one test share it.
+TEST_ENCRYPTION_KEY = "dGVzdCBrZXkgZm9yIHVzZXJhdXRoIHRlc3RzIG9ubHk="
 
 
 @dataclass(frozen=True)
@@ -121,6 +123,7 @@ class MailSink:
             "USERAUTH_MAIL_FROM": "userauth@example.com",
             "USERAUTH_RESET_LINK": "https://auth.example.com/reset?token={token}",
             "USERAUTH_SECRET_KEY": TEST_SECRET_KEY,
+            "USERAUTH_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
         }
 
     def wait_for(self, address: str, count: int = 1, timeout: float = 20) -> list[ReceivedMail]:
@@ -143,6 +146,7 @@ class MailSink:
             mail_sender="userauth@example.com",
             reset_link_template="https://auth.example.com/reset?token={token}",
             secret_key=TEST_SECRET_KEY,
+            encryption_keys=(TEST_ENCRYPTION_KEY,),
         )
         return settings.with_changes(**overrides)
 

@@ -90,8 +90,9 @@ class TestExampleSettings:
         assert settings.is_production
         assert settings.database_url == "sqlite:////var/lib/userauth/userauth.db"
         assert settings.host == "127.0.0.1"
-        [problem] = settings.serving_problems()
-        assert problem.startswith("USERAUTH_SECRET_KEY must be set in production")
+        encryption, secret = settings.serving_problems()
+        assert encryption.startswith("USERAUTH_ENCRYPTION_KEYS must be set in production")
+        assert secret.startswith("USERAUTH_SECRET_KEY must be set in production")
 
 
 class TestVersion:

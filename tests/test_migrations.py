@@ -166,8 +166,15 @@ class TestUpgradeFromTheOriginalDesign:
         migrations.upgrade(database_url)
         columns = [column["name"] for column in inspect(engine).get_columns("users")]
         # Reset tokens are one-time secrets, in their own table (revision 0003); the email's
-        # key is added (revision 0005).
-        assert columns == ["id", "email", "hashed_password", "session_id", "email_key"]
+        # key is added (revision 0005), and the credential version (revision 0007).
+        assert columns == [
+            "id",
+            "email",
+            "hashed_password",
+            "session_id",
+            "email_key",
+            "credential_version",
+        ]
 
 
 class TestDuplicateEmails:

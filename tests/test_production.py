@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import ROOT
-from tests.smtp import MailSink, ReceivedMail, Service, ServiceFactory
+from tests.smtp import TEST_ENCRYPTION_KEY, MailSink, ReceivedMail, Service, ServiceFactory
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.mail import forgot_link
@@ -579,6 +579,8 @@ UNSAFE = pytest.mark.parametrize(
         ({"secret_key": None}, "USERAUTH_SECRET_KEY"),
         # It also signs the device cookies (userauth/web/devices.py), pages or not.
         ({"secret_key": None, "pages_enabled": False}, "USERAUTH_SECRET_KEY"),
+        # TOTP seeds must be read back: encrypted at rest with a key only production holds.
+        ({"encryption_keys": ()}, "USERAUTH_ENCRYPTION_KEYS"),
     ],
     ids=[
         "no-smtp-host",
@@ -587,6 +589,7 @@ UNSAFE = pytest.mark.parametrize(
         "cookie-not-secure",
         "no-secret-key",
         "no-secret-key-pages-off",
+        "no-encryption-keys",
     ],
 )
 
@@ -598,7 +601,7 @@ def production_serving(**changes: Any) -> Settings:
         smtp_host="127.0.0.1",
         cookie_secure=True,
         reset_link_template="https://example.com/reset?token={token}",
-        **changes,
+        **{"encryption_keys": (TEST_ENCRYPTION_KEY,), **changes},
     )
 
 

@@ -157,6 +157,29 @@ class Admin:
         self._record("admin_sessions_revoked", user.id)
         return ended
 
+    def reset_factors(self, email: str) -> bool:
+        """Remove every second factor of an account (a lost phone and lost recovery codes):
+        its sessions end, its owner gets a notice (with mail set up), the audit records it.
+        Tell whether it had one.
+
+        Raises:
+            UnknownEmailError: no account has this email.
+        """
+        return self._auth.enrolment.reset(self._require(email), ADMIN_CLIENT)
+
+    def reencrypt_secrets(self) -> int:
+        """Encrypt every readable secret again with the first of USERAUTH_ENCRYPTION_KEYS;
+        return how many. A secret changed meanwhile (re-enrolled) is left as it is.
+
+        Raises:
+            UnreadableSecretError: a secret none of the keys opens (nothing after it moves).
+        """
+        moved = 0
+        for factor_id, sealed in self._db.sealed_secrets():
+            if self._db.reseal_secret(factor_id, sealed, self._auth.box.reseal(sealed)):
+                moved += 1
+        return moved
+
     def audit_events(self, *, email: str | None = None, limit: int = 50) -> list[AuditEntry]:
         """Return the newest audit events, of one account when `email` is given.
 

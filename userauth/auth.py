@@ -11,22 +11,38 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from userauth import mail_failures
+from userauth import factors, mail_failures, secret_box
 from userauth.accounts import Accounts
 from userauth.audit import NO_CLIENT, Audit, Client
 from userauth.clock import utcnow
-from userauth.credentials import Credentials, LoginResult
+from userauth.credentials import Credentials, LoginOutcome, LoginResult
 from userauth.db import DB, LiveSession
-from userauth.errors import InvalidSessionError
+from userauth.enrolment import Enrolment, FactorList, TotpEnrolment
+from userauth.errors import InvalidSessionError, UnknownEmailError
+from userauth.login_transactions import LoginTransactions
 from userauth.mail import Mailer, SmtpMailer
 from userauth.models import User
+from userauth.notices import Notices
 from userauth.one_time import OneTimeSecrets
 from userauth.outbox import Outbox
+from userauth.reauthentication import Reauthentication
 from userauth.resets import ResetRequest, Resets
+from userauth.second_factors import SecondFactors
+from userauth.secret_box import SecretBox
 from userauth.sessions import SessionPolicy, Sessions, SessionView
 from userauth.settings import Settings
 
-__all__ = ["NO_CLIENT", "Auth", "Client", "LoginResult", "ResetRequest", "SessionView"]
+__all__ = [
+    "NO_CLIENT",
+    "Auth",
+    "Client",
+    "FactorList",
+    "LoginOutcome",
+    "LoginResult",
+    "ResetRequest",
+    "SessionView",
+    "TotpEnrolment",
+]
 
 
 class Auth:
@@ -49,7 +65,16 @@ class Auth:
         self.accounts = Accounts(db, settings, self._outbox, mailer)
         self.sessions = Sessions(db, policy, clock, cache_capacity=settings.session_cache_size)
         self.secrets = OneTimeSecrets(db, clock)
-        self.credentials = Credentials(db, settings, self.accounts, self.sessions, self.audit)
+        self._wire_factors(clock, mailer)
+        self.credentials = Credentials(
+            db,
+            settings,
+            self.accounts,
+            self.sessions,
+            self.audit,
+            self.login_transactions,
+            self.second_factors,
+        )
         self.resets = Resets(
             db,
             settings,
@@ -60,6 +85,23 @@ class Auth:
             self._outbox,
             mailer,
         )
+
+    def _wire_factors(self, clock: Callable[[], datetime], mailer: Mailer | None) -> None:
+        """Build the second factors, the login transactions and what they need."""
+        settings, db = self._settings, self._db
+        self.box = SecretBox(secret_box.keys_for(settings.encryption_keys, settings.database_url))
+        notices = Notices(self._outbox, mailer)
+        registered = factors.build(factors.FactorContext(db, self.box, clock))
+        self.second_factors = SecondFactors(
+            db, registered, self.audit, notices, clock, settings.code_failures
+        )
+        self.login_transactions = LoginTransactions(
+            db, self.sessions, self.second_factors, self.audit, clock
+        )
+        self.reauthentication = Reauthentication(
+            self.sessions, self.second_factors, self.audit, settings.reauth_window
+        )
+        self.enrolment = Enrolment(db, self.box, self.reauthentication, self.audit, notices, clock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Auth:
@@ -118,7 +160,7 @@ class Auth:
         user = self.sign_up(email, password, client)
         if user is None or self._settings.is_production:
             return None
-        session_id = self.sessions.start(user, checked_hash=user.hashed_password, client=client)
+        session_id = self.sessions.start(user, client=client)
         if session_id is not None:
             self.audit.record("login", user.id, client, user.email)
         return session_id
@@ -143,7 +185,7 @@ class Auth:
         user = self.accounts.find(email)
         if user is None:
             return None
-        session_id = self.sessions.start(user, checked_hash=user.hashed_password, client=client)
+        session_id = self.sessions.start(user, client=client)
         if session_id is not None:
             self.audit.record("login", user.id, client)
         return session_id
@@ -254,3 +296,94 @@ class Auth:
     ) -> None:
         """Append an audit event (Audit.record)."""
         self.audit.record(event, user_id, client, email)
+
+    # Second factors (README "Two-factor authentication"; login_transactions.py).
+
+    def complete_login(
+        self, challenge: str | None, code: str, client: Client = NO_CLIENT
+    ) -> LoginResult:
+        """Complete a pending login with a TOTP or recovery code; the result holds the new
+        session's id and the account's email.
+
+        Raises:
+            LoginChallengeError: no live pending login has this challenge.
+            WrongCodeError: the code is wrong.
+            TooManyCodesError: the account's budget of wrong codes is spent.
+        """
+        done = self.login_transactions.complete(challenge, code, client)
+        return LoginResult(
+            LoginOutcome.SUCCEEDED, session_id=done.session_id, email=done.user.email
+        )
+
+    def begin_totp(self, live: LiveSession, client: Client = NO_CLIENT) -> TotpEnrolment:
+        """Begin enrolling TOTP: a new seed and its otpauth URI (Enrolment.begin_totp).
+
+        Raises:
+            ReauthenticationRequiredError, FactorAlreadyEnabledError.
+        """
+        return self.enrolment.begin_totp(live)
+
+    def confirm_totp(self, live: LiveSession, code: str, client: Client = NO_CLIENT) -> list[str]:
+        """Confirm TOTP with a code; return the 10 recovery codes, shown once.
+
+        Raises:
+            NoPendingEnrolmentError, WrongCodeError.
+        """
+        return self.enrolment.confirm_totp(live, code, client)
+
+    def disable_totp(self, live: LiveSession, client: Client = NO_CLIENT) -> None:
+        """Remove TOTP and the recovery codes (Enrolment.disable_totp).
+
+        Raises:
+            ReauthenticationRequiredError, FactorNotFoundError.
+        """
+        self.enrolment.disable_totp(live, client)
+
+    def regenerate_recovery_codes(
+        self, live: LiveSession, client: Client = NO_CLIENT
+    ) -> list[str]:
+        """Replace the recovery codes; return the new ones (the old list dies).
+
+        Raises:
+            ReauthenticationRequiredError, FactorNotFoundError.
+        """
+        return self.enrolment.regenerate_recovery_codes(live, client)
+
+    def list_factors(self, live: LiveSession) -> FactorList:
+        """Return the session user's factors and recovery codes left."""
+        return self.enrolment.list(live.user_id)
+
+    def reauthenticate(
+        self,
+        live: LiveSession,
+        client: Client = NO_CLIENT,
+        *,
+        password: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        """Authenticate again within a session, with the password or a code.
+
+        Raises:
+            WrongPasswordError, WrongCodeError, TooManyCodesError.
+        """
+        self.reauthentication.reauthenticate(live, client, password=password, code=code)
+
+    def require_recent_authentication(self, live: LiveSession) -> None:
+        """Raise unless the session's user authenticated within USERAUTH_REAUTH_MINUTES.
+
+        Raises:
+            ReauthenticationRequiredError: the last authentication is older.
+        """
+        self.reauthentication.require_recent(live)
+
+    def reset_factors(self, email: str, client: Client = NO_CLIENT) -> bool:
+        """Remove every second factor of the account with this email (an administrator's
+        act); its sessions end and its owner is notified. Tell whether it had one.
+
+        Raises:
+            UnknownEmailError: no account has this email.
+        """
+        user = self.accounts.find_any(email)
+        if user is None:
+            raise UnknownEmailError(email)
+        return self.enrolment.reset(user, client)

@@ -15,12 +15,17 @@ from sqlalchemy import create_engine, inspect
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from userauth import emails, mail_failures, migrations
+from userauth import emails, mail_failures, migrations, secret_box
 from userauth.admin import Admin, UserDetails
 from userauth.allocator import configure_granian_allocator
 from userauth.auth import Auth
 from userauth.db import DB
-from userauth.errors import AuthError, PasswordPolicyError, UnknownEmailError
+from userauth.errors import (
+    AuthError,
+    PasswordPolicyError,
+    UnknownEmailError,
+    UnreadableSecretError,
+)
 from userauth.mail import SmtpMailer, test_message
 from userauth.metrics_directory import prepare_multiprocess_metrics
 from userauth.migrations.child import UnreachableDatabaseError, ensure_current_in_child
@@ -279,6 +284,46 @@ def revoke_sessions(ctx: click.Context, email: str) -> None:
     with _usage_errors():
         ended = _admin(ctx).revoke_sessions(email)
     click.echo(f"Ended {ended} session(s) of {email}.")
+
+
+@user.command("reset-factors")
+@click.argument("email")
+@click.pass_context
+def reset_factors(ctx: click.Context, email: str) -> None:
+    """Remove an account's second factors (TOTP, recovery codes); its sessions end."""
+    with _usage_errors():
+        had = _admin(ctx).reset_factors(email)
+    if had:
+        click.echo(f"Removed the second factors of {email}; its sessions ended.")
+    else:
+        click.echo(f"{email} had no second factor; its sessions ended.")
+
+
+# Encryption keys of readable secrets (userauth/secret_box.py).
+
+
+@main.group("keys")
+def keys_group() -> None:
+    """Make encryption keys, and move every readable secret to the first key."""
+
+
+@keys_group.command("generate")
+def generate_key() -> None:
+    """Print a new key for USERAUTH_ENCRYPTION_KEYS."""
+    click.echo(secret_box.new_key())
+
+
+@keys_group.command("reencrypt")
+@click.pass_context
+def reencrypt(ctx: click.Context) -> None:
+    """Encrypt every readable secret again with the first of USERAUTH_ENCRYPTION_KEYS."""
+    try:
+        moved = _admin(ctx).reencrypt_secrets()
+    except UnreadableSecretError as error:
+        raise click.ClickException(
+            f"{error}: put every key still in use in USERAUTH_ENCRYPTION_KEYS"
+        ) from None
+    click.echo(f"Re-encrypted {moved} secret(s) with the first key.")
 
 
 # Outgoing mail.

@@ -10,26 +10,34 @@ from userauth.accounts import Accounts
 from userauth.audit import NO_CLIENT, Audit, Client
 from userauth.db import DB, LiveSession
 from userauth.errors import WrongPasswordError
+from userauth.factors import password as password_factor
+from userauth.login_transactions import LoginTransactions
 from userauth.models import User
+from userauth.second_factors import SecondFactors
 from userauth.sessions import Sessions
 from userauth.settings import Settings
 
 
 class LoginOutcome(Enum):
-    """How a login ended."""
+    """How a login ended. Rate limits, the audit and metrics read this, not HTTP statuses."""
 
     SUCCEEDED = "succeeded"
     FAILED = "failed"
-    # Reserved for a second factor (TOTP, passkeys): password right, no session yet.
+    # The password was right, the account has a second factor: a pending login, no session.
     SECOND_FACTOR_REQUIRED = "second_factor_required"
 
 
 @dataclass(frozen=True)
 class LoginResult:
-    """What a login attempt gives the caller: an outcome, and a session id on success."""
+    """What a login attempt gives the caller: an outcome, and a session id on success, or a
+    pending login's challenge and the factors that may complete it."""
 
     outcome: LoginOutcome
     session_id: str | None = field(default=None, repr=False)
+    challenge: str | None = field(default=None, repr=False)
+    factors: tuple[str, ...] = ()
+    # The account's email, when a second step completed the login.
+    email: str | None = None
 
     @property
     def succeeded(self) -> bool:
@@ -43,26 +51,45 @@ class Credentials:
     """Check passwords at login and change them."""
 
     def __init__(
-        self, db: DB, settings: Settings, accounts: Accounts, sessions: Sessions, audit: Audit
+        self,
+        db: DB,
+        settings: Settings,
+        accounts: Accounts,
+        sessions: Sessions,
+        audit: Audit,
+        transactions: LoginTransactions,
+        second_factors: SecondFactors,
     ) -> None:
         self._db = db
         self._settings = settings
         self._accounts = accounts
         self._sessions = sessions
         self._audit = audit
+        self._transactions = transactions
+        self._second = second_factors
 
     def login(self, email: str, password: str, client: Client = NO_CLIENT) -> LoginResult:
-        """Check the password of the enabled account with this email; start a session.
+        """Check the password of the enabled account with this email; start a session, or a
+        pending login when the account has a second factor (login_transactions.py).
 
-        The account is looked up once; the session is made only if the hash that was
-        checked is still the stored one when the session is written, so a login that
-        overlaps a reset or change of the password cannot outlive it.
+        The account is looked up once; the session is made only if the account's credential
+        version is still the one read with the checked hash when the session is written, so
+        a login that overlaps a reset or change of the password cannot outlive it.
         """
         checked = self._verify(email, password, client)
         if checked is None:
             return FAILED
         user, stale = checked
-        session_id = self._sessions.start(user, checked_hash=user.hashed_password, client=client)
+        factors = self._second.of(user.id)
+        if factors:
+            if stale:
+                self._accounts.upgrade_hash(user, password)
+            challenge = self._transactions.begin(user, (password_factor.AMR,))
+            self._audit.record("second_factor_required", user.id, client)
+            return LoginResult(
+                LoginOutcome.SECOND_FACTOR_REQUIRED, challenge=challenge, factors=factors
+            )
+        session_id = self._sessions.start(user, client=client)
         if session_id is None:
             # The password changed (or the account was disabled) while it was checked.
             self._audit.record("login_failed", user.id, client)

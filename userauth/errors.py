@@ -63,3 +63,60 @@ class SessionNotFoundError(AuthError):
 
     def __init__(self) -> None:
         super().__init__("no such session")
+
+
+class LoginChallengeError(AuthError):
+    """No live pending login for this challenge: unknown, expired, spent, out of attempts, or
+    made before the account's credentials changed. The login must start again."""
+
+    def __init__(self) -> None:
+        super().__init__("login expired; log in again")
+
+
+class WrongCodeError(AuthError):
+    """A second-factor code (TOTP or recovery code) that is wrong, or was used already."""
+
+    def __init__(self) -> None:
+        super().__init__("wrong code")
+
+
+class TooManyCodesError(AuthError):
+    """The account's budget of wrong second-factor codes is spent for now."""
+
+    def __init__(self) -> None:
+        super().__init__("too many attempts; try again later")
+
+
+class ReauthenticationRequiredError(AuthError):
+    """A sensitive action needs an authentication more recent than the session has."""
+
+    def __init__(self) -> None:
+        super().__init__("re-authentication required")
+
+
+class FactorAlreadyEnabledError(AuthError):
+    """The account already has this factor enabled."""
+
+    def __init__(self) -> None:
+        super().__init__("two-factor authentication is already enabled")
+
+
+class NoPendingEnrolmentError(AuthError):
+    """A confirmation with no enrolment begun (POST /factors/totp first)."""
+
+    def __init__(self) -> None:
+        super().__init__("no two-factor enrolment to confirm; start one first")
+
+
+class FactorNotFoundError(AuthError):
+    """The account has no such factor enabled."""
+
+    def __init__(self) -> None:
+        super().__init__("two-factor authentication is not enabled")
+
+
+class UnreadableSecretError(AuthError):
+    """An encrypted secret that none of the configured keys opens (USERAUTH_ENCRYPTION_KEYS)."""
+
+    def __init__(self) -> None:
+        super().__init__("a stored secret cannot be decrypted with the configured keys")

@@ -23,6 +23,8 @@ from sqlalchemy import (
     Row,
     String,
     Table,
+    Text,
+    UniqueConstraint,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -70,6 +72,9 @@ users_table = Table(
     # The email's key (userauth.emails.lookup_key), computed in Python by the store whenever
     # it writes `email`: every look-up compares it, never the database's own lower().
     Column("email_key", String(250), nullable=False),
+    # Bumped by every change of a credential (password, a factor added or removed, a reset):
+    # sessions, pending logins and one-time secrets made under an older one are refused.
+    Column("credential_version", Integer, nullable=False, server_default="1"),
 )
 # Uniqueness is the database's job, so two concurrent sign-ups cannot both win; on the key,
 # so "the same email" is one rule, Python's, on SQLite and PostgreSQL alike.
@@ -89,20 +94,81 @@ sessions_table = Table(
     _moment("expires_at"),
     Column("user_agent", String(512), nullable=False, default=""),
     Column("client_address", String(64), nullable=False, default=""),
+    # How the session was made: RFC 8176 `amr` values, space-separated ("pwd", "pwd otp"),
+    # the NIST SP 800-63B assurance level they reach, and the last authentication's time.
+    Column("amr", String(64), nullable=False, server_default="pwd"),
+    Column("aal", Integer, nullable=False, server_default="1"),
+    _moment("authenticated_at"),
 )
 
 Index("uq_sessions_public_id", sessions_table.c.public_id, unique=True)
 
 # A pending one-time secret (a reset token today): its digest, purpose and expiry. Spent by
-# deleting the row, so a secret can be used once however many requests race.
+# deleting the row, so a secret can be used once however many requests race. It may have no
+# user yet (a sign-up to confirm) and carry a payload (a new address); several may be live.
 one_time_secrets_table = Table(
     "one_time_secrets",
     metadata,
     Column("id", Integer, primary_key=True),
-    _user_id(),
+    _user_id(nullable=True),
     Column("purpose", String(32), nullable=False),
     Column("digest", String(64), nullable=False, unique=True),
     _moment("expires_at"),
+    Column("payload", Text, nullable=True),
+    # The user's credential version when issued: a later credential change voids it.
+    Column("credential_version", Integer, nullable=True),
+)
+
+# A second factor of an account (TOTP today): its type, its secret encrypted (secret_box.py),
+# and for TOTP the last time step accepted (RFC 6238 5.2: a code is accepted once).
+# Unconfirmed (confirmed_at NULL) while the user has not yet proven a code from it.
+factors_table = Table(
+    "factors",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _user_id(),
+    Column("type", String(32), nullable=False),
+    Column("secret", Text, nullable=True),
+    _moment("created_at"),
+    _moment("confirmed_at", nullable=True),
+    _moment("last_used_at", nullable=True),
+    Column("last_step", Integer, nullable=True),
+    UniqueConstraint("user_id", "type", name="uq_factors_user_type"),
+)
+
+# A recovery code not yet used: only its digest. Using it deletes the row.
+recovery_codes_table = Table(
+    "recovery_codes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _user_id(),
+    Column("digest", String(64), nullable=False, unique=True),
+    _moment("created_at"),
+)
+
+# A login waiting for its second factor: the digest of the secret in the browser's
+# login_challenge cookie, what was proven so far, and the codes tried against it.
+pending_logins_table = Table(
+    "pending_logins",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _user_id(),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("amr", String(64), nullable=False),
+    Column("credential_version", Integer, nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    _moment("created_at"),
+    _moment("expires_at", index=True),
+)
+
+# Wrong second-factor codes per account, across pending logins, in a fixed window: a slot
+# is reserved (a conditional UPDATE) before a code is checked, so parallel guesses count.
+code_failures_table = Table(
+    "code_failures",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("count", Integer, nullable=False),
+    _moment("window_started_at"),
 )
 
 # Something that happened to an account; never holds a password, token or session id.
@@ -141,6 +207,9 @@ mail_jobs_table = Table(
     Column("client_address", String(64), nullable=False, default=""),
     Column("user_agent", String(512), nullable=False, default=""),
     Column("attempts", Integer, nullable=False, default=0),
+    # The account the mail concerns (None for a stranger's email) and what the mail needs.
+    Column("user_id", Integer, nullable=True),
+    Column("payload", Text, nullable=True),
     _moment("due_at", index=True),
     _moment("claimed_until", nullable=True),
     _moment("created_at"),
@@ -155,6 +224,7 @@ class User:
     email: str
     hashed_password: bytes = field(repr=False)
     session_id: str | None = field(default=None, repr=False)
+    credential_version: int = 1
 
 
 @dataclass(frozen=True)
@@ -170,6 +240,9 @@ class DeviceSession:
     expires_at: datetime
     user_agent: str = ""
     client_address: str = ""
+    amr: str = "pwd"
+    aal: int = 1
+    authenticated_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -184,6 +257,10 @@ class NewSession:
     expires_at: datetime
     user_agent: str
     client_address: str
+    # RFC 8176 methods, space-separated; NIST SP 800-63B level; last authentication's time.
+    amr: str
+    aal: int
+    authenticated_at: datetime
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """One-time secrets (reset tokens today; verification tokens and codes next): the one pattern.
 
-A secret is random, stored only as its digest, bound to one purpose and one user, expires,
-and is spent exactly once: redeeming finds it, and the action that uses it deletes it in the
-action's own transaction (`DB.replace_password(..., spend=secret.id)`), so of two concurrent
-uses one wins. Issuing a secret replaces the user's older one of the same purpose.
+A secret is random, stored only as its digest, bound to one purpose and (when there is one
+yet) one user, may carry a payload (a new address to confirm), expires, and is spent exactly
+once: redeeming finds it, and the action that uses it deletes it in the action's own
+transaction (`DB.replace_password(..., spend=secret.id)`), so of two concurrent uses one
+wins. Several may be live per user and purpose, unless the issuer asks to replace the older
+ones (a reset link does). A credential change of its user voids it (db.change_credentials).
 """
 
 from __future__ import annotations
@@ -30,11 +32,23 @@ class OneTimeSecrets:
         self._db = db
         self._clock = clock
 
-    def issue(self, user_id: int, purpose: Purpose, lifetime: timedelta) -> str:
-        """Return a new secret for the user, replacing any older one of this purpose."""
+    def issue(
+        self,
+        user_id: int | None,
+        purpose: Purpose,
+        lifetime: timedelta,
+        *,
+        payload: str | None = None,
+        replace: bool = False,
+    ) -> str:
+        """Return a new secret for the user (None: no account yet), carrying `payload`;
+        with `replace`, the user's older secrets of this purpose die."""
         secret = tokens.new_token()
         expires_at = self._clock() + lifetime
-        self._db.replace_secret(user_id, purpose.value, tokens.digest(secret), expires_at)
+        digest = tokens.digest(secret)
+        self._db.add_secret(
+            user_id, purpose.value, digest, expires_at, payload=payload, replace=replace
+        )
         return secret
 
     def redeem(self, secret: str | None, purpose: Purpose) -> PendingSecret:

@@ -56,6 +56,9 @@ class MailJob:
     email: str
     client: Client
     first_attempt: bool
+    # The account the mail concerns (None: none yet) and what the mail needs (a new address).
+    user_id: int | None = None
+    payload: str | None = None
 
 
 Handler = Callable[[MailJob], None]
@@ -106,9 +109,25 @@ class Outbox:
         """
         self._explain = explain
 
-    def enqueue(self, kind: str, email: str, client: Client) -> None:
+    def enqueue(
+        self,
+        kind: str,
+        email: str,
+        client: Client,
+        *,
+        user_id: int | None = None,
+        payload: str | None = None,
+    ) -> None:
         """Append a job and wake the sender; the same work whatever the email."""
-        self._db.enqueue_mail(kind, email, client.address, client.user_agent, self._clock())
+        self._db.enqueue_mail(
+            kind,
+            email,
+            client.address,
+            client.user_agent,
+            self._clock(),
+            user_id=user_id,
+            payload=payload,
+        )
         self._last_enqueue = time.monotonic()
         self.start()
         self._wake.set()
@@ -234,4 +253,10 @@ def _unexplained(_error: Exception) -> str | None:
 
 def _job(claimed: ClaimedMail) -> MailJob:
     client = Client(address=claimed.client_address, user_agent=claimed.user_agent)
-    return MailJob(email=claimed.email, client=client, first_attempt=claimed.attempt == 1)
+    return MailJob(
+        email=claimed.email,
+        client=client,
+        first_attempt=claimed.attempt == 1,
+        user_id=claimed.user_id,
+        payload=claimed.payload,
+    )

@@ -96,7 +96,9 @@ class Resets:
             PasswordPolicyError: the new password breaks the policy (the token stays live).
         """
         secret = self._secrets.redeem(token, Purpose.PASSWORD_RESET)
-        user = self._accounts.find_enabled_by_id(secret.user_id)
+        user = (
+            None if secret.user_id is None else self._accounts.find_enabled_by_id(secret.user_id)
+        )
         if user is None:
             raise InvalidTokenError
         if email is not None and emails.lookup_key(user.email) != emails.lookup_key(email):
@@ -113,11 +115,14 @@ class Resets:
             secret = self._secrets.redeem(token, Purpose.PASSWORD_RESET)
         except InvalidTokenError:
             return False
+        if secret.user_id is None:
+            return False
         return self._accounts.find_enabled_by_id(secret.user_id) is not None
 
     def _issue_for(self, user: User) -> str:
         lifetime = self._settings.reset_token_lifetime
-        return self._secrets.issue(user.id, Purpose.PASSWORD_RESET, lifetime)
+        # One live link per account: a new request supersedes the older link.
+        return self._secrets.issue(user.id, Purpose.PASSWORD_RESET, lifetime, replace=True)
 
     def _mail_reset_link(self, job: MailJob) -> None:
         user = self._accounts.find(job.email)

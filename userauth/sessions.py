@@ -11,6 +11,7 @@ from userauth.audit import NO_CLIENT, Client
 from userauth.clock import as_utc
 from userauth.db import DB, LiveSession, LiveWindow
 from userauth.errors import SessionNotFoundError
+from userauth.factors import PASSWORD_AMR, assurance_level
 from userauth.idle_clock import IdleClockWriter
 from userauth.models import NewSession, User
 from userauth.session_cache import SessionCache
@@ -78,6 +79,9 @@ class SessionView:
     device: str
     client_address: str
     current: bool
+    # RFC 8176 methods the session was made with, and when its user last authenticated.
+    factors: tuple[str, ...] = ()
+    authenticated_at: datetime | None = None
 
 
 class Sessions:
@@ -101,9 +105,20 @@ class Sessions:
         # None in tests and tools; a served worker starts one (write_idle_clocks_in_background).
         self._idle_clock: IdleClockWriter | None = None
 
-    def start(self, user: User, *, checked_hash: bytes, client: Client = NO_CLIENT) -> str | None:
-        """Start a session for the user; return its id, or None if the password changed
-        since `checked_hash` was read or the account was disabled (see DB.add_session)."""
+    def start(
+        self,
+        user: User,
+        *,
+        client: Client = NO_CLIENT,
+        amr: tuple[str, ...] = (PASSWORD_AMR,),
+        pending: int | None = None,
+    ) -> str | None:
+        """Start a session for the user, made with the RFC 8176 methods `amr`; return its id.
+
+        None if the account's credentials changed since `user` was read (its credential
+        version moved), the account was disabled, or `pending` (a pending login's id, spent
+        by this session) is gone (see DB.add_session).
+        """
         session_id = tokens.new_token()
         now = self._clock()
         row = NewSession(
@@ -115,11 +130,27 @@ class Sessions:
             expires_at=self._policy.expires_at(now),
             user_agent=client.user_agent,
             client_address=client.address,
+            amr=" ".join(amr),
+            aal=assurance_level(amr),
+            authenticated_at=now,
         )
         window = self._policy.window(now)
-        if not self._db.add_session(row, checked_hash=checked_hash, idle_since=window.idle_since):
-            return None
-        return session_id
+        added = self._db.add_session(
+            row,
+            checked_version=user.credential_version,
+            idle_since=window.idle_since,
+            spend_pending=pending,
+        )
+        return session_id if added else None
+
+    def reauthenticated(self, live: LiveSession) -> None:
+        """Record that the session's user just authenticated again (its authenticated_at)."""
+        self._db.record_authentication(live.user_id, live.id, self._clock())
+
+    def authenticated_within(self, live: LiveSession, window: timedelta) -> bool:
+        """Tell whether the session's user authenticated within `window` of now."""
+        authenticated_at = live.authenticated_at
+        return authenticated_at is not None and self._clock() - authenticated_at < window
 
     def resolve(self, session_id: str | None) -> LiveSession | None:
         """Return the live session with this id and its enabled user, or None.
@@ -201,6 +232,8 @@ class Sessions:
                 device=device_names.describe(row.user_agent),
                 client_address=row.client_address,
                 current=row.id == live.id,
+                factors=tuple(row.amr.split()),
+                authenticated_at=as_utc(row.authenticated_at or row.created_at),
             )
             for row in rows
         ]

@@ -16,7 +16,7 @@ from limits import parse_many
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from userauth import config_file
+from userauth import config_file, secret_box
 
 Environment = Literal["development", "production"]
 ENVIRONMENTS = ("development", "production")
@@ -69,6 +69,7 @@ SECRET_VARIABLES = (
     "USERAUTH_RATELIMIT_KEY_SECRET",
     "USERAUTH_SMTP_PASSWORD",
     "USERAUTH_METRICS_TOKEN",
+    "USERAUTH_ENCRYPTION_KEYS",
 )
 # A bearer token guessed online must cost more than it could ever be worth: 256 bits.
 MIN_METRICS_TOKEN_LENGTH = 32
@@ -106,6 +107,13 @@ class Settings:
     # any change to a user's sessions reaches every process first (userauth/session_cache.py).
     session_cache_size: int = 10_000
     reset_token_lifetime: timedelta = timedelta(minutes=30)
+    # Sensitive actions (enrolling or removing a factor) need an authentication this recent.
+    reauth_window: timedelta = timedelta(minutes=10)
+    # Wrong second-factor codes per account per 15 minutes, across its pending logins.
+    code_failures: int = 10
+    # Fernet keys for readable secrets at rest (secret_box.py): the first encrypts, all
+    # decrypt. Empty: development's generated key; production refuses to start.
+    encryption_keys: tuple[str, ...] = field(default=(), repr=False)
     cookie_secure: bool = False
     redis_url: str | None = field(default=None, repr=False)
     trusted_proxies: int = 0
@@ -157,6 +165,8 @@ class Settings:
     # Forward-auth gate (GET /auth/verify): the identity headers it answers with.
     gate_user_header: str = "X-Auth-Request-User"
     gate_email_header: str = "X-Auth-Request-Email"
+    # The header carrying the session's assurance level (1 or 2, NIST SP 800-63B).
+    gate_aal_header: str = "X-Auth-Request-AAL"
     # Where the gate's redirect mode sends a visitor without a session.
     login_url: str = "/auth/login"
     # Hosts a `next` URL may send the browser to, besides paths on this site; an entry
@@ -260,6 +270,11 @@ class Settings:
             problems.append("USERAUTH_RATELIMIT_ENABLED must be on in production.")
         if self.database_url.startswith("sqlite") and ":memory:" in self.database_url:
             problems.append("DATABASE_URL must not be an in-memory database in production.")
+        if not self.encryption_keys:
+            problems.append(
+                "USERAUTH_ENCRYPTION_KEYS must be set in production: it encrypts the TOTP "
+                "seeds at rest (generate one with: userauth keys generate)."
+            )
         if self.secret_key is None:
             # Needed with the pages off too: a key drawn per process would make every device
             # cookie worthless after a restart or on another server (owners locked out again).
@@ -494,6 +509,9 @@ def _security_settings(reader: _Reader, *, production: bool) -> dict[str, Any]:
         "session_lifetime": minutes("USERAUTH_SESSION_LIFETIME_MINUTES", 480),
         "session_cache_size": _session_cache_size(reader),
         "reset_token_lifetime": minutes("USERAUTH_RESET_TOKEN_MINUTES", 30),
+        "reauth_window": minutes("USERAUTH_REAUTH_MINUTES", 10),
+        "code_failures": reader.integer("USERAUTH_CODE_FAILURES", 10, minimum=1, maximum=100),
+        "encryption_keys": _encryption_keys(reader),
         "cookie_secure": reader.flag("USERAUTH_COOKIE_SECURE", default=production),
         "secret_key": _secret_key(reader, production=production),
     }
@@ -535,6 +553,9 @@ def _gate_settings(reader: _Reader) -> dict[str, Any]:
         "gate_email_header": reader.header_name(
             "USERAUTH_GATE_EMAIL_HEADER", Settings.gate_email_header
         ),
+        "gate_aal_header": reader.header_name(
+            "USERAUTH_GATE_AAL_HEADER", Settings.gate_aal_header
+        ),
         "login_url": reader.text("USERAUTH_LOGIN_URL", Settings.login_url),
         "redirect_hosts": reader.hosts("USERAUTH_REDIRECT_HOSTS"),
         "cookie_domain": reader.optional("USERAUTH_COOKIE_DOMAIN"),
@@ -543,6 +564,17 @@ def _gate_settings(reader: _Reader) -> dict[str, Any]:
         "pages_enabled": reader.flag("USERAUTH_PAGES", default=True),
         "templates_dir": reader.folder("USERAUTH_TEMPLATES_DIR"),
     }
+
+
+def _encryption_keys(reader: _Reader) -> tuple[str, ...]:
+    value = reader.optional("USERAUTH_ENCRYPTION_KEYS") or ""
+    keys = tuple(key.strip() for key in value.split(",") if key.strip())
+    if not all(secret_box.is_valid_key(key) for key in keys):
+        raise SettingsError(
+            "USERAUTH_ENCRYPTION_KEYS must be Fernet keys, comma-separated (make one with: "
+            "userauth keys generate)"
+        )
+    return keys
 
 
 def _secret_key(reader: _Reader, *, production: bool) -> str | None:

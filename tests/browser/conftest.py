@@ -6,7 +6,6 @@ background networking on a closed network), each test in a fresh browser context
 
 from __future__ import annotations
 
-import base64
 import os
 import tempfile
 from collections.abc import Callable, Iterator
@@ -17,7 +16,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
 from tests.conftest import ServerProcess
 from tests.proxy_servers import ProxyProcess, need_binary, start_nginx, upstream
-from tests.smtp import PRODUCTION_BCRYPT_ROUNDS, MailSink
+from tests.smtp import PRODUCTION_BCRYPT_ROUNDS, TEST_ENCRYPTION_KEY, MailSink
 
 # The README shows docs/screenshots: with UPDATE_SCREENSHOTS set, each browser test that
 # visits a page writes its screenshot there; otherwise to a temporary folder, so that a test
@@ -92,8 +91,7 @@ def stack(
         USERAUTH_SMTP_TLS="none",
         USERAUTH_RESET_LINK="https://app.example.com/auth/reset?token={token}",
         USERAUTH_SECRET_KEY="a test secret key that is long enough to sign forms",
-        # A Fernet key (32 bytes, URL-safe base64): production encrypts the TOTP seeds.
-        USERAUTH_ENCRYPTION_KEYS=base64.urlsafe_b64encode(
+        USERAUTH_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
             b"the browser tests encryption key"
         ).decode(),
         USERAUTH_REDIRECT_HOSTS="127.0.0.1",

@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from tests.browser.conftest import CHROMIUM_FLAGS
 from tests.conftest import ServerProcess, free_port
 from tests.proxy_servers import need_binary
-from tests.smtp import PRODUCTION_BCRYPT_ROUNDS, TEST_SECRET_KEY, MailSink
+from tests.smtp import PRODUCTION_BCRYPT_ROUNDS, TEST_ENCRYPTION_KEY, TEST_SECRET_KEY, MailSink
 
 PASSWORD = "correct horse battery staple"
 VICTIM = "victim@example.com"
@@ -174,6 +174,7 @@ class TestTossedIntoProduction:
             USERAUTH_SMTP_TLS="none",
             USERAUTH_RESET_LINK="https://auth.example.com/auth/reset?token={token}",
             USERAUTH_SECRET_KEY=TEST_SECRET_KEY,
+            USERAUTH_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
         )
         attacker = attackers_session(server)
         origin = f"http://auth.{SECURE_SITE}:{server.port}"

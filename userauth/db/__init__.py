@@ -6,12 +6,22 @@ Building a DB opens no connection and changes no schema: migrations are userauth
 from userauth.db.accounts import AccountStore
 from userauth.db.admin import AdminStore
 from userauth.db.engine import make_engine
+from userauth.db.factors import FactorStore, StoredFactor
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
+from userauth.db.pending_logins import PendingLogin, PendingLoginStore
 from userauth.db.sessions import LiveSession, LiveWindow, SessionStore
 
 
-class DB(AccountStore, SessionStore, OneTimeSecretStore, MailJobStore, AdminStore):
+class DB(
+    AccountStore,
+    SessionStore,
+    OneTimeSecretStore,
+    MailJobStore,
+    AdminStore,
+    FactorStore,
+    PendingLoginStore,
+):
     """The store: every query userauth runs, over one engine."""
 
 
@@ -20,6 +30,8 @@ __all__ = [
     "ClaimedMail",
     "LiveSession",
     "LiveWindow",
+    "PendingLogin",
     "PendingSecret",
+    "StoredFactor",
     "make_engine",
 ]

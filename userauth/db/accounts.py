@@ -9,10 +9,9 @@ from sqlalchemy.exc import IntegrityError, InvalidRequestError, NoResultFound
 
 from userauth.db.base import (
     Store,
+    change_credentials,
     enabled,
-    end_sessions,
     rerun_once_if_disconnected,
-    void_secrets,
 )
 from userauth.db.one_time import spend_secret
 from userauth.emails import lookup_key
@@ -148,7 +147,8 @@ class AccountStore(Store):
         keep_session: int | None = None,
         spend: int | None = None,
     ) -> bool:
-        """Store a new hash, void one-time secrets and end every session but `keep_session`.
+        """Store a new hash: a credential change (base.change_credentials), so one-time
+        secrets and pending logins are void and every session but `keep_session` ends.
 
         With `spend` (a one-time secret's id), only if that secret is still unspent, in the
         same transaction. The users row is written first: a login checking the old hash
@@ -166,8 +166,7 @@ class AccountStore(Store):
                     return False
                 if spend is not None and not spend_secret(work, spend):
                     raise _SecretSpentError  # rolls the new hash back
-                void_secrets(work, user_id)
-                end_sessions(work, user_id, keep=keep_session)
+                change_credentials(work, user_id, keep_session=keep_session)
         except _SecretSpentError:
             return False
         return True

@@ -14,6 +14,7 @@ from userauth.db.base import (
     retry_if_disconnected,
     void_secrets,
 )
+from userauth.db.factors import delete_factor_rows
 from userauth.emails import lookup_key
 from userauth.models import (
     AuditEvent,
@@ -98,6 +99,7 @@ class AdminStore(Store):
         with self._transaction() as work:
             work.execute(delete(sessions_table).where(_sessions.user_id == user_id))
             void_secrets(work, user_id)
+            delete_factor_rows(work, user_id)
             work.execute(delete(disabled_users_table).where(_disabled.user_id == user_id))
             work.execute(
                 update(audit_events_table).where(_events.user_id == user_id).values(user_id=None)

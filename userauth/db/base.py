@@ -25,6 +25,7 @@ from userauth.db.engine import make_engine
 from userauth.models import (
     disabled_users_table,
     one_time_secrets_table,
+    pending_logins_table,
     sessions_table,
     users_table,
 )
@@ -37,6 +38,7 @@ _users = users_table.c
 _sessions = sessions_table.c
 _secrets = one_time_secrets_table.c
 _disabled = disabled_users_table.c
+_pending = pending_logins_table.c
 
 
 def broadcast_for(engine: Engine) -> Broadcast:
@@ -157,6 +159,34 @@ def record_newest_session(work: UnitOfWork, user_id: int) -> None:
 def void_secrets(work: UnitOfWork, user_id: int) -> None:
     """Delete every pending one-time secret of a user inside the caller's transaction."""
     work.execute(delete(one_time_secrets_table).where(_secrets.user_id == user_id))
+
+
+def change_credentials(work: UnitOfWork, user_id: int, *, keep_session: int | None) -> bool:
+    """Apply the one rule of a credential change inside the caller's transaction.
+
+    Bump the user's credential version (a login, pending login or one-time secret that read
+    the older one is refused when it completes), void the user's one-time secrets and
+    pending logins, and end every session but `keep_session` (the one the change was made
+    in). The users row is written first, so a racing login waits for it (see add_session).
+    Return whether the user exists.
+    """
+    bumped = work.execute(
+        update(users_table)
+        .where(_users.id == user_id)
+        .values(credential_version=_users.credential_version + 1)
+    )
+    if not bumped.rowcount:
+        return False
+    void_secrets(work, user_id)
+    work.execute(delete(pending_logins_table).where(_pending.user_id == user_id))
+    end_sessions(work, user_id, keep=keep_session)
+    return True
+
+
+def spend_pending_login(work: UnitOfWork, pending_id: int) -> bool:
+    """Delete a pending login inside the caller's transaction; tell whether it was there."""
+    result = work.execute(delete(pending_logins_table).where(_pending.id == pending_id))
+    return bool(result.rowcount)
 
 
 def rerun_once_if_disconnected(unit: Callable[P, T]) -> Callable[P, T]:

@@ -23,6 +23,8 @@ class ClaimedMail:
     client_address: str
     user_agent: str
     attempt: int
+    user_id: int | None = None
+    payload: str | None = None
 
 
 def _unclaimed(now: datetime) -> ColumnElement[bool]:
@@ -34,9 +36,17 @@ class MailJobStore(Store):
     """Queueing, claiming, finishing and postponing mail jobs."""
 
     def enqueue_mail(
-        self, kind: str, email: str, client_address: str, user_agent: str, now: datetime
+        self,
+        kind: str,
+        email: str,
+        client_address: str,
+        user_agent: str,
+        now: datetime,
+        *,
+        user_id: int | None = None,
+        payload: str | None = None,
     ) -> None:
-        """Append a mail job, due now."""
+        """Append a mail job, due now, about `user_id` (None: no account), with `payload`."""
         with self._transaction() as work:
             work.execute(
                 insert(mail_jobs_table).values(
@@ -44,6 +54,8 @@ class MailJobStore(Store):
                     email=email,
                     client_address=client_address,
                     user_agent=user_agent,
+                    user_id=user_id,
+                    payload=payload,
                     attempts=0,
                     due_at=now,
                     created_at=now,
@@ -60,7 +72,7 @@ class MailJobStore(Store):
         """
         candidate = (
             select(_jobs.id, _jobs.kind, _jobs.email, _jobs.client_address)
-            .add_columns(_jobs.user_agent, _jobs.attempts)
+            .add_columns(_jobs.user_agent, _jobs.attempts, _jobs.user_id, _jobs.payload)
             .where(_jobs.due_at <= now, _unclaimed(now))
             .order_by(_jobs.due_at, _jobs.id)
             .limit(1)
@@ -87,6 +99,8 @@ class MailJobStore(Store):
             client_address=row.client_address,
             user_agent=row.user_agent,
             attempt=row.attempts + 1,
+            user_id=row.user_id,
+            payload=row.payload,
         )
 
     def finish_mail(self, job_id: int) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -12,11 +12,13 @@ from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select, u
 from userauth.clock import as_utc
 from userauth.db.base import (
     Store,
+    UnitOfWork,
     enabled,
     end_sessions,
     record_newest_session,
     rerun_once_if_disconnected,
     retry_if_disconnected,
+    spend_pending_login,
 )
 from userauth.models import (
     DeviceSession,
@@ -65,8 +67,14 @@ class LiveSession:
     email: str
     last_used_at: datetime
     expires_at: datetime
-    hashed_password: bytes = b""
-    newest_session: str | None = None
+    hashed_password: bytes = field(default=b"", repr=False)
+    newest_session: str | None = field(default=None, repr=False)
+    # How the session was made (RFC 8176 amr values), the NIST SP 800-63B assurance level
+    # they reach, and when its user last authenticated (a login or a re-authentication).
+    amr: tuple[str, ...] = ("pwd",)
+    aal: int = 1
+    authenticated_at: datetime | None = None
+    credential_version: int = 1
 
     @property
     def user(self) -> User:
@@ -76,6 +84,7 @@ class LiveSession:
             email=self.email,
             hashed_password=self.hashed_password,
             session_id=self.newest_session,
+            credential_version=self.credential_version,
         )
 
 
@@ -84,7 +93,11 @@ _LIVE_SESSION = (
         _sessions.id,
         _sessions.last_used_at,
         _sessions.expires_at,
+        _sessions.amr,
+        _sessions.aal,
+        _sessions.authenticated_at,
         _users.id.label("user_id"),
+        _users.credential_version,
         _users.email,
         _users.hashed_password,
         _users.session_id,
@@ -99,42 +112,70 @@ _LIVE_SESSION = (
 )
 
 
+class _NotClaimedError(Exception):
+    """The user's credentials changed, or the pending login was spent: roll back."""
+
+
 class SessionStore(Store):
     """Device sessions."""
 
     @rerun_once_if_disconnected
-    def add_session(self, row: NewSession, *, checked_hash: bytes, idle_since: datetime) -> bool:
-        """Store a new device session if the user's hash is still `checked_hash`; tell whether.
+    def add_session(
+        self,
+        row: NewSession,
+        *,
+        checked_version: int,
+        idle_since: datetime,
+        spend_pending: int | None = None,
+    ) -> bool:
+        """Store a new device session if the user's credential version is still
+        `checked_version`; tell whether.
 
-        The users row is written first, conditionally: a password change that committed
+        The users row is written first, conditionally: a credential change that committed
         meanwhile makes the condition fail (PostgreSQL re-checks it after waiting for the
         row lock; SQLite runs one writer at a time), and one that comes after finds this
-        session and ends it. So no session made with a superseded password survives.
+        session and ends it. So no session made with superseded credentials survives.
+        With `spend_pending` (a pending login's id), only if that pending login is still
+        there, deleted in the same transaction: a pending login completes once.
         The user's dead sessions (expired, or unused since `idle_since`) go at the same time.
         """
-        with self._transaction() as work:
-            claimed = work.execute(
-                update(users_table)
-                .where(
-                    _users.id == row.user_id,
-                    _users.hashed_password == checked_hash,
-                    enabled(_users.id),
-                )
-                .values(session_id=row.id_digest)
-            )
-            if not claimed.rowcount:
-                return False
-            # users.session_id moved: cached checks of this user's sessions carry it.
-            work.announce(row.user_id)
-            work.execute(
-                delete(sessions_table).where(
-                    _sessions.user_id == row.user_id,
-                    (_sessions.expires_at <= row.created_at)
-                    | (_sessions.last_used_at <= idle_since),
-                )
-            )
-            work.execute(insert(sessions_table).values(**asdict(row)))
+        try:
+            with self._transaction() as work:
+                self._claim_user(work, row, checked_version, spend_pending)
+                self._add_session(work, row, idle_since)
+        except _NotClaimedError:
+            return False
         return True
+
+    @staticmethod
+    def _claim_user(
+        work: UnitOfWork, row: NewSession, checked_version: int, spend_pending: int | None
+    ) -> None:
+        claimed = work.execute(
+            update(users_table)
+            .where(
+                _users.id == row.user_id,
+                _users.credential_version == checked_version,
+                enabled(_users.id),
+            )
+            .values(session_id=row.id_digest)
+        )
+        if not claimed.rowcount:
+            raise _NotClaimedError
+        if spend_pending is not None and not spend_pending_login(work, spend_pending):
+            raise _NotClaimedError  # rolls the claim back
+
+    @staticmethod
+    def _add_session(work: UnitOfWork, row: NewSession, idle_since: datetime) -> None:
+        # users.session_id moved: cached checks of this user's sessions carry it.
+        work.announce(row.user_id)
+        work.execute(
+            delete(sessions_table).where(
+                _sessions.user_id == row.user_id,
+                (_sessions.expires_at <= row.created_at) | (_sessions.last_used_at <= idle_since),
+            )
+        )
+        work.execute(insert(sessions_table).values(**asdict(row)))
 
     def find_live_session(self, id_digest: str, window: LiveWindow) -> LiveSession | None:
         """Return the live session with this digest and its enabled user, or None.
@@ -160,6 +201,10 @@ class SessionStore(Store):
             expires_at=as_utc(row.expires_at),
             hashed_password=row.hashed_password,
             newest_session=row.session_id,
+            amr=tuple(row.amr.split()),
+            aal=row.aal,
+            authenticated_at=as_utc(row.authenticated_at),
+            credential_version=row.credential_version,
         )
 
     def touch_session(self, session_id: int, now: datetime) -> None:
@@ -220,6 +265,18 @@ class SessionStore(Store):
         )
         with self._connect() as connection:
             return int(connection.scalar(statement) or 0)
+
+    @rerun_once_if_disconnected
+    def record_authentication(self, user_id: int, session_id: int, now: datetime) -> None:
+        """Record that the session's user authenticated again at `now` (re-authentication)."""
+        with self._transaction() as work:
+            work.execute(
+                update(sessions_table)
+                .where(_sessions.id == session_id, _sessions.user_id == user_id)
+                .values(authenticated_at=now)
+            )
+            # Cached checks of this user's sessions carry authenticated_at: they must reload.
+            work.announce(user_id)
 
     @rerun_once_if_disconnected
     def delete_session(self, user_id: int, session_id: int) -> bool:

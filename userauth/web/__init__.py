@@ -22,6 +22,7 @@ from userauth.web.cors import install_cors
 from userauth.web.devices import install_device_cookies
 from userauth.web.docs import configure_api_documentation
 from userauth.web.errors import register_error_handlers
+from userauth.web.factor_routes import factors_api
 from userauth.web.gate import gate
 from userauth.web.hot_path import HotPath
 from userauth.web.limits import install_rate_limits
@@ -65,6 +66,7 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     app.extensions["userauth"] = auth
     app.register_blueprint(api)
     app.register_blueprint(gate)
+    app.register_blueprint(factors_api)
     install_cors(app, settings)
     install_cookie_tossing_checks(app)
     install_body_checks(app)

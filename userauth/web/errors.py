@@ -20,12 +20,19 @@ from userauth.db.outages import outage_cause
 from userauth.errors import (
     AuthError,
     EmailTakenError,
+    FactorAlreadyEnabledError,
+    FactorNotFoundError,
     InvalidEmailError,
     InvalidSessionError,
     InvalidTokenError,
+    LoginChallengeError,
+    NoPendingEnrolmentError,
     PasswordPolicyError,
+    ReauthenticationRequiredError,
     SessionNotFoundError,
+    TooManyCodesError,
     UnknownEmailError,
+    WrongCodeError,
     WrongPasswordError,
 )
 
@@ -39,6 +46,13 @@ class LoginFailedError(AuthError):
         super().__init__("wrong email or password")
 
 
+class EnrolmentCodeError(AuthError):
+    """A wrong code confirming an enrolment (PUT /factors/totp): a bad request, not a login."""
+
+    def __init__(self) -> None:
+        super().__init__("wrong code")
+
+
 # status, and the message when the contract fixes one (else str(error) is shown).
 ERROR_TABLE: dict[type[AuthError], tuple[int, str | None]] = {
     InvalidEmailError: (400, None),
@@ -50,6 +64,15 @@ ERROR_TABLE: dict[type[AuthError], tuple[int, str | None]] = {
     InvalidTokenError: (403, None),
     WrongPasswordError: (403, None),
     SessionNotFoundError: (404, None),
+    # Second factors (web/factor_routes.py).
+    EnrolmentCodeError: (400, None),
+    LoginChallengeError: (401, None),
+    WrongCodeError: (401, None),
+    ReauthenticationRequiredError: (401, None),
+    TooManyCodesError: (429, None),
+    FactorNotFoundError: (404, None),
+    FactorAlreadyEnabledError: (409, None),
+    NoPendingEnrolmentError: (409, None),
 }
 
 # A database outage: clients are asked to come back, as PostgreSQL restarts in seconds.

@@ -7,6 +7,7 @@ carrying the original URL (rebuilt from X-Forwarded-Proto/Host/Uri) if its host 
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import quote, urlencode
 
 from apiflask import APIBlueprint
@@ -39,17 +40,27 @@ gate = APIBlueprint("gate", __name__)
     security=SESSION_COOKIE_SCHEME,
     responses=responses(
         {
-            302: {"description": "No live session, redirect mode: the login page."},
-            401: "No live session.",
+            302: {
+                "description": "No live session (of the level asked), redirect mode: the "
+                "login page."
+            },
+            401: "No live session, or (aal=2) one made without a second factor.",
             503: UNAVAILABLE,
         }
     ),
 )
-def verify(query: dict[str, bool]) -> Response | WerkzeugResponse:
-    """Forward-auth gate: 200 and the identity headers for a live session, else 401 (or 302)."""
+def verify(query: dict[str, Any]) -> Response | WerkzeugResponse:
+    """Forward-auth gate: 200 and the identity headers for a live session, else 401 (or 302).
+
+    With `aal=2`, a session made without a second factor is answered as no session: the
+    redirect mode sends the person to log in again, with the second step (NIST SP 800-63B
+    4.2). The 200 carries the session's level in a header (USERAUTH_GATE_AAL_HEADER).
+    """
     auth: Auth = current_app.extensions["userauth"]
     settings = auth.settings
     live = current_session()
+    if live is not None and live.aal < query["aal"]:
+        live = None
     if live is None:
         if query["redirect"]:
             return redirect(login_location(settings), code=302)
@@ -59,6 +70,7 @@ def verify(query: dict[str, bool]) -> Response | WerkzeugResponse:
     response = jsonify(id=live.user_id, email=live.email)
     response.headers[settings.gate_user_header] = str(live.user_id)
     response.headers[settings.gate_email_header] = header_value(live.email)
+    response.headers[settings.gate_aal_header] = str(live.aal)
     return response
 
 

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 
 PROFILE = "/profile"
 GATE = "/auth/verify"
+# The gate's query strings answered here, and the assurance level each asks for.
+_LEVELS = {"aal=1": 1, "aal=2": 2}
 
 
 class HotPath:
@@ -40,6 +42,7 @@ class HotPath:
         self._cookie_name = auth.settings.session_cookie_name
         self._user_header = auth.settings.gate_user_header
         self._email_header = auth.settings.gate_email_header
+        self._aal_header = auth.settings.gate_aal_header
         self._security_headers = list(security_headers)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
@@ -56,6 +59,7 @@ class HotPath:
             headers = [
                 (self._user_header, str(live.user_id)),
                 (self._email_header, header_value(live.email)),
+                (self._aal_header, str(live.aal)),
             ]
         start_response(
             "200 OK",
@@ -71,10 +75,13 @@ class HotPath:
 
     def _cached_session(self, environ: WSGIEnvironment) -> LiveSession | None:
         """Return the session the cache answers for, when this request may be answered here."""
+        path = environ.get("PATH_INFO")
+        query = environ.get("QUERY_STRING")
         if (
-            environ.get("PATH_INFO") not in (PROFILE, GATE)
+            path not in (PROFILE, GATE)
             or environ.get("REQUEST_METHOD") != "GET"
-            or environ.get("QUERY_STRING")
+            # The gate's level demands are answered here; any other query goes to Flask.
+            or (query and (path != GATE or query not in _LEVELS))
             # CORS answers carry headers only Flask-CORS writes.
             or "HTTP_ORIGIN" in environ
         ):
@@ -86,7 +93,11 @@ class HotPath:
         # Several copies (cookie tossing): Flask answers that there is no session, and clears them.
         if len(session_ids) != 1:
             return None
-        return self._sessions.cached(session_ids[0])
+        live = self._sessions.cached(session_ids[0])
+        # A session below the level asked: Flask answers it (401, or 302 in redirect mode).
+        if live is not None and query and live.aal < _LEVELS[query]:
+            return None
+        return live
 
 
 # As Flask's jsonify outside debug: compact, keys sorted, ASCII. One encoder for every answer

@@ -39,7 +39,9 @@ _GROUP = "rate_limit_group"
 REDIS_TIMEOUT_SECONDS = 0.25
 # Scopes that count failed attempts at a password: reserved before it is checked, and
 # cleared when it is right.
-_FAILURE_SCOPES = frozenset({"login-failures", "device-failures", "password-change"})
+_FAILURE_SCOPES = frozenset(
+    {"login-failures", "device-failures", "password-change", "reauthenticate"}
+)
 # Where a view leaves, in flask.g, that it proved the password right (password_proven).
 _PROVEN = "userauth_password_proven"
 
@@ -191,8 +193,9 @@ def _settle(limiter: Limiter) -> Callable[[Response], Response]:
             # Retry-After tells a client to wait: a success has nothing to wait for.
             response.headers.pop("Retry-After", None)
         # Only a view that checked a password and found it right clears the failures: a
-        # success status alone is not proof (a page's redirect to the login form is a 302).
-        if response.status_code in SUCCESS and g.get(_PROVEN, False):
+        # status is not proof (a page's redirect to the login form is a 302, and a right
+        # password that needs a second factor is a 401): the view says so (password_proven).
+        if g.get(_PROVEN, False):
             _clear_failures(limiter)
         return response
 
@@ -296,6 +299,13 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
         # A stolen session must not become a way around the failed-login limit.
         "password-change": [
             kinds.per_key(settings.ratelimit_login_failures, "password-change", _session)
+        ],
+        # The second step of a login: per address here; per account, wrong codes are counted
+        # exactly in the database (second_factors.py), so parallel guesses cannot slip by.
+        "second-factor": kinds.per_address(settings.ratelimit_login, "second-factor"),
+        # Re-authentication and enrolment codes, per session, as password changes.
+        "reauthenticate": [
+            kinds.per_key(settings.ratelimit_login_failures, "reauthenticate", _session)
         ],
     }
 

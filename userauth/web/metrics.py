@@ -12,10 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Protocol
 
+from flask import request
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
+
+from userauth.credentials import LoginOutcome
 
 
 class Dependencies(Protocol):
@@ -38,9 +41,22 @@ class Dependencies(Protocol):
 METRIC_METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
 OTHER_METHOD = "OTHER"
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
-# The login route's statuses, as the outcomes the metric counts; other statuses (bad input)
-# are not login attempts.
-LOGIN_OUTCOMES = {200: "success", 401: "failure", 429: "limited"}
+# Where a login route leaves the domain's outcome for the metric (record_login_outcome): a
+# right password that needs a second factor is its own outcome, not a failure.
+LOGIN_OUTCOME_KEY = "userauth.login_outcome"
+OUTCOME_LABELS = {
+    LoginOutcome.SUCCEEDED: "success",
+    LoginOutcome.FAILED: "failure",
+    LoginOutcome.SECOND_FACTOR_REQUIRED: "second_factor_required",
+}
+# The login routes; a 429 there (the limiter answered, the domain never ran) is "limited".
+LOGIN_ROUTES = frozenset({"/sessions", "/sessions/second-factor"})
+LIMITED = "limited"
+
+
+def record_login_outcome(outcome: LoginOutcome) -> None:
+    """Leave this request's login outcome for the metrics (read when it is answered)."""
+    request.environ[LOGIN_OUTCOME_KEY] = OUTCOME_LABELS[outcome]
 
 
 def metric_method(method: str) -> str:
@@ -77,8 +93,8 @@ class _DatabaseGauges(Collector):
             )
 
 
-# A request's metric children: its count, its latency, and its login outcome if a login.
-_Children = tuple[Counter, Histogram, Counter | None]
+# A request's metric children: its count and its latency.
+_Children = tuple[Counter, Histogram]
 
 
 class Metrics:
@@ -106,7 +122,8 @@ class Metrics:
         )
         self.logins = Counter(
             "userauth_logins",
-            "Login attempts (POST /sessions) by outcome: success, failure, limited.",
+            "Login attempts (POST /sessions, POST /sessions/second-factor) by outcome: success, "
+            "failure, second_factor_required, limited.",
             ["outcome"],
             registry=own,
         )
@@ -125,29 +142,35 @@ class Metrics:
         # once. Bounded: routes are URL rules, methods are folded, statuses come from our code.
         self._children: dict[tuple[str, str, int], _Children] = {}
 
-    def observe(self, route: str, method: str, status: int, seconds: float) -> None:
-        """Count one answered request; `route` is a URL rule, `seconds` its duration."""
+    def observe(
+        self,
+        route: str,
+        method: str,
+        status: int,
+        seconds: float,
+        login_outcome: str | None = None,
+    ) -> None:
+        """Count one answered request; `route` is a URL rule, `seconds` its duration,
+        `login_outcome` what the domain said of a login (record_login_outcome)."""
         method = metric_method(method)
         key = (route, method, status)
         children = self._children.get(key)
         if children is None:
             children = self._children[key] = self._children_for(route, method, status)
-        count, latency, login = children
+        count, latency = children
         count.inc()
         latency.observe(seconds)
-        if login is not None:
-            login.inc()
+        if login_outcome is None and status == 429 and route in LOGIN_ROUTES:
+            login_outcome = LIMITED
+        if login_outcome is not None:
+            self.logins.labels(login_outcome).inc()
 
     def exposition(self) -> bytes:
         """Return every metric in Prometheus's text format (CONTENT_TYPE)."""
         return generate_latest(self.registry)
 
     def _children_for(self, route: str, method: str, status: int) -> _Children:
-        login = None
-        if route == "/sessions" and method == "POST" and status in LOGIN_OUTCOMES:
-            login = self.logins.labels(LOGIN_OUTCOMES[status])
         return (
             self.requests.labels(route, method, str(int(status))),
             self.latency.labels(route, method),
-            login,
         )

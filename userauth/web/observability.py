@@ -20,7 +20,7 @@ from userauth import logs
 from userauth.auth import Auth
 from userauth.db.outages import outage_cause
 from userauth.settings import Settings
-from userauth.web.metrics import CONTENT_TYPE, Metrics
+from userauth.web.metrics import CONTENT_TYPE, LOGIN_OUTCOME_KEY, Metrics
 from userauth.web.schemas import (
     METRICS_TOKEN_SCHEME,
     Status,
@@ -204,7 +204,7 @@ class _RequestObserver:
         else:  # Flask never saw it (a middleware answered, or the app failed before routing)
             route = UNMATCHED_ROUTE
             method, path = environ.get("REQUEST_METHOD", "").upper(), environ.get("PATH_INFO", "")
-        self._metrics.observe(route, method, status, seconds)
+        self._metrics.observe(route, method, status, seconds, environ.get(LOGIN_OUTCOME_KEY))
         # The path only: query strings, cookies and bodies can carry passwords and tokens.
         fields = {
             "request_id": request_id,

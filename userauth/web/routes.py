@@ -10,10 +10,12 @@ from apiflask import APIBlueprint
 from flask import Response, current_app, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from userauth.auth import Auth, Client
+from userauth.auth import Auth, Client, LoginOutcome
 from userauth.web.devices import remember_device
 from userauth.web.errors import LoginFailedError
+from userauth.web.factor_routes import second_factor_required
 from userauth.web.limits import password_proven, rate_limited
+from userauth.web.metrics import record_login_outcome
 from userauth.web.schemas import (
     BROWSER_TO_PAGES,
     CROSS_SITE,
@@ -116,7 +118,9 @@ def register(body: dict[str, str]) -> Response:
     responses=responses(
         {
             200: {"headers": SET_COOKIE},
-            401: "Wrong email or password, or a disabled account.",
+            401: "Wrong email or password, or a disabled account. Or: the password is right "
+            'and the account has a second factor: {"message": "second factor required", '
+            '"factors": [...]} and the login_challenge cookie (POST /sessions/second-factor).',
             403: CROSS_SITE_ONLY,
             413: TOO_LARGE,
             415: UNSUPPORTED_BODY,
@@ -126,9 +130,15 @@ def register(body: dict[str, str]) -> Response:
     )
 )
 def login(body: dict[str, str]) -> Response:
-    """Log in: a new device session in the session_id cookie."""
+    """Log in: a new device session in the session_id cookie, or (an account with a second
+    factor) 401 "second factor required" and the login_challenge cookie for the next step."""
     email, password = body["email"], body["password"]
     result = _auth().login(email, password, _client())
+    record_login_outcome(result.outcome)
+    if result.outcome is LoginOutcome.SECOND_FACTOR_REQUIRED:
+        # The password was right: its failure counts clear, as for a success.
+        password_proven()
+        return second_factor_required(result)
     if not result.succeeded or result.session_id is None:
         raise LoginFailedError
     password_proven()
@@ -231,6 +241,8 @@ def list_sessions() -> Response:
                 "device": view.device,
                 "client_address": view.client_address,
                 "current": view.current,
+                "factors": list(view.factors),
+                "authenticated_at": (view.authenticated_at or view.created_at).isoformat(),
             }
             for view in views
         ]

@@ -129,6 +129,17 @@ class SessionView(Schema):
     )
     client_address = String(required=True)
     current = Boolean(required=True, metadata={"description": "This is the request's session."})
+    factors = List(
+        String(),
+        required=True,
+        metadata={"description": 'How it was made, RFC 8176 amr values: ["pwd"], ["pwd", "otp"].'},
+    )
+    authenticated_at = DateTime(
+        required=True,
+        metadata={
+            "description": "When its user last authenticated (logged in or re-authenticated)."
+        },
+    )
 
 
 class SessionList(Schema):
@@ -153,6 +164,14 @@ class GateQuery(Schema):
     redirect = Boolean(
         load_default=False,
         metadata={"description": "true: answer 302 to the login page instead of 401."},
+    )
+    aal = Integer(
+        load_default=1,
+        validate=OneOf([1, 2], error="must be 1 or 2"),
+        metadata={
+            "description": "The assurance level the session must have (NIST SP 800-63B): 2 "
+            "needs a second factor; a session below it is answered as no session."
+        },
     )
 
 

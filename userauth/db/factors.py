@@ -1,0 +1,258 @@
+"""Second factors at rest: factors, recovery codes, and the wrong-code budget per account."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from userauth.clock import as_utc
+from userauth.db.base import Store, UnitOfWork, change_credentials, rerun_once_if_disconnected
+from userauth.models import (
+    code_failures_table,
+    factors_table,
+    pending_logins_table,
+    recovery_codes_table,
+)
+
+_factors = factors_table.c
+_codes = recovery_codes_table.c
+_failures = code_failures_table.c
+_pending = pending_logins_table.c
+
+
+@dataclass(frozen=True)
+class StoredFactor:
+    """A factor row: its sealed secret stays out of `repr`."""
+
+    id: int
+    user_id: int
+    type: str
+    created_at: datetime
+    confirmed_at: datetime | None
+    last_used_at: datetime | None
+    last_step: int | None
+    secret: str | None = field(default=None, repr=False)
+
+
+class FactorStore(Store):
+    """Factors (TOTP), recovery codes and wrong-code budgets."""
+
+    @rerun_once_if_disconnected
+    def factors_of(self, user_id: int) -> Sequence[StoredFactor]:
+        """Return the user's factors, confirmed or not, oldest first."""
+        statement = select(factors_table).where(_factors.user_id == user_id).order_by(_factors.id)
+        with self._connect() as connection:
+            return [_factor(row) for row in connection.execute(statement)]
+
+    @rerun_once_if_disconnected
+    def begin_factor(self, user_id: int, kind: str, sealed: str, now: datetime) -> bool:
+        """Store an unconfirmed factor, replacing an unconfirmed one of this type; tell
+        whether it was stored (False: a confirmed one exists)."""
+        with self._transaction() as work:
+            work.execute(
+                delete(factors_table).where(
+                    _factors.user_id == user_id,
+                    _factors.type == kind,
+                    _factors.confirmed_at.is_(None),
+                )
+            )
+            exists = work.execute(
+                select(_factors.id).where(_factors.user_id == user_id, _factors.type == kind)
+            ).first()
+            if exists is not None:
+                return False
+            work.execute(
+                insert(factors_table).values(
+                    user_id=user_id, type=kind, secret=sealed, created_at=now
+                )
+            )
+        return True
+
+    @rerun_once_if_disconnected
+    def use_step(self, factor_id: int, step: int, now: datetime) -> bool:
+        """Record that the factor accepted the code of time step `step`; tell whether it is
+        the first use of that step or a later one (RFC 6238 5.2: a code is accepted once).
+
+        One conditional UPDATE: of two workers accepting the same code, one wins.
+        """
+        with self._transaction() as work:
+            result = work.execute(
+                update(factors_table)
+                .where(
+                    _factors.id == factor_id,
+                    _factors.last_step.is_(None) | (_factors.last_step < step),
+                )
+                .values(last_step=step, last_used_at=now)
+            )
+            return bool(result.rowcount)
+
+    @rerun_once_if_disconnected
+    def confirm_factor(
+        self,
+        factor_id: int,
+        step: int,
+        now: datetime,
+        code_digests: Sequence[str],
+        *,
+        keep_session: int,
+    ) -> bool:
+        """Confirm a factor at its first accepted step, replace the user's recovery codes,
+        and apply the credential change rule (base.change_credentials); tell whether."""
+        with self._transaction() as work:
+            confirmed = work.execute(
+                update(factors_table)
+                .where(_factors.id == factor_id, _factors.confirmed_at.is_(None))
+                .values(confirmed_at=now, last_step=step, last_used_at=now)
+                .returning(_factors.user_id)
+            ).first()
+            if confirmed is None:
+                return False
+            user_id = int(confirmed.user_id)
+            _replace_codes(work, user_id, code_digests, now)
+            change_credentials(work, user_id, keep_session=keep_session)
+        return True
+
+    @rerun_once_if_disconnected
+    def remove_factors(self, user_id: int, *, keep_session: int | None) -> bool:
+        """Delete every factor and recovery code of the user, as a credential change; tell
+        whether there was a confirmed factor."""
+        with self._transaction() as work:
+            removed = work.execute(
+                delete(factors_table).where(
+                    _factors.user_id == user_id, _factors.confirmed_at.is_not(None)
+                )
+            )
+            delete_factor_rows(work, user_id)
+            change_credentials(work, user_id, keep_session=keep_session)
+            return bool(removed.rowcount)
+
+    @rerun_once_if_disconnected
+    def replace_recovery_codes(
+        self, user_id: int, digests: Sequence[str], now: datetime, *, keep_session: int
+    ) -> None:
+        """Replace the user's recovery codes (the old list dies), as a credential change."""
+        with self._transaction() as work:
+            _replace_codes(work, user_id, digests, now)
+            change_credentials(work, user_id, keep_session=keep_session)
+
+    @rerun_once_if_disconnected
+    def spend_recovery_code(self, user_id: int, digest: str) -> bool:
+        """Delete the user's recovery code with this digest; tell whether it was there
+        (of two requests spending one code, one wins)."""
+        with self._transaction() as work:
+            result = work.execute(
+                delete(recovery_codes_table).where(
+                    _codes.user_id == user_id, _codes.digest == digest
+                )
+            )
+            return bool(result.rowcount)
+
+    @rerun_once_if_disconnected
+    def count_recovery_codes(self, user_id: int) -> int:
+        """Count the user's unused recovery codes."""
+        statement = select(func.count()).select_from(recovery_codes_table)
+        with self._connect() as connection:
+            return int(connection.scalar(statement.where(_codes.user_id == user_id)) or 0)
+
+    @rerun_once_if_disconnected
+    def sealed_secrets(self) -> Sequence[tuple[int, str]]:
+        """Return (factor id, sealed secret) of every factor holding one (re-encryption)."""
+        statement = select(_factors.id, _factors.secret).where(_factors.secret.is_not(None))
+        with self._connect() as connection:
+            return [(row.id, row.secret) for row in connection.execute(statement)]
+
+    @rerun_once_if_disconnected
+    def reseal_secret(self, factor_id: int, old: str, new: str) -> bool:
+        """Replace a sealed secret by the same secret sealed again, unless it changed."""
+        with self._transaction() as work:
+            result = work.execute(
+                update(factors_table)
+                .where(_factors.id == factor_id, _factors.secret == old)
+                .values(secret=new)
+            )
+            return bool(result.rowcount)
+
+    # The wrong-code budget.
+
+    def reserve_code_attempt(
+        self, user_id: int, now: datetime, window_start: datetime, limit: int
+    ) -> bool:
+        """Take one attempt from the user's budget of `limit` per window (a window begun
+        after `window_start` is current); tell whether one was left.
+
+        Counted before the code is checked, by conditional UPDATEs that PostgreSQL re-checks
+        after waiting for the row lock (SQLite runs one writer at a time): parallel requests
+        cannot all pass before the first failure counts, and none is counted twice.
+        """
+        try:
+            return self._reserve(user_id, now, window_start, limit)
+        except IntegrityError:
+            # Another request inserted the user's first count meanwhile: count on its row.
+            return self._reserve(user_id, now, window_start, limit)
+
+    @rerun_once_if_disconnected
+    def _reserve(self, user_id: int, now: datetime, window_start: datetime, limit: int) -> bool:
+        current = (_failures.user_id == user_id) & (_failures.window_started_at > window_start)
+        take = (
+            update(code_failures_table)
+            .where(current, _failures.count < limit)
+            .values(count=_failures.count + 1)
+        )
+        restart = (
+            update(code_failures_table)
+            .where(_failures.user_id == user_id, _failures.window_started_at <= window_start)
+            .values(count=1, window_started_at=now)
+        )
+        with self._transaction() as work:
+            # Take from the current window; else begin a new one; else (another request
+            # began it meanwhile) take from that one.
+            for statement in (take, restart, take):
+                if work.execute(statement).rowcount:
+                    return True
+            exists = work.execute(select(_failures.user_id).where(_failures.user_id == user_id))
+            if exists.first() is not None:
+                return False
+            work.execute(
+                insert(code_failures_table).values(user_id=user_id, count=1, window_started_at=now)
+            )
+            return True
+
+    @rerun_once_if_disconnected
+    def clear_code_attempts(self, user_id: int) -> None:
+        """Forget the user's counted attempts (a right code was given)."""
+        with self._transaction() as work:
+            work.execute(delete(code_failures_table).where(_failures.user_id == user_id))
+
+
+def delete_factor_rows(work: UnitOfWork, user_id: int) -> None:
+    """Delete every factor, recovery code, pending login and wrong-code count of a user."""
+    for table in (factors_table, recovery_codes_table, pending_logins_table, code_failures_table):
+        work.execute(delete(table).where(table.c.user_id == user_id))
+
+
+def _replace_codes(work: UnitOfWork, user_id: int, digests: Sequence[str], now: datetime) -> None:
+    work.execute(delete(recovery_codes_table).where(_codes.user_id == user_id))
+    work.execute(
+        insert(recovery_codes_table),
+        [{"user_id": user_id, "digest": digest, "created_at": now} for digest in digests],
+    )
+
+
+def _factor(row: object) -> StoredFactor:
+    def moment(value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    return StoredFactor(
+        id=row.id,  # type: ignore[attr-defined]
+        user_id=row.user_id,  # type: ignore[attr-defined]
+        type=row.type,  # type: ignore[attr-defined]
+        created_at=as_utc(row.created_at),  # type: ignore[attr-defined]
+        confirmed_at=moment(row.confirmed_at),  # type: ignore[attr-defined]
+        last_used_at=moment(row.last_used_at),  # type: ignore[attr-defined]
+        last_step=row.last_step,  # type: ignore[attr-defined]
+        secret=row.secret,  # type: ignore[attr-defined]
+    )

@@ -1,0 +1,158 @@
+"""Enrolling, listing and removing an account's second factors (TOTP with recovery codes).
+
+Every change here is a credential change (db.change_credentials): the account's other
+sessions and pending logins end, the session it was made in stays. Enrolling, removing and
+regenerating need a recent authentication (reauthentication.py), so a session left open on
+a shared computer cannot lock its owner out or keep a way in (OWASP Multifactor
+Authentication cheat sheet, "changing factors").
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from userauth.audit import Audit, Client
+from userauth.db import DB, LiveSession
+from userauth.errors import (
+    FactorAlreadyEnabledError,
+    FactorNotFoundError,
+    NoPendingEnrolmentError,
+    WrongCodeError,
+)
+from userauth.factors import recovery_code, totp
+from userauth.models import User
+from userauth.notices import Notices
+from userauth.reauthentication import Reauthentication
+from userauth.secret_box import SecretBox
+
+
+@dataclass(frozen=True)
+class TotpEnrolment:
+    """A TOTP factor begun: its seed (base32) and the otpauth:// URI for the QR code."""
+
+    secret: str = field(repr=False)
+    otpauth_uri: str = field(repr=False)
+
+
+@dataclass(frozen=True)
+class FactorView:
+    """What a user sees of one of their factors."""
+
+    type: str
+    created_at: datetime
+    last_used_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FactorList:
+    """An account's confirmed factors and how many recovery codes it has left."""
+
+    factors: list[FactorView]
+    recovery_codes_left: int
+
+
+class Enrolment:
+    """Begin, confirm, remove and list second factors."""
+
+    def __init__(
+        self,
+        db: DB,
+        box: SecretBox,
+        reauthentication: Reauthentication,
+        audit: Audit,
+        notices: Notices,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db = db
+        self._box = box
+        self._reauth = reauthentication
+        self._audit = audit
+        self._notices = notices
+        self._clock = clock
+
+    def begin_totp(self, live: LiveSession) -> TotpEnrolment:
+        """Draw a new TOTP seed for the account, pending until a code confirms it.
+
+        Raises:
+            ReauthenticationRequiredError: the session's last authentication is too old.
+            FactorAlreadyEnabledError: the account has TOTP already.
+        """
+        self._reauth.require_recent(live)
+        secret = totp.new_secret()
+        if not self._db.begin_factor(
+            live.user_id, totp.NAME, self._box.seal(secret), self._clock()
+        ):
+            raise FactorAlreadyEnabledError
+        return TotpEnrolment(secret=secret, otpauth_uri=totp.provisioning_uri(secret, live.email))
+
+    def confirm_totp(self, live: LiveSession, code: str, client: Client) -> list[str]:
+        """Confirm the pending TOTP seed with a code from it; return new recovery codes.
+
+        Raises:
+            NoPendingEnrolmentError: no TOTP enrolment was begun (or it is confirmed).
+            WrongCodeError: the code is not the seed's, now.
+        """
+        pending = [
+            f
+            for f in self._db.factors_of(live.user_id)
+            if f.type == totp.NAME and f.confirmed_at is None and f.secret is not None
+        ]
+        if not pending or pending[0].secret is None:
+            raise NoPendingEnrolmentError
+        now = self._clock()
+        step = totp.matching_step(self._box.open(pending[0].secret), code, now)
+        if step is None:
+            raise WrongCodeError
+        codes = recovery_code.new_codes()
+        digests = [recovery_code.digest(code) for code in codes]
+        if not self._db.confirm_factor(pending[0].id, step, now, digests, keep_session=live.id):
+            raise NoPendingEnrolmentError
+        self._audit.record("second_factor_enabled", live.user_id, client)
+        return codes
+
+    def disable_totp(self, live: LiveSession, client: Client) -> None:
+        """Remove the account's TOTP factor and its recovery codes.
+
+        Raises:
+            ReauthenticationRequiredError: the session's last authentication is too old.
+            FactorNotFoundError: the account has no TOTP factor.
+        """
+        self._reauth.require_recent(live)
+        if not self._db.remove_factors(live.user_id, keep_session=live.id):
+            raise FactorNotFoundError
+        self._audit.record("second_factor_disabled", live.user_id, client)
+
+    def regenerate_recovery_codes(self, live: LiveSession, client: Client) -> list[str]:
+        """Replace the account's recovery codes by new ones (the old list dies); return them.
+
+        Raises:
+            ReauthenticationRequiredError: the session's last authentication is too old.
+            FactorNotFoundError: the account has no confirmed second factor.
+        """
+        self._reauth.require_recent(live)
+        if not any(f.confirmed_at is not None for f in self._db.factors_of(live.user_id)):
+            raise FactorNotFoundError
+        codes = recovery_code.new_codes()
+        digests = [recovery_code.digest(code) for code in codes]
+        self._db.replace_recovery_codes(live.user_id, digests, self._clock(), keep_session=live.id)
+        self._audit.record("recovery_codes_regenerated", live.user_id, client)
+        return codes
+
+    def list(self, user_id: int) -> FactorList:
+        """Return the account's confirmed factors and its recovery codes left."""
+        views = [
+            FactorView(type=f.type, created_at=f.created_at, last_used_at=f.last_used_at)
+            for f in self._db.factors_of(user_id)
+            if f.confirmed_at is not None
+        ]
+        return FactorList(views, self._db.count_recovery_codes(user_id))
+
+    def reset(self, user: User, client: Client) -> bool:
+        """Remove every second factor of the account (an administrator's act: a lost
+        phone and lost codes); end its sessions, notify the owner. Tell whether it had one."""
+        had = self._db.remove_factors(user.id, keep_session=None)
+        self._audit.record("second_factors_reset", user.id, client)
+        self._notices.send(user, "factors_reset", client)
+        return had

@@ -1,0 +1,90 @@
+"""Logins as transactions: a first factor starts a pending login, a second completes it.
+
+A password that is right for an account with a second factor makes no session: it starts a
+pending login, whose random challenge goes to the browser in its own short-lived HttpOnly
+cookie (`login_challenge`) and only its digest is stored. Many may be pending per account
+(two devices logging in at once keep their own), each expires after LIFETIME, takes at most
+MAX_ATTEMPTS codes (counted before each is checked), and completes once: the session is made
+in the transaction that deletes the pending login, and only while the account's credential
+version is the one the password was checked under (db.change_credentials).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from userauth import tokens
+from userauth.audit import Audit, Client
+from userauth.db import DB
+from userauth.errors import LoginChallengeError
+from userauth.models import User
+from userauth.second_factors import SecondFactors
+from userauth.sessions import Sessions
+
+# OWASP Multifactor Authentication cheat sheet: the second step must follow the first soon.
+LIFETIME = timedelta(minutes=5)
+# Wrong codes a pending login takes before it is dead (the account has its own budget too).
+MAX_ATTEMPTS = 5
+
+
+@dataclass(frozen=True)
+class CompletedLogin:
+    """A login completed by its second factor: the session's id, and whose it is."""
+
+    user: User
+    session_id: str = field(repr=False)
+
+
+class LoginTransactions:
+    """Begin and complete pending logins."""
+
+    def __init__(
+        self,
+        db: DB,
+        sessions: Sessions,
+        second_factors: SecondFactors,
+        audit: Audit,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db = db
+        self._sessions = sessions
+        self._second = second_factors
+        self._audit = audit
+        self._clock = clock
+
+    def begin(self, user: User, amr: tuple[str, ...]) -> str:
+        """Start a pending login for a user whose first factor (`amr`) was proven; return
+        its challenge, the secret for the login_challenge cookie."""
+        challenge = tokens.new_token()
+        now = self._clock()
+        self._db.add_pending_login(
+            user.id, tokens.digest(challenge), amr, user.credential_version, now, now + LIFETIME
+        )
+        return challenge
+
+    def complete(self, challenge: str | None, code: str, client: Client) -> CompletedLogin:
+        """Prove the second factor of a pending login with a code; return the new session.
+
+        Raises:
+            LoginChallengeError: no live pending login has this challenge (unknown, expired,
+                spent, out of attempts, or its account's credentials or state changed).
+            TooManyCodesError: the account's budget of wrong codes is spent.
+            WrongCodeError: the code is wrong (the pending login stays, one attempt less).
+        """
+        if not tokens.looks_like_token(challenge):
+            raise LoginChallengeError
+        pending = self._db.try_pending_login(tokens.digest(challenge), self._clock(), MAX_ATTEMPTS)
+        if pending is None:
+            raise LoginChallengeError
+        user = self._db.find_enabled_user(pending.user_id)
+        if user is None or user.credential_version != pending.credential_version:
+            raise LoginChallengeError
+        method = self._second.prove(user, code, client)
+        amr = tuple(dict.fromkeys((*pending.amr, method)))
+        session_id = self._sessions.start(user, client=client, amr=amr, pending=pending.id)
+        if session_id is None:
+            raise LoginChallengeError  # spent by a parallel request, or credentials changed
+        self._audit.record("login", user.id, client)
+        return CompletedLogin(user=user, session_id=session_id)
