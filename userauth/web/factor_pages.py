@@ -21,7 +21,7 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from userauth.credentials import LoginResult
+from userauth.credentials import LoginOutcome, LoginResult
 from userauth.errors import (
     FactorAlreadyEnabledError,
     FactorNotFoundError,
@@ -37,6 +37,7 @@ from userauth.web.devices import remember_device
 from userauth.web.forms import CodeForm, LoginForm, RecoveryCodesForm, TotpSetupForm
 from userauth.web.limits import rate_limited
 from userauth.web.login_challenge import challenge_cookie, clear_challenge_cookie
+from userauth.web.metrics import record_login_outcome
 from userauth.web.qr import qr_svg
 from userauth.web.reauthentication import ask_again, has_second_factor, reauthenticated
 from userauth.web.session import current_session, set_session_cookie
@@ -53,6 +54,7 @@ DOWNLOAD_NAME = "recovery-codes.txt"
 
 
 @factor_pages.route("/login/code", methods=["GET", "POST"])
+@rate_limited("second-factor")
 def second_step() -> ResponseReturnValue:
     """The login's second step: a code from the app, or (`?use=recovery`) a recovery code."""
     form, target = page.form(CodeForm), page.next_target()
@@ -67,6 +69,7 @@ def second_step() -> ResponseReturnValue:
         try:
             result = page.auth().complete_login(challenge, page.text(form.code), page.client())
         except WrongCodeError as error:
+            record_login_outcome(LoginOutcome.FAILED)
             page.fail(form.code, page.message(error))
             form.code.data = ""
             return page.render("login_code.html", 401, form=form, next=target, recovery=recovery)
@@ -96,7 +99,7 @@ def two_factors_wanted(live: LiveSession, target: str) -> ResponseReturnValue | 
 
 
 @factor_pages.post("/account/totp")
-@rate_limited("password-change")
+@rate_limited("reauthenticate")
 def enable_totp() -> ResponseReturnValue:
     """Begin turning on TOTP: the QR code and the key to type, and the first code's form."""
     live = current_session()
@@ -138,7 +141,7 @@ def confirm_totp() -> ResponseReturnValue:
 
 
 @factor_pages.post("/account/totp/disable")
-@rate_limited("password-change")
+@rate_limited("reauthenticate")
 def disable_totp() -> ResponseReturnValue:
     """Turn TOTP off (its recovery codes go with it)."""
     live = current_session()
@@ -159,7 +162,7 @@ def disable_totp() -> ResponseReturnValue:
 
 
 @factor_pages.post("/account/recovery-codes")
-@rate_limited("password-change")
+@rate_limited("reauthenticate")
 def regenerate_codes() -> ResponseReturnValue:
     """Make new recovery codes, shown once; the old ones stop working."""
     live = current_session()
@@ -210,11 +213,12 @@ def _logged_in(result: LoginResult | None, target: str) -> WerkzeugResponse:
         flash(LOGIN_EXPIRED, "error")
         response = redirect(url_for("pages.login", next=target))
     else:
+        record_login_outcome(LoginOutcome.SUCCEEDED)
         response = redirect(target)
         set_session_cookie(response, result.session_id)
         if result.email is not None:
             remember_device(response, result.email)
-    clear_challenge_cookie(response)
+    clear_challenge_cookie(response, page.settings())
     return response
 
 

@@ -50,6 +50,7 @@ from userauth.web.forms import (
 )
 from userauth.web.limits import TOO_MANY, password_proven, rate_limited
 from userauth.web.login_challenge import set_challenge_cookie
+from userauth.web.metrics import record_login_outcome
 from userauth.web.session import clear_session_cookie, current_session, set_session_cookie
 
 # The same sentences the API answers, so a page reveals no more than the API does.
@@ -163,6 +164,7 @@ def login() -> ResponseReturnValue:
     if form.validate_on_submit():
         email = page.text(form.email)
         result = page.auth().login(email, page.text(form.password), page.client())
+        record_login_outcome(result.outcome)
         if result.succeeded and result.session_id is not None:
             password_proven()
             response = redirect(target)
@@ -173,7 +175,7 @@ def login() -> ResponseReturnValue:
             # The password was right: not a failure to count; the code comes next.
             password_proven()
             response = redirect(url_for("pages.factors.second_step", next=target))
-            set_challenge_cookie(response, result.challenge)
+            set_challenge_cookie(response, result.challenge, page.settings())
             return response
         page.fail(form.password, LOGIN_FAILED)
         return page.render("login.html", 401, form=form, next=target)

@@ -50,8 +50,8 @@ def reauthenticated(
         return live, _ask(live, action, form, 401)
     except TooManyCodesError as error:
         raise TooManyRequests from error
-    if password is not None:
-        password_proven()
+    # Right: the session's failed re-authentications are cleared (limits.password_proven).
+    password_proven()
     return live, None
 
 
