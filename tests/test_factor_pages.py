@@ -375,6 +375,23 @@ class TestTwoFactorsWanted:
         again = browser.get("/auth/login?aal=2&next=/dashboard")
         assert (again.status_code, again.location) == (302, "/dashboard")
 
+    def test_the_gates_redirect_mode_asks_a_one_factor_session_to_log_in_again(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        enrol(browser, clock)
+        forwarded = {
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "app.example.com",
+            "X-Forwarded-Uri": "/admin",
+        }
+        assert browser.get("/auth/verify?redirect=true", headers=forwarded).status_code == 200
+        sent = browser.get("/auth/verify?aal=2&redirect=true", headers=forwarded)
+        assert sent.status_code == 302
+        assert sent.location == ("/auth/login?next=https%3A%2F%2Fapp.example.com%2Fadmin&aal=2")
+        asked = browser.get(sent.location)
+        assert asked.status_code == 200
+        assert "log in again" in text(asked)
+
     def test_an_account_without_a_second_factor_is_told_to_turn_one_on(
         self, browser: FlaskClient
     ) -> None:
