@@ -251,6 +251,25 @@ class TestLogInWithTheSecondFactor:
         assert "Your login expired" in text(browser.get("/auth/login"))
 
 
+class TestLimits:
+    def test_the_page_and_the_api_count_codes_in_one_bucket(
+        self, make_auth: Callable[..., Auth], clock: FakeClock
+    ) -> None:
+        auth = make_auth(ratelimit_login="3/minute")
+        client = create_app(auth.settings, auth).test_client()
+        enrol(client, clock)
+        log_out(client)
+        log_in(client)
+        for _ in range(2):
+            assert client.post("/sessions/second-factor", data={"code": "000000"}).status_code == (
+                401
+            )
+        assert second_step(client, "000000").status_code == 401
+        refused = second_step(client, "000000")
+        assert refused.status_code == 429
+        assert "Too many attempts" in text(refused)
+
+
 class TestReauthentication:
     def test_past_the_window_turning_on_asks_for_the_password_then_goes_on(
         self, browser: FlaskClient, clock: FakeClock
