@@ -32,6 +32,10 @@ COMMANDS = [
     ["user", "enable"],
     ["user", "delete"],
     ["user", "revoke-sessions"],
+    ["user", "reset-factors"],
+    ["keys"],
+    ["keys", "generate"],
+    ["keys", "reencrypt"],
     ["audit"],
     ["audit", "list"],
     ["mail"],
@@ -40,7 +44,10 @@ COMMANDS = [
 
 
 def userauth(
-    *args: str, database_url: str = "sqlite:///unused.db", stdin: str | None = None
+    *args: str,
+    database_url: str = "sqlite:///unused.db",
+    stdin: str | None = None,
+    env: dict[str, str] | None = None,
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "userauth", *args],
@@ -48,6 +55,7 @@ def userauth(
             **os.environ,
             "DATABASE_URL": database_url,
             "USERAUTH_BCRYPT_ROUNDS": TEST_BCRYPT_ROUNDS,
+            **(env or {}),
         },
         input=stdin,
         capture_output=True,

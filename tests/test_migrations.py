@@ -564,6 +564,54 @@ class TestUpgradeToPublicSessionIds:
         assert "public_id" not in {c["name"] for c in inspect(engine).get_columns("sessions")}
 
 
+class TestUpgradeToSecondFactors:
+    """Revision 0007 (second factors) keeps every row: sessions, a pending reset, mail."""
+
+    @pytest.fixture
+    def bobs(self, database_url: str, engine: Engine, clock: FakeClock) -> dict[str, str]:
+        migrations.upgrade(database_url, "0002")
+        secrets = insert_at_0002(engine, clock())
+        migrations.upgrade(database_url, "0006")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO mail_jobs (kind, email, client_address, user_agent, attempts,"
+                    " due_at, created_at) VALUES ('reset', 'bob@example.com', '', '', 0,"
+                    " :now, :now)"
+                ),
+                {"now": clock()},
+            )
+        migrations.upgrade(database_url)
+        return secrets
+
+    def test_a_session_made_before_stays_live_as_a_password_session(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth], clock: FakeClock
+    ) -> None:
+        auth = make_auth()
+        live = auth.require_session(bobs["session_id"])
+        assert (live.amr, live.aal, live.authenticated_at) == (("pwd",), 1, clock())
+        [view] = auth.list_sessions(live)
+        assert view.factors == ("pwd",)
+
+    def test_the_pending_reset_still_resets_once_and_the_mail_job_stays(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth], engine: Engine
+    ) -> None:
+        auth = make_auth()
+        auth.update_password(bobs["token"], "a new password for bob")
+        with pytest.raises(InvalidTokenError):
+            auth.update_password(bobs["token"], "another new password")
+        assert count_rows(engine, "mail_jobs") == 1
+        assert auth.valid_login("bob@example.com", "a new password for bob")
+
+    def test_a_downgrade_keeps_the_sessions_and_mail(
+        self, bobs: dict[str, str], database_url: str, engine: Engine
+    ) -> None:
+        migrations.downgrade(database_url, "0006")
+        assert count_rows(engine, "sessions") == 1
+        assert count_rows(engine, "mail_jobs") == 1
+        assert "factors" not in inspect(engine).get_table_names()
+
+
 class TestBuildingADBOrAnApp:
     def test_building_a_db_creates_no_table(self, database_url: str, engine: Engine) -> None:
         DB(database_url).close()

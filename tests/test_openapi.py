@@ -25,6 +25,9 @@ DOCUMENTATION_BLUEPRINTS = ("openapi", "docs_assets")
 # Rate-limited routes (issue 5): each documents its 429 answer with a Retry-After header.
 LIMITED = [("/users", "post"), ("/sessions", "post"), ("/reset_password", "post")]
 LIMITED += [("/reset_password", "put"), ("/profile/password", "put")]
+# The second factor's (issue 24).
+LIMITED += [("/sessions/second-factor", "post"), ("/sessions/reauthenticate", "post")]
+LIMITED += [("/factors/totp", "put")]
 # The routes that read a body (issue 21 item 10): each documents its 415.
 BODY_ROUTES = LIMITED
 
@@ -104,7 +107,9 @@ class TestDocument:
         self, document: dict[str, Any], content_type: str
     ) -> None:
         forms = {
-            route: set(schema(document, op["requestBody"]["content"][content_type])["required"])
+            route: set(
+                schema(document, op["requestBody"]["content"][content_type]).get("required", [])
+            )
             for route, op in operations(document).items()
             if "requestBody" in op
         }
@@ -114,6 +119,10 @@ class TestDocument:
             ("/reset_password", "post"): {"email"},
             ("/reset_password", "put"): {"email", "reset_token", "new_password"},
             ("/profile/password", "put"): {"password", "new_password"},
+            ("/sessions/second-factor", "post"): {"code"},
+            ("/factors/totp", "put"): {"code"},
+            # The password or a code: either, so neither is required by itself.
+            ("/sessions/reauthenticate", "post"): set(),
         }
 
     def test_session_cookie_is_a_security_scheme(self, document: dict[str, Any]) -> None:
@@ -131,6 +140,12 @@ class TestDocument:
             ("/profile", "get"),
             ("/profile/password", "put"),
             ("/auth/verify", "get"),
+            ("/sessions/reauthenticate", "post"),
+            ("/factors", "get"),
+            ("/factors/totp", "post"),
+            ("/factors/totp", "put"),
+            ("/factors/totp", "delete"),
+            ("/factors/recovery-codes", "post"),
         }
 
     def test_metrics_document_their_optional_bearer_token(self, document: dict[str, Any]) -> None:

@@ -252,7 +252,11 @@ class TestAtRest:
             "due_at",
             "claimed_until",
             "created_at",
+            # The account and what the mail needs (issue 24): none for a reset.
+            "user_id",
+            "payload",
         }
+        assert (row["user_id"], row["payload"]) == (None, None)
 
 
 class TestSeveralWorkers:

@@ -360,13 +360,18 @@ class Auth:
         *,
         password: str | None = None,
         code: str | None = None,
-    ) -> None:
-        """Authenticate again within a session, with the password or a code.
+    ) -> LiveSession:
+        """Authenticate again within a session, with the password or a code; return the
+        session as it is now (its authenticated_at refreshed).
 
         Raises:
             WrongPasswordError, WrongCodeError, TooManyCodesError.
         """
-        self.reauthentication.reauthenticate(live, client, password=password, code=code)
+        return self.reauthentication.reauthenticate(live, client, password=password, code=code)
+
+    def pending_totp(self, live: LiveSession) -> TotpEnrolment | None:
+        """Return the TOTP enrolment begun and not yet confirmed (the same seed), or None."""
+        return self.enrolment.pending_totp(live)
 
     def require_recent_authentication(self, live: LiveSession) -> None:
         """Raise unless the session's user authenticated within USERAUTH_REAUTH_MINUTES.

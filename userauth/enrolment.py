@@ -87,6 +87,14 @@ class Enrolment:
             raise FactorAlreadyEnabledError
         return TotpEnrolment(secret=secret, otpauth_uri=totp.provisioning_uri(secret, live.email))
 
+    def pending_totp(self, live: LiveSession) -> TotpEnrolment | None:
+        """Return the enrolment begun and not confirmed yet (its seed again), or None."""
+        for factor in self._db.factors_of(live.user_id):
+            if factor.type == totp.NAME and factor.confirmed_at is None and factor.secret:
+                secret = self._box.open(factor.secret)
+                return TotpEnrolment(secret, totp.provisioning_uri(secret, live.email))
+        return None
+
     def confirm_totp(self, live: LiveSession, code: str, client: Client) -> list[str]:
         """Confirm the pending TOTP seed with a code from it; return new recovery codes.
 

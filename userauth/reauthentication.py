@@ -45,8 +45,9 @@ class Reauthentication:
         *,
         password: str | None = None,
         code: str | None = None,
-    ) -> None:
-        """Prove the session's user again, with the password or a second-factor code.
+    ) -> LiveSession:
+        """Prove the session's user again, with the password or a second-factor code; return
+        the session with its new authenticated_at (for a sensitive action in this request).
 
         Raises:
             WrongPasswordError: the password is wrong (or neither was given).
@@ -58,5 +59,6 @@ class Reauthentication:
         elif password is None or not password_factor.proves(live.user, password):
             self._audit.record("reauthentication_failed", live.user_id, client)
             raise WrongPasswordError
-        self._sessions.reauthenticated(live)
+        refreshed = self._sessions.reauthenticated(live)
         self._audit.record("reauthenticated", live.user_id, client)
+        return refreshed

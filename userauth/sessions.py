@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from userauth import device_names, idle_clock, tokens
@@ -143,9 +143,12 @@ class Sessions:
         )
         return session_id if added else None
 
-    def reauthenticated(self, live: LiveSession) -> None:
-        """Record that the session's user just authenticated again (its authenticated_at)."""
-        self._db.record_authentication(live.user_id, live.id, self._clock())
+    def reauthenticated(self, live: LiveSession) -> LiveSession:
+        """Record that the session's user just authenticated again; return the session as it
+        is now (cached copies of it are dropped: the store announces the change)."""
+        now = self._clock()
+        self._db.record_authentication(live.user_id, live.id, now)
+        return replace(live, authenticated_at=now)
 
     def authenticated_within(self, live: LiveSession, window: timedelta) -> bool:
         """Tell whether the session's user authenticated within `window` of now."""

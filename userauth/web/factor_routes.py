@@ -29,10 +29,14 @@ from userauth.web.login_challenge import (
 )
 from userauth.web.metrics import record_login_outcome
 from userauth.web.schemas import (
+    CROSS_SITE,
+    CROSS_SITE_ONLY,
     NO_SESSION,
     RATE_LIMITED,
     SESSION_COOKIE_SCHEME,
+    TOO_LARGE,
     UNAVAILABLE,
+    UNSUPPORTED_BODY,
     EmailAndMessage,
     Message,
     responses,
@@ -71,6 +75,9 @@ def second_factor_required(result: LoginResult) -> Response:
     responses=responses(
         {
             401: "The code is wrong, or the login_challenge cookie names no live pending login.",
+            403: CROSS_SITE_ONLY,
+            413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -107,7 +114,9 @@ def complete_login(body: dict[str, str]) -> WerkzeugResponse:
     responses=responses(
         {
             401: "The code is wrong.",
-            403: NO_SESSION + " Or: the password is wrong.",
+            403: NO_SESSION + " Or: the password is wrong." + CROSS_SITE,
+            413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
             503: UNAVAILABLE,
         }
@@ -162,7 +171,15 @@ def begin_totp() -> Response:
 @factors_api.doc(
     security=SESSION_COOKIE_SCHEME,
     responses=responses(
-        {400: "The code is wrong.", 403: NO_SESSION, 409: "No enrolment was begun."}
+        {
+            400: "The code is wrong.",
+            403: NO_SESSION + CROSS_SITE,
+            409: "No enrolment was begun.",
+            413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
+            429: RATE_LIMITED,
+            503: UNAVAILABLE,
+        }
     ),
 )
 def confirm_totp(body: dict[str, str]) -> Response:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from apiflask import Schema
 from apiflask.fields import DateTime, Integer, List, Nested, String
 from apiflask.validators import Length
+from marshmallow import ValidationError, validates_schema
 
 from userauth.web.schemas import _Body, _field
 
@@ -25,6 +28,11 @@ class Reauthentication(_Body):
         validate=Length(max=MAX_CODE_LENGTH, error="is too long"),
         metadata={"description": "A TOTP code or a recovery code (or give `password`)."},
     )
+
+    @validates_schema
+    def _one_proof(self, data: dict[str, Any], **_: Any) -> None:
+        if not (data.get("password") or data.get("code")):
+            raise ValidationError("password or code is required")
 
 
 class TotpBegun(Schema):
