@@ -1,6 +1,6 @@
 """The second factor's pages through Flask's test client: TOTP on, the login's second step,
 recovery codes, re-authentication, turning it off. Codes come from Debian's oathtool at the
-fake clock's time (tests/oathtool.py), an implementation independent of the service's."""
+fake clock's time (tests/second_factor.py), an implementation independent of the service's."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import FakeClock
-from tests.oathtool import totp_code
+from tests.second_factor import oathtool_code
 from tests.test_pages import EMAIL, PASSWORD, log_in, sign_up, submit
 from userauth.auth import Auth
 from userauth.web import create_app
@@ -50,20 +50,9 @@ def key_of(setup_page: TestResponse) -> str:
     return found.group(1).replace(" ", "")
 
 
-def confirm(client: FlaskClient, setup_page: TestResponse, code: str) -> TestResponse:
+def confirm(client: FlaskClient, code: str) -> TestResponse:
     """Send the setup page's form with `code`, as the browser would."""
-    uri = re.search(r'name="otpauth_uri" value="([^"]+)"', setup_page.get_data(as_text=True))
-    assert uri is not None
-    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', text(setup_page))
-    assert token is not None
-    return client.post(
-        "/auth/account/totp/confirm",
-        data={
-            "csrf_token": token.group(1),
-            "otpauth_uri": html.unescape(uri.group(1)),
-            "code": code,
-        },
-    )
+    return submit(client, "/auth/account/totp/confirm", "/auth/account", code=code)
 
 
 def enrol(client: FlaskClient, clock: FakeClock) -> tuple[str, list[str]]:
@@ -71,7 +60,7 @@ def enrol(client: FlaskClient, clock: FakeClock) -> tuple[str, list[str]]:
     sign_up(client)
     setup = begin(client)
     key = key_of(setup)
-    shown = confirm(client, setup, totp_code(key, clock()))
+    shown = confirm(client, oathtool_code(key, clock()))
     assert shown.status_code == 200, text(shown)
     return key, CODES.findall(text(shown))
 
@@ -116,12 +105,12 @@ class TestTurningOn:
     ) -> None:
         sign_up(browser)
         setup = begin(browser)
-        right = totp_code(key_of(setup), clock())
-        wrong = confirm(browser, setup, f"{(int(right) + 1) % 1_000_000:06d}")
+        right = oathtool_code(key_of(setup), clock())
+        wrong = confirm(browser, f"{(int(right) + 1) % 1_000_000:06d}")
         assert wrong.status_code == 400
         assert field_errors(wrong) == {"code": "wrong code"}
         assert key_of(wrong) == key_of(setup)
-        assert confirm(browser, wrong, right).status_code == 200
+        assert confirm(browser, right).status_code == 200
 
     def test_turning_on_twice_says_it_is_on_already(
         self, browser: FlaskClient, clock: FakeClock
@@ -193,7 +182,9 @@ class TestLogInWithTheSecondFactor:
         log_out(browser)
         log_in(browser, next="https://app.example.com/x")
         clock.advance(seconds=30)
-        answer = second_step(browser, totp_code(key, clock()), next="https://app.example.com/x")
+        answer = second_step(
+            browser, oathtool_code(key, clock()), next="https://app.example.com/x"
+        )
         assert (answer.status_code, answer.location) == (302, "https://app.example.com/x")
         assert browser.get("/profile").json == {"email": EMAIL}
 
@@ -246,7 +237,7 @@ class TestLogInWithTheSecondFactor:
         log_out(browser)
         log_in(browser)
         clock.advance(minutes=6)
-        answer = second_step(browser, totp_code(key, clock()))
+        answer = second_step(browser, oathtool_code(key, clock()))
         assert answer.location == "/auth/login?next=/auth/account"
         assert "Your login expired" in text(browser.get("/auth/login"))
 
@@ -305,7 +296,7 @@ class TestReauthentication:
             browser,
             "/auth/account/totp/disable",
             "/auth/account",
-            reauth_code=totp_code(key, clock()),
+            reauth_code=oathtool_code(key, clock()),
         )
         assert done.location == "/auth/account"
         assert "Two-factor authentication is off." in text(browser.get("/auth/account"))
@@ -354,7 +345,7 @@ class TestCsrfAndRendering:
         clock.advance(minutes=11)
         asked = begin(browser)
         setup = begin(browser, reauth_password=PASSWORD)
-        codes = confirm(browser, setup, totp_code(key_of(setup), clock()))
+        codes = confirm(browser, oathtool_code(key_of(setup), clock()))
         log_out(browser)
         log_in(browser)
         step = browser.get("/auth/login/code")
@@ -388,7 +379,7 @@ class TestTwoFactorsWanted:
         )
         assert again_in.location == "/auth/login/code?next=/dashboard"
         clock.advance(seconds=30)
-        assert second_step(browser, totp_code(key, clock()), next="/dashboard").location == (
+        assert second_step(browser, oathtool_code(key, clock()), next="/dashboard").location == (
             "/dashboard"
         )
         again = browser.get("/auth/login?aal=2&next=/dashboard")

@@ -1,6 +1,6 @@
 """Two-factor authentication in a real browser: turn it on, log out, log in with a code.
 
-The codes come from the test's own authenticator, Debian's oathtool (tests/oathtool.py), at
+The codes come from the test's own authenticator, Debian's oathtool (tests/second_factor.py), at
 the real time of the served process: never the same time step twice (a code accepted once is
 refused after), the next step when the current one is spent (the service accepts one step
 either side, RFC 6238 5.2), and never a sleep.
@@ -18,11 +18,13 @@ from playwright.sync_api import Browser, Page, expect
 
 from tests.browser.conftest import Stack, screenshot
 from tests.browser.test_pages import SCREENS, assert_fits, log_in, sign_up
-from tests.oathtool import STEP_SECONDS, totp_code
+from tests.second_factor import oathtool_code
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 ACCOUNT = re.compile(r"/auth/account$")
+# RFC 6238's time step, in seconds.
+STEP_SECONDS = 30
 
 
 class Authenticator:
@@ -35,7 +37,7 @@ class Authenticator:
     def code(self) -> str:
         step = max(int(time.time()) // STEP_SECONDS, self.last_step + 1)
         self.last_step = step
-        return totp_code(self.key, datetime.fromtimestamp(step * STEP_SECONDS, UTC))
+        return oathtool_code(self.key, datetime.fromtimestamp(step * STEP_SECONDS, UTC))
 
 
 def turn_on(page: Page, shot: str | None = None) -> tuple[Authenticator, list[str]]:

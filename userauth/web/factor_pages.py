@@ -13,7 +13,6 @@ Policy and its error pages apply here too.
 from __future__ import annotations
 
 import re
-from urllib.parse import parse_qs, urlsplit
 
 from apiflask import APIBlueprint
 from flask import flash, make_response, redirect, request, url_for
@@ -22,6 +21,7 @@ from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.credentials import LoginOutcome, LoginResult
+from userauth.enrolment import TotpEnrolment
 from userauth.errors import (
     FactorAlreadyEnabledError,
     FactorNotFoundError,
@@ -34,7 +34,7 @@ from userauth.errors import (
 from userauth.sessions import LiveSession
 from userauth.web import page
 from userauth.web.devices import remember_device
-from userauth.web.forms import CodeForm, LoginForm, RecoveryCodesForm, TotpSetupForm
+from userauth.web.forms import CodeForm, LoginForm, RecoveryCodesForm
 from userauth.web.limits import rate_limited
 from userauth.web.login_challenge import challenge_cookie, clear_challenge_cookie
 from userauth.web.metrics import record_login_outcome
@@ -115,29 +115,32 @@ def enable_totp() -> ResponseReturnValue:
     except FactorAlreadyEnabledError as error:
         _say(error)
         return redirect(url_for("pages.account"))
-    form = TotpSetupForm(formdata=None)
-    form.otpauth_uri.data = enrolment.otpauth_uri
-    return _setup_page(form, 200)
+    return _setup_page(enrolment, CodeForm(formdata=None), 200)
 
 
 @factor_pages.post("/account/totp/confirm")
 def confirm_totp() -> ResponseReturnValue:
     """Confirm the app with its first code: TOTP is on; the recovery codes are shown once."""
-    form, live = page.form(TotpSetupForm), current_session()
+    form, live = page.form(CodeForm), current_session()
     if live is None:
         return page.to_login()
-    if not form.validate_on_submit():
-        return _setup_page(form, 400)
-    try:
-        codes = page.auth().confirm_totp(live, page.text(form.code), page.client())
-    except WrongCodeError as error:
-        page.fail(form.code, page.message(error))
-        form.code.data = ""
-        return _setup_page(form, 400)
-    except NoPendingEnrolmentError as error:
-        _say(error)
+    if form.validate_on_submit():
+        try:
+            codes = page.auth().confirm_totp(live, page.text(form.code), page.client())
+        except WrongCodeError as error:
+            page.fail(form.code, page.message(error))
+            form.code.data = ""
+        except NoPendingEnrolmentError as error:
+            _say(error)
+            return redirect(url_for("pages.account"))
+        else:
+            return _codes_page(codes, "Two-factor authentication is on.")
+    # The same seed again (the person may have scanned it already), with the error.
+    enrolment = page.auth().pending_totp(live)
+    if enrolment is None:
+        _say(NoPendingEnrolmentError())
         return redirect(url_for("pages.account"))
-    return _codes_page(codes, "Two-factor authentication is on.")
+    return _setup_page(enrolment, form, 400)
 
 
 @factor_pages.post("/account/totp/disable")
@@ -227,17 +230,13 @@ def _say(error: Exception) -> None:
     flash(page.message(error).capitalize() + ".", "error")
 
 
-def _setup_page(form: TotpSetupForm, status: int) -> ResponseReturnValue:
-    uri = page.text(form.otpauth_uri)
-    secret = parse_qs(urlsplit(uri).query).get("secret", [""])[0]
-    if not secret:
-        flash("Start again: turn on two-factor authentication from your account.", "error")
-        return redirect(url_for("pages.account"))
+def _setup_page(enrolment: TotpEnrolment, form: CodeForm, status: int) -> ResponseReturnValue:
+    secret = enrolment.secret
     return page.render(
         "totp_setup.html",
         status,
         form=form,
-        qr=qr_svg(uri, "QR code of your account's two-factor key"),
+        qr=qr_svg(enrolment.otpauth_uri, "QR code of your account's two-factor key"),
         secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
     )
 

@@ -62,14 +62,6 @@ class CodeForm(FlaskForm):  # type: ignore[misc]
     code = StringField("Code", validators=_required("code"))
 
 
-class TotpSetupForm(CodeForm):
-    """Confirm a new authenticator app with its first code. The otpauth URI shown is posted
-    back only to draw the same QR code again after a wrong code: the domain checks the code
-    against its own copy of the secret."""
-
-    otpauth_uri = HiddenField("Key", validators=[Length(max=MAX_FIELD_LENGTH)])
-
-
 class ReauthenticateForm(FlaskForm):  # type: ignore[misc]
     """Prove it is still you before a sensitive action: the password, or a code.
 
