@@ -16,7 +16,9 @@ from tests.conftest import FakeClock
 from tests.second_factor import oathtool_code
 from tests.test_pages import EMAIL, PASSWORD, log_in, sign_up, submit
 from userauth.auth import Auth
+from userauth.factors import totp
 from userauth.web import create_app
+from userauth.web.qr import qr_svg
 
 KEY = re.compile(r'<code class="secret" id="totp-key">([A-Z2-7 ]+)</code>')
 CODES = re.compile(r"<li><code>([^<]+)</code></li>")
@@ -83,7 +85,9 @@ class TestTurningOn:
         assert setup.status_code == 200
         assert re.search(r'<svg viewBox="0 0 \d+ \d+" class="qr"><title>', page)
         assert re.fullmatch(r"[A-Z2-7]{16,}", key_of(setup))
-        assert f"secret={key_of(setup)}" in page
+        # The QR code is segno's drawing of the otpauth URI of that very key.
+        uri = totp.provisioning_uri(key_of(setup), EMAIL)
+        assert str(qr_svg(uri, "QR code of your account's two-factor key")) in page
         assert "style=" not in page
         assert "<script" not in page
         policy = setup.headers["Content-Security-Policy"]
