@@ -7,15 +7,18 @@ proxy from the README's own snippets in front of both, all on loopback.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from requests.structures import CaseInsensitiveDict
 
 from tests.conftest import ServerProcess
 from tests.proxy_servers import ProxyProcess, start_caddy, start_nginx, upstream
+from tests.second_factor import oathtool_code
 
 EMAIL = "ann@example.com"
 PASSWORD = "ann's password"
@@ -204,3 +207,59 @@ class TestBehindAProxy:
             "x-auth-request_user",
             "x-auth-request_email",
         }
+
+
+ADMIN_PATH = "/admin/users"
+
+
+def level(headers: dict[str, Any]) -> str | None:
+    """The AAL header the app got (Caddy spells it as Go does, X-Auth-Request-Aal)."""
+    found: str | None = CaseInsensitiveDict(headers).get("X-Auth-Request-AAL")
+    return found
+
+
+class TestAPathThatNeedsTwoFactors:
+    """The README's snippets protect /admin/ with `?aal=2` (issue 24)."""
+
+    def admin(self, stack: Stack, browser: requests.Session) -> requests.Response:
+        return browser.get(
+            f"{stack.proxy.url}{ADMIN_PATH}", allow_redirects=False, timeout=TIMEOUT
+        )
+
+    def test_a_password_session_is_sent_to_log_in_again(self, stack: Stack) -> None:
+        browser = stack.log_in()
+        assert level(seen_by_app(stack.app(browser))) == "1"
+        answer = self.admin(stack, browser)
+        assert answer.status_code == 302
+        location = urlsplit(answer.headers["Location"])
+        assert location.path == "/auth/login"
+        assert parse_qs(location.query)["next"] == [f"{stack.proxy.url}{ADMIN_PATH}"]
+
+    def test_a_session_made_with_a_second_factor_reaches_it(self, stack: Stack) -> None:
+        owner = stack.log_in()
+        api = f"{stack.proxy.url}/auth/api"
+        secret = owner.post(f"{api}/factors/totp", timeout=TIMEOUT).json()["secret"]
+        code = oathtool_code(secret, datetime.now(UTC))
+        confirmed = owner.put(f"{api}/factors/totp", data={"code": code}, timeout=TIMEOUT)
+        recovery_code = confirmed.json()["recovery_codes"][0]
+
+        browser = requests.Session()
+        first = browser.post(
+            f"{api}/sessions", data={"email": EMAIL, "password": PASSWORD}, timeout=TIMEOUT
+        )
+        assert first.json()["message"] == "second factor required"
+        second = browser.post(
+            f"{api}/sessions/second-factor", data={"code": recovery_code}, timeout=TIMEOUT
+        )
+        assert second.status_code == 200, second.text
+        headers = seen_by_app(self.admin(stack, browser))
+        assert level(headers) == "2"
+        assert headers["X-Auth-Request-Email"] == EMAIL
+
+    def test_a_forged_level_never_reaches_the_app(self, stack: Stack) -> None:
+        browser = stack.log_in()
+        forged = {"X-Auth-Request-AAL": "2", "X-Auth-Request_AAL": "2"}
+        headers = seen_by_app(stack.app(browser, headers=forged))
+        assert level(headers) == "1"
+        assert "x-auth-request_aal" not in {name.lower() for name in headers}
+        assert self.admin(stack, browser).status_code == 302
