@@ -2,7 +2,7 @@
 
 Turn on (a QR code and the secret in text), confirm with a first code, the recovery codes
 shown once with a download, new codes, turn off. An action the domain holds sensitive (NIST
-SP 800-63B 7.1: re-authentication) answers with a form asking for the password or a code
+SP 800-63B 7.2, reauthentication) answers with a form asking for the password or a code
 when the session's last authentication is older than USERAUTH_REAUTH_MINUTES; that form
 posts to the same action, which then goes on. No script: links and forms only.
 
