@@ -45,8 +45,8 @@ def parse_args(argv: Sequence[str] | None, description: str) -> Config:
     parser.add_argument("--seconds", type=int, help="seconds per wrk run (default 20; quick 5)")
     parser.add_argument("--rows", type=int, help="accounts and sessions of the large database")
     parser.add_argument("--rounds", type=int, default=2, help="alternations of compared runs")
-    parser.add_argument("--workers", type=int, default=defaults.workers)
-    parser.add_argument("--threads", type=int, default=defaults.threads)
+    parser.add_argument("--workers", type=int, default=defaults.server.workers)
+    parser.add_argument("--threads", type=int, default=defaults.server.threads)
     parser.add_argument("--connections", type=int, help="wrk connections (default 8)")
     parser.add_argument(
         "--postgres",
@@ -68,7 +68,7 @@ def parse_args(argv: Sequence[str] | None, description: str) -> Config:
         big_users=args.rows or (100_000 if args.quick else 1_000_000),
         layout=layout,
         connections=args.connections or WRK_CONNECTIONS,
-        bcrypt_rounds=defaults.bcrypt_rounds,
+        bcrypt_rounds=defaults.security.bcrypt_rounds,
         bcrypt_samples=5 if args.quick else 10,
         postgres_url=args.postgres,
         sqlite=not args.no_sqlite,

@@ -48,12 +48,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def measure(url: str, config: argparse.Namespace, workdir: Path) -> dict[str, list[Figures]]:
     """Seed `url`, serve it, and return every round's figures by kind."""
     defaults = Settings()
-    stored = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(defaults.bcrypt_rounds))
+    stored = bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(defaults.security.bcrypt_rounds))
     seeded = seed(url, SMALL_USERS, stored, random.Random(14))
     ids = workdir / "ids.txt"
     ids.write_text("\n".join(seeded.profile_sessions) + "\n")
-    layout = ServerLayout(workers=defaults.workers, threads=defaults.threads)
-    env = bench_environment(url, defaults.bcrypt_rounds)
+    layout = ServerLayout(workers=defaults.server.workers, threads=defaults.server.threads)
+    env = bench_environment(url, defaults.security.bcrypt_rounds)
     runs: dict[str, list[Figures]] = {kind: [] for kind in KINDS}
     with ExitStack() as stack:
         bare = start_bare("bare", layout, env, workdir)

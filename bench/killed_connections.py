@@ -30,7 +30,7 @@ KILL_EVERY = 10
 def main(requests: int, database_url: str) -> None:
     """Print how many requests got each status while the app's connections were killed."""
     killer = KilledConnections(database_url)
-    client, auth = build_client(killer.app_url, FakeClock(), **GENEROUS_LIMITS)
+    client, auth = build_client(killer.app_url, FakeClock(), GENEROUS_LIMITS)
     killer.watch(auth.db.engine)
     log_in(client, "ann@example.com")
     asks: list[Callable[[int], TestResponse]] = [

@@ -107,7 +107,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
     parser.add_argument("--users", type=int, default=100_000, help="accounts and sessions")
     parser.add_argument("--seconds", type=int, default=5, help="seconds per wrk run")
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=Settings().threads)
+    parser.add_argument("--threads", type=int, default=Settings().server.threads)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--bcrypt-rounds", type=int, default=12)
     parser.add_argument(

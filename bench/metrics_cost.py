@@ -30,12 +30,15 @@ ROUTES = [("/profile", 200), ("/profile", 403), ("/auth/verify", 200), ("/health
 def child(calls: int, folder: Path) -> dict[str, float]:
     """Time observe and exposition in this process; return nanoseconds per call."""
     from userauth.auth import Auth
-    from userauth.settings import Settings
+    from userauth.settings import DatabaseSettings, ServerSettings, Settings
     from userauth.web.metrics import Metrics
     from userauth.web.observability import Dependencies
 
     shared_dir = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    settings = Settings(database_url=f"sqlite:///{folder / 'bench.db'}", metrics_dir=shared_dir)
+    settings = Settings(
+        database=DatabaseSettings(url=f"sqlite:///{folder / 'bench.db'}"),
+        server=ServerSettings(metrics_dir=shared_dir),
+    )
     metrics = Metrics(Dependencies(settings, Auth.from_settings(settings)), shared_dir)
     for route, status in ROUTES:  # children made once, as a running worker has them
         metrics.observe(route, "GET", status, 0.001)

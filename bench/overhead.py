@@ -25,7 +25,12 @@ from werkzeug.test import EnvironBuilder
 
 from bench.bare import app as bare_app
 from userauth import migrations
-from userauth.settings import Settings
+from userauth.settings import (
+    DatabaseSettings,
+    RateLimitSettings,
+    SecuritySettings,
+    Settings,
+)
 from userauth.web import create_app
 
 if TYPE_CHECKING:
@@ -88,9 +93,11 @@ def environ(path: str, **headers: str) -> WSGIEnvironment:
 
 def scenarios(folder: Path) -> list[Scenario]:
     settings = Settings(
-        database_url=f"sqlite:///{folder / 'bench.db'}", bcrypt_rounds=4, ratelimit_enabled=False
+        database=DatabaseSettings(url=f"sqlite:///{folder / 'bench.db'}"),
+        security=SecuritySettings(bcrypt_rounds=4),
+        rate_limits=RateLimitSettings(enabled=False),
     )
-    migrations.ensure_current(settings.database_url, auto_migrate=False)
+    migrations.ensure_current(settings.database.url, auto_migrate=False)
     app = create_app(settings)
     cookie = logged_in_cookie(app)
     profile = Scenario("userauth GET /profile", app, environ("/profile", Cookie=cookie))

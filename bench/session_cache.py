@@ -31,7 +31,12 @@ from bench.overhead import measure as measure_in_process
 from bench.seed import ensure_postgres_database, postgres_urls, seed
 from bench.servers import Server, start_bare, start_userauth
 from userauth import migrations
-from userauth.settings import Settings
+from userauth.settings import (
+    DatabaseSettings,
+    RateLimitSettings,
+    SecuritySettings,
+    Settings,
+)
 from userauth.web import create_app
 
 
@@ -94,14 +99,13 @@ def report(name: str, figures: dict[str, Figures]) -> None:
 def in_process(workdir: Path, requests: int, rounds: int) -> None:
     """Print microseconds per GET /profile, cache on and off, next to bare Flask GET /."""
     scenarios = [Scenario("GET / (bare Flask)", bare_app, environ("/"))]
-    for label, size in (("on", Settings.session_cache_size), ("off", 0)):
+    for label, size in (("on", SecuritySettings.session_cache_size), ("off", 0)):
         settings = Settings(
-            database_url=f"sqlite:///{workdir / f'in-process-{label}.db'}",
-            bcrypt_rounds=4,
-            ratelimit_enabled=False,
-            session_cache_size=size,
+            database=DatabaseSettings(url=f"sqlite:///{workdir / f'in-process-{label}.db'}"),
+            security=SecuritySettings(bcrypt_rounds=4, session_cache_size=size),
+            rate_limits=RateLimitSettings(enabled=False),
         )
-        migrations.ensure_current(settings.database_url, auto_migrate=True)
+        migrations.ensure_current(settings.database.url, auto_migrate=True)
         app = create_app(settings)
         cookie = logged_in_cookie(app)
         scenario = Scenario(

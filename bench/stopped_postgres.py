@@ -45,7 +45,7 @@ def main() -> None:
     server.create()
     server.start()
     try:
-        client, auth = build_client(server.url, FakeClock(), **GENEROUS_LIMITS)
+        client, auth = build_client(server.url, FakeClock(), GENEROUS_LIMITS)
         log_in(client, "ann@example.com")
         up, down = Counter[int](), Counter[int]()
         running = statistics.median(timed(client, up))

@@ -30,7 +30,13 @@ from tests.run_databases import RunDatabases, new_run_name
 from userauth import migrations
 from userauth.auth import Auth
 from userauth.db import DB
-from userauth.settings import Settings
+from userauth.settings import (
+    DatabaseSettings,
+    RateLimitSettings,
+    Section,
+    SecuritySettings,
+    Settings,
+)
 from userauth.web import create_app
 
 if TYPE_CHECKING:
@@ -41,17 +47,17 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 # Tests turn the expensive knob down, never off: bcrypt still runs, at its lowest cost.
 TEST_BCRYPT_ROUNDS = "4"
 # Rate limits stay on, as in production, but far above what a load test sends from one address.
-GENEROUS_LIMITS = {
-    name: "100000/minute"
-    for name in (
-        "ratelimit_login",
-        "ratelimit_login_failures",
-        "ratelimit_register",
-        "ratelimit_reset",
-        "ratelimit_reset_account",
-        "ratelimit_device_failures",
-    )
-}
+GENEROUS = "100000/minute"
+GENEROUS_LIMITS = RateLimitSettings(
+    login=GENEROUS,
+    login_failures=GENEROUS,
+    register=GENEROUS,
+    reset=GENEROUS,
+    reset_account=GENEROUS,
+    device_failures=GENEROUS,
+)
+# The test settings' security section: development's, with bcrypt at its lowest cost.
+TEST_SECURITY = SecuritySettings(bcrypt_rounds=int(TEST_BCRYPT_ROUNDS))
 
 
 def need_service(name: str, variable: str) -> str:
@@ -212,19 +218,19 @@ def clock() -> FakeClock:
 @pytest.fixture
 def settings(database_url: str) -> Settings:
     """Development settings on the test database, bcrypt at its lowest cost."""
-    return Settings(database_url=database_url, bcrypt_rounds=int(TEST_BCRYPT_ROUNDS))
+    return Settings(database=DatabaseSettings(url=database_url), security=TEST_SECURITY)
 
 
 @pytest.fixture
 def make_auth(settings: Settings, clock: FakeClock) -> Iterator[Callable[..., Auth]]:
-    """Build an Auth on the test database; keyword arguments override settings."""
+    """Build an Auth on the test database; sections given replace the settings' own."""
     made: list[DB] = []
 
-    def build(**overrides: Any) -> Auth:
-        chosen = settings.with_changes(**overrides)
+    def build(*sections: Section) -> Auth:
+        chosen = settings.with_sections(*sections)
         # Building a DB touches no schema: the test creates it, as the server would.
-        migrations.ensure_current(chosen.database_url, auto_migrate=True)
-        db = DB(chosen.database_url)
+        migrations.ensure_current(chosen.database.url, auto_migrate=True)
+        db = DB(chosen.database.url)
         made.append(db)
         return Auth(db=db, settings=chosen, clock=clock)
 

@@ -49,7 +49,7 @@ def main() -> None:
     from userauth import migrations
     from userauth.settings import Settings
 
-    migrations.ensure_current(Settings.from_env().database_url, auto_migrate=True)
+    migrations.ensure_current(Settings.from_env().database.url, auto_migrate=True)
     multiprocessing.set_start_method(start_method)
     workers = [multiprocessing.Process(target=_answer, args=(requests,)) for _ in range(2)]
     for worker in workers:

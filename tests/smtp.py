@@ -12,28 +12,40 @@ from dataclasses import dataclass
 from datetime import datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
-from typing import Any
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from flask import Flask
 from flask.testing import FlaskClient
 
-from tests.conftest import TEST_BCRYPT_ROUNDS, free_port
+from tests.conftest import TEST_SECURITY, free_port
 from userauth import migrations
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.mail import SmtpMailer
 from userauth.outbox import Outbox
-from userauth.settings import Settings
+from userauth.settings import (
+    CookieSettings,
+    DatabaseSettings,
+    FactorSettings,
+    MailSettings,
+    Section,
+    SecuritySettings,
+    Settings,
+)
 from userauth.web import create_app
 
 # The lowest bcrypt cost production accepts: tests of production run at it.
 PRODUCTION_BCRYPT_ROUNDS = 10
 # Production requires a key that signs the hosted pages' forms.
 TEST_SECRET_KEY = "a secret key for tests, long enough for production"
+PRODUCTION_SECURITY = SecuritySettings(
+    bcrypt_rounds=PRODUCTION_BCRYPT_ROUNDS, secret_key=TEST_SECRET_KEY
+)
+PRODUCTION_COOKIES = CookieSettings(secure=True)
 # A Fernet key (userauth keys generate), fixed so that servers of one test share it.
 TEST_ENCRYPTION_KEY = "dGVzdCBrZXkgZm9yIHVzZXJhdXRoIHRlc3RzIG9ubHk="
+PRODUCTION_FACTORS = FactorSettings(encryption_keys=(TEST_ENCRYPTION_KEY,))
 
 
 @dataclass(frozen=True)
@@ -133,22 +145,27 @@ class MailSink:
             time.sleep(0.05)
         return self.to(address)
 
-    def production_settings(self, database_url: str, **overrides: Any) -> Settings:
-        """Return production settings that pass the start-up checks and mail to this sink."""
-        settings = Settings(
-            env="production",
-            database_url=database_url,
-            bcrypt_rounds=PRODUCTION_BCRYPT_ROUNDS,
-            cookie_secure=True,
+    def production_mail(self) -> MailSettings:
+        """Return production's mail settings: plain SMTP to this sink, https reset links."""
+        return MailSettings(
             smtp_host="127.0.0.1",
             smtp_port=self.port,
             smtp_tls="none",
-            mail_sender="userauth@example.com",
+            sender="userauth@example.com",
             reset_link_template="https://auth.example.com/reset?token={token}",
-            secret_key=TEST_SECRET_KEY,
-            encryption_keys=(TEST_ENCRYPTION_KEY,),
         )
-        return settings.with_changes(**overrides)
+
+    def production_settings(self, database_url: str, *sections: Section) -> Settings:
+        """Return production settings that pass the start-up checks and mail to this sink."""
+        settings = Settings(
+            env="production",
+            database=DatabaseSettings(url=database_url),
+            security=PRODUCTION_SECURITY,
+            cookies=PRODUCTION_COOKIES,
+            mail=self.production_mail(),
+            factors=PRODUCTION_FACTORS,
+        )
+        return settings.with_sections(*sections)
 
 
 @dataclass(frozen=True)
@@ -171,15 +188,15 @@ class ServiceFactory:
         self._database_url, self._clock, self._sink = database_url, clock, sink
         self._made: list[tuple[DB, Outbox]] = []
 
-    def __call__(self, environment: str = "production", **overrides: Any) -> Service:
-        """Build an app in this environment; keyword arguments override settings."""
+    def __call__(self, environment: str = "production", *sections: Section) -> Service:
+        """Build an app in this environment; sections given replace the settings' own."""
         if environment == "production":
-            settings = self._sink.production_settings(self._database_url, **overrides)
+            settings = self._sink.production_settings(self._database_url, *sections)
         else:
             development = Settings(
-                database_url=self._database_url, bcrypt_rounds=int(TEST_BCRYPT_ROUNDS)
+                database=DatabaseSettings(url=self._database_url), security=TEST_SECURITY
             )
-            settings = development.with_changes(**overrides)
+            settings = development.with_sections(*sections)
         migrations.ensure_current(self._database_url, auto_migrate=True)
         db = DB(self._database_url)
         auth = Auth(db=db, settings=settings, mailer=SmtpMailer(settings), clock=self._clock)

@@ -404,7 +404,7 @@ class TestBarrage:
         self, make_auth: Callable[..., Auth]
     ) -> None:
         # Default limits would answer most of the barrage 429 before it is even read.
-        auth = make_auth(**GENEROUS_LIMITS)
+        auth = make_auth(GENEROUS_LIMITS)
         app = create_app(auth.settings, auth)
         account = open_account(app)
         statuses = [

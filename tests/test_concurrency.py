@@ -41,7 +41,7 @@ class Outcome:
 @pytest.fixture
 def app(make_auth: Callable[..., Auth]) -> Flask:
     """The app with generous rate limits: every request here comes from one address."""
-    auth = make_auth(**GENEROUS_LIMITS)
+    auth = make_auth(GENEROUS_LIMITS)
     return create_app(auth.settings, auth)
 
 

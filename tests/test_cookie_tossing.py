@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 import requests
@@ -20,10 +20,10 @@ from flask import Flask
 from werkzeug.test import TestResponse
 
 from tests.conftest import ServerProcess
-from tests.smtp import ServiceFactory
+from tests.smtp import PRODUCTION_COOKIES, ServiceFactory
 from tests.test_session_cache import warm
 from userauth.auth import Auth
-from userauth.settings import Settings
+from userauth.settings import CookieSettings, RateLimitSettings, Settings
 from userauth.web import create_app
 
 PASSWORD = "correct horse battery staple"
@@ -215,7 +215,7 @@ class TestClearingEveryCopy:
         assert ("/profile", "example.test") in expiries(response)
 
     def test_the_configured_domain_is_cleared_too(self, make_auth: Callable[..., Auth]) -> None:
-        auth = make_auth(cookie_domain="example.test")
+        auth = make_auth(CookieSettings(domain="example.test"))
         sessions = open_sessions(auth)
         app = create_app(auth.settings, auth)
 
@@ -361,7 +361,7 @@ class TestHostPrefixInProduction:
     def test_with_a_cookie_domain_production_keeps_the_designs_name(
         self, make_service: ServiceFactory
     ) -> None:
-        service = make_service(cookie_domain="example.com")
+        service = make_service("production", replace(PRODUCTION_COOKIES, domain="example.com"))
         service.auth.register_user(VICTIM, PASSWORD)
 
         login = service.client.post("/sessions", data={"email": VICTIM, "password": PASSWORD})
@@ -387,7 +387,7 @@ class TestTossingClearsNoFailureCount:
     def test_a_stolen_session_cannot_reset_its_password_change_failures(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        auth = make_auth(ratelimit_login_failures="3/minute")
+        auth = make_auth(RateLimitSettings(login_failures="3/minute"))
         app = create_app(auth.settings, auth)
         stolen = open_sessions(auth).victim
         wrong = {"password": "not the password", "new_password": NEW_PASSWORD}

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.conftest import TEST_SECURITY
 from userauth.auth import Auth
-from userauth.settings import Settings, SettingsError
+from userauth.settings import CookieSettings, Settings, SettingsError
 from userauth.web import create_app
 
 EMAIL = "bob@example.com"
@@ -72,7 +74,7 @@ class TestSessionCookie:
     def test_the_cookie_max_age_follows_the_lifetime_setting(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        client = client_of(make_auth(session_lifetime=timedelta(hours=2)))
+        client = client_of(make_auth(replace(TEST_SECURITY, session_lifetime=timedelta(hours=2))))
 
         assert session_cookie(log_in(client))["max-age"] == str(2 * 60 * 60)
 
@@ -82,7 +84,7 @@ class TestSessionCookie:
     def test_the_cookie_is_secure_when_cookie_secure_is_set(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        client = client_of(make_auth(cookie_secure=True))
+        client = client_of(make_auth(CookieSettings(secure=True)))
 
         assert "secure" in session_cookie(log_in(client))
 
@@ -99,7 +101,7 @@ class TestSessionCookie:
     def test_cookie_secure_is_a_setting_that_production_turns_on(
         self, environ: dict[str, str], secure: bool
     ) -> None:
-        assert Settings.from_env(environ).cookie_secure is secure
+        assert Settings.from_env(environ).cookies.secure is secure
 
     def test_logout_clears_the_cookie(self, auth: Auth) -> None:
         client = client_of(auth)
@@ -121,7 +123,7 @@ class TestCookieDomain:
     def test_the_domain_setting_covers_every_subdomain_and_logout_clears_it_there(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        client = client_of(make_auth(cookie_domain="example.com"))
+        client = client_of(make_auth(CookieSettings(domain="example.com")))
         login = session_cookie(
             client.post(
                 "/sessions",
@@ -173,7 +175,7 @@ class TestCookieName:
 
     @pytest.fixture
     def renamed(self, make_auth: Callable[..., Auth]) -> FlaskClient:
-        return client_of(make_auth(session_cookie="myapp_session"))
+        return client_of(make_auth(CookieSettings(session_name="myapp_session")))
 
     def test_login_sets_the_cookie_under_the_chosen_name(self, renamed: FlaskClient) -> None:
         answer = log_in(renamed)
@@ -201,11 +203,11 @@ class TestCookieName:
         assert renamed.get("/profile").status_code == 403
 
     def test_production_prefixes_the_chosen_name(self) -> None:
-        settings = Settings(env="production", session_cookie="myapp_session")
+        cookies = CookieSettings(session_name="myapp_session")
+        settings = Settings(env="production", cookies=cookies)
         assert settings.session_cookie_name == "__Host-myapp_session"
-        assert settings.with_changes(cookie_domain="example.com").session_cookie_name == (
-            "myapp_session"
-        )
+        with_domain = settings.with_sections(replace(cookies, domain="example.com"))
+        assert with_domain.session_cookie_name == "myapp_session"
 
     def test_the_setting_is_read_from_the_environment(self) -> None:
         settings = Settings.from_env({"USERAUTH_SESSION_COOKIE": "myapp_session"})

@@ -11,7 +11,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from userauth.auth import Auth
-from userauth.settings import Settings, SettingsError
+from userauth.settings import ServerSettings, Settings, SettingsError, WebSettings
 from userauth.web import create_app
 from userauth.web.cors import STATE_CHANGING
 
@@ -20,7 +20,7 @@ ALLOWED = "https://app.example.com"
 
 @pytest.fixture
 def cors_client(make_auth: Callable[..., Auth]) -> FlaskClient:
-    auth = make_auth(cors_origins=(ALLOWED, "http://localhost:3000"))
+    auth = make_auth(WebSettings(cors_origins=(ALLOWED, "http://localhost:3000")))
     return create_app(auth.settings, auth).test_client()
 
 
@@ -138,7 +138,7 @@ class TestSetting:
         settings = Settings.from_env(
             {"USERAUTH_CORS_ORIGINS": "https://A.example.com, http://x:8080"}
         )
-        assert settings.cors_origins == ("https://a.example.com", "http://x:8080")
+        assert settings.web.cors_origins == ("https://a.example.com", "http://x:8080")
 
     @pytest.mark.parametrize(
         "value", ["*", "app.example.com", "https://app.example.com/path", "https://*.example.com"]
@@ -295,7 +295,7 @@ class TestThisSiteBehindAProxy:
 
     @pytest.fixture
     def proxied(self, make_auth: Callable[..., Auth]) -> FlaskClient:
-        auth = make_auth(trusted_proxies=1)
+        auth = make_auth(ServerSettings(trusted_proxies=1))
         return create_app(auth.settings, auth).test_client()
 
     @pytest.mark.parametrize(

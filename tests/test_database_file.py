@@ -18,6 +18,7 @@ import requests
 
 from tests.conftest import ROOT, SERVE, TEST_BCRYPT_ROUNDS, ServerProcess, free_port
 from userauth.settings import Settings, SettingsError
+from userauth.settings.production import database_notice
 
 
 def userauth_db_upgrade(folder: Path, url: str) -> None:
@@ -41,18 +42,18 @@ def design_database(folder: Path) -> None:
 class TestDefault:
     def test_unset_database_url_is_the_services_own_file(self, tmp_path: Path) -> None:
         settings = Settings.from_env({})
-        assert settings.database_url == "sqlite:///userauth.db"
-        assert settings.database_notice() is None
+        assert settings.database.url == "sqlite:///userauth.db"
+        assert database_notice(settings) is None
 
     def test_a_design_a_db_is_not_taken_for_the_services(self, tmp_path: Path) -> None:
         design_database(tmp_path)
-        assert Settings.from_env({}).database_url == "sqlite:///userauth.db"
+        assert Settings.from_env({}).database.url == "sqlite:///userauth.db"
 
     def test_a_service_database_at_a_db_keeps_working_with_a_notice(self, tmp_path: Path) -> None:
         userauth_db_upgrade(tmp_path, "sqlite:///a.db")
         settings = Settings.from_env({})
-        assert settings.database_url == "sqlite:///a.db"
-        notice = settings.database_notice()
+        assert settings.database.url == "sqlite:///a.db"
+        notice = database_notice(settings)
         assert notice is not None
         assert "found at a.db" in notice
         assert "userauth.db" in notice
@@ -60,13 +61,13 @@ class TestDefault:
     def test_userauth_db_wins_over_a_service_a_db(self, tmp_path: Path) -> None:
         userauth_db_upgrade(tmp_path, "sqlite:///a.db")
         userauth_db_upgrade(tmp_path, "sqlite:///userauth.db")
-        assert Settings.from_env({}).database_url == "sqlite:///userauth.db"
+        assert Settings.from_env({}).database.url == "sqlite:///userauth.db"
 
     def test_database_url_always_wins(self, tmp_path: Path) -> None:
         userauth_db_upgrade(tmp_path, "sqlite:///a.db")
         settings = Settings.from_env({"DATABASE_URL": "sqlite:///elsewhere.db"})
-        assert settings.database_url == "sqlite:///elsewhere.db"
-        assert settings.database_notice() is None
+        assert settings.database.url == "sqlite:///elsewhere.db"
+        assert database_notice(settings) is None
 
 
 class TestDatabaseUrlSetting:

@@ -12,6 +12,7 @@ from pathlib import Path
 from tests.conftest import ROOT
 from tests.proxy_servers import need_binary
 from userauth.settings import Settings
+from userauth.settings.production import serving_problems
 
 UNIT = ROOT / "deploy" / "userauth.service"
 EXAMPLE_SETTINGS = ROOT / "deploy" / "userauth.env"
@@ -88,9 +89,9 @@ class TestExampleSettings:
         settings = Settings.from_env({"USERAUTH_CONFIG": str(EXAMPLE_SETTINGS)})
 
         assert settings.is_production
-        assert settings.database_url == "sqlite:////var/lib/userauth/userauth.db"
-        assert settings.host == "127.0.0.1"
-        encryption, secret = settings.serving_problems()
+        assert settings.database.url == "sqlite:////var/lib/userauth/userauth.db"
+        assert settings.server.host == "127.0.0.1"
+        encryption, secret = serving_problems(settings)
         assert encryption.startswith("USERAUTH_ENCRYPTION_KEYS must be set in production")
         assert secret.startswith("USERAUTH_SECRET_KEY must be set in production")
 

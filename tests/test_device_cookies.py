@@ -6,15 +6,16 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 
 import pytest
 import redis
 from flask.testing import FlaskClient
 
 from tests.doors import Doors, address
-from tests.smtp import Service, ServiceFactory
+from tests.smtp import PRODUCTION_SECURITY, Service, ServiceFactory
 from tests.test_rate_limits import redis_storage
-from userauth.settings import Settings, SettingsError
+from userauth.settings import RateLimitSettings, Section, Settings, SettingsError
 
 EMAIL = "bob@example.com"
 OTHER_EMAIL = "mallory@example.com"
@@ -23,10 +24,17 @@ WRONG_PASSWORD = "wrong-but-long-enough-7"
 DEVICE_COOKIE = "userauth_device"
 ACCOUNT_FAILURES = 3
 DEVICE_FAILURES = 2
-LIMITS = {
-    "ratelimit_login_failures": f"{ACCOUNT_FAILURES}/minute",
-    "ratelimit_device_failures": f"{DEVICE_FAILURES}/minute",
-}
+
+
+def small_budgets(storage: RateLimitSettings) -> RateLimitSettings:
+    """The limits of these tests: small failure budgets, counted in `storage`."""
+    return replace(
+        storage,
+        login_failures=f"{ACCOUNT_FAILURES}/minute",
+        device_failures=f"{DEVICE_FAILURES}/minute",
+    )
+
+
 OWNER, OTHER_DEVICE = address(200), address(201)
 DOORS = pytest.mark.parametrize("door", ["api", "page"])
 ENVIRONMENTS = pytest.mark.parametrize("environment", ["development", "production"])
@@ -35,21 +43,21 @@ MakeService = Callable[..., Service]
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+def storage(request: pytest.FixtureRequest) -> Iterator[RateLimitSettings]:
     """Settings for the limiter's storage: in memory (the default), or Redis."""
     if request.param == "memory":
-        yield {}
+        yield RateLimitSettings()
         return
     with redis_storage() as settings:
         yield settings
 
 
 @pytest.fixture
-def make(make_service: ServiceFactory, storage: dict[str, str]) -> MakeService:
+def make(make_service: ServiceFactory, storage: RateLimitSettings) -> MakeService:
     """Build an app with small failure budgets where bob (and mallory) have accounts."""
 
-    def build(environment: str = "development", **overrides: object) -> Service:
-        service = make_service(environment, **LIMITS, **storage, **overrides)
+    def build(environment: str = "development", *sections: Section) -> Service:
+        service = make_service(environment, small_budgets(storage), *sections)
         for email in (EMAIL, OTHER_EMAIL):
             service.auth.register_user(email, PASSWORD)
         return service
@@ -269,14 +277,19 @@ class TestCookiesThatCountAsNone:
         assert log_in(mallory, door, address(95)) == 429
 
     def test_a_cookie_signed_with_another_key_counts_as_none(
-        self, make: MakeService, make_service: ServiceFactory, storage: dict[str, str]
+        self, make: MakeService, make_service: ServiceFactory, storage: RateLimitSettings
     ) -> None:
         # Three servers on one database: two share USERAUTH_SECRET_KEY, one has its own.
-        first = make("production", secret_key="k" * 32)
+        first = make("production", replace(PRODUCTION_SECURITY, secret_key="k" * 32))
         owners_value = device_cookie(device_of_owner(first).client)
-        same_key = make_service("production", secret_key="k" * 32, **LIMITS, **storage)
-        other_key = make_service("production", secret_key="o" * 32, **LIMITS, **storage)
-        if not storage:  # each app counts in its own memory
+        limits = small_budgets(storage)
+        same_key = make_service(
+            "production", limits, replace(PRODUCTION_SECURITY, secret_key="k" * 32)
+        )
+        other_key = make_service(
+            "production", limits, replace(PRODUCTION_SECURITY, secret_key="o" * 32)
+        )
+        if storage.redis_url is None:  # each app counts in its own memory
             strangers_spend_the_accounts_budget(same_key)
         strangers_spend_the_accounts_budget(other_key)
 
@@ -351,20 +364,20 @@ class TestTheCookie:
 @pytest.mark.redis
 class TestCounterKeys:
     @pytest.fixture
-    def storage(self) -> Iterator[dict[str, str]]:
+    def storage(self) -> Iterator[RateLimitSettings]:
         with redis_storage() as settings:
             yield settings
 
     def test_no_redis_key_holds_the_cookie_or_the_email(
-        self, make: MakeService, storage: dict[str, str]
+        self, make: MakeService, storage: RateLimitSettings
     ) -> None:
         service = make()
         owner = device_of_owner(service)
         log_in(owner, "api", OWNER, WRONG_PASSWORD)
         value = device_cookie(owner.client)
 
-        server = redis.Redis.from_url(storage["redis_url"])
-        keys = [key.decode() for key in server.scan_iter(f"*{storage['ratelimit_key_prefix']}*")]
+        server = redis.Redis.from_url(str(storage.redis_url))
+        keys = [key.decode() for key in server.scan_iter(f"*{storage.key_prefix}*")]
         server.close()
         assert [key for key in keys if "device:" in key]
         nonce, signature = value.split(".")
@@ -375,8 +388,8 @@ class TestSetting:
     def test_the_device_budget_is_read(self) -> None:
         environ = {"USERAUTH_RATELIMIT_DEVICE_FAILURES": "3/minute"}
 
-        assert Settings.from_env(environ).ratelimit_device_failures == "3/minute"
-        assert Settings.from_env({}).ratelimit_device_failures == "5/minute;20/hour"
+        assert Settings.from_env(environ).rate_limits.device_failures == "3/minute"
+        assert Settings.from_env({}).rate_limits.device_failures == "5/minute;20/hour"
 
     def test_a_bad_device_budget_is_refused_naming_the_variable(self) -> None:
         with pytest.raises(SettingsError, match="USERAUTH_RATELIMIT_DEVICE_FAILURES"):

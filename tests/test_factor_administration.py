@@ -21,6 +21,7 @@ from tests.second_factor import (
 from tests.test_cli import userauth
 from userauth.auth import Auth
 from userauth.secret_box import new_key
+from userauth.settings import FactorSettings
 from userauth.web import create_app
 
 
@@ -68,7 +69,9 @@ class TestEncryptionKeys:
         self, make_auth: Callable[..., Auth], clock: FakeClock, database_url: str
     ) -> None:
         old, new = new_key(), new_key()
-        account = enrolled_account(client_of(make_auth(encryption_keys=(old,))), clock)
+        account = enrolled_account(
+            client_of(make_auth(FactorSettings(encryption_keys=(old,)))), clock
+        )
 
         done = userauth(
             "keys",
@@ -79,13 +82,13 @@ class TestEncryptionKeys:
 
         assert done.returncode == 0, done.stderr
         assert done.stdout == "Re-encrypted 1 secret(s) with the first key.\n"
-        only_new = client_of(make_auth(encryption_keys=(new,)))
+        only_new = client_of(make_auth(FactorSettings(encryption_keys=(new,))))
         assert logs_in_with_a_code(only_new, account.secret, clock)
 
     def test_reencrypt_without_the_old_key_fails_and_says_so(
         self, make_auth: Callable[..., Auth], clock: FakeClock, database_url: str
     ) -> None:
-        enrolled_account(client_of(make_auth(encryption_keys=(new_key(),))), clock)
+        enrolled_account(client_of(make_auth(FactorSettings(encryption_keys=(new_key(),)))), clock)
         done = userauth(
             "keys",
             "reencrypt",

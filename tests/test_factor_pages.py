@@ -17,6 +17,7 @@ from tests.second_factor import oathtool_code
 from tests.test_pages import EMAIL, PASSWORD, log_in, sign_up, submit
 from userauth.auth import Auth
 from userauth.factors import totp
+from userauth.settings import GateSettings, RateLimitSettings
 from userauth.web import create_app
 from userauth.web.qr import qr_svg
 
@@ -29,7 +30,7 @@ MakeClient = Callable[..., FlaskClient]
 
 @pytest.fixture
 def browser(make_auth: Callable[..., Auth]) -> FlaskClient:
-    auth = make_auth(redirect_hosts=("app.example.com",))
+    auth = make_auth(GateSettings(redirect_hosts=("app.example.com",)))
     return create_app(auth.settings, auth).test_client()
 
 
@@ -250,7 +251,7 @@ class TestLimits:
     def test_the_page_and_the_api_count_codes_in_one_bucket(
         self, make_auth: Callable[..., Auth], clock: FakeClock
     ) -> None:
-        auth = make_auth(ratelimit_login="3/minute")
+        auth = make_auth(RateLimitSettings(login="3/minute"))
         client = create_app(auth.settings, auth).test_client()
         enrol(client, clock)
         log_out(client)

@@ -21,6 +21,7 @@ from tests.second_factor import (
     sign_up_and_log_in,
 )
 from userauth.auth import Auth
+from userauth.settings import FactorSettings
 from userauth.web import create_app
 
 REAUTH_REQUIRED = {"message": "re-authentication required"}
@@ -170,7 +171,7 @@ class TestRecentAuthentication:
     def test_the_window_is_a_setting(
         self, make_auth: Callable[..., Auth], clock: FakeClock
     ) -> None:
-        auth = make_auth(reauth_window=timedelta(minutes=1))
+        auth = make_auth(FactorSettings(reauth_window=timedelta(minutes=1)))
         owner = create_app(auth.settings, auth).test_client()
         sign_up_and_log_in(owner)
         clock.advance(minutes=1)

@@ -33,7 +33,7 @@ from userauth.settings import Settings
 from userauth.web import create_app
 
 settings = Settings.from_env()
-migrations.ensure_current(settings.database_url, auto_migrate=settings.auto_migrate)
+migrations.ensure_current(settings.database.url, auto_migrate=settings.database.auto_migrate)
 client = create_app(settings).test_client()
 form = {"email": "footprint@example.com", "password": "a long enough password"}
 answers = [

@@ -11,6 +11,7 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import FakeClock
 from userauth.auth import Auth
+from userauth.settings import GateSettings
 from userauth.web import create_app
 
 EMAIL = "ann@example.com"
@@ -52,7 +53,7 @@ class TestLiveSession:
         assert (answer.status_code, answer.headers["X-Auth-Request-User"]) == (200, str(user_id))
 
     def test_header_names_are_settings(self, make_auth: Callable[..., Auth], user_id: int) -> None:
-        custom = make_auth(gate_user_header="Remote-User", gate_email_header="Remote-Email")
+        custom = make_auth(GateSettings(user_header="Remote-User", email_header="Remote-Email"))
         client = create_app(custom.settings, custom).test_client()
         log_in(client)
         answer = verify(client)
@@ -139,7 +140,7 @@ class TestRedirectMode:
     def test_without_a_session_answers_302_to_the_login_page_with_the_original_url(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        custom = make_auth(redirect_hosts=("app.example.com",))
+        custom = make_auth(GateSettings(redirect_hosts=("app.example.com",)))
         client = create_app(custom.settings, custom).test_client()
         answer = client.get(
             "/auth/verify?redirect=true", headers={**FORWARDED, "X-Forwarded-Uri": "/a?b=c"}
@@ -165,7 +166,7 @@ class TestRedirectMode:
     def test_an_original_url_off_the_allowed_hosts_is_dropped(
         self, make_auth: Callable[..., Auth], forwarded: dict[str, str]
     ) -> None:
-        custom = make_auth(redirect_hosts=("app.example.com",))
+        custom = make_auth(GateSettings(redirect_hosts=("app.example.com",)))
         client = create_app(custom.settings, custom).test_client()
         headers = {**FORWARDED, "X-Forwarded-Uri": "/", **forwarded}
         answer = client.get("/auth/verify?redirect=true", headers=headers)

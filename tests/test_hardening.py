@@ -4,14 +4,21 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
 from flask.testing import FlaskClient
 
-from tests.conftest import FakeClock
+from tests.conftest import TEST_SECURITY, FakeClock
 from userauth.auth import Auth
-from userauth.settings import Settings, SettingsError
+from userauth.settings import (
+    CookieSettings,
+    DatabaseSettings,
+    MailSettings,
+    Settings,
+    SettingsError,
+)
 from userauth.web import create_app
 
 EMAIL = "bob@example.com"
@@ -22,7 +29,7 @@ class TestShortIdleTimeout:
     def test_a_session_used_more_often_than_its_idle_timeout_stays_live(
         self, make_auth: Callable[..., Auth], clock: FakeClock
     ) -> None:
-        auth = make_auth(session_idle_timeout=timedelta(minutes=1))
+        auth = make_auth(replace(TEST_SECURITY, session_idle_timeout=timedelta(minutes=1)))
         auth.register_user(EMAIL, PASSWORD)
         session_id = auth.create_session(EMAIL)
         for _ in range(6):  # used every 25 s for 150 s
@@ -32,7 +39,7 @@ class TestShortIdleTimeout:
     def test_it_still_ends_after_the_idle_timeout_without_use(
         self, make_auth: Callable[..., Auth], clock: FakeClock
     ) -> None:
-        auth = make_auth(session_idle_timeout=timedelta(minutes=1))
+        auth = make_auth(replace(TEST_SECURITY, session_idle_timeout=timedelta(minutes=1)))
         auth.register_user(EMAIL, PASSWORD)
         session_id = auth.create_session(EMAIL)
         clock.advance(seconds=61)
@@ -59,7 +66,7 @@ class TestProductionResetLink:
     @pytest.mark.parametrize(
         "link",
         [
-            Settings.reset_link_template,
+            MailSettings.reset_link_template,
             "http://app.example.com/reset?token={token}",
         ],
         ids=["default-localhost", "plain-http"],
@@ -67,10 +74,9 @@ class TestProductionResetLink:
     def test_production_refuses_a_reset_link_nobody_can_use_safely(self, link: str) -> None:
         settings = Settings(
             env="production",
-            database_url="sqlite://",
-            cookie_secure=True,
-            smtp_host="127.0.0.1",
-            reset_link_template=link,
+            database=DatabaseSettings(url="sqlite://"),
+            cookies=CookieSettings(secure=True),
+            mail=MailSettings(smtp_host="127.0.0.1", reset_link_template=link),
         )
         with pytest.raises(SettingsError, match="USERAUTH_RESET_LINK"):
             create_app(settings)

@@ -9,15 +9,17 @@ on the same database with the cache off, which always takes the Flask route.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from tests.conftest import FakeClock
+from tests.conftest import TEST_SECURITY, FakeClock
 from tests.test_session_cache import StatementCounter, warm
 from userauth.auth import Auth
+from userauth.settings import WebSettings
 from userauth.web import create_app
 
 PASSWORD = "h0t-path-pa55"
@@ -47,7 +49,7 @@ def comparable(response: TestResponse) -> tuple[int, bytes, list[tuple[str, str]
 @pytest.fixture
 def cold(make_auth: Callable[..., Auth]) -> FlaskClient:
     """A client of an app on the same database with no session cache: Flask answers all."""
-    auth = make_auth(session_cache_size=0)
+    auth = make_auth(replace(TEST_SECURITY, session_cache_size=0))
     return create_app(auth.settings, auth).test_client()
 
 
@@ -114,8 +116,11 @@ def test_requests_it_leaves_to_flask_answer_as_flask_does(
     path: str,
     headers: dict[str, str],
 ) -> None:
-    auth = make_auth(cors_origins=("https://app.example.com",))
-    cold_auth = make_auth(cors_origins=("https://app.example.com",), session_cache_size=0)
+    auth = make_auth(WebSettings(cors_origins=("https://app.example.com",)))
+    cold_auth = make_auth(
+        WebSettings(cors_origins=("https://app.example.com",)),
+        replace(TEST_SECURITY, session_cache_size=0),
+    )
     cold = create_app(cold_auth.settings, cold_auth).test_client()
     client = create_app(auth.settings, auth).test_client()
     session_id = log_in(auth, PLAIN)

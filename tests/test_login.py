@@ -11,6 +11,7 @@ import pytest
 
 from userauth.auth import Auth
 from userauth.credentials import LoginOutcome
+from userauth.settings import SecuritySettings
 
 EMAIL = "dee@example.com"
 PASSWORD = "old password"
@@ -64,7 +65,7 @@ class TestSessionsMadeWithASupersededPassword:
     def test_a_login_overlapping_a_password_change_leaves_no_session(
         self, make_auth: Callable[..., Auth], change: str
     ) -> None:
-        slow = make_auth(bcrypt_rounds=SLOW_ROUNDS)
+        slow = make_auth(SecuritySettings(bcrypt_rounds=SLOW_ROUNDS))
         fast = make_auth()
         slow.register_user(EMAIL, PASSWORD)
         other_device = fast.login(EMAIL, PASSWORD).session_id

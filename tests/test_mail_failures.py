@@ -12,7 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -247,10 +247,11 @@ class TestMailTest:
 
 class TestOutboxFailureLine:
     def test_a_failed_send_logs_the_same_sentence_without_the_recipient(
-        self, make_service: ServiceFactory, caplog: pytest.LogCaptureFixture
+        self, make_service: ServiceFactory, mail: MailSink, caplog: pytest.LogCaptureFixture
     ) -> None:
         # The sink speaks plain SMTP; asked for STARTTLS, every send fails the same way.
-        service = make_service(smtp_tls="starttls")
+        starttls = replace(mail.production_mail(), smtp_tls="starttls")
+        service = make_service("production", starttls)
         service.auth.register_user(RECIPIENT, "a long enough password")
         with caplog.at_level(logging.WARNING, logger="userauth.outbox"):
             service.client.post("/reset_password", data={"email": RECIPIENT})

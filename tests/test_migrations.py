@@ -18,14 +18,14 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import DateTime, Engine, Integer, String, column, insert, inspect, table, text
 
-from tests.conftest import FakeClock, ServerProcess, free_port
+from tests.conftest import TEST_SECURITY, FakeClock, ServerProcess, free_port
 from userauth import migrations, tokens
 from userauth.admin import Admin
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import EmailTakenError, InvalidTokenError
 from userauth.models import metadata
-from userauth.settings import Settings, shown_database_url
+from userauth.settings import DatabaseSettings, Settings, shown_database_url
 from userauth.web import create_app
 
 # (email, password) of the users an original-design database holds; the first one's hash is
@@ -96,7 +96,12 @@ class TestUpgradeFromTheOriginalDesign:
         migrations.upgrade(database_url)
         db = DB(database_url)
         try:
-            auth = Auth(db=db, settings=Settings(database_url=database_url, bcrypt_rounds=4))
+            auth = Auth(
+                db=db,
+                settings=Settings(
+                    database=DatabaseSettings(url=database_url), security=TEST_SECURITY
+                ),
+            )
             assert auth.valid_login("Ünal@example.com", "ünal password")
             assert auth.valid_login("üNAL@example.com", "ünal password")
             with pytest.raises(EmailTakenError):
@@ -618,7 +623,7 @@ class TestBuildingADBOrAnApp:
         assert inspect(engine).get_table_names() == []
 
     def test_building_an_app_creates_no_table(self, database_url: str, engine: Engine) -> None:
-        settings = Settings(database_url=database_url, bcrypt_rounds=4)
+        settings = Settings(database=DatabaseSettings(url=database_url), security=TEST_SECURITY)
         create_app(settings)
         assert inspect(engine).get_table_names() == []
 
@@ -644,7 +649,12 @@ class TestEnsureCurrent:
         assert user_rows(engine) == original_database
         db = DB(database_url)
         try:
-            auth = Auth(db=db, settings=Settings(database_url=database_url, bcrypt_rounds=4))
+            auth = Auth(
+                db=db,
+                settings=Settings(
+                    database=DatabaseSettings(url=database_url), security=TEST_SECURITY
+                ),
+            )
             for email, password in ORIGINAL_USERS:
                 assert auth.valid_login(email, password)
         finally:

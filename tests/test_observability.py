@@ -18,11 +18,18 @@ from flask.testing import FlaskClient
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event, inspect
 
-from tests.conftest import FakeClock, free_port, need_service
+from tests.conftest import TEST_SECURITY, FakeClock, free_port, need_service
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.logs import JsonFormatter, StderrHandler
-from userauth.settings import Settings, SettingsError
+from userauth.settings import (
+    DatabaseSettings,
+    RateLimitSettings,
+    Section,
+    ServerSettings,
+    Settings,
+    SettingsError,
+)
 from userauth.web import create_app
 
 EMAIL = "guillaume@holberton.io"
@@ -89,7 +96,7 @@ class TestRequestLog:
     def test_contract_scenario_leaks_no_password_token_or_session_id(
         self, make_auth: Callable[..., Auth], capsys: pytest.CaptureFixture[str], level: str
     ) -> None:
-        auth = make_auth(log_level=level)
+        auth = make_auth(ServerSettings(log_level=level))
         client = create_app(auth.settings, auth).test_client()
         secrets = run_contract_scenario(client)
         captured = capsys.readouterr().err
@@ -135,7 +142,7 @@ class TestRequestLog:
     def test_level_above_info_writes_no_request_line_but_still_counts(
         self, make_auth: Callable[..., Auth], capsys: pytest.CaptureFixture[str]
     ) -> None:
-        auth = make_auth(log_level="WARNING")
+        auth = make_auth(ServerSettings(log_level="WARNING"))
         client = create_app(auth.settings, auth).test_client()
         capsys.readouterr()
         client.get("/")
@@ -258,7 +265,7 @@ class TestRequestId:
         assert access_lines(capsys.readouterr().err)[-1]["request_id"] == "lb-7f3a.42_x"
 
     def test_rate_limited_answer_still_carries_one(self, make_auth: Callable[..., Auth]) -> None:
-        auth = make_auth(ratelimit_login="1/minute")
+        auth = make_auth(RateLimitSettings(login="1/minute"))
         client = create_app(auth.settings, auth).test_client()
         form = {"email": EMAIL, "password": PASSWORD}
         client.post("/sessions", data=form)
@@ -311,14 +318,14 @@ def unreachable_sqlite() -> str:
 
 @pytest.fixture
 def app_with(auth: Auth) -> Callable[..., Flask]:
-    """Build an app with changed settings; a changed database_url gets an Auth of its own,
+    """Build an app with changed sections; a changed database gets an Auth of its own,
     since readiness probes the app's own engine."""
 
-    def build(**changes: Any) -> Flask:
-        settings = auth.settings.with_changes(**changes)
-        if "database_url" not in changes:
+    def build(*sections: Section) -> Flask:
+        settings = auth.settings.with_sections(*sections)
+        if settings.database == auth.settings.database:
             return create_app(settings, auth)
-        return create_app(settings, Auth(DB(settings.database_url), settings))
+        return create_app(settings, Auth(DB(settings.database.url), settings))
 
     return build
 
@@ -331,7 +338,7 @@ class TestHealthz:
     def test_answers_ok_even_when_the_database_is_down(
         self, app_with: Callable[..., Flask]
     ) -> None:
-        client = app_with(database_url=unreachable_postgres()).test_client()
+        client = app_with(DatabaseSettings(url=unreachable_postgres())).test_client()
         assert client.get("/healthz").status_code == 200
 
 
@@ -348,19 +355,22 @@ class TestReadyz:
     def test_not_ready_when_the_database_is_down(
         self, app_with: Callable[..., Flask], unreachable_url: Callable[[], str]
     ) -> None:
-        response = app_with(database_url=unreachable_url()).test_client().get("/readyz")
+        response = app_with(DatabaseSettings(url=unreachable_url())).test_client().get("/readyz")
         assert response.status_code == 503
         assert response.json == {"message": "unavailable: database", "down": ["database"]}
 
     def test_not_ready_when_redis_is_down(self, app_with: Callable[..., Flask]) -> None:
-        client = app_with(redis_url=f"redis://127.0.0.1:{free_port()}/5").test_client()
+        client = app_with(
+            RateLimitSettings(redis_url=f"redis://127.0.0.1:{free_port()}/5")
+        ).test_client()
         response = client.get("/readyz")
         assert response.status_code == 503
         assert response.json == {"message": "unavailable: redis", "down": ["redis"]}
 
     def test_names_both_when_both_are_down(self, app_with: Callable[..., Flask]) -> None:
         client = app_with(
-            database_url=unreachable_postgres(), redis_url=f"redis://127.0.0.1:{free_port()}/5"
+            DatabaseSettings(url=unreachable_postgres()),
+            RateLimitSettings(redis_url=f"redis://127.0.0.1:{free_port()}/5"),
         ).test_client()
         response = client.get("/readyz")
         assert response.status_code == 503
@@ -369,14 +379,14 @@ class TestReadyz:
     @pytest.mark.redis
     def test_ready_when_redis_answers(self, app_with: Callable[..., Flask]) -> None:
         redis_url = need_service("Redis", "TEST_REDIS_URL")
-        response = app_with(redis_url=redis_url).test_client().get("/readyz")
+        response = app_with(RateLimitSettings(redis_url=redis_url)).test_client().get("/readyz")
         assert (response.status_code, response.json) == (200, {"status": "ok"})
 
 
 class TestProbesUseTheAppsEngine:
     def test_a_probe_on_an_empty_database_creates_no_table(self, tmp_path: Path) -> None:
         url = f"sqlite:///{tmp_path / 'empty.db'}"
-        settings = Settings(database_url=url, bcrypt_rounds=4)
+        settings = Settings(database=DatabaseSettings(url=url), security=TEST_SECURITY)
         auth = Auth(DB(url), settings)
         client = create_app(settings, auth).test_client()
 
@@ -433,7 +443,7 @@ class TestMetrics:
         assert metric_value(client, name, route="/profile", method="GET") == 1
 
     def test_counts_logins_by_outcome(self, make_auth: Callable[..., Auth]) -> None:
-        auth = make_auth(ratelimit_login="3/minute")
+        auth = make_auth(RateLimitSettings(login="3/minute"))
         client = create_app(auth.settings, auth).test_client()
         client.post("/users", data={"email": EMAIL, "password": PASSWORD})
         client.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
@@ -481,7 +491,7 @@ class TestMetrics:
         assert metric_value(second, "userauth_http_requests_total", **labels) is None
 
     def test_scrape_survives_a_database_that_is_down(self, app_with: Callable[..., Flask]) -> None:
-        client = app_with(database_url=unreachable_postgres()).test_client()
+        client = app_with(DatabaseSettings(url=unreachable_postgres())).test_client()
         response = client.get("/metrics")
         assert response.status_code == 200
         assert response.content_type.startswith("text/plain")
@@ -496,7 +506,7 @@ class TestMetricsToken:
 
     @pytest.fixture
     def guarded(self, make_auth: Callable[..., Auth]) -> FlaskClient:
-        auth = make_auth(metrics_token=TOKEN)
+        auth = make_auth(ServerSettings(metrics_token=TOKEN))
         return create_app(auth.settings, auth).test_client()
 
     def test_without_a_token_set_metrics_stay_open(self, client: FlaskClient) -> None:
@@ -539,5 +549,5 @@ class TestMetricsToken:
 
     def test_the_token_is_read_and_never_shown(self) -> None:
         settings = Settings.from_env({"USERAUTH_METRICS_TOKEN": TOKEN})
-        assert settings.metrics_token == TOKEN
+        assert settings.server.metrics_token == TOKEN
         assert TOKEN not in repr(settings)

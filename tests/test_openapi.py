@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from userauth.auth import Auth
+from userauth.settings import RateLimitSettings, ServerSettings
 from userauth.web import create_app
 from userauth.web.limits import declared_group
 
@@ -265,7 +266,7 @@ class TestDocumentedAnswers:
         self, make_auth: Callable[..., Auth], document: dict[str, Any], path: str, method: str
     ) -> None:
         # Found by scripts/schemathesis: with limits off, every limited route answered 500.
-        auth = make_auth(ratelimit_enabled=False)
+        auth = make_auth(RateLimitSettings(enabled=False))
         client = create_app(auth.settings, auth).test_client()
         response = client.open(path, method=method.upper(), data={})
         assert response.status_code == 400
@@ -316,7 +317,7 @@ class TestServers:
     def test_behind_a_trusted_proxy_the_forwarded_host_is_not_used_either(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        auth = make_auth(trusted_proxies=1)
+        auth = make_auth(ServerSettings(trusted_proxies=1))
         client = create_app(auth.settings, auth).test_client()
         forwarded = {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"}
         client.get("/openapi.json", headers=forwarded)

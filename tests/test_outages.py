@@ -28,11 +28,11 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import ExceptionContext
 from werkzeug.test import TestResponse
 
-from tests.conftest import IN_CI, FakeClock, empty_postgres, free_port
+from tests.conftest import IN_CI, TEST_SECURITY, FakeClock, empty_postgres, free_port
 from userauth import migrations
 from userauth.auth import Auth
 from userauth.db import DB
-from userauth.settings import SESSION_COOKIE, Settings, SettingsError
+from userauth.settings import SESSION_COOKIE, DatabaseSettings, Section, Settings, SettingsError
 from userauth.web import create_app
 
 PASSWORD = "correct horse battery staple"
@@ -80,11 +80,12 @@ def assert_unavailable(response: TestResponse) -> None:
     assert int(response.headers["Retry-After"]) > 0
 
 
-def build_client(url: str, clock: FakeClock, **changes: Any) -> tuple[FlaskClient, Auth]:
-    """An app on `url` whose schema is current; `changes` override settings."""
+def build_client(url: str, clock: FakeClock, *sections: Section) -> tuple[FlaskClient, Auth]:
+    """An app on `url` whose schema is current; sections given replace the settings' own."""
     migrations.ensure_current(url, auto_migrate=True)
-    settings = Settings(database_url=url, bcrypt_rounds=4).with_changes(**changes)
-    db = DB(url, sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms)
+    settings = Settings(database=DatabaseSettings(url=url), security=TEST_SECURITY)
+    settings = settings.with_sections(*sections)
+    db = DB(url, sqlite_busy_timeout_ms=settings.database.sqlite_busy_timeout_ms)
     auth = Auth(db=db, settings=settings, clock=clock)
     return create_app(settings, auth).test_client(), auth
 
@@ -216,9 +217,9 @@ class TestLockedDatabase:
     def test_a_write_locked_past_the_busy_timeout_answers_503_then_recovers(
         self, sqlite_file: Path, clock: FakeClock
     ) -> None:
-        client, auth = build_client(
-            f"sqlite:///{sqlite_file}", clock, sqlite_busy_timeout_ms=self.BUSY_TIMEOUT_MS
-        )
+        url = f"sqlite:///{sqlite_file}"
+        database = DatabaseSettings(url=url, sqlite_busy_timeout_ms=self.BUSY_TIMEOUT_MS)
+        client, auth = build_client(url, clock, database)
         body = {"email": "ann@example.com", "password": PASSWORD}
         with self.locked(sqlite_file):
             assert_unavailable(client.post("/users", json=body))
@@ -278,10 +279,10 @@ class TestFullDisk:
 class TestBusyTimeoutSetting:
     def test_is_read_from_the_environment(self) -> None:
         settings = Settings.from_env({"USERAUTH_SQLITE_BUSY_TIMEOUT_MS": "250"})
-        assert settings.sqlite_busy_timeout_ms == 250
+        assert settings.database.sqlite_busy_timeout_ms == 250
 
     def test_defaults_to_30_seconds(self) -> None:
-        assert Settings.from_env({}).sqlite_busy_timeout_ms == 30_000
+        assert Settings.from_env({}).database.sqlite_busy_timeout_ms == 30_000
 
     def test_a_negative_value_stops_start_up_naming_the_variable(self) -> None:
         with pytest.raises(SettingsError, match="USERAUTH_SQLITE_BUSY_TIMEOUT_MS"):
@@ -294,7 +295,7 @@ class TestGenuineBugs:
     ) -> None:
         # No migration: "no such table" is a deployment bug, not an outage to wait out.
         url = f"sqlite:///{sqlite_file}"
-        settings = Settings(database_url=url, bcrypt_rounds=4)
+        settings = Settings(database=DatabaseSettings(url=url), security=TEST_SECURITY)
         auth = Auth(db=DB(url), settings=settings, clock=clock)
         client = create_app(settings, auth).test_client()
         response = client.post("/users", json={"email": "a@x.io", "password": PASSWORD})

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -32,13 +33,21 @@ def down_sink() -> Iterator[MailSink]:
     sink.close()
 
 
+MakeDownService = Callable[..., Service]
+
+
 @pytest.fixture
 def make_down_service(
     database_url: str, clock: FakeClock, down_sink: MailSink
-) -> Iterator[ServiceFactory]:
-    """Build production apps that mail to `down_sink`, retrying after RETRY."""
+) -> Iterator[MakeDownService]:
+    """Build production apps that mail to `down_sink` (or `port`), retrying after a delay."""
     factory = ServiceFactory(database_url, clock, down_sink)
-    yield factory
+
+    def build(retry_delay: timedelta, port: int | None = None) -> Service:
+        mail = replace(down_sink.production_mail(), retry_delay=retry_delay)
+        return factory("production", mail if port is None else replace(mail, smtp_port=port))
+
+    yield build
     factory.close()
 
 
@@ -71,9 +80,9 @@ def metric(service: Service, name: str) -> float:
 
 class TestRetries:
     def test_a_mail_the_smtp_server_refused_is_sent_once_it_is_back(
-        self, make_down_service: ServiceFactory, down_sink: MailSink
+        self, make_down_service: MakeDownService, down_sink: MailSink
     ) -> None:
-        service = make_down_service(mail_retry_delay=RETRY)
+        service = make_down_service(RETRY)
         service.auth.register_user(EMAIL, PASSWORD)
         request_reset(service)
         assert service.outbox.failures >= 1
@@ -87,9 +96,9 @@ class TestRetries:
         assert service.outbox.pending() == 0
 
     def test_a_failed_send_is_logged_in_one_line_without_the_token_or_the_email(
-        self, make_down_service: ServiceFactory, caplog: pytest.LogCaptureFixture
+        self, make_down_service: MakeDownService, caplog: pytest.LogCaptureFixture
     ) -> None:
-        service = make_down_service(mail_retry_delay=RETRY)
+        service = make_down_service(RETRY)
         service.auth.register_user(EMAIL, PASSWORD)
         with caplog.at_level(logging.WARNING, logger="userauth.outbox"):
             request_reset(service)
@@ -112,9 +121,9 @@ class TestRetries:
 
 class TestMetrics:
     def test_failed_sends_and_waiting_mail_show_in_metrics(
-        self, make_down_service: ServiceFactory
+        self, make_down_service: MakeDownService
     ) -> None:
-        service = make_down_service(mail_retry_delay=timedelta(hours=1))
+        service = make_down_service(timedelta(hours=1))
         service.auth.register_user(EMAIL, PASSWORD)
         assert metric(service, "userauth_mail_failures_total") == 0
 
@@ -124,9 +133,9 @@ class TestMetrics:
         assert metric(service, "userauth_mail_pending") == 1
 
     def test_the_oldest_waiting_mail_shows_how_long_mail_has_been_stuck(
-        self, make_down_service: ServiceFactory, down_sink: MailSink
+        self, make_down_service: MakeDownService, down_sink: MailSink
     ) -> None:
-        service = make_down_service(mail_retry_delay=RETRY)
+        service = make_down_service(RETRY)
         service.auth.register_user(EMAIL, PASSWORD)
         assert metric(service, "userauth_mail_oldest_pending_seconds") == 0
 
@@ -153,9 +162,9 @@ class TestMetricsRevealNoRegisteredEmail:
         ids=["reset-request", "sign-up"],
     )
     def test_a_registered_email_and_another_move_the_mail_metrics_alike(
-        self, make_down_service: ServiceFactory, path: str, other_email: str
+        self, make_down_service: MakeDownService, path: str, other_email: str
     ) -> None:
-        service = make_down_service(mail_retry_delay=timedelta(hours=1))
+        service = make_down_service(timedelta(hours=1))
         service.auth.register_user(EMAIL, PASSWORD)
         moves = []
         for email in (other_email, EMAIL):
@@ -198,13 +207,13 @@ class TestMetricsRevealNoRegisteredEmailToARefusingServer:
     review: a probe of NOOP alone moved /metrics for registered emails only)."""
 
     def test_a_registered_email_and_an_unknown_one_are_refused_alike(
-        self, make_down_service: ServiceFactory
+        self, make_down_service: MakeDownService
     ) -> None:
         # Imported here: tests.test_mail_failures imports this module's helpers.
         from tests.test_mail_failures import Refusing, smtp_server
 
         with smtp_server(Refusing(recipient=True)) as port:
-            service = make_down_service(mail_retry_delay=timedelta(hours=1), smtp_port=port)
+            service = make_down_service(timedelta(hours=1), port)
             service.auth.register_user(EMAIL, PASSWORD)
             moves = []
             for email in ("nobody@example.com", EMAIL):
@@ -228,9 +237,9 @@ def mail_metrics(service: Service) -> tuple[float, float]:
 
 class TestAtRest:
     def test_a_queued_reset_holds_the_email_and_no_token(
-        self, make_down_service: ServiceFactory, engine: Engine
+        self, make_down_service: MakeDownService, engine: Engine
     ) -> None:
-        service = make_down_service(mail_retry_delay=timedelta(hours=1))
+        service = make_down_service(timedelta(hours=1))
         service.auth.register_user(EMAIL, PASSWORD)
         request_reset(service)
 
@@ -299,16 +308,16 @@ class TestSeveralWorkers:
 
 class TestStop:
     def test_a_mail_waiting_when_its_worker_stops_is_sent_by_the_next_one(
-        self, make_down_service: ServiceFactory, down_sink: MailSink
+        self, make_down_service: MakeDownService, down_sink: MailSink
     ) -> None:
-        first = make_down_service(mail_retry_delay=RETRY)
+        first = make_down_service(RETRY)
         first.auth.register_user(EMAIL, PASSWORD)
         request_reset(first)
         first.outbox.stop(0)
         assert first.outbox.pending() == 1
 
         with down_sink.serving():
-            second = make_down_service(mail_retry_delay=RETRY)
+            second = make_down_service(RETRY)
             second.outbox.start()
             assert len(down_sink.wait_for(EMAIL)) == 1
 

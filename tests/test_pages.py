@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -11,7 +12,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import FakeClock
+from tests.smtp import PRODUCTION_SECURITY
 from userauth.auth import Auth
+from userauth.settings import GateSettings, RateLimitSettings, Section, WebSettings
 from userauth.web import create_app
 
 EMAIL = "ann@example.com"
@@ -23,8 +26,8 @@ MakeClient = Callable[..., FlaskClient]
 
 @pytest.fixture
 def make_client(make_auth: Callable[..., Auth]) -> MakeClient:
-    def build(**overrides: object) -> FlaskClient:
-        auth = make_auth(**overrides)
+    def build(*sections: Section) -> FlaskClient:
+        auth = make_auth(*sections)
         return create_app(auth.settings, auth).test_client()
 
     return build
@@ -32,7 +35,7 @@ def make_client(make_auth: Callable[..., Auth]) -> MakeClient:
 
 @pytest.fixture
 def browser(make_client: MakeClient) -> FlaskClient:
-    return make_client(redirect_hosts=("app.example.com",))
+    return make_client(GateSettings(redirect_hosts=("app.example.com",)))
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:
@@ -147,7 +150,7 @@ class TestCspAgreesWithTheAllowedHosts:
     def test_form_action_covers_both_schemes_any_port_and_the_bare_domain(
         self, make_client: MakeClient
     ) -> None:
-        client = make_client(redirect_hosts=("app.example.com", ".example.org"))
+        client = make_client(GateSettings(redirect_hosts=("app.example.com", ".example.org")))
         policy = client.get("/auth/login").headers["Content-Security-Policy"]
         for source in (
             "https://app.example.com:*",
@@ -243,7 +246,7 @@ class TestSignUpAndLogIn:
     def test_production_answers_a_taken_email_as_a_new_one_and_logs_in_neither(
         self, make_service: Callable[..., object]
     ) -> None:
-        service = make_service(secret_key="x" * 32)
+        service = make_service("production", replace(PRODUCTION_SECURITY, secret_key="x" * 32))
         client: FlaskClient = service.client  # type: ignore[attr-defined]
         first, second = sign_up(client), sign_up(client)
         assert (first.status_code, first.location) == (second.status_code, second.location)
@@ -390,26 +393,26 @@ class TestLandingPages:
         assert browser.get("/profile").status_code == 403
 
     def test_without_the_pages_a_browser_gets_the_json(self, make_client: MakeClient) -> None:
-        client = make_client(pages_enabled=False)
+        client = make_client(WebSettings(pages_enabled=False))
         answer = client.get("/", headers=BROWSER_ACCEPT)
         assert (answer.status_code, answer.json) == (200, {"message": "Bienvenue"})
 
 
 class TestOperatorChoices:
     def test_pages_can_be_turned_off(self, make_client: MakeClient) -> None:
-        client = make_client(pages_enabled=False)
+        client = make_client(WebSettings(pages_enabled=False))
         assert client.get("/auth/login").status_code == 404
         assert client.get("/").status_code == 200
 
     def test_templates_can_be_overridden(self, make_client: MakeClient, tmp_path: Path) -> None:
         (tmp_path / "userauth").mkdir()
         (tmp_path / "userauth" / "login.html").write_text("<p>Our own login page</p>")
-        client = make_client(templates_dir=str(tmp_path))
+        client = make_client(WebSettings(templates_dir=str(tmp_path)))
         assert client.get("/auth/login").get_data(as_text=True) == "<p>Our own login page</p>"
         assert "Create an account" in client.get("/auth/signup").get_data(as_text=True)
 
     def test_the_login_page_shares_the_apis_rate_limit(self, make_client: MakeClient) -> None:
-        client = make_client(ratelimit_login="3/minute")
+        client = make_client(RateLimitSettings(login="3/minute"))
         statuses = [log_in(client, password="x").status_code for _ in range(4)]
         assert statuses == [401, 401, 401, 429]
         assert "too many attempts" in log_in(client).get_data(as_text=True).lower()

@@ -12,7 +12,7 @@ from flask.testing import FlaskClient
 
 from userauth import tokens
 from userauth.auth import Auth
-from userauth.settings import Settings
+from userauth.settings import SecuritySettings, Settings
 from userauth.web import create_app
 
 EMAIL = "bob@example.com"
@@ -48,16 +48,16 @@ def change(client: FlaskClient, current: str, new: str) -> tuple[int, str]:
 
 class TestBcryptCost:
     def test_the_default_cost_is_12(self) -> None:
-        assert Settings().bcrypt_rounds == 12
-        assert Settings.from_env({}).bcrypt_rounds == 12
+        assert Settings().security.bcrypt_rounds == 12
+        assert Settings.from_env({}).security.bcrypt_rounds == 12
 
     def test_the_cost_is_read_from_the_environment(self) -> None:
-        assert Settings.from_env({"USERAUTH_BCRYPT_ROUNDS": "5"}).bcrypt_rounds == 5
+        assert Settings.from_env({"USERAUTH_BCRYPT_ROUNDS": "5"}).security.bcrypt_rounds == 5
 
     def test_registration_hashes_at_the_configured_cost(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        auth = make_auth(bcrypt_rounds=5)
+        auth = make_auth(SecuritySettings(bcrypt_rounds=5))
 
         auth.register_user(EMAIL, PASSWORD)
 
@@ -68,8 +68,8 @@ class TestCostUpgrade:
     def test_a_lower_cost_hash_is_upgraded_at_the_next_successful_login(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        make_auth(bcrypt_rounds=4).register_user(EMAIL, PASSWORD)
-        stronger = make_auth(bcrypt_rounds=5)
+        make_auth(SecuritySettings(bcrypt_rounds=4)).register_user(EMAIL, PASSWORD)
+        stronger = make_auth(SecuritySettings(bcrypt_rounds=5))
         assert stored_hash(stronger).startswith(b"$2b$04$")
 
         assert stronger.valid_login(EMAIL, PASSWORD)
@@ -79,8 +79,8 @@ class TestCostUpgrade:
     def test_the_upgraded_hash_accepts_the_password_and_only_it(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        make_auth(bcrypt_rounds=4).register_user(EMAIL, PASSWORD)
-        stronger = make_auth(bcrypt_rounds=5)
+        make_auth(SecuritySettings(bcrypt_rounds=4)).register_user(EMAIL, PASSWORD)
+        stronger = make_auth(SecuritySettings(bcrypt_rounds=5))
         stronger.valid_login(EMAIL, PASSWORD)
 
         assert stronger.valid_login(EMAIL, PASSWORD)
@@ -89,26 +89,26 @@ class TestCostUpgrade:
     def test_a_failed_login_does_not_upgrade_the_hash(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        weaker = make_auth(bcrypt_rounds=4)
+        weaker = make_auth(SecuritySettings(bcrypt_rounds=4))
         weaker.register_user(EMAIL, PASSWORD)
         before = stored_hash(weaker)
-        stronger = make_auth(bcrypt_rounds=5)
+        stronger = make_auth(SecuritySettings(bcrypt_rounds=5))
 
         assert not stronger.valid_login(EMAIL, NEW_PASSWORD)
 
         assert stored_hash(stronger) == before
 
     def test_a_higher_cost_hash_is_not_downgraded(self, make_auth: Callable[..., Auth]) -> None:
-        make_auth(bcrypt_rounds=5).register_user(EMAIL, PASSWORD)
-        weaker = make_auth(bcrypt_rounds=4)
+        make_auth(SecuritySettings(bcrypt_rounds=5)).register_user(EMAIL, PASSWORD)
+        weaker = make_auth(SecuritySettings(bcrypt_rounds=4))
 
         assert weaker.valid_login(EMAIL, PASSWORD)
 
         assert stored_hash(weaker).startswith(b"$2b$05$")
 
     def test_a_login_over_http_upgrades_the_hash(self, make_auth: Callable[..., Auth]) -> None:
-        make_auth(bcrypt_rounds=4).register_user(EMAIL, PASSWORD)
-        stronger = make_auth(bcrypt_rounds=5)
+        make_auth(SecuritySettings(bcrypt_rounds=4)).register_user(EMAIL, PASSWORD)
+        stronger = make_auth(SecuritySettings(bcrypt_rounds=5))
         client = create_app(stronger.settings, stronger).test_client()
 
         assert log_in(client) == 200

@@ -10,9 +10,10 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -20,11 +21,30 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import ROOT
-from tests.smtp import TEST_ENCRYPTION_KEY, MailSink, ReceivedMail, Service, ServiceFactory
+from tests.smtp import (
+    TEST_ENCRYPTION_KEY,
+    TEST_SECRET_KEY,
+    MailSink,
+    ReceivedMail,
+    Service,
+    ServiceFactory,
+)
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.mail import forgot_link
-from userauth.settings import Settings, SettingsError
+from userauth.settings import (
+    CookieSettings,
+    FactorSettings,
+    MailSettings,
+    RateLimitSettings,
+    Section,
+    SecuritySettings,
+    ServerSettings,
+    Settings,
+    SettingsError,
+    WebSettings,
+)
+from userauth.settings.production import production_problems, serving_problems
 from userauth.web import create_app
 
 EMAIL = "bob@example.com"
@@ -172,7 +192,9 @@ class TestRequestResetInProduction:
     ) -> None:
         # The limits would stop 60 requests in a row; this test measures, not limits.
         service = make_service(
-            ratelimit_reset="1000/minute", ratelimit_reset_account="1000/hour", log_level="WARNING"
+            "production",
+            RateLimitSettings(reset="1000/minute", reset_account="1000/hour"),
+            ServerSettings(log_level="WARNING"),
         )
         service.auth.register_user(EMAIL, PASSWORD)
         request_reset(service, UNKNOWN_EMAIL)  # warm-up: first-request costs are not the email's
@@ -241,30 +263,36 @@ class TestRegisterInProduction:
         assert PASSWORD not in notice.raw.decode(errors="replace")
 
     @pytest.mark.parametrize(
-        ("settings", "link"),
+        ("reset_link", "forgot", "link"),
         [
             (
-                {"reset_link_template": "https://auth.example.com/auth/reset?token={token}"},
+                "https://auth.example.com/auth/reset?token={token}",
+                None,
                 "https://auth.example.com/auth/forgot",
             ),
             (
-                {"reset_link_template": "https://example.com/id/reset_password?token={token}"},
+                "https://example.com/id/reset_password?token={token}",
+                None,
                 "https://example.com/id/auth/forgot",
             ),
             (
-                {
-                    "reset_link_template": "https://app.example.com/reset?token={token}",
-                    "forgot_link": "https://app.example.com/forgot",
-                },
+                "https://app.example.com/reset?token={token}",
+                "https://app.example.com/forgot",
                 "https://app.example.com/forgot",
             ),
         ],
         ids=["hosted-reset-page", "design-link-under-a-prefix", "forgot-link-set"],
     )
     def test_the_notice_links_to_the_forgot_password_page(
-        self, make_service: ServiceFactory, mail: MailSink, settings: dict[str, str], link: str
+        self,
+        make_service: ServiceFactory,
+        mail: MailSink,
+        reset_link: str,
+        forgot: str | None,
+        link: str,
     ) -> None:
-        service = make_service(**settings)
+        links = replace(mail.production_mail(), reset_link_template=reset_link, forgot_link=forgot)
+        service = make_service("production", links)
         service.auth.register_user(EMAIL, PASSWORD)
         service.client.post("/users", data={"email": EMAIL, "password": NEW_PASSWORD})
         service.outbox.join()
@@ -275,9 +303,12 @@ class TestRegisterInProduction:
         assert lines[4] == link
 
     def test_the_derived_link_is_the_hosted_forgot_page(
-        self, make_service: ServiceFactory
+        self, make_service: ServiceFactory, mail: MailSink
     ) -> None:
-        service = make_service(reset_link_template="https://a.example/auth/reset?token={token}")
+        link_template = "https://a.example/auth/reset?token={token}"
+        service = make_service(
+            "production", replace(mail.production_mail(), reset_link_template=link_template)
+        )
         link = forgot_link(service.auth.settings)
         assert link is not None
 
@@ -286,7 +317,10 @@ class TestRegisterInProduction:
     def test_an_apps_own_reset_page_gives_no_link_unless_one_is_set(
         self, make_service: ServiceFactory, mail: MailSink
     ) -> None:
-        service = make_service(reset_link_template="https://app.example.com/reset?token={token}")
+        link_template = "https://app.example.com/reset?token={token}"
+        service = make_service(
+            "production", replace(mail.production_mail(), reset_link_template=link_template)
+        )
         service.auth.register_user(EMAIL, PASSWORD)
         service.client.post("/users", data={"email": EMAIL, "password": NEW_PASSWORD})
         service.outbox.join()
@@ -302,7 +336,7 @@ class TestRegisterInProduction:
     def test_notices_to_one_owner_are_limited_per_account(
         self, make_service: ServiceFactory, mail: MailSink
     ) -> None:
-        service = make_service(ratelimit_reset_account="2/hour")
+        service = make_service("production", RateLimitSettings(reset_account="2/hour"))
         service.auth.register_user(EMAIL, PASSWORD)
         statuses = [
             service.client.post(
@@ -547,7 +581,7 @@ class TestSecurityHeaders:
     def test_a_rate_limited_answer_carries_them_too(
         self, environment: str, make_service: ServiceFactory
     ) -> None:
-        service = make_service(environment, ratelimit_login="1/minute")
+        service = make_service(environment, RateLimitSettings(login="1/minute"))
 
         statuses = [log_in(service.client).status_code for _ in range(2)]
         response = log_in(service.client)
@@ -569,18 +603,30 @@ class TestSecurityHeaders:
         assert response.headers.get("X-Frame-Options") == "DENY"
 
 
+Unsafe = Callable[[Settings], Settings]
 UNSAFE = pytest.mark.parametrize(
     ("unsafe", "setting"),
     [
-        ({"smtp_host": None}, "USERAUTH_SMTP_HOST"),
-        ({"bcrypt_rounds": 9}, "USERAUTH_BCRYPT_ROUNDS"),
-        ({"debug": True}, "USERAUTH_DEBUG"),
-        ({"cookie_secure": False}, "USERAUTH_COOKIE_SECURE"),
-        ({"secret_key": None}, "USERAUTH_SECRET_KEY"),
+        (lambda s: s.with_sections(replace(s.mail, smtp_host=None)), "USERAUTH_SMTP_HOST"),
+        (
+            lambda s: s.with_sections(replace(s.security, bcrypt_rounds=9)),
+            "USERAUTH_BCRYPT_ROUNDS",
+        ),
+        (lambda s: s.with_sections(ServerSettings(debug=True)), "USERAUTH_DEBUG"),
+        (lambda s: s.with_sections(CookieSettings(secure=False)), "USERAUTH_COOKIE_SECURE"),
+        (
+            lambda s: s.with_sections(replace(s.security, secret_key=None)),
+            "USERAUTH_SECRET_KEY",
+        ),
         # It also signs the device cookies (userauth/web/devices.py), pages or not.
-        ({"secret_key": None, "pages_enabled": False}, "USERAUTH_SECRET_KEY"),
+        (
+            lambda s: s.with_sections(
+                replace(s.security, secret_key=None), WebSettings(pages_enabled=False)
+            ),
+            "USERAUTH_SECRET_KEY",
+        ),
         # TOTP seeds must be read back: encrypted at rest with a key only production holds.
-        ({"encryption_keys": ()}, "USERAUTH_ENCRYPTION_KEYS"),
+        (lambda s: s.with_sections(FactorSettings()), "USERAUTH_ENCRYPTION_KEYS"),
     ],
     ids=[
         "no-smtp-host",
@@ -594,23 +640,24 @@ UNSAFE = pytest.mark.parametrize(
 )
 
 
-def production_serving(**changes: Any) -> Settings:
+def production_serving(*sections: Section) -> Settings:
     """Production settings with mail and an https reset link, for the serving checks."""
     return Settings(
         env="production",
-        smtp_host="127.0.0.1",
-        cookie_secure=True,
-        reset_link_template="https://example.com/reset?token={token}",
-        **{"encryption_keys": (TEST_ENCRYPTION_KEY,), **changes},
-    )
+        mail=MailSettings(
+            smtp_host="127.0.0.1", reset_link_template="https://example.com/reset?token={token}"
+        ),
+        cookies=CookieSettings(secure=True),
+        factors=FactorSettings(encryption_keys=(TEST_ENCRYPTION_KEY,)),
+    ).with_sections(*sections)
 
 
 class TestProductionStartUp:
     @UNSAFE
     def test_create_app_refuses_naming_the_setting(
-        self, database_url: str, mail: MailSink, unsafe: dict[str, Any], setting: str
+        self, database_url: str, mail: MailSink, unsafe: Unsafe, setting: str
     ) -> None:
-        settings = mail.production_settings(database_url, **unsafe)
+        settings = unsafe(mail.production_settings(database_url))
         db = DB(database_url)
         auth = Auth(db=db, settings=settings)
 
@@ -624,16 +671,20 @@ class TestProductionStartUp:
 
     @UNSAFE
     def test_create_app_refuses_without_an_auth_too(
-        self, database_url: str, mail: MailSink, unsafe: dict[str, Any], setting: str
+        self, database_url: str, mail: MailSink, unsafe: Unsafe, setting: str
     ) -> None:
-        settings = mail.production_settings(database_url, **unsafe)
+        settings = unsafe(mail.production_settings(database_url))
 
         with pytest.raises(SettingsError, match=setting):
             create_app(settings)
 
     def test_every_problem_gets_its_own_sentence(self, database_url: str, mail: MailSink) -> None:
         settings = mail.production_settings(
-            database_url, smtp_host=None, bcrypt_rounds=9, debug=True, cookie_secure=False
+            database_url,
+            replace(mail.production_mail(), smtp_host=None),
+            SecuritySettings(bcrypt_rounds=9, secret_key=TEST_SECRET_KEY),
+            ServerSettings(debug=True),
+            CookieSettings(secure=False),
         )
 
         with pytest.raises(SettingsError) as refused:
@@ -696,11 +747,11 @@ class TestProductionStartUp:
         self, workers: str, redis: bool, refused: bool
     ) -> None:
         settings = production_serving(
-            secret_key="k" * 32,
-            workers=int(workers),
-            redis_url="redis://127.0.0.1:6379/0" if redis else None,
+            SecuritySettings(secret_key="k" * 32),
+            ServerSettings(workers=int(workers)),
+            RateLimitSettings(redis_url="redis://127.0.0.1:6379/0" if redis else None),
         )
-        problems = settings.serving_problems()
+        problems = serving_problems(settings)
         assert [p for p in problems if "REDIS_URL" in p] == (
             [
                 "REDIS_URL must be set in production with 2 workers: without a shared counter "
@@ -709,7 +760,7 @@ class TestProductionStartUp:
             if refused
             else []
         )
-        assert settings.production_problems() == []
+        assert production_problems(settings) == []
 
     @pytest.mark.parametrize(
         ("redis", "key_secret", "refused"),
@@ -721,12 +772,13 @@ class TestProductionStartUp:
     ) -> None:
         # Servers with different keys would count one account under different keys.
         settings = production_serving(
-            workers=1,
-            redis_url="redis://127.0.0.1:6379/0" if redis else None,
-            ratelimit_key_secret=key_secret,
+            ServerSettings(workers=1),
+            RateLimitSettings(
+                redis_url="redis://127.0.0.1:6379/0" if redis else None, key_secret=key_secret
+            ),
         )
 
-        problems = [p for p in settings.serving_problems() if "KEY_SECRET" in p]
+        problems = [p for p in serving_problems(settings) if "KEY_SECRET" in p]
 
         assert len(problems) == (1 if refused else 0)
 
@@ -741,15 +793,15 @@ class TestProductionStartUp:
         secret = "s3cr3t" * 8
         settings = Settings.from_env({"USERAUTH_RATELIMIT_KEY_SECRET": secret})
 
-        assert settings.counter_key_secret == secret.encode()
+        assert settings.rate_limits.counter_key_secret == secret.encode()
         assert secret not in repr(settings)
-        assert settings.generated_key_secret not in repr(settings)
+        assert settings.rate_limits.generated_key_secret not in repr(settings)
 
     def test_without_a_key_secret_each_settings_read_generates_its_own(self) -> None:
         first, second = Settings.from_env({}), Settings.from_env({})
 
-        assert len(first.counter_key_secret) == 64
-        assert first.counter_key_secret != second.counter_key_secret
+        assert len(first.rate_limits.counter_key_secret) == 64
+        assert first.rate_limits.counter_key_secret != second.rate_limits.counter_key_secret
 
     def test_production_logs_no_warning(
         self, make_service: ServiceFactory, caplog: pytest.LogCaptureFixture

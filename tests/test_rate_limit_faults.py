@@ -23,6 +23,7 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import free_port
 from tests.smtp import MailSink, Service, ServiceFactory
+from userauth.settings import RateLimitSettings
 from userauth.web.limits import REDIS_TIMEOUT_SECONDS
 
 EMAIL = "bob@example.com"
@@ -109,7 +110,9 @@ def close_counters(service: Service) -> None:
 @pytest.fixture
 def service(make_service: ServiceFactory, own_redis: OwnRedis) -> Iterator[Service]:
     """A development app counting in its own Redis, where bob@example.com has an account."""
-    built = make_service("development", redis_url=own_redis.url, ratelimit_key_secret=KEY_SECRET)
+    built = make_service(
+        "development", RateLimitSettings(redis_url=own_redis.url, key_secret=KEY_SECRET)
+    )
     built.auth.register_user(EMAIL, PASSWORD)
     yield built
     close_counters(built)
@@ -169,7 +172,7 @@ class TestStoppedRedis:
     def test_reset_mails_to_one_account_stay_limited(
         self, make_service: ServiceFactory, own_redis: OwnRedis, mail: MailSink
     ) -> None:
-        service = make_service("production", redis_url=own_redis.url)
+        service = make_service("production", RateLimitSettings(redis_url=own_redis.url))
         service.auth.register_user(EMAIL, PASSWORD)
         own_redis.kill()
 

@@ -5,6 +5,7 @@ unparseable one in a single shared bucket."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from werkzeug.test import TestResponse
 from tests.doors import Doors
 from tests.smtp import ServiceFactory
 from tests.test_rate_limits import redis_storage
-from userauth.settings import Settings, SettingsError
+from userauth.settings import RateLimitSettings, ServerSettings, Settings, SettingsError
 from userauth.web.networks import client_key, widened
 
 EMAIL = "bob@example.com"
@@ -26,21 +27,22 @@ LIMIT = 3
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+def storage(request: pytest.FixtureRequest) -> Iterator[RateLimitSettings]:
     """Settings for the limiter's storage: in memory (the default), or Redis."""
     if request.param == "memory":
-        yield {}
+        yield RateLimitSettings()
         return
     with redis_storage() as settings:
         yield settings
 
 
 @pytest.fixture
-def behind_proxy(make_service: ServiceFactory, storage: dict[str, str]) -> Callable[..., Doors]:
-    """Build a development app behind one trusted proxy; keyword arguments override settings."""
+def behind_proxy(make_service: ServiceFactory, storage: RateLimitSettings) -> Callable[..., Doors]:
+    """Build a development app behind one trusted proxy; keyword arguments change its limits."""
 
-    def build(**overrides: Any) -> Doors:
-        service = make_service("development", trusted_proxies=1, **storage, **overrides)
+    def build(**limits: Any) -> Doors:
+        proxy = ServerSettings(trusted_proxies=1)
+        service = make_service("development", proxy, replace(storage, **limits))
         service.auth.register_user(EMAIL, PASSWORD)
         return Doors(service.client)
 
@@ -62,37 +64,37 @@ Attempt = Callable[[Doors, dict[str, str], int], TestResponse]
 # Every per-address limit, through each door: (setting, attempt(doors, environ, n)).
 PER_ADDRESS: dict[str, tuple[str, Attempt]] = {
     "login-api": (
-        "ratelimit_login",
+        "login",
         lambda d, e, n: d.api(
             "POST", "/sessions", e, email=f"user{n}@example.com", password=WRONG_PASSWORD
         ),
     ),
     "login-page": (
-        "ratelimit_login",
+        "login",
         lambda d, e, n: d.page(
             "/auth/login", e, email=f"user{n}@example.com", password=WRONG_PASSWORD
         ),
     ),
     "sign-up-api": (
-        "ratelimit_register",
+        "register",
         lambda d, e, n: d.api(
             "POST", "/users", e, email=f"user{n}@example.com", password=PASSWORD
         ),
     ),
     "sign-up-page": (
-        "ratelimit_register",
+        "register",
         lambda d, e, n: d.page("/auth/signup", e, email=f"user{n}@example.com", password=PASSWORD),
     ),
     "reset-request-api": (
-        "ratelimit_reset",
+        "reset",
         lambda d, e, n: d.api("POST", "/reset_password", e, email=f"user{n}@example.com"),
     ),
     "reset-request-page": (
-        "ratelimit_reset",
+        "reset",
         lambda d, e, n: d.page("/auth/forgot", e, email=f"user{n}@example.com"),
     ),
     "reset-attempt-api": (
-        "ratelimit_reset",
+        "reset",
         lambda d, e, n: d.api(
             "PUT",
             "/reset_password",
@@ -103,7 +105,7 @@ PER_ADDRESS: dict[str, tuple[str, Attempt]] = {
         ),
     ),
     "reset-attempt-page": (
-        "ratelimit_reset",
+        "reset",
         lambda d, e, n: d.page("/auth/reset", e, token=f"x{n}", new_password=NEW_PASSWORD),
     ),
 }
@@ -138,9 +140,9 @@ class TestIPv6ClientIsItsSlash64:
         assert next_network != 429
 
     def test_a_client_connecting_over_ipv6_without_a_proxy_is_its_slash64(
-        self, make_service: ServiceFactory, storage: dict[str, str]
+        self, make_service: ServiceFactory, storage: RateLimitSettings
     ) -> None:
-        service = make_service("development", ratelimit_register=f"{LIMIT}/minute", **storage)
+        service = make_service("development", replace(storage, register=f"{LIMIT}/minute"))
         doors = Doors(service.client)
 
         statuses = [
@@ -168,7 +170,7 @@ class TestIPv4:
         assert statuses == [200] * 12
 
     def test_wider_ipv6_buckets_leave_ipv4_alone(self, behind_proxy: Callable[..., Doors]) -> None:
-        doors = behind_proxy(ratelimit_register="1/minute", ratelimit_ipv6_prefixes=(64, 56, 48))
+        doors = behind_proxy(register="1/minute", ipv6_prefixes=(64, 56, 48))
 
         statuses = [sign_up(doors, f"198.51.100.{n}", n) for n in range(1, 21)]
 
@@ -179,7 +181,7 @@ class TestMappedAddresses:
     def test_a_mapped_address_shares_its_ipv4_addresss_budget(
         self, behind_proxy: Callable[..., Doors]
     ) -> None:
-        doors = behind_proxy(ratelimit_register=f"{LIMIT}/minute")
+        doors = behind_proxy(register=f"{LIMIT}/minute")
         clients = ["::ffff:198.51.100.7", "198.51.100.7", "::ffff:c633:6407"]
 
         spent = [sign_up(doors, client, n) for n, client in enumerate(clients)]
@@ -192,7 +194,7 @@ class TestMappedAddresses:
         self, behind_proxy: Callable[..., Doors]
     ) -> None:
         # All of them lie in one IPv6 /64 (::ffff:0:0/96): keyed by it, they would share.
-        doors = behind_proxy(ratelimit_register=f"{LIMIT}/minute")
+        doors = behind_proxy(register=f"{LIMIT}/minute")
 
         statuses = [sign_up(doors, f"::ffff:198.51.100.{n}", n) for n in range(1, 13)]
 
@@ -205,7 +207,7 @@ class TestWiderBuckets:
     def test_a_slash56_gets_four_times_the_limit_across_its_slash64s(
         self, behind_proxy: Callable[..., Doors]
     ) -> None:
-        doors = behind_proxy(ratelimit_register="1/minute", ratelimit_ipv6_prefixes=(64, 56, 48))
+        doors = behind_proxy(register="1/minute", ipv6_prefixes=(64, 56, 48))
         # 2001:db8:1:300::/56 holds the /64s 2001:db8:1:300:: to 2001:db8:1:3ff::.
         spent = [sign_up(doors, f"2001:db8:1:3{n:02x}::1", n) for n in range(4)]
 
@@ -219,7 +221,7 @@ class TestWiderBuckets:
     def test_a_slash48_gets_sixteen_times_the_limit_across_its_slash56s(
         self, behind_proxy: Callable[..., Doors]
     ) -> None:
-        doors = behind_proxy(ratelimit_register="1/minute", ratelimit_ipv6_prefixes=(64, 56, 48))
+        doors = behind_proxy(register="1/minute", ipv6_prefixes=(64, 56, 48))
         # One /64 in each of sixteen /56s of 2001:db8:1::/48.
         spent = [sign_up(doors, f"2001:db8:1:{n:02x}00::1", n) for n in range(16)]
 
@@ -233,7 +235,7 @@ class TestWiderBuckets:
     def test_without_the_setting_only_the_slash64_counts(
         self, behind_proxy: Callable[..., Doors]
     ) -> None:
-        doors = behind_proxy(ratelimit_register="1/minute")
+        doors = behind_proxy(register="1/minute")
 
         statuses = [sign_up(doors, f"2001:db8:1:3{n:02x}::1", n) for n in range(12)]
 
@@ -247,7 +249,7 @@ class TestUnparseableAddresses:
     def test_an_address_that_is_no_ip_is_counted_and_answered(
         self, behind_proxy: Callable[..., Doors], client: str
     ) -> None:
-        doors = behind_proxy(ratelimit_register=f"{LIMIT}/minute")
+        doors = behind_proxy(register=f"{LIMIT}/minute")
 
         statuses = [sign_up(doors, client, n) for n in range(LIMIT + 1)]
 
@@ -257,7 +259,7 @@ class TestUnparseableAddresses:
         self, behind_proxy: Callable[..., Doors]
     ) -> None:
         # Keyed under its own text, each made-up name would be a fresh budget (review).
-        doors = behind_proxy(ratelimit_register=f"{LIMIT}/minute")
+        doors = behind_proxy(register=f"{LIMIT}/minute")
         names = [f"client-{n}" for n in range(LIMIT + 1)]
 
         statuses = [sign_up(doors, name, n) for n, name in enumerate(names)]
@@ -272,7 +274,7 @@ class TestUnparseableAddresses:
     def test_a_port_a_proxy_wrote_is_the_same_client(
         self, behind_proxy: Callable[..., Doors], with_port: str, without: str
     ) -> None:
-        doors = behind_proxy(ratelimit_register=f"{LIMIT}/minute")
+        doors = behind_proxy(register=f"{LIMIT}/minute")
 
         spent = [sign_up(doors, with_port, n) for n in range(LIMIT)]
         next_one = sign_up(doors, without, LIMIT)
@@ -338,7 +340,7 @@ class TestSetting:
     def test_it_reads_prefix_lengths(self, value: str | None, prefixes: tuple[int, ...]) -> None:
         environ = {} if value is None else {"USERAUTH_RATELIMIT_IPV6_PREFIXES": value}
 
-        assert Settings.from_env(environ).ratelimit_ipv6_prefixes == prefixes
+        assert Settings.from_env(environ).rate_limits.ipv6_prefixes == prefixes
 
     @pytest.mark.parametrize(
         "value", ["56,48", "64,16", "64,128", "64,/56", "sixty-four"], ids=str

@@ -4,13 +4,14 @@ bucket, so a budget spent through one is spent for the other."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from tests.doors import Doors, address
 from tests.smtp import Service, ServiceFactory
 from tests.test_rate_limits import redis_storage
+from userauth.settings import RateLimitSettings
 
 EMAIL = "bob@example.com"
 PASSWORD = "violet-kettle-orbit-42"
@@ -25,10 +26,10 @@ ONE_ADDRESS = 7
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+def storage(request: pytest.FixtureRequest) -> Iterator[RateLimitSettings]:
     """Settings for the limiter's storage: in memory (the default), or Redis."""
     if request.param == "memory":
-        yield {}
+        yield RateLimitSettings()
         return
     with redis_storage() as settings:
         yield settings
@@ -49,7 +50,7 @@ Attempt = Callable[[Doors, int], int]
 class Limit:
     """A limit of the README's table, with one attempt that counts against it per door."""
 
-    settings: dict[str, str]
+    limits: Callable[[RateLimitSettings], RateLimitSettings]  # sets this limit to LIMIT
     through_api: Attempt
     through_page: Attempt
     environment: str = "development"
@@ -62,7 +63,7 @@ def other_account(n: int) -> str:
 
 LIMITS = {
     "login-per-address": Limit(
-        {"ratelimit_login": f"{LIMIT}/minute"},
+        lambda r: replace(r, login=f"{LIMIT}/minute"),
         lambda d, n: api(
             d, "POST", "/sessions", ONE_ADDRESS, email=other_account(n), password=WRONG_PASSWORD
         ),
@@ -71,12 +72,12 @@ LIMITS = {
         ),
     ),
     "failed-logins-per-account": Limit(
-        {"ratelimit_login_failures": f"{LIMIT}/minute"},
+        lambda r: replace(r, login_failures=f"{LIMIT}/minute"),
         lambda d, n: api(d, "POST", "/sessions", n, email=EMAIL, password=WRONG_PASSWORD),
         lambda d, n: page(d, "/auth/login", n, email=EMAIL, password=WRONG_PASSWORD),
     ),
     "sign-ups-per-address": Limit(
-        {"ratelimit_register": f"{LIMIT}/minute"},
+        lambda r: replace(r, register=f"{LIMIT}/minute"),
         lambda d, n: api(
             d, "POST", "/users", ONE_ADDRESS, email=other_account(n), password=PASSWORD
         ),
@@ -85,12 +86,12 @@ LIMITS = {
         ),
     ),
     "reset-requests-per-address": Limit(
-        {"ratelimit_reset": f"{LIMIT}/minute"},
+        lambda r: replace(r, reset=f"{LIMIT}/minute"),
         lambda d, n: api(d, "POST", "/reset_password", ONE_ADDRESS, email=other_account(n)),
         lambda d, n: page(d, "/auth/forgot", ONE_ADDRESS, email=other_account(n)),
     ),
     "reset-attempts-per-address": Limit(
-        {"ratelimit_reset": f"{LIMIT}/minute"},
+        lambda r: replace(r, reset=f"{LIMIT}/minute"),
         lambda d, n: api(
             d,
             "PUT",
@@ -105,19 +106,19 @@ LIMITS = {
         ),
     ),
     "reset-mails-per-account": Limit(
-        {"ratelimit_reset_account": f"{LIMIT}/hour"},
+        lambda r: replace(r, reset_account=f"{LIMIT}/hour"),
         lambda d, n: api(d, "POST", "/reset_password", n, email=EMAIL),
         lambda d, n: page(d, "/auth/forgot", n, email=EMAIL),
     ),
     # Production answers a taken email like a new one, and mails its owner a notice.
     "sign-up-mails-per-account": Limit(
-        {"ratelimit_reset_account": f"{LIMIT}/hour"},
+        lambda r: replace(r, reset_account=f"{LIMIT}/hour"),
         lambda d, n: api(d, "POST", "/users", n, email=EMAIL, password=PASSWORD),
         lambda d, n: page(d, "/auth/signup", n, email=EMAIL, password=PASSWORD),
         environment="production",
     ),
     "password-changes-per-session": Limit(
-        {"ratelimit_login_failures": f"{LIMIT}/minute"},
+        lambda r: replace(r, login_failures=f"{LIMIT}/minute"),
         lambda d, n: api(
             d, "PUT", "/profile/password", n, password=WRONG_PASSWORD, new_password=NEW_PASSWORD
         ),
@@ -148,12 +149,12 @@ class TestOneBucketPerLimit:
     def test_a_limit_spent_through_one_door_refuses_the_other(
         self,
         make_service: ServiceFactory,
-        storage: dict[str, str],
+        storage: RateLimitSettings,
         name: str,
         order: tuple[str, str],
     ) -> None:
         limit = LIMITS[name]
-        doors = doors_of(make_service(limit.environment, **limit.settings, **storage), limit)
+        doors = doors_of(make_service(limit.environment, limit.limits(storage)), limit)
         first, second = (through(limit, door) for door in order)
 
         spent = [first(doors, n) for n in range(1, LIMIT + 1)]
@@ -164,10 +165,10 @@ class TestOneBucketPerLimit:
 
     @pytest.mark.parametrize("order", DOOR_ORDERS.values(), ids=DOOR_ORDERS.keys())
     def test_a_right_password_through_one_door_clears_the_failures_counted_through_the_other(
-        self, make_service: ServiceFactory, storage: dict[str, str], order: tuple[str, str]
+        self, make_service: ServiceFactory, storage: RateLimitSettings, order: tuple[str, str]
     ) -> None:
         limit = LIMITS["failed-logins-per-account"]
-        doors = doors_of(make_service(limit.environment, **limit.settings, **storage), limit)
+        doors = doors_of(make_service(limit.environment, limit.limits(storage)), limit)
         first, second = order
         failing = through(limit, first)
         spent = [failing(doors, n) for n in range(1, LIMIT)]

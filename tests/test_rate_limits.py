@@ -8,6 +8,7 @@ import re
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 
 import pytest
 import redis
@@ -15,6 +16,7 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import redis_key_prefix
 from tests.smtp import MailSink, Service, ServiceFactory
+from userauth.settings import RateLimitSettings
 
 EMAIL = "bob@example.com"
 # Passes production's policy, so every test runs in both environments.
@@ -50,44 +52,40 @@ KEY_SECRET = "0123456789abcdef" * 4
 
 
 @contextmanager
-def redis_storage() -> Iterator[dict[str, str]]:
+def redis_storage() -> Iterator[RateLimitSettings]:
     """Limiter settings for the test Redis, under a key prefix of this test's own."""
     with redis_key_prefix() as (url, prefix):
-        yield {
-            "redis_url": url,
-            "ratelimit_key_prefix": prefix,
-            "ratelimit_key_secret": KEY_SECRET,
-        }
+        yield RateLimitSettings(redis_url=url, key_prefix=prefix, key_secret=KEY_SECRET)
 
 
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-def storage(request: pytest.FixtureRequest) -> Iterator[dict[str, str]]:
+def storage(request: pytest.FixtureRequest) -> Iterator[RateLimitSettings]:
     """Settings for the limiter's storage: in memory (the default), or Redis."""
     if request.param == "memory":
-        yield {}
+        yield RateLimitSettings()
         return
     with redis_storage() as settings:
         yield settings
 
 
 @pytest.fixture
-def make_service(make_service: ServiceFactory, storage: dict[str, str]) -> ServiceFactory:
+def make_service(make_service: ServiceFactory, storage: RateLimitSettings) -> ServiceFactory:
     """conftest's factory, set up after the limiter storage (torn down before it)."""
     return make_service
 
 
 @pytest.fixture
-def service_dev(make_service: ServiceFactory, storage: dict[str, str]) -> Service:
+def service_dev(make_service: ServiceFactory, storage: RateLimitSettings) -> Service:
     """A development app with default limits, where bob@example.com has an account."""
-    built = make_service("development", **storage)
+    built = make_service("development", storage)
     built.auth.register_user(EMAIL, PASSWORD)
     return built
 
 
 @pytest.fixture
-def service(environment: str, make_service: ServiceFactory, storage: dict[str, str]) -> Service:
+def service(environment: str, make_service: ServiceFactory, storage: RateLimitSettings) -> Service:
     """An app with default limits, where bob@example.com has an account."""
-    built = make_service(environment, **storage)
+    built = make_service(environment, storage)
     built.auth.register_user(EMAIL, PASSWORD)
     return built
 
@@ -271,10 +269,10 @@ class TestTooManyRequestsAnswer:
 class TestReservedAttempts:
     @pytest.mark.parametrize("door", ["api", "page"])
     def test_a_hundred_parallel_wrong_passwords_cost_at_most_the_limits_number_of_checks(
-        self, make_service: ServiceFactory, storage: dict[str, str], door: str
+        self, make_service: ServiceFactory, storage: RateLimitSettings, door: str
     ) -> None:
         # Production's bcrypt cost keeps each check long enough for the requests to overlap.
-        service = make_service("production", **storage)
+        service = make_service("production", storage)
         user = service.auth.register_user(EMAIL, PASSWORD)
 
         def guess(n: int) -> int:
@@ -313,15 +311,15 @@ class TestReservedAttempts:
 @pytest.mark.redis
 class TestCounterKeys:
     @pytest.fixture
-    def storage(self) -> Iterator[dict[str, str]]:
+    def storage(self) -> Iterator[RateLimitSettings]:
         with redis_storage() as settings:
             yield settings
 
     @ENVIRONMENTS
     def test_no_redis_key_holds_the_email(
-        self, environment: str, make_service: ServiceFactory, storage: dict[str, str]
+        self, environment: str, make_service: ServiceFactory, storage: RateLimitSettings
     ) -> None:
-        service = make_service(environment, **storage)
+        service = make_service(environment, storage)
         service.auth.register_user(EMAIL, PASSWORD)
 
         log_in(service, 1, password=WRONG_PASSWORD)
@@ -329,8 +327,8 @@ class TestCounterKeys:
         register(service, 3, "carol@example.com")
         service.outbox.join()
 
-        server = redis.Redis.from_url(storage["redis_url"])
-        keys = [key.decode() for key in server.scan_iter(f"*{storage['ratelimit_key_prefix']}*")]
+        server = redis.Redis.from_url(str(storage.redis_url))
+        keys = [key.decode() for key in server.scan_iter(f"*{storage.key_prefix}*")]
         server.close()
         assert len([key for key in keys if "account:" in key]) >= 3
         assert not [key for key in keys if "bob" in key.lower() or "carol" in key.lower()]
@@ -386,9 +384,9 @@ class TestLimitHeaders:
 
 class TestNormalUse:
     def test_the_contract_scenario_three_times_over_never_meets_a_limit(
-        self, make_service: ServiceFactory, storage: dict[str, str]
+        self, make_service: ServiceFactory, storage: RateLimitSettings
     ) -> None:
-        client = make_service("development", **storage).client
+        client = make_service("development", storage).client
         for n in range(3):
             email = f"guillaume{n}@holberton.io"
             form = {"email": email, "password": "b4l0u"}
@@ -413,9 +411,9 @@ class TestNormalUse:
             assert client.post("/sessions", data=other).status_code == 200
 
     def test_a_user_who_mistypes_a_few_times_still_logs_in(
-        self, make_service: ServiceFactory, storage: dict[str, str]
+        self, make_service: ServiceFactory, storage: RateLimitSettings
     ) -> None:
-        service = make_service("production", **storage)
+        service = make_service("production", storage)
         service.auth.register_user(EMAIL, PASSWORD)
 
         mistakes = [log_in(service, 1, password=WRONG_PASSWORD).status_code for _ in range(5)]
@@ -427,17 +425,17 @@ class TestNormalUse:
 @pytest.mark.redis
 class TestSharedRedis:
     @pytest.fixture
-    def storage(self) -> Iterator[dict[str, str]]:
+    def storage(self) -> Iterator[RateLimitSettings]:
         """Redis only: what is tested is counting across apps."""
         with redis_storage() as settings:
             yield settings
 
     @ENVIRONMENTS
     def test_two_apps_count_one_accounts_failures_together(
-        self, environment: str, make_service: ServiceFactory, storage: dict[str, str]
+        self, environment: str, make_service: ServiceFactory, storage: RateLimitSettings
     ) -> None:
-        first = make_service(environment, ratelimit_login_failures="3/minute", **storage)
-        second = make_service(environment, ratelimit_login_failures="3/minute", **storage)
+        first = make_service(environment, replace(storage, login_failures="3/minute"))
+        second = make_service(environment, replace(storage, login_failures="3/minute"))
         first.auth.register_user(EMAIL, PASSWORD)
         apps = [first, second, first, second]
 
@@ -449,13 +447,13 @@ class TestSharedRedis:
         assert statuses == [401, 401, 401, 429]
 
     def test_the_counts_live_in_redis_under_the_key_prefix(
-        self, make_service: ServiceFactory, storage: dict[str, str]
+        self, make_service: ServiceFactory, storage: RateLimitSettings
     ) -> None:
-        service = make_service("development", **storage)
+        service = make_service("development", storage)
 
         log_in(service, 1, password=WRONG_PASSWORD)
 
-        server = redis.Redis.from_url(storage["redis_url"])
-        keys = list(server.scan_iter(f"*{storage['ratelimit_key_prefix']}*"))
+        server = redis.Redis.from_url(str(storage.redis_url))
+        keys = list(server.scan_iter(f"*{storage.key_prefix}*"))
         server.close()
         assert keys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
 
-from tests.conftest import FakeClock
+from tests.conftest import TEST_SECURITY, FakeClock
 from tests.storage import clear_forms, everything_stored
 from userauth.auth import Auth
 
@@ -105,7 +106,7 @@ class TestUpdatePassword:
     def test_the_token_lifetime_is_a_setting(
         self, make_auth: Callable[..., Auth], clock: FakeClock
     ) -> None:
-        auth = make_auth(reset_token_lifetime=timedelta(minutes=5))
+        auth = make_auth(replace(TEST_SECURITY, reset_token_lifetime=timedelta(minutes=5)))
         token = auth.get_reset_password_token(EMAIL)
         clock.advance(minutes=6)
 

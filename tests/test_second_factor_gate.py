@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from tests.conftest import FakeClock
 from tests.second_factor import enrol, oathtool_code, password_step, sign_up_and_log_in
 from userauth.auth import Auth
+from userauth.settings import GateSettings
 from userauth.web import create_app
 
 AAL = "X-Auth-Request-AAL"
@@ -67,7 +68,7 @@ class TestLevels:
             assert answer.json is not None
 
     def test_the_header_name_is_a_setting(self, make_auth: Callable[..., Auth]) -> None:
-        auth = make_auth(gate_aal_header="X-Level")
+        auth = make_auth(GateSettings(aal_header="X-Level"))
         client = create_app(auth.settings, auth).test_client()
         sign_up_and_log_in(client)
         assert client.get("/auth/verify").headers["X-Level"] == "1"

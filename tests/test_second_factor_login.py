@@ -25,6 +25,7 @@ from tests.second_factor import (
 from tests.storage import everything_stored
 from tests.test_observability import metric_value
 from userauth.auth import Auth
+from userauth.settings import FactorSettings, RateLimitSettings
 from userauth.web import create_app
 
 CHALLENGE = "login_challenge"
@@ -89,7 +90,7 @@ class TestCodes:
     def test_a_code_replayed_through_two_workers_at_once_is_accepted_once(
         self, make_auth: Callable[..., Auth], enrolled: Enrolled, clock: FakeClock
     ) -> None:
-        workers = [make_auth(**GENEROUS_LIMITS) for _ in range(2)]
+        workers = [make_auth(GENEROUS_LIMITS) for _ in range(2)]
         devices = [create_app(auth.settings, auth).test_client() for auth in workers] * 4
         devices = [device.application.test_client() for device in devices]
         for device in devices:
@@ -211,7 +212,7 @@ class TestNotAFailedLogin:
     def test_a_right_password_needing_a_code_is_no_failure_for_the_limiter(
         self, make_auth: Callable[..., Auth], clock: FakeClock
     ) -> None:
-        auth = make_auth(ratelimit_login_failures="2/minute")
+        auth = make_auth(RateLimitSettings(login_failures="2/minute"))
         app = create_app(auth.settings, auth)
         owner = app.test_client()
         sign_up_and_log_in(owner)
@@ -240,7 +241,7 @@ class TestTheAccountsBudgetOfWrongCodes:
     def test_100_parallel_wrong_codes_get_exactly_the_budget_of_checks(
         self, make_auth: Callable[..., Auth], clock: FakeClock
     ) -> None:
-        auth = make_auth(code_failures=10, **GENEROUS_LIMITS)
+        auth = make_auth(FactorSettings(code_failures=10), GENEROUS_LIMITS)
         app = create_app(auth.settings, auth)
         owner = app.test_client()
         sign_up_and_log_in(owner)

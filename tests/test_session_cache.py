@@ -12,13 +12,14 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, event, text
 
-from tests.conftest import FakeClock
+from tests.conftest import TEST_SECURITY, FakeClock
 from userauth import passwords
 from userauth.admin import Admin
 from userauth.auth import Auth
@@ -121,7 +122,7 @@ class TestHits:
     def test_with_the_cache_off_every_check_reads_the_database(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        auth = make_auth(session_cache_size=0)
+        auth = make_auth(replace(TEST_SECURITY, session_cache_size=0))
         session_id = log_in(auth)
         counter = StatementCounter(auth)
         try:
@@ -138,7 +139,7 @@ class TestHits:
         assert reads == [1] * 3
 
     def test_the_cache_keeps_at_most_its_size(self, make_auth: Callable[..., Auth]) -> None:
-        auth = make_auth(session_cache_size=2)
+        auth = make_auth(replace(TEST_SECURITY, session_cache_size=2))
         first, second, third = log_in(auth), log_in(auth), log_in(auth)
         counter = StatementCounter(auth)
         try:
@@ -402,7 +403,7 @@ class TestSettings:
     def test_the_cache_size_comes_from_the_environment(
         self, environ: dict[str, str], size: int
     ) -> None:
-        assert Settings.from_env(environ).session_cache_size == size
+        assert Settings.from_env(environ).security.session_cache_size == size
 
     @pytest.mark.parametrize(
         ("environ", "variable"),

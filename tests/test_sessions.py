@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,14 +14,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import Engine, create_engine, select, text
 from sqlalchemy.exc import DBAPIError
 
-from tests.conftest import TEST_BCRYPT_ROUNDS, FakeClock, empty_postgres
+from tests.conftest import TEST_SECURITY, FakeClock, empty_postgres
 from tests.storage import clear_forms, everything_stored
 from userauth import migrations, tokens
 from userauth.auth import Auth
 from userauth.clock import as_utc
 from userauth.db import DB
 from userauth.models import sessions_table
-from userauth.settings import Settings
+from userauth.settings import DatabaseSettings, Settings
 
 EMAIL = "bob@example.com"
 PASSWORD = "b4l0u"
@@ -224,7 +225,7 @@ class TestIdleTimeout:
     def test_the_idle_timeout_is_a_setting(
         self, make_auth: Callable[..., Auth], clock: FakeClock
     ) -> None:
-        auth = make_auth(session_idle_timeout=timedelta(minutes=5))
+        auth = make_auth(replace(TEST_SECURITY, session_idle_timeout=timedelta(minutes=5)))
         session_id = auth.create_session(EMAIL)
         clock.advance(minutes=4)
         assert auth.get_user_from_session_id(session_id) is not None
@@ -263,7 +264,7 @@ class TestAbsoluteLifetime:
     def test_the_lifetime_is_a_setting(
         self, make_auth: Callable[..., Auth], clock: FakeClock
     ) -> None:
-        auth = make_auth(session_lifetime=timedelta(hours=1))
+        auth = make_auth(replace(TEST_SECURITY, session_lifetime=timedelta(hours=1)))
         session_id = auth.create_session(EMAIL)
         clock.advance(minutes=25)
         assert auth.get_user_from_session_id(session_id) is not None
@@ -511,7 +512,7 @@ class TestSessionIdsAtRest:
 def postgres_auth() -> Iterator[Auth]:
     """An Auth on the emptied PostgreSQL test database (SQLite has no connections to drop)."""
     url = empty_postgres()
-    settings = Settings(database_url=url, bcrypt_rounds=int(TEST_BCRYPT_ROUNDS))
+    settings = Settings(database=DatabaseSettings(url=url), security=TEST_SECURITY)
     migrations.ensure_current(url, auto_migrate=True)
     db = DB(url)
     yield Auth(db=db, settings=settings)
@@ -526,7 +527,7 @@ class TestSessionCheckConnections:
         postgres_auth.register_user(EMAIL, PASSWORD)
         session_id = postgres_auth.create_session(EMAIL)
         assert email_of(postgres_auth, session_id) == EMAIL  # a pooled connection exists
-        terminate_other_connections(postgres_auth.settings.database_url)
+        terminate_other_connections(postgres_auth.settings.database.url)
         assert email_of(postgres_auth, session_id) == EMAIL
         assert email_of(postgres_auth, session_id) == EMAIL
 

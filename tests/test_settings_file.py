@@ -50,7 +50,7 @@ class TestSettingsFile:
 
         settings = Settings.from_env({"USERAUTH_CONFIG": str(config)})
 
-        assert (settings.port, settings.bcrypt_rounds) == (5123, 5)
+        assert (settings.server.port, settings.security.bcrypt_rounds) == (5123, 5)
         assert settings.settings_file == str(config)
 
     def test_the_environment_wins_over_the_file(self, tmp_path: Path) -> None:
@@ -58,7 +58,7 @@ class TestSettingsFile:
 
         settings = Settings.from_env({"USERAUTH_CONFIG": str(config), "USERAUTH_PORT": "6000"})
 
-        assert settings.port == 6000
+        assert settings.server.port == 6000
 
     def test_comments_export_and_quotes_are_read_and_a_dollar_is_kept(
         self, tmp_path: Path
@@ -74,9 +74,9 @@ class TestSettingsFile:
 
         settings = Settings.from_env({"USERAUTH_CONFIG": str(config)})
 
-        assert settings.smtp_host == "smtp.example.com"
-        assert settings.smtp_password == "pa$$word with spaces"
-        assert settings.mail_sender == "Accounts <accounts@example.com>"
+        assert settings.mail.smtp_host == "smtp.example.com"
+        assert settings.mail.smtp_password == "pa$$word with spaces"
+        assert settings.mail.sender == "Accounts <accounts@example.com>"
 
     @pytest.mark.parametrize(
         ("text", "refusal"),

@@ -255,7 +255,7 @@ def problem_with(answer: TestResponse, target: Target) -> str | None:
 def service(request: pytest.FixtureRequest, make_service: ServiceFactory) -> Service:
     """An app in either environment; limits on (production requires them), but generous."""
     environment: str = request.param
-    return make_service(environment, **GENEROUS_LIMITS)
+    return make_service(environment, GENEROUS_LIMITS)
 
 
 class TestHostileText:
@@ -296,7 +296,7 @@ class TestProductionRevealsNothing:
     def test_a_reset_request_answers_as_for_any_email_and_queues_no_mail(
         self, make_service: ServiceFactory, email: str
     ) -> None:
-        service = make_service("production", **GENEROUS_LIMITS)
+        service = make_service("production", GENEROUS_LIMITS)
 
         answer = service.client.post("/reset_password", data={"email": email})
 
@@ -309,7 +309,7 @@ class TestProductionRevealsNothing:
         assert [event.event for event in Admin(service.auth).audit_events()] == []
 
     def test_the_forgot_page_answers_as_for_any_email(self, make_service: ServiceFactory) -> None:
-        service = make_service("production", **GENEROUS_LIMITS)
+        service = make_service("production", GENEROUS_LIMITS)
         client = service.client
         page = client.get("/auth/forgot").get_data(as_text=True)
         found = CSRF.search(page)
@@ -326,7 +326,7 @@ class TestProductionRevealsNothing:
     def test_a_sign_up_of_a_taken_email_after_300_line_breaks_mails_its_owner(
         self, make_service: ServiceFactory, mail: MailSink
     ) -> None:
-        service = make_service("production", **GENEROUS_LIMITS)
+        service = make_service("production", GENEROUS_LIMITS)
         service.auth.register_user("ada@example.com", PASSWORD)
 
         # Trimmed, it is ada's; as given, it is longer than a mail job's column.

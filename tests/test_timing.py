@@ -11,6 +11,7 @@ import pytest
 
 from tests.smtp import ServiceFactory
 from userauth.auth import Auth
+from userauth.settings import RateLimitSettings, SecuritySettings
 
 EMAIL = "bob@example.com"
 UNKNOWN_EMAIL = "nobody@example.com"
@@ -44,7 +45,7 @@ class TestValidLoginTiming:
     def test_an_unknown_email_costs_as_much_as_a_wrong_password(
         self, make_auth: Callable[..., Auth]
     ) -> None:
-        auth = make_auth(bcrypt_rounds=DEFAULT_BCRYPT_ROUNDS)
+        auth = make_auth(SecuritySettings(bcrypt_rounds=DEFAULT_BCRYPT_ROUNDS))
         auth.register_user(EMAIL, PASSWORD)
         assert auth.db.find_user_by(email=EMAIL).hashed_password.startswith(b"$2b$12$")
 
@@ -79,9 +80,8 @@ class TestLoginRouteTiming:
     ) -> None:
         # Both kinds are counted per account before the password is checked; the limits are
         # raised so that every request reaches bcrypt.
-        service = make_service(
-            "production", ratelimit_login="10000/minute", ratelimit_login_failures="10000/minute"
-        )
+        limits = RateLimitSettings(login="10000/minute", login_failures="10000/minute")
+        service = make_service("production", limits)
         strong = "violet-kettle-orbit-42"
         service.auth.register_user(EMAIL, strong)
 

@@ -39,7 +39,7 @@ class Accounts:
         """
         normalized = emails.normalize(email)
         passwords.check_policy(password, email=normalized, strict=self._settings.is_production)
-        hashed = passwords.hash_password(password, self._settings.bcrypt_rounds)
+        hashed = passwords.hash_password(password, self._settings.security.bcrypt_rounds)
         # No look-up first: the unique index decides, so concurrent sign-ups cannot both win.
         try:
             return self._db.add_user(normalized, hashed)
@@ -93,7 +93,7 @@ class Accounts:
     def upgrade_hash(self, user: User, password: str) -> None:
         """Hash the password again at the configured cost, in its normalised form, unless
         the stored hash changed meanwhile (a concurrent reset must not be undone)."""
-        upgraded = passwords.hash_password(password, self._settings.bcrypt_rounds)
+        upgraded = passwords.hash_password(password, self._settings.security.bcrypt_rounds)
         self._db.upgrade_password_hash(user.id, user.hashed_password, upgraded)
 
     def _lookup(self, email: str | None, *, enabled_only: bool) -> User | None:

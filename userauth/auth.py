@@ -58,12 +58,16 @@ class Auth:
         self._db = db
         self._settings = settings
         # The mail outbox is the domain's: any front end gets the same answers in production.
-        self._outbox = Outbox(db, settings.mail_retry_delay)
+        self._outbox = Outbox(db, settings.mail.retry_delay)
         self._outbox.explain_failures(mail_failures.explainer(settings))
-        policy = SessionPolicy(settings.session_idle_timeout, settings.session_lifetime)
+        policy = SessionPolicy(
+            settings.security.session_idle_timeout, settings.security.session_lifetime
+        )
         self.audit = Audit(db, clock)
         self.accounts = Accounts(db, settings, self._outbox, mailer)
-        self.sessions = Sessions(db, policy, clock, cache_capacity=settings.session_cache_size)
+        self.sessions = Sessions(
+            db, policy, clock, cache_capacity=settings.security.session_cache_size
+        )
         self.secrets = OneTimeSecrets(db, clock)
         self._wire_factors(clock, mailer)
         self.credentials = Credentials(
@@ -89,28 +93,30 @@ class Auth:
     def _wire_factors(self, clock: Callable[[], datetime], mailer: Mailer | None) -> None:
         """Build the second factors, the login transactions and what they need."""
         settings, db = self._settings, self._db
-        self.box = SecretBox(secret_box.keys_for(settings.encryption_keys, settings.database_url))
+        self.box = SecretBox(
+            secret_box.keys_for(settings.factors.encryption_keys, settings.database.url)
+        )
         notices = Notices(self._outbox, mailer)
         registered = factors.build(factors.FactorContext(db, self.box, clock))
         self.second_factors = SecondFactors(
-            db, registered, self.audit, notices, clock, settings.code_failures
+            db, registered, self.audit, notices, clock, settings.factors.code_failures
         )
         self.login_transactions = LoginTransactions(
             db, self.sessions, self.second_factors, self.audit, clock
         )
         self.reauthentication = Reauthentication(
-            self.sessions, self.second_factors, self.audit, settings.reauth_window
+            self.sessions, self.second_factors, self.audit, settings.factors.reauth_window
         )
         self.enrolment = Enrolment(db, self.box, self.reauthentication, self.audit, notices, clock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Auth:
         """Build the Auth a server runs: its database, and SMTP mail when a host is set."""
-        mailer = SmtpMailer(settings) if settings.smtp_host else None
+        mailer = SmtpMailer(settings) if settings.mail.smtp_host else None
         db = DB(
-            settings.database_url,
-            echo=settings.sql_echo,
-            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            settings.database.url,
+            echo=settings.database.sql_echo,
+            sqlite_busy_timeout_ms=settings.database.sqlite_busy_timeout_ms,
         )
         return cls(db, settings, mailer=mailer)
 

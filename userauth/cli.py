@@ -7,6 +7,7 @@ import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ from userauth.mail import SmtpMailer, test_message
 from userauth.metrics_directory import prepare_multiprocess_metrics
 from userauth.migrations.child import UnreachableDatabaseError, ensure_current_in_child
 from userauth.settings import Settings, SettingsError, shown_database_url
+from userauth.settings.production import serving_problems
 
 
 class _OneLineErrors(click.Group):
@@ -102,28 +104,36 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
     if settings.settings_file is not None:
         # As every other command: which file the settings came from, before anything fails.
         click.echo(f"settings file: {settings.settings_file}", err=True)
-    overrides = {"host": host, "port": port, "workers": workers, "threads": threads}
-    settings = settings.with_changes(**{k: v for k, v in overrides.items() if v is not None})
+    server = settings.server
+    settings = settings.with_sections(
+        replace(
+            server,
+            host=server.host if host is None else host,
+            port=server.port if port is None else port,
+            workers=server.workers if workers is None else workers,
+            threads=server.threads if threads is None else threads,
+        )
+    )
     # An unsafe production configuration stops here, in sentences, before any worker boots.
-    problems = settings.serving_problems()
+    problems = serving_problems(settings)
     if problems:
         click.echo("userauth cannot start:\n" + "\n".join(problems), err=True)
         raise SystemExit(2)
     # Checked once here, before the workers fork, so they never race to create or migrate.
     try:
-        ensure_current_in_child(settings.database_url, auto_migrate=settings.auto_migrate)
+        ensure_current_in_child(settings.database.url, auto_migrate=settings.database.auto_migrate)
     except UnreachableDatabaseError as error:
-        database = shown_database_url(settings.database_url)
+        database = shown_database_url(settings.database.url)
         raise click.ClickException(
             f"cannot reach the database {database}: {_first_line(str(error))}"
         ) from None
     except migrations.MigrationError as error:
-        database = shown_database_url(settings.database_url)
+        database = shown_database_url(settings.database.url)
         raise click.ClickException(f"database {database}: {error}") from None
     try:
-        ensure_port_free(settings.listen_host, settings.port)
+        ensure_port_free(settings.server.listen_host, settings.server.port)
     except OSError as error:
-        where = f"{settings.listen_host}:{settings.port}"
+        where = f"{settings.server.listen_host}:{settings.server.port}"
         raise click.ClickException(f"cannot listen on {where}: {error.strerror}") from None
     # Every module is imported by now, and the workers forked next share those pages with
     # this process until written: frozen, the objects are never visited by a worker's
@@ -346,13 +356,14 @@ def mail_group() -> None:
 def test_mail(address: str, timeout: float) -> None:
     """Send a test mail to ADDRESS; say how the SMTP conversation ended, and the fix."""
     settings = _load_settings()
-    if settings.smtp_host is None:
+    if settings.mail.smtp_host is None:
         raise click.UsageError(
             "USERAUTH_SMTP_HOST is not set: name the SMTP server that sends userauth's mail"
         )
     with _usage_errors("'ADDRESS'"):
         recipient = emails.normalize(address)
-    server = f"{settings.smtp_host}:{settings.smtp_port} (USERAUTH_SMTP_TLS={settings.smtp_tls})"
+    mail = settings.mail
+    server = f"{mail.smtp_host}:{mail.smtp_port} (USERAUTH_SMTP_TLS={mail.smtp_tls})"
     click.echo(f"mail server: {server}", err=True)
     subject, body = test_message(settings)
     try:
@@ -363,7 +374,7 @@ def test_mail(address: str, timeout: float) -> None:
             raise
         raise click.ClickException(f"no mail sent: {failure.sentence}") from None
     click.echo(
-        f"Sent a test mail to {recipient}: {settings.smtp_host}:{settings.smtp_port} accepted "
+        f"Sent a test mail to {recipient}: {mail.smtp_host}:{mail.smtp_port} accepted "
         "it (if it does not arrive, look in the mail server's log and the spam folder)."
     )
 
@@ -419,7 +430,7 @@ def _database_url(*, read_only: bool) -> str:
             never creates.
     """
     settings = _load_settings()
-    url = settings.database_url
+    url = settings.database.url
     parsed = make_url(url)
     if settings.settings_file is not None:
         click.echo(f"settings file: {settings.settings_file}", err=True)
@@ -447,10 +458,10 @@ def _admin(ctx: click.Context, *, read_only: bool = False) -> Admin:
         )
     settings = _load_settings()
     try:
-        migrations.ensure_current(settings.database_url, auto_migrate=False)
+        migrations.ensure_current(settings.database.url, auto_migrate=False)
     except migrations.MigrationError as error:
         raise click.ClickException(str(error)) from None
-    database = DB(settings.database_url, echo=settings.sql_echo)
+    database = DB(settings.database.url, echo=settings.database.sql_echo)
     ctx.call_on_close(database.close)
     return Admin(Auth(database, settings))
 

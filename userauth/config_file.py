@@ -1,4 +1,4 @@
-"""The settings file: KEY=VALUE lines (python-dotenv's format) that settings.py reads under
+"""The settings file: KEY=VALUE lines (python-dotenv's format) that the settings read under
 the environment.
 
 The file is `USERAUTH_CONFIG` when set (e.g. /etc/userauth/env, which the systemd unit names),

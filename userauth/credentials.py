@@ -118,7 +118,7 @@ class Credentials:
         if user is None:
             # Hash anyway: an unknown email must cost as much as a wrong password
             # (user enumeration by timing).
-            passwords.burn_verify_time(self._settings.bcrypt_rounds, password)
+            passwords.burn_verify_time(self._settings.security.bcrypt_rounds, password)
             self._audit.record("login_failed", None, client)
             return None
         match = passwords.check(password, user.hashed_password)
@@ -126,7 +126,7 @@ class Credentials:
             self._audit.record("login_failed", user.id, client)
             return None
         stale = match is passwords.Match.LEGACY or passwords.needs_rehash(
-            user.hashed_password, self._settings.bcrypt_rounds
+            user.hashed_password, self._settings.security.bcrypt_rounds
         )
         return user, stale
 
@@ -152,4 +152,4 @@ class Credentials:
             PasswordPolicyError: the password breaks the policy.
         """
         passwords.check_policy(password, email=user.email, strict=self._settings.is_production)
-        return passwords.hash_password(password, self._settings.bcrypt_rounds)
+        return passwords.hash_password(password, self._settings.security.bcrypt_rounds)

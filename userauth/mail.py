@@ -46,7 +46,7 @@ def require_mailer(mailer: Mailer | None) -> Mailer:
 
 def reset_message(settings: Settings, token: str, lifetime_minutes: int) -> tuple[str, str]:
     """Return the subject and body of a reset email; the link is its only secret."""
-    link = settings.reset_link_template.replace("{token}", quote(token, safe=""))
+    link = settings.mail.reset_link_template.replace("{token}", quote(token, safe=""))
     body = (
         "Someone asked to reset the password of your account.\n\n"
         f"To choose a new password, open this link within {lifetime_minutes} minutes:\n\n"
@@ -80,11 +80,11 @@ def forgot_link(settings: Settings) -> str | None:
     reset page and the hosted pages are on, the hosted forgot page beside it (same site,
     same prefix); else None: an app's own reset page says nothing of where its forgot page is.
     """
-    if settings.forgot_link is not None:
-        return settings.forgot_link
-    if not settings.pages_enabled:
+    if settings.mail.forgot_link is not None:
+        return settings.mail.forgot_link
+    if not settings.web.pages_enabled:
         return None
-    parts = urlsplit(settings.reset_link_template)
+    parts = urlsplit(settings.mail.reset_link_template)
     for path in _OWN_RESET_PATHS:
         if parts.path.endswith(path):
             prefix = parts.path.removesuffix(path)
@@ -96,8 +96,8 @@ def test_message(settings: Settings) -> tuple[str, str]:
     """Return the subject and body of the mail `userauth mail test` sends."""
     body = (
         "This is a test message from userauth (`userauth mail test`).\n\n"
-        f"It went through {settings.smtp_host}:{settings.smtp_port} "
-        f"(USERAUTH_SMTP_TLS={settings.smtp_tls}) from {settings.mail_sender}: reset links "
+        f"It went through {settings.mail.smtp_host}:{settings.mail.smtp_port} "
+        f"(USERAUTH_SMTP_TLS={settings.mail.smtp_tls}) from {settings.mail.sender}: reset links "
         "and notices will reach this inbox the same way.\n"
     )
     return "userauth test message", body
@@ -113,12 +113,12 @@ class SmtpMailer:
     def send(self, to: str, subject: str, body: str) -> None:
         settings = self._settings
         message = EmailMessage()
-        message["From"] = settings.mail_sender
+        message["From"] = settings.mail.sender
         message["To"] = to
         message["Subject"] = subject
         message["Date"] = formatdate(usegmt=True)
         # The sender's domain: make_msgid's default would look up this host's name (DNS).
-        message["Message-ID"] = make_msgid(domain=_domain_of(settings.mail_sender))
+        message["Message-ID"] = make_msgid(domain=_domain_of(settings.mail.sender))
         message.set_content(body)
         with self._session() as smtp:
             smtp.send_message(message)
@@ -129,9 +129,9 @@ class SmtpMailer:
             # The envelope as send_message gives it, up to the recipient, then RSET: a server
             # that refuses the sender or this recipient refuses the probe as it would the mail.
             smtp.ehlo_or_helo_if_needed()
-            code, reply = smtp.mail(settings.mail_sender)
+            code, reply = smtp.mail(settings.mail.sender)
             if code != SMTP_OK:
-                raise smtplib.SMTPSenderRefused(code, reply, settings.mail_sender)
+                raise smtplib.SMTPSenderRefused(code, reply, settings.mail.sender)
             code, reply = smtp.rcpt(to)
             if code not in (SMTP_OK, SMTP_WILL_FORWARD):
                 raise smtplib.SMTPRecipientsRefused({to: (code, reply)})
@@ -141,14 +141,16 @@ class SmtpMailer:
     def _session(self) -> Iterator[smtplib.SMTP]:
         """Open an SMTP session as the settings say (TLS, login), closed after the block."""
         settings = self._settings
-        if settings.smtp_host is None:
+        if settings.mail.smtp_host is None:
             raise RuntimeError("USERAUTH_SMTP_HOST is not set")
-        smtp_class = smtplib.SMTP_SSL if settings.smtp_tls == "ssl" else smtplib.SMTP
-        with smtp_class(settings.smtp_host, settings.smtp_port, timeout=self._timeout) as smtp:
-            if settings.smtp_tls == "starttls":
+        smtp_class = smtplib.SMTP_SSL if settings.mail.smtp_tls == "ssl" else smtplib.SMTP
+        with smtp_class(
+            settings.mail.smtp_host, settings.mail.smtp_port, timeout=self._timeout
+        ) as smtp:
+            if settings.mail.smtp_tls == "starttls":
                 smtp.starttls(context=ssl.create_default_context())
-            if settings.smtp_user and settings.smtp_password:
-                smtp.login(settings.smtp_user, settings.smtp_password)
+            if settings.mail.smtp_user and settings.mail.smtp_password:
+                smtp.login(settings.mail.smtp_user, settings.mail.smtp_password)
             yield smtp
 
 

@@ -31,7 +31,7 @@ class MailFailure:
 
 def diagnose(error: BaseException, settings: Settings) -> MailFailure | None:
     """Explain an exception raised while sending through SMTP; None if it is not such one."""
-    server = f"{settings.smtp_host}:{settings.smtp_port}"
+    server = f"{settings.mail.smtp_host}:{settings.mail.smtp_port}"
     if isinstance(error, smtplib.SMTPServerDisconnected) and isinstance(
         error.__context__, TimeoutError
     ):
@@ -58,7 +58,7 @@ def _network_failure(error: BaseException, server: str, settings: Settings) -> M
     if isinstance(error, socket.gaierror):
         return MailFailure(
             "dns",
-            f"the mail server's name {settings.smtp_host} cannot be resolved (DNS): "
+            f"the mail server's name {settings.mail.smtp_host} cannot be resolved (DNS): "
             "check USERAUTH_SMTP_HOST.",
         )
     if isinstance(error, ConnectionRefusedError):
@@ -72,7 +72,7 @@ def _network_failure(error: BaseException, server: str, settings: Settings) -> M
         # a plain SMTP client waits for its greeting: both wait until the timeout.
         fix = (
             "check USERAUTH_SMTP_HOST and USERAUTH_SMTP_PORT"
-            if settings.smtp_tls == "ssl"
+            if settings.mail.smtp_tls == "ssl"
             else f"if the port expects TLS from the start (usually {IMPLICIT_TLS_PORT}), set "
             "USERAUTH_SMTP_TLS=ssl"
         )
@@ -100,7 +100,7 @@ def _tls_failure(error: BaseException, server: str, settings: Settings) -> MailF
         )
     if isinstance(error, ssl.SSLError):
         detail = error.reason or type(error).__name__
-        if settings.smtp_tls == "ssl":
+        if settings.mail.smtp_tls == "ssl":
             fix = (
                 "the port does not start with TLS; set USERAUTH_SMTP_TLS=starttls (usually "
                 f"port {SUBMISSION_PORT})"

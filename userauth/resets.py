@@ -120,7 +120,7 @@ class Resets:
         return self._accounts.find_enabled_by_id(secret.user_id) is not None
 
     def _issue_for(self, user: User) -> str:
-        lifetime = self._settings.reset_token_lifetime
+        lifetime = self._settings.security.reset_token_lifetime
         # One live link per account: a new request supersedes the older link.
         return self._secrets.issue(user.id, Purpose.PASSWORD_RESET, lifetime, replace=True)
 
@@ -137,6 +137,6 @@ class Resets:
             return
         # A retry issues a new token, which voids the one in any earlier, failed mail.
         token = self._issue_for(user)
-        minutes = int(self._settings.reset_token_lifetime.total_seconds() // 60)
+        minutes = int(self._settings.security.reset_token_lifetime.total_seconds() // 60)
         subject, body = reset_message(self._settings, token, minutes)
         mailer.send(user.email, subject, body)

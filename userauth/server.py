@@ -56,25 +56,25 @@ def build_server(settings: Settings) -> MPServer:
     server = MPServer(
         # Only named in granian's own lines: the loader below builds the app in each worker.
         "userauth",
-        address=settings.listen_host.strip("[]"),
-        port=settings.port,
+        address=settings.server.listen_host.strip("[]"),
+        port=settings.server.port,
         interface=Interfaces.WSGI,
         # HTTP/1.1 only: what proxies speak to an upstream, and one set of header limits
         # (an HTTP/2 client's headers would be bounded by another, far larger, setting).
         http=HTTPModes.http1,
         http1_settings=HTTP1Settings(max_buffer_size=MAX_REQUEST_HEAD_BYTES),
-        workers=settings.workers,
+        workers=settings.server.workers,
         # The threads that run requests. A body is read by its request's thread, so many
         # (started on demand) keep slow senders from holding them all; granian's start-up
         # warning that this is "quite high" for the cores is expected, and filtered out
         # (logs.IntentionalChoices; bench.servers_compare).
-        blocking_threads=settings.threads,
+        blocking_threads=settings.server.threads,
         blocking_threads_idle_timeout=THREAD_IDLE_SECONDS,
         backlog=LISTEN_BACKLOG,
         backpressure=MAX_CONNECTIONS_PER_WORKER,
         websockets=False,
-        log_level=LogLevels(settings.log_level.lower()),
-        log_dictconfig=_json_logging(settings.log_level),
+        log_level=LogLevels(settings.server.log_level.lower()),
+        log_dictconfig=_json_logging(settings.server.log_level),
         # userauth's request log (path without query string) replaces granian's access log.
         log_access=False,
         workers_kill_timeout=GRACEFUL_TIMEOUT,
@@ -91,7 +91,7 @@ def serve(settings: Settings) -> None:
     Workers are forked (multiprocessing); each listens on its own SO_REUSEPORT socket and
     builds its own app (load_app), whose finalizer runs when the worker stops.
     """
-    _raise_open_file_limit(settings.workers * MAX_CONNECTIONS_PER_WORKER + 1024)
+    _raise_open_file_limit(settings.server.workers * MAX_CONNECTIONS_PER_WORKER + 1024)
     forget_secret_variables()
     # From the fork on, a worker keeps a stop signal until granian's own handler is in place.
     # (granian forks its workers where multiprocessing's default is fork, as on Linux up to
@@ -226,8 +226,8 @@ def _announce(settings: Settings) -> None:
         "server settings",
         extra={
             "server": "granian",
-            "workers": settings.workers,
-            "threads": settings.threads,
+            "workers": settings.server.workers,
+            "threads": settings.server.threads,
             "graceful_timeout": GRACEFUL_TIMEOUT,
         },
     )
@@ -257,12 +257,13 @@ def _json_logging(level: str) -> dict[str, Any]:
 
 def announcement(settings: Settings) -> str:
     """Return the start-up line: where the server listens and which database it uses."""
-    database = shown_database_url(settings.database_url)
-    host = settings.listen_host
-    origin = "development's default host" if settings.host is None else "host as set"
+    database = shown_database_url(settings.database.url)
+    server = settings.server
+    host = server.listen_host
+    origin = "development's default host" if server.host is None else "host as set"
     return (
-        f"userauth serving on http://{host}:{settings.port} ({origin}: {_reach(host)}; "
-        f"workers {settings.workers}, threads {settings.threads}), database {database}"
+        f"userauth serving on http://{host}:{server.port} ({origin}: {_reach(host)}; "
+        f"workers {server.workers}, threads {server.threads}), database {database}"
     )
 
 

@@ -16,6 +16,11 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from userauth.auth import Auth
 from userauth.logs import configure_logging
 from userauth.settings import Settings, SettingsError
+from userauth.settings.production import (
+    database_notice,
+    development_warning,
+    production_problems,
+)
 from userauth.web.bodies import install_body_checks
 from userauth.web.cookie_tossing import install_cookie_tossing_checks
 from userauth.web.cors import install_cors
@@ -42,7 +47,7 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     Raises:
         SettingsError: production settings that are unsafe, one sentence per problem.
     """
-    configure_logging(settings.log_level)
+    configure_logging(settings.server.log_level)
     _check_environment(settings)
     if auth is None:
         auth = Auth.from_settings(settings)
@@ -55,13 +60,13 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
         # Every error, Werkzeug's included, is answered by web/errors.py's one table.
         json_errors=False,
     )
-    app.config.update(MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH, DEBUG=settings.debug)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH, DEBUG=settings.server.debug)
     # Innermost: a cached session's `GET /profile` or gate check skips Flask, not the log.
     app.wsgi_app = HotPath(app.wsgi_app, auth, SECURITY_HEADERS)  # type: ignore[method-assign]
-    if settings.trusted_proxies:
+    if settings.server.trusted_proxies:
         # Only the last N proxies are trusted to say who the client is; a client cannot
         # spoof its address (and so its rate limit) by sending X-Forwarded-For itself.
-        n = settings.trusted_proxies
+        n = settings.server.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)  # type: ignore[method-assign]
     app.extensions["userauth"] = auth
     app.register_blueprint(api)
@@ -82,10 +87,10 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
 
 
 def _check_environment(settings: Settings) -> None:
-    problems = settings.production_problems()
+    problems = production_problems(settings)
     if problems:
         raise SettingsError("\n".join(problems))
-    for warning in (settings.database_notice(), settings.development_warning()):
+    for warning in (database_notice(settings), development_warning(settings)):
         if warning:
             logger.warning(warning)
 

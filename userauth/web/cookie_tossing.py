@@ -4,7 +4,8 @@ A sibling subdomain (or a subdomain of this host) can plant a cookie of the sess
 with `Domain=` a parent and a longer `Path`, which the browser sends first; the session seam
 then counts neither copy (session.py). This module makes the answer tell the browser to drop
 them all, so the person can log in again as themselves. In production without a cookie
-domain the cookie is `__Host-` prefixed and cannot be planted at all (settings.py).
+domain the cookie is `__Host-` prefixed and cannot be planted at all
+(Settings.session_cookie_name).
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ def _drop_tossed_cookies(response: WerkzeugResponse) -> WerkzeugResponse:
         # answer's Set-Cookie too, the expiries below that plain http relies on.
         response.headers["Clear-Site-Data"] = '"cookies"'
     for path, domain in tossed_cookie_scopes(settings, request.host, request.path):
-        if replacing and path == "/" and domain == settings.cookie_domain:
+        if replacing and path == "/" and domain == settings.cookies.domain:
             continue
         # Only name, Path and Domain say which cookie an expiry replaces: no other attribute,
         # so that dozens of them stay small (a proxy's buffer for answer headers is ~4 KB).
@@ -58,7 +59,7 @@ def _drop_tossed_cookies(response: WerkzeugResponse) -> WerkzeugResponse:
             max_age=0,
             path=path,
             domain=domain,
-            secure=settings.cookie_secure,
+            secure=settings.cookies.secure,
             sync_expires=False,
         )
         response.headers.add("Set-Cookie", expiry)
@@ -76,7 +77,7 @@ def tossed_cookie_scopes(settings: Settings, host: str, path: str) -> list[tuple
     if settings.session_cookie_name.startswith(HOST_PREFIX):
         return [("/", None)]
     domains: list[str | None] = [None, *_domains_of(host)]
-    configured = (settings.cookie_domain or "").lstrip(".")
+    configured = (settings.cookies.domain or "").lstrip(".")
     if configured and configured not in domains:
         domains.append(configured)
     return [(cookie_path, domain) for cookie_path in _paths_of(path) for domain in domains]

@@ -35,15 +35,15 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def install_cors(app: Flask, settings: Settings) -> None:
     """Answer CORS requests from the configured origins only, refuse other sites' writes."""
-    allowed = frozenset(filter(None, map(normal_origin, settings.cors_origins)))
+    allowed = frozenset(filter(None, map(normal_origin, settings.web.cors_origins)))
     app.before_request(partial(_refuse_cross_site, allowed))
-    if not settings.cors_origins:
+    if not settings.web.cors_origins:
         return
     CORS(
         app,
         # The API only: the HTML pages under /auth/ are for this site's own forms.
         resources=r"^/(?!auth/).*",
-        origins=list(settings.cors_origins),
+        origins=list(settings.web.cors_origins),
         # No CORS header at all on a request without Origin: nothing to show strangers.
         always_send=False,
         supports_credentials=True,

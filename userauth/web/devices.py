@@ -95,10 +95,10 @@ def install_device_cookies(app: Flask, settings: Settings) -> None:
     """Give the app its device cookies, signed with USERAUTH_SECRET_KEY.
 
     Settings built in code without a key (tests) get one drawn for this app alone;
-    production refuses to start without one (Settings.production_problems).
+    production refuses to start without one (settings/production.py).
     """
-    secret = settings.secret_key or secrets.token_urlsafe(32)
-    app.extensions[_EXTENSION] = DeviceCookies(secret, secure=settings.cookie_secure)
+    secret = settings.security.secret_key or secrets.token_urlsafe(32)
+    app.extensions[_EXTENSION] = DeviceCookies(secret, secure=settings.cookies.secure)
 
 
 def presented_device(email: str) -> str | None:

@@ -68,9 +68,9 @@ def verify(query: dict[str, Any]) -> Response | WerkzeugResponse:
         response.status_code = 401
         return response
     response = jsonify(id=live.user_id, email=live.email)
-    response.headers[settings.gate_user_header] = str(live.user_id)
-    response.headers[settings.gate_email_header] = header_value(live.email)
-    response.headers[settings.gate_aal_header] = str(live.aal)
+    response.headers[settings.gate.user_header] = str(live.user_id)
+    response.headers[settings.gate.email_header] = header_value(live.email)
+    response.headers[settings.gate.aal_header] = str(live.aal)
     return response
 
 
@@ -86,14 +86,18 @@ def login_location(settings: Settings, aal: int = 1) -> str:
     uri = request.headers.get("X-Forwarded-Uri", "/")
     query: dict[str, str] = {}
     original = f"{proto}://{host}{uri}"
-    if proto and host and safe_target(original, settings.redirect_hosts, fallback="") == original:
+    if (
+        proto
+        and host
+        and safe_target(original, settings.gate.redirect_hosts, fallback="") == original
+    ):
         query["next"] = original
     if aal > 1:
         query["aal"] = str(aal)
     if not query:
-        return settings.login_url
-    separator = "&" if "?" in settings.login_url else "?"
-    return f"{settings.login_url}{separator}{urlencode(query)}"
+        return settings.gate.login_url
+    separator = "&" if "?" in settings.gate.login_url else "?"
+    return f"{settings.gate.login_url}{separator}{urlencode(query)}"
 
 
 # Emails made only of these pass as they are; any other character, `%` included, is

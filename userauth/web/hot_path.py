@@ -40,9 +40,9 @@ class HotPath:
         self._wsgi_app = wsgi_app
         self._sessions = auth.sessions
         self._cookie_name = auth.settings.session_cookie_name
-        self._user_header = auth.settings.gate_user_header
-        self._email_header = auth.settings.gate_email_header
-        self._aal_header = auth.settings.gate_aal_header
+        self._user_header = auth.settings.gate.user_header
+        self._email_header = auth.settings.gate.email_header
+        self._aal_header = auth.settings.gate.aal_header
         self._security_headers = list(security_headers)
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:

@@ -153,12 +153,12 @@ def install_rate_limits(app: Flask, settings: Settings) -> Limiter:
     """
     limiter = Limiter(
         client_of_request,
-        storage_uri=settings.redis_url or "memory://",
-        storage_options=_redis_options() if settings.redis_url else {},
+        storage_uri=settings.rate_limits.redis_url or "memory://",
+        storage_options=_redis_options() if settings.rate_limits.redis_url else {},
         strategy="moving-window",
-        key_prefix=settings.ratelimit_key_prefix,
+        key_prefix=settings.rate_limits.key_prefix,
         headers_enabled=True,
-        enabled=settings.ratelimit_enabled,
+        enabled=settings.rate_limits.enabled,
         # If Redis goes away, every limit is counted in this process rather than dropped:
         # a guessing run on one account is still stopped (per worker) during an outage.
         in_memory_fallback_enabled=True,
@@ -236,9 +236,9 @@ class _Kinds:
 
     def __init__(self, limiter: Limiter, settings: Settings) -> None:
         self._limiter = limiter
-        prefixes = settings.ratelimit_ipv6_prefixes
+        prefixes = settings.rate_limits.ipv6_prefixes
         self._wider = [prefix for prefix in prefixes if prefix < IPV6_CLIENT_PREFIX]
-        self._account = _account_key(settings.counter_key_secret)
+        self._account = _account_key(settings.rate_limits.counter_key_secret)
 
     def per_key(
         self, limits: str, scope: str, key: Callable[[], str], **options: Any
@@ -271,41 +271,41 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
     return {
         # The failure scopes count every attempt up front; a right password clears them.
         "login": [
-            *kinds.per_address(settings.ratelimit_login, "login"),
+            *kinds.per_address(settings.rate_limits.login, "login"),
             # A device that logged into this account before counts apart (devices.py), so
             # strangers' failures cannot lock the owner out (NIST SP 800-63B 5.2.2).
             kinds.per_account(
-                settings.ratelimit_login_failures,
+                settings.rate_limits.login_failures,
                 "login-failures",
                 exempt_when=lambda: _names_no_account() or _device() is not None,
             ),
             kinds.per_key(
-                settings.ratelimit_device_failures,
+                settings.rate_limits.device_failures,
                 "device-failures",
                 _device_key,
                 exempt_when=lambda: _device() is None,
             ),
         ],
         "register": [
-            *kinds.per_address(settings.ratelimit_register, "register"),
+            *kinds.per_address(settings.rate_limits.register, "register"),
             # Production mails the owner of a taken email: that mail is limited per account.
-            kinds.per_account(settings.ratelimit_reset_account, "signup-account", **_ON_SUCCESS),
+            kinds.per_account(settings.rate_limits.reset_account, "signup-account", **_ON_SUCCESS),
         ],
         "request-reset": [
-            *kinds.per_address(settings.ratelimit_reset, "reset-request"),
-            kinds.per_account(settings.ratelimit_reset_account, "reset-account"),
+            *kinds.per_address(settings.rate_limits.reset, "reset-request"),
+            kinds.per_account(settings.rate_limits.reset_account, "reset-account"),
         ],
-        "reset": kinds.per_address(settings.ratelimit_reset, "reset"),
+        "reset": kinds.per_address(settings.rate_limits.reset, "reset"),
         # A stolen session must not become a way around the failed-login limit.
         "password-change": [
-            kinds.per_key(settings.ratelimit_login_failures, "password-change", _session)
+            kinds.per_key(settings.rate_limits.login_failures, "password-change", _session)
         ],
         # The second step of a login: per address here; per account, wrong codes are counted
         # exactly in the database (second_factors.py), so parallel guesses cannot slip by.
-        "second-factor": kinds.per_address(settings.ratelimit_login, "second-factor"),
+        "second-factor": kinds.per_address(settings.rate_limits.login, "second-factor"),
         # Re-authentication and enrolment codes, per session, as password changes.
         "reauthenticate": [
-            kinds.per_key(settings.ratelimit_login_failures, "reauthenticate", _session)
+            kinds.per_key(settings.rate_limits.login_failures, "reauthenticate", _session)
         ],
     }
 

@@ -30,7 +30,7 @@ def set_challenge_cookie(response: WerkzeugResponse, challenge: str, settings: S
         challenge,
         max_age=int(LIFETIME.total_seconds()),
         path="/",
-        secure=settings.cookie_secure,
+        secure=settings.cookies.secure,
         httponly=True,
         samesite="Lax",
     )
@@ -41,7 +41,7 @@ def clear_challenge_cookie(response: WerkzeugResponse, settings: Settings) -> No
     response.delete_cookie(
         LOGIN_CHALLENGE_COOKIE,
         path="/",
-        secure=settings.cookie_secure,
+        secure=settings.cookies.secure,
         httponly=True,
         samesite="Lax",
     )

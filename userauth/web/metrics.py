@@ -1,7 +1,7 @@
 """Prometheus metrics: what each request counts, and the registry a scrape of /metrics reads.
 
 An app built in a process of its own (a test, `create_app`) counts alone, in a registry of
-its own. Under a server whose workers share a metrics directory (Settings.metrics_dir, which
+its own. Under a server whose workers share a metrics directory (Settings.server.metrics_dir, which
 `userauth serve` sets), each worker writes its counts to files of its own there and a scrape
 sums the files of every worker, those of workers that have exited included: the counts are
 the whole server's, whichever worker answers (prometheus_client's multiprocess mode).

@@ -87,7 +87,7 @@ class Dependencies:
     """
 
     def __init__(self, settings: Settings, auth: Auth) -> None:
-        self._redis_url = settings.redis_url
+        self._redis_url = settings.rate_limits.redis_url
         self._auth = auth
 
     def down(self) -> list[str]:
@@ -228,8 +228,8 @@ class _RequestObserver:
 class _Observability:
     def __init__(self, settings: Settings, auth: Auth) -> None:
         self.dependencies = Dependencies(settings, auth)
-        self.metrics = Metrics(self.dependencies, settings.metrics_dir)
-        self.metrics_token = settings.metrics_token
+        self.metrics = Metrics(self.dependencies, settings.server.metrics_dir)
+        self.metrics_token = settings.server.metrics_token
 
     def may_scrape(self, authorization: str | None) -> bool:
         """Tell whether a request with this Authorization header may read /metrics."""

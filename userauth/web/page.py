@@ -47,7 +47,7 @@ def next_target() -> str:
     """Return the request's `next` when it is allowed (a path here or an allowed host), else
     the account page."""
     target = request.values.get("next")
-    return safe_target(target, settings().redirect_hosts, fallback=url_for("pages.account"))
+    return safe_target(target, settings().gate.redirect_hosts, fallback=url_for("pages.account"))
 
 
 def to_login() -> WerkzeugResponse:

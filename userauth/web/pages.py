@@ -80,21 +80,21 @@ csrf = CSRFProtect()
 
 def install_pages(app: Flask, settings: Settings) -> None:
     """Serve the pages (unless USERAUTH_PAGES is off), operator templates first."""
-    if not settings.pages_enabled:
+    if not settings.web.pages_enabled:
         return
     app.config.update(
         # Unset only for Settings built in code (tests): any key then, for this app alone.
-        SECRET_KEY=settings.secret_key or secrets.token_urlsafe(32),
+        SECRET_KEY=settings.security.secret_key or secrets.token_urlsafe(32),
         # Flask's signed cookie holds only the forms' CSRF secret and one-shot notices.
         SESSION_COOKIE_NAME="userauth_form",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        SESSION_COOKIE_SECURE=settings.cookies.secure,
         # The API takes no CSRF token (its clients are programs); the pages check theirs.
         WTF_CSRF_CHECK_DEFAULT=False,
     )
-    if settings.templates_dir:
-        app.jinja_loader = FileSystemLoader(settings.templates_dir)
+    if settings.web.templates_dir:
+        app.jinja_loader = FileSystemLoader(settings.web.templates_dir)
     app.session_interface = FormSessionInterface()
     csrf.init_app(app)
     app.register_blueprint(pages)
@@ -111,7 +111,7 @@ def _check_csrf() -> None:
 @pages.after_request
 def _content_security_policy(response: WerkzeugResponse) -> WerkzeugResponse:
     # No script at all, styles from this site only, forms posting here (or to a `next` host).
-    hosts = " ".join(_csp_source(host) for host in page.settings().redirect_hosts)
+    hosts = " ".join(_csp_source(host) for host in page.settings().gate.redirect_hosts)
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'self'; img-src 'self'; "
         f"form-action 'self' {hosts}".rstrip()

@@ -66,7 +66,7 @@ def _client() -> Client:
 @api.doc(responses=responses({302: BROWSER_TO_PAGES}))
 def index() -> WerkzeugResponse:
     """Greet: the design's answer, to every client but a browser when the pages are on."""
-    if _auth().settings.pages_enabled and _prefers_html():
+    if _auth().settings.web.pages_enabled and _prefers_html():
         response = redirect(url_for("pages.index"))
     else:
         response = jsonify(message="Bienvenue")

@@ -71,11 +71,11 @@ def set_session_cookie(response: WerkzeugResponse, session_id: str) -> None:
     response.set_cookie(
         settings.session_cookie_name,
         session_id,
-        max_age=int(settings.session_lifetime.total_seconds()),
+        max_age=int(settings.security.session_lifetime.total_seconds()),
         # The same attributes as clear_session_cookie's, or a browser keeps two cookies.
         path="/",
-        domain=settings.cookie_domain,
-        secure=settings.cookie_secure,
+        domain=settings.cookies.domain,
+        secure=settings.cookies.secure,
         httponly=True,
         samesite="Lax",
     )
@@ -94,8 +94,8 @@ def clear_session_cookie(response: WerkzeugResponse) -> None:
     response.delete_cookie(
         settings.session_cookie_name,
         path="/",
-        domain=settings.cookie_domain,
-        secure=settings.cookie_secure,
+        domain=settings.cookies.domain,
+        secure=settings.cookies.secure,
         httponly=True,
         samesite="Lax",
     )

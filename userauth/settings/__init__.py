@@ -1,0 +1,171 @@
+"""Configuration: the one Settings object, in typed sections, and the only reader of os.environ.
+
+Each section is a frozen dataclass read by its own `read` (settings/server.py, database.py,
+security.py, rate_limits.py, mail.py, web.py, factors.py); what makes a configuration unsafe in
+production is settings/production.py's to say.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Literal
+
+from userauth import config_file
+from userauth.settings.database import DatabaseSettings, shown_database_url
+from userauth.settings.factors import FactorSettings
+from userauth.settings.mail import MailSettings, SmtpTls
+from userauth.settings.rate_limits import RateLimitSettings
+from userauth.settings.reader import IPV6_CLIENT_PREFIX, EnvironmentReader, SettingsError
+from userauth.settings.security import (
+    HOST_PREFIX,
+    SESSION_COOKIE,
+    CookieSettings,
+    SecuritySettings,
+)
+from userauth.settings.server import ServerSettings
+from userauth.settings.web import GateSettings, WebSettings
+
+__all__ = [
+    "HOST_PREFIX",
+    "IPV6_CLIENT_PREFIX",
+    "SECRET_VARIABLES",
+    "SESSION_COOKIE",
+    "CookieSettings",
+    "DatabaseSettings",
+    "FactorSettings",
+    "GateSettings",
+    "MailSettings",
+    "RateLimitSettings",
+    "Section",
+    "SecuritySettings",
+    "ServerSettings",
+    "Settings",
+    "SettingsError",
+    "SmtpTls",
+    "WebSettings",
+    "shown_database_url",
+]
+
+Environment = Literal["development", "production"]
+ENVIRONMENTS = ("development", "production")
+# The variables whose values are secrets (passwords in URLs, keys): read once at start-up.
+SECRET_VARIABLES = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "USERAUTH_SECRET_KEY",
+    "USERAUTH_RATELIMIT_KEY_SECRET",
+    "USERAUTH_SMTP_PASSWORD",
+    "USERAUTH_METRICS_TOKEN",
+    "USERAUTH_ENCRYPTION_KEYS",
+)
+
+Section = (
+    ServerSettings
+    | DatabaseSettings
+    | SecuritySettings
+    | CookieSettings
+    | RateLimitSettings
+    | MailSettings
+    | GateSettings
+    | WebSettings
+    | FactorSettings
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every knob of userauth, with its default, by section; see the README's settings table."""
+
+    env: Environment = "development"
+    # The file the settings were read from under the environment (USERAUTH_CONFIG, ./.env).
+    settings_file: str | None = None
+    server: ServerSettings = field(default_factory=ServerSettings)
+    database: DatabaseSettings = field(default_factory=DatabaseSettings)
+    security: SecuritySettings = field(default_factory=SecuritySettings)
+    cookies: CookieSettings = field(default_factory=CookieSettings)
+    rate_limits: RateLimitSettings = field(default_factory=RateLimitSettings)
+    mail: MailSettings = field(default_factory=MailSettings)
+    gate: GateSettings = field(default_factory=GateSettings)
+    web: WebSettings = field(default_factory=WebSettings)
+    factors: FactorSettings = field(default_factory=FactorSettings)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def session_cookie_name(self) -> str:
+        """The session cookie's name: USERAUTH_SESSION_COOKIE (`session_id`), `__Host-`-prefixed in
+        production without a cookie domain.
+
+        A `__Host-` cookie is only accepted by a browser when it is Secure, has `Path=/` and no
+        `Domain` (RFC 6265bis 4.1.3.2), so a sibling subdomain cannot plant one of that name
+        (cookie tossing; OWASP ASVS 4.0.3 V3.4.4). Development keeps the design's `session_id`,
+        and so does production with USERAUTH_COOKIE_DOMAIN, where the prefix is not allowed.
+        """
+        if self.is_production and self.cookies.domain is None:
+            return HOST_PREFIX + self.cookies.session_name
+        return self.cookies.session_name
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Read the settings from environment variables, once.
+
+        Raises:
+            SettingsError: a variable holds a value of the wrong kind or range.
+        """
+        env: Mapping[str, str] = os.environ if environ is None else environ
+        # Only the process's own settings look for ./.env: a mapping given is the whole story
+        # (unless it names a file itself).
+        file = config_file.settings_file(env, look_in_working_folder=environ is None)
+        if file is not None:
+            env = {**_file_values(file), **env}  # the environment wins
+        reader = EnvironmentReader(env)
+        production = reader.choice("USERAUTH_ENV", ENVIRONMENTS, "development") == "production"
+        return cls(
+            env="production" if production else "development",
+            settings_file=file,
+            database=DatabaseSettings.read(reader),
+            server=ServerSettings.read(reader),
+            security=SecuritySettings.read(reader, production=production),
+            cookies=CookieSettings.read(reader, production=production),
+            rate_limits=RateLimitSettings.read(reader),
+            mail=MailSettings.read(reader),
+            gate=GateSettings.read(reader),
+            web=WebSettings.read(reader),
+            factors=FactorSettings.read(reader),
+        )
+
+    def with_sections(self, *sections: Section) -> Settings:
+        """Return a copy with each section given in place of the one of its type."""
+        changed = self
+        for section in sections:
+            match section:
+                case ServerSettings():
+                    changed = replace(changed, server=section)
+                case DatabaseSettings():
+                    changed = replace(changed, database=section)
+                case SecuritySettings():
+                    changed = replace(changed, security=section)
+                case CookieSettings():
+                    changed = replace(changed, cookies=section)
+                case RateLimitSettings():
+                    changed = replace(changed, rate_limits=section)
+                case MailSettings():
+                    changed = replace(changed, mail=section)
+                case GateSettings():
+                    changed = replace(changed, gate=section)
+                case WebSettings():
+                    changed = replace(changed, web=section)
+                case FactorSettings():
+                    changed = replace(changed, factors=section)
+        return changed
+
+
+def _file_values(path: str) -> dict[str, str]:
+    try:
+        return config_file.file_values(path)
+    except config_file.ConfigFileError as error:
+        raise SettingsError(str(error)) from None
