@@ -207,19 +207,21 @@ class FactorStore(Store):
             .where(_failures.user_id == user_id, _failures.window_started_at <= window_start)
             .values(count=1, window_started_at=now)
         )
+        exists = select(_failures.user_id).where(_failures.user_id == user_id)
         with self._transaction() as work:
-            # Take from the current window; else begin a new one; else (another request
-            # began it meanwhile) take from that one.
-            for statement in (take, restart, take):
-                if work.execute(statement).rowcount:
+            # Take from the current window, else begin a new one. A row that another request
+            # made or changed after these statements ran is taken from on the second round.
+            for _ in range(2):
+                if work.execute(take).rowcount or work.execute(restart).rowcount:
                     return True
-            exists = work.execute(select(_failures.user_id).where(_failures.user_id == user_id))
-            if exists.first() is not None:
-                return False
-            work.execute(
-                insert(code_failures_table).values(user_id=user_id, count=1, window_started_at=now)
-            )
-            return True
+                if work.execute(exists).first() is None:
+                    work.execute(
+                        insert(code_failures_table).values(
+                            user_id=user_id, count=1, window_started_at=now
+                        )
+                    )
+                    return True
+            return False
 
     @rerun_once_if_disconnected
     def clear_code_attempts(self, user_id: int) -> None:
