@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from userauth import migrations
+from userauth.emails import lookup_key
 from userauth.models import metadata
 from userauth.tokens import new_public_id
 
@@ -119,9 +120,10 @@ class _Rows:
         clear = self._clear.get(number) or f"unused-{self._salt}-{number}"
         return hashlib.sha256(clear.encode()).hexdigest()
 
-    def users_rows(self) -> Iterator[tuple[int, str, str, str]]:
+    def users_rows(self) -> Iterator[tuple[int, str, str, str, str]]:
         for number in range(1, self.users + 1):
-            yield number, email_of(number), self._hash, self.digest(number)
+            email = email_of(number)
+            yield number, email, self._hash, self.digest(number), lookup_key(email)
 
     def session_rows(
         self,
@@ -140,7 +142,8 @@ def _write_sqlite(url: str, rows: _Rows) -> None:
     try:
         with connection:
             connection.executemany(
-                "INSERT INTO users (id, email, hashed_password, session_id) VALUES (?, ?, ?, ?)",
+                "INSERT INTO users (id, email, hashed_password, session_id, email_key)"
+                " VALUES (?, ?, ?, ?, ?)",
                 rows.users_rows(),
             )
             connection.executemany(
@@ -157,7 +160,7 @@ def _write_sqlite(url: str, rows: _Rows) -> None:
 def _write_postgres(url: str, rows: _Rows) -> None:
     with psycopg.connect(_psycopg_url(url)) as connection:
         with connection.cursor() as cursor:
-            columns = "id, email, hashed_password, session_id"
+            columns = "id, email, hashed_password, session_id, email_key"
             with cursor.copy(f"COPY users ({columns}) FROM STDIN") as copy:
                 for user in rows.users_rows():
                     copy.write_row(user)

@@ -171,7 +171,7 @@ class TestUpgradeFromTheOriginalDesign:
         migrations.upgrade(database_url)
         columns = [column["name"] for column in inspect(engine).get_columns("users")]
         # Reset tokens are one-time secrets, in their own table (revision 0003); the email's
-        # key is added (revision 0005), and the credential version (revision 0007).
+        # key is added (revision 0005), and the credential version (revision 0008).
         assert columns == [
             "id",
             "email",
@@ -569,14 +569,48 @@ class TestUpgradeToPublicSessionIds:
         assert "public_id" not in {c["name"] for c in inspect(engine).get_columns("sessions")}
 
 
-class TestUpgradeToSecondFactors:
-    """Revision 0007 (second factors) keeps every row: sessions, a pending reset, mail."""
+class TestUpgradeToTheJanitor:
+    """Revision 0007 adds the janitor's lease and expiry indexes; it deletes nothing itself."""
 
     @pytest.fixture
     def bobs(self, database_url: str, engine: Engine, clock: FakeClock) -> dict[str, str]:
         migrations.upgrade(database_url, "0002")
         secrets = insert_at_0002(engine, clock())
         migrations.upgrade(database_url, "0006")
+        clock.advance(days=1)  # bob's session and reset token have expired
+        migrations.upgrade(database_url)
+        return secrets
+
+    def test_expired_rows_stay_until_the_janitor_prunes_them(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth], engine: Engine
+    ) -> None:
+        assert count_rows(engine, "sessions") == count_rows(engine, "one_time_secrets") == 1
+        pruned = make_auth().janitor.run_once()
+        assert pruned is not None
+        assert (pruned["sessions"], pruned["one_time_secrets"]) == (1, 1)
+        assert count_rows(engine, "sessions") == count_rows(engine, "one_time_secrets") == 0
+
+    def test_the_expiry_columns_are_indexed(self, bobs: dict[str, str], engine: Engine) -> None:
+        for table_name in ("sessions", "one_time_secrets"):
+            indexes = inspect(engine).get_indexes(table_name)
+            assert ["expires_at"] in [index["column_names"] for index in indexes]
+
+    def test_a_downgrade_keeps_the_sessions(
+        self, bobs: dict[str, str], database_url: str, engine: Engine
+    ) -> None:
+        migrations.downgrade(database_url, "0006")
+        assert count_rows(engine, "sessions") == 1
+        assert "leases" not in inspect(engine).get_table_names()
+
+
+class TestUpgradeToSecondFactors:
+    """Revision 0008 (second factors) keeps every row: sessions, a pending reset, mail."""
+
+    @pytest.fixture
+    def bobs(self, database_url: str, engine: Engine, clock: FakeClock) -> dict[str, str]:
+        migrations.upgrade(database_url, "0002")
+        secrets = insert_at_0002(engine, clock())
+        migrations.upgrade(database_url, "0007")
         with engine.begin() as connection:
             connection.execute(
                 text(
@@ -611,7 +645,7 @@ class TestUpgradeToSecondFactors:
     def test_a_downgrade_keeps_the_sessions_and_mail(
         self, bobs: dict[str, str], database_url: str, engine: Engine
     ) -> None:
-        migrations.downgrade(database_url, "0006")
+        migrations.downgrade(database_url, "0007")
         assert count_rows(engine, "sessions") == 1
         assert count_rows(engine, "mail_jobs") == 1
         assert "factors" not in inspect(engine).get_table_names()

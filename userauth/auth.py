@@ -20,6 +20,7 @@ from userauth.credentials import Credentials, LoginOutcome, LoginResult
 from userauth.db import DB, LiveSession
 from userauth.enrolment import Enrolment, FactorList, TotpEnrolment
 from userauth.errors import InvalidSessionError
+from userauth.janitor import Janitor, standard_kinds
 from userauth.login_transactions import LoginTransactions
 from userauth.mail import Mailer, SmtpMailer
 from userauth.models import User
@@ -89,6 +90,13 @@ class Auth(SecondFactorOperations):
             self.audit,
             self._outbox,
             mailer,
+        )
+        self.janitor = Janitor(
+            db,
+            standard_kinds(db, policy, settings.janitor.audit_retention),
+            batch_size=settings.janitor.batch_size,
+            interval=settings.janitor.interval,
+            clock=clock,
         )
 
     def _wire_factors(self, clock: Callable[[], datetime], mailer: Mailer | None) -> None:

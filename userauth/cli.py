@@ -147,7 +147,7 @@ def serve(host: str | None, port: int | None, workers: int | None, threads: int 
 
 @main.group()
 def db() -> None:
-    """Show or upgrade the database schema (Alembic revisions shipped with userauth)."""
+    """Show or upgrade the database schema (Alembic revisions shipped with userauth); prune it."""
 
 
 @db.command()
@@ -177,6 +177,23 @@ def current() -> None:
         click.echo(f"none (empty database: `userauth db upgrade` creates it at {head})")
     else:
         click.echo(f"{revision or 'none'} (behind {head}: run `userauth db upgrade`)")
+
+
+@db.command()
+@click.pass_context
+def prune(ctx: click.Context) -> None:
+    """Delete, once, what the janitor deletes: expired sessions and secrets, abandoned mail,
+    audit events past USERAUTH_AUDIT_RETENTION_DAYS; print how many rows of each kind."""
+    auth = _open_auth(ctx)
+    pruned = auth.janitor.run_once()
+    if pruned is None:
+        raise click.ClickException(
+            "another janitor holds the lease (a server's, or another `userauth db prune`): "
+            "nothing was removed; try again once it is done"
+        )
+    rows = [("kind", "removed"), *((kind, str(count)) for kind, count in pruned.items())]
+    for line in _columns(rows):
+        click.echo(line)
 
 
 def _revision_of(url: str) -> str | None:
@@ -446,6 +463,11 @@ def _database_url(*, read_only: bool) -> str:
 
 
 def _admin(ctx: click.Context, *, read_only: bool = False) -> Admin:
+    """Administer the configured database (`_open_auth`)."""
+    return Admin(_open_auth(ctx, read_only=read_only))
+
+
+def _open_auth(ctx: click.Context, *, read_only: bool = False) -> Auth:
     """Open the configured database, refusing one behind the current schema.
 
     A read-only command also refuses an empty database rather than create the schema.
@@ -463,7 +485,7 @@ def _admin(ctx: click.Context, *, read_only: bool = False) -> Admin:
         raise click.ClickException(str(error)) from None
     database = DB(settings.database.url, echo=settings.database.sql_echo)
     ctx.call_on_close(database.close)
-    return Admin(Auth(database, settings))
+    return Auth(database, settings)
 
 
 @contextmanager

@@ -91,7 +91,9 @@ sessions_table = Table(
     Column("public_id", String(32), nullable=False),
     _moment("created_at"),
     _moment("last_used_at"),
-    _moment("expires_at"),
+    # Indexed for the janitor's batches (userauth/janitor.py); last_used_at is not, so that
+    # writing an idle clock stays a heap-only update on PostgreSQL (no index entry to add).
+    _moment("expires_at", index=True),
     Column("user_agent", String(512), nullable=False, default=""),
     Column("client_address", String(64), nullable=False, default=""),
     # How the session was made: RFC 8176 `amr` values, space-separated ("pwd", "pwd otp"),
@@ -113,7 +115,7 @@ one_time_secrets_table = Table(
     _user_id(nullable=True),
     Column("purpose", String(32), nullable=False),
     Column("digest", String(64), nullable=False, unique=True),
-    _moment("expires_at"),
+    _moment("expires_at", index=True),
     Column("payload", Text, nullable=True),
     # The user's credential version when issued: a later credential change voids it.
     Column("credential_version", Integer, nullable=True),
@@ -213,6 +215,16 @@ mail_jobs_table = Table(
     _moment("due_at", index=True),
     _moment("claimed_until", nullable=True),
     _moment("created_at"),
+)
+
+# A named lease: which process holds it until when. The janitor's row ("janitor") lets one
+# process per deployment prune at a time (userauth/janitor.py).
+leases_table = Table(
+    "leases",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(128), nullable=False, default=""),
+    _moment("held_until"),
 )
 
 

@@ -116,10 +116,10 @@ def forget_secret_variables() -> None:
 
 
 def load_app(settings: Settings) -> Flask:
-    """Build the app inside a worker with its outbox sender and idle-clock writer running.
+    """Build the app inside a worker with its outbox sender, idle-clock writer and janitor running.
 
-    Built in the worker, so no database connection crosses a fork; both threads stop at the
-    worker's exit, writing what they hold.
+    Built in the worker, so no database connection crosses a fork; the threads stop at the
+    worker's exit, the first two writing what they hold.
 
     Raises:
         SystemExit: a stop signal reached the worker while it was starting (it ends, with
@@ -137,6 +137,11 @@ def load_app(settings: Settings) -> Flask:
     # writer's last write (a second's touches) before the outbox's drain of up to 10 s.
     idle_clock = app.extensions["userauth"].sessions.write_idle_clocks_in_background()
     Finalize(None, idle_clock.stop, exitpriority=11)
+    # Every worker runs a janitor thread; the database's lease lets one per deployment prune
+    # at a time. Stopped first: it holds nothing that must be written.
+    janitor = app.extensions["userauth"].janitor
+    janitor.start()
+    Finalize(None, janitor.stop, exitpriority=12)
     _starting_worker.app_built()
     return app
 

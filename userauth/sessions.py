@@ -24,6 +24,11 @@ TOUCH_INTERVAL = timedelta(minutes=1)
 # sessions last written together (made in one burst, or cached together after a restart)
 # do not all come due in the same instant: their writes spread over half the interval.
 TOUCH_SPREAD = 0.5
+# How far a stored idle clock may trail a session's last use: a touch is due at most one
+# TOUCH_INTERVAL after the last one written, and the writer thread holds it a second or so
+# more (idle_clock.FLUSH_SECONDS). The janitor waits this much longer before deleting an
+# idle session, so it never deletes one a process still counts as live.
+IDLE_CLOCK_LAG = TOUCH_INTERVAL + timedelta(minutes=1)
 # Knuth's multiplicative hash: consecutive row ids land far apart in [0, 1).
 _GOLDEN = 2654435761
 
@@ -45,6 +50,14 @@ class SessionPolicy:
     def window(self, now: datetime) -> LiveWindow:
         """Return what a liveness check at `now` compares against."""
         return LiveWindow(now=now, idle_since=now - self.idle_timeout)
+
+    def dead_window(self, now: datetime) -> LiveWindow:
+        """Return the cut-offs before which a stored session is dead for certain at `now`.
+
+        Expired (expires_at <= now), or unused since `idle_since`, the idle timeout plus
+        IDLE_CLOCK_LAG ago: what the janitor deletes.
+        """
+        return LiveWindow(now=now, idle_since=now - self.idle_timeout - IDLE_CLOCK_LAG)
 
     def is_live(self, last_used: datetime, expires_at: datetime, now: datetime) -> bool:
         """Tell whether a session is live at `now`: window()'s SQL condition, in Python."""

@@ -10,6 +10,7 @@ from userauth.db.factors import FactorStore, StoredFactor
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
 from userauth.db.pending_logins import PendingLogin, PendingLoginStore
+from userauth.db.pruning import PruneStore
 from userauth.db.sessions import LiveSession, LiveWindow, SessionStore
 
 
@@ -19,6 +20,7 @@ class DB(
     OneTimeSecretStore,
     MailJobStore,
     AdminStore,
+    PruneStore,
     FactorStore,
     PendingLoginStore,
 ):

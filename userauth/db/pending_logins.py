@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, update
+from sqlalchemy import delete, insert, select, update
 
 from userauth.db.base import Store, rerun_once_if_disconnected
 from userauth.models import pending_logins_table
@@ -95,8 +95,12 @@ class PendingLoginStore(Store):
         )
 
     @rerun_once_if_disconnected
-    def delete_expired_pending_logins(self, now: datetime) -> int:
-        """Delete every expired pending login; return how many (the janitor's work)."""
+    def delete_expired_pending_logins(self, now: datetime, limit: int) -> int:
+        """Delete up to `limit` pending logins expired at `now`; count them (the janitor's
+        kind "pending_logins"). Completed ones are gone already: completing deletes them."""
+        expired = (
+            select(_pending.id).where(_pending.expires_at <= now).limit(limit).scalar_subquery()
+        )
         with self._transaction() as work:
-            result = work.execute(delete(pending_logins_table).where(_pending.expires_at <= now))
+            result = work.execute(delete(pending_logins_table).where(_pending.id.in_(expired)))
             return int(result.rowcount)

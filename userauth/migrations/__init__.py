@@ -3,7 +3,8 @@
 Revisions live in `versions/`: 0001 is the original design's `users` table, 0002 userauth's
 first schema, 0003 the one table of one-time secrets, 0004 the mail outbox and the
 email on audit events, 0005 the email keys that every look-up compares (userauth.emails),
-0006 the random public ids that name sessions to their users.
+0006 the random public ids that name sessions to their users, 0007 the janitor's lease and
+the expiry indexes it deletes by.
 Nothing migrates implicitly: `userauth
 serve` and the admin commands call `ensure_current()` (an empty database gets the schema),
 `userauth db upgrade` calls `upgrade()`; building a DB or an app touches no schema.

@@ -1,8 +1,8 @@
 """Configuration: the one Settings object, in typed sections, and the only reader of os.environ.
 
 Each section is a frozen dataclass read by its own `read` (settings/server.py, database.py,
-security.py, rate_limits.py, mail.py, web.py, factors.py); what makes a configuration unsafe in
-production is settings/production.py's to say.
+security.py, rate_limits.py, mail.py, web.py, janitor.py, factors.py); what makes a
+configuration unsafe in production is settings/production.py's to say.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Literal
 from userauth import config_file
 from userauth.settings.database import DatabaseSettings, shown_database_url
 from userauth.settings.factors import FactorSettings
+from userauth.settings.janitor import JanitorSettings
 from userauth.settings.mail import MailSettings, SmtpTls
 from userauth.settings.rate_limits import RateLimitSettings
 from userauth.settings.reader import IPV6_CLIENT_PREFIX, EnvironmentReader, SettingsError
@@ -36,6 +37,7 @@ __all__ = [
     "DatabaseSettings",
     "FactorSettings",
     "GateSettings",
+    "JanitorSettings",
     "MailSettings",
     "RateLimitSettings",
     "Section",
@@ -70,6 +72,7 @@ Section = (
     | MailSettings
     | GateSettings
     | WebSettings
+    | JanitorSettings
     | FactorSettings
 )
 
@@ -89,6 +92,7 @@ class Settings:
     mail: MailSettings = field(default_factory=MailSettings)
     gate: GateSettings = field(default_factory=GateSettings)
     web: WebSettings = field(default_factory=WebSettings)
+    janitor: JanitorSettings = field(default_factory=JanitorSettings)
     factors: FactorSettings = field(default_factory=FactorSettings)
 
     @property
@@ -135,6 +139,7 @@ class Settings:
             mail=MailSettings.read(reader),
             gate=GateSettings.read(reader),
             web=WebSettings.read(reader),
+            janitor=JanitorSettings.read(reader),
             factors=FactorSettings.read(reader),
         )
 
@@ -159,6 +164,8 @@ class Settings:
                     changed = replace(changed, gate=section)
                 case WebSettings():
                     changed = replace(changed, web=section)
+                case JanitorSettings():
+                    changed = replace(changed, janitor=section)
                 case FactorSettings():
                     changed = replace(changed, factors=section)
         return changed

@@ -36,6 +36,9 @@ class Dependencies(Protocol):
     def on_mail_failure(self, listener: Callable[[], object]) -> None:
         """Call `listener` after each failed mail send."""
 
+    def on_pruned(self, listener: Callable[[str, int], object]) -> None:
+        """Call `listener(kind, count)` after each janitor batch that deleted rows."""
+
 
 # The methods a metric names; any other token a client sends is counted as OTHER.
 METRIC_METHODS = frozenset(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"])
@@ -133,6 +136,14 @@ class Metrics:
             registry=own,
         )
         dependencies.on_mail_failure(self.mail_failures.inc)
+        self.pruned = Counter(
+            "userauth_janitor_removed",
+            "Rows the janitor deleted, by kind (sessions, one_time_secrets, mail_jobs, "
+            "audit_events, ...).",
+            ["kind"],
+            registry=own,
+        )
+        dependencies.on_pruned(lambda kind, count: self.pruned.labels(kind).inc(count))
         self.registry = CollectorRegistry() if own is None else own
         if shared_dir is not None:
             # prometheus_client leaves this constructor unannotated.

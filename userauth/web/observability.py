@@ -128,6 +128,10 @@ class Dependencies:
         """Call `listener` after each failed mail send, on the outbox's sender thread."""
         self._auth.outbox.on_failure(listener)
 
+    def on_pruned(self, listener: Callable[[str, int], object]) -> None:
+        """Call `listener(kind, count)` after each janitor batch that deleted rows."""
+        self._auth.janitor.on_pruned(listener)
+
     def _ping_redis(self) -> None:
         assert self._redis_url is not None  # noqa: S101 - checked by the caller
         import redis  # only where Redis is configured: it costs a worker several MB

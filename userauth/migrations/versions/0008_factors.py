@@ -4,8 +4,8 @@ Every row is kept. Users start at credential version 1; existing sessions were m
 password alone (amr "pwd", AAL1) and count as authenticated when they were made; one-time
 secrets may have no user and carry a payload; mail jobs name their user and a payload.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-07
 """
 
@@ -17,8 +17,8 @@ from datetime import datetime
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision: str | None = "0006"
+revision = "0008"
+down_revision: str | None = "0007"
 branch_labels: str | None = None
 depends_on: str | None = None
 
