@@ -176,6 +176,13 @@ STATE_CHANGING_ROUTES = {
     "page-revoke": ("POST", "/auth/account/sessions/1/revoke"),
     "page-revoke-others": ("POST", "/auth/account/sessions/revoke-others"),
     "page-change-password": ("POST", "/auth/account/password"),
+    "regenerate-recovery-codes": ("POST", "/factors/recovery-codes"),
+    "page-second-factor": ("POST", "/auth/login/code"),
+    "page-enable-totp": ("POST", "/auth/account/totp"),
+    "page-confirm-totp": ("POST", "/auth/account/totp/confirm"),
+    "page-disable-totp": ("POST", "/auth/account/totp/disable"),
+    "page-recovery-codes": ("POST", "/auth/account/recovery-codes"),
+    "page-recovery-codes-download": ("POST", "/auth/account/recovery-codes/download"),
 }
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
 OTHER_PAGES = {

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
 
-from tests.proxy_servers import need_binary
+from tests.conftest import ServerProcess
+from tests.proxy_servers import ProxyProcess, need_binary, start_nginx, upstream
+from tests.smtp import PRODUCTION_BCRYPT_ROUNDS, TEST_ENCRYPTION_KEY, MailSink
 
 # The README shows docs/screenshots: with UPDATE_SCREENSHOTS set, each browser test that
 # visits a page writes its screenshot there; otherwise to a temporary folder, so that a test
@@ -63,3 +65,39 @@ def screenshot(page: Page, name: str) -> None:
     """Write the page as NAME.png in SCREENSHOTS (docs/screenshots with UPDATE_SCREENSHOTS)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+
+
+class Stack:
+    """userauth behind nginx, in front of an app; the browser only ever talks to nginx."""
+
+    def __init__(self, userauth: ServerProcess, proxy: ProxyProcess, mail: MailSink) -> None:
+        self.userauth, self.proxy, self.mail = userauth, proxy, mail
+
+    def url(self, path: str) -> str:
+        return f"{self.proxy.url}{path}"
+
+
+@pytest.fixture
+def stack(
+    start_server: Callable[..., ServerProcess], mail: MailSink, tmp_path: Path
+) -> Iterator[Stack]:
+    userauth = start_server(
+        USERAUTH_ENV="production",
+        USERAUTH_HOST="127.0.0.1",
+        USERAUTH_WORKERS="1",
+        USERAUTH_BCRYPT_ROUNDS=str(PRODUCTION_BCRYPT_ROUNDS),
+        USERAUTH_SMTP_HOST="127.0.0.1",
+        USERAUTH_SMTP_PORT=str(mail.port),
+        USERAUTH_SMTP_TLS="none",
+        USERAUTH_RESET_LINK="https://app.example.com/auth/reset?token={token}",
+        USERAUTH_SECRET_KEY="a test secret key that is long enough to sign forms",
+        USERAUTH_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
+        USERAUTH_REDIRECT_HOSTS="127.0.0.1",
+        USERAUTH_TRUSTED_PROXIES="1",
+    )
+    with upstream() as app_port:
+        proxy = start_nginx(tmp_path, userauth.port, app_port)
+        try:
+            yield Stack(userauth, proxy, mail)
+        finally:
+            proxy.stop()

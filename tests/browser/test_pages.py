@@ -9,18 +9,15 @@ from __future__ import annotations
 
 import re
 import threading
-from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
 import requests
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import screenshot
-from tests.conftest import ServerProcess, free_port
-from tests.proxy_servers import ProxyProcess, start_nginx, upstream
-from tests.smtp import PRODUCTION_BCRYPT_ROUNDS, TEST_ENCRYPTION_KEY, MailSink
+from tests.browser.conftest import Stack, screenshot
+from tests.conftest import free_port
+from tests.smtp import MailSink
 
 PASSWORD = "correct horse battery staple"
 NEW_PASSWORD = "a new and longer passphrase"
@@ -29,42 +26,6 @@ TOKEN = re.compile(r"token=([A-Za-z0-9_-]+)")
 # The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
 # PostgreSQL").
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.databases("sqlite")]
-
-
-class Stack:
-    """userauth behind nginx, in front of an app; the browser only ever talks to nginx."""
-
-    def __init__(self, userauth: ServerProcess, proxy: ProxyProcess, mail: MailSink) -> None:
-        self.userauth, self.proxy, self.mail = userauth, proxy, mail
-
-    def url(self, path: str) -> str:
-        return f"{self.proxy.url}{path}"
-
-
-@pytest.fixture
-def stack(
-    start_server: Callable[..., ServerProcess], mail: MailSink, tmp_path: Path
-) -> Iterator[Stack]:
-    userauth = start_server(
-        USERAUTH_ENV="production",
-        USERAUTH_HOST="127.0.0.1",
-        USERAUTH_WORKERS="1",
-        USERAUTH_BCRYPT_ROUNDS=str(PRODUCTION_BCRYPT_ROUNDS),
-        USERAUTH_SMTP_HOST="127.0.0.1",
-        USERAUTH_SMTP_PORT=str(mail.port),
-        USERAUTH_SMTP_TLS="none",
-        USERAUTH_RESET_LINK="https://app.example.com/auth/reset?token={token}",
-        USERAUTH_SECRET_KEY="a test secret key that is long enough to sign forms",
-        USERAUTH_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
-        USERAUTH_REDIRECT_HOSTS="127.0.0.1",
-        USERAUTH_TRUSTED_PROXIES="1",
-    )
-    with upstream() as app_port:
-        proxy = start_nginx(tmp_path, userauth.port, app_port)
-        try:
-            yield Stack(userauth, proxy, mail)
-        finally:
-            proxy.stop()
 
 
 def sign_up(page: Page, stack: Stack, email: str, shot: str | None = None) -> None:

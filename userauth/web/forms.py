@@ -7,7 +7,7 @@ the domain's rule, and its error is shown next to the field it names.
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField
+from wtforms import EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from userauth.web.schemas import MAX_FIELD_LENGTH
@@ -53,3 +53,25 @@ class PasswordForm(FlaskForm):  # type: ignore[misc]
 
 class ActionForm(FlaskForm):  # type: ignore[misc]
     """A button that changes something (log out, revoke): only the CSRF token."""
+
+
+class CodeForm(FlaskForm):  # type: ignore[misc]
+    """A second-factor code: a TOTP code from an authenticator app, or a recovery code."""
+
+    code = StringField("Code", validators=_required("code"))
+
+
+class ReauthenticateForm(FlaskForm):  # type: ignore[misc]
+    """Prove it is still you before a sensitive action: the password, or a code.
+
+    Its fields have names of their own, so they never mix with the action's own fields.
+    """
+
+    reauth_password = PasswordField("Password", validators=[Length(max=MAX_FIELD_LENGTH)])
+    reauth_code = StringField("Code from your app", validators=[Length(max=MAX_FIELD_LENGTH)])
+
+
+class RecoveryCodesForm(FlaskForm):  # type: ignore[misc]
+    """Download the recovery codes just shown: the page posts them back, as one line."""
+
+    codes = HiddenField("Recovery codes", validators=_required("recovery codes"))

@@ -64,7 +64,7 @@ def verify(query: dict[str, Any]) -> Response | WerkzeugResponse:
         live = None
     if live is None:
         if query["redirect"]:
-            return redirect(login_location(settings), code=302)
+            return redirect(login_location(settings, aal=query["aal"]), code=302)
         response = jsonify(message="no live session")
         response.status_code = 401
         return response
@@ -98,18 +98,30 @@ def identity_answer(live: LiveSession, settings: GateSettings) -> IdentityAnswer
     )
 
 
-def login_location(settings: Settings) -> str:
-    """Return the login page's URL, with `next` set to the original URL when it is allowed."""
+def login_location(settings: Settings, aal: int = 1) -> str:
+    """Return the login page's URL, with `next` set to the original URL when it is allowed.
+
+    With `aal` 2, the URL also carries `aal=2`: the login page then has a one-factor session
+    log in again with its second factor (pages: factor_pages.two_factors_wanted), where it
+    would otherwise send a logged-in visitor straight back, round the gate again.
+    """
     proto = request.headers.get("X-Forwarded-Proto", "")
     host = request.headers.get("X-Forwarded-Host", "")
     uri = request.headers.get("X-Forwarded-Uri", "/")
-    if not (proto and host):
-        return settings.gate.login_url
+    query: dict[str, str] = {}
     original = f"{proto}://{host}{uri}"
-    if safe_target(original, settings.gate.redirect_hosts, fallback="") != original:
+    if (
+        proto
+        and host
+        and safe_target(original, settings.gate.redirect_hosts, fallback="") == original
+    ):
+        query["next"] = original
+    if aal > 1:
+        query["aal"] = str(aal)
+    if not query:
         return settings.gate.login_url
     separator = "&" if "?" in settings.gate.login_url else "?"
-    return f"{settings.gate.login_url}{separator}{urlencode({'next': original})}"
+    return f"{settings.gate.login_url}{separator}{urlencode(query)}"
 
 
 # Emails made only of these pass as they are; any other character, `%` included, is

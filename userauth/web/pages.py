@@ -8,7 +8,6 @@ each form's CSRF token (Flask-WTF), keeps `next` on the allowed hosts and sets t
 from __future__ import annotations
 
 import secrets
-from typing import TypeVar
 
 from apiflask import APIBlueprint
 from flask import (
@@ -20,13 +19,12 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
-from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import FileSystemLoader
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response as WerkzeugResponse
-from wtforms import Field
 
+from userauth.credentials import LoginOutcome
 from userauth.errors import (
     EmailTakenError,
     InvalidEmailError,
@@ -37,9 +35,11 @@ from userauth.errors import (
     WrongPasswordError,
 )
 from userauth.settings import Settings
+from userauth.web import page
 from userauth.web.context import current_auth, current_client
 from userauth.web.devices import remember_device
 from userauth.web.errors import UNAVAILABLE, unexpected_error
+from userauth.web.factor_pages import factor_pages, two_factors_wanted
 from userauth.web.form_session import FormSessionInterface
 from userauth.web.forms import (
     ActionForm,
@@ -50,7 +50,8 @@ from userauth.web.forms import (
     SignupForm,
 )
 from userauth.web.limits import TOO_MANY, password_proven, rate_limited
-from userauth.web.redirects import safe_target
+from userauth.web.login_challenge import set_challenge_cookie
+from userauth.web.metrics import record_login_outcome
 from userauth.web.session import clear_session_cookie, current_session, set_session_cookie
 
 # The same sentences the API answers, so a page reveals no more than the API does.
@@ -71,6 +72,8 @@ pages = APIBlueprint(
     static_url_path="/static",
     enable_openapi=False,
 )
+# The second factor's pages: under /auth/ with the same CSRF check, CSP and error pages.
+pages.register_blueprint(factor_pages)
 # The link production mails (USERAUTH_RESET_LINK's default) lives outside /auth/.
 links = APIBlueprint("links", __name__, enable_openapi=False)
 csrf = CSRFProtect()
@@ -129,20 +132,20 @@ def _unexpected(error: Exception) -> ResponseReturnValue:
     answer, status = unexpected_error(error)
     if status != UNAVAILABLE[0]:
         return answer, status
-    page = render_template("userauth/error.html", message=OUTAGE, **_page())
-    return page, status, {"Retry-After": answer.headers["Retry-After"]}
+    shown = render_template("userauth/error.html", message=OUTAGE, **page.site())
+    return shown, status, {"Retry-After": answer.headers["Retry-After"]}
 
 
 @pages.errorhandler(429)
 def _too_many(_error: Exception) -> ResponseReturnValue:
     return render_template(
-        "userauth/error.html", message=TOO_MANY.capitalize() + ".", **_page()
+        "userauth/error.html", message=TOO_MANY.capitalize() + ".", **page.site()
     ), 429
 
 
 @pages.errorhandler(CSRFError)
 def _csrf_failed(_error: CSRFError) -> ResponseReturnValue:
-    return render_template("userauth/error.html", message=FORM_EXPIRED, **_page()), 400
+    return render_template("userauth/error.html", message=FORM_EXPIRED, **page.site()), 400
 
 
 @pages.get("/")
@@ -155,21 +158,29 @@ def index() -> WerkzeugResponse:
 @rate_limited("login")
 def login() -> ResponseReturnValue:
     """Log in, then go to `next` (a path here or an allowed host) or the account page."""
-    form, target = _form(LoginForm), _next()
-    if current_session() is not None and request.method == "GET":
-        return redirect(target)
+    form, target = page.form(LoginForm), page.next_target()
+    live = current_session()
+    if live is not None and request.method == "GET":
+        return two_factors_wanted(live, target) or redirect(target)
     if form.validate_on_submit():
-        email = _text(form.email)
-        result = current_auth().login(email, _text(form.password), current_client())
+        email = page.text(form.email)
+        result = current_auth().login(email, page.text(form.password), current_client())
+        record_login_outcome(result.outcome)
         if result.succeeded and result.session_id is not None:
             password_proven()
             response = redirect(target)
             set_session_cookie(response, result.session_id)
             remember_device(response, email)
             return response
-        _fail(form.password, LOGIN_FAILED)
-        return _render("login.html", 401, form=form, next=target)
-    return _render("login.html", _status(), form=form, next=target)
+        if result.outcome is LoginOutcome.SECOND_FACTOR_REQUIRED and result.challenge:
+            # The password was right: not a failure to count; the code comes next.
+            password_proven()
+            response = redirect(url_for("pages.factors.second_step", next=target))
+            set_challenge_cookie(response, result.challenge, current_auth().settings)
+            return response
+        page.fail(form.password, LOGIN_FAILED)
+        return page.render("login.html", 401, form=form, next=target)
+    return page.render("login.html", page.status(), form=form, next=target)
 
 
 @pages.route("/signup", methods=["GET", "POST"])
@@ -177,16 +188,16 @@ def login() -> ResponseReturnValue:
 def signup() -> ResponseReturnValue:
     """Create an account and log in, then go to `next`; production logs in nobody here
     (Auth.sign_up_and_log_in) and sends new and taken emails alike to the login page."""
-    form, target = _form(SignupForm), _next()
+    form, target = page.form(SignupForm), page.next_target()
     if form.validate_on_submit():
         try:
             session_id = current_auth().sign_up_and_log_in(
-                _text(form.email), _text(form.password), current_client()
+                page.text(form.email), page.text(form.password), current_client()
             )
         except (EmailTakenError, InvalidEmailError) as error:
-            _fail(form.email, _message(error))
+            page.fail(form.email, page.message(error))
         except PasswordPolicyError as error:
-            _fail(form.password, _message(error))
+            page.fail(form.password, page.message(error))
         else:
             if session_id is None:
                 flash(SIGNED_UP)
@@ -194,7 +205,7 @@ def signup() -> ResponseReturnValue:
             response = redirect(target)
             set_session_cookie(response, session_id)
             return response
-    return _render("signup.html", _status(), form=form, next=target)
+    return page.render("signup.html", page.status(), form=form, next=target)
 
 
 @pages.route("/logout", methods=["POST"])
@@ -213,42 +224,42 @@ def logout() -> WerkzeugResponse:
 @rate_limited("request-reset")
 def forgot() -> ResponseReturnValue:
     """Ask for a reset link by email (development also shows it on the page)."""
-    form = _form(ForgotForm)
+    form = page.form(ForgotForm)
     if form.validate_on_submit():
         try:
-            sent = current_auth().request_password_reset(_text(form.email), current_client())
+            sent = current_auth().request_password_reset(page.text(form.email), current_client())
         except UnknownEmailError as error:
-            _fail(form.email, _message(error))
+            page.fail(form.email, page.message(error))
         else:
             link = None if sent.token is None else url_for("pages.reset", token=sent.token)
-            return _render("forgot.html", 200, form=form, sent=RESET_SENT, reset_link=link)
-    return _render("forgot.html", _status(), form=form, sent=None, reset_link=None)
+            return page.render("forgot.html", 200, form=form, sent=RESET_SENT, reset_link=link)
+    return page.render("forgot.html", page.status(), form=form, sent=None, reset_link=None)
 
 
 @pages.route("/reset", methods=["GET", "POST"])
 @rate_limited("reset")
 def reset() -> ResponseReturnValue:
     """Choose a new password; the token from the emailed link alone names the account."""
-    form = _form(ResetForm)
+    form = page.form(ResetForm)
     if request.method == "GET":
         form.token.data = request.args.get("token", "")
         # Said before a new password is typed, not after. Not an oracle worth limiting: a
         # token is 122 random bits (tokens.new_token), and the check spends nothing.
         if not current_auth().reset_link_is_live(form.token.data):
-            return _render("reset.html", 400, form=form, dead_link=BAD_LINK)
+            return page.render("reset.html", 400, form=form, dead_link=BAD_LINK)
     elif form.validate_on_submit():
         try:
             current_auth().update_password(
-                _text(form.token), _text(form.new_password), current_client()
+                page.text(form.token), page.text(form.new_password), current_client()
             )
         except InvalidTokenError:
-            _fail(form.token, BAD_LINK)
+            page.fail(form.token, BAD_LINK)
         except PasswordPolicyError as error:
-            _fail(form.new_password, _message(error))
+            page.fail(form.new_password, page.message(error))
         else:
             flash("Your password is changed: log in with the new one.")
             return redirect(url_for("pages.login"))
-    return _render("reset.html", _status(), form=form, dead_link=None)
+    return page.render("reset.html", page.status(), form=form, dead_link=None)
 
 
 @links.get("/reset_password")
@@ -268,7 +279,7 @@ def revoke(public_id: str) -> ResponseReturnValue:
     """End one of this account's other sessions."""
     live = current_session()
     if live is None:
-        return _to_login()
+        return page.to_login()
     try:
         current_auth().revoke_session(live, public_id, current_client())
     except SessionNotFoundError:
@@ -283,7 +294,7 @@ def revoke_others() -> ResponseReturnValue:
     """End every session of this account but this one."""
     live = current_session()
     if live is None:
-        return _to_login()
+        return page.to_login()
     ended = current_auth().end_other_sessions(live, current_client())
     flash(f"Logged out everywhere else ({ended} session(s) ended).")
     return redirect(url_for("pages.account"))
@@ -293,20 +304,20 @@ def revoke_others() -> ResponseReturnValue:
 @rate_limited("password-change")
 def change_password() -> ResponseReturnValue:
     """Change the password with the current one; the other sessions end."""
-    form, live = _form(PasswordForm), current_session()
+    form, live = page.form(PasswordForm), current_session()
     if live is None:
-        return _to_login()
+        return page.to_login()
     if form.validate_on_submit():
         try:
             current_auth().change_password(
-                live, _text(form.password), _text(form.new_password), current_client()
+                live, page.text(form.password), page.text(form.new_password), current_client()
             )
         except WrongPasswordError as error:
             # 403 like the API's, so the failed-attempt limit counts it the same way.
-            _fail(form.password, _message(error))
+            page.fail(form.password, page.message(error))
             return _account_page(form, 403)
         except PasswordPolicyError as error:
-            _fail(form.new_password, _message(error))
+            page.fail(form.new_password, page.message(error))
         else:
             password_proven()
             flash("Your password is changed; your other sessions are ended.")
@@ -317,66 +328,16 @@ def change_password() -> ResponseReturnValue:
 def _account_page(password_form: PasswordForm, status: int) -> ResponseReturnValue:
     live = current_session()
     if live is None:
-        return _to_login()
-    return _render(
+        return page.to_login()
+    return page.render(
         "account.html",
         status,
         email=live.email,
         sessions=current_auth().list_sessions(live),
-        action=_form(ActionForm),
+        factors=current_auth().list_factors(live),
+        action=page.form(ActionForm),
         password_form=password_form,
     )
-
-
-def _to_login() -> WerkzeugResponse:
-    # After logging in, come back to the page; a POST-only action's URL would be a 405.
-    back = request.full_path.rstrip("?") if request.method == "GET" else url_for("pages.account")
-    return redirect(url_for("pages.login", next=back))
-
-
-FormType = TypeVar("FormType", bound=FlaskForm)
-
-
-def _form(form_class: type[FormType]) -> FormType:
-    """Build a page's form from the posted form fields only (never JSON or files)."""
-    form: FormType = form_class(formdata=request.form if request.method == "POST" else None)
-    return form
-
-
-def _render(template: str, status: int, **context: object) -> ResponseReturnValue:
-    return render_template(f"userauth/{template}", **_page(), **context), status
-
-
-def _page() -> dict[str, object]:
-    return {"site_name": "userauth"}
-
-
-def _status() -> int:
-    """200 for a form shown, 400 for one sent back with errors."""
-    return 400 if request.method == "POST" else 200
-
-
-def _next() -> str:
-    target = request.values.get("next")
-    return safe_target(
-        target,
-        current_auth().settings.gate.redirect_hosts,
-        fallback=url_for("pages.account"),
-    )
-
-
-def _text(field: Field) -> str:
-    """Return a validated text field's value (present and non-empty once validated)."""
-    return str(field.data or "")
-
-
-def _fail(field: Field, message: str) -> None:
-    """Show `message` next to the field, as its first error."""
-    field.errors = [message, *field.errors]
-
-
-def _message(error: Exception) -> str:
-    return str(error) or type(error).__name__
 
 
 def _csp_source(host: str) -> str:
