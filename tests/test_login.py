@@ -11,7 +11,7 @@ import pytest
 
 from userauth.auth import Auth
 from userauth.credentials import LoginOutcome
-from userauth.settings import SecuritySettings
+from userauth.settings import SecuritySettings, ServerSettings
 
 EMAIL = "dee@example.com"
 PASSWORD = "old password"
@@ -65,8 +65,11 @@ class TestSessionsMadeWithASupersededPassword:
     def test_a_login_overlapping_a_password_change_leaves_no_session(
         self, make_auth: Callable[..., Auth], change: str
     ) -> None:
-        slow = make_auth(SecuritySettings(bcrypt_rounds=SLOW_ROUNDS))
-        fast = make_auth()
+        # Two hashing threads: the change hashes its new password while the login checks the
+        # old one (with one, the pool would queue the change behind the login: no race).
+        threads = ServerSettings(password_hashing_threads=2)
+        slow = make_auth(SecuritySettings(bcrypt_rounds=SLOW_ROUNDS), threads)
+        fast = make_auth(threads)
         slow.register_user(EMAIL, PASSWORD)
         other_device = fast.login(EMAIL, PASSWORD).session_id
         token = fast.get_reset_password_token(EMAIL)
