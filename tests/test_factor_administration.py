@@ -98,6 +98,24 @@ class TestEncryptionKeys:
         assert done.returncode == 1
         assert "USERAUTH_ENCRYPTION_KEYS" in done.stderr
 
+    def test_a_seed_no_configured_key_opens_is_a_503_naming_the_setting(
+        self,
+        make_auth: Callable[..., Auth],
+        clock: FakeClock,
+        caplog: pytest.LogCaptureFixture,
+    ) -> None:
+        account = enrolled_account(
+            client_of(make_auth(FactorSettings(encryption_keys=(new_key(),)))), clock
+        )
+        wrong_key = client_of(make_auth(FactorSettings(encryption_keys=(new_key(),))))
+        password_step(wrong_key)
+        code = oathtool_code(account.secret, clock())
+        answer = wrong_key.post("/sessions/second-factor", data={"code": code})
+        assert answer.status_code == 503
+        assert answer.headers["Retry-After"]
+        assert "USERAUTH_ENCRYPTION_KEYS" in caplog.text
+        assert account.secret not in caplog.text
+
     def test_generate_prints_a_key_the_settings_accept(self) -> None:
         done = userauth("keys", "generate")
         key = done.stdout.strip()

@@ -280,6 +280,19 @@ class TestReauthentication:
         assert went_on.status_code == 200
         assert key_of(went_on)
 
+    def test_a_stale_session_is_asked_to_log_in_again_and_never_shown_the_key(
+        self, browser: FlaskClient, clock: FakeClock
+    ) -> None:
+        sign_up(browser)
+        key = key_of(begin(browser))
+        clock.advance(minutes=11)
+        for code in ("000000", oathtool_code(key, clock())):
+            asked = confirm(browser, code)
+            assert asked.status_code == 401
+            assert "needs a recent login" in text(asked)
+            assert key not in text(asked).replace(" ", "")
+        assert "recovery codes left" not in text(browser.get("/auth/account"))
+
     def test_a_wrong_password_is_shown_next_to_the_field(
         self, browser: FlaskClient, clock: FakeClock
     ) -> None:

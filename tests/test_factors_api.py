@@ -3,6 +3,7 @@ re-authentication, and the credential-change rule."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -79,7 +80,43 @@ class TestEnrolment:
         assert owner.get("/profile").status_code == 200
 
 
+class TestAStaleSessionCannotFinishAnEnrolment:
+    """A session left open elsewhere must not confirm a seed another session began (it
+    would turn TOTP on with a seed its holder knows and lock the owner out)."""
+
+    def test_a_stale_session_cannot_confirm_a_seed_begun_elsewhere(
+        self, app: Flask, owner: FlaskClient, clock: FakeClock
+    ) -> None:
+        stale = app.test_client()
+        stale.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
+        clock.advance(minutes=10, seconds=1)
+        owner.post("/sessions/reauthenticate", data={"password": PASSWORD})
+        secret = owner.post("/factors/totp").json["secret"]  # type: ignore[index]
+        code = oathtool_code(secret, clock())
+        answer = stale.put("/factors/totp", data={"code": code})
+        assert (answer.status_code, answer.json) == (401, REAUTH_REQUIRED)
+        assert owner.get("/factors").json == {"factors": [], "recovery_codes_left": 0}
+
+    def test_a_begun_enrolment_dies_after_ten_minutes(
+        self, owner: FlaskClient, clock: FakeClock
+    ) -> None:
+        secret = owner.post("/factors/totp").json["secret"]  # type: ignore[index]
+        clock.advance(minutes=10, seconds=1)
+        owner.post("/sessions/reauthenticate", data={"password": PASSWORD})
+        answer = owner.put("/factors/totp", data={"code": oathtool_code(secret, clock())})
+        assert answer.status_code == 409
+        assert owner.get("/factors").json == {"factors": [], "recovery_codes_left": 0}
+
+
 class TestRecoveryCodes:
+    def test_each_code_carries_at_least_112_bits(
+        self, owner: FlaskClient, clock: FakeClock
+    ) -> None:
+        # NIST SP 800-63B 5.1.2.2: under 112 bits a stored digest must be a salted KDF.
+        for code in enrol(owner, clock()).recovery_codes:
+            assert re.fullmatch(r"([a-z2-7]{4}-){5}[a-z2-7]{4}", code)
+            assert len(code.replace("-", "")) * 5 >= 112
+
     def test_new_codes_kill_the_old_list(
         self, app: Flask, owner: FlaskClient, clock: FakeClock
     ) -> None:

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from userauth.audit import Audit, Client
-from userauth.db import DB, LiveSession
+from userauth.db import DB, LiveSession, StoredFactor
 from userauth.errors import (
     FactorAlreadyEnabledError,
     FactorNotFoundError,
@@ -53,6 +53,10 @@ class FactorList:
     recovery_codes_left: int
 
 
+# How long a begun TOTP enrolment waits for its first code (then it must begin again).
+PENDING_LIFETIME = timedelta(minutes=10)
+
+
 class Enrolment:
     """Begin, confirm, remove and list second factors."""
 
@@ -88,34 +92,55 @@ class Enrolment:
         return TotpEnrolment(secret=secret, otpauth_uri=totp.provisioning_uri(secret, live.email))
 
     def pending_totp(self, live: LiveSession) -> TotpEnrolment | None:
-        """Return the enrolment begun and not confirmed yet (its seed again), or None."""
-        for factor in self._db.factors_of(live.user_id):
-            if factor.type == totp.NAME and factor.confirmed_at is None and factor.secret:
-                secret = self._box.open(factor.secret)
-                return TotpEnrolment(secret, totp.provisioning_uri(secret, live.email))
+        """Return the enrolment begun and not confirmed yet (its seed again), or None.
+
+        Raises:
+            ReauthenticationRequiredError: the session's last authentication is too old.
+        """
+        # The seed is a credential: only a recently authenticated session may see it again.
+        self._reauth.require_recent(live)
+        pending = self._pending_totp(live.user_id)
+        if pending is None or pending.secret is None:
+            return None
+        secret = self._box.open(pending.secret)
+        return TotpEnrolment(secret, totp.provisioning_uri(secret, live.email))
+
+    def _pending_totp(self, user_id: int) -> StoredFactor | None:
+        """Return the account's unconfirmed TOTP factor begun less than PENDING_LIFETIME ago."""
+        begun_after = self._clock() - PENDING_LIFETIME
+        for factor in self._db.factors_of(user_id):
+            if (
+                factor.type == totp.NAME
+                and factor.confirmed_at is None
+                and factor.secret is not None
+                and factor.created_at > begun_after
+            ):
+                return factor
         return None
 
     def confirm_totp(self, live: LiveSession, code: str, client: Client) -> list[str]:
         """Confirm the pending TOTP seed with a code from it; return new recovery codes.
 
         Raises:
-            NoPendingEnrolmentError: no TOTP enrolment was begun (or it is confirmed).
+            ReauthenticationRequiredError: the session's last authentication is too old.
+            NoPendingEnrolmentError: no TOTP enrolment was begun in the last PENDING_LIFETIME
+                (or it is confirmed).
             WrongCodeError: the code is not the seed's, now.
         """
-        pending = [
-            f
-            for f in self._db.factors_of(live.user_id)
-            if f.type == totp.NAME and f.confirmed_at is None and f.secret is not None
-        ]
-        if not pending or pending[0].secret is None:
+        # Turning a factor on is a sensitive action from its first step to its last: a stale
+        # session must not confirm a seed another session began (OWASP Multifactor
+        # Authentication cheat sheet, "changing factors"; NIST SP 800-63B 7.2).
+        self._reauth.require_recent(live)
+        pending = self._pending_totp(live.user_id)
+        if pending is None or pending.secret is None:
             raise NoPendingEnrolmentError
         now = self._clock()
-        step = totp.matching_step(self._box.open(pending[0].secret), code, now)
+        step = totp.matching_step(self._box.open(pending.secret), code, now)
         if step is None:
             raise WrongCodeError
         codes = recovery_code.new_codes()
         digests = [recovery_code.digest(code) for code in codes]
-        if not self._db.confirm_factor(pending[0].id, step, now, digests, keep_session=live.id):
+        if not self._db.confirm_factor(pending.id, step, now, digests, keep_session=live.id):
             raise NoPendingEnrolmentError
         self._audit.record("second_factor_enabled", live.user_id, client)
         return codes

@@ -32,6 +32,7 @@ from userauth.errors import (
     SessionNotFoundError,
     TooManyCodesError,
     UnknownEmailError,
+    UnreadableSecretError,
     WrongCodeError,
     WrongPasswordError,
 )
@@ -86,6 +87,8 @@ def message_response(status: int, message: str) -> tuple[Response, int]:
 
 
 def _domain_error(error: AuthError) -> tuple[Response, int]:
+    if isinstance(error, UnreadableSecretError):
+        return _keys_missing()
     for kind in type(error).__mro__:
         if kind in ERROR_TABLE:
             status, fixed = ERROR_TABLE[kind]
@@ -132,11 +135,30 @@ def unexpected_error(error: Exception) -> tuple[Response, int]:
 
 
 def _unexpected_error(error: Exception) -> tuple[Response, int]:
+    if isinstance(error, UnreadableSecretError):
+        return _keys_missing()
     cause = outage_cause(error)
     if cause is not None:
         return _unavailable(error, cause)
     logger.exception("unhandled error", exc_info=error)
     return message_response(500, "internal error")
+
+
+def _keys_missing() -> tuple[Response, int]:
+    """Answer 503 for a stored secret no configured key opens: the operator must add the key.
+
+    Not the client's fault and not a bug: a configuration error the operator fixes by putting
+    the key that sealed it back into USERAUTH_ENCRYPTION_KEYS (never a 500, never a lockout
+    that looks like a wrong code).
+    """
+    logger.error(
+        "a stored secret cannot be decrypted: USERAUTH_ENCRYPTION_KEYS lacks the key that "
+        "encrypted it (add it after the current one, then run `userauth keys reencrypt`)"
+    )
+    status, message = UNAVAILABLE
+    response, _ = message_response(status, message)
+    response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    return response, status
 
 
 def _unavailable(error: Exception, cause: str) -> tuple[Response, int]:

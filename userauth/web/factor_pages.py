@@ -122,11 +122,25 @@ def enable_totp() -> ResponseReturnValue:
 
 
 @factor_pages.post("/account/totp/confirm")
+@rate_limited("reauthenticate")
 def confirm_totp() -> ResponseReturnValue:
     """Confirm the app with its first code: TOTP is on; the recovery codes are shown once."""
     form, live = page.form(CodeForm), current_session()
     if live is None:
         return page.to_login()
+    try:
+        return _confirm(form, live)
+    except ReauthenticationRequiredError:
+        # Stale since the enrolment began: prove it is still the owner, then begin again.
+        return ask_again(live, ENABLE)
+
+
+def _confirm(form: CodeForm, live: LiveSession) -> ResponseReturnValue:
+    """Confirm with the form's code, or show the pending seed again with the form's error.
+
+    Raises:
+        ReauthenticationRequiredError: the session's last authentication is too old.
+    """
     if form.validate_on_submit():
         try:
             codes = current_auth().confirm_totp(live, page.text(form.code), current_client())

@@ -169,8 +169,9 @@ def begin_totp() -> Response:
     responses=responses(
         {
             400: "The code is wrong.",
+            401: RECENT,
             403: NO_SESSION + CROSS_SITE,
-            409: "No enrolment was begun.",
+            409: "No enrolment was begun in the last 10 minutes.",
             413: TOO_LARGE,
             415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
