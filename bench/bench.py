@@ -31,6 +31,7 @@ from bench import peer_apps, preflight, report
 from bench.config import Config, parse_args, server_env
 from bench.load import Figures, run_wrk, script
 from bench.peer_apps import Peer, PeerRun
+from bench.second_factor import make_pool
 from bench.seed import PROFILE_ACCOUNTS, Seeded, email_of, postgres_urls, seed
 from bench.servers import Server, start_bare, start_bare_wsgi, start_userauth
 
@@ -41,6 +42,13 @@ RSS_LIMIT_MB = 80.0
 FLASK_ROUTE_LIMIT = 0.7
 # The gate's p99 while logins (bcrypt) run at once, over its p99 alone: issue 23, item 5.
 MIXED_P99_LIMIT = 3.0
+# The second step checks no bcrypt: issue 24 asks for at least this many times the login rate.
+SECOND_FACTOR_LIMIT = 20.0
+# Pending logins made for its run, and the run's bound in seconds: more than the run
+# completes (an exhausted pool is counted, and its requests are refused, so it would show
+# as errors). A full run's 20 s would need four times the pool, and minutes to make it.
+SECOND_FACTOR_POOL = 3_000
+SECOND_FACTOR_SECONDS = 5
 USERAUTH_SEMANTICS = "server-side session (id digest row); revocable per session and per user"
 
 
@@ -397,6 +405,7 @@ class Backend:
         )
         self.targets.append(errors)
         progress(f"{self.name}: POST /sessions: {steady:.2f}/s steady, bound {bound:.2f}/s")
+        self._second_factor(app, steady)
         register = self._wrk(app, "register", [uuid.uuid4().hex[:12], PASSWORD], slow=True)
         self.rows.append(report.Row(self.name, "POST /users", register, app.peak_rss_mb()))
         progress(f"{self.name}: POST /users: {register.rps:.2f}/s")
@@ -408,6 +417,31 @@ class Backend:
             report.Row(self.name, "POST+PUT /reset_password", reset, app.peak_rss_mb(), note)
         )
         progress(f"{self.name}: reset pair: {note}")
+
+    def _second_factor(self, app: Server, login_steady: float) -> None:
+        """Time POST /sessions/second-factor, each request a fresh pending login and code.
+
+        Issue 24: it checks no bcrypt, so its rate must be SECOND_FACTOR_LIMIT x the login's.
+        """
+        started = time.monotonic()
+        env = server_env(self.small_url, self.config)
+        pool = make_pool(env, SECOND_FACTOR_POOL, PASSWORD, f"totp-{uuid.uuid4().hex[:8]}-")
+        progress(f"{self.name}: {len(pool)} pending logins in {time.monotonic() - started:.0f} s")
+        seconds = min(self.config.seconds, SECOND_FACTOR_SECONDS)
+        pending = [self._data("pending", pool)]
+        figures = self._wrk(app, "second_factor", pending, seconds=seconds)
+        completed = figures.count_rate("completed")
+        exhausted = figures.counters.get("exhausted", 0)
+        note = (
+            f"{completed:.0f} completed/s = {completed / login_steady:.0f}x POST /sessions "
+            f"steady; pool {len(pool)}, {exhausted} past it"
+        )
+        self.rows.append(
+            report.Row(self.name, "POST /sessions/second-factor", figures, app.peak_rss_mb(), note)
+        )
+        name = "POST /sessions/second-factor / POST /sessions"
+        self._target(name, completed, login_steady, SECOND_FACTOR_LIMIT, unit="/s")
+        progress(f"{self.name}: second factor: {note}")
 
     def _rss_target(self) -> None:
         rss = max(row.rss_mb for row in self.rows if row.kind == "userauth")

@@ -127,10 +127,12 @@ class _Rows:
 
     def session_rows(
         self,
-    ) -> Iterator[tuple[int, int, str, str, object, object, object, str, str]]:
+    ) -> Iterator[tuple[int, int, str, str, object, object, object, str, str, object]]:
+        """Yield one password-made session per account (amr and aal keep their defaults)."""
         now, expires = self.now, self.expires
         for number in range(1, self.users + 1):
-            yield number, number, self.digest(number), new_public_id(), now, now, expires, "", ""
+            digest = self.digest(number)
+            yield number, number, digest, new_public_id(), now, now, expires, "", "", now
 
 
 def _write_sqlite(url: str, rows: _Rows) -> None:
@@ -148,9 +150,9 @@ def _write_sqlite(url: str, rows: _Rows) -> None:
             )
             connection.executemany(
                 "INSERT INTO sessions (id, user_id, id_digest, public_id, created_at,"
-                " last_used_at, expires_at, user_agent, client_address)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                ((*row[:4], now, now, expires, *row[7:]) for row in rows.session_rows()),
+                " last_used_at, expires_at, user_agent, client_address, authenticated_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                ((*row[:4], now, now, expires, *row[7:9], now) for row in rows.session_rows()),
             )
         connection.execute("ANALYZE")
     finally:
@@ -166,7 +168,7 @@ def _write_postgres(url: str, rows: _Rows) -> None:
                     copy.write_row(user)
             columns = (
                 "id, user_id, id_digest, public_id, created_at, last_used_at, expires_at,"
-                " user_agent, client_address"
+                " user_agent, client_address, authenticated_at"
             )
             with cursor.copy(f"COPY sessions ({columns}) FROM STDIN") as copy:
                 for session in rows.session_rows():
