@@ -272,3 +272,32 @@ class TestTheAccountsBudgetOfWrongCodes:
             statuses = list(pool.map(guess, attempts))
         assert statuses.count(401) == 10
         assert statuses.count(429) == 90
+
+    def test_first_wrong_codes_through_two_workers_at_once_are_each_counted_once(
+        self, make_auth: Callable[..., Auth], clock: FakeClock
+    ) -> None:
+        # Each first attempt of a window finds no count row: they must share one, not collide.
+        limit = 12
+        workers = [make_auth(FactorSettings(code_failures=limit), GENEROUS_LIMITS) for _ in "ab"]
+        apps = [create_app(auth.settings, auth) for auth in workers]
+        owner = apps[0].test_client()
+        sign_up_and_log_in(owner)
+        enrolled = enrol(owner, clock())
+        for _ in range(3):
+            devices = [apps[index % 2].test_client() for index in range(8)]
+            for device in devices:
+                password_step(device)
+            start = threading.Barrier(len(devices))
+
+            def guess(device: FlaskClient, start: threading.Barrier = start) -> int:
+                start.wait()
+                return second_step(device, "000000")[0]
+
+            with ThreadPoolExecutor(len(devices)) as pool:
+                assert list(pool.map(guess, devices)) == [401] * 8
+            # A right code (of a step not used yet) forgets the count: the next round
+            # starts with no row again.
+            clock.advance(seconds=30)
+            device = apps[1].test_client()
+            password_step(device)
+            assert second_step(device, oathtool_code(enrolled.secret, clock()))[0] == 200

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import Table, case, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from userauth.clock import as_utc
 from userauth.db.base import Store, UnitOfWork, change_credentials, rerun_once_if_disconnected
@@ -178,50 +178,32 @@ class FactorStore(Store):
 
     # The wrong-code budget.
 
+    @rerun_once_if_disconnected
     def reserve_code_attempt(
         self, user_id: int, now: datetime, window_start: datetime, limit: int
     ) -> bool:
         """Take one attempt from the user's budget of `limit` per window (a window begun
         after `window_start` is current); tell whether one was left.
 
-        Counted before the code is checked, by conditional UPDATEs that PostgreSQL re-checks
-        after waiting for the row lock (SQLite runs one writer at a time): parallel requests
-        cannot all pass before the first failure counts, and none is counted twice.
+        Counted before the code is checked, in one upsert (`INSERT … ON CONFLICT DO UPDATE
+        … WHERE`, atomic on PostgreSQL and SQLite alike): parallel requests cannot all pass
+        before the first failure counts, none is counted twice, and two first attempts never
+        collide on the user's row (OWASP ASVS 2.2.1: anti-automation on every factor).
         """
-        try:
-            return self._reserve(user_id, now, window_start, limit)
-        except IntegrityError:
-            # Another request inserted the user's first count meanwhile: count on its row.
-            return self._reserve(user_id, now, window_start, limit)
-
-    @rerun_once_if_disconnected
-    def _reserve(self, user_id: int, now: datetime, window_start: datetime, limit: int) -> bool:
-        current = (_failures.user_id == user_id) & (_failures.window_started_at > window_start)
-        take = (
-            update(code_failures_table)
-            .where(current, _failures.count < limit)
-            .values(count=_failures.count + 1)
+        stale = _failures.window_started_at <= window_start
+        first = _insert_for(self._engine.dialect.name)(code_failures_table).values(
+            user_id=user_id, count=1, window_started_at=now
         )
-        restart = (
-            update(code_failures_table)
-            .where(_failures.user_id == user_id, _failures.window_started_at <= window_start)
-            .values(count=1, window_started_at=now)
-        )
-        exists = select(_failures.user_id).where(_failures.user_id == user_id)
+        upsert = first.on_conflict_do_update(
+            index_elements=[_failures.user_id],
+            set_={
+                "count": case((stale, 1), else_=_failures.count + 1),
+                "window_started_at": case((stale, now), else_=_failures.window_started_at),
+            },
+            where=stale | (_failures.count < limit),
+        ).returning(_failures.user_id)
         with self._transaction() as work:
-            # Take from the current window, else begin a new one. A row that another request
-            # made or changed after these statements ran is taken from on the second round.
-            for _ in range(2):
-                if work.execute(take).rowcount or work.execute(restart).rowcount:
-                    return True
-                if work.execute(exists).first() is None:
-                    work.execute(
-                        insert(code_failures_table).values(
-                            user_id=user_id, count=1, window_started_at=now
-                        )
-                    )
-                    return True
-            return False
+            return work.execute(upsert).first() is not None
 
     @rerun_once_if_disconnected
     def clear_code_attempts(self, user_id: int) -> None:
@@ -258,3 +240,8 @@ def _factor(row: object) -> StoredFactor:
         last_step=row.last_step,  # type: ignore[attr-defined]
         secret=row.secret,  # type: ignore[attr-defined]
     )
+
+
+def _insert_for(dialect: str) -> Callable[[Table], postgresql.Insert | sqlite.Insert]:
+    """The dialect's INSERT, which has `on_conflict_do_update` (PostgreSQL or SQLite)."""
+    return postgresql.insert if dialect == "postgresql" else sqlite.insert
