@@ -67,7 +67,8 @@ class Accounts:
             # The stored form: it fits the job's column, where the given one may not.
             self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, emails.normalize(email), NO_CLIENT)
             return None
-        if self._settings.is_production:
+        if self._settings.is_production and not self._settings.accounts.verifies_email:
+            # With verification on, the new account's job is its link (verification.py).
             # A new account queues a job too: the outbox's gauges and counters (pending mail,
             # failed sends during a mail outage) move alike for a new email and a taken one,
             # so /metrics does not tell them apart (issue 21, item 9).

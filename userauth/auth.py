@@ -33,6 +33,7 @@ from userauth.second_factors import SecondFactors
 from userauth.secret_box import SecretBox
 from userauth.sessions import SessionPolicy, Sessions, SessionView
 from userauth.settings import Settings
+from userauth.verification import EmailVerification
 
 __all__ = [
     "NO_CLIENT",
@@ -73,6 +74,9 @@ class Auth(SecondFactorOperations):
             db, policy, clock, cache_capacity=settings.security.session_cache_size
         )
         self.secrets = OneTimeSecrets(db, clock)
+        self.verification = EmailVerification(
+            db, settings, self.accounts, self.secrets, self.audit, self._outbox, mailer, clock
+        )
         self._wire_factors(clock, mailer)
         self.credentials = Credentials(
             db,
@@ -82,6 +86,7 @@ class Auth(SecondFactorOperations):
             self.audit,
             self.login_transactions,
             self.second_factors,
+            self.verification,
         )
         self.resets = Resets(
             db,
@@ -113,7 +118,7 @@ class Auth(SecondFactorOperations):
             db, registered, self.audit, notices, clock, settings.factors.code_failures
         )
         self.login_transactions = LoginTransactions(
-            db, self.sessions, self.second_factors, self.audit, clock
+            db, self.sessions, self.second_factors, self.audit, clock, self.verification
         )
         self.reauthentication = Reauthentication(
             self.sessions, self.second_factors, self.audit, settings.factors.reauth_window
@@ -159,6 +164,7 @@ class Auth(SecondFactorOperations):
         user = self.accounts.sign_up(email, password)
         if user is not None:
             self.audit.record("user_registered", user.id, client, user.email)
+            self.verification.on_sign_up(user, client)
         return user
 
     def sign_up_and_log_in(
@@ -176,6 +182,8 @@ class Auth(SecondFactorOperations):
         """
         user = self.sign_up(email, password, client)
         if user is None or self._settings.is_production:
+            return None
+        if self.verification.refuses(user, client):
             return None
         session_id = self.sessions.start(user, client=client)
         if session_id is not None:

@@ -16,6 +16,7 @@ from userauth.models import User
 from userauth.second_factors import SecondFactors
 from userauth.sessions import Sessions
 from userauth.settings import Settings
+from userauth.verification import EmailVerification
 
 
 class LoginOutcome(Enum):
@@ -25,6 +26,9 @@ class LoginOutcome(Enum):
     FAILED = "failed"
     # The password was right, the account has a second factor: a pending login, no session.
     SECOND_FACTOR_REQUIRED = "second_factor_required"
+    # Every factor was right, but USERAUTH_EMAIL_VERIFICATION=required and the address is
+    # not verified: no session; a fresh link is mailed (verification.py).
+    EMAIL_NOT_VERIFIED = "email_not_verified"
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,7 @@ class Credentials:
         audit: Audit,
         transactions: LoginTransactions,
         second_factors: SecondFactors,
+        verification: EmailVerification,
     ) -> None:
         self._db = db
         self._settings = settings
@@ -67,6 +72,7 @@ class Credentials:
         self._audit = audit
         self._transactions = transactions
         self._second = second_factors
+        self._verification = verification
 
     def login(self, email: str, password: str, client: Client = NO_CLIENT) -> LoginResult:
         """Check the password of the enabled account with this email; start a session, or a
@@ -89,6 +95,10 @@ class Credentials:
             return LoginResult(
                 LoginOutcome.SECOND_FACTOR_REQUIRED, challenge=challenge, factors=factors
             )
+        if self._verification.refuses(user, client):
+            if stale:
+                self._accounts.upgrade_hash(user, password)
+            return LoginResult(LoginOutcome.EMAIL_NOT_VERIFIED)
         session_id = self._sessions.start(user, client=client)
         if session_id is None:
             # The password changed (or the account was disabled) while it was checked.

@@ -120,3 +120,19 @@ class UnreadableSecretError(AuthError):
 
     def __init__(self) -> None:
         super().__init__("a stored secret cannot be decrypted with the configured keys")
+
+
+class InvalidLinkError(InvalidTokenError):
+    """A verification, change-of-email or invitation token that is unknown, used, expired,
+    another purpose's, or bound to an address it no longer matches."""
+
+    def __init__(self) -> None:
+        AuthError.__init__(self, "invalid or expired link")
+
+
+class EmailNotVerifiedError(AuthError):
+    """USERAUTH_EMAIL_VERIFICATION=required: the account's address is not verified yet; a
+    fresh link is on its way."""
+
+    def __init__(self) -> None:
+        super().__init__("email not verified")

@@ -18,10 +18,11 @@ from datetime import datetime, timedelta
 from userauth import tokens
 from userauth.audit import Audit, Client
 from userauth.db import DB
-from userauth.errors import LoginChallengeError
+from userauth.errors import EmailNotVerifiedError, LoginChallengeError
 from userauth.models import User
 from userauth.second_factors import SecondFactors
 from userauth.sessions import Sessions
+from userauth.verification import EmailVerification
 
 # OWASP Multifactor Authentication cheat sheet: the second step must follow the first soon.
 LIFETIME = timedelta(minutes=5)
@@ -47,12 +48,14 @@ class LoginTransactions:
         second_factors: SecondFactors,
         audit: Audit,
         clock: Callable[[], datetime],
+        verification: EmailVerification | None = None,
     ) -> None:
         self._db = db
         self._sessions = sessions
         self._second = second_factors
         self._audit = audit
         self._clock = clock
+        self._verification = verification
 
     def begin(self, user: User, amr: tuple[str, ...]) -> str:
         """Start a pending login for a user whose first factor (`amr`) was proven; return
@@ -72,6 +75,8 @@ class LoginTransactions:
                 spent, out of attempts, or its account's credentials or state changed).
             TooManyCodesError: the account's budget of wrong codes is spent.
             WrongCodeError: the code is wrong (the pending login stays, one attempt less).
+            EmailNotVerifiedError: the code is right, but verification is required and the
+                address is not verified (a fresh link is mailed).
         """
         if not tokens.looks_like_token(challenge):
             raise LoginChallengeError
@@ -82,6 +87,8 @@ class LoginTransactions:
         if user is None or user.credential_version != pending.credential_version:
             raise LoginChallengeError
         method = self._second.prove(user, code, client)
+        if self._verification is not None and self._verification.refuses(user, client):
+            raise EmailNotVerifiedError
         amr = tuple(dict.fromkeys((*pending.amr, method)))
         session_id = self._sessions.start(user, client=client, amr=amr, pending=pending.id)
         if session_id is None:

@@ -9,7 +9,7 @@ migrations' head must match `metadata` (tests/test_migrations.py).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, fields
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
@@ -55,6 +55,10 @@ def _user_id(*, ondelete: str = "CASCADE", nullable: bool = False) -> Column[int
     return Column("user_id", Integer, owner, nullable=nullable, index=True)
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
 def _moment(name: str, *, nullable: bool = False, index: bool | None = None) -> Column[datetime]:
     """A timezone-aware timestamp column."""
     return Column(name, DateTime(timezone=True), nullable=nullable, index=index)
@@ -75,6 +79,11 @@ users_table = Table(
     # Bumped by every change of a credential (password, a factor added or removed, a reset):
     # sessions, pending logins and one-time secrets made under an older one are refused.
     Column("credential_version", Integer, nullable=False, server_default="1"),
+    # When the owner proved the address theirs (verification.py); None: not yet.
+    _moment("email_verified_at", nullable=True),
+    # When the account was made (GET /me); None for accounts older than revision 0010
+    # with no audit event to date them.
+    Column("created_at", DateTime(timezone=True), nullable=True, default=_now),
 )
 # Uniqueness is the database's job, so two concurrent sign-ups cannot both win; on the key,
 # so "the same email" is one rule, Python's, on SQLite and PostgreSQL alike.
@@ -237,6 +246,12 @@ class User:
     hashed_password: bytes = field(repr=False)
     session_id: str | None = field(default=None, repr=False)
     credential_version: int = 1
+    email_verified_at: datetime | None = None
+
+    @property
+    def email_verified(self) -> bool:
+        """Whether the owner proved the address theirs."""
+        return self.email_verified_at is not None
 
 
 @dataclass(frozen=True)

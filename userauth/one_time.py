@@ -23,6 +23,7 @@ class Purpose(StrEnum):
     """What a secret may be used for; a secret of one purpose never serves another."""
 
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a secret
+    EMAIL_VERIFICATION = "email_verification"
 
 
 class OneTimeSecrets:
@@ -63,6 +64,11 @@ class OneTimeSecrets:
         if found is None:
             raise InvalidTokenError
         return found
+
+    def issued_after(self, user_id: int, purpose: Purpose, expiring_after: datetime) -> bool:
+        """Tell whether the user holds a secret of this purpose expiring after the moment
+        given (so issued within its lifetime's last stretch): resends are spaced by it."""
+        return self._db.has_secret(user_id, purpose.value, expiring_after=expiring_after)
 
     def is_pending(self, user_id: int, purpose: Purpose) -> bool:
         """Tell whether the user holds a secret of this purpose."""

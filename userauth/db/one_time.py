@@ -93,11 +93,16 @@ class OneTimeSecretStore(Store):
         return PendingSecret(id=row.id, user_id=row.user_id, payload=row.payload)
 
     @rerun_once_if_disconnected
-    def has_secret(self, user_id: int, purpose: str) -> bool:
-        """Tell whether a user holds a secret for this purpose (expired or not)."""
+    def has_secret(
+        self, user_id: int, purpose: str, *, expiring_after: datetime | None = None
+    ) -> bool:
+        """Tell whether a user holds a secret for this purpose (expired or not; with
+        `expiring_after`, only one that expires later than that)."""
         statement = select(_secrets.id).where(
             _secrets.user_id == user_id, _secrets.purpose == purpose
         )
+        if expiring_after is not None:
+            statement = statement.where(_secrets.expires_at > expiring_after)
         with self._connect() as connection:
             return connection.execute(statement.limit(1)).first() is not None
 

@@ -77,6 +77,13 @@ class LiveSession:
     aal: int = 1
     authenticated_at: datetime | None = None
     credential_version: int = 1
+    # When the address was verified (verification.py); None: not verified.
+    email_verified_at: datetime | None = None
+
+    @property
+    def email_verified(self) -> bool:
+        """Whether the user's address is verified."""
+        return self.email_verified_at is not None
 
     @property
     def user(self) -> User:
@@ -87,6 +94,7 @@ class LiveSession:
             hashed_password=self.hashed_password,
             session_id=self.newest_session,
             credential_version=self.credential_version,
+            email_verified_at=self.email_verified_at,
         )
 
 
@@ -103,6 +111,7 @@ _LIVE_SESSION = (
         _users.email,
         _users.hashed_password,
         _users.session_id,
+        _users.email_verified_at,
     )
     .join(users_table, _users.id == _sessions.user_id)
     .outerjoin(disabled_users_table, _disabled.user_id == _users.id)
@@ -219,6 +228,9 @@ class SessionStore(Store):
             aal=row.aal,
             authenticated_at=as_utc(row.authenticated_at),
             credential_version=row.credential_version,
+            email_verified_at=None
+            if row.email_verified_at is None
+            else as_utc(row.email_verified_at),
         )
 
     def touch_session(self, session_id: int, now: datetime) -> None:

@@ -1,7 +1,8 @@
 """Configuration: the one Settings object, in typed sections, and the only reader of os.environ.
 
 Each section is a frozen dataclass read by its own `read` (settings/server.py, database.py,
-security.py, rate_limits.py, mail.py, web.py, janitor.py, factors.py); what makes a
+security.py, rate_limits.py, mail.py, web.py, janitor.py, factors.py,
+accounts.py); what makes a
 configuration unsafe in production is settings/production.py's to say.
 """
 
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Literal
 
 from userauth import config_file
+from userauth.settings.accounts import AccountSettings
 from userauth.settings.database import DatabaseSettings, shown_database_url
 from userauth.settings.factors import FactorSettings
 from userauth.settings.janitor import JanitorSettings
@@ -33,6 +35,7 @@ __all__ = [
     "IPV6_CLIENT_PREFIX",
     "SECRET_VARIABLES",
     "SESSION_COOKIE",
+    "AccountSettings",
     "CookieSettings",
     "DatabaseSettings",
     "FactorSettings",
@@ -74,6 +77,7 @@ Section = (
     | WebSettings
     | JanitorSettings
     | FactorSettings
+    | AccountSettings
 )
 
 
@@ -94,6 +98,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     janitor: JanitorSettings = field(default_factory=JanitorSettings)
     factors: FactorSettings = field(default_factory=FactorSettings)
+    accounts: AccountSettings = field(default_factory=AccountSettings)
 
     @property
     def is_production(self) -> bool:
@@ -141,6 +146,7 @@ class Settings:
             web=WebSettings.read(reader),
             janitor=JanitorSettings.read(reader),
             factors=FactorSettings.read(reader),
+            accounts=AccountSettings.read(reader, production=production),
         )
 
     def with_sections(self, *sections: Section) -> Settings:
@@ -168,6 +174,8 @@ class Settings:
                     changed = replace(changed, janitor=section)
                 case FactorSettings():
                     changed = replace(changed, factors=section)
+                case AccountSettings():
+                    changed = replace(changed, accounts=section)
         return changed
 
 

@@ -15,6 +15,8 @@ class GateSettings:
     email_header: str = "X-Auth-Request-Email"
     # The header carrying the session's assurance level (1 or 2, NIST SP 800-63B).
     aal_header: str = "X-Auth-Request-AAL"
+    # The header telling whether the user's email is verified ("true" or "false").
+    email_verified_header: str = "X-Auth-Request-Email-Verified"
     # Where the gate's redirect mode sends a visitor without a session.
     login_url: str = "/auth/login"
     # Hosts a `next` URL may send the browser to, besides paths on this site; an entry
@@ -23,7 +25,8 @@ class GateSettings:
 
     @classmethod
     def read(cls, reader: EnvironmentReader) -> GateSettings:
-        """Read USERAUTH_GATE_USER_HEADER, _GATE_EMAIL_HEADER, _LOGIN_URL, _REDIRECT_HOSTS.
+        """Read USERAUTH_GATE_USER_HEADER, _GATE_EMAIL_HEADER, _GATE_AAL_HEADER,
+        _GATE_EMAIL_VERIFIED_HEADER, _LOGIN_URL, _REDIRECT_HOSTS.
 
         Raises:
             SettingsError: a header name or host name that cannot be one.
@@ -32,6 +35,9 @@ class GateSettings:
             user_header=reader.header_name("USERAUTH_GATE_USER_HEADER", cls.user_header),
             email_header=reader.header_name("USERAUTH_GATE_EMAIL_HEADER", cls.email_header),
             aal_header=reader.header_name("USERAUTH_GATE_AAL_HEADER", cls.aal_header),
+            email_verified_header=reader.header_name(
+                "USERAUTH_GATE_EMAIL_VERIFIED_HEADER", cls.email_verified_header
+            ),
             login_url=reader.text("USERAUTH_LOGIN_URL", cls.login_url),
             redirect_hosts=reader.hosts("USERAUTH_REDIRECT_HOSTS"),
         )

@@ -31,6 +31,7 @@ from userauth.web.errors import register_error_handlers
 from userauth.web.factor_routes import factors_api
 from userauth.web.gate import gate
 from userauth.web.hot_path import HotPath
+from userauth.web.lifecycle_routes import lifecycle_api
 from userauth.web.limits import install_rate_limits
 from userauth.web.observability import install_observability
 from userauth.web.pages import install_pages
@@ -73,6 +74,7 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(gate)
     app.register_blueprint(factors_api)
+    app.register_blueprint(lifecycle_api)
     install_cors(app, settings)
     install_cookie_tossing_checks(app)
     install_body_checks(app)

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from userauth.db.outages import outage_cause
 from userauth.errors import (
     AuthError,
+    EmailNotVerifiedError,
     EmailTakenError,
     FactorAlreadyEnabledError,
     FactorNotFoundError,
@@ -74,6 +75,8 @@ ERROR_TABLE: dict[type[AuthError], tuple[int, str | None]] = {
     FactorNotFoundError: (404, None),
     FactorAlreadyEnabledError: (409, None),
     NoPendingEnrolmentError: (409, None),
+    # The account's lifecycle (web/lifecycle_routes.py).
+    EmailNotVerifiedError: (403, None),
 }
 
 # A database outage: clients are asked to come back, as PostgreSQL restarts in seconds.

@@ -23,6 +23,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from userauth.credentials import LoginOutcome, LoginResult
 from userauth.enrolment import TotpEnrolment
 from userauth.errors import (
+    EmailNotVerifiedError,
     FactorAlreadyEnabledError,
     FactorNotFoundError,
     LoginChallengeError,
@@ -80,6 +81,11 @@ def second_step() -> ResponseReturnValue:
             raise TooManyRequests from error
         except LoginChallengeError:
             result = None
+        except EmailNotVerifiedError:
+            flash(UNVERIFIED, "error")
+            response = redirect(url_for("pages.login", next=target))
+            clear_challenge_cookie(response, current_auth().settings)
+            return response
         return _logged_in(result, target)
     return page.render("login_code.html", page.status(), form=form, next=target, recovery=recovery)
 
@@ -223,6 +229,8 @@ def download_codes() -> ResponseReturnValue:
 ENABLE = "Turning on two-factor authentication"
 DISABLE = "Turning off two-factor authentication"
 REGENERATE = "Making new recovery codes"
+# USERAUTH_EMAIL_VERIFICATION=required, every factor right, the address not verified yet.
+UNVERIFIED = "Your email address is not verified yet: open the link we just mailed to you."
 NOT_CODES = "These are not recovery codes: go back to your account and make new ones."
 
 

@@ -31,7 +31,6 @@ from userauth.web.login_challenge import (
 from userauth.web.metrics import record_login_outcome
 from userauth.web.schemas import (
     CROSS_SITE,
-    CROSS_SITE_ONLY,
     NO_SESSION,
     RATE_LIMITED,
     SESSION_COOKIE_SCHEME,
@@ -67,7 +66,8 @@ def second_factor_required(result: LoginResult) -> Response:
     responses=responses(
         {
             401: "The code is wrong, or the login_challenge cookie names no live pending login.",
-            403: CROSS_SITE_ONLY,
+            403: 'USERAUTH_EMAIL_VERIFICATION=required and the code is right: {"message": '
+            '"email not verified"}, no session, and a fresh link is mailed.' + CROSS_SITE,
             413: TOO_LARGE,
             415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,

@@ -44,6 +44,12 @@ class ResetForm(FlaskForm):  # type: ignore[misc]
     new_password = PasswordField("New password", validators=_required("new password"))
 
 
+class VerifyEmailForm(FlaskForm):  # type: ignore[misc]
+    """Verify the address: the token from the mailed link names the account."""
+
+    token = HiddenField("Verification token", validators=_required("the link's token"))
+
+
 class PasswordForm(FlaskForm):  # type: ignore[misc]
     """Change the password: the current one, and the new one."""
 

@@ -56,7 +56,8 @@ def verify(query: dict[str, Any]) -> Response | WerkzeugResponse:
 
     With `aal=2`, a session made without a second factor is answered as no session: the
     redirect mode sends the person to log in again, with the second step (NIST SP 800-63B
-    4.2). The 200 carries the session's level in a header (USERAUTH_GATE_AAL_HEADER).
+    4.2). The 200 carries the session's level in a header (USERAUTH_GATE_AAL_HEADER), and
+    whether the email is verified (USERAUTH_GATE_EMAIL_VERIFIED_HEADER, "true"/"false").
     """
     settings = current_auth().settings
     live = current_session()
@@ -94,6 +95,9 @@ def identity_answer(live: LiveSession, settings: GateSettings) -> IdentityAnswer
             (settings.user_header, str(live.user_id)),
             (settings.email_header, header_value(live.email)),
             (settings.aal_header, str(live.aal)),
+            # Whether the address is proven the user's (verification.py): an app that must
+            # trust the email header checks this one too.
+            (settings.email_verified_header, "true" if live.email_verified else "false"),
         ],
     )
 

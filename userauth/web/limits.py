@@ -323,6 +323,12 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
         # The second step of a login: per address here; per account, wrong codes are counted
         # exactly in the database (second_factors.py), so parallel guesses cannot slip by.
         "second-factor": kinds.per_address(settings.rate_limits.login, "second-factor"),
+        # Verification links: mailed at most this often per session (the domain also spaces
+        # them per account), spent per address like reset tokens.
+        "verification-mail": [
+            kinds.per_key(settings.rate_limits.reset_account, "verification-mail", _session)
+        ],
+        "verify-email": kinds.per_address(settings.rate_limits.reset, "verify-email"),
         # Re-authentication and enrolment codes, per session, as password changes.
         "reauthenticate": [
             kinds.per_key(settings.rate_limits.login_failures, "reauthenticate", _session)

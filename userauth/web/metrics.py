@@ -51,6 +51,7 @@ OUTCOME_LABELS = {
     LoginOutcome.SUCCEEDED: "success",
     LoginOutcome.FAILED: "failure",
     LoginOutcome.SECOND_FACTOR_REQUIRED: "second_factor_required",
+    LoginOutcome.EMAIL_NOT_VERIFIED: "email_not_verified",
 }
 # The login routes; a 429 there (the limiter answered, the domain never ran) is "limited".
 LOGIN_ROUTES = frozenset({"/sessions", "/sessions/second-factor"})

@@ -39,7 +39,7 @@ from userauth.web import page
 from userauth.web.context import current_auth, current_client
 from userauth.web.devices import remember_device
 from userauth.web.errors import UNAVAILABLE, unexpected_error
-from userauth.web.factor_pages import factor_pages, two_factors_wanted
+from userauth.web.factor_pages import UNVERIFIED, factor_pages, two_factors_wanted
 from userauth.web.form_session import FormSessionInterface
 from userauth.web.forms import (
     ActionForm,
@@ -49,6 +49,7 @@ from userauth.web.forms import (
     ResetForm,
     SignupForm,
 )
+from userauth.web.lifecycle_pages import lifecycle_pages
 from userauth.web.limits import TOO_MANY, password_proven, rate_limited
 from userauth.web.login_challenge import set_challenge_cookie
 from userauth.web.metrics import record_login_outcome
@@ -74,6 +75,8 @@ pages = APIBlueprint(
 )
 # The second factor's pages: under /auth/ with the same CSRF check, CSP and error pages.
 pages.register_blueprint(factor_pages)
+# The account lifecycle's pages (verification links), likewise.
+pages.register_blueprint(lifecycle_pages)
 # The link production mails (USERAUTH_RESET_LINK's default) lives outside /auth/.
 links = APIBlueprint("links", __name__, enable_openapi=False)
 csrf = CSRFProtect()
@@ -172,6 +175,10 @@ def login() -> ResponseReturnValue:
             set_session_cookie(response, result.session_id)
             remember_device(response, email)
             return response
+        if result.outcome is LoginOutcome.EMAIL_NOT_VERIFIED:
+            password_proven()
+            page.fail(form.email, UNVERIFIED)
+            return page.render("login.html", 403, form=form, next=target)
         if result.outcome is LoginOutcome.SECOND_FACTOR_REQUIRED and result.challenge:
             # The password was right: not a failure to count; the code comes next.
             password_proven()

@@ -11,6 +11,7 @@ from flask import Response, jsonify, redirect, request, url_for
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import LoginOutcome
+from userauth.errors import EmailNotVerifiedError
 from userauth.web.context import current_auth, current_client
 from userauth.web.devices import remember_device
 from userauth.web.errors import LoginFailedError
@@ -113,7 +114,8 @@ def register(body: dict[str, str]) -> Response:
             401: "Wrong email or password, or a disabled account. Or: the password is right "
             'and the account has a second factor: {"message": "second factor required", '
             '"factors": [...]} and the login_challenge cookie (POST /sessions/second-factor).',
-            403: CROSS_SITE_ONLY,
+            403: 'USERAUTH_EMAIL_VERIFICATION=required and the password is right: {"message": '
+            '"email not verified"}, no session, and a fresh link is mailed.' + CROSS_SITE,
             413: TOO_LARGE,
             415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
@@ -131,6 +133,10 @@ def login(body: dict[str, str]) -> Response:
         # The password was right: its failure counts clear, as for a success.
         password_proven()
         return second_factor_required(result)
+    if result.outcome is LoginOutcome.EMAIL_NOT_VERIFIED:
+        # Every factor was right: not a failure to count; a fresh link is on its way.
+        password_proven()
+        raise EmailNotVerifiedError
     if not result.succeeded or result.session_id is None:
         raise LoginFailedError
     password_proven()

@@ -1,0 +1,87 @@
+"""The account lifecycle's JSON routes: who am I, and verifying the account's address.
+
+The mailed link leads to the page (web/lifecycle_pages.py), whose button posts the token;
+`PUT /email/verification` takes the same token from a program.
+"""
+
+from __future__ import annotations
+
+from apiflask import APIBlueprint
+from flask import Response, jsonify
+
+from userauth.web.context import current_auth, current_client
+from userauth.web.lifecycle_schemas import Me, VerificationToken
+from userauth.web.limits import rate_limited
+from userauth.web.schemas import (
+    CROSS_SITE,
+    NO_SESSION,
+    RATE_LIMITED,
+    SESSION_COOKIE_SCHEME,
+    TOO_LARGE,
+    UNAVAILABLE,
+    UNSUPPORTED_BODY,
+    Message,
+    responses,
+)
+from userauth.web.session import require_session
+
+LINK_SENT = "if your email is not verified yet, a link to verify it has been sent to it"
+BODY = "json_or_form"
+
+lifecycle_api = APIBlueprint("lifecycle", __name__)
+
+
+@lifecycle_api.get("/me")
+@lifecycle_api.output(Me, description="The session's account.")
+@lifecycle_api.doc(
+    security=SESSION_COOKIE_SCHEME, responses=responses({403: NO_SESSION, 503: UNAVAILABLE})
+)
+def me() -> Response:
+    """Show the session's account: id, email, whether it is verified, when it was made, and
+    its second factors (GET /profile keeps the design's answer)."""
+    live = require_session()
+    auth = current_auth()
+    created_at = auth.db.account_created_at(live.user_id)
+    return jsonify(
+        id=live.user_id,
+        email=live.email,
+        email_verified=live.email_verified,
+        created_at=None if created_at is None else created_at.isoformat(),
+        factors=[view.type for view in auth.list_factors(live).factors],
+    )
+
+
+@lifecycle_api.post("/email/verification")
+@rate_limited("verification-mail")
+@lifecycle_api.output(Message, status_code=202, description="A link is on its way.")
+@lifecycle_api.doc(
+    security=SESSION_COOKIE_SCHEME,
+    responses=responses({403: NO_SESSION + CROSS_SITE, 429: RATE_LIMITED, 503: UNAVAILABLE}),
+)
+def request_verification() -> tuple[Response, int]:
+    """Mail a fresh verification link to the session's address (none once it is verified)."""
+    live = require_session()
+    current_auth().verification.send_link(live.user, current_client())
+    return jsonify(message=LINK_SENT), 202
+
+
+@lifecycle_api.put("/email/verification")
+@rate_limited("verify-email")
+@lifecycle_api.input(VerificationToken, location=BODY, arg_name="body")
+@lifecycle_api.output(Message, description="The token's account has a verified address.")
+@lifecycle_api.doc(
+    responses=responses(
+        {
+            403: "The link is unknown, used, expired, or its address is no longer the "
+            "account's." + CROSS_SITE,
+            413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
+            429: RATE_LIMITED,
+            503: UNAVAILABLE,
+        }
+    )
+)
+def verify_email(body: dict[str, str]) -> Response:
+    """Spend a verification token: its account's address is verified (whoever is logged in)."""
+    current_auth().verification.verify(body["token"], current_client())
+    return jsonify(message="email verified")

@@ -1,0 +1,31 @@
+"""The account lifecycle routes' declarations (web/lifecycle_routes.py), beside schemas.py's."""
+
+from __future__ import annotations
+
+from apiflask import Schema
+from apiflask.fields import Boolean, DateTime, Integer, List, String
+
+from userauth.web.schemas import _Body, _field
+
+# A token is 22 URL-safe characters (tokens.new_token); room for a pasted link's spaces.
+MAX_TOKEN_LENGTH = 256
+
+
+class VerificationToken(_Body):
+    token = _field("The token of the mailed link.", max_length=MAX_TOKEN_LENGTH)
+
+
+class Me(Schema):
+    id = Integer(required=True)
+    email = String(required=True)
+    email_verified = Boolean(required=True)
+    created_at = DateTime(
+        allow_none=True,
+        required=True,
+        metadata={"description": "None for accounts made before userauth dated them."},
+    )
+    factors = List(
+        String(),
+        required=True,
+        metadata={"description": 'The confirmed second factors\' types, e.g. ["totp"].'},
+    )
