@@ -236,6 +236,9 @@ BODY_ROUTES = {
     "page-disable-totp": ("POST", "/auth/account/totp/disable"),
     "page-recovery-codes": ("POST", "/auth/account/recovery-codes"),
     "page-recovery-codes-download": ("POST", "/auth/account/recovery-codes/download"),
+    "request-verification": ("POST", "/email/verification"),
+    "verify-email": ("PUT", "/email/verification"),
+    "page-verify-email": ("POST", "/auth/verify-email"),
 }
 ACCEPTED = "application/x-www-form-urlencoded or application/json"
 

@@ -183,6 +183,9 @@ STATE_CHANGING_ROUTES = {
     "page-disable-totp": ("POST", "/auth/account/totp/disable"),
     "page-recovery-codes": ("POST", "/auth/account/recovery-codes"),
     "page-recovery-codes-download": ("POST", "/auth/account/recovery-codes/download"),
+    "request-verification": ("POST", "/email/verification"),
+    "verify-email": ("PUT", "/email/verification"),
+    "page-verify-email": ("POST", "/auth/verify-email"),
 }
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
 OTHER_PAGES = {

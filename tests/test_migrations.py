@@ -25,7 +25,7 @@ from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import EmailTakenError, InvalidTokenError
 from userauth.models import metadata
-from userauth.settings import DatabaseSettings, Settings, shown_database_url
+from userauth.settings import AccountSettings, DatabaseSettings, Settings, shown_database_url
 from userauth.web import create_app
 
 # (email, password) of the users an original-design database holds; the first one's hash is
@@ -656,6 +656,61 @@ class TestUpgradeToSecondFactors:
         assert count_rows(engine, "sessions") == 1
         assert count_rows(engine, "mail_jobs") == 1
         assert "factors" not in inspect(engine).get_table_names()
+
+
+class TestUpgradeToAccountLifecycle:
+    """Revision 0010 (the account's lifecycle) keeps every account, each counted verified
+    and dated by its first audit event when the trail has one."""
+
+    @pytest.fixture
+    def bobs(self, database_url: str, engine: Engine, clock: FakeClock) -> dict[str, str]:
+        migrations.upgrade(database_url, "0002")
+        secrets = insert_at_0002(engine, clock())
+        migrations.upgrade(database_url, "0008")
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO audit_events (user_id, event, email, email_key,"
+                    " client_address, user_agent, created_at) VALUES (1, 'user_registered',"
+                    " 'bob@example.com', 'bob@example.com', '', '', :then)"
+                ),
+                {"then": clock() - HOUR},
+            )
+        migrations.upgrade(database_url)
+        return secrets
+
+    def test_every_account_counts_verified_so_required_locks_nobody_out(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth(AccountSettings(email_verification="required"))
+        for email, password in ORIGINAL_USERS[1:]:
+            result = auth.login(email, password)
+            assert result.succeeded, email
+
+    def test_an_account_is_dated_by_its_first_audit_event(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth], clock: FakeClock
+    ) -> None:
+        auth = make_auth()
+        bob, carol = auth.accounts.find("bob@example.com"), auth.accounts.find("carol@example.com")
+        assert bob is not None
+        assert carol is not None
+        assert auth.db.account_created_at(bob.id) == clock() - HOUR
+        assert auth.db.account_created_at(carol.id) is None
+
+    def test_a_session_made_before_stays_live(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth]
+    ) -> None:
+        live = make_auth().require_session(bobs["session_id"])
+        assert live.email_verified
+
+    def test_a_downgrade_keeps_every_account_and_session(
+        self, bobs: dict[str, str], database_url: str, engine: Engine
+    ) -> None:
+        migrations.downgrade(database_url, "0008")
+        assert count_rows(engine, "users") == 2
+        assert count_rows(engine, "sessions") == 1
+        columns = [column["name"] for column in inspect(engine).get_columns("users")]
+        assert "email_verified_at" not in columns
 
 
 class TestBuildingADBOrAnApp:

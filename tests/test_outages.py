@@ -68,6 +68,9 @@ DATABASE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("PUT", "/factors/totp", {"code": "123456"}),
     ("DELETE", "/factors/totp", {}),
     ("POST", "/factors/recovery-codes", {}),
+    ("GET", "/me", {}),
+    ("POST", "/email/verification", {}),
+    ("PUT", "/email/verification", {"token": "t" * 43}),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path, _ in DATABASE_ROUTES]
 # The routes that need no database, and keep answering through an outage.
