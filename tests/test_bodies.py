@@ -239,6 +239,9 @@ BODY_ROUTES = {
     "request-verification": ("POST", "/email/verification"),
     "verify-email": ("PUT", "/email/verification"),
     "page-verify-email": ("POST", "/auth/verify-email"),
+    "change-email": ("PUT", "/profile/email"),
+    "confirm-email-change": ("PUT", "/email/change"),
+    "page-confirm-email-change": ("POST", "/auth/confirm-email"),
 }
 ACCEPTED = "application/x-www-form-urlencoded or application/json"
 

@@ -186,6 +186,9 @@ STATE_CHANGING_ROUTES = {
     "request-verification": ("POST", "/email/verification"),
     "verify-email": ("PUT", "/email/verification"),
     "page-verify-email": ("POST", "/auth/verify-email"),
+    "change-email": ("PUT", "/profile/email"),
+    "confirm-email-change": ("PUT", "/email/change"),
+    "page-confirm-email-change": ("POST", "/auth/confirm-email"),
 }
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
 OTHER_PAGES = {

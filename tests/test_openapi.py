@@ -34,7 +34,7 @@ LIMITED += [("/reset_password", "put"), ("/profile/password", "put")]
 LIMITED += [("/sessions/second-factor", "post"), ("/sessions/reauthenticate", "post")]
 LIMITED += [("/factors/totp", "put")]
 # The account's lifecycle (issue 26).
-LIMITED += [("/email/verification", "put")]
+LIMITED += [("/email/verification", "put"), ("/profile/email", "put"), ("/email/change", "put")]
 # The routes that read a body (issue 21 item 10): each documents its 415.
 BODY_ROUTES = list(LIMITED)
 # Limited routes that read no body (issue 26): a session asks for a mail.
@@ -131,6 +131,8 @@ class TestDocument:
             ("/sessions/second-factor", "post"): {"code"},
             ("/factors/totp", "put"): {"code"},
             ("/email/verification", "put"): {"token"},
+            ("/profile/email", "put"): {"new_email"},
+            ("/email/change", "put"): {"token"},
             # The password or a code: either, so neither is required by itself.
             ("/sessions/reauthenticate", "post"): set(),
         }
@@ -158,6 +160,7 @@ class TestDocument:
             ("/factors/recovery-codes", "post"),
             ("/me", "get"),
             ("/email/verification", "post"),
+            ("/profile/email", "put"),
         }
 
     def test_metrics_document_their_optional_bearer_token(self, document: dict[str, Any]) -> None:

@@ -71,6 +71,8 @@ DATABASE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("GET", "/me", {}),
     ("POST", "/email/verification", {}),
     ("PUT", "/email/verification", {"token": "t" * 43}),
+    ("PUT", "/profile/email", {"new_email": "new@example.com"}),
+    ("PUT", "/email/change", {"token": "t" * 43}),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path, _ in DATABASE_ROUTES]
 # The routes that need no database, and keep answering through an outage.

@@ -18,6 +18,7 @@ from userauth.auth_factors import SecondFactorOperations
 from userauth.clock import utcnow
 from userauth.credentials import Credentials, LoginOutcome, LoginResult
 from userauth.db import DB, LiveSession
+from userauth.email_change import EmailChanges
 from userauth.enrolment import Enrolment, FactorList, TotpEnrolment
 from userauth.errors import InvalidSessionError
 from userauth.janitor import Janitor, standard_kinds
@@ -78,6 +79,18 @@ class Auth(SecondFactorOperations):
             db, settings, self.accounts, self.secrets, self.audit, self._outbox, mailer, clock
         )
         self._wire_factors(clock, mailer)
+        self.email_changes = EmailChanges(
+            db,
+            settings,
+            self.accounts,
+            self.secrets,
+            self.reauthentication,
+            self.audit,
+            self.notices,
+            self._outbox,
+            mailer,
+            clock,
+        )
         self.credentials = Credentials(
             db,
             settings,
@@ -112,7 +125,7 @@ class Auth(SecondFactorOperations):
         self.box = SecretBox(
             secret_box.keys_for(settings.factors.encryption_keys, settings.database.url)
         )
-        notices = Notices(self._outbox, mailer)
+        self.notices = notices = Notices(self._outbox, mailer)
         registered = factors.build(factors.FactorContext(db, self.box, clock))
         self.second_factors = SecondFactors(
             db, registered, self.audit, notices, clock, settings.factors.code_failures

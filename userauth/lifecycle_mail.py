@@ -8,6 +8,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from userauth.settings import Settings
 
 VERIFY_EMAIL_PATH = "/auth/verify-email"
+CONFIRM_EMAIL_PATH = "/auth/confirm-email"
 
 
 def lifecycle_link(settings: Settings, path: str, token: str) -> str:
@@ -34,3 +35,26 @@ def verification_message(settings: Settings, token: str, hours: int) -> tuple[st
         "If you did not create an account, ignore this message: nothing will change.\n"
     )
     return "Verify your email address", body
+
+
+def email_change_message(settings: Settings, token: str, hours: int) -> tuple[str, str]:
+    """Return the mail to the new address of a change of email: the link that applies it."""
+    link = lifecycle_link(settings, CONFIRM_EMAIL_PATH, token)
+    body = (
+        "Someone asked to move an account to this email address.\n\n"
+        f"If it was you, open this link within {hours} hours and press the button on the "
+        f"page:\n\n{link}\n\n"
+        "If it was not you, ignore this message: nothing will change.\n"
+    )
+    return "Confirm your new email address", body
+
+
+def email_taken_notice() -> tuple[str, str]:
+    """Return the notice to an account's owner when another account asked for its address."""
+    body = (
+        "Someone asked to move another account to this email address, which already has "
+        "an account. Nothing changed.\n\n"
+        "If it was you, log in to this account instead. If it was not you, ignore this "
+        "message.\n"
+    )
+    return "Your email address is already in use", body

@@ -20,6 +20,12 @@ MESSAGES = {
         "One of your recovery codes was just used to log in to your account. If this was "
         "not you, change your password and create new recovery codes now.",
     ),
+    "email_change_requested": (
+        "A change of your email address was asked for",
+        "Someone logged in to your account asked to move it to another email address. The "
+        "change happens only if the link sent to the new address is used. If this was not "
+        "you, change your password now: your current address stays until then.",
+    ),
     "factors_reset": (
         "Your two-factor authentication was removed",
         "An administrator removed the two-factor authentication of your account. Log in with "

@@ -24,6 +24,8 @@ class Purpose(StrEnum):
 
     PASSWORD_RESET = "password_reset"  # noqa: S105 - a purpose, not a secret
     EMAIL_VERIFICATION = "email_verification"
+    EMAIL_CHANGE = "email_change"
+    INVITATION = "invitation"
 
 
 class OneTimeSecrets:

@@ -1,17 +1,21 @@
-"""The account's lifecycle at rest: marking an address verified with a one-time secret."""
+"""The account's lifecycle at rest: verifying an address and changing it with one-time
+secrets, each in one transaction with the secret's spending."""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.exc import IntegrityError
 
 from userauth.clock import as_utc
 from userauth.db.base import Store, rerun_once_if_disconnected
 from userauth.db.one_time import spend_secret
-from userauth.models import users_table
+from userauth.emails import lookup_key
+from userauth.models import one_time_secrets_table, users_table
 
 _users = users_table.c
+_secrets = one_time_secrets_table.c
 
 
 class _Abandoned(Exception):
@@ -19,7 +23,7 @@ class _Abandoned(Exception):
 
 
 class LifecycleStore(Store):
-    """Verifying an account's address."""
+    """Verifying and changing an account's address."""
 
     @rerun_once_if_disconnected
     def mark_email_verified(
@@ -52,3 +56,49 @@ class LifecycleStore(Store):
                 select(_users.created_at).where(_users.id == user_id)
             )
         return None if created_at is None else as_utc(created_at)
+
+    @rerun_once_if_disconnected
+    def change_email(
+        self,
+        user_id: int,
+        old_key: str,
+        new_email: str,
+        now: datetime,
+        *,
+        spend: int,
+        void_purposes: tuple[str, ...],
+        void_payloads: tuple[str, ...],
+    ) -> bool:
+        """Give the user `new_email` (verified at `now`), spending the secret `spend`, in one
+        transaction; only if the user's address still has `old_key` and no other account
+        has the new one (the unique key decides, so emails stay unique under any
+        interleaving of changes and sign-ups). The user's secrets of `void_purposes` die
+        with the old address, and so do the account-less secrets carrying one of
+        `void_payloads` (invitations of the old address). Sessions stay.
+        Return whether the address changed.
+        """
+        try:
+            with self._transaction() as work:
+                result = work.execute(
+                    update(users_table)
+                    .where(_users.id == user_id, _users.email_key == old_key)
+                    .values(
+                        email=new_email, email_key=lookup_key(new_email), email_verified_at=now
+                    )
+                )
+                if not result.rowcount or not spend_secret(work, spend):
+                    raise _Abandoned
+                work.execute(
+                    delete(one_time_secrets_table).where(
+                        _secrets.purpose.in_(void_purposes),
+                        or_(
+                            _secrets.user_id == user_id,
+                            _secrets.user_id.is_(None) & _secrets.payload.in_(void_payloads),
+                        ),
+                    )
+                )
+                # Sessions read the email: every cache drops its copy.
+                work.announce(user_id)
+        except (_Abandoned, IntegrityError):
+            return False
+        return True

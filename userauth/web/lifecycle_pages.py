@@ -1,6 +1,7 @@
-"""The account lifecycle's hosted pages under /auth/: the verification link's page.
+"""The account lifecycle's hosted pages under /auth/: the pages the verification and
+change-of-email links open.
 
-The page a mailed link opens shows one button; only its POST (with the form's CSRF token)
+Each shows one button; only its POST (with the form's CSRF token)
 spends the token, so a mail scanner that follows links verifies nothing.
 """
 
@@ -18,6 +19,7 @@ from userauth.web.limits import rate_limited
 
 BAD_LINK = "This link is invalid or has expired: ask for a new one from your account page."
 VERIFIED = "Your email address is verified."
+CHANGED = "Your account now uses this email address."
 
 lifecycle_pages = APIBlueprint("lifecycle", __name__, enable_openapi=False)
 
@@ -44,3 +46,25 @@ def verify_email() -> ResponseReturnValue:
             flash(VERIFIED)
             return redirect(url_for("pages.index"))
     return page.render("verify_email.html", page.status(), form=form, dead_link=None)
+
+
+@lifecycle_pages.route("/confirm-email", methods=["GET", "POST"])
+@rate_limited("verify-email")
+def confirm_email() -> ResponseReturnValue:
+    """GET: the change link's page, one button; POST: apply the change the token stands for
+    (to the token's account, whoever is logged in)."""
+    form = page.form(VerifyEmailForm)
+    changes = current_auth().email_changes
+    if request.method == "GET":
+        form.token.data = request.args.get("token", "")
+        if not changes.is_live(form.token.data):
+            return page.render("confirm_email.html", 400, form=form, dead_link=BAD_LINK)
+    elif form.validate_on_submit():
+        try:
+            changes.confirm(page.text(form.token), current_client())
+        except InvalidTokenError:
+            page.fail(form.token, BAD_LINK)
+        else:
+            flash(CHANGED)
+            return redirect(url_for("pages.index"))
+    return page.render("confirm_email.html", page.status(), form=form, dead_link=None)

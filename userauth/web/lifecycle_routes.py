@@ -1,7 +1,8 @@
-"""The account lifecycle's JSON routes: who am I, and verifying the account's address.
+"""The account lifecycle's JSON routes: who am I, verifying the account's address, and
+changing it.
 
-The mailed link leads to the page (web/lifecycle_pages.py), whose button posts the token;
-`PUT /email/verification` takes the same token from a program.
+Each mailed link leads to a page (web/lifecycle_pages.py), whose button posts the token;
+`PUT /email/verification` and `PUT /email/change` take the same tokens from a program.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from apiflask import APIBlueprint
 from flask import Response, jsonify
 
 from userauth.web.context import current_auth, current_client
-from userauth.web.lifecycle_schemas import Me, VerificationToken
+from userauth.web.lifecycle_schemas import EmailChange, EmailChanged, Me, VerificationToken
 from userauth.web.limits import rate_limited
 from userauth.web.schemas import (
     CROSS_SITE,
@@ -25,6 +26,9 @@ from userauth.web.schemas import (
 )
 from userauth.web.session import require_session
 
+CHANGE_SENT = "confirm the change from the new address"
+# Recent authentication, as the factor routes say it.
+RECENT = "Re-authentication required: the session's last authentication is too old."
 LINK_SENT = "if your email is not verified yet, a link to verify it has been sent to it"
 BODY = "json_or_form"
 
@@ -58,11 +62,11 @@ def me() -> Response:
     security=SESSION_COOKIE_SCHEME,
     responses=responses({403: NO_SESSION + CROSS_SITE, 429: RATE_LIMITED, 503: UNAVAILABLE}),
 )
-def request_verification() -> tuple[Response, int]:
+def request_verification() -> Response:
     """Mail a fresh verification link to the session's address (none once it is verified)."""
     live = require_session()
     current_auth().verification.send_link(live.user, current_client())
-    return jsonify(message=LINK_SENT), 202
+    return _accepted(LINK_SENT)
 
 
 @lifecycle_api.put("/email/verification")
@@ -85,3 +89,57 @@ def verify_email(body: dict[str, str]) -> Response:
     """Spend a verification token: its account's address is verified (whoever is logged in)."""
     current_auth().verification.verify(body["token"], current_client())
     return jsonify(message="email verified")
+
+
+@lifecycle_api.put("/profile/email")
+@rate_limited("email-change")
+@lifecycle_api.input(EmailChange, location=BODY, arg_name="body")
+@lifecycle_api.output(Message, status_code=202, description="A link went to the new address.")
+@lifecycle_api.doc(
+    security=SESSION_COOKIE_SCHEME,
+    responses=responses(
+        {
+            400: "The new address is missing, too long or malformed.",
+            401: RECENT,
+            403: NO_SESSION + CROSS_SITE,
+            413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
+            429: RATE_LIMITED,
+            503: UNAVAILABLE,
+        }
+    ),
+)
+def change_email(body: dict[str, str]) -> Response:
+    """Ask to move the account to a new address: the change applies when the link mailed to
+    it is used; the current address gets a notice. A taken address answers the same."""
+    current_auth().email_changes.request(require_session(), body["new_email"], current_client())
+    return _accepted(CHANGE_SENT)
+
+
+@lifecycle_api.put("/email/change")
+@rate_limited("verify-email")
+@lifecycle_api.input(VerificationToken, location=BODY, arg_name="body")
+@lifecycle_api.output(EmailChanged, description="The token's account has its new address.")
+@lifecycle_api.doc(
+    responses=responses(
+        {
+            403: "The link is unknown, used, expired, the account's address changed since, "
+            "or the new address was taken meanwhile." + CROSS_SITE,
+            413: TOO_LARGE,
+            415: UNSUPPORTED_BODY,
+            429: RATE_LIMITED,
+            503: UNAVAILABLE,
+        }
+    )
+)
+def confirm_email_change(body: dict[str, str]) -> Response:
+    """Spend a change-of-email token: its account moves to the new, verified, address."""
+    user = current_auth().email_changes.confirm(body["token"], current_client())
+    return jsonify(email=user.email, message="email changed")
+
+
+def _accepted(message: str) -> Response:
+    # A Response, not a (body, status) pair: APIFlask would serialise the pair's body again.
+    response = jsonify(message=message)
+    response.status_code = 202
+    return response

@@ -15,6 +15,15 @@ class VerificationToken(_Body):
     token = _field("The token of the mailed link.", max_length=MAX_TOKEN_LENGTH)
 
 
+class EmailChange(_Body):
+    new_email = _field("The address the account moves to, once the link mailed to it is used.")
+
+
+class EmailChanged(Schema):
+    email = String(required=True, metadata={"description": "The account's new address."})
+    message = String(required=True)
+
+
 class Me(Schema):
     id = Integer(required=True)
     email = String(required=True)

@@ -329,6 +329,10 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
             kinds.per_key(settings.rate_limits.reset_account, "verification-mail", _session)
         ],
         "verify-email": kinds.per_address(settings.rate_limits.reset, "verify-email"),
+        # A change of email mails two addresses: limited per session, as reset mails are.
+        "email-change": [
+            kinds.per_key(settings.rate_limits.reset_account, "email-change", _session)
+        ],
         # Re-authentication and enrolment codes, per session, as password changes.
         "reauthenticate": [
             kinds.per_key(settings.rate_limits.login_failures, "reauthenticate", _session)
