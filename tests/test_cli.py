@@ -26,6 +26,7 @@ COMMANDS = [
     ["db", "current"],
     ["user"],
     ["user", "create"],
+    ["user", "invite"],
     ["user", "list"],
     ["user", "show"],
     ["user", "disable"],

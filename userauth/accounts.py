@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from userauth import emails, passwords
 from userauth.audit import NO_CLIENT
 from userauth.db import DB
@@ -37,14 +39,33 @@ class Accounts:
             InvalidEmailError: the email is malformed.
             PasswordPolicyError: the password breaks the policy.
         """
-        normalized = emails.normalize(email)
-        passwords.check_policy(password, email=normalized, strict=self._settings.is_production)
-        hashed = passwords.hash_password(password, self._settings.security.bcrypt_rounds)
+        normalized, hashed = self._prepare(email, password)
         # No look-up first: the unique index decides, so concurrent sign-ups cannot both win.
         try:
             return self._db.add_user(normalized, hashed)
         except EmailTakenError:
             raise EmailTakenError(email) from None
+
+    def register_invited(
+        self, email: str, password: str, verified_at: datetime, *, spend: int
+    ) -> User | None:
+        """Create an account whose address counts as verified from `verified_at`, spending
+        the invitation `spend` in the same transaction; None if it was spent meanwhile.
+
+        Raises:
+            EmailTakenError, InvalidEmailError, PasswordPolicyError: as `register`.
+        """
+        normalized, hashed = self._prepare(email, password)
+        try:
+            return self._db.add_invited_user(normalized, hashed, verified_at, spend=spend)
+        except EmailTakenError:
+            raise EmailTakenError(email) from None
+
+    def _prepare(self, email: str, password: str) -> tuple[str, bytes]:
+        """Return the email as stored and the password's hash, after the policy's checks."""
+        normalized = emails.normalize(email)
+        passwords.check_policy(password, email=normalized, strict=self._settings.is_production)
+        return normalized, passwords.hash_password(password, self._settings.security.bcrypt_rounds)
 
     def sign_up(self, email: str, password: str) -> User | None:
         """Register an account and return it, answering a taken email as the environment allows.

@@ -20,7 +20,8 @@ from userauth.credentials import Credentials, LoginOutcome, LoginResult
 from userauth.db import DB, LiveSession
 from userauth.email_change import EmailChanges
 from userauth.enrolment import Enrolment, FactorList, TotpEnrolment
-from userauth.errors import InvalidSessionError
+from userauth.errors import EmailTakenError, InvalidSessionError
+from userauth.invitations import Invitations
 from userauth.janitor import Janitor, standard_kinds
 from userauth.login_transactions import LoginTransactions
 from userauth.mail import Mailer, SmtpMailer
@@ -79,6 +80,9 @@ class Auth(SecondFactorOperations):
             db, settings, self.accounts, self.secrets, self.audit, self._outbox, mailer, clock
         )
         self._wire_factors(clock, mailer)
+        self.invitations = Invitations(
+            db, settings, self.accounts, self.secrets, self.audit, clock
+        )
         self.email_changes = EmailChanges(
             db,
             settings,
@@ -166,22 +170,50 @@ class Auth(SecondFactorOperations):
 
     # Sign-up and login.
 
-    def sign_up(self, email: str, password: str, client: Client = NO_CLIENT) -> User | None:
+    def sign_up(
+        self,
+        email: str,
+        password: str,
+        client: Client = NO_CLIENT,
+        invitation: str | None = None,
+    ) -> User | None:
         """Register, answering a taken email as the environment allows (Accounts.sign_up);
-        return the new account, or None for a taken email in production.
+        return the new account, or None for a taken email in production. With an
+        `invitation` (invitations.py), the account's address is verified.
 
         Raises:
             EmailTakenError: the email has an account, in development only.
             InvalidEmailError, PasswordPolicyError: the email or password is refused.
+            SignupClosedError: USERAUTH_SIGNUP refuses a sign-up without an invitation.
+            InvalidLinkError: the invitation is not live, or is another address's.
         """
+        self.invitations.check_open(invitation)
+        if invitation:
+            return self._sign_up_invited(invitation, email, password, client)
         user = self.accounts.sign_up(email, password)
         if user is not None:
             self.audit.record("user_registered", user.id, client, user.email)
             self.verification.on_sign_up(user, client)
         return user
 
+    def _sign_up_invited(
+        self, invitation: str, email: str, password: str, client: Client
+    ) -> User | None:
+        try:
+            user = self.invitations.sign_up(invitation, email, password, client)
+        except EmailTakenError:
+            if self._settings.is_production:
+                return None  # as a taken email's sign-up answers (SPEC.md C3)
+            raise
+        self.audit.record("user_registered", user.id, client, user.email)
+        return user
+
     def sign_up_and_log_in(
-        self, email: str, password: str, client: Client = NO_CLIENT
+        self,
+        email: str,
+        password: str,
+        client: Client = NO_CLIENT,
+        invitation: str | None = None,
     ) -> str | None:
         """Register (as `sign_up`), then start a session in development; return its id.
 
@@ -192,8 +224,9 @@ class Auth(SecondFactorOperations):
         Raises:
             EmailTakenError: the email has an account, in development only.
             InvalidEmailError, PasswordPolicyError: the email or password is refused.
+            SignupClosedError, InvalidLinkError: as `sign_up`.
         """
-        user = self.sign_up(email, password, client)
+        user = self.sign_up(email, password, client, invitation)
         if user is None or self._settings.is_production:
             return None
         if self.verification.refuses(user, client):

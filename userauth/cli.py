@@ -22,6 +22,8 @@ from userauth.auth import Auth
 from userauth.db import DB
 from userauth.errors import (
     AuthError,
+    EmailTakenError,
+    InvalidEmailError,
     PasswordPolicyError,
     UnknownEmailError,
     UnreadableSecretError,
@@ -215,6 +217,24 @@ def create_user(ctx: click.Context, email: str, password: str | None) -> None:
         except PasswordPolicyError as error:
             raise click.BadParameter(str(error), param_hint="'--password'") from None
     click.echo(f"Created user {created.id}: {created.email}")
+
+
+@user.command("invite")
+@click.argument("email")
+@click.pass_context
+def invite_user(ctx: click.Context, email: str) -> None:
+    """Invite an address to sign up: a link valid USERAUTH_INVITATION_DAYS (7), mailed when
+    USERAUTH_SMTP_HOST is set, else printed for you to hand over."""
+    auth = _open_auth(ctx)
+    mailer = SmtpMailer(auth.settings) if auth.settings.mail.smtp_host else None
+    try:
+        link = auth.invitations.invite(email, mailer)
+    except (EmailTakenError, InvalidEmailError) as error:
+        raise click.BadParameter(str(error), param_hint="'EMAIL'") from None
+    if mailer is not None:
+        click.echo(f"Invited {email}: the link is on its way.")
+    else:
+        click.echo(f"Invited {email} (no mail server set): send them this link:\n{link}")
 
 
 @user.command("list")

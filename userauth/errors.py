@@ -130,6 +130,16 @@ class InvalidLinkError(InvalidTokenError):
         AuthError.__init__(self, "invalid or expired link")
 
 
+class SignupClosedError(AuthError):
+    """USERAUTH_SIGNUP is `closed`, or `invite` and the sign-up carries no invitation."""
+
+    def __init__(self, mode: str) -> None:
+        super().__init__(
+            "sign-up is closed" if mode == "closed" else "sign-up needs an invitation"
+        )
+        self.mode = mode
+
+
 class EmailNotVerifiedError(AuthError):
     """USERAUTH_EMAIL_VERIFICATION=required: the account's address is not verified yet; a
     fresh link is on its way."""

@@ -9,9 +9,10 @@ from userauth.settings import Settings
 
 VERIFY_EMAIL_PATH = "/auth/verify-email"
 CONFIRM_EMAIL_PATH = "/auth/confirm-email"
+SIGNUP_PATH = "/auth/signup"
 
 
-def lifecycle_link(settings: Settings, path: str, token: str) -> str:
+def lifecycle_link(settings: Settings, path: str, token: str, *, name: str = "token") -> str:
     """Return the link to one of userauth's own pages (`path`) carrying `token`.
 
     On the origin of USERAUTH_RESET_LINK (production requires it to be https://), unless
@@ -22,7 +23,7 @@ def lifecycle_link(settings: Settings, path: str, token: str) -> str:
     if own is not None:
         return own.replace("{token}", quoted)
     parts = urlsplit(settings.mail.reset_link_template)
-    return urlunsplit((parts.scheme, parts.netloc, path, f"token={quoted}", ""))
+    return urlunsplit((parts.scheme, parts.netloc, path, f"{name}={quoted}", ""))
 
 
 def verification_message(settings: Settings, token: str, hours: int) -> tuple[str, str]:
@@ -58,3 +59,13 @@ def email_taken_notice() -> tuple[str, str]:
         "message.\n"
     )
     return "Your email address is already in use", body
+
+
+def invitation_message(link: str, days: int) -> tuple[str, str]:
+    """Return the mail that invites an address to sign up."""
+    body = (
+        "You are invited to create an account with this email address.\n\n"
+        f"Open this link within {days} days and choose a password:\n\n{link}\n\n"
+        "If you do not want an account, ignore this message.\n"
+    )
+    return "You are invited to create an account", body

@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from userauth.clock import as_utc
 from userauth.db.base import Store, rerun_once_if_disconnected
 from userauth.db.one_time import spend_secret
 from userauth.emails import lookup_key
-from userauth.models import one_time_secrets_table, users_table
+from userauth.errors import EmailTakenError
+from userauth.models import User, one_time_secrets_table, record, users_table
 
 _users = users_table.c
 _secrets = one_time_secrets_table.c
@@ -23,7 +24,34 @@ class _Abandoned(Exception):
 
 
 class LifecycleStore(Store):
-    """Verifying and changing an account's address."""
+    """Verifying and changing an account's address; invited sign-ups."""
+
+    @rerun_once_if_disconnected
+    def add_invited_user(
+        self, email: str, hashed_password: bytes, verified_at: datetime, *, spend: int
+    ) -> User | None:
+        """Save a user whose address is verified, spending the invitation `spend` in the same
+        transaction; return it, or None if the invitation was spent meanwhile.
+
+        Raises:
+            EmailTakenError: the database already holds an email of the same key.
+        """
+        new_user = insert(users_table).values(
+            email=email,
+            email_key=lookup_key(email),
+            hashed_password=hashed_password,
+            email_verified_at=verified_at,
+        )
+        try:
+            with self._transaction() as work:
+                row = work.execute(new_user.returning(*users_table.columns)).one()
+                if not spend_secret(work, spend):
+                    raise _Abandoned
+        except IntegrityError:
+            raise EmailTakenError(email) from None
+        except _Abandoned:
+            return None
+        return record(User, row)
 
     @rerun_once_if_disconnected
     def mark_email_verified(

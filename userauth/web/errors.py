@@ -31,6 +31,7 @@ from userauth.errors import (
     PasswordPolicyError,
     ReauthenticationRequiredError,
     SessionNotFoundError,
+    SignupClosedError,
     TooManyCodesError,
     UnknownEmailError,
     UnreadableSecretError,
@@ -77,6 +78,7 @@ ERROR_TABLE: dict[type[AuthError], tuple[int, str | None]] = {
     NoPendingEnrolmentError: (409, None),
     # The account's lifecycle (web/lifecycle_routes.py).
     EmailNotVerifiedError: (403, None),
+    SignupClosedError: (403, None),
 }
 
 # A database outage: clients are asked to come back, as PostgreSQL restarts in seconds.

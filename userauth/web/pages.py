@@ -31,6 +31,7 @@ from userauth.errors import (
     InvalidTokenError,
     PasswordPolicyError,
     SessionNotFoundError,
+    SignupClosedError,
     UnknownEmailError,
     WrongPasswordError,
 )
@@ -59,6 +60,11 @@ from userauth.web.session import clear_session_cookie, current_session, set_sess
 LOGIN_FAILED = "wrong email or password"
 RESET_SENT = "If this email has an account, a link to reset its password has been sent to it."
 SIGNED_UP = "Your account is ready: log in."
+SIGNUP_CLOSED = {
+    "closed": "Sign-up is closed: ask the administrator for an account.",
+    "invite": "Sign-up needs an invitation: open the link of the invitation you received.",
+}
+BAD_INVITATION = "This invitation is invalid, has expired, or is for another email address."
 BAD_LINK = "This link is invalid or has expired: ask for a new one."
 OUTAGE = "The service is unavailable for a moment: try again in a few seconds."
 FORM_EXPIRED = "This form expired or came from another site: go back, reload it and try again."
@@ -196,11 +202,22 @@ def signup() -> ResponseReturnValue:
     """Create an account and log in, then go to `next`; production logs in nobody here
     (Auth.sign_up_and_log_in) and sends new and taken emails alike to the login page."""
     form, target = page.form(SignupForm), page.next_target()
+    # An invitation's link (userauth user invite) carries it; the form posts it back.
+    invitation = request.values.get("invitation") or None
+    try:
+        current_auth().invitations.check_open(invitation)
+    except SignupClosedError as error:
+        return page.render(
+            "signup.html", 403, form=form, next=target, closed=SIGNUP_CLOSED[error.mode]
+        )
     if form.validate_on_submit():
         try:
             session_id = current_auth().sign_up_and_log_in(
-                page.text(form.email), page.text(form.password), current_client()
+                page.text(form.email), page.text(form.password), current_client(), invitation
             )
+        except InvalidTokenError:
+            page.fail(form.email, BAD_INVITATION)
+            return page.render("signup.html", 403, form=form, next=target, invitation=invitation)
         except (EmailTakenError, InvalidEmailError) as error:
             page.fail(form.email, page.message(error))
         except PasswordPolicyError as error:
@@ -212,7 +229,7 @@ def signup() -> ResponseReturnValue:
             response = redirect(target)
             set_session_cookie(response, session_id)
             return response
-    return page.render("signup.html", page.status(), form=form, next=target)
+    return page.render("signup.html", page.status(), form=form, next=target, invitation=invitation)
 
 
 @pages.route("/logout", methods=["POST"])

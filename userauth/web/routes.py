@@ -21,7 +21,6 @@ from userauth.web.metrics import record_login_outcome
 from userauth.web.schemas import (
     BROWSER_TO_PAGES,
     CROSS_SITE,
-    CROSS_SITE_ONLY,
     NO_SESSION,
     RATE_LIMITED,
     SESSION_COOKIE_SCHEME,
@@ -86,7 +85,9 @@ def _prefers_html() -> bool:
         {
             400: "A field is missing, empty, too long or malformed, the password is too weak, "
             "or the email is registered.",
-            403: CROSS_SITE_ONLY,
+            403: "USERAUTH_SIGNUP is `closed` (sign-up is closed), or `invite` and no "
+            "invitation was given (sign-up needs an invitation), or the invitation is "
+            "unknown, used, expired or another address's (invalid or expired link)." + CROSS_SITE,
             413: TOO_LARGE,
             415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
@@ -98,7 +99,7 @@ def register(body: dict[str, str]) -> Response:
     """Create an account."""
     email, password = body["email"], body["password"]
     # Production hides a taken email (Accounts.sign_up decides); development raises.
-    current_auth().sign_up(email, password, current_client())
+    current_auth().sign_up(email, password, current_client(), body.get("invitation") or None)
     # The contract echoes the email as given (it is stored normalised).
     return jsonify(email=email, message="user created")
 

@@ -68,6 +68,13 @@ class _Body(Schema):
 class Registration(_Body):
     email = _field("The account's email address.", max_length=MAX_EMAIL_LENGTH, format="email")
     password = _field("The new password.")
+    invitation = String(
+        validate=[Length(max=256, error="is too long"), _utf8],
+        metadata={
+            "description": "The token of an invitation's link (`userauth user invite`): "
+            "needed when USERAUTH_SIGNUP is `invite`; the account's address is then verified."
+        },
+    )
 
 
 class Credentials(_Body):
