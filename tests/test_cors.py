@@ -189,6 +189,7 @@ STATE_CHANGING_ROUTES = {
     "change-email": ("PUT", "/profile/email"),
     "confirm-email-change": ("PUT", "/email/change"),
     "page-confirm-email-change": ("POST", "/auth/confirm-email"),
+    "delete-account": ("DELETE", "/account"),
 }
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
 OTHER_PAGES = {

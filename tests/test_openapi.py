@@ -161,6 +161,8 @@ class TestDocument:
             ("/me", "get"),
             ("/email/verification", "post"),
             ("/profile/email", "put"),
+            ("/account", "delete"),
+            ("/account/export", "get"),
         }
 
     def test_metrics_document_their_optional_bearer_token(self, document: dict[str, Any]) -> None:

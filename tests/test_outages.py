@@ -73,6 +73,8 @@ DATABASE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("PUT", "/email/verification", {"token": "t" * 43}),
     ("PUT", "/profile/email", {"new_email": "new@example.com"}),
     ("PUT", "/email/change", {"token": "t" * 43}),
+    ("DELETE", "/account", {}),
+    ("GET", "/account/export", {}),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path, _ in DATABASE_ROUTES]
 # The routes that need no database, and keep answering through an outage.

@@ -23,6 +23,7 @@ from userauth.enrolment import Enrolment, FactorList, TotpEnrolment
 from userauth.errors import EmailTakenError, InvalidSessionError
 from userauth.invitations import Invitations
 from userauth.janitor import Janitor, standard_kinds
+from userauth.leaving import Leaving
 from userauth.login_transactions import LoginTransactions
 from userauth.mail import Mailer, SmtpMailer
 from userauth.models import User
@@ -93,6 +94,16 @@ class Auth(SecondFactorOperations):
             self.notices,
             self._outbox,
             mailer,
+            clock,
+        )
+        self.leaving = Leaving(
+            db,
+            settings,
+            self.sessions,
+            self.enrolment,
+            self.reauthentication,
+            self.audit,
+            self.notices,
             clock,
         )
         self.credentials = Credentials(

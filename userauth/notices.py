@@ -26,6 +26,13 @@ MESSAGES = {
         "change happens only if the link sent to the new address is used. If this was not "
         "you, change your password now: your current address stays until then.",
     ),
+    "account_deleted": (
+        "Your account was deleted",
+        "Your account and everything stored with it were deleted at your request; this "
+        "address is no longer known to us, but in a digest in our security log. If this was "
+        "not you, someone had your password: sign up again and use a new password elsewhere "
+        "too.",
+    ),
     "factors_reset": (
         "Your two-factor authentication was removed",
         "An administrator removed the two-factor authentication of your account. Log in with "
@@ -49,6 +56,13 @@ class Notices:
         self._outbox.enqueue(
             SECURITY_NOTICE_MAIL, user.email, client, user_id=user.id, payload=kind
         )
+
+    def send_to_address(self, email: str, kind: str, client: Client) -> None:
+        """Queue the notice of this kind to an address whose account is gone (the job names
+        no account: nothing of it is left in the database but this mail, until it is sent)."""
+        if self._mailer is None:
+            return
+        self._outbox.enqueue(SECURITY_NOTICE_MAIL, email, client, payload=kind)
 
     def _send(self, job: MailJob) -> None:
         subject, body = MESSAGES[job.payload or ""]

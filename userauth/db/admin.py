@@ -9,6 +9,7 @@ from sqlalchemy import ScalarSelect, delete, func, insert, select, update
 
 from userauth.db.base import (
     Store,
+    UnitOfWork,
     end_sessions,
     rerun_once_if_disconnected,
     retry_if_disconnected,
@@ -21,6 +22,7 @@ from userauth.models import (
     User,
     audit_events_table,
     disabled_users_table,
+    mail_jobs_table,
     record,
     sessions_table,
     users_table,
@@ -30,6 +32,22 @@ _users = users_table.c
 _disabled = disabled_users_table.c
 _events = audit_events_table.c
 _sessions = sessions_table.c
+
+
+def delete_user_rows(work: UnitOfWork, user_id: int) -> None:
+    """Delete a user and every row that belongs to them, inside the caller's transaction:
+    sessions, pending secrets, factors (and what goes with them), disabled state, queued
+    mail, then the users row. The one place a new table of a user's rows joins (passkeys).
+
+    Explicit statements rather than ON DELETE: they do not depend on SQLite's foreign_keys
+    pragma being on for the connection.
+    """
+    work.execute(delete(sessions_table).where(_sessions.user_id == user_id))
+    void_secrets(work, user_id)
+    delete_factor_rows(work, user_id)
+    work.execute(delete(disabled_users_table).where(_disabled.user_id == user_id))
+    work.execute(delete(mail_jobs_table).where(mail_jobs_table.c.user_id == user_id))
+    work.execute(delete(users_table).where(_users.id == user_id))
 
 
 class AdminStore(Store):
@@ -92,19 +110,18 @@ class AdminStore(Store):
             return bool(result.rowcount)
 
     @rerun_once_if_disconnected
-    def delete_user(self, user_id: int) -> None:
-        """Delete an account with its sessions and reset token; its audit events stay, unlinked."""
-        # Explicit statements rather than ON DELETE: they do not depend on SQLite's
-        # foreign_keys pragma being on for the connection.
+    def delete_user(self, user_id: int, *, audit_email: str | None = None) -> None:
+        """Delete an account and every row of it (delete_user_rows); its audit events stay,
+        unlinked, naming the account's email, or `audit_email` in its place (a digest, when
+        the owner deletes their account: GDPR article 17)."""
         with self._transaction() as work:
-            work.execute(delete(sessions_table).where(_sessions.user_id == user_id))
-            void_secrets(work, user_id)
-            delete_factor_rows(work, user_id)
-            work.execute(delete(disabled_users_table).where(_disabled.user_id == user_id))
+            values: dict[str, object] = {"user_id": None}
+            if audit_email is not None:
+                values.update(email=audit_email, email_key=audit_email)
             work.execute(
-                update(audit_events_table).where(_events.user_id == user_id).values(user_id=None)
+                update(audit_events_table).where(_events.user_id == user_id).values(**values)
             )
-            work.execute(delete(users_table).where(_users.id == user_id))
+            delete_user_rows(work, user_id)
             work.announce(user_id)
 
     @rerun_once_if_disconnected

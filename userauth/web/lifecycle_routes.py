@@ -11,7 +11,13 @@ from apiflask import APIBlueprint
 from flask import Response, jsonify
 
 from userauth.web.context import current_auth, current_client
-from userauth.web.lifecycle_schemas import EmailChange, EmailChanged, Me, VerificationToken
+from userauth.web.lifecycle_schemas import (
+    AccountExport,
+    EmailChange,
+    EmailChanged,
+    Me,
+    VerificationToken,
+)
 from userauth.web.limits import rate_limited
 from userauth.web.schemas import (
     CROSS_SITE,
@@ -24,7 +30,7 @@ from userauth.web.schemas import (
     Message,
     responses,
 )
-from userauth.web.session import require_session
+from userauth.web.session import clear_session_cookie, require_session
 
 CHANGE_SENT = "confirm the change from the new address"
 # Recent authentication, as the factor routes say it.
@@ -136,6 +142,33 @@ def confirm_email_change(body: dict[str, str]) -> Response:
     """Spend a change-of-email token: its account moves to the new, verified, address."""
     user = current_auth().email_changes.confirm(body["token"], current_client())
     return jsonify(email=user.email, message="email changed")
+
+
+@lifecycle_api.delete("/account")
+@lifecycle_api.output(Message, description="The account and everything of it are deleted.")
+@lifecycle_api.doc(
+    security=SESSION_COOKIE_SCHEME,
+    responses=responses({401: RECENT, 403: NO_SESSION + CROSS_SITE, 503: UNAVAILABLE}),
+)
+def delete_account() -> Response:
+    """Delete the account (recent authentication): its sessions, factors and pending secrets
+    go; its audit events keep a keyed digest in place of the address; a notice is mailed."""
+    current_auth().leaving.delete(require_session(), current_client())
+    response = jsonify(message="account deleted")
+    clear_session_cookie(response)
+    return response
+
+
+@lifecycle_api.get("/account/export")
+@lifecycle_api.output(AccountExport, description="Everything stored about the account.")
+@lifecycle_api.doc(
+    security=SESSION_COOKIE_SCHEME,
+    responses=responses({401: RECENT, 403: NO_SESSION, 503: UNAVAILABLE}),
+)
+def export_account() -> Response:
+    """Export what is stored about the account (recent authentication), secrets aside:
+    profile, sessions (no ids), second factors, audit events (GDPR article 20)."""
+    return jsonify(current_auth().leaving.export(require_session()))
 
 
 def _accepted(message: str) -> Response:

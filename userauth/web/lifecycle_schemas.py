@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apiflask import Schema
-from apiflask.fields import Boolean, DateTime, Integer, List, String
+from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Raw, String
 
 from userauth.web.schemas import _Body, _field
 
@@ -38,3 +38,14 @@ class Me(Schema):
         required=True,
         metadata={"description": 'The confirmed second factors\' types, e.g. ["totp"].'},
     )
+
+
+class AccountExport(Schema):
+    profile = Dict(
+        required=True,
+        metadata={"description": "id, email, email_verified, email_verified_at, created_at."},
+    )
+    sessions = List(Raw(), required=True, metadata={"description": "No session ids."})
+    factors = List(Raw(), required=True, metadata={"description": "Type and dates only."})
+    recovery_codes_left = Integer(required=True)
+    audit_events = List(Raw(), required=True)
