@@ -242,6 +242,10 @@ BODY_ROUTES = {
     "change-email": ("PUT", "/profile/email"),
     "confirm-email-change": ("PUT", "/email/change"),
     "page-confirm-email-change": ("POST", "/auth/confirm-email"),
+    "page-send-verification": ("POST", "/auth/account/email/verification"),
+    "page-change-email": ("POST", "/auth/account/email"),
+    "page-export": ("POST", "/auth/account/export"),
+    "page-delete-account": ("POST", "/auth/account/delete"),
 }
 ACCEPTED = "application/x-www-form-urlencoded or application/json"
 

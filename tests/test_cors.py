@@ -189,6 +189,10 @@ STATE_CHANGING_ROUTES = {
     "change-email": ("PUT", "/profile/email"),
     "confirm-email-change": ("PUT", "/email/change"),
     "page-confirm-email-change": ("POST", "/auth/confirm-email"),
+    "page-send-verification": ("POST", "/auth/account/email/verification"),
+    "page-change-email": ("POST", "/auth/account/email"),
+    "page-export": ("POST", "/auth/account/export"),
+    "page-delete-account": ("POST", "/auth/account/delete"),
     "delete-account": ("DELETE", "/account"),
 }
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.

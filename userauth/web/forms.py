@@ -50,6 +50,21 @@ class VerifyEmailForm(FlaskForm):  # type: ignore[misc]
     token = HiddenField("Verification token", validators=_required("the link's token"))
 
 
+class EmailChangeForm(FlaskForm):  # type: ignore[misc]
+    """Move the account to a new address: the address, and the password (a recent
+    authentication, as the API's PUT /profile/email needs)."""
+
+    new_email = EmailField("New email", validators=_required("new email"))
+    # Named apart from the password form's field: one page, distinct ids.
+    email_password = PasswordField("Current password", validators=_required("password"))
+
+
+class ConfirmPasswordForm(FlaskForm):  # type: ignore[misc]
+    """A sensitive action on the account (export, deletion): the password again."""
+
+    leave_password = PasswordField("Current password", validators=_required("password"))
+
+
 class PasswordForm(FlaskForm):  # type: ignore[misc]
     """Change the password: the current one, and the new one."""
 

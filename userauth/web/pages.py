@@ -44,6 +44,8 @@ from userauth.web.factor_pages import UNVERIFIED, factor_pages, two_factors_want
 from userauth.web.form_session import FormSessionInterface
 from userauth.web.forms import (
     ActionForm,
+    ConfirmPasswordForm,
+    EmailChangeForm,
     ForgotForm,
     LoginForm,
     PasswordForm,
@@ -295,7 +297,7 @@ def reset_link() -> WerkzeugResponse:
 @pages.route("/account", methods=["GET"])
 def account() -> ResponseReturnValue:
     """The account page: its sessions (revoke any) and the password form."""
-    return _account_page(PasswordForm(formdata=None), 200)
+    return account_page(PasswordForm(formdata=None), 200)
 
 
 @pages.route("/account/sessions/<public_id>/revoke", methods=["POST"])
@@ -339,17 +341,25 @@ def change_password() -> ResponseReturnValue:
         except WrongPasswordError as error:
             # 403 like the API's, so the failed-attempt limit counts it the same way.
             page.fail(form.password, page.message(error))
-            return _account_page(form, 403)
+            return account_page(form, 403)
         except PasswordPolicyError as error:
             page.fail(form.new_password, page.message(error))
         else:
             password_proven()
             flash("Your password is changed; your other sessions are ended.")
             return redirect(url_for("pages.account"))
-    return _account_page(form, 400)
+    return account_page(form, 400)
 
 
-def _account_page(password_form: PasswordForm, status: int) -> ResponseReturnValue:
+def account_page(
+    password_form: PasswordForm,
+    status: int,
+    *,
+    email_form: EmailChangeForm | None = None,
+    leave_form: ConfirmPasswordForm | None = None,
+) -> ResponseReturnValue:
+    """Render the account page, the forms given in place of blank ones (their errors shown
+    next to their fields)."""
     live = current_session()
     if live is None:
         return page.to_login()
@@ -357,10 +367,13 @@ def _account_page(password_form: PasswordForm, status: int) -> ResponseReturnVal
         "account.html",
         status,
         email=live.email,
+        email_verified=live.email_verified,
         sessions=current_auth().list_sessions(live),
         factors=current_auth().list_factors(live),
         action=page.form(ActionForm),
         password_form=password_form,
+        email_form=email_form or EmailChangeForm(formdata=None),
+        leave_form=leave_form or ConfirmPasswordForm(formdata=None),
     )
 
 
