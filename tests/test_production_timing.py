@@ -19,6 +19,8 @@ from tests.smtp import MailSink
 
 EMAIL = "bob@example.com"
 UNKNOWN_EMAIL = "nobody@example.com"
+# An account that asks to move to bob's address (taken) or to free ones.
+MOVER = "ann@example.com"
 PASSWORD = "violet-kettle-orbit-42"
 PAIRS = 60
 ROUNDS = 3
@@ -138,3 +140,44 @@ class TestProductionServerTiming:
         assert low <= ratio <= high, "taken / new: " + "; ".join(rounds)
         mails = SIGN_UP_MAILS + ROUNDS * PAIRS + 1
         assert len(mail.wait_for(EMAIL, mails)) == mails
+
+    def test_a_change_to_a_taken_email_takes_as_long_as_to_a_free_one(
+        self, server: tuple[ServerProcess, requests.Session], mail: MailSink
+    ) -> None:
+        # Issue 26: PUT /profile/email answers 202 alike; its timing must not tell either.
+        process, http = server
+        http.post(process.url + "/users", data={"email": MOVER, "password": PASSWORD}, timeout=10)
+        login = http.post(
+            process.url + "/sessions", data={"email": MOVER, "password": PASSWORD}, timeout=10
+        )
+        assert login.status_code == 200, login.text
+        # The production cookie is Secure: sent by hand over this plain-HTTP loopback.
+        cookie = "; ".join(f"{c.name}={c.value}" for c in login.cookies)
+        url = process.url + "/profile/email"
+
+        def change(new_email: str) -> float:
+            start = time.perf_counter()
+            answer = http.put(
+                url, data={"new_email": new_email}, headers={"Cookie": cookie}, timeout=10
+            )
+            elapsed = time.perf_counter() - start
+            assert answer.status_code == 202, answer.text
+            return elapsed
+
+        def taken(_: int) -> float:
+            return change(EMAIL)
+
+        def free(n: int) -> float:
+            return change(f"free{n}@example.com")
+
+        taken(0), free(-1)  # warm-up
+        ratio, rounds = best_ratio(process, http, taken, free)
+
+        low, high = RATIO_BOUNDS
+        assert low <= ratio <= high, "taken / free: " + "; ".join(rounds)
+        # The work was done after the answers: bob's notice for each taken request.
+        notices = [
+            m for m in mail.wait_for(EMAIL, SIGN_UP_MAILS + ROUNDS * PAIRS + 1)
+            if str(m.message["Subject"]) == "Your email address is already in use"
+        ]  # fmt: skip
+        assert len(notices) == ROUNDS * PAIRS + 1

@@ -36,6 +36,12 @@ def production_problems(settings: Settings) -> list[str]:
             "USERAUTH_RESET_LINK must be your application's https:// reset page, "
             "with {token} where the token goes."
         )
+    verify_link = settings.accounts.verify_email_link
+    if verify_link is not None and not verify_link.startswith("https://"):
+        problems.append(
+            "USERAUTH_VERIFY_EMAIL_LINK must be an https:// page, with {token} where the "
+            "token goes."
+        )
     if not settings.rate_limits.enabled:
         problems.append("USERAUTH_RATELIMIT_ENABLED must be on in production.")
     url = settings.database.url
