@@ -8,7 +8,7 @@ from userauth import emails, passwords
 from userauth.audit import NO_CLIENT
 from userauth.db import DB
 from userauth.errors import EmailTakenError
-from userauth.mail import Mailer, require_mailer, signup_notice
+from userauth.mail import Mailer, require_mailer, send_mail, signup_notice
 from userauth.models import User
 from userauth.outbox import MailJob, Outbox
 from userauth.settings import Settings
@@ -130,8 +130,7 @@ class Accounts:
         if user is None:
             mailer.probe(job.email)  # deleted meanwhile: fail or succeed as a notice would
             return
-        subject, body = signup_notice(self._settings)
-        mailer.send(user.email, subject, body)
+        send_mail(mailer, user.email, signup_notice(self._settings))
 
     def _probe_mail_server(self, job: MailJob) -> None:
         require_mailer(self._mailer).probe(job.email)

@@ -140,7 +140,7 @@ class Auth(SecondFactorOperations):
         self.box = SecretBox(
             secret_box.keys_for(settings.factors.encryption_keys, settings.database.url)
         )
-        self.notices = notices = Notices(self._outbox, mailer)
+        self.notices = notices = Notices(self._outbox, mailer, settings)
         registered = factors.build(factors.FactorContext(db, self.box, clock))
         self.second_factors = SecondFactors(
             db, registered, self.audit, notices, clock, settings.factors.code_failures

@@ -25,7 +25,7 @@ from userauth.lifecycle_mail import (
     email_change_message,
     email_taken_notice,
 )
-from userauth.mail import Mailer, require_mailer
+from userauth.mail import Mailer, require_mailer, send_mail
 from userauth.models import User
 from userauth.notices import Notices
 from userauth.one_time import OneTimeSecrets, Purpose
@@ -150,8 +150,7 @@ class EmailChanges:
         old_key, new = _addresses(job.payload)
         holder = self._accounts.find_any(new)
         if holder is not None and holder.id != user.id and self._settings.is_production:
-            subject, body = email_taken_notice()
-            mailer.send(holder.email, subject, body)
+            send_mail(mailer, holder.email, email_taken_notice(self._settings))
             return
         if holder is not None or emails.lookup_key(user.email) != old_key:
             # Taken (development mails no notice), the account's own address, or the
@@ -161,8 +160,7 @@ class EmailChanges:
         lifetime = self._settings.accounts.verification_lifetime
         token = self._secrets.issue(user.id, Purpose.EMAIL_CHANGE, lifetime, payload=job.payload)
         hours = int(lifetime.total_seconds() // 3600)
-        subject, body = email_change_message(self._settings, token, hours)
-        mailer.send(new, subject, body)
+        send_mail(mailer, new, email_change_message(self._settings, token, hours))
 
 
 def _addresses(payload: str) -> tuple[str, str]:

@@ -23,7 +23,7 @@ from userauth.errors import (
     SignupClosedError,
 )
 from userauth.lifecycle_mail import SIGNUP_PATH, invitation_message, lifecycle_link
-from userauth.mail import Mailer
+from userauth.mail import Mailer, send_mail
 from userauth.models import User
 from userauth.one_time import OneTimeSecrets, Purpose
 from userauth.settings import Settings
@@ -66,9 +66,7 @@ class Invitations:
         self._audit.record("invitation_issued", None, NO_CLIENT, address)
         link = lifecycle_link(self._settings, SIGNUP_PATH, token, name="invitation")
         if mailer is not None:
-            days = lifetime.days
-            subject, body = invitation_message(link, days)
-            mailer.send(address, subject, body)
+            send_mail(mailer, address, invitation_message(self._settings, link, lifetime.days))
         return link
 
     def check_open(self, invitation: str | None) -> None:

@@ -11,6 +11,8 @@ from email.utils import formatdate, make_msgid
 from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from userauth import mail_templates
+from userauth.mail_templates import MailMessage
 from userauth.settings import Settings
 
 # RFC 5321 4.2: the replies that accept a sender or a recipient.
@@ -19,10 +21,10 @@ SMTP_WILL_FORWARD = 251
 
 
 class Mailer(Protocol):
-    """Something that delivers one plain-text message."""
+    """Something that delivers one message: plain text, and the same as HTML when given."""
 
-    def send(self, to: str, subject: str, body: str) -> None:
-        """Deliver one message, or raise."""
+    def send(self, to: str, subject: str, body: str, html: str | None = None) -> None:
+        """Deliver one message (multipart/alternative with `html`), or raise."""
 
     def probe(self, to: str) -> None:
         """Talk to the mail server as `send` to `to` would, delivering nothing; raise as it would.
@@ -44,29 +46,28 @@ def require_mailer(mailer: Mailer | None) -> Mailer:
     return mailer
 
 
-def reset_message(settings: Settings, token: str, lifetime_minutes: int) -> tuple[str, str]:
-    """Return the subject and body of a reset email; the link is its only secret."""
+def send_mail(mailer: Mailer, to: str, message: MailMessage) -> None:
+    """Deliver a templated mail: its text and HTML parts (mail_templates.py)."""
+    mailer.send(to, message.subject, message.text, message.html)
+
+
+def reset_message(settings: Settings, token: str, lifetime_minutes: int) -> MailMessage:
+    """Return the reset mail (templates `reset.txt`, `reset.html`); the link is its only
+    secret."""
     link = settings.mail.reset_link_template.replace("{token}", quote(token, safe=""))
-    body = (
-        "Someone asked to reset the password of your account.\n\n"
-        f"To choose a new password, open this link within {lifetime_minutes} minutes:\n\n"
-        f"{link}\n\n"
-        "If it was not you, ignore this message: your password has not changed.\n"
+    return mail_templates.render(
+        settings, "reset", "Reset your password", link=link, minutes=lifetime_minutes
     )
-    return "Reset your password", body
 
 
-def signup_notice(settings: Settings) -> tuple[str, str]:
-    """Return the message sent when someone tries to register an email that has an account."""
-    link = forgot_link(settings)
-    reset = "ask for a password reset"
-    reset += "." if link is None else f" here:\n\n{link}\n"
-    body = (
-        "Someone tried to create an account with this email address, which already has one.\n\n"
-        f"If it was you and you forgot your password, {reset}\n"
-        "If it was not you, ignore this message.\n"
+def signup_notice(settings: Settings) -> MailMessage:
+    """Return the mail sent when someone tries to register an email that has an account."""
+    return mail_templates.render(
+        settings,
+        "account_exists",
+        "Your account already exists",
+        forgot_link=forgot_link(settings),
     )
-    return "Your account already exists", body
 
 
 # The paths of userauth's own reset pages (the hosted one, and the design's link to it).
@@ -110,7 +111,7 @@ class SmtpMailer:
         self._settings = settings
         self._timeout = timeout
 
-    def send(self, to: str, subject: str, body: str) -> None:
+    def send(self, to: str, subject: str, body: str, html: str | None = None) -> None:
         settings = self._settings
         message = EmailMessage()
         message["From"] = settings.mail.sender
@@ -120,6 +121,9 @@ class SmtpMailer:
         # The sender's domain: make_msgid's default would look up this host's name (DNS).
         message["Message-ID"] = make_msgid(domain=_domain_of(settings.mail.sender))
         message.set_content(body)
+        if html is not None:
+            # multipart/alternative: the client shows the HTML, or the text (RFC 2046 5.1.4).
+            message.add_alternative(html, subtype="html")
         with self._session() as smtp:
             smtp.send_message(message)
 

@@ -6,10 +6,12 @@ configured; without mail (development) the audit trail alone keeps the event.
 
 from __future__ import annotations
 
+from userauth import mail_templates
 from userauth.audit import Client
-from userauth.mail import Mailer, require_mailer
+from userauth.mail import Mailer, require_mailer, send_mail
 from userauth.models import User
 from userauth.outbox import MailJob, Outbox
+from userauth.settings import Settings
 
 SECURITY_NOTICE_MAIL = "security_notice"
 
@@ -44,7 +46,8 @@ MESSAGES = {
 class Notices:
     """Queue security notices; the outbox sends them."""
 
-    def __init__(self, outbox: Outbox, mailer: Mailer | None) -> None:
+    def __init__(self, outbox: Outbox, mailer: Mailer | None, settings: Settings) -> None:
+        self._settings = settings
         self._outbox = outbox
         self._mailer = mailer
         outbox.handle(SECURITY_NOTICE_MAIL, self._send)
@@ -65,5 +68,6 @@ class Notices:
         self._outbox.enqueue(SECURITY_NOTICE_MAIL, email, client, payload=kind)
 
     def _send(self, job: MailJob) -> None:
-        subject, body = MESSAGES[job.payload or ""]
-        require_mailer(self._mailer).send(job.email, subject, body)
+        subject, sentence = MESSAGES[job.payload or ""]
+        message = mail_templates.render(self._settings, "notice", subject, message=sentence)
+        send_mail(require_mailer(self._mailer), job.email, message)

@@ -10,7 +10,7 @@ from userauth.audit import NO_CLIENT, Audit, Client
 from userauth.credentials import Credentials
 from userauth.db import DB
 from userauth.errors import InvalidTokenError, UnknownEmailError
-from userauth.mail import Mailer, require_mailer, reset_message
+from userauth.mail import Mailer, require_mailer, reset_message, send_mail
 from userauth.models import User
 from userauth.one_time import OneTimeSecrets, Purpose
 from userauth.outbox import MailJob, Outbox
@@ -138,5 +138,4 @@ class Resets:
         # A retry issues a new token, which voids the one in any earlier, failed mail.
         token = self._issue_for(user)
         minutes = int(self._settings.security.reset_token_lifetime.total_seconds() // 60)
-        subject, body = reset_message(self._settings, token, minutes)
-        mailer.send(user.email, subject, body)
+        send_mail(mailer, user.email, reset_message(self._settings, token, minutes))

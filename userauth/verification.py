@@ -19,7 +19,7 @@ from userauth.audit import NO_CLIENT, Audit, Client
 from userauth.db import DB
 from userauth.errors import InvalidLinkError, InvalidTokenError
 from userauth.lifecycle_mail import verification_message
-from userauth.mail import Mailer, require_mailer
+from userauth.mail import Mailer, require_mailer, send_mail
 from userauth.models import User
 from userauth.one_time import OneTimeSecrets, Purpose
 from userauth.outbox import MailJob, Outbox
@@ -149,8 +149,7 @@ class EmailVerification:
             user.id, Purpose.EMAIL_VERIFICATION, lifetime, payload=job.payload, replace=True
         )
         hours = int(lifetime.total_seconds() // 3600)
-        subject, body = verification_message(self._settings, token, hours)
-        mailer.send(user.email, subject, body)
+        send_mail(mailer, user.email, verification_message(self._settings, token, hours))
 
     def _recently_sent(self, user: User) -> bool:
         lifetime = self._settings.accounts.verification_lifetime
