@@ -21,6 +21,7 @@ from tests.lifecycle import (
 from tests.second_factor import enrol, oathtool_code
 from tests.smtp import MailSink, Service, ServiceFactory
 from userauth.settings import AccountSettings, RateLimitSettings, Settings, SettingsError
+from userauth.settings.production import production_problems
 
 pytestmark = pytest.mark.databases("sqlite")
 
@@ -68,6 +69,11 @@ class TestSettings:
     def test_a_mode_that_is_none_of_the_three_is_refused(self) -> None:
         with pytest.raises(SettingsError, match="USERAUTH_EMAIL_VERIFICATION"):
             Settings.from_env({"USERAUTH_EMAIL_VERIFICATION": "sometimes"})
+
+    def test_production_refuses_a_verification_link_that_is_not_https(self) -> None:
+        link = "http://auth.example.com/v?token={token}"
+        settings = Settings(env="production", accounts=AccountSettings(verify_email_link=link))
+        assert any("USERAUTH_VERIFY_EMAIL_LINK" in p for p in production_problems(settings))
 
     def test_the_gate_header_is_named_by_a_setting(self) -> None:
         environ = {"USERAUTH_GATE_EMAIL_VERIFIED_HEADER": "X-Verified"}
