@@ -9,6 +9,8 @@ import re
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,7 +18,9 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import Stack, screenshot
 from tests.browser.test_pages import PASSWORD, log_in, sign_up
-from tests.smtp import MailSink
+from tests.conftest import ServerProcess
+from tests.proxy_servers import start_nginx, upstream
+from tests.smtp import PRODUCTION_BCRYPT_ROUNDS, TEST_ENCRYPTION_KEY, MailSink
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.databases("sqlite")]
 
@@ -118,3 +122,77 @@ class TestLeaving:
         expect(page).to_have_url(re.compile(r"/auth/login\?next="))
         log_in(page, "dora@example.com")
         expect(page.locator("#password-error")).to_have_text("wrong email or password")
+
+
+@pytest.fixture
+def strict_stack(
+    start_server: Callable[..., ServerProcess], mail: MailSink, tmp_path: Path
+) -> Iterator[Stack]:
+    """The browser stack (conftest.stack) with verified emails required and sign-up by
+    invitation only."""
+    userauth = start_server(
+        USERAUTH_ENV="production",
+        USERAUTH_HOST="127.0.0.1",
+        USERAUTH_WORKERS="1",
+        USERAUTH_BCRYPT_ROUNDS=str(PRODUCTION_BCRYPT_ROUNDS),
+        USERAUTH_SMTP_HOST="127.0.0.1",
+        USERAUTH_SMTP_PORT=str(mail.port),
+        USERAUTH_SMTP_TLS="none",
+        USERAUTH_RESET_LINK="https://app.example.com/auth/reset?token={token}",
+        USERAUTH_SECRET_KEY="a test secret key that is long enough to sign forms",
+        USERAUTH_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
+        USERAUTH_REDIRECT_HOSTS="127.0.0.1",
+        USERAUTH_TRUSTED_PROXIES="1",
+        USERAUTH_EMAIL_VERIFICATION="required",
+        USERAUTH_SIGNUP="invite",
+    )
+    with upstream() as app_port:
+        proxy = start_nginx(tmp_path, userauth.port, app_port)
+        try:
+            yield Stack(userauth, proxy, mail)
+        finally:
+            proxy.stop()
+
+
+class TestRequiredAndInviteOnly:
+    def test_the_sign_up_page_asks_for_an_invitation(
+        self, page: Page, strict_stack: Stack
+    ) -> None:
+        page.goto(strict_stack.url("/auth/signup"))
+        expect(page.get_by_role("alert")).to_contain_text("Sign-up needs an invitation")
+        expect(page.get_by_role("button", name="Create the account")).to_have_count(0)
+        screenshot(page, "signup-invite-only")
+
+    def test_an_unverified_login_is_refused_until_the_mailed_link_is_used(
+        self, page: Page, strict_stack: Stack, database_url: str
+    ) -> None:
+        subprocess.run(
+            [sys.executable, "-m", "userauth", "user", "create", "uma@example.com"],
+            env={**os.environ, "DATABASE_URL": database_url},
+            input=PASSWORD + "\n",
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        page.goto(strict_stack.url("/auth/login"))
+        log_in(page, "uma@example.com")
+        expect(page.locator("#email-error")).to_contain_text("not verified")
+        screenshot(page, "login-unverified")
+        path = wait_for_link(strict_stack.mail, "uma@example.com", "Verify your email address")
+        page.goto(strict_stack.url(path))
+        page.get_by_role("button", name="Verify my email address").click()
+        log_in(page, "uma@example.com")
+        expect(page).to_have_url(re.compile(r"/auth/account$"))
+
+
+class TestExport:
+    def test_the_account_page_downloads_the_accounts_data(self, page: Page, stack: Stack) -> None:
+        sign_up(page, stack, "ed@example.com")
+        log_in(page, "ed@example.com")
+        page.locator("#leave_password").fill(PASSWORD)
+        with page.expect_download() as download:
+            page.get_by_role("button", name="Download my data").click()
+        saved = download.value.path()
+        assert download.value.suggested_filename == "userauth-account.json"
+        assert '"email": "ed@example.com"' in Path(saved).read_text()
