@@ -11,6 +11,7 @@ from apiflask import APIBlueprint
 from flask import Response, jsonify
 
 from userauth.web.context import current_auth, current_client
+from userauth.web.factor_routes import RECENT
 from userauth.web.lifecycle_schemas import (
     AccountExport,
     EmailChange,
@@ -33,8 +34,6 @@ from userauth.web.schemas import (
 from userauth.web.session import clear_session_cookie, require_session
 
 CHANGE_SENT = "confirm the change from the new address"
-# Recent authentication, as the factor routes say it.
-RECENT = "Re-authentication required: the session's last authentication is too old."
 LINK_SENT = "if your email is not verified yet, a link to verify it has been sent to it"
 BODY = "json_or_form"
 
