@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
 
 from userauth import config_file
 from userauth.settings.database import DatabaseSettings, shown_database_url
@@ -145,30 +145,9 @@ class Settings:
 
     def with_sections(self, *sections: Section) -> Settings:
         """Return a copy with each section given in place of the one of its type."""
-        changed = self
-        for section in sections:
-            match section:
-                case ServerSettings():
-                    changed = replace(changed, server=section)
-                case DatabaseSettings():
-                    changed = replace(changed, database=section)
-                case SecuritySettings():
-                    changed = replace(changed, security=section)
-                case CookieSettings():
-                    changed = replace(changed, cookies=section)
-                case RateLimitSettings():
-                    changed = replace(changed, rate_limits=section)
-                case MailSettings():
-                    changed = replace(changed, mail=section)
-                case GateSettings():
-                    changed = replace(changed, gate=section)
-                case WebSettings():
-                    changed = replace(changed, web=section)
-                case JanitorSettings():
-                    changed = replace(changed, janitor=section)
-                case FactorSettings():
-                    changed = replace(changed, factors=section)
-        return changed
+        holder = {type(getattr(self, each.name)): each.name for each in fields(self)}
+        changes: dict[str, Any] = {holder[type(section)]: section for section in sections}
+        return replace(self, **changes)
 
 
 def _file_values(path: str) -> dict[str, str]:
