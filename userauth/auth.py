@@ -27,6 +27,8 @@ from userauth.models import User
 from userauth.notices import Notices
 from userauth.one_time import OneTimeSecrets
 from userauth.outbox import Outbox
+from userauth.passkey_logins import PasskeyLogins
+from userauth.passkeys import Passkeys
 from userauth.reauthentication import Reauthentication
 from userauth.resets import ResetRequest, Resets
 from userauth.second_factors import SecondFactors
@@ -119,6 +121,10 @@ class Auth(SecondFactorOperations):
             self.sessions, self.second_factors, self.audit, settings.factors.reauth_window
         )
         self.enrolment = Enrolment(db, self.box, self.reauthentication, self.audit, notices, clock)
+        self.passkeys = Passkeys(db, self.reauthentication, self.audit, clock)
+        self.passkey_logins = PasskeyLogins(
+            db, self.sessions, self.login_transactions, self.audit, clock
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Auth:

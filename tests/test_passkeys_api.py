@@ -1,0 +1,289 @@
+"""Passkeys over the API (issue 25), with a software authenticator written from the WebAuthn
+spec in tests/authenticator.py: registering, logging in without an email, as the second
+factor, and every refusal a 4xx JSON that stores nothing."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.authenticator import SoftAuthenticator, b64url
+from tests.conftest import FakeClock
+from tests.second_factor import EMAIL, PASSWORD, sign_up_and_log_in
+from userauth.auth import Auth
+
+pytestmark = pytest.mark.databases("sqlite")
+
+ORIGIN = "http://localhost"  # the test client's: development's relying party is the host
+CHALLENGE = "login_challenge"
+OTHER_EMAIL = "other@example.com"
+
+
+def options_of(answer: TestResponse) -> dict[str, Any]:
+    assert answer.status_code == 200, answer.get_data(as_text=True)
+    body: dict[str, Any] = json.loads(answer.get_data(as_text=True))
+    return body
+
+
+def add_passkey(
+    client: FlaskClient, authenticator: SoftAuthenticator, name: str = "Laptop"
+) -> TestResponse:
+    options = options_of(client.post("/passkeys/registration/options"))
+    credential = authenticator.create(options, ORIGIN)
+    return client.post("/passkeys/registration", json={"credential": credential, "name": name})
+
+
+def passkey_login(
+    client: FlaskClient, authenticator: SoftAuthenticator, **tweaks: Any
+) -> TestResponse:
+    options = options_of(client.post("/sessions/passkey/options"))
+    origin = tweaks.pop("origin", ORIGIN)
+    assertion = authenticator.get(options, origin, **tweaks)
+    return client.post("/sessions/passkey", json={"credential": assertion})
+
+
+def session_factors(client: FlaskClient) -> tuple[list[str], int]:
+    [current] = [s for s in client.get("/sessions").json["sessions"] if s["current"]]  # type: ignore[index]
+    gate = client.get("/auth/verify?aal=2")
+    return current["factors"], gate.status_code
+
+
+def events(auth: Auth) -> list[str]:
+    return [event.event for event in auth.db.list_audit_events(limit=100)]
+
+
+@pytest.fixture
+def authenticator() -> SoftAuthenticator:
+    return SoftAuthenticator()
+
+
+@pytest.fixture
+def registered(client: FlaskClient, authenticator: SoftAuthenticator) -> SoftAuthenticator:
+    """EMAIL's account with one passkey on `authenticator`; the client is logged out."""
+    sign_up_and_log_in(client)
+    assert add_passkey(client, authenticator).status_code == 200
+    client.delete("/sessions")
+    return authenticator
+
+
+def refused(answer: TestResponse, status: int) -> None:
+    assert answer.status_code == status, answer.get_data(as_text=True)
+    assert answer.is_json
+    assert set(answer.json or {}) == {"message"}
+
+
+class TestRegistration:
+    def test_options_require_a_discoverable_user_verified_credential_without_attestation(
+        self, client: FlaskClient
+    ) -> None:
+        sign_up_and_log_in(client)
+        options = options_of(client.post("/passkeys/registration/options"))
+
+        assert options["rp"]["id"] == "localhost"
+        assert options["user"]["name"] == EMAIL
+        assert options["authenticatorSelection"]["residentKey"] == "required"
+        assert options["authenticatorSelection"]["userVerification"] == "required"
+        assert options["attestation"] == "none"
+        assert options["excludeCredentials"] == []
+
+    def test_the_user_handle_is_random_never_the_email_or_the_id(
+        self, client: FlaskClient, app: Flask
+    ) -> None:
+        sign_up_and_log_in(client)
+        handle = options_of(client.post("/passkeys/registration/options"))["user"]["id"]
+        other = app.test_client()
+        sign_up_and_log_in(other, OTHER_EMAIL)
+        other_handle = options_of(other.post("/passkeys/registration/options"))["user"]["id"]
+
+        assert len(handle) >= 40  # 32 random bytes, base64url
+        assert handle != other_handle
+        assert EMAIL.split("@")[0] not in handle
+
+    def test_a_registered_passkey_is_listed_and_excluded_next_time(
+        self, client: FlaskClient, authenticator: SoftAuthenticator, clock: FakeClock
+    ) -> None:
+        sign_up_and_log_in(client)
+        answer = add_passkey(client, authenticator, "Laptop")
+
+        assert answer.status_code == 200
+        assert set(answer.json or {}) == {"id", "name", "created_at", "last_used_at", "backed_up"}
+        assert answer.json["name"] == "Laptop"  # type: ignore[index]
+        listed = client.get("/passkeys").json["passkeys"]  # type: ignore[index]
+        assert [(p["name"], p["backed_up"], p["last_used_at"]) for p in listed] == [
+            ("Laptop", False, None)
+        ]
+        again = options_of(client.post("/passkeys/registration/options"))
+        [credential] = authenticator.credentials
+        assert [c["id"] for c in again["excludeCredentials"]] == [b64url(credential.id)]
+
+    def test_a_challenge_is_used_once(
+        self, client: FlaskClient, authenticator: SoftAuthenticator
+    ) -> None:
+        sign_up_and_log_in(client)
+        options = options_of(client.post("/passkeys/registration/options"))
+        credential = authenticator.create(options, ORIGIN)
+        assert (
+            client.post("/passkeys/registration", json={"credential": credential}).status_code
+            == 200
+        )
+
+        replay = client.post("/passkeys/registration", json={"credential": credential})
+
+        refused(replay, 400)
+        assert len(client.get("/passkeys").json["passkeys"]) == 1  # type: ignore[index]
+
+    @pytest.mark.parametrize(
+        ("origin", "rp_id"),
+        [("https://evil.example", None), (ORIGIN, "evil.example")],
+        ids=["wrong-origin", "wrong-rp-id"],
+    )
+    def test_a_response_for_another_site_is_refused_and_nothing_stored(
+        self,
+        client: FlaskClient,
+        authenticator: SoftAuthenticator,
+        origin: str,
+        rp_id: str | None,
+    ) -> None:
+        sign_up_and_log_in(client)
+        options = options_of(client.post("/passkeys/registration/options"))
+        credential = authenticator.create(options, origin, rp_id=rp_id)
+
+        refused(client.post("/passkeys/registration", json={"credential": credential}), 400)
+        assert client.get("/passkeys").json == {"passkeys": []}
+
+    def test_an_expired_challenge_is_refused(
+        self, client: FlaskClient, authenticator: SoftAuthenticator, clock: FakeClock
+    ) -> None:
+        sign_up_and_log_in(client)
+        options = options_of(client.post("/passkeys/registration/options"))
+        clock.advance(minutes=5, seconds=1)
+        credential = authenticator.create(options, ORIGIN)
+
+        refused(client.post("/passkeys/registration", json={"credential": credential}), 400)
+
+    def test_another_sessions_challenge_is_refused(
+        self, client: FlaskClient, app: Flask, authenticator: SoftAuthenticator
+    ) -> None:
+        sign_up_and_log_in(client)
+        other_device = app.test_client()
+        other_device.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
+        options = options_of(client.post("/passkeys/registration/options"))
+        credential = authenticator.create(options, ORIGIN)
+
+        answer = other_device.post("/passkeys/registration", json={"credential": credential})
+
+        refused(answer, 400)
+
+    @pytest.mark.parametrize(
+        "body",
+        [{}, {"credential": "x"}, {"credential": {}}, {"credential": {"response": {}}}],
+        ids=["missing", "not-an-object", "empty", "no-client-data"],
+    )
+    def test_bad_input_is_a_400(self, client: FlaskClient, body: dict[str, Any]) -> None:
+        sign_up_and_log_in(client)
+        client.post("/passkeys/registration/options")
+
+        refused(client.post("/passkeys/registration", json=body), 400)
+
+    def test_it_needs_a_session(self, client: FlaskClient) -> None:
+        refused(client.post("/passkeys/registration/options"), 403)
+
+
+class TestLoginWithoutAnEmail:
+    def test_a_passkey_logs_in_at_aal2_with_hwk_and_user(
+        self, app: Flask, registered: SoftAuthenticator
+    ) -> None:
+        device = app.test_client()
+        options = options_of(device.post("/sessions/passkey/options"))
+        assert options["allowCredentials"] == []
+        assert options["userVerification"] == "required"
+        assert device.get_cookie(CHALLENGE) is not None
+
+        assertion = registered.get(options, ORIGIN)
+        answer = device.post("/sessions/passkey", json={"credential": assertion})
+
+        assert answer.status_code == 200, answer.json
+        assert answer.json == {"email": EMAIL, "message": "logged in"}
+        assert device.get_cookie(CHALLENGE) is None
+        assert session_factors(device) == (["hwk", "user"], 200)
+
+    def test_a_synced_passkey_is_swk(self, client: FlaskClient, app: Flask) -> None:
+        synced = SoftAuthenticator(backed_up=True, counts=False)
+        sign_up_and_log_in(client)
+        add_passkey(client, synced)
+        device = app.test_client()
+
+        assert passkey_login(device, synced).status_code == 200
+        assert passkey_login(device, synced).status_code == 200  # a counter left at 0
+        assert session_factors(device) == (["swk", "user"], 200)
+        assert client.get("/passkeys").json["passkeys"][0]["backed_up"] is True  # type: ignore[index]
+
+    @pytest.mark.parametrize(
+        "tweaks",
+        [{"origin": "https://evil.example"}, {"rp_id": "evil.example"}],
+        ids=["wrong-origin", "wrong-rp-id"],
+    )
+    def test_a_response_for_another_site_is_refused(
+        self, app: Flask, registered: SoftAuthenticator, tweaks: dict[str, str]
+    ) -> None:
+        device = app.test_client()
+
+        refused(passkey_login(device, registered, **tweaks), 401)
+        assert device.get_cookie("session_id") is None
+
+    def test_a_replayed_response_is_refused(
+        self, app: Flask, registered: SoftAuthenticator
+    ) -> None:
+        device = app.test_client()
+        options = options_of(device.post("/sessions/passkey/options"))
+        assertion = registered.get(options, ORIGIN)
+        assert device.post("/sessions/passkey", json={"credential": assertion}).status_code == 200
+        device.delete("/sessions")
+
+        refused(device.post("/sessions/passkey", json={"credential": assertion}), 401)
+
+    def test_a_challenge_from_another_browser_is_refused(
+        self, app: Flask, registered: SoftAuthenticator
+    ) -> None:
+        victim, attacker = app.test_client(), app.test_client()
+        options = options_of(victim.post("/sessions/passkey/options"))
+        attacker.post("/sessions/passkey/options")
+        assertion = registered.get(options, ORIGIN)
+
+        refused(attacker.post("/sessions/passkey", json={"credential": assertion}), 401)
+        assert attacker.get_cookie("session_id") is None
+
+    def test_an_expired_challenge_is_refused(
+        self, app: Flask, registered: SoftAuthenticator, clock: FakeClock
+    ) -> None:
+        device = app.test_client()
+        options = options_of(device.post("/sessions/passkey/options"))
+        clock.advance(minutes=5, seconds=1)
+        assertion = registered.get(options, ORIGIN)
+
+        refused(device.post("/sessions/passkey", json={"credential": assertion}), 401)
+
+    def test_a_counter_that_goes_back_is_refused_and_audited(
+        self, app: Flask, auth: Auth, registered: SoftAuthenticator
+    ) -> None:
+        clone = registered.clone()
+        assert passkey_login(app.test_client(), registered).status_code == 200
+        assert passkey_login(app.test_client(), registered).status_code == 200
+
+        refused(passkey_login(app.test_client(), clone), 401)
+        assert "passkey_counter_regressed" in events(auth)
+
+    def test_an_unknown_passkey_is_refused(
+        self, app: Flask, registered: SoftAuthenticator
+    ) -> None:
+        stranger = SoftAuthenticator()
+        stranger.create(
+            {"rp": {"id": "localhost"}, "user": {"id": "AAAA"}, "challenge": "AAAA"}, ORIGIN
+        )
+
+        refused(passkey_login(app.test_client(), stranger), 401)
