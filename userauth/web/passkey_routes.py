@@ -27,11 +27,11 @@ from userauth.web.login_challenge import (
 )
 from userauth.web.metrics import record_login_outcome
 from userauth.web.passkey_schemas import (
+    PasskeyAdded,
     PasskeyAssertion,
     PasskeyList,
     PasskeyName,
     PasskeyRegistration,
-    PasskeyView,
     WebAuthnOptions,
 )
 from userauth.web.schemas import (
@@ -96,7 +96,7 @@ def registration_options() -> Response:
 @passkeys_api.post("/passkeys/registration")
 @rate_limited("reauthenticate")
 @passkeys_api.input(PasskeyRegistration, location=BODY, arg_name="body")
-@passkeys_api.output(PasskeyView, description="The passkey is added; other sessions end.")
+@passkeys_api.output(PasskeyAdded, description="The passkey is added; other sessions end.")
 @passkeys_api.doc(
     security=SESSION_COOKIE_SCHEME,
     responses=responses(
@@ -120,7 +120,7 @@ def register_passkey(body: dict[str, Any]) -> Response:
         body.get("name") or "",
         current_client(),
     )
-    return jsonify(_view(passkey))
+    return jsonify(id=passkey.id, name=passkey.name, created_at=passkey.created_at.isoformat())
 
 
 @passkeys_api.get("/passkeys")

@@ -43,6 +43,12 @@ class PasskeyName(_Body):
     name = _field("The passkey's new name.", max_length=MAX_NAME_LENGTH)
 
 
+class PasskeyAdded(Schema):
+    id = Integer(required=True)
+    name = String(required=True)
+    created_at = DateTime(required=True)
+
+
 class PasskeyView(Schema):
     id = Integer(required=True)
     name = String(required=True)
