@@ -4,6 +4,7 @@ factor, and every refusal a 4xx JSON that stores nothing."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -26,6 +27,8 @@ from tests.passkeys import (
 )
 from tests.second_factor import EMAIL, PASSWORD, sign_up_and_log_in
 from userauth.auth import Auth
+from userauth.settings import Settings, SettingsError, WebAuthnSettings
+from userauth.web import create_app
 
 pytestmark = pytest.mark.databases("sqlite")
 
@@ -252,3 +255,57 @@ class TestLoginWithoutAnEmail:
         )
 
         refused(passkey_login(app.test_client(), stranger), 401)
+
+
+SITE = "https://auth.example.com"
+CONFIGURED = WebAuthnSettings(rp_id="auth.example.com", origins=(SITE,))
+
+
+class TestRelyingPartySettings:
+    def test_the_configured_rp_id_and_origin_are_used_whatever_the_host(
+        self, make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth(CONFIGURED)
+        client = create_app(auth.settings, auth).test_client()
+        sign_up_and_log_in(client)
+        options = options_of(client.post("/passkeys/registration/options"))
+
+        assert options["rp"]["id"] == "auth.example.com"
+        credential = SoftAuthenticator().create(options, SITE)
+        assert (
+            client.post("/passkeys/registration", json={"credential": credential}).status_code
+            == 200
+        )
+
+    def test_the_requests_own_origin_is_refused_when_another_is_configured(
+        self, make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth(CONFIGURED)
+        client = create_app(auth.settings, auth).test_client()
+        sign_up_and_log_in(client)
+        options = options_of(client.post("/passkeys/registration/options"))
+        credential = SoftAuthenticator().create(options, ORIGIN)
+
+        refused(client.post("/passkeys/registration", json={"credential": credential}), 400)
+
+    def test_they_are_read_from_the_environment(self) -> None:
+        settings = Settings.from_env(
+            {"USERAUTH_WEBAUTHN_RP_ID": "Auth.Example.com", "USERAUTH_WEBAUTHN_ORIGINS": SITE}
+        )
+        assert settings.webauthn == CONFIGURED
+
+    @pytest.mark.parametrize(
+        ("variable", "value"),
+        [
+            ("USERAUTH_WEBAUTHN_RP_ID", "https://auth.example.com"),
+            ("USERAUTH_WEBAUTHN_RP_ID", "a.example.com,b.example.com"),
+            ("USERAUTH_WEBAUTHN_RP_ID", ".example.com"),
+            ("USERAUTH_WEBAUTHN_ORIGINS", "auth.example.com"),
+        ],
+        ids=["a-url", "two-hosts", "a-leading-dot", "an-origin-without-scheme"],
+    )
+    def test_a_bad_value_stops_start_up_naming_the_variable(
+        self, variable: str, value: str
+    ) -> None:
+        with pytest.raises(SettingsError, match=variable):
+            Settings.from_env({variable: value})
