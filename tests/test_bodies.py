@@ -241,6 +241,8 @@ BODY_ROUTES = {
     "rename-passkey": ("PATCH", "/passkeys/1"),
     "passkey-login-options": ("POST", "/sessions/passkey/options"),
     "passkey-login": ("POST", "/sessions/passkey"),
+    "passkey-signup-options": ("POST", "/users/passkey/options"),
+    "passkey-signup": ("POST", "/users/passkey"),
 }
 ACCEPTED = "application/x-www-form-urlencoded or application/json"
 

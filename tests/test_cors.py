@@ -189,6 +189,8 @@ STATE_CHANGING_ROUTES = {
     "remove-passkey": ("DELETE", "/passkeys/1"),
     "passkey-login-options": ("POST", "/sessions/passkey/options"),
     "passkey-login": ("POST", "/sessions/passkey"),
+    "passkey-signup-options": ("POST", "/users/passkey/options"),
+    "passkey-signup": ("POST", "/users/passkey"),
 }
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
 OTHER_PAGES = {

@@ -28,6 +28,7 @@ from userauth.notices import Notices
 from userauth.one_time import OneTimeSecrets
 from userauth.outbox import Outbox
 from userauth.passkey_logins import PasskeyLogins
+from userauth.passkey_signups import PasskeySignUps
 from userauth.passkeys import Passkeys
 from userauth.reauthentication import Reauthentication
 from userauth.resets import ResetRequest, Resets
@@ -84,6 +85,15 @@ class Auth(SecondFactorOperations):
             self.audit,
             self.login_transactions,
             self.second_factors,
+        )
+        self.passkey_signups = PasskeySignUps(
+            db,
+            self.accounts,
+            self.sessions,
+            self._outbox,
+            self.audit,
+            clock,
+            production=settings.is_production,
         )
         self.resets = Resets(
             db,
@@ -313,6 +323,17 @@ class Auth(SecondFactorOperations):
             PasswordPolicyError: the new password breaks the policy.
         """
         self.credentials.change(live, current, new, client)
+
+    def set_password(self, live: LiveSession, new: str, client: Client = NO_CLIENT) -> None:
+        """Give a password to an account made with a passkey alone (Credentials.set_first).
+
+        Raises:
+            ReauthenticationRequiredError: the session's last authentication is too old.
+            WrongPasswordError: the account has a password already.
+            PasswordPolicyError: the new password breaks the policy.
+        """
+        self.reauthentication.require_recent(live)
+        self.credentials.set_first(live, new, client)
 
     def record_event(
         self, event: str, user_id: int | None, client: Client = NO_CLIENT, email: str | None = None

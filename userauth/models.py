@@ -51,6 +51,11 @@ class PasswordHash(TypeDecorator[bytes]):
         return value.encode("ascii", errors="replace")
 
 
+# What an account made with a passkey alone stores as its hash (passkey_signups.py): no
+# password matches it, and the account may set one without giving a current one.
+NO_PASSWORD = b""
+
+
 def _user_id(*, ondelete: str = "CASCADE", nullable: bool = False) -> Column[int]:
     """The indexed `user_id` column of a row that belongs to an account (`users.id`)."""
     owner = ForeignKey("users.id", ondelete=ondelete)

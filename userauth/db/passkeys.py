@@ -12,10 +12,15 @@ from sqlalchemy.exc import IntegrityError
 
 from userauth.clock import as_utc
 from userauth.db.base import Store, change_credentials, rerun_once_if_disconnected
+from userauth.emails import lookup_key
+from userauth.errors import EmailTakenError
 from userauth.models import (
+    NO_PASSWORD,
+    User,
     passkey_handles_table,
     passkeys_table,
     pending_logins_table,
+    record,
     users_table,
     webauthn_challenges_table,
 )
@@ -116,22 +121,41 @@ class PasskeyStore(Store):
                     work.execute(
                         insert(passkey_handles_table).values(user_id=user_id, handle=handle)
                     )
-                work.execute(
-                    insert(passkeys_table).values(
-                        user_id=user_id,
-                        credential_id=passkey.credential_id,
-                        public_key=passkey.public_key,
-                        sign_count=passkey.sign_count,
-                        transports=" ".join(passkey.transports),
-                        backed_up=passkey.backed_up,
-                        name=passkey.name,
-                        created_at=now,
-                    )
-                )
+                work.execute(insert(passkeys_table).values(**_row(user_id, passkey, now)))
                 change_credentials(work, user_id, keep_session=keep_session)
         except IntegrityError:
             return False
         return True
+
+    @rerun_once_if_disconnected
+    def add_user_with_passkey(
+        self, email: str, handle: str, passkey: NewPasskey, now: datetime
+    ) -> User | None:
+        """Create an account whose only credential is a passkey, in one transaction; return
+        it, or None when the credential is registered already (nothing is stored).
+
+        Raises:
+            EmailTakenError: the email has an account (nothing is stored).
+        """
+        try:
+            with self._transaction() as work:
+                row = work.execute(
+                    insert(users_table)
+                    .values(email=email, email_key=lookup_key(email), hashed_password=NO_PASSWORD)
+                    .returning(*users_table.columns)
+                ).one()
+                user = record(User, row)
+                work.execute(insert(passkey_handles_table).values(user_id=user.id, handle=handle))
+                work.execute(insert(passkeys_table).values(**_row(user.id, passkey, now)))
+        except IntegrityError:
+            with self._connect() as connection:
+                taken = connection.execute(
+                    select(_users.id).where(_users.email_key == lookup_key(email))
+                ).first()
+            if taken is not None:
+                raise EmailTakenError(email) from None
+            return None
+        return user
 
     @rerun_once_if_disconnected
     def use_passkey(
@@ -239,6 +263,19 @@ class PasskeyStore(Store):
                 .returning(_challenges.user_id, _challenges.payload)
             ).first()
         return None if row is None else TakenChallenge(row.user_id, row.payload)
+
+
+def _row(user_id: int, passkey: NewPasskey, now: datetime) -> dict[str, Any]:
+    return {
+        "user_id": user_id,
+        "credential_id": passkey.credential_id,
+        "public_key": passkey.public_key,
+        "sign_count": passkey.sign_count,
+        "transports": " ".join(passkey.transports),
+        "backed_up": passkey.backed_up,
+        "name": passkey.name,
+        "created_at": now,
+    }
 
 
 def _passkey(row: Row[Any]) -> StoredPasskey:

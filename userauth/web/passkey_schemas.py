@@ -6,6 +6,7 @@ from apiflask import Schema
 from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, String
 from apiflask.validators import Length
 
+from userauth.emails import MAX_EMAIL_LENGTH
 from userauth.passkeys import MAX_NAME_LENGTH
 from userauth.web.schemas import _Body, _field
 
@@ -37,6 +38,10 @@ class PasskeyRegistration(_Body):
 
 class PasskeyAssertion(_Body):
     credential = _credential("get")
+
+
+class SignUpEmail(_Body):
+    email = _field("The new account's email.", max_length=MAX_EMAIL_LENGTH, format="email")
 
 
 class PasskeyName(_Body):
