@@ -24,6 +24,7 @@ from tests.passkeys import (
     session_factors,
 )
 from tests.second_factor import EMAIL, PASSWORD, enrol, password_step, sign_up_and_log_in
+from tests.test_cli import userauth
 from userauth.auth import Auth
 from userauth.settings import RateLimitSettings
 from userauth.web import create_app
@@ -170,9 +171,12 @@ class TestManaging:
         assert client.get("/profile").status_code == 200
 
     def test_reset_factors_removes_the_passkeys(
-        self, auth: Auth, app: Flask, laptop: SoftAuthenticator
+        self, auth: Auth, app: Flask, laptop: SoftAuthenticator, database_url: str
     ) -> None:
-        assert auth.reset_factors(EMAIL) is True
+        done = userauth("user", "reset-factors", EMAIL, database_url=database_url)
+
+        assert done.returncode == 0, done.stderr
+        assert "Removed the second factors" in done.stdout
 
         refused(passkey_login(app.test_client(), laptop), 401)
         device = app.test_client()
