@@ -1,8 +1,9 @@
 """The hosted pages under /auth/: sign up, log in, log out, forgot, reset, the account page.
 
 Server-rendered forms; one script of ours adds passkeys (static/passkeys.js). Every rule and
-every production policy (what an answer may reveal) is the domain's, exactly as the JSON API gets it; this module only renders, checks
-each form's CSRF token (Flask-WTF), keeps `next` on the allowed hosts and sets the cookie.
+every production policy (what an answer may reveal) is the domain's, exactly as the JSON API
+gets it; this module only renders, checks each form's CSRF token (Flask-WTF), keeps `next` on
+the allowed hosts and sets the cookie.
 """
 
 from __future__ import annotations
