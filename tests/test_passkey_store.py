@@ -12,8 +12,10 @@ from sqlalchemy import Engine
 
 from tests.conftest import FakeClock
 from tests.storage import everything_stored
+from userauth.audit import NO_CLIENT
 from userauth.auth import Auth
 from userauth.db import LiveSession, NewPasskey
+from userauth.errors import PasskeyNotFoundError
 from userauth.passkeys import LOGIN, REGISTER, RelyingParty, new_challenge
 
 PASSWORD = "a long enough password"
@@ -109,3 +111,16 @@ class TestChallenges:
 
         assert challenge not in stored
         assert options.cookie not in stored
+
+
+class TestIds:
+    @pytest.mark.parametrize("passkey_id", [0, 2**31, 2**40], ids=["zero", "2^31", "2^40"])
+    def test_an_id_past_the_columns_range_is_no_passkey(
+        self, auth: Auth, clock: FakeClock, passkey_id: int
+    ) -> None:
+        ann = logged_in(auth, "ann@example.com")
+
+        with pytest.raises(PasskeyNotFoundError):
+            auth.passkeys.rename(ann, passkey_id, "mine", NO_CLIENT)
+        with pytest.raises(PasskeyNotFoundError):
+            auth.passkeys.remove(ann, passkey_id, NO_CLIENT)

@@ -4,6 +4,7 @@ factor, and every refusal a 4xx JSON that stores nothing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Any
 
@@ -157,6 +158,19 @@ class TestRegistration:
         client.post("/passkeys/registration/options")
 
         refused(client.post("/passkeys/registration", json=body), 400)
+
+    def test_a_name_that_is_not_text_is_a_400_and_nothing_is_stored(
+        self, client: FlaskClient, authenticator: SoftAuthenticator
+    ) -> None:
+        sign_up_and_log_in(client)
+        options = options_of(client.post("/passkeys/registration/options"))
+        credential = authenticator.create(options, ORIGIN)
+        body = json.dumps({"credential": credential, "name": "x"}).replace('"x"', '"\\ud800"')
+
+        answer = client.post("/passkeys/registration", data=body, content_type="application/json")
+
+        refused(answer, 400)
+        assert client.get("/passkeys").json == {"passkeys": []}
 
     def test_it_needs_a_session(self, client: FlaskClient) -> None:
         refused(client.post("/passkeys/registration/options"), 403)

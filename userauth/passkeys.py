@@ -131,14 +131,17 @@ def verified_registration(
             expected_origin=list(rp.origins),
             require_user_verification=True,
         )
-        transports = credential["response"].get("transports") or []
+        given = credential["response"].get("transports") or []
     except MALFORMED:
         raise PasskeyRegistrationError from None
+    # Only the transports WebAuthn names are kept: the rest is the client's free text.
+    known = {transport.value for transport in AuthenticatorTransport}
+    transports = [t for t in given if isinstance(t, str) and t in known]
     return NewPasskey(
         credential_id=bytes_to_base64url(verified.credential_id),
         public_key=bytes_to_base64url(verified.credential_public_key),
         sign_count=verified.sign_count,
-        transports=tuple(str(t) for t in transports if isinstance(t, str))[:8],
+        transports=tuple(dict.fromkeys(transports)),
         backed_up=verified.credential_backed_up,
         name=name[:MAX_NAME_LENGTH],
     )
@@ -229,7 +232,9 @@ class Passkeys:
         Raises:
             PasskeyNotFoundError: the account has no passkey with this id.
         """
-        if not self._db.rename_passkey(live.user_id, passkey_id, name[:MAX_NAME_LENGTH]):
+        if not _is_row_id(passkey_id) or not self._db.rename_passkey(
+            live.user_id, passkey_id, name[:MAX_NAME_LENGTH]
+        ):
             raise PasskeyNotFoundError
         self._audit.record("passkey_renamed", live.user_id, client)
 
@@ -242,6 +247,8 @@ class Passkeys:
             LastCredentialError: it is the account's last way to log in (no password).
         """
         self._reauth.require_recent(live)
+        if not _is_row_id(passkey_id):
+            raise PasskeyNotFoundError
         removed = self._db.remove_passkey(
             live.user_id,
             passkey_id,
@@ -259,6 +266,11 @@ class Passkeys:
             if passkey.credential_id == credential_id:
                 return passkey
         raise PasskeyRegistrationError  # removed by a parallel request meanwhile
+
+
+def _is_row_id(number: int) -> bool:
+    # A path's number past the column's range names no row (PostgreSQL would refuse it).
+    return 0 < number < 2**31
 
 
 def _session_binding(live: LiveSession) -> str:

@@ -8,7 +8,7 @@ from apiflask.validators import Length
 
 from userauth.emails import MAX_EMAIL_LENGTH
 from userauth.passkeys import MAX_NAME_LENGTH
-from userauth.web.schemas import _Body, _field
+from userauth.web.schemas import _Body, _field, _utf8
 
 _CREDENTIAL = (
     "The object navigator.credentials.{}() gave, in its WebAuthn Level 3 JSON form "
@@ -31,7 +31,7 @@ def _credential(ceremony: str) -> Dict:
 class PasskeyRegistration(_Body):
     credential = _credential("create")
     name = String(
-        validate=Length(max=MAX_NAME_LENGTH, error="is too long"),
+        validate=[Length(max=MAX_NAME_LENGTH, error="is too long"), _utf8],
         metadata={"description": 'What to call it ("Laptop"); "Passkey" when left out.'},
     )
 
