@@ -132,9 +132,16 @@ class TestPasskeyOnly:
     ) -> None:
         sign_up_with_a_passkey(device, stack, "pia@example.com")
         expect(device.page.get_by_text("pia@example.com")).to_be_visible()
+        # Logged out, the login page's autofill would pick the passkey at once: the person
+        # first goes to the app, and picks it on the login page the app sends them to.
+        device.present(False)
         device.page.get_by_role("button", name="Log out").click()
-
+        expect(device.page.get_by_role("status")).to_contain_text("You are logged out")
         device.page.goto(stack.url("/admin/reports"))
+        expect(device.page).to_have_url(re.compile(r"/auth/login\?next="))
+        device.present(True)
+        device.page.reload()
+
         expect(device.page).to_have_url(stack.url("/admin/reports"))
         content = device.page.content()
         assert '"X-Auth-Request-Email": "pia@example.com"' in content
