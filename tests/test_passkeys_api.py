@@ -323,3 +323,81 @@ class TestRelyingPartySettings:
     ) -> None:
         with pytest.raises(SettingsError, match=variable):
             Settings.from_env({variable: value})
+
+
+def mutated(credential: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
+    changed = json.loads(json.dumps(credential))
+    place = changed
+    for key in path[:-1]:
+        place = place[key]
+    place[path[-1]] = value
+    return changed
+
+
+MUTATIONS = {
+    "attestation-garbage": (("response", "attestationObject"), "AAAA"),
+    "attestation-not-text": (("response", "attestationObject"), 12),
+    "client-data-not-json": (("response", "clientDataJSON"), "bm90IGpzb24"),
+    "id-mismatch": (("id",), "AAAA"),
+    "raw-id-not-base64": (("rawId",), "***"),
+    "type-wrong": (("type",), "password"),
+    "response-a-list": (("response",), []),
+}
+ASSERTION_MUTATIONS = {
+    "authenticator-data-short": (("response", "authenticatorData"), "AAAA"),
+    "signature-garbage": (("response", "signature"), "AAAA"),
+    "user-handle-not-text": (("response", "userHandle"), 5),
+    "client-data-huge-number": (("response", "clientDataJSON"), "eyJjaGFsbGVuZ2UiOjF9"),
+}
+
+
+class TestMalformedAnswers:
+    @pytest.mark.parametrize(("path", "value"), MUTATIONS.values(), ids=list(MUTATIONS))
+    def test_a_malformed_registration_is_a_4xx_never_a_500(
+        self,
+        client: FlaskClient,
+        authenticator: SoftAuthenticator,
+        path: tuple[str, ...],
+        value: Any,
+    ) -> None:
+        sign_up_and_log_in(client)
+        options = options_of(client.post("/passkeys/registration/options"))
+        credential = mutated(authenticator.create(options, ORIGIN), path, value)
+
+        answer = client.post("/passkeys/registration", json={"credential": credential})
+
+        assert 400 <= answer.status_code < 500, answer.get_data(as_text=True)
+        assert client.get("/passkeys").json == {"passkeys": []}
+
+    def test_transports_webauthn_does_not_name_are_dropped(
+        self, client: FlaskClient, authenticator: SoftAuthenticator
+    ) -> None:
+        sign_up_and_log_in(client)
+        options = options_of(client.post("/passkeys/registration/options"))
+        odd = ["internal", "\u0000", 7, "internal", "carrier-pigeon"]
+        credential = mutated(
+            authenticator.create(options, ORIGIN), ("response", "transports"), odd
+        )
+
+        assert (
+            client.post("/passkeys/registration", json={"credential": credential}).status_code
+            == 200
+        )
+        [excluded] = options_of(client.post("/passkeys/registration/options"))[
+            "excludeCredentials"
+        ]
+        assert excluded["transports"] == ["internal"]
+
+    @pytest.mark.parametrize(
+        ("path", "value"), ASSERTION_MUTATIONS.values(), ids=list(ASSERTION_MUTATIONS)
+    )
+    def test_a_malformed_login_is_a_401_never_a_500(
+        self, app: Flask, registered: SoftAuthenticator, path: tuple[str, ...], value: Any
+    ) -> None:
+        device = app.test_client()
+        options = options_of(device.post("/sessions/passkey/options"))
+        assertion = mutated(registered.get(options, ORIGIN), path, value)
+
+        answer = device.post("/sessions/passkey", json={"credential": assertion})
+
+        refused(answer, 401)
