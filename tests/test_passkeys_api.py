@@ -326,7 +326,7 @@ class TestRelyingPartySettings:
 
 
 def mutated(credential: dict[str, Any], path: tuple[str, ...], value: Any) -> dict[str, Any]:
-    changed = json.loads(json.dumps(credential))
+    changed: dict[str, Any] = json.loads(json.dumps(credential))
     place = changed
     for key in path[:-1]:
         place = place[key]
