@@ -236,6 +236,13 @@ BODY_ROUTES = {
     "page-disable-totp": ("POST", "/auth/account/totp/disable"),
     "page-recovery-codes": ("POST", "/auth/account/recovery-codes"),
     "page-recovery-codes-download": ("POST", "/auth/account/recovery-codes/download"),
+    "passkey-registration-options": ("POST", "/passkeys/registration/options"),
+    "passkey-registration": ("POST", "/passkeys/registration"),
+    "rename-passkey": ("PATCH", "/passkeys/1"),
+    "passkey-login-options": ("POST", "/sessions/passkey/options"),
+    "passkey-login": ("POST", "/sessions/passkey"),
+    "passkey-signup-options": ("POST", "/users/passkey/options"),
+    "passkey-signup": ("POST", "/users/passkey"),
 }
 ACCEPTED = "application/x-www-form-urlencoded or application/json"
 

@@ -651,6 +651,43 @@ class TestUpgradeToSecondFactors:
         assert "factors" not in inspect(engine).get_table_names()
 
 
+class TestUpgradeToPasskeys:
+    """Revision 0009 (passkeys) keeps every row: sessions, a pending reset, mail."""
+
+    @pytest.fixture
+    def bobs(self, database_url: str, engine: Engine, clock: FakeClock) -> dict[str, str]:
+        migrations.upgrade(database_url, "0002")
+        secrets = insert_at_0002(engine, clock())
+        migrations.upgrade(database_url, "0008")
+        assert count_rows(engine, "sessions") == 1
+        migrations.upgrade(database_url)
+        return secrets
+
+    def test_a_session_made_before_stays_live_and_the_password_logs_in_alone(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth()
+        live = auth.require_session(bobs["session_id"])
+        assert auth.passkeys.list(live.user_id) == []
+        assert auth.login("bob@example.com", "bob password").succeeded
+
+    def test_the_pending_reset_still_resets_once(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth()
+        auth.update_password(bobs["token"], "a new password for bob")
+        with pytest.raises(InvalidTokenError):
+            auth.update_password(bobs["token"], "another new password")
+
+    def test_a_downgrade_keeps_the_sessions_and_drops_the_passkeys(
+        self, bobs: dict[str, str], database_url: str, engine: Engine
+    ) -> None:
+        migrations.downgrade(database_url, "0008")
+        assert count_rows(engine, "sessions") == 1
+        tables = inspect(engine).get_table_names()
+        assert {"passkeys", "passkey_handles", "webauthn_challenges"}.isdisjoint(tables)
+
+
 class TestBuildingADBOrAnApp:
     def test_building_a_db_creates_no_table(self, database_url: str, engine: Engine) -> None:
         DB(database_url).close()

@@ -9,6 +9,7 @@ from userauth.db.engine import make_engine
 from userauth.db.factors import FactorStore, StoredFactor
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
+from userauth.db.passkeys import NewPasskey, PasskeyStore, StoredPasskey
 from userauth.db.pending_logins import PendingLogin, PendingLoginStore
 from userauth.db.pruning import PruneStore
 from userauth.db.sessions import LiveSession, LiveWindow, SessionStore
@@ -23,6 +24,7 @@ class DB(
     PruneStore,
     FactorStore,
     PendingLoginStore,
+    PasskeyStore,
 ):
     """The store: every query userauth runs, over one engine."""
 
@@ -32,8 +34,10 @@ __all__ = [
     "ClaimedMail",
     "LiveSession",
     "LiveWindow",
+    "NewPasskey",
     "PendingLogin",
     "PendingSecret",
     "StoredFactor",
+    "StoredPasskey",
     "make_engine",
 ]

@@ -1,7 +1,8 @@
 """Configuration: the one Settings object, in typed sections, and the only reader of os.environ.
 
 Each section is a frozen dataclass read by its own `read` (settings/server.py, database.py,
-security.py, rate_limits.py, mail.py, web.py, janitor.py, factors.py); what makes a
+security.py, rate_limits.py, mail.py, web.py, janitor.py, factors.py,
+webauthn.py); what makes a
 configuration unsafe in production is settings/production.py's to say.
 """
 
@@ -27,6 +28,7 @@ from userauth.settings.security import (
 )
 from userauth.settings.server import ServerSettings
 from userauth.settings.web import GateSettings, WebSettings
+from userauth.settings.webauthn import WebAuthnSettings
 
 __all__ = [
     "HOST_PREFIX",
@@ -46,6 +48,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SmtpTls",
+    "WebAuthnSettings",
     "WebSettings",
     "shown_database_url",
 ]
@@ -74,6 +77,7 @@ Section = (
     | WebSettings
     | JanitorSettings
     | FactorSettings
+    | WebAuthnSettings
 )
 
 
@@ -94,6 +98,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     janitor: JanitorSettings = field(default_factory=JanitorSettings)
     factors: FactorSettings = field(default_factory=FactorSettings)
+    webauthn: WebAuthnSettings = field(default_factory=WebAuthnSettings)
 
     @property
     def is_production(self) -> bool:
@@ -141,6 +146,7 @@ class Settings:
             web=WebSettings.read(reader),
             janitor=JanitorSettings.read(reader),
             factors=FactorSettings.read(reader),
+            webauthn=WebAuthnSettings.read(reader),
         )
 
     def with_sections(self, *sections: Section) -> Settings:

@@ -25,8 +25,12 @@ from userauth.errors import (
     InvalidEmailError,
     InvalidSessionError,
     InvalidTokenError,
+    LastCredentialError,
     LoginChallengeError,
     NoPendingEnrolmentError,
+    PasskeyLoginError,
+    PasskeyNotFoundError,
+    PasskeyRegistrationError,
     PasswordPolicyError,
     ReauthenticationRequiredError,
     SessionNotFoundError,
@@ -74,6 +78,11 @@ ERROR_TABLE: dict[type[AuthError], tuple[int, str | None]] = {
     FactorNotFoundError: (404, None),
     FactorAlreadyEnabledError: (409, None),
     NoPendingEnrolmentError: (409, None),
+    # Passkeys (web/passkey_routes.py).
+    PasskeyRegistrationError: (400, None),
+    PasskeyLoginError: (401, None),
+    PasskeyNotFoundError: (404, None),
+    LastCredentialError: (409, None),
 }
 
 # A database outage: clients are asked to come back, as PostgreSQL restarts in seconds.

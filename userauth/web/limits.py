@@ -323,6 +323,9 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
         # The second step of a login: per address here; per account, wrong codes are counted
         # exactly in the database (second_factors.py), so parallel guesses cannot slip by.
         "second-factor": kinds.per_address(settings.rate_limits.login, "second-factor"),
+        # A passkey login, its options and its answer, is limited as a password login is per
+        # address (no account is named to count per account; a signature cannot be guessed).
+        "passkey-login": kinds.per_address(settings.rate_limits.login, "passkey-login"),
         # Re-authentication and enrolment codes, per session, as password changes.
         "reauthenticate": [
             kinds.per_key(settings.rate_limits.login_failures, "reauthenticate", _session)
