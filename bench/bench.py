@@ -27,9 +27,9 @@ from types import FrameType
 
 import bcrypt
 
-from bench import peer_apps, preflight, report
+from bench import passkey_login, peer_apps, preflight, report
 from bench.config import Config, parse_args, server_env
-from bench.load import Figures, run_wrk, script
+from bench.load import WRK_THREADS, Figures, run_wrk, script
 from bench.peer_apps import Peer, PeerRun
 from bench.second_factor import make_pool
 from bench.seed import PROFILE_ACCOUNTS, Seeded, email_of, postgres_urls, seed
@@ -48,6 +48,9 @@ SECOND_FACTOR_LIMIT = 20.0
 # completes (an exhausted pool is counted, and its requests are refused, so it would show
 # as errors). A full run's 20 s would need four times the pool, and minutes to make it.
 SECOND_FACTOR_POOL = 3_000
+# Issue 25: a passkey login (options + answer) checks no bcrypt either: at least this many
+# times the password login's steady rate.
+PASSKEY_LOGIN_LIMIT = 20.0
 SECOND_FACTOR_SECONDS = 5
 USERAUTH_SEMANTICS = "server-side session (id digest row); revocable per session and per user"
 
@@ -406,6 +409,7 @@ class Backend:
         self.targets.append(errors)
         progress(f"{self.name}: POST /sessions: {steady:.2f}/s steady, bound {bound:.2f}/s")
         self._second_factor(app, steady)
+        self._passkey_login(app, steady)
         register = self._wrk(app, "register", [uuid.uuid4().hex[:12], PASSWORD], slow=True)
         self.rows.append(report.Row(self.name, "POST /users", register, app.peak_rss_mb()))
         progress(f"{self.name}: POST /users: {register.rps:.2f}/s")
@@ -442,6 +446,34 @@ class Backend:
         name = "POST /sessions/second-factor / POST /sessions"
         self._target(name, completed, login_steady, SECOND_FACTOR_LIMIT, unit="/s")
         progress(f"{self.name}: second factor: {note}")
+
+    def _passkey_login(self, app: Server, login_steady: float) -> None:
+        """Time a passkey login, options then answer, each with a challenge of its own.
+
+        Issue 25: no bcrypt, so its rate must be PASSKEY_LOGIN_LIMIT x the password login's.
+        """
+        started = time.monotonic()
+        env = server_env(self.small_url, self.config)
+        prefix = f"passkey-{uuid.uuid4().hex[:8]}-"
+        pool = passkey_login.make_pool(env, app.url, SECOND_FACTOR_POOL, PASSWORD, prefix)
+        progress(f"{self.name}: {len(pool)} passkey answers in {time.monotonic() - started:.0f} s")
+        seconds = min(self.config.seconds, SECOND_FACTOR_SECONDS)
+        lines = self._data("passkeys", pool)
+        figures = self._wrk(app, "passkey_login", [lines, str(WRK_THREADS)], seconds=seconds)
+        completed = figures.count_rate("completed")
+        exhausted = figures.counters.get("exhausted", 0)
+        note = (
+            f"{completed:.0f} logins/s (options + answer) = {completed / login_steady:.0f}x "
+            f"POST /sessions steady; pool {len(pool)}, {exhausted} past it"
+        )
+        self.rows.append(
+            report.Row(
+                self.name, "POST /sessions/passkey (+ options)", figures, app.peak_rss_mb(), note
+            )
+        )
+        name = "passkey login (options + answer) / POST /sessions"
+        self._target(name, completed, login_steady, PASSKEY_LOGIN_LIMIT, unit="/s")
+        progress(f"{self.name}: passkey login: {note}")
 
     def _rss_target(self) -> None:
         rss = max(row.rss_mb for row in self.rows if row.kind == "userauth")

@@ -32,6 +32,7 @@ from userauth.settings import (
     Section,
     SecuritySettings,
     Settings,
+    WebAuthnSettings,
 )
 from userauth.web import create_app
 
@@ -46,6 +47,10 @@ PRODUCTION_COOKIES = CookieSettings(secure=True)
 # A Fernet key (userauth keys generate), fixed so that servers of one test share it.
 TEST_ENCRYPTION_KEY = "dGVzdCBrZXkgZm9yIHVzZXJhdXRoIHRlc3RzIG9ubHk="
 PRODUCTION_FACTORS = FactorSettings(encryption_keys=(TEST_ENCRYPTION_KEY,))
+# Production names the passkeys' site (settings/webauthn.py).
+PRODUCTION_WEBAUTHN = WebAuthnSettings(
+    rp_id="auth.example.com", origins=("https://auth.example.com",)
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +141,8 @@ class MailSink:
             "USERAUTH_RESET_LINK": "https://auth.example.com/reset?token={token}",
             "USERAUTH_SECRET_KEY": TEST_SECRET_KEY,
             "USERAUTH_ENCRYPTION_KEYS": TEST_ENCRYPTION_KEY,
+            "USERAUTH_WEBAUTHN_RP_ID": "auth.example.com",
+            "USERAUTH_WEBAUTHN_ORIGINS": "https://auth.example.com",
         }
 
     def wait_for(self, address: str, count: int = 1, timeout: float = 20) -> list[ReceivedMail]:
@@ -164,6 +171,7 @@ class MailSink:
             cookies=PRODUCTION_COOKIES,
             mail=self.production_mail(),
             factors=PRODUCTION_FACTORS,
+            webauthn=PRODUCTION_WEBAUTHN,
         )
         return settings.with_sections(*sections)
 

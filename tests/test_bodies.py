@@ -246,6 +246,13 @@ BODY_ROUTES = {
     "page-change-email": ("POST", "/auth/account/email"),
     "page-export": ("POST", "/auth/account/export"),
     "page-delete-account": ("POST", "/auth/account/delete"),
+    "passkey-registration-options": ("POST", "/passkeys/registration/options"),
+    "passkey-registration": ("POST", "/passkeys/registration"),
+    "rename-passkey": ("PATCH", "/passkeys/1"),
+    "passkey-login-options": ("POST", "/sessions/passkey/options"),
+    "passkey-login": ("POST", "/sessions/passkey"),
+    "passkey-signup-options": ("POST", "/users/passkey/options"),
+    "passkey-signup": ("POST", "/users/passkey"),
 }
 ACCEPTED = "application/x-www-form-urlencoded or application/json"
 

@@ -194,6 +194,14 @@ STATE_CHANGING_ROUTES = {
     "page-export": ("POST", "/auth/account/export"),
     "page-delete-account": ("POST", "/auth/account/delete"),
     "delete-account": ("DELETE", "/account"),
+    "passkey-registration-options": ("POST", "/passkeys/registration/options"),
+    "passkey-registration": ("POST", "/passkeys/registration"),
+    "rename-passkey": ("PATCH", "/passkeys/1"),
+    "remove-passkey": ("DELETE", "/passkeys/1"),
+    "passkey-login-options": ("POST", "/sessions/passkey/options"),
+    "passkey-login": ("POST", "/sessions/passkey"),
+    "passkey-signup-options": ("POST", "/users/passkey/options"),
+    "passkey-signup": ("POST", "/users/passkey"),
 }
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
 OTHER_PAGES = {

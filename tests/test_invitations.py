@@ -113,6 +113,16 @@ class TestInvite:
         service = dev_service(make_service, mail, INVITE)
         assert sign_up(service) == (403, {"message": "sign-up needs an invitation"})
 
+    def test_a_passkey_sign_up_is_refused_too(
+        self, make_service: ServiceFactory, mail: MailSink
+    ) -> None:
+        service = dev_service(make_service, mail, INVITE)
+        answer = service.client.post("/users/passkey/options", data={"email": EMAIL})
+        assert (answer.status_code, answer.json) == (
+            403,
+            {"message": "sign-up needs an invitation"},
+        )
+
     def test_the_cli_prints_a_link_without_a_mail_server_and_it_signs_up_once(
         self, make_service: ServiceFactory, mail: MailSink, database_url: str
     ) -> None:

@@ -29,6 +29,9 @@ USER_TABLES = [
     "recovery_codes",
     "pending_logins",
     "code_failures",
+    "passkeys",
+    "passkey_handles",
+    "webauthn_challenges",
     "disabled_users",
     "mail_jobs",
 ]

@@ -233,14 +233,10 @@ class TestMigrationChain:
         # ensure_current() finds the head by the newest file name, without loading Alembic.
         scripts = ScriptDirectory.from_config(migrations.config()).walk_revisions()
         chain = sorted(scripts, key=lambda script: script.revision)
-        # Numbers may skip one a parallel branch holds (the integrator chains them at merge).
-        previous = None
-        for script in chain:
-            assert len(script.revision) == 4, script.revision
-            assert script.revision.isdigit(), script.revision
-            assert script.down_revision == previous
+        for number, script in enumerate(chain, 1):
+            assert script.revision == f"{number:04d}"
+            assert script.down_revision == (f"{number - 1:04d}" if number > 1 else None)
             assert Path(script.path or "").name.startswith(f"{script.revision}_"), script.path
-            previous = script.revision
         assert chain[-1].revision == migrations.head_revision()
 
     def test_a_database_made_before_migrations_existed_is_adopted(
@@ -658,6 +654,43 @@ class TestUpgradeToSecondFactors:
         assert "factors" not in inspect(engine).get_table_names()
 
 
+class TestUpgradeToPasskeys:
+    """Revision 0009 (passkeys) keeps every row: sessions, a pending reset, mail."""
+
+    @pytest.fixture
+    def bobs(self, database_url: str, engine: Engine, clock: FakeClock) -> dict[str, str]:
+        migrations.upgrade(database_url, "0002")
+        secrets = insert_at_0002(engine, clock())
+        migrations.upgrade(database_url, "0008")
+        assert count_rows(engine, "sessions") == 1
+        migrations.upgrade(database_url)
+        return secrets
+
+    def test_a_session_made_before_stays_live_and_the_password_logs_in_alone(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth()
+        live = auth.require_session(bobs["session_id"])
+        assert auth.passkeys.list(live.user_id) == []
+        assert auth.login("bob@example.com", "bob password").succeeded
+
+    def test_the_pending_reset_still_resets_once(
+        self, bobs: dict[str, str], make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth()
+        auth.update_password(bobs["token"], "a new password for bob")
+        with pytest.raises(InvalidTokenError):
+            auth.update_password(bobs["token"], "another new password")
+
+    def test_a_downgrade_keeps_the_sessions_and_drops_the_passkeys(
+        self, bobs: dict[str, str], database_url: str, engine: Engine
+    ) -> None:
+        migrations.downgrade(database_url, "0008")
+        assert count_rows(engine, "sessions") == 1
+        tables = inspect(engine).get_table_names()
+        assert {"passkeys", "passkey_handles", "webauthn_challenges"}.isdisjoint(tables)
+
+
 class TestUpgradeToAccountLifecycle:
     """Revision 0010 (the account's lifecycle) keeps every account, each counted verified
     and dated by its first audit event when the trail has one."""
@@ -666,7 +699,7 @@ class TestUpgradeToAccountLifecycle:
     def bobs(self, database_url: str, engine: Engine, clock: FakeClock) -> dict[str, str]:
         migrations.upgrade(database_url, "0002")
         secrets = insert_at_0002(engine, clock())
-        migrations.upgrade(database_url, "0008")
+        migrations.upgrade(database_url, "0009")
         with engine.begin() as connection:
             connection.execute(
                 text(
@@ -706,7 +739,7 @@ class TestUpgradeToAccountLifecycle:
     def test_a_downgrade_keeps_every_account_and_session(
         self, bobs: dict[str, str], database_url: str, engine: Engine
     ) -> None:
-        migrations.downgrade(database_url, "0008")
+        migrations.downgrade(database_url, "0009")
         assert count_rows(engine, "users") == 2
         assert count_rows(engine, "sessions") == 1
         columns = [column["name"] for column in inspect(engine).get_columns("users")]

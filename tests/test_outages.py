@@ -8,6 +8,7 @@ connection the server killed runs once more, unseen; and a genuine bug is still 
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -46,7 +47,16 @@ KILLED_ROUNDS = 20
 CHATTR = "/usr/bin/chattr"
 MOUNT, UMOUNT = "/usr/bin/mount", "/usr/bin/umount"
 # Every route that reads or writes the database, with a request that reaches the database.
-DATABASE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
+# A passkey answer whose challenge can be read: checking it reads the database.
+PASSKEY_ANSWER = {
+    "id": "AAAA",
+    "response": {
+        "clientDataJSON": base64.urlsafe_b64encode(
+            b'{"type":"webauthn.get","challenge":"AAAA","origin":"http://localhost"}'
+        ).decode()
+    },
+}
+DATABASE_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/users", {"email": "new@example.com", "password": PASSWORD}),
     ("POST", "/sessions", {"email": "ann@example.com", "password": PASSWORD}),
     ("DELETE", "/sessions", {}),
@@ -75,13 +85,24 @@ DATABASE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("PUT", "/email/change", {"token": "t" * 43}),
     ("DELETE", "/account", {}),
     ("GET", "/account/export", {}),
+    ("POST", "/passkeys/registration/options", {}),
+    ("POST", "/passkeys/registration", {"credential": PASSKEY_ANSWER}),
+    ("GET", "/passkeys", {}),
+    ("PATCH", "/passkeys/1", {"name": "Laptop"}),
+    ("DELETE", "/passkeys/1", {}),
+    ("POST", "/sessions/passkey/options", {}),
+    ("POST", "/sessions/passkey", {"credential": PASSKEY_ANSWER}),
+    ("POST", "/users/passkey/options", {"email": "new@example.com"}),
+    ("POST", "/users/passkey", {"credential": PASSKEY_ANSWER}),
 ]
+# The OpenAPI paths of the table's paths that carry an id.
+TEMPLATES = {"/sessions/1": "/sessions/{id}", "/passkeys/1": "/passkeys/{passkey_id}"}
 ROUTE_IDS = [f"{method} {path}" for method, path, _ in DATABASE_ROUTES]
 # The routes that need no database, and keep answering through an outage.
 DATABASE_FREE_ROUTES = ["/", "/healthz", "/metrics", "/openapi.json"]
 
 
-def ask(client: FlaskClient, method: str, path: str, body: dict[str, str]) -> TestResponse:
+def ask(client: FlaskClient, method: str, path: str, body: dict[str, Any]) -> TestResponse:
     """Send one request with a session cookie (a stranger's: the check still reads)."""
     client.set_cookie(SESSION_COOKIE, secrets.token_urlsafe(32))
     # And a pending login's cookie: the second step reads the database for it.
@@ -138,7 +159,7 @@ def sqlite_file(tmp_path: Path) -> Path:
 class TestReadOnlyDatabase:
     @pytest.mark.parametrize(("method", "path", "body"), DATABASE_ROUTES, ids=ROUTE_IDS)
     def test_every_database_route_answers_503_with_retry_after(
-        self, sqlite_file: Path, clock: FakeClock, method: str, path: str, body: dict[str, str]
+        self, sqlite_file: Path, clock: FakeClock, method: str, path: str, body: dict[str, Any]
     ) -> None:
         client, auth = build_client(f"sqlite:///{sqlite_file}", clock)
         with read_only(sqlite_file):
@@ -326,7 +347,7 @@ class TestDocumentation:
     ) -> None:
         document = client.get("/openapi.json").json or {}
         for method, path, _ in DATABASE_ROUTES:
-            template = "/sessions/{id}" if path == "/sessions/1" else path
+            template = TEMPLATES.get(path, path)
             answer = document["paths"][template][method.lower()]["responses"]["503"]
             assert answer["headers"]["Retry-After"]["required"], (method, path)
 
@@ -337,9 +358,7 @@ class TestDocumentation:
         documented = {
             (method.upper(), path) for path, item in document["paths"].items() for method in item
         }
-        listed = {
-            (m, "/sessions/{id}" if p == "/sessions/1" else p) for m, p, _ in DATABASE_ROUTES
-        }
+        listed = {(m, TEMPLATES.get(p, p)) for m, p, _ in DATABASE_ROUTES}
         free = {("GET", path) for path in [*DATABASE_FREE_ROUTES, "/readyz"]}
         assert documented - free == listed
 

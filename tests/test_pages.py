@@ -27,6 +27,9 @@ CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 MakeClient = Callable[..., FlaskClient]
 
+# The pages' one script (userauth/web/static/passkeys.js).
+OUR_SCRIPT = '<script src="/auth/static/passkeys.js" defer></script>'
+
 
 @pytest.fixture
 def make_client(make_auth: Callable[..., Auth]) -> MakeClient:
@@ -84,9 +87,10 @@ class TestRendering:
         policy = page.headers["Content-Security-Policy"]
         assert "default-src 'none'" in policy
         assert "frame-ancestors 'none'" in policy
-        assert "script" not in policy
+        # One script, our own file (issue 25: passkeys), nothing inline, nothing elsewhere.
+        assert "script-src 'self';" in policy
         assert "unsafe" not in policy
-        assert "<script" not in html
+        assert set(re.findall(r"<script[^>]*>.*?</script>", html, flags=re.S)) <= {OUR_SCRIPT}
         assert "style=" not in html
 
     def test_the_stylesheet_is_served(self, browser: FlaskClient) -> None:
@@ -148,6 +152,21 @@ class TestOverHttps:
             headers={"Referer": f"{https}/auth/signup"},
         )
         assert answer.status_code == 302
+
+
+class TestTheScript:
+    def test_it_is_served_from_this_site(self, browser: FlaskClient) -> None:
+        answer = browser.get("/auth/static/passkeys.js")
+        answer.close()
+        assert (answer.status_code, answer.mimetype) == (200, "text/javascript")
+
+    def test_the_login_page_offers_passkeys_in_autofill_and_a_button(
+        self, browser: FlaskClient
+    ) -> None:
+        html = browser.get("/auth/login").get_data(as_text=True)
+        assert 'autocomplete="username webauthn"' in html
+        assert "Sign in with a passkey" in html
+        assert OUR_SCRIPT in html
 
 
 class TestCspAgreesWithTheAllowedHosts:

@@ -22,6 +22,7 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import ROOT
 from tests.smtp import (
+    PRODUCTION_WEBAUTHN,
     TEST_ENCRYPTION_KEY,
     TEST_SECRET_KEY,
     MailSink,
@@ -42,6 +43,7 @@ from userauth.settings import (
     ServerSettings,
     Settings,
     SettingsError,
+    WebAuthnSettings,
     WebSettings,
 )
 from userauth.settings.production import production_problems, serving_problems
@@ -635,6 +637,12 @@ UNSAFE = pytest.mark.parametrize(
         ),
         # TOTP seeds must be read back: encrypted at rest with a key only production holds.
         (lambda s: s.with_sections(FactorSettings()), "USERAUTH_ENCRYPTION_KEYS"),
+        # Passkeys: a Host header is no way to name the relying party (issue 25).
+        (lambda s: s.with_sections(WebAuthnSettings()), "USERAUTH_WEBAUTHN_RP_ID"),
+        (
+            lambda s: s.with_sections(replace(s.webauthn, origins=())),
+            "USERAUTH_WEBAUTHN_ORIGINS",
+        ),
     ],
     ids=[
         "no-smtp-host",
@@ -644,6 +652,8 @@ UNSAFE = pytest.mark.parametrize(
         "no-secret-key",
         "no-secret-key-pages-off",
         "no-encryption-keys",
+        "no-webauthn-rp-id",
+        "no-webauthn-origins",
     ],
 )
 
@@ -657,6 +667,7 @@ def production_serving(*sections: Section) -> Settings:
         ),
         cookies=CookieSettings(secure=True),
         factors=FactorSettings(encryption_keys=(TEST_ENCRYPTION_KEY,)),
+        webauthn=PRODUCTION_WEBAUTHN,
     ).with_sections(*sections)
 
 

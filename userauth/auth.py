@@ -30,6 +30,9 @@ from userauth.models import User
 from userauth.notices import Notices
 from userauth.one_time import OneTimeSecrets
 from userauth.outbox import Outbox
+from userauth.passkey_logins import PasskeyLogins
+from userauth.passkey_signups import PasskeySignUps
+from userauth.passkeys import Passkeys
 from userauth.reauthentication import Reauthentication
 from userauth.resets import ResetRequest, Resets
 from userauth.second_factors import SecondFactors
@@ -116,6 +119,15 @@ class Auth(SecondFactorOperations):
             self.second_factors,
             self.verification,
         )
+        self.passkey_signups = PasskeySignUps(
+            db,
+            self.accounts,
+            self.sessions,
+            self._outbox,
+            self.audit,
+            clock,
+            production=settings.is_production,
+        )
         self.resets = Resets(
             db,
             settings,
@@ -152,6 +164,10 @@ class Auth(SecondFactorOperations):
             self.sessions, self.second_factors, self.audit, settings.factors.reauth_window
         )
         self.enrolment = Enrolment(db, self.box, self.reauthentication, self.audit, notices, clock)
+        self.passkeys = Passkeys(db, self.reauthentication, self.audit, clock)
+        self.passkey_logins = PasskeyLogins(
+            db, self.sessions, self.login_transactions, self.audit, clock
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Auth:
@@ -372,6 +388,17 @@ class Auth(SecondFactorOperations):
             PasswordPolicyError: the new password breaks the policy.
         """
         self.credentials.change(live, current, new, client)
+
+    def set_password(self, live: LiveSession, new: str, client: Client = NO_CLIENT) -> None:
+        """Give a password to an account made with a passkey alone (Credentials.set_first).
+
+        Raises:
+            ReauthenticationRequiredError: the session's last authentication is too old.
+            WrongPasswordError: the account has a password already.
+            PasswordPolicyError: the new password breaks the policy.
+        """
+        self.reauthentication.require_recent(live)
+        self.credentials.set_first(live, new, client)
 
     def record_event(
         self, event: str, user_id: int | None, client: Client = NO_CLIENT, email: str | None = None

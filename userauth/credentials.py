@@ -131,6 +131,11 @@ class Credentials:
             passwords.burn_verify_time(self._settings.security.bcrypt_rounds, password)
             self._audit.record("login_failed", None, client)
             return None
+        if not passwords.is_set(user.hashed_password):
+            # An account with a passkey alone: no password is right, at a password's cost.
+            passwords.burn_verify_time(self._settings.security.bcrypt_rounds, password)
+            self._audit.record("login_failed", user.id, client)
+            return None
         match = passwords.check(password, user.hashed_password)
         if match is passwords.Match.NONE:
             self._audit.record("login_failed", user.id, client)
@@ -152,6 +157,25 @@ class Credentials:
         user = live.user
         if not passwords.verify(current, user.hashed_password):
             raise WrongPasswordError
+        self._replace(live, new, client)
+
+    def set_first(self, live: LiveSession, new: str, client: Client = NO_CLIENT) -> None:
+        """Give a password to an account that has none (made with a passkey alone); other
+        sessions end, this one stays.
+
+        The caller checks the session's recent authentication first (Auth.set_password):
+        it stands for the current password there is none of.
+
+        Raises:
+            WrongPasswordError: the account has a password already (change it with it).
+            PasswordPolicyError: the new password breaks the policy.
+        """
+        if passwords.is_set(live.user.hashed_password):
+            raise WrongPasswordError
+        self._replace(live, new, client)
+
+    def _replace(self, live: LiveSession, new: str, client: Client) -> None:
+        user = live.user
         self._db.replace_password(user.id, self.new_hash(user, new), keep_session=live.id)
         self._audit.record("password_changed", user.id, client)
 

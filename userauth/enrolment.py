@@ -184,8 +184,11 @@ class Enrolment:
 
     def reset(self, user: User, client: Client) -> bool:
         """Remove every second factor of the account (an administrator's act: a lost
-        phone and lost codes); end its sessions, notify the owner. Tell whether it had one."""
-        had = self._db.remove_factors(user.id, keep_session=None)
+        phone and lost codes); end its sessions, notify the owner. Tell whether it had one.
+
+        Passkeys go too: a lost device is the same story (userauth/passkeys.py)."""
+        had_passkeys = self._db.remove_passkeys(user.id)
+        had = self._db.remove_factors(user.id, keep_session=None) or had_passkeys
         self._audit.record("second_factors_reset", user.id, client)
         self._notices.send(user, "factors_reset", client)
         return had

@@ -146,3 +146,34 @@ class EmailNotVerifiedError(AuthError):
 
     def __init__(self) -> None:
         super().__init__("email not verified")
+
+
+class PasskeyRegistrationError(AuthError, ValueError):
+    """A passkey registration that is refused: a response that does not verify (origin, RP
+    ID, signature, user verification), a challenge that is unknown, spent or expired, or a
+    credential registered already."""
+
+    def __init__(self) -> None:
+        super().__init__("passkey registration failed; start again")
+
+
+class PasskeyLoginError(AuthError):
+    """A passkey login that is refused: unknown credential, another account's, a response
+    that does not verify, or a challenge unknown, spent or expired. Nothing changes."""
+
+    def __init__(self) -> None:
+        super().__init__("passkey not accepted")
+
+
+class PasskeyNotFoundError(AuthError):
+    """The account has no passkey with this id."""
+
+    def __init__(self) -> None:
+        super().__init__("no such passkey")
+
+
+class LastCredentialError(AuthError):
+    """Removing this would leave the account with no way to log in."""
+
+    def __init__(self) -> None:
+        super().__init__("this is the account's last way to log in; add another first")

@@ -82,7 +82,8 @@ class Leaving:
 
     def export(self, live: LiveSession) -> dict[str, Any]:
         """Return everything stored about the session's account but its secrets: profile,
-        sessions (no ids), second factors (metadata) and audit events, as JSON-ready data.
+        sessions (no ids), second factors and passkeys (metadata) and audit events, as
+        JSON-ready data.
 
         Raises:
             ReauthenticationRequiredError: the session's authentication is not recent.
@@ -121,6 +122,17 @@ class Leaving:
                 for view in factors.factors
             ],
             "recovery_codes_left": factors.recovery_codes_left,
+            # Metadata only: never the credential id or the public key.
+            "passkeys": [
+                {
+                    "name": passkey.name,
+                    "created_at": _moment(passkey.created_at),
+                    "last_used_at": _moment(passkey.last_used_at),
+                    "backed_up": passkey.backed_up,
+                    "transports": list(passkey.transports),
+                }
+                for passkey in self._db.passkeys_of(live.user_id)
+            ],
             "audit_events": self._events(live.user_id),
         }
 

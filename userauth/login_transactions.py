@@ -78,6 +78,33 @@ class LoginTransactions:
             EmailNotVerifiedError: the code is right, but verification is required and the
                 address is not verified (a fresh link is mailed).
         """
+        return self._complete(
+            challenge, client, lambda user: (self._second.prove(user, code, client),)
+        )
+
+    def complete_proven(
+        self, challenge: str | None, user_id: int, methods: tuple[str, ...], client: Client
+    ) -> CompletedLogin:
+        """Complete a pending login of `user_id` whose second factor its own ceremony proved
+        (a passkey, passkey_logins.py), with the RFC 8176 `methods` it proved.
+
+        Raises:
+            LoginChallengeError: no live pending login of this account has this challenge.
+        """
+
+        def proven(user: User) -> tuple[str, ...]:
+            if user.id != user_id:
+                raise LoginChallengeError
+            return methods
+
+        return self._complete(challenge, client, proven)
+
+    def _complete(
+        self,
+        challenge: str | None,
+        client: Client,
+        prove: Callable[[User], tuple[str, ...]],
+    ) -> CompletedLogin:
         if not tokens.looks_like_token(challenge):
             raise LoginChallengeError
         pending = self._db.try_pending_login(tokens.digest(challenge), self._clock(), MAX_ATTEMPTS)
@@ -86,10 +113,10 @@ class LoginTransactions:
         user = self._db.find_enabled_user(pending.user_id)
         if user is None or user.credential_version != pending.credential_version:
             raise LoginChallengeError
-        method = self._second.prove(user, code, client)
+        methods = prove(user)
         if self._verification is not None and self._verification.refuses(user, client):
             raise EmailNotVerifiedError
-        amr = tuple(dict.fromkeys((*pending.amr, method)))
+        amr = tuple(dict.fromkeys((*pending.amr, *methods)))
         session_id = self._sessions.start(user, client=client, amr=amr, pending=pending.id)
         if session_id is None:
             raise LoginChallengeError  # spent by a parallel request, or credentials changed

@@ -13,6 +13,8 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import (
+    BigInteger,
+    Boolean,
     Column,
     DateTime,
     Dialect,
@@ -47,6 +49,11 @@ class PasswordHash(TypeDecorator[bytes]):
         if value is None or isinstance(value, bytes):
             return value
         return value.encode("ascii", errors="replace")
+
+
+# What an account made with a passkey alone stores as its hash (passkey_signups.py): no
+# password matches it, and the account may set one without giving a current one.
+NO_PASSWORD = b""
 
 
 def _user_id(*, ondelete: str = "CASCADE", nullable: bool = False) -> Column[int]:
@@ -169,6 +176,46 @@ pending_logins_table = Table(
     Column("credential_version", Integer, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
     _moment("created_at"),
+    _moment("expires_at", index=True),
+)
+
+# A passkey (WebAuthn credential): its id and COSE public key (base64url), the authenticator's
+# sign counter (a counter that goes back is a cloned authenticator, WebAuthn L3 6.1.1), how
+# the browser reaches it, and whether it is synced (backed up) to other devices.
+passkeys_table = Table(
+    "passkeys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    _user_id(),
+    Column("credential_id", String(1400), nullable=False, unique=True),
+    Column("public_key", Text, nullable=False),
+    Column("sign_count", BigInteger, nullable=False),
+    Column("transports", String(128), nullable=False),
+    Column("backed_up", Boolean, nullable=False),
+    Column("name", String(64), nullable=False),
+    _moment("created_at"),
+    _moment("last_used_at", nullable=True),
+)
+
+# Each account's WebAuthn user handle: random, never the email or the id (WebAuthn L3 14.6.1).
+passkey_handles_table = Table(
+    "passkey_handles",
+    metadata,
+    Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("handle", String(128), nullable=False, unique=True),
+)
+
+# A WebAuthn ceremony begun: the digest of its challenge, what for, and the digest of what it
+# is bound to (the session, or the login_challenge cookie). Used once, then deleted.
+webauthn_challenges_table = Table(
+    "webauthn_challenges",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("digest", String(64), nullable=False, unique=True),
+    Column("purpose", String(16), nullable=False),
+    Column("binding", String(64), nullable=False),
+    _user_id(nullable=True),
+    Column("payload", Text, nullable=True),
     _moment("expires_at", index=True),
 )
 

@@ -13,6 +13,7 @@ import bcrypt
 
 from userauth.errors import PasswordPolicyError
 from userauth.hashing import HashingPool, default_threads
+from userauth.models import NO_PASSWORD
 
 # bcrypt reads at most 72 bytes; bcrypt 5 refuses longer input rather than truncating, and
 # so do we, so two passwords sharing a 72-byte prefix can never match each other.
@@ -62,6 +63,11 @@ def hash_password(plain: str, rounds: int) -> bytes:
     """
     encoded = _encode(normalize(plain))
     return _pool.run(lambda: bcrypt.hashpw(encoded, bcrypt.gensalt(rounds)))
+
+
+def is_set(stored: bytes) -> bool:
+    """Tell whether the account has a password (its hash is not NO_PASSWORD)."""
+    return stored != NO_PASSWORD
 
 
 def check(plain: str, stored: bytes) -> Match:

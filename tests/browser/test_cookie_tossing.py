@@ -177,6 +177,8 @@ class TestTossedIntoProduction:
             USERAUTH_RESET_LINK="https://auth.example.com/auth/reset?token={token}",
             USERAUTH_SECRET_KEY=TEST_SECRET_KEY,
             USERAUTH_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
+            USERAUTH_WEBAUTHN_RP_ID="localhost",
+            USERAUTH_WEBAUTHN_ORIGINS="http://localhost",
         )
         attacker = attackers_session(server)
         origin = f"http://auth.{SECURE_SITE}:{server.port}"

@@ -10,6 +10,7 @@ from userauth.db.factors import FactorStore, StoredFactor
 from userauth.db.lifecycle import LifecycleStore
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
+from userauth.db.passkeys import NewPasskey, PasskeyStore, StoredPasskey
 from userauth.db.pending_logins import PendingLogin, PendingLoginStore
 from userauth.db.pruning import PruneStore
 from userauth.db.sessions import LiveSession, LiveWindow, SessionStore
@@ -25,6 +26,7 @@ class DB(
     FactorStore,
     PendingLoginStore,
     LifecycleStore,
+    PasskeyStore,
 ):
     """The store: every query userauth runs, over one engine."""
 
@@ -34,8 +36,10 @@ __all__ = [
     "ClaimedMail",
     "LiveSession",
     "LiveWindow",
+    "NewPasskey",
     "PendingLogin",
     "PendingSecret",
     "StoredFactor",
+    "StoredPasskey",
     "make_engine",
 ]

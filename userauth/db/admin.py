@@ -23,9 +23,12 @@ from userauth.models import (
     audit_events_table,
     disabled_users_table,
     mail_jobs_table,
+    passkey_handles_table,
+    passkeys_table,
     record,
     sessions_table,
     users_table,
+    webauthn_challenges_table,
 )
 
 _users = users_table.c
@@ -36,8 +39,9 @@ _sessions = sessions_table.c
 
 def delete_user_rows(work: UnitOfWork, user_id: int) -> None:
     """Delete a user and every row that belongs to them, inside the caller's transaction:
-    sessions, pending secrets, factors (and what goes with them), disabled state, queued
-    mail, then the users row. The one place a new table of a user's rows joins (passkeys).
+    sessions, pending secrets, factors (and what goes with them), passkeys, their handle and
+    ceremonies, disabled state, queued mail, then the users row. The one place a new table of
+    a user's rows joins.
 
     Explicit statements rather than ON DELETE: they do not depend on SQLite's foreign_keys
     pragma being on for the connection.
@@ -45,6 +49,8 @@ def delete_user_rows(work: UnitOfWork, user_id: int) -> None:
     work.execute(delete(sessions_table).where(_sessions.user_id == user_id))
     void_secrets(work, user_id)
     delete_factor_rows(work, user_id)
+    for table in (passkeys_table, passkey_handles_table, webauthn_challenges_table):
+        work.execute(delete(table).where(table.c.user_id == user_id))
     work.execute(delete(disabled_users_table).where(_disabled.user_id == user_id))
     work.execute(delete(mail_jobs_table).where(mail_jobs_table.c.user_id == user_id))
     work.execute(delete(users_table).where(_users.id == user_id))

@@ -4,7 +4,7 @@ A factor proves a code for an account (`accept`), says whether the account has i
 (`enrolled`) and names the RFC 8176 method it stands for (`amr`). The login transaction
 (login_transactions.py) and re-authentication ask every registered second factor the
 account has, in registration order; so a new factor (passkeys next) is a new module here and
-one `register` call below, not an edit of the core.
+one `register` call below, not an edit of the core (passkey.py is one).
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ from userauth.secret_box import SecretBox
 
 # RFC 8176 2: "pwd" password, "otp" one-time password (TOTP and recovery codes alike).
 PASSWORD_AMR = "pwd"  # noqa: S105 - a method name, not a password
+# RFC 8176 2: "hwk"/"swk" proof of a hardware/software key; "user" the user was verified.
+CRYPTOGRAPHIC_AMR = frozenset({"hwk", "swk"})
+USER_VERIFIED_AMR = "user"
 
 
 class SecondFactor(Protocol):
@@ -66,18 +69,24 @@ def assurance_level(amr: tuple[str, ...]) -> int:
     """Return the NIST SP 800-63B authenticator assurance level these methods reach.
 
     AAL1: one factor (4.1); AAL2: two distinct factors, a password and a one-time password
-    or a cryptographic authenticator (4.2). AAL3 needs hardware guarantees this service does
-    not verify.
+    or a cryptographic authenticator (4.2), or a multi-factor cryptographic authenticator
+    alone: a passkey with user verification (4.2.1, 5.1.9). AAL3 needs hardware guarantees
+    this service does not verify.
     """
-    return 2 if PASSWORD_AMR in amr and len(set(amr)) >= 2 else 1
+    methods = set(amr)
+    if PASSWORD_AMR in methods and len(methods) >= 2:
+        return 2
+    # A cryptographic authenticator that verified its user is multi-factor by itself (4.2.1).
+    return 2 if USER_VERIFIED_AMR in methods and methods & CRYPTOGRAPHIC_AMR else 1
 
 
 def _register_built_in() -> None:
     # Imported here: each module imports this one for the protocol.
-    from userauth.factors import recovery_code, totp
+    from userauth.factors import passkey, recovery_code, totp
 
     register(totp.NAME, totp.TotpFactor)
     register(recovery_code.NAME, recovery_code.RecoveryCodeFactor)
+    register(passkey.NAME, passkey.PasskeyFactor)
 
 
 _register_built_in()

@@ -2,7 +2,7 @@
 
 Each section is a frozen dataclass read by its own `read` (settings/server.py, database.py,
 security.py, rate_limits.py, mail.py, web.py, janitor.py, factors.py,
-accounts.py); what makes a
+webauthn.py, accounts.py); what makes a
 configuration unsafe in production is settings/production.py's to say.
 """
 
@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
-from typing import Literal
+from dataclasses import dataclass, field, fields, replace
+from typing import Any, Literal
 
 from userauth import config_file
 from userauth.settings.accounts import AccountSettings
@@ -29,6 +29,7 @@ from userauth.settings.security import (
 )
 from userauth.settings.server import ServerSettings
 from userauth.settings.web import GateSettings, WebSettings
+from userauth.settings.webauthn import WebAuthnSettings
 
 __all__ = [
     "HOST_PREFIX",
@@ -49,6 +50,7 @@ __all__ = [
     "Settings",
     "SettingsError",
     "SmtpTls",
+    "WebAuthnSettings",
     "WebSettings",
     "shown_database_url",
 ]
@@ -78,6 +80,7 @@ Section = (
     | JanitorSettings
     | FactorSettings
     | AccountSettings
+    | WebAuthnSettings
 )
 
 
@@ -99,6 +102,7 @@ class Settings:
     janitor: JanitorSettings = field(default_factory=JanitorSettings)
     factors: FactorSettings = field(default_factory=FactorSettings)
     accounts: AccountSettings = field(default_factory=AccountSettings)
+    webauthn: WebAuthnSettings = field(default_factory=WebAuthnSettings)
 
     @property
     def is_production(self) -> bool:
@@ -147,36 +151,14 @@ class Settings:
             janitor=JanitorSettings.read(reader),
             factors=FactorSettings.read(reader),
             accounts=AccountSettings.read(reader, production=production),
+            webauthn=WebAuthnSettings.read(reader),
         )
 
     def with_sections(self, *sections: Section) -> Settings:
         """Return a copy with each section given in place of the one of its type."""
-        changed = self
-        for section in sections:
-            match section:
-                case ServerSettings():
-                    changed = replace(changed, server=section)
-                case DatabaseSettings():
-                    changed = replace(changed, database=section)
-                case SecuritySettings():
-                    changed = replace(changed, security=section)
-                case CookieSettings():
-                    changed = replace(changed, cookies=section)
-                case RateLimitSettings():
-                    changed = replace(changed, rate_limits=section)
-                case MailSettings():
-                    changed = replace(changed, mail=section)
-                case GateSettings():
-                    changed = replace(changed, gate=section)
-                case WebSettings():
-                    changed = replace(changed, web=section)
-                case JanitorSettings():
-                    changed = replace(changed, janitor=section)
-                case FactorSettings():
-                    changed = replace(changed, factors=section)
-                case AccountSettings():
-                    changed = replace(changed, accounts=section)
-        return changed
+        holder = {type(getattr(self, each.name)): each.name for each in fields(self)}
+        changes: dict[str, Any] = {holder[type(section)]: section for section in sections}
+        return replace(self, **changes)
 
 
 def _file_values(path: str) -> dict[str, str]:

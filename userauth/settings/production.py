@@ -52,6 +52,15 @@ def production_problems(settings: Settings) -> list[str]:
             "USERAUTH_ENCRYPTION_KEYS must be set in production: it encrypts the TOTP seeds "
             "at rest (generate one with: userauth keys generate)."
         )
+    webauthn = settings.webauthn
+    if webauthn.rp_id is None or not webauthn.origins:
+        # Development trusts each request's Host for it; behind a proxy in production that
+        # header is the client's to forge, so the passkeys' site must be named (WebAuthn
+        # Level 3 13.4.9: validate the origin).
+        problems.append(
+            "USERAUTH_WEBAUTHN_RP_ID and USERAUTH_WEBAUTHN_ORIGINS must be set in production: "
+            "the site passkeys belong to (auth.example.com) and its https:// origins."
+        )
     if settings.security.secret_key is None:
         # Needed with the pages off too: a key drawn per process would make every device
         # cookie worthless after a restart or on another server (owners locked out again).

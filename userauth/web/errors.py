@@ -26,8 +26,12 @@ from userauth.errors import (
     InvalidEmailError,
     InvalidSessionError,
     InvalidTokenError,
+    LastCredentialError,
     LoginChallengeError,
     NoPendingEnrolmentError,
+    PasskeyLoginError,
+    PasskeyNotFoundError,
+    PasskeyRegistrationError,
     PasswordPolicyError,
     ReauthenticationRequiredError,
     SessionNotFoundError,
@@ -79,6 +83,11 @@ ERROR_TABLE: dict[type[AuthError], tuple[int, str | None]] = {
     # The account's lifecycle (web/lifecycle_routes.py).
     EmailNotVerifiedError: (403, None),
     SignupClosedError: (403, None),
+    # Passkeys (web/passkey_routes.py).
+    PasskeyRegistrationError: (400, None),
+    PasskeyLoginError: (401, None),
+    PasskeyNotFoundError: (404, None),
+    LastCredentialError: (409, None),
 }
 
 # A database outage: clients are asked to come back, as PostgreSQL restarts in seconds.

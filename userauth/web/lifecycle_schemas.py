@@ -48,4 +48,5 @@ class AccountExport(Schema):
     sessions = List(Raw(), required=True, metadata={"description": "No session ids."})
     factors = List(Raw(), required=True, metadata={"description": "Type and dates only."})
     recovery_codes_left = Integer(required=True)
+    passkeys = List(Raw(), required=True, metadata={"description": "Metadata only."})
     audit_events = List(Raw(), required=True)

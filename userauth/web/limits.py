@@ -333,6 +333,9 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
         "email-change": [
             kinds.per_key(settings.rate_limits.reset_account, "email-change", _session)
         ],
+        # A passkey login, its options and its answer, is limited as a password login is per
+        # address (no account is named to count per account; a signature cannot be guessed).
+        "passkey-login": kinds.per_address(settings.rate_limits.login, "passkey-login"),
         # Re-authentication and enrolment codes, per session, as password changes.
         "reauthenticate": [
             kinds.per_key(settings.rate_limits.login_failures, "reauthenticate", _session)

@@ -1,8 +1,9 @@
 """The hosted pages under /auth/: sign up, log in, log out, forgot, reset, the account page.
 
-Server-rendered forms, no script: every rule and every production policy (what an answer may
-reveal) is the domain's, exactly as the JSON API gets it; this module only renders, checks
-each form's CSRF token (Flask-WTF), keeps `next` on the allowed hosts and sets the cookie.
+Server-rendered forms; one script of ours adds passkeys (static/passkeys.js). Every rule and
+every production policy (what an answer may reveal) is the domain's, exactly as the JSON API
+gets it; this module only renders, checks each form's CSRF token (Flask-WTF), keeps `next` on
+the allowed hosts and sets the cookie.
 """
 
 from __future__ import annotations
@@ -122,10 +123,13 @@ def _check_csrf() -> None:
 
 @pages.after_request
 def _content_security_policy(response: WerkzeugResponse) -> WerkzeugResponse:
-    # No script at all, styles from this site only, forms posting here (or to a `next` host).
+    # One script, this site's own file (passkeys.js: nothing inline, nothing from another
+    # host), calling this site's API; styles from this site only, forms posting here (or to
+    # a `next` host). OWASP Content Security Policy cheat sheet.
     hosts = " ".join(_csp_source(host) for host in current_auth().settings.gate.redirect_hosts)
     response.headers["Content-Security-Policy"] = (
-        "default-src 'none'; style-src 'self'; img-src 'self'; "
+        "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
+        "img-src 'self'; "
         f"form-action 'self' {hosts}".rstrip()
         + "; frame-ancestors 'none'; base-uri 'none'"
     )
@@ -370,6 +374,7 @@ def account_page(
         email_verified=live.email_verified,
         sessions=current_auth().list_sessions(live),
         factors=current_auth().list_factors(live),
+        passkeys=current_auth().passkeys.list(live.user_id),
         action=page.form(ActionForm),
         password_form=password_form,
         email_form=email_form or EmailChangeForm(formdata=None),

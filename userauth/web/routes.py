@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from apiflask import APIBlueprint
 from flask import Response, jsonify, redirect, request, url_for
+from werkzeug.exceptions import BadRequest
 from werkzeug.wrappers import Response as WerkzeugResponse
 
+from userauth import passwords
 from userauth.auth import LoginOutcome
 from userauth.errors import EmailNotVerifiedError
 from userauth.web.context import current_auth, current_client
@@ -275,6 +277,8 @@ def revoke_session(id: str) -> Response:
     security=SESSION_COOKIE_SCHEME,
     responses=responses(
         {
+            401: "An account without a password (made with a passkey) sets its first one: "
+            "re-authentication required, the session's last authentication is too old.",
             403: "No live session, or the current password is wrong." + CROSS_SITE,
             413: TOO_LARGE,
             415: UNSUPPORTED_BODY,
@@ -284,8 +288,15 @@ def revoke_session(id: str) -> Response:
     ),
 )
 def change_password(body: dict[str, str]) -> Response:
-    """Change the password with the current one; other sessions end."""
-    current, new = body["password"], body["new_password"]
-    current_auth().change_password(require_session(), current, new, current_client())
+    """Change the password with the current one; other sessions end. An account made with
+    a passkey alone sets its first one without `password` (recent authentication)."""
+    live, new = require_session(), body["new_password"]
+    current = body.get("password")
+    if current is None and not passwords.is_set(live.user.hashed_password):
+        current_auth().set_password(live, new, current_client())
+        return jsonify(message="Password updated")
+    if not current:
+        raise BadRequest("password is required")
+    current_auth().change_password(live, current, new, current_client())
     password_proven()
     return jsonify(message="Password updated")

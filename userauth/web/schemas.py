@@ -93,7 +93,17 @@ class Reset(_Body):
 
 
 class PasswordChange(_Body):
-    password = _field("The current password.")
+    # Optional for an account made with a passkey alone, which sets its first password;
+    # every other account must give it (the route answers 400 "password is required").
+    password = String(
+        validate=[
+            Length(min=1, error="is required"),
+            Length(max=MAX_FIELD_LENGTH, error="is too long"),
+            _utf8,
+        ],
+        error_messages={"null": "is required", "invalid": "is not text"},
+        metadata={"description": "The current password (left out: the account has none)."},
+    )
     new_password = _field("The new password.")
 
 

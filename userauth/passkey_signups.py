@@ -1,0 +1,140 @@
+"""Signing up with a passkey instead of a password: an account whose only credential is it.
+
+The options name the email and a new random user handle; the challenge is bound to a new
+login_challenge cookie. The account is made, with its passkey, in one transaction: a taken
+email never gets the passkey (it would let whoever signs up in someone's name into their
+account). As sign-up with a password does (accounts.py), development says the email is
+taken; production answers exactly as for a new email, registers nothing and mails the owner
+(OWASP Authentication cheat sheet: account creation must not enumerate accounts).
+Development then logs the new account in; production does not, for new and taken alike.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from webauthn.helpers import bytes_to_base64url
+
+from userauth import emails, tokens
+from userauth.accounts import ACCOUNT_CREATED_MAIL, ACCOUNT_EXISTS_MAIL, Accounts
+from userauth.audit import NO_CLIENT, Audit, Client
+from userauth.db import DB
+from userauth.errors import EmailTakenError, PasskeyRegistrationError
+from userauth.factors import passkey as passkey_factor
+from userauth.outbox import Outbox
+from userauth.passkey_logins import LoginOptions
+from userauth.passkeys import (
+    CHALLENGE_LIFETIME,
+    HANDLE_BYTES,
+    MALFORMED,
+    SIGN_UP,
+    RelyingParty,
+    challenge_of,
+    creation_options,
+    new_challenge,
+    verified_registration,
+)
+from userauth.sessions import Sessions
+
+
+@dataclass(frozen=True)
+class PasskeySignUp:
+    """What a passkey sign-up answers: the email as given, and a session in development."""
+
+    email: str
+    session_id: str | None = field(default=None, repr=False)
+
+
+class PasskeySignUps:
+    """Begin and finish signing up with a passkey."""
+
+    def __init__(
+        self,
+        db: DB,
+        accounts: Accounts,
+        sessions: Sessions,
+        outbox: Outbox,
+        audit: Audit,
+        clock: Callable[[], datetime],
+        *,
+        production: bool,
+    ) -> None:
+        self._db = db
+        self._accounts = accounts
+        self._sessions = sessions
+        self._outbox = outbox
+        self._audit = audit
+        self._clock = clock
+        self._production = production
+
+    def options(self, rp: RelyingParty, email: str) -> LoginOptions:
+        """Return creation options for a new account with this email, and the cookie their
+        challenge is bound to.
+
+        Raises:
+            InvalidEmailError: the email is malformed.
+            EmailTakenError: the email has an account, in development only.
+        """
+        normalized = emails.normalize(email)
+        if not self._production and self._accounts.find_any(normalized) is not None:
+            raise EmailTakenError(email)
+        handle = bytes_to_base64url(secrets.token_bytes(HANDLE_BYTES))
+        challenge, digest = new_challenge()
+        cookie = tokens.new_token()
+        now = self._clock()
+        payload = json.dumps({"email": normalized, "handle": handle})
+        self._db.add_webauthn_challenge(
+            digest, SIGN_UP, tokens.digest(cookie), None, payload, now, now + CHALLENGE_LIFETIME
+        )
+        return LoginOptions(creation_options(rp, normalized, handle, challenge), cookie)
+
+    def sign_up(
+        self, rp: RelyingParty, cookie: str | None, credential: Mapping[str, Any], client: Client
+    ) -> PasskeySignUp:
+        """Verify the registration and create the account with its passkey.
+
+        Raises:
+            PasskeyRegistrationError: no live challenge of this cookie matches, the response
+                does not verify, or the credential is registered already (nothing stored).
+            EmailTakenError: the email has an account, in development only (nothing stored;
+                production answers as for a new one and mails the owner).
+        """
+        if not tokens.looks_like_token(cookie):
+            raise PasskeyRegistrationError
+        try:
+            challenge = challenge_of(credential)
+        except MALFORMED:
+            raise PasskeyRegistrationError from None
+        taken = self._db.take_webauthn_challenge(
+            tokens.digest(challenge), SIGN_UP, tokens.digest(cookie), self._clock()
+        )
+        if taken is None or taken.payload is None:
+            raise PasskeyRegistrationError
+        begun = json.loads(taken.payload)
+        email, handle = str(begun["email"]), str(begun["handle"])
+        passkey = verified_registration(rp, credential, challenge, "Passkey")
+        try:
+            user = self._db.add_user_with_passkey(email, handle, passkey, self._clock())
+        except EmailTakenError:
+            if not self._production:
+                raise
+            self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, email, NO_CLIENT)
+            return PasskeySignUp(email)
+        if user is None:
+            raise PasskeyRegistrationError
+        self._audit.record("user_registered", user.id, client, user.email)
+        self._audit.record("passkey_added", user.id, client, user.email)
+        if self._production:
+            # As a sign-up with a password: the outbox moves alike for new and taken emails.
+            self._outbox.enqueue(ACCOUNT_CREATED_MAIL, user.email, NO_CLIENT)
+            return PasskeySignUp(email)
+        amr = passkey_factor.methods(passkey.backed_up)
+        session_id = self._sessions.start(user, client=client, amr=amr)
+        if session_id is not None:
+            self._audit.record("login", user.id, client, user.email)
+        return PasskeySignUp(email, session_id)

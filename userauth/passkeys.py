@@ -1,0 +1,279 @@
+"""Passkeys on an account: registering one (a WebAuthn ceremony), listing, renaming, removing.
+
+The ceremony's challenge is random, stored as a digest only, bound to the session that asked
+for it, spent by its first use, and dead after CHALLENGE_LIFETIME (WebAuthn Level 3 13.4.3:
+challenges must be random and used once). Attestation is `none`: this service trusts no
+authenticator model more than another. Adding or removing a passkey is a credential change
+(db.change_credentials) and needs a recent authentication (reauthentication.py; OWASP
+Multifactor Authentication cheat sheet, "changing factors").
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import webauthn
+from webauthn.helpers import bytes_to_base64url, parse_client_data_json
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import (
+    AttestationConveyancePreference,
+    AuthenticatorSelectionCriteria,
+    AuthenticatorTransport,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from userauth import tokens
+from userauth.audit import Audit, Client
+from userauth.db import DB, LiveSession, NewPasskey, StoredPasskey
+from userauth.errors import (
+    LastCredentialError,
+    PasskeyNotFoundError,
+    PasskeyRegistrationError,
+)
+from userauth.reauthentication import Reauthentication
+
+# OWASP Multifactor Authentication cheat sheet: the second step must follow the first soon;
+# the issue's contract: five minutes.
+CHALLENGE_LIFETIME = timedelta(minutes=5)
+CHALLENGE_BYTES = 32  # WebAuthn Level 3 13.4.3: at least 16 random bytes
+HANDLE_BYTES = 32  # WebAuthn Level 3 14.6.1: a random user handle, at most 64 bytes
+MAX_NAME_LENGTH = 64
+# Where the passkey's JSON comes from: what a response that cannot even be read raises.
+MALFORMED = (WebAuthnException, ValueError, TypeError, AttributeError, KeyError)
+
+REGISTER = "register"
+SIGN_UP = "signup"
+LOGIN = "login"
+
+
+@dataclass(frozen=True)
+class RelyingParty:
+    """The relying party of one ceremony: its id (a host name), accepted origins, name."""
+
+    id: str
+    origins: tuple[str, ...]
+    name: str = "userauth"
+
+
+def challenge_of(credential: Mapping[str, Any]) -> str:
+    """Return the base64url challenge a WebAuthn response's clientDataJSON carries.
+
+    Raises:
+        ValueError, KeyError, TypeError, WebAuthnException: the response cannot be read.
+    """
+    client_data = webauthn.base64url_to_bytes(credential["response"]["clientDataJSON"])
+    return bytes_to_base64url(parse_client_data_json(client_data).challenge)
+
+
+def new_challenge() -> tuple[bytes, str]:
+    """Return a new challenge and the digest that is stored of it."""
+    challenge = secrets.token_bytes(CHALLENGE_BYTES)
+    return challenge, tokens.digest(bytes_to_base64url(challenge))
+
+
+def descriptors(passkeys: Sequence[StoredPasskey]) -> list[PublicKeyCredentialDescriptor]:
+    """Return the credential descriptors of passkeys (to exclude, or to allow)."""
+    known = {transport.value for transport in AuthenticatorTransport}
+    return [
+        PublicKeyCredentialDescriptor(
+            id=webauthn.base64url_to_bytes(passkey.credential_id),
+            transports=[AuthenticatorTransport(t) for t in passkey.transports if t in known],
+        )
+        for passkey in passkeys
+    ]
+
+
+def creation_options(
+    rp: RelyingParty,
+    email: str,
+    handle: str,
+    challenge: bytes,
+    exclude: Sequence[StoredPasskey] = (),
+) -> str:
+    """Return PublicKeyCredentialCreationOptions as JSON (webauthn.options_to_json): a
+    discoverable credential (resident key required), user verification required."""
+    options = webauthn.generate_registration_options(
+        rp_id=rp.id,
+        rp_name=rp.name,
+        user_name=email,
+        user_id=webauthn.base64url_to_bytes(handle),
+        challenge=challenge,
+        attestation=AttestationConveyancePreference.NONE,
+        authenticator_selection=AuthenticatorSelectionCriteria(
+            resident_key=ResidentKeyRequirement.REQUIRED,
+            user_verification=UserVerificationRequirement.REQUIRED,
+        ),
+        exclude_credentials=descriptors(exclude),
+    )
+    return webauthn.options_to_json(options)
+
+
+def verified_registration(
+    rp: RelyingParty, credential: Mapping[str, Any], challenge: str, name: str
+) -> NewPasskey:
+    """Verify a registration response against its challenge and the relying party.
+
+    Raises:
+        PasskeyRegistrationError: it does not verify (origin, RP ID, signature, no user
+            verification) or cannot be read.
+    """
+    try:
+        verified = webauthn.verify_registration_response(
+            credential=dict(credential),
+            expected_challenge=webauthn.base64url_to_bytes(challenge),
+            expected_rp_id=rp.id,
+            expected_origin=list(rp.origins),
+            require_user_verification=True,
+        )
+        given = credential["response"].get("transports") or []
+    except MALFORMED:
+        raise PasskeyRegistrationError from None
+    # Only the transports WebAuthn names are kept: the rest is the client's free text.
+    known = {transport.value for transport in AuthenticatorTransport}
+    transports = [t for t in given if isinstance(t, str) and t in known]
+    return NewPasskey(
+        credential_id=bytes_to_base64url(verified.credential_id),
+        public_key=bytes_to_base64url(verified.credential_public_key),
+        sign_count=verified.sign_count,
+        transports=tuple(dict.fromkeys(transports)),
+        backed_up=verified.credential_backed_up,
+        name=name[:MAX_NAME_LENGTH],
+    )
+
+
+class Passkeys:
+    """Register, list, rename and remove the passkeys of a logged-in account."""
+
+    def __init__(
+        self,
+        db: DB,
+        reauthentication: Reauthentication,
+        audit: Audit,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._db = db
+        self._reauth = reauthentication
+        self._audit = audit
+        self._clock = clock
+
+    def handle_of(self, user_id: int) -> str:
+        """Return the account's user handle, or a new random one if it has none yet."""
+        return self._db.passkey_handle(user_id) or bytes_to_base64url(
+            secrets.token_bytes(HANDLE_BYTES)
+        )
+
+    def registration_options(self, live: LiveSession, rp: RelyingParty) -> str:
+        """Begin registering a passkey: return the creation options as JSON; its challenge
+        is bound to this session.
+
+        Raises:
+            ReauthenticationRequiredError: the session's last authentication is too old.
+        """
+        self._reauth.require_recent(live)
+        challenge, digest = new_challenge()
+        handle = self.handle_of(live.user_id)
+        now = self._clock()
+        self._db.add_webauthn_challenge(
+            digest, REGISTER, _session_binding(live), live.user_id, handle, now,
+            now + CHALLENGE_LIFETIME,
+        )  # fmt: skip
+        return creation_options(
+            rp, live.email, handle, challenge, self._db.passkeys_of(live.user_id)
+        )
+
+    def register(
+        self,
+        live: LiveSession,
+        rp: RelyingParty,
+        credential: Mapping[str, Any],
+        name: str,
+        client: Client,
+    ) -> StoredPasskey:
+        """Finish registering: verify the response, store the passkey; other sessions end.
+
+        Raises:
+            ReauthenticationRequiredError: the session's last authentication is too old.
+            PasskeyRegistrationError: no live challenge of this session matches, the response
+                does not verify, or the credential is registered already (nothing stored).
+        """
+        self._reauth.require_recent(live)
+        try:
+            challenge = challenge_of(credential)
+        except MALFORMED:
+            raise PasskeyRegistrationError from None
+        taken = self._db.take_webauthn_challenge(
+            tokens.digest(challenge), REGISTER, _session_binding(live), self._clock()
+        )
+        if taken is None or taken.user_id != live.user_id or taken.payload is None:
+            self._audit.record("passkey_registration_failed", live.user_id, client)
+            raise PasskeyRegistrationError
+        passkey = verified_registration(rp, credential, challenge, name or "Passkey")
+        if not self._db.add_passkey(
+            live.user_id, taken.payload, passkey, self._clock(), keep_session=live.id
+        ):
+            self._audit.record("passkey_registration_failed", live.user_id, client)
+            raise PasskeyRegistrationError
+        self._audit.record("passkey_added", live.user_id, client)
+        return self._find(live.user_id, passkey.credential_id)
+
+    def list(self, user_id: int) -> Sequence[StoredPasskey]:
+        """Return the account's passkeys, oldest first."""
+        return self._db.passkeys_of(user_id)
+
+    def rename(self, live: LiveSession, passkey_id: int, name: str, client: Client) -> None:
+        """Rename one of the account's passkeys.
+
+        Raises:
+            PasskeyNotFoundError: the account has no passkey with this id.
+        """
+        if not _is_row_id(passkey_id) or not self._db.rename_passkey(
+            live.user_id, passkey_id, name[:MAX_NAME_LENGTH]
+        ):
+            raise PasskeyNotFoundError
+        self._audit.record("passkey_renamed", live.user_id, client)
+
+    def remove(self, live: LiveSession, passkey_id: int, client: Client) -> None:
+        """Remove one of the account's passkeys; other sessions end.
+
+        Raises:
+            ReauthenticationRequiredError: the session's last authentication is too old.
+            PasskeyNotFoundError: the account has no passkey with this id.
+            LastCredentialError: it is the account's last way to log in (no password).
+        """
+        self._reauth.require_recent(live)
+        if not _is_row_id(passkey_id):
+            raise PasskeyNotFoundError
+        removed = self._db.remove_passkey(
+            live.user_id,
+            passkey_id,
+            has_password=bool(live.user.hashed_password),
+            keep_session=live.id,
+        )
+        if removed is None:
+            raise LastCredentialError
+        if not removed:
+            raise PasskeyNotFoundError
+        self._audit.record("passkey_removed", live.user_id, client)
+
+    def _find(self, user_id: int, credential_id: str) -> StoredPasskey:
+        for passkey in self._db.passkeys_of(user_id):
+            if passkey.credential_id == credential_id:
+                return passkey
+        raise PasskeyRegistrationError  # removed by a parallel request meanwhile
+
+
+def _is_row_id(number: int) -> bool:
+    # A path's number past the column's range names no row (PostgreSQL would refuse it).
+    return 0 < number < 2**31
+
+
+def _session_binding(live: LiveSession) -> str:
+    # The session's row id, digested like every binding: a challenge is only good in the
+    # session it was made for (a stolen challenge cannot be finished elsewhere).
+    return tokens.digest(f"session:{live.id}")
