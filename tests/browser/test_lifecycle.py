@@ -141,6 +141,8 @@ def strict_stack(
         USERAUTH_RESET_LINK="https://app.example.com/auth/reset?token={token}",
         USERAUTH_SECRET_KEY="a test secret key that is long enough to sign forms",
         USERAUTH_ENCRYPTION_KEYS=TEST_ENCRYPTION_KEY,
+        USERAUTH_WEBAUTHN_RP_ID="localhost",
+        USERAUTH_WEBAUTHN_ORIGINS="http://localhost",
         USERAUTH_REDIRECT_HOSTS="127.0.0.1",
         USERAUTH_TRUSTED_PROXIES="1",
         USERAUTH_EMAIL_VERIFICATION="required",
