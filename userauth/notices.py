@@ -20,6 +20,12 @@ MESSAGES = {
         "One of your recovery codes was just used to log in to your account. If this was "
         "not you, change your password and create new recovery codes now.",
     ),
+    "second_factor_locked": (
+        "Wrong two-factor codes: your password may be known",
+        "Someone entered your password correctly and then too many wrong two-factor codes, "
+        "so logging in to your account with a code is blocked for 15 minutes. If this was "
+        "not you, your password is known to someone else: change it now.",
+    ),
     "factors_reset": (
         "Your two-factor authentication was removed",
         "An administrator removed the two-factor authentication of your account. Log in with "

@@ -10,6 +10,7 @@ from sqlalchemy import ScalarSelect, delete, func, insert, select, update
 from userauth.db.base import (
     Store,
     end_sessions,
+    lock_account,
     rerun_once_if_disconnected,
     retry_if_disconnected,
     void_secrets,
@@ -97,6 +98,7 @@ class AdminStore(Store):
         # Explicit statements rather than ON DELETE: they do not depend on SQLite's
         # foreign_keys pragma being on for the connection.
         with self._transaction() as work:
+            lock_account(work, user_id)
             work.execute(delete(sessions_table).where(_sessions.user_id == user_id))
             void_secrets(work, user_id)
             delete_factor_rows(work, user_id)
