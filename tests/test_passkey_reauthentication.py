@@ -1,0 +1,172 @@
+"""Re-authenticating with a passkey (issue 25, hostile review item 4), with the software
+authenticator of tests/authenticator.py: an account without a password regains "recent
+authentication" without logging in again, with its own passkeys only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.authenticator import SoftAuthenticator, b64url
+from tests.conftest import FakeClock
+from tests.passkeys import (
+    ORIGIN,
+    OTHER_EMAIL,
+    add_passkey,
+    events,
+    options_of,
+    passkey_login,
+    refused,
+)
+from tests.second_factor import EMAIL, PASSWORD, sign_up_and_log_in
+from userauth.auth import Auth
+
+pytestmark = pytest.mark.databases("sqlite")
+
+OPTIONS = "/sessions/reauthenticate/passkey/options"
+FINISH = "/sessions/reauthenticate/passkey"
+
+
+def sign_up_with_passkey(client: FlaskClient, authenticator: SoftAuthenticator) -> None:
+    options = options_of(client.post("/users/passkey/options", data={"email": EMAIL}))
+    credential = authenticator.create(options, ORIGIN)
+    assert client.post("/users/passkey", json={"credential": credential}).status_code == 200
+
+
+def reauthenticate(
+    client: FlaskClient, authenticator: SoftAuthenticator, **tweaks: Any
+) -> TestResponse:
+    options = options_of(client.post(OPTIONS))
+    assertion = authenticator.get(options, tweaks.pop("origin", ORIGIN), **tweaks)
+    return client.post(FINISH, json={"credential": assertion})
+
+
+def authenticated_at(client: FlaskClient) -> str:
+    [current] = [s for s in client.get("/sessions").json["sessions"] if s["current"]]  # type: ignore[index]
+    return str(current["authenticated_at"])
+
+
+@pytest.fixture
+def phone() -> SoftAuthenticator:
+    return SoftAuthenticator()
+
+
+class TestReauthenticatingWithAPasskey:
+    def test_an_account_without_a_password_regains_recent_authentication(
+        self, client: FlaskClient, auth: Auth, phone: SoftAuthenticator, clock: FakeClock
+    ) -> None:
+        sign_up_with_passkey(client, phone)
+        clock.advance(minutes=11)
+        refused(client.put("/profile/password", data={"new_password": PASSWORD}), 401)
+
+        answer = reauthenticate(client, phone)
+
+        assert (answer.status_code, answer.json) == (200, {"message": "re-authenticated"})
+        assert authenticated_at(client) == clock().isoformat()
+        assert events(auth)[0] == "reauthenticated"
+        assert client.put("/profile/password", data={"new_password": PASSWORD}).status_code == 200
+
+    def test_the_options_allow_only_the_accounts_passkeys_with_user_verification(
+        self, client: FlaskClient, app: Flask, phone: SoftAuthenticator
+    ) -> None:
+        other = app.test_client()
+        sign_up_and_log_in(other, OTHER_EMAIL)
+        add_passkey(other, SoftAuthenticator())
+        sign_up_with_passkey(client, phone)
+
+        options = options_of(client.post(OPTIONS))
+
+        [mine] = phone.credentials
+        assert [c["id"] for c in options["allowCredentials"]] == [b64url(mine.id)]
+        assert options["userVerification"] == "required"
+
+    def test_another_accounts_passkey_is_refused_and_audited(
+        self,
+        client: FlaskClient,
+        app: Flask,
+        auth: Auth,
+        phone: SoftAuthenticator,
+        clock: FakeClock,
+    ) -> None:
+        stranger = SoftAuthenticator()
+        other = app.test_client()
+        sign_up_and_log_in(other, OTHER_EMAIL)
+        add_passkey(other, stranger)
+        sign_up_with_passkey(client, phone)
+        before = authenticated_at(client)
+        clock.advance(minutes=11)
+
+        answer = reauthenticate(client, stranger, credential=stranger.credentials[0])
+
+        refused(answer, 401)
+        assert authenticated_at(client) == before
+        assert events(auth)[0] == "reauthentication_failed"
+
+    def test_a_challenge_is_used_once(self, client: FlaskClient, phone: SoftAuthenticator) -> None:
+        sign_up_with_passkey(client, phone)
+        options = options_of(client.post(OPTIONS))
+        assertion = phone.get(options, ORIGIN)
+        assert client.post(FINISH, json={"credential": assertion}).status_code == 200
+
+        refused(client.post(FINISH, json={"credential": assertion}), 401)
+
+    def test_another_sessions_challenge_is_refused(
+        self, client: FlaskClient, app: Flask, phone: SoftAuthenticator
+    ) -> None:
+        sign_up_with_passkey(client, phone)
+        other_device = app.test_client()
+        assert passkey_login(other_device, phone).status_code == 200
+        options = options_of(client.post(OPTIONS))
+        assertion = phone.get(options, ORIGIN)
+
+        refused(other_device.post(FINISH, json={"credential": assertion}), 401)
+
+    def test_a_login_challenge_does_not_re_authenticate(
+        self, client: FlaskClient, phone: SoftAuthenticator
+    ) -> None:
+        sign_up_with_passkey(client, phone)
+        options = options_of(client.post("/sessions/passkey/options"))
+        assertion = phone.get(options, ORIGIN)
+
+        refused(client.post(FINISH, json={"credential": assertion}), 401)
+
+    def test_an_expired_challenge_is_refused(
+        self, client: FlaskClient, phone: SoftAuthenticator, clock: FakeClock
+    ) -> None:
+        sign_up_with_passkey(client, phone)
+        options = options_of(client.post(OPTIONS))
+        clock.advance(minutes=5, seconds=1)
+        assertion = phone.get(options, ORIGIN)
+
+        refused(client.post(FINISH, json={"credential": assertion}), 401)
+
+    def test_a_response_for_another_site_is_refused(
+        self, client: FlaskClient, phone: SoftAuthenticator
+    ) -> None:
+        sign_up_with_passkey(client, phone)
+
+        refused(reauthenticate(client, phone, origin="https://evil.example"), 401)
+        refused(reauthenticate(client, phone, rp_id="evil.example"), 401)
+
+    @pytest.mark.parametrize(
+        "credential",
+        ["x", {}, {"id": "AAAA", "response": {}}, {"id": "AAAA", "response": []}],
+        ids=["not-an-object", "empty", "no-client-data", "response-a-list"],
+    )
+    def test_bad_input_is_a_4xx_never_a_500(
+        self, client: FlaskClient, phone: SoftAuthenticator, credential: Any
+    ) -> None:
+        sign_up_with_passkey(client, phone)
+        client.post(OPTIONS)
+
+        answer = client.post(FINISH, json={"credential": credential})
+
+        assert 400 <= answer.status_code < 500, answer.get_data(as_text=True)
+
+    def test_it_needs_a_session(self, client: FlaskClient) -> None:
+        refused(client.post(OPTIONS), 403)
+        refused(client.post(FINISH, json={"credential": {}}), 403)
