@@ -23,6 +23,7 @@ from tests.passkeys import (
     refused,
 )
 from tests.second_factor import EMAIL, PASSWORD, sign_up_and_log_in
+from tests.test_pages import submit
 from userauth.auth import Auth
 
 pytestmark = pytest.mark.databases("sqlite")
@@ -170,3 +171,38 @@ class TestReauthenticatingWithAPasskey:
     def test_it_needs_a_session(self, client: FlaskClient) -> None:
         refused(client.post(OPTIONS), 403)
         refused(client.post(FINISH, json={"credential": {}}), 403)
+
+
+class TestTheReauthenticationPage:
+    """What passkeys.js does on the page asking again: the API proves the passkey, then the
+    page's passkey form posts the action with its token alone."""
+
+    def test_an_account_with_a_passkey_is_offered_it_and_the_action_then_goes_on(
+        self, client: FlaskClient, phone: SoftAuthenticator, clock: FakeClock
+    ) -> None:
+        sign_up_with_passkey(client, phone)
+        clock.advance(minutes=11)
+        asked = submit(client, "/auth/account/totp", "/auth/account")
+        assert asked.status_code == 401
+        page = asked.get_data(as_text=True)
+        assert (
+            '<form method="post" action="/auth/account/totp" id="passkey-reauthenticate"' in page
+        )
+        assert "passkeys.js" in page
+
+        assert reauthenticate(client, phone).status_code == 200
+        went_on = submit(client, "/auth/account/totp", "/auth/account")
+
+        assert went_on.status_code == 200
+        assert 'id="totp-key"' in went_on.get_data(as_text=True)
+
+    def test_an_account_without_a_passkey_is_not_offered_one(
+        self, client: FlaskClient, clock: FakeClock
+    ) -> None:
+        sign_up_and_log_in(client)
+        clock.advance(minutes=11)
+
+        asked = submit(client, "/auth/account/totp", "/auth/account")
+
+        assert asked.status_code == 401
+        assert "passkey-reauthenticate" not in asked.get_data(as_text=True)
