@@ -4,6 +4,7 @@ authentication" without logging in again, with its own passkeys only."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -25,6 +26,8 @@ from tests.passkeys import (
 from tests.second_factor import EMAIL, PASSWORD, sign_up_and_log_in
 from tests.test_pages import submit
 from userauth.auth import Auth
+from userauth.settings import RateLimitSettings
+from userauth.web import create_app
 
 pytestmark = pytest.mark.databases("sqlite")
 
@@ -167,6 +170,23 @@ class TestReauthenticatingWithAPasskey:
         answer = client.post(FINISH, json={"credential": credential})
 
         assert 400 <= answer.status_code < 500, answer.get_data(as_text=True)
+
+    def test_failures_count_in_the_sessions_re_authentication_limit_and_a_success_clears_it(
+        self, make_auth: Callable[..., Auth], phone: SoftAuthenticator
+    ) -> None:
+        auth = make_auth(RateLimitSettings(login_failures="3/minute"))
+        client = create_app(auth.settings, auth).test_client()
+        sign_up_with_passkey(client, phone)
+        for _ in range(2):
+            refused(reauthenticate(client, phone, origin="https://evil.example"), 401)
+        assert reauthenticate(client, phone).status_code == 200  # the third: cleared after
+
+        statuses = [
+            reauthenticate(client, phone, origin="https://evil.example").status_code
+            for _ in range(4)
+        ]
+
+        assert statuses == [401, 401, 401, 429]
 
     def test_it_needs_a_session(self, client: FlaskClient) -> None:
         refused(client.post(OPTIONS), 403)
