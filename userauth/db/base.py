@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -31,6 +32,10 @@ from userauth.models import (
     users_table,
 )
 from userauth.sqlite import BUSY_TIMEOUT_MS
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlalchemy.dialects import postgresql, sqlite
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -298,3 +303,15 @@ def _safe_to_rerun(error: DBAPIError) -> bool:
 def retry_if_disconnected(read: Callable[[], T]) -> T:
     """Run a read; run it again once if the database had dropped the pooled connection."""
     return rerun_once_if_disconnected(read)()
+
+
+def dialect_insert(dialect: str) -> Callable[[Table], postgresql.Insert | sqlite.Insert]:
+    """The dialect's INSERT, which has `on_conflict_do_update`/`_do_nothing` (PostgreSQL or
+    SQLite).
+
+    Looked up by name: the engine loaded its own dialect's package already, and the other
+    one would cost each worker up to 2.4 MB (PostgreSQL's loads every driver's dialect).
+    """
+    module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
+    insert: Callable[[Table], postgresql.Insert | sqlite.Insert] = module.insert
+    return insert

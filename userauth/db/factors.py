@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-from sqlalchemy import Table, case, delete, func, insert, select, update
+from sqlalchemy import case, delete, func, insert, select, update
 
 from userauth.clock import as_utc
-from userauth.db.base import Store, UnitOfWork, change_credentials, rerun_once_if_disconnected
+from userauth.db.base import (
+    Store,
+    UnitOfWork,
+    change_credentials,
+    dialect_insert,
+    rerun_once_if_disconnected,
+)
 from userauth.models import (
     code_failures_table,
     factors_table,
@@ -19,9 +23,6 @@ from userauth.models import (
     recovery_codes_table,
     sessions_table,
 )
-
-if TYPE_CHECKING:
-    from sqlalchemy.dialects import postgresql, sqlite
 
 _factors = factors_table.c
 _codes = recovery_codes_table.c
@@ -221,7 +222,7 @@ class FactorStore(Store):
         collide on the user's row (OWASP ASVS 2.2.1: anti-automation on every factor).
         """
         stale = _failures.window_started_at <= window_start
-        first = _insert_for(self._engine.dialect.name)(code_failures_table).values(
+        first = dialect_insert(self._engine.dialect.name)(code_failures_table).values(
             user_id=user_id, count=1, window_started_at=now
         )
         upsert = first.on_conflict_do_update(
@@ -275,14 +276,3 @@ def _factor(row: object) -> StoredFactor:
         last_step=row.last_step,  # type: ignore[attr-defined]
         secret=row.secret,  # type: ignore[attr-defined]
     )
-
-
-def _insert_for(dialect: str) -> Callable[[Table], postgresql.Insert | sqlite.Insert]:
-    """The dialect's INSERT, which has `on_conflict_do_update` (PostgreSQL or SQLite).
-
-    Looked up by name: the engine loaded its own dialect's package already, and the other
-    one would cost each worker up to 2.4 MB (PostgreSQL's loads every driver's dialect).
-    """
-    module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
-    insert: Callable[[Table], postgresql.Insert | sqlite.Insert] = module.insert
-    return insert

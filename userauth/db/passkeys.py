@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, Table, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from userauth.clock import as_utc
-from userauth.db.base import Store, UnitOfWork, change_credentials, rerun_once_if_disconnected
+from userauth.db.base import (
+    Store,
+    UnitOfWork,
+    change_credentials,
+    dialect_insert,
+    rerun_once_if_disconnected,
+)
 from userauth.emails import lookup_key
 from userauth.errors import EmailTakenError
 from userauth.models import (
@@ -115,7 +120,7 @@ class PasskeyStore(Store):
 
     def _ensure_handle(self, work: UnitOfWork, user_id: int, candidate: str) -> str:
         work.execute(
-            _insert_for(self._engine.dialect.name)(passkey_handles_table)
+            dialect_insert(self._engine.dialect.name)(passkey_handles_table)
             .values(user_id=user_id, handle=candidate)
             .on_conflict_do_nothing(index_elements=[_handles.user_id])
         )
@@ -277,11 +282,6 @@ class PasskeyStore(Store):
                 .returning(_challenges.user_id, _challenges.payload)
             ).first()
         return None if row is None else TakenChallenge(row.user_id, row.payload)
-
-
-def _insert_for(dialect: str) -> Callable[[Table], postgresql.Insert | sqlite.Insert]:
-    """The dialect's INSERT, which has `on_conflict_do_nothing` (PostgreSQL or SQLite)."""
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert
 
 
 def _row(user_id: int, passkey: NewPasskey, now: datetime) -> dict[str, Any]:
