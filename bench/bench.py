@@ -101,6 +101,9 @@ class Backend:
 
     def run(self, stored: bytes, rng: random.Random) -> None:
         config = self.config
+        if config.second_factor_only:
+            self._run_second_factor_only(stored, rng)
+            return
         started = time.monotonic()
         small = seed(self.small_url, SMALL_USERS, stored, rng)
         big = seed(self.big_url, config.big_users, stored, rng)
@@ -116,6 +119,16 @@ class Backend:
             self._compared((bare, bare_wsgi), app, app_big, small, big, peers)
             self._mixed(app, small)
             self._bcrypt_scenarios(app, small, stored)
+        self._rss_target()
+
+    def _run_second_factor_only(self, stored: bytes, rng: random.Random) -> None:
+        """Serve userauth on 1,000 accounts alone; time the login, then the second step."""
+        small = seed(self.small_url, SMALL_USERS, stored, rng)
+        with ExitStack() as stack:
+            app = self._serve(start_userauth, "1k", self.small_url)
+            stack.callback(app.stop)
+            preflight.preflight_userauth(app, small, PASSWORD)
+            self._login(app, small, stored)
         self._rss_target()
 
     def _start_all(self, stack: ExitStack) -> tuple[list[Server], list[PeerRun]]:
@@ -387,6 +400,21 @@ class Backend:
         )
 
     def _bcrypt_scenarios(self, app: Server, small: Seeded, stored: bytes) -> None:
+        self._login(app, small, stored)
+        register = self._wrk(app, "register", [uuid.uuid4().hex[:12], PASSWORD], slow=True)
+        self.rows.append(report.Row(self.name, "POST /users", register, app.peak_rss_mb()))
+        progress(f"{self.name}: POST /users: {register.rps:.2f}/s")
+        resets = self._data("resets", small.reset_emails)
+        reset = self._wrk(app, "reset", [resets, PASSWORD], slow=True)
+        failed = reset.counters.get("failed", 0)
+        note = f"{reset.count_rate('pairs'):.2f} pairs/s, {failed} failed"
+        self.rows.append(
+            report.Row(self.name, "POST+PUT /reset_password", reset, app.peak_rss_mb(), note)
+        )
+        progress(f"{self.name}: reset pair: {note}")
+
+    def _login(self, app: Server, small: Seeded, stored: bytes) -> None:
+        """Time POST /sessions against the bcrypt bound, then the second step against it."""
         samples = self.config.bcrypt_samples
         threads = self.config.layout.workers * self.config.layout.threads
         usable = min(app.cores(), threads)
@@ -410,17 +438,6 @@ class Backend:
         progress(f"{self.name}: POST /sessions: {steady:.2f}/s steady, bound {bound:.2f}/s")
         self._second_factor(app, steady)
         self._passkey_login(app, steady)
-        register = self._wrk(app, "register", [uuid.uuid4().hex[:12], PASSWORD], slow=True)
-        self.rows.append(report.Row(self.name, "POST /users", register, app.peak_rss_mb()))
-        progress(f"{self.name}: POST /users: {register.rps:.2f}/s")
-        resets = self._data("resets", small.reset_emails)
-        reset = self._wrk(app, "reset", [resets, PASSWORD], slow=True)
-        failed = reset.counters.get("failed", 0)
-        note = f"{reset.count_rate('pairs'):.2f} pairs/s, {failed} failed"
-        self.rows.append(
-            report.Row(self.name, "POST+PUT /reset_password", reset, app.peak_rss_mb(), note)
-        )
-        progress(f"{self.name}: reset pair: {note}")
 
     def _second_factor(self, app: Server, login_steady: float) -> None:
         """Time POST /sessions/second-factor, each request a fresh pending login and code.

@@ -35,6 +35,8 @@ class Config:
     postgres_url: str | None
     sqlite: bool
     peers: tuple[Peer, ...]
+    # Only userauth on 1,000 accounts: the login, then the second step against it.
+    second_factor_only: bool = False
 
 
 def parse_args(argv: Sequence[str] | None, description: str) -> Config:
@@ -56,6 +58,11 @@ def parse_args(argv: Sequence[str] | None, description: str) -> Config:
     )
     parser.add_argument("--no-sqlite", action="store_true", help="measure PostgreSQL only")
     parser.add_argument("--no-peers", action="store_true", help="leave the peer apps out")
+    parser.add_argument(
+        "--second-factor-only",
+        action="store_true",
+        help="only the login and POST /sessions/second-factor (their ratio, peak RSS)",
+    )
     args = parser.parse_args(argv)
     # Quick runs leave out the optional JWT row: it would not fit in their budget.
     peers = peer_apps.QUICK_PEERS if args.quick else peer_apps.ALL_PEERS
@@ -72,7 +79,8 @@ def parse_args(argv: Sequence[str] | None, description: str) -> Config:
         bcrypt_samples=5 if args.quick else 10,
         postgres_url=args.postgres,
         sqlite=not args.no_sqlite,
-        peers=() if args.no_peers else peers,
+        peers=() if args.no_peers or args.second_factor_only else peers,
+        second_factor_only=args.second_factor_only,
     )
 
 

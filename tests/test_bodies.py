@@ -253,6 +253,8 @@ BODY_ROUTES = {
     "passkey-login": ("POST", "/sessions/passkey"),
     "passkey-signup-options": ("POST", "/users/passkey/options"),
     "passkey-signup": ("POST", "/users/passkey"),
+    "passkey-reauthentication-options": ("POST", "/sessions/reauthenticate/passkey/options"),
+    "passkey-reauthentication": ("POST", "/sessions/reauthenticate/passkey"),
 }
 ACCEPTED = "application/x-www-form-urlencoded or application/json"
 

@@ -202,6 +202,8 @@ STATE_CHANGING_ROUTES = {
     "passkey-login": ("POST", "/sessions/passkey"),
     "passkey-signup-options": ("POST", "/users/passkey/options"),
     "passkey-signup": ("POST", "/users/passkey"),
+    "passkey-reauthentication-options": ("POST", "/sessions/reauthenticate/passkey/options"),
+    "passkey-reauthentication": ("POST", "/sessions/reauthenticate/passkey"),
 }
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
 OTHER_PAGES = {

@@ -15,7 +15,7 @@ from tests.second_factor import (
 from tests.smtp import MailSink, ServiceFactory
 from userauth.admin import Admin
 from userauth.auth import NO_CLIENT, Auth
-from userauth.settings import MailSettings
+from userauth.settings import FactorSettings, MailSettings
 
 
 def mail_to(mail: MailSink) -> MailSettings:
@@ -28,6 +28,25 @@ def subjects(mail: MailSink, count: int) -> list[str]:
 
 
 class TestNotices:
+    def test_a_locked_second_step_mails_its_owner_once(
+        self, make_service: ServiceFactory, mail: MailSink, clock: FakeClock
+    ) -> None:
+        service = make_service("development", mail_to(mail), FactorSettings(code_failures=2))
+        sign_up_and_log_in(service.client)
+        enrol(service.client, clock())
+        device = service.app.test_client()
+        password_step(device)
+
+        statuses = [
+            device.post("/sessions/second-factor", data={"code": "000000"}).status_code
+            for _ in range(4)
+        ]
+
+        assert statuses == [401, 401, 429, 429]
+        service.outbox.join()
+        assert subjects(mail, 1) == ["Wrong two-factor codes: your password may be known"]
+        assert len(mail.to(EMAIL)) == 1
+
     def test_using_a_recovery_code_mails_its_owner(
         self, make_service: ServiceFactory, mail: MailSink, clock: FakeClock
     ) -> None:

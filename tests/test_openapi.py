@@ -40,6 +40,8 @@ LIMITED += [("/email/verification", "post")]
 LIMITED += [("/passkeys/registration", "post"), ("/sessions/passkey/options", "post")]
 LIMITED += [("/sessions/passkey", "post"), ("/users/passkey/options", "post")]
 LIMITED += [("/users/passkey", "post")]
+# Re-authenticating with a passkey (issue 25, hostile review item 4).
+LIMITED += [("/sessions/reauthenticate/passkey", "post")]
 # The routes that read a body (issue 21 item 10): each documents its 415. Two limited routes
 # read none: the passkey login's options, and a session's request for a verification link.
 BODYLESS = {("/sessions/passkey/options", "post"), ("/email/verification", "post")}
@@ -146,6 +148,7 @@ class TestDocument:
             ("/sessions/passkey", "post"): {"credential"},
             ("/users/passkey/options", "post"): {"email"},
             ("/users/passkey", "post"): {"credential"},
+            ("/sessions/reauthenticate/passkey", "post"): {"credential"},
         }
 
     def test_session_cookie_is_a_security_scheme(self, document: dict[str, Any]) -> None:
@@ -179,6 +182,8 @@ class TestDocument:
             ("/passkeys", "get"),
             ("/passkeys/{passkey_id}", "patch"),
             ("/passkeys/{passkey_id}", "delete"),
+            ("/sessions/reauthenticate/passkey/options", "post"),
+            ("/sessions/reauthenticate/passkey", "post"),
         }
 
     def test_metrics_document_their_optional_bearer_token(self, document: dict[str, Any]) -> None:

@@ -94,6 +94,8 @@ DATABASE_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/sessions/passkey", {"credential": PASSKEY_ANSWER}),
     ("POST", "/users/passkey/options", {"email": "new@example.com"}),
     ("POST", "/users/passkey", {"credential": PASSKEY_ANSWER}),
+    ("POST", "/sessions/reauthenticate/passkey/options", {}),
+    ("POST", "/sessions/reauthenticate/passkey", {"credential": PASSKEY_ANSWER}),
 ]
 # The OpenAPI paths of the table's paths that carry an id.
 TEMPLATES = {"/sessions/1": "/sessions/{id}", "/passkeys/1": "/passkeys/{passkey_id}"}

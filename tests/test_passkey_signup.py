@@ -14,6 +14,7 @@ from tests.conftest import FakeClock
 from tests.passkeys import ORIGIN, options_of, passkey_login, refused
 from tests.second_factor import EMAIL, PASSWORD, password_step
 from tests.smtp import MailSink, Service, ServiceFactory
+from userauth.auth import Auth
 
 pytestmark = pytest.mark.databases("sqlite")
 
@@ -68,6 +69,21 @@ class TestSigningUpWithAPasskey:
     @pytest.mark.parametrize("email", ["", "not an email"], ids=["empty", "malformed"])
     def test_a_bad_email_is_a_400(self, client: FlaskClient, email: str) -> None:
         refused(client.post("/users/passkey/options", data={"email": email}), 400)
+
+    @pytest.mark.parametrize("origin", [ORIGIN, "https://evil.example"], ids=["replay", "origin"])
+    def test_a_refused_sign_up_is_audited_without_the_email(
+        self, client: FlaskClient, auth: Auth, phone: SoftAuthenticator, origin: str
+    ) -> None:
+        options = options_of(client.post("/users/passkey/options", data={"email": EMAIL}))
+        credential = phone.create(options, origin)
+        if origin == ORIGIN:  # the challenge is spent by a first, good sign-up
+            first = client.post("/users/passkey", json={"credential": credential})
+            assert first.status_code == 200
+
+        refused(client.post("/users/passkey", json={"credential": credential}), 400)
+
+        [failed] = [e for e in auth.db.list_audit_events() if e.event == "passkey_signup_failed"]
+        assert (failed.user_id, failed.email) == (None, None)
 
     def test_a_replayed_registration_makes_nothing(
         self, client: FlaskClient, phone: SoftAuthenticator

@@ -4,12 +4,16 @@ only move forward once, single-use challenges kept as digests, the last way in k
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
 
+from tests.authenticator import SoftAuthenticator
 from tests.conftest import FakeClock
 from tests.storage import everything_stored
 from userauth.audit import NO_CLIENT
@@ -19,6 +23,7 @@ from userauth.errors import PasskeyNotFoundError
 from userauth.passkeys import LOGIN, REGISTER, RelyingParty, new_challenge
 
 PASSWORD = "a long enough password"
+RP = RelyingParty("localhost", ("http://localhost",))
 
 
 @pytest.fixture
@@ -83,6 +88,55 @@ class TestCredentials:
 
         assert (kept, removed) == (None, True)
         assert auth.db.count_passkeys(ann.user_id) == 0
+
+
+class TestHandles:
+    def test_a_passkey_made_for_another_handle_than_the_accounts_is_refused(
+        self, auth: Auth, clock: FakeClock
+    ) -> None:
+        ann = logged_in(auth, "ann@example.com")
+        assert auth.db.ensure_passkey_handle(ann.user_id, "aGFuZGxlMQ") == "aGFuZGxlMQ"
+
+        stored = auth.db.add_passkey(
+            ann.user_id, "aGFuZGxlMg", passkey(), clock(), keep_session=ann.id
+        )
+
+        assert stored is False
+        assert auth.db.passkeys_of(ann.user_id) == []
+        assert auth.db.passkey_handle(ann.user_id) == "aGFuZGxlMQ"
+
+    def test_a_handle_is_stored_once_whatever_is_offered_next(self, auth: Auth) -> None:
+        ann = logged_in(auth, "ann@example.com")
+
+        first = auth.db.ensure_passkey_handle(ann.user_id, "aGFuZGxlMQ")
+        second = auth.db.ensure_passkey_handle(ann.user_id, "aGFuZGxlMg")
+
+        assert (first, second) == ("aGFuZGxlMQ", "aGFuZGxlMQ")
+
+    def test_two_ceremonies_begun_in_parallel_before_the_first_passkey_both_log_in(
+        self, auth: Auth
+    ) -> None:
+        ann = logged_in(auth, "ann@example.com")
+        start = threading.Barrier(2)
+
+        def begin(_: int) -> dict[str, Any]:
+            start.wait()
+            options: dict[str, Any] = json.loads(auth.passkeys.registration_options(ann, RP))
+            return options
+
+        with ThreadPoolExecutor(2) as pool:
+            both = list(pool.map(begin, range(2)))
+        authenticators = [SoftAuthenticator(), SoftAuthenticator()]
+        for options, authenticator in zip(both, authenticators, strict=True):
+            credential = authenticator.create(options, RP.origins[0])
+            auth.passkeys.register(ann, RP, credential, "Laptop", NO_CLIENT)
+
+        for authenticator in authenticators:
+            begun = auth.passkey_logins.options(RP, None)
+            assertion = authenticator.get(json.loads(begun.options_json), RP.origins[0])
+            done = auth.passkey_logins.login(RP, begun.cookie, assertion, NO_CLIENT)
+            assert done.user.id == ann.user_id
+        assert auth.db.count_passkeys(ann.user_id) == 2
 
 
 class TestChallenges:

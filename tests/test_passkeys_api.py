@@ -175,6 +175,33 @@ class TestRegistration:
     def test_it_needs_a_session(self, client: FlaskClient) -> None:
         refused(client.post("/passkeys/registration/options"), 403)
 
+    def test_two_ceremonies_begun_before_the_first_passkey_name_one_handle_and_both_log_in(
+        self, client: FlaskClient, app: Flask
+    ) -> None:
+        sign_up_and_log_in(client)
+        laptop, phone = SoftAuthenticator(), SoftAuthenticator()
+        first = options_of(client.post("/passkeys/registration/options"))
+        second = options_of(client.post("/passkeys/registration/options"))
+        assert first["user"]["id"] == second["user"]["id"]
+
+        for options, authenticator in ((first, laptop), (second, phone)):
+            credential = authenticator.create(options, ORIGIN)
+            answer = client.post("/passkeys/registration", json={"credential": credential})
+            assert answer.status_code == 200, answer.json
+
+        assert passkey_login(app.test_client(), laptop).status_code == 200
+        assert passkey_login(app.test_client(), phone).status_code == 200
+
+    def test_a_response_failing_verification_is_audited(
+        self, client: FlaskClient, auth: Auth, authenticator: SoftAuthenticator
+    ) -> None:
+        sign_up_and_log_in(client)
+        options = options_of(client.post("/passkeys/registration/options"))
+        credential = authenticator.create(options, "https://evil.example")
+
+        refused(client.post("/passkeys/registration", json={"credential": credential}), 400)
+        assert events(auth)[0] == "passkey_registration_failed"
+
 
 class TestLoginWithoutAnEmail:
     def test_a_passkey_logs_in_at_aal2_with_hwk_and_user(
@@ -387,6 +414,28 @@ class TestMalformedAnswers:
             "excludeCredentials"
         ]
         assert excluded["transports"] == ["internal"]
+
+    @pytest.mark.parametrize(
+        "transports",
+        [5, None, "internal", {"internal": True}, [["internal"]]],
+        ids=["a-number", "null", "text", "an-object", "nested-list"],
+    )
+    def test_transports_that_are_not_a_list_of_text_are_none(
+        self, client: FlaskClient, authenticator: SoftAuthenticator, transports: Any
+    ) -> None:
+        sign_up_and_log_in(client)
+        options = options_of(client.post("/passkeys/registration/options"))
+        credential = mutated(
+            authenticator.create(options, ORIGIN), ("response", "transports"), transports
+        )
+
+        answer = client.post("/passkeys/registration", json={"credential": credential})
+
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        [excluded] = options_of(client.post("/passkeys/registration/options"))[
+            "excludeCredentials"
+        ]
+        assert excluded.get("transports", []) == []
 
     @pytest.mark.parametrize(
         ("path", "value"), ASSERTION_MUTATIONS.values(), ids=list(ASSERTION_MUTATIONS)

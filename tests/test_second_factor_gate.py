@@ -78,3 +78,48 @@ class TestLevels:
         answer = one_factor.get(f"/auth/verify?aal={level}")
         assert answer.status_code == 400
         assert answer.json["message"].startswith("aal ")  # type: ignore[index]
+
+    @pytest.mark.parametrize(
+        ("query", "name"),
+        [
+            ("aal=1&aal=2", "aal"),
+            ("aal=2&aal=1", "aal"),
+            ("aal=2&aal=2", "aal"),
+            ("aal=2&redirect=true&redirect=false", "redirect"),
+        ],
+        ids=["weaker-first", "stricter-first", "same-twice", "redirect-twice"],
+    )
+    def test_a_repeated_parameter_is_a_bad_request(
+        self, two_factors: FlaskClient, query: str, name: str
+    ) -> None:
+        # Twice: a cached session must not be answered by the hot path either.
+        for _ in range(2):
+            answer = two_factors.get(f"/auth/verify?{query}")
+            assert answer.status_code == 400
+            assert answer.json == {"message": f"{name} must be given once"}
+
+
+class TestTurningTheSecondFactorOff:
+    def test_the_session_that_turns_it_off_drops_to_level_1(
+        self, two_factors: FlaskClient
+    ) -> None:
+        assert two_factors.get("/auth/verify?aal=2").status_code == 200  # cached now
+        assert two_factors.delete("/factors/totp").status_code == 200
+        for _ in range(2):
+            assert two_factors.get("/auth/verify?aal=2").status_code == 401
+            answer = two_factors.get("/auth/verify")
+            assert answer.status_code == 200
+            assert answer.headers[AAL] == "1"
+
+    def test_its_factors_stay_as_the_history_of_how_it_was_made(
+        self, two_factors: FlaskClient
+    ) -> None:
+        assert two_factors.delete("/factors/totp").status_code == 200
+        sessions = two_factors.get("/sessions").json["sessions"]  # type: ignore[index]
+        assert [item["factors"] for item in sessions] == [["pwd", "otp"]]
+
+    def test_the_gates_redirect_then_sends_it_to_log_in(self, two_factors: FlaskClient) -> None:
+        assert two_factors.delete("/factors/totp").status_code == 200
+        answer = two_factors.get("/auth/verify?aal=2&redirect=true")
+        assert answer.status_code == 302
+        assert "aal=2" in answer.headers["Location"]

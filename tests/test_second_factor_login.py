@@ -218,6 +218,35 @@ class TestPendingLogins:
         status, body = second_step(device, enrolled.recovery_codes[1])
         assert (status, body) == (401, {"message": "login expired; log in again"})
 
+    def test_two_completions_of_one_pending_login_at_once_spend_one_code(
+        self, make_auth: Callable[..., Auth], enrolled: Enrolled
+    ) -> None:
+        workers = [make_auth(GENEROUS_LIMITS) for _ in "ab"]
+        apps = [create_app(auth.settings, auth) for auth in workers]
+        owner = workers[0].accounts.find_any(EMAIL)
+        assert owner is not None
+        codes = iter(enrolled.recovery_codes)
+        for round_ in range(4):
+            device = apps[0].test_client()
+            password_step(device)
+            challenge = device.get_cookie(CHALLENGE)
+            assert challenge is not None
+            twins = [app.test_client() for app in apps]
+            for twin in twins:
+                twin.set_cookie(CHALLENGE, challenge.value)
+            start = threading.Barrier(2)
+
+            def complete(twin: FlaskClient, code: str, start: threading.Barrier = start) -> int:
+                start.wait()
+                return second_step(twin, code)[0]
+
+            with ThreadPoolExecutor(2) as pool:
+                statuses = list(pool.map(complete, twins, [next(codes), next(codes)]))
+            assert sorted(statuses) == [200, 401]
+            # The losing request's recovery code is still there: one code per login.
+            left = workers[0].db.count_recovery_codes(owner.id)
+            assert left == len(enrolled.recovery_codes) - round_ - 1
+
 
 class TestNotAFailedLogin:
     def test_a_right_password_needing_a_code_is_no_failure_for_the_limiter(
@@ -301,3 +330,42 @@ class TestTheAccountsBudgetOfWrongCodes:
             device = apps[1].test_client()
             password_step(device)
             assert second_step(device, oathtool_code(enrolled.secret, clock()))[0] == 200
+
+    def test_the_wrong_code_that_spends_it_locks_the_second_step_until_the_window_ends(
+        self, make_auth: Callable[..., Auth], clock: FakeClock
+    ) -> None:
+        auth = make_auth(FactorSettings(code_failures=3), GENEROUS_LIMITS)
+        app = create_app(auth.settings, auth)
+        owner = app.test_client()
+        sign_up_and_log_in(owner)
+        secret = enrol(owner, clock()).secret
+        device = app.test_client()
+        password_step(device)
+        assert [second_step(device, "000000")[0] for _ in range(3)] == [401] * 3
+        clock.advance(seconds=30)
+        # Locked: even the right code is refused, unchecked, and it stays unspent.
+        assert second_step(device, oathtool_code(secret, clock()))[0] == 429
+        clock.advance(minutes=14, seconds=29)
+        late = app.test_client()
+        password_step(late)
+        assert second_step(late, oathtool_code(secret, clock()))[0] == 429
+        clock.advance(seconds=31)
+        assert second_step(late, oathtool_code(secret, clock()))[0] == 200
+
+    def test_the_lock_is_recorded_once_per_window(
+        self, make_auth: Callable[..., Auth], clock: FakeClock
+    ) -> None:
+        auth = make_auth(FactorSettings(code_failures=2), GENEROUS_LIMITS)
+        app = create_app(auth.settings, auth)
+        owner = app.test_client()
+        sign_up_and_log_in(owner)
+        enrol(owner, clock())
+        for _ in range(2):  # two windows
+            device = app.test_client()
+            password_step(device)
+            statuses = [second_step(device, "000000")[0] for _ in range(4)]
+            assert statuses == [401, 401, 429, 429]
+            clock.advance(minutes=15)
+        events = [event.event for event in auth.db.list_audit_events(limit=100)]
+        assert events.count("second_factor_locked") == 2
+        assert events.count("second_factor_failed") == 4

@@ -31,6 +31,7 @@ from userauth.notices import Notices
 from userauth.one_time import OneTimeSecrets
 from userauth.outbox import Outbox
 from userauth.passkey_logins import PasskeyLogins
+from userauth.passkey_reauthentication import PasskeyReauthentication
 from userauth.passkey_signups import PasskeySignUps
 from userauth.passkeys import Passkeys
 from userauth.reauthentication import Reauthentication
@@ -167,6 +168,9 @@ class Auth(SecondFactorOperations):
         self.passkeys = Passkeys(db, self.reauthentication, self.audit, clock)
         self.passkey_logins = PasskeyLogins(
             db, self.sessions, self.login_transactions, self.audit, clock
+        )
+        self.passkey_reauthentication = PasskeyReauthentication(
+            db, self.sessions, self.passkey_logins, self.audit, clock
         )
 
     @classmethod

@@ -140,7 +140,9 @@ class Enrolment:
             raise WrongCodeError
         codes = recovery_code.new_codes()
         digests = [recovery_code.digest(code) for code in codes]
-        if not self._db.confirm_factor(pending.id, step, now, digests, keep_session=live.id):
+        if not self._db.confirm_factor(
+            live.user_id, pending.id, step, now, digests, keep_session=live.id
+        ):
             raise NoPendingEnrolmentError
         self._audit.record("second_factor_enabled", live.user_id, client)
         return codes

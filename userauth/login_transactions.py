@@ -7,6 +7,10 @@ cookie (`login_challenge`) and only its digest is stored. Many may be pending pe
 MAX_ATTEMPTS codes (counted before each is checked), and completes once: the session is made
 in the transaction that deletes the pending login, and only while the account's credential
 version is the one the password was checked under (db.change_credentials).
+
+Completing is one transaction (DB.atomically): the attempt, the code spent (a TOTP step, a
+recovery code), the session and the trail commit together. Of two requests completing one
+pending login, the one that finds it gone rolls back, so it spends no code.
 """
 
 from __future__ import annotations
@@ -18,7 +22,12 @@ from datetime import datetime, timedelta
 from userauth import tokens
 from userauth.audit import Audit, Client
 from userauth.db import DB
-from userauth.errors import EmailNotVerifiedError, LoginChallengeError
+from userauth.errors import (
+    EmailNotVerifiedError,
+    LoginChallengeError,
+    TooManyCodesError,
+    WrongCodeError,
+)
 from userauth.models import User
 from userauth.second_factors import SecondFactors
 from userauth.sessions import Sessions
@@ -107,18 +116,28 @@ class LoginTransactions:
     ) -> CompletedLogin:
         if not tokens.looks_like_token(challenge):
             raise LoginChallengeError
-        pending = self._db.try_pending_login(tokens.digest(challenge), self._clock(), MAX_ATTEMPTS)
-        if pending is None:
+        digest = tokens.digest(challenge)
+        # A wrong code commits: its attempt and its trail must stay (the budgets count it);
+        # so does a refusal for want of a verified email: its trail and its fresh link.
+        return self._db.atomically(
+            lambda: self._claim(digest, client, prove),
+            commit_on=(WrongCodeError, TooManyCodesError, EmailNotVerifiedError),
+        )
+
+    def _claim(
+        self, digest: str, client: Client, prove: Callable[[User], tuple[str, ...]]
+    ) -> CompletedLogin:
+        claimed = self._db.claim_pending_login(digest, self._clock(), MAX_ATTEMPTS)
+        if claimed is None:
             raise LoginChallengeError
-        user = self._db.find_enabled_user(pending.user_id)
-        if user is None or user.credential_version != pending.credential_version:
-            raise LoginChallengeError
+        pending, user = claimed
         methods = prove(user)
         if self._verification is not None and self._verification.refuses(user, client):
             raise EmailNotVerifiedError
         amr = tuple(dict.fromkeys((*pending.amr, *methods)))
         session_id = self._sessions.start(user, client=client, amr=amr, pending=pending.id)
         if session_id is None:
-            raise LoginChallengeError  # spent by a parallel request, or credentials changed
-        self._audit.record("login", user.id, client)
+            # Spent by a parallel request: the rollback gives this request's code back.
+            raise LoginChallengeError
+        self._audit.record("login", user.id, client, email=user.email)
         return CompletedLogin(user=user, session_id=session_id)

@@ -35,6 +35,12 @@ MESSAGES = {
         "not you, someone had your password: sign up again and use a new password elsewhere "
         "too.",
     ),
+    "second_factor_locked": (
+        "Wrong two-factor codes: your password may be known",
+        "Someone entered your password correctly and then too many wrong two-factor codes, "
+        "so logging in to your account with a code is blocked for 15 minutes. If this was "
+        "not you, your password is known to someone else: change it now.",
+    ),
     "factors_reset": (
         "Your two-factor authentication was removed",
         "An administrator removed the two-factor authentication of your account. Log in with "

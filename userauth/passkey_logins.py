@@ -126,7 +126,7 @@ class PasskeyLogins:
             # Another account's passkey: refused before it is even checked.
             self._audit.record("passkey_login_failed", taken.user_id, client)
             raise PasskeyLoginError
-        methods = self._verify(rp, passkey, credential, challenge, client)
+        methods = self.verify(rp, passkey, credential, challenge, client)
         if taken.user_id is not None:
             done = self._transactions.complete_proven(cookie, passkey.user_id, methods, client)
             return PasskeyLogin(done.user, done.session_id)
@@ -139,7 +139,7 @@ class PasskeyLogins:
         self._audit.record("login", user.id, client)
         return PasskeyLogin(user, session_id)
 
-    def _verify(
+    def verify(
         self,
         rp: RelyingParty,
         passkey: StoredPasskey,
@@ -148,7 +148,13 @@ class PasskeyLogins:
         client: Client,
     ) -> tuple[str, ...]:
         """Verify the response with the passkey's public key; record its new counter;
-        return the methods it proved."""
+        return the methods it proved (RFC 8176 amr values).
+
+        Raises:
+            PasskeyLoginError: the response does not verify (audited as
+                passkey_login_failed), its counter went back (passkey_counter_regressed), or
+                a parallel ceremony used this counter value first.
+        """
         try:
             verified = webauthn.verify_authentication_response(
                 credential=dict(credential),

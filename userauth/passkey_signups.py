@@ -23,7 +23,7 @@ from webauthn.helpers import bytes_to_base64url
 from userauth import emails, tokens
 from userauth.accounts import ACCOUNT_CREATED_MAIL, ACCOUNT_EXISTS_MAIL, Accounts
 from userauth.audit import NO_CLIENT, Audit, Client
-from userauth.db import DB
+from userauth.db import DB, NewPasskey
 from userauth.errors import EmailTakenError, PasskeyRegistrationError
 from userauth.factors import passkey as passkey_factor
 from userauth.outbox import Outbox
@@ -40,6 +40,8 @@ from userauth.passkeys import (
     verified_registration,
 )
 from userauth.sessions import Sessions
+
+SIGN_UP_FAILED = "passkey_signup_failed"
 
 
 @dataclass(frozen=True)
@@ -103,21 +105,12 @@ class PasskeySignUps:
                 does not verify, or the credential is registered already (nothing stored).
             EmailTakenError: the email has an account, in development only (nothing stored;
                 production answers as for a new one and mails the owner).
+
+        Every PasskeyRegistrationError is audited as passkey_signup_failed, with no account
+        and no email (the email is not proven; OWASP Logging cheat sheet: authentication
+        failures are logged).
         """
-        if not tokens.looks_like_token(cookie):
-            raise PasskeyRegistrationError
-        try:
-            challenge = challenge_of(credential)
-        except MALFORMED:
-            raise PasskeyRegistrationError from None
-        taken = self._db.take_webauthn_challenge(
-            tokens.digest(challenge), SIGN_UP, tokens.digest(cookie), self._clock()
-        )
-        if taken is None or taken.payload is None:
-            raise PasskeyRegistrationError
-        begun = json.loads(taken.payload)
-        email, handle = str(begun["email"]), str(begun["handle"])
-        passkey = verified_registration(rp, credential, challenge, "Passkey")
+        email, handle, passkey = self._verified(rp, cookie, credential, client)
         try:
             user = self._db.add_user_with_passkey(email, handle, passkey, self._clock())
         except EmailTakenError:
@@ -126,6 +119,7 @@ class PasskeySignUps:
             self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, email, NO_CLIENT)
             return PasskeySignUp(email)
         if user is None:
+            self._audit.record(SIGN_UP_FAILED, None, client)
             raise PasskeyRegistrationError
         self._audit.record("user_registered", user.id, client, user.email)
         self._audit.record("passkey_added", user.id, client, user.email)
@@ -138,3 +132,31 @@ class PasskeySignUps:
         if session_id is not None:
             self._audit.record("login", user.id, client, user.email)
         return PasskeySignUp(email, session_id)
+
+    def _verified(
+        self, rp: RelyingParty, cookie: str | None, credential: Mapping[str, Any], client: Client
+    ) -> tuple[str, str, NewPasskey]:
+        """Spend the cookie's challenge and verify the registration; return the email and
+        handle the options named, and the passkey.
+
+        Raises:
+            PasskeyRegistrationError: as sign_up (audited).
+        """
+        try:
+            if not tokens.looks_like_token(cookie):
+                raise PasskeyRegistrationError
+            try:
+                challenge = challenge_of(credential)
+            except MALFORMED:
+                raise PasskeyRegistrationError from None
+            taken = self._db.take_webauthn_challenge(
+                tokens.digest(challenge), SIGN_UP, tokens.digest(cookie), self._clock()
+            )
+            if taken is None or taken.payload is None:
+                raise PasskeyRegistrationError
+            begun = json.loads(taken.payload)
+            passkey = verified_registration(rp, credential, challenge, "Passkey")
+        except PasskeyRegistrationError:
+            self._audit.record(SIGN_UP_FAILED, None, client)
+            raise
+        return str(begun["email"]), str(begun["handle"]), passkey

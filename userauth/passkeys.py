@@ -131,12 +131,14 @@ def verified_registration(
             expected_origin=list(rp.origins),
             require_user_verification=True,
         )
-        given = credential["response"].get("transports") or []
+        given = credential["response"].get("transports")
     except MALFORMED:
         raise PasskeyRegistrationError from None
-    # Only the transports WebAuthn names are kept: the rest is the client's free text.
+    # Only the transports WebAuthn names are kept, from a list (WebAuthn Level 3 5.2.1:
+    # getTransports() is a sequence): anything else is the client's free text, dropped.
     known = {transport.value for transport in AuthenticatorTransport}
-    transports = [t for t in given if isinstance(t, str) and t in known]
+    listed = given if isinstance(given, list) else []
+    transports = [t for t in listed if isinstance(t, str) and t in known]
     return NewPasskey(
         credential_id=bytes_to_base64url(verified.credential_id),
         public_key=bytes_to_base64url(verified.credential_public_key),
@@ -163,9 +165,11 @@ class Passkeys:
         self._clock = clock
 
     def handle_of(self, user_id: int) -> str:
-        """Return the account's user handle, or a new random one if it has none yet."""
-        return self._db.passkey_handle(user_id) or bytes_to_base64url(
-            secrets.token_bytes(HANDLE_BYTES)
+        """Return the account's user handle, made (random) and stored on its first ceremony:
+        every ceremony of an account names the same handle, even two begun in parallel
+        before its first passkey (WebAuthn Level 3 14.6.1: random, not the email or id)."""
+        return self._db.passkey_handle(user_id) or self._db.ensure_passkey_handle(
+            user_id, bytes_to_base64url(secrets.token_bytes(HANDLE_BYTES))
         )
 
     def registration_options(self, live: LiveSession, rp: RelyingParty) -> str:
@@ -200,7 +204,9 @@ class Passkeys:
         Raises:
             ReauthenticationRequiredError: the session's last authentication is too old.
             PasskeyRegistrationError: no live challenge of this session matches, the response
-                does not verify, or the credential is registered already (nothing stored).
+                does not verify, the credential is registered already, or the challenge
+                named another user handle than the account's (nothing stored; audited as
+                passkey_registration_failed).
         """
         self._reauth.require_recent(live)
         try:
@@ -213,7 +219,11 @@ class Passkeys:
         if taken is None or taken.user_id != live.user_id or taken.payload is None:
             self._audit.record("passkey_registration_failed", live.user_id, client)
             raise PasskeyRegistrationError
-        passkey = verified_registration(rp, credential, challenge, name or "Passkey")
+        try:
+            passkey = verified_registration(rp, credential, challenge, name or "Passkey")
+        except PasskeyRegistrationError:
+            self._audit.record("passkey_registration_failed", live.user_id, client)
+            raise
         if not self._db.add_passkey(
             live.user_id, taken.payload, passkey, self._clock(), keep_session=live.id
         ):

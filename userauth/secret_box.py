@@ -44,6 +44,11 @@ def is_valid_key(key: str) -> bool:
     return True
 
 
+def load_library() -> None:
+    """Import the cryptography library now (server.preload_native_libraries), not on first use."""
+    import cryptography.fernet  # noqa: F401 - imported for its side effect: loaded
+
+
 def new_key() -> str:
     """Return a new random Fernet key (what USERAUTH_ENCRYPTION_KEYS holds)."""
     from cryptography.fernet import Fernet
@@ -60,7 +65,7 @@ class SecretBox:
         self._lock = threading.Lock()
 
     def _box(self) -> MultiFernet:
-        # Imported on first use: a worker that never reads a secret does not load OpenSSL.
+        # Imported on first use (a tool, a test); `userauth serve` loads it before the fork.
         from cryptography.fernet import Fernet, MultiFernet
 
         with self._lock:

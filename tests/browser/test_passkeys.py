@@ -47,10 +47,10 @@ def nginx_on(workdir: Path, port: int, userauth_port: int, app_port: int) -> Pro
     return proxy
 
 
-@pytest.fixture
-def stack(
-    start_server: Callable[..., ServerProcess], mail: MailSink, tmp_path: Path
+def production_stack(
+    start_server: Callable[..., ServerProcess], mail: MailSink, tmp_path: Path, **extra: str
 ) -> Iterator[Stack]:
+    """userauth in production (the relying party set) behind the README's nginx snippet."""
     port = free_port()
     userauth = start_server(
         USERAUTH_ENV="production",
@@ -67,6 +67,7 @@ def stack(
         USERAUTH_TRUSTED_PROXIES="1",
         USERAUTH_WEBAUTHN_RP_ID="localhost",
         USERAUTH_WEBAUTHN_ORIGINS=f"http://localhost:{port}",
+        **extra,
     )
     with upstream() as app_port:
         proxy = nginx_on(tmp_path, port, userauth.port, app_port)
@@ -74,6 +75,21 @@ def stack(
             yield Stack(userauth, proxy, mail)
         finally:
             proxy.stop()
+
+
+@pytest.fixture
+def stack(
+    start_server: Callable[..., ServerProcess], mail: MailSink, tmp_path: Path
+) -> Iterator[Stack]:
+    yield from production_stack(start_server, mail, tmp_path)
+
+
+@pytest.fixture
+def short_window_stack(
+    start_server: Callable[..., ServerProcess], mail: MailSink, tmp_path: Path
+) -> Iterator[Stack]:
+    """As `stack`, with sensitive actions asking again one minute after a login."""
+    yield from production_stack(start_server, mail, tmp_path, USERAUTH_REAUTH_MINUTES="1")
 
 
 class Device:
@@ -187,3 +203,18 @@ class TestSecondFactorAndAccountPage:
 
         page.get_by_role("button", name="Remove the passkey Laptop").click()
         expect(page.locator("li[data-passkey]")).to_have_count(0)
+
+
+class TestReauthentication:
+    def test_the_page_asking_again_takes_the_passkey_and_the_action_goes_on(
+        self, device: Device, short_window_stack: Stack
+    ) -> None:
+        page = device.page
+        sign_up_with_a_passkey(device, short_window_stack, "pia@example.com")
+        page.wait_for_timeout(61_000)  # past USERAUTH_REAUTH_MINUTES=1: no password to give
+        page.get_by_role("button", name="Turn on two-factor authentication").click()
+        expect(page.get_by_text("needs a recent login")).to_be_visible()
+
+        page.get_by_role("button", name="Go on with a passkey").click()
+
+        expect(page.locator("#totp-key")).to_be_visible()

@@ -11,6 +11,7 @@ from userauth.db.base import (
     Store,
     UnitOfWork,
     end_sessions,
+    lock_account,
     rerun_once_if_disconnected,
     retry_if_disconnected,
     void_secrets,
@@ -121,6 +122,8 @@ class AdminStore(Store):
         unlinked, naming the account's email, or `audit_email` in its place (a digest, when
         the owner deletes their account: GDPR article 17)."""
         with self._transaction() as work:
+            # The users row first, as every writer of an account's rows (main's lock_account).
+            lock_account(work, user_id)
             values: dict[str, object] = {"user_id": None}
             if audit_email is not None:
                 values.update(email=audit_email, email_key=audit_email)

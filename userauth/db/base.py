@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import functools
+import importlib
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -30,6 +32,10 @@ from userauth.models import (
     users_table,
 )
 from userauth.sqlite import BUSY_TIMEOUT_MS
+
+if TYPE_CHECKING:
+    from sqlalchemy import Table
+    from sqlalchemy.dialects import postgresql, sqlite
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -73,6 +79,8 @@ class Store:
             else self._engine.execution_options(isolation_level="AUTOCOMMIT")
         )
         self._broadcast: Broadcast = broadcast_for(self._engine)
+        # The unit of work `atomically` opened on this thread, which store calls join.
+        self._local = threading.local()
 
     @property
     def engine(self) -> Engine:
@@ -84,17 +92,31 @@ class Store:
         """The broadcast of session changes, as the session cache reads it."""
         return self._broadcast
 
-    def _connect(self) -> Connection:
-        """Check out a pooled connection for reads that share one transaction (a snapshot).
+    @contextmanager
+    def _connect(self) -> Iterator[Connection]:
+        """Lend a pooled connection for reads that share one transaction (a snapshot).
 
-        Its transaction rolls back when it is closed. A single read that needs no
-        transaction uses `self._reads` instead.
+        Its transaction rolls back when it is given back. Inside `atomically`, the reads use
+        the open transaction's connection instead (they see its writes; no second checkout).
+        A single read that needs no transaction uses `self._reads` instead.
         """
-        return self._engine.connect()
+        work = self._ambient()
+        if work is not None:
+            yield work.connection
+            return
+        with self._engine.connect() as connection:
+            yield connection
 
     @contextmanager
     def _transaction(self) -> Iterator[UnitOfWork]:
-        """Run a unit of work in one transaction; broadcast the session changes it announced."""
+        """Run a unit of work in one transaction; broadcast the session changes it announced.
+
+        Inside `atomically`, the unit joins the open transaction, which commits it.
+        """
+        work = self._ambient()
+        if work is not None:
+            yield work
+            return
         with self._engine.begin() as connection:
             work = UnitOfWork(connection)
             yield work
@@ -103,6 +125,47 @@ class Store:
                 self._broadcast.before_commit(connection, changed)
         if changed:
             self._broadcast.after_commit(changed)
+
+    def atomically(
+        self, unit: Callable[[], T], *, commit_on: tuple[type[Exception], ...] = ()
+    ) -> T:
+        """Run `unit` (domain code calling the store) in one transaction; return its result.
+
+        Every store call `unit` makes on this thread joins the transaction, so its writes
+        commit together or not at all: an exception rolls them all back, except one of
+        `commit_on` (an outcome whose records must stay, as a wrong code's counted attempt),
+        which commits them and is raised after. Run once more on a dead connection, as
+        rerun_once_if_disconnected says. Nested calls join the outer transaction.
+        """
+        if self._ambient() is not None:
+            return unit()
+        return retry_if_disconnected(functools.partial(self._run_atomically, unit, commit_on))
+
+    def _run_atomically(self, unit: Callable[[], T], commit_on: tuple[type[Exception], ...]) -> T:
+        outcome: Exception | None = None
+        with self._engine.begin() as connection:
+            work = UnitOfWork(connection)
+            self._local.work = work
+            try:
+                try:
+                    result = unit()
+                except commit_on as error:
+                    outcome = error
+                changed = set(work.changed_users)
+                if changed:
+                    self._broadcast.before_commit(connection, changed)
+            finally:
+                self._local.work = None
+        if changed:
+            self._broadcast.after_commit(changed)
+        if outcome is not None:
+            raise outcome
+        return result
+
+    def _ambient(self) -> UnitOfWork | None:
+        """Return the unit of work `atomically` opened on this thread, if any."""
+        work: UnitOfWork | None = getattr(self._local, "work", None)
+        return work
 
     def close(self) -> None:
         """Stop listening for session changes and release every pooled connection."""
@@ -167,7 +230,8 @@ def change_credentials(work: UnitOfWork, user_id: int, *, keep_session: int | No
     Bump the user's credential version (a login, pending login or one-time secret that read
     the older one is refused when it completes), void the user's one-time secrets and
     pending logins, and end every session but `keep_session` (the one the change was made
-    in). The users row is written first, so a racing login waits for it (see add_session).
+    in). The users row is written first, so a racing login waits for it (see add_session);
+    call it before touching the account's other rows (lock_account says why).
     Return whether the user exists.
     """
     bumped = work.execute(
@@ -181,6 +245,17 @@ def change_credentials(work: UnitOfWork, user_id: int, *, keep_session: int | No
     work.execute(delete(pending_logins_table).where(_pending.user_id == user_id))
     end_sessions(work, user_id, keep=keep_session)
     return True
+
+
+def lock_account(work: UnitOfWork, user_id: int) -> None:
+    """Lock the user's row to the end of the caller's transaction (PostgreSQL; SQLite runs
+    one writer at a time anyway).
+
+    A unit that changes an account's credentials or factor rows takes it first, as
+    change_credentials does and a login's second step (claim_pending_login) does: one order
+    of locks, so two such units wait for each other instead of deadlocking.
+    """
+    work.execute(select(_users.id).where(_users.id == user_id).with_for_update())
 
 
 def spend_pending_login(work: UnitOfWork, pending_id: int) -> bool:
@@ -200,6 +275,9 @@ def rerun_once_if_disconnected(unit: Callable[P, T]) -> Callable[P, T]:
 
     @functools.wraps(unit)
     def run(*args: P.args, **kwargs: P.kwargs) -> T:
+        # Inside `atomically` the whole transaction is lost: only its outermost call reruns.
+        if args and isinstance(args[0], Store) and args[0]._ambient() is not None:
+            return unit(*args, **kwargs)
         try:
             return unit(*args, **kwargs)
         except DBAPIError as error:
@@ -225,3 +303,15 @@ def _safe_to_rerun(error: DBAPIError) -> bool:
 def retry_if_disconnected(read: Callable[[], T]) -> T:
     """Run a read; run it again once if the database had dropped the pooled connection."""
     return rerun_once_if_disconnected(read)()
+
+
+def dialect_insert(dialect: str) -> Callable[[Table], postgresql.Insert | sqlite.Insert]:
+    """The dialect's INSERT, which has `on_conflict_do_update`/`_do_nothing` (PostgreSQL or
+    SQLite).
+
+    Looked up by name: the engine loaded its own dialect's package already, and the other
+    one would cost each worker up to 2.4 MB (PostgreSQL's loads every driver's dialect).
+    """
+    module = importlib.import_module(f"sqlalchemy.dialects.{dialect}")
+    insert: Callable[[Table], postgresql.Insert | sqlite.Insert] = module.insert
+    return insert

@@ -2,26 +2,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import Table, case, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import case, delete, func, insert, select, update
 
 from userauth.clock import as_utc
-from userauth.db.base import Store, UnitOfWork, change_credentials, rerun_once_if_disconnected
+from userauth.db.base import (
+    Store,
+    UnitOfWork,
+    change_credentials,
+    dialect_insert,
+    rerun_once_if_disconnected,
+)
 from userauth.models import (
     code_failures_table,
     factors_table,
     pending_logins_table,
     recovery_codes_table,
+    sessions_table,
 )
 
 _factors = factors_table.c
 _codes = recovery_codes_table.c
 _failures = code_failures_table.c
 _pending = pending_logins_table.c
+_sessions = sessions_table.c
 
 
 @dataclass(frozen=True)
@@ -36,6 +43,10 @@ class StoredFactor:
     last_used_at: datetime | None
     last_step: int | None
     secret: str | None = field(default=None, repr=False)
+
+
+class _NothingToConfirmError(Exception):
+    """The factor was confirmed or removed meanwhile: roll back."""
 
 
 class FactorStore(Store):
@@ -93,6 +104,7 @@ class FactorStore(Store):
     @rerun_once_if_disconnected
     def confirm_factor(
         self,
+        user_id: int,
         factor_id: int,
         step: int,
         now: datetime,
@@ -100,34 +112,52 @@ class FactorStore(Store):
         *,
         keep_session: int,
     ) -> bool:
-        """Confirm a factor at its first accepted step, replace the user's recovery codes,
-        and apply the credential change rule (base.change_credentials); tell whether."""
-        with self._transaction() as work:
-            confirmed = work.execute(
-                update(factors_table)
-                .where(_factors.id == factor_id, _factors.confirmed_at.is_(None))
-                .values(confirmed_at=now, last_step=step, last_used_at=now)
-                .returning(_factors.user_id)
-            ).first()
-            if confirmed is None:
-                return False
-            user_id = int(confirmed.user_id)
-            _replace_codes(work, user_id, code_digests, now)
-            change_credentials(work, user_id, keep_session=keep_session)
+        """Confirm the user's factor at its first accepted step, replace the user's recovery
+        codes, and apply the credential change rule (base.change_credentials); tell whether."""
+        try:
+            with self._transaction() as work:
+                # The rule first: it locks the account's row before its factors and codes,
+                # in the order a login's second step takes them (no deadlock).
+                change_credentials(work, user_id, keep_session=keep_session)
+                confirmed = work.execute(
+                    update(factors_table)
+                    .where(
+                        _factors.id == factor_id,
+                        _factors.user_id == user_id,
+                        _factors.confirmed_at.is_(None),
+                    )
+                    .values(confirmed_at=now, last_step=step, last_used_at=now)
+                )
+                if not confirmed.rowcount:
+                    raise _NothingToConfirmError  # rolls the credential change back
+                _replace_codes(work, user_id, code_digests, now)
+        except _NothingToConfirmError:
+            return False
         return True
 
     @rerun_once_if_disconnected
     def remove_factors(self, user_id: int, *, keep_session: int | None) -> bool:
         """Delete every factor and recovery code of the user, as a credential change; tell
-        whether there was a confirmed factor."""
+        whether there was a confirmed factor.
+
+        The session kept (the one the change was made in) drops to AAL1: its factors stay
+        as the history of how it was made, but AAL2 is proof of two distinct authenticators
+        bound to the account (NIST SP 800-63B 4.2.1), and the account now has one
+        (docs/two-factor.md, "Turning the factor off").
+        """
         with self._transaction() as work:
+            change_credentials(work, user_id, keep_session=keep_session)
             removed = work.execute(
                 delete(factors_table).where(
                     _factors.user_id == user_id, _factors.confirmed_at.is_not(None)
                 )
             )
             delete_factor_rows(work, user_id)
-            change_credentials(work, user_id, keep_session=keep_session)
+            work.execute(
+                update(sessions_table)
+                .where(_sessions.user_id == user_id, _sessions.aal > 1)
+                .values(aal=1)
+            )
             return bool(removed.rowcount)
 
     @rerun_once_if_disconnected
@@ -136,8 +166,8 @@ class FactorStore(Store):
     ) -> None:
         """Replace the user's recovery codes (the old list dies), as a credential change."""
         with self._transaction() as work:
-            _replace_codes(work, user_id, digests, now)
             change_credentials(work, user_id, keep_session=keep_session)
+            _replace_codes(work, user_id, digests, now)
 
     @rerun_once_if_disconnected
     def spend_recovery_code(self, user_id: int, digest: str) -> bool:
@@ -181,9 +211,10 @@ class FactorStore(Store):
     @rerun_once_if_disconnected
     def reserve_code_attempt(
         self, user_id: int, now: datetime, window_start: datetime, limit: int
-    ) -> bool:
+    ) -> int | None:
         """Take one attempt from the user's budget of `limit` per window (a window begun
-        after `window_start` is current); tell whether one was left.
+        after `window_start` is current); return how many the window has taken with this
+        one (1 to `limit`), or None when none was left.
 
         Counted before the code is checked, in one upsert (`INSERT … ON CONFLICT DO UPDATE
         … WHERE`, atomic on PostgreSQL and SQLite alike): parallel requests cannot all pass
@@ -191,7 +222,7 @@ class FactorStore(Store):
         collide on the user's row (OWASP ASVS 2.2.1: anti-automation on every factor).
         """
         stale = _failures.window_started_at <= window_start
-        first = _insert_for(self._engine.dialect.name)(code_failures_table).values(
+        first = dialect_insert(self._engine.dialect.name)(code_failures_table).values(
             user_id=user_id, count=1, window_started_at=now
         )
         upsert = first.on_conflict_do_update(
@@ -201,9 +232,10 @@ class FactorStore(Store):
                 "window_started_at": case((stale, now), else_=_failures.window_started_at),
             },
             where=stale | (_failures.count < limit),
-        ).returning(_failures.user_id)
+        ).returning(_failures.count)
         with self._transaction() as work:
-            return work.execute(upsert).first() is not None
+            taken: int | None = work.execute(upsert).scalar()
+            return taken
 
     @rerun_once_if_disconnected
     def clear_code_attempts(self, user_id: int) -> None:
@@ -213,8 +245,12 @@ class FactorStore(Store):
 
 
 def delete_factor_rows(work: UnitOfWork, user_id: int) -> None:
-    """Delete every factor, recovery code, pending login and wrong-code count of a user."""
-    for table in (factors_table, recovery_codes_table, pending_logins_table, code_failures_table):
+    """Delete every factor, recovery code, pending login and wrong-code count of a user.
+
+    Lock the account's row first (base.change_credentials, or lock_account): a login's
+    second step holds it while it spends a code.
+    """
+    for table in (pending_logins_table, code_failures_table, factors_table, recovery_codes_table):
         work.execute(delete(table).where(table.c.user_id == user_id))
 
 
@@ -240,8 +276,3 @@ def _factor(row: object) -> StoredFactor:
         last_step=row.last_step,  # type: ignore[attr-defined]
         secret=row.secret,  # type: ignore[attr-defined]
     )
-
-
-def _insert_for(dialect: str) -> Callable[[Table], postgresql.Insert | sqlite.Insert]:
-    """The dialect's INSERT, which has `on_conflict_do_update` (PostgreSQL or SQLite)."""
-    return postgresql.insert if dialect == "postgresql" else sqlite.insert

@@ -11,7 +11,13 @@ from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from userauth.clock import as_utc
-from userauth.db.base import Store, change_credentials, rerun_once_if_disconnected
+from userauth.db.base import (
+    Store,
+    UnitOfWork,
+    change_credentials,
+    dialect_insert,
+    rerun_once_if_disconnected,
+)
 from userauth.emails import lookup_key
 from userauth.errors import EmailTakenError
 from userauth.models import (
@@ -104,23 +110,36 @@ class PasskeyStore(Store):
         return None if handle is None else str(handle)
 
     @rerun_once_if_disconnected
+    def ensure_passkey_handle(self, user_id: int, candidate: str) -> str:
+        """Return the user's WebAuthn user handle (base64url), storing `candidate` as it if
+        the user has none yet. One `INSERT … ON CONFLICT DO NOTHING` then a read: of two
+        parallel first ceremonies, both get the one handle stored (WebAuthn Level 3 6.1:
+        an account has one user handle, which every passkey of it carries)."""
+        with self._transaction() as work:
+            return self._ensure_handle(work, user_id, candidate)
+
+    def _ensure_handle(self, work: UnitOfWork, user_id: int, candidate: str) -> str:
+        work.execute(
+            dialect_insert(self._engine.dialect.name)(passkey_handles_table)
+            .values(user_id=user_id, handle=candidate)
+            .on_conflict_do_nothing(index_elements=[_handles.user_id])
+        )
+        stored = work.execute(select(_handles.handle).where(_handles.user_id == user_id))
+        return str(stored.scalar_one())
+
+    @rerun_once_if_disconnected
     def add_passkey(
         self, user_id: int, handle: str, passkey: NewPasskey, now: datetime, *, keep_session: int
     ) -> bool:
-        """Store a passkey (and the user's handle, if it has none yet), as a credential change
-        (base.change_credentials); tell whether it was stored (False: its credential id is
-        registered already, to any account)."""
+        """Store a passkey made for the user handle `handle` (stored as the user's, if it has
+        none yet), as a credential change (base.change_credentials); tell whether it was
+        stored. False, nothing stored: its credential id is registered already (to any
+        account), or `handle` is not the user's handle (its authenticator would name
+        another account: the passkey could never log in)."""
         try:
             with self._transaction() as work:
-                if (
-                    work.execute(
-                        select(_handles.user_id).where(_handles.user_id == user_id)
-                    ).first()
-                    is None
-                ):
-                    work.execute(
-                        insert(passkey_handles_table).values(user_id=user_id, handle=handle)
-                    )
+                if self._ensure_handle(work, user_id, handle) != handle:
+                    return False
                 work.execute(insert(passkeys_table).values(**_row(user_id, passkey, now)))
                 change_credentials(work, user_id, keep_session=keep_session)
         except IntegrityError:

@@ -7,10 +7,11 @@ from datetime import datetime
 
 from sqlalchemy import delete, insert, select, update
 
-from userauth.db.base import Store, rerun_once_if_disconnected
-from userauth.models import pending_logins_table
+from userauth.db.base import Store, enabled, rerun_once_if_disconnected
+from userauth.models import User, pending_logins_table, record, users_table
 
 _pending = pending_logins_table.c
+_users = users_table.c
 
 
 @dataclass(frozen=True)
@@ -58,41 +59,65 @@ class PendingLoginStore(Store):
             )
 
     @rerun_once_if_disconnected
-    def try_pending_login(
+    def claim_pending_login(
         self, digest: str, now: datetime, max_attempts: int
-    ) -> PendingLogin | None:
-        """Count one more code tried on the live pending login with this digest and return
-        it, or None when there is none or it has had `max_attempts` already.
+    ) -> tuple[PendingLogin, User] | None:
+        """Count one more code tried on the live pending login with this digest; return it
+        with its account, or None: no such pending login, it has had `max_attempts`, or its
+        account was disabled or changed its credentials since.
 
-        One conditional UPDATE, before the code is checked: parallel requests on one pending
+        Run it inside `atomically` with the code's check and the session's start: on
+        PostgreSQL the account's row stays locked to the end (every credential change locks
+        it first, base.change_credentials), so parallel requests on one account take turns;
+        on SQLite the attempt's UPDATE takes the one write lock. The attempt is counted by
+        one conditional UPDATE before the code is checked: parallel requests on one pending
         login get at most `max_attempts` checks between them.
         """
+        found = (
+            select(
+                _pending.id.label("pending_id"),
+                _pending.amr,
+                _users.id,
+                _users.email,
+                _users.hashed_password,
+                _users.session_id,
+                _users.credential_version,
+                _users.email_verified_at,
+            )
+            .join(users_table, _users.id == _pending.user_id)
+            .where(
+                _pending.digest == digest,
+                _pending.expires_at > now,
+                _pending.attempts < max_attempts,
+                _users.credential_version == _pending.credential_version,
+                enabled(_users.id),
+            )
+            .with_for_update(of=users_table)
+        )
         with self._transaction() as work:
-            row = work.execute(
+            row = work.execute(found).first()
+            if row is None:
+                return None
+            attempts = work.execute(
                 update(pending_logins_table)
                 .where(
-                    _pending.digest == digest,
+                    _pending.id == row.pending_id,
                     _pending.expires_at > now,
                     _pending.attempts < max_attempts,
                 )
                 .values(attempts=_pending.attempts + 1)
-                .returning(
-                    _pending.id,
-                    _pending.user_id,
-                    _pending.amr,
-                    _pending.credential_version,
-                    _pending.attempts,
-                )
-            ).first()
-        if row is None:
+                .returning(_pending.attempts)
+            ).scalar()
+        if attempts is None:
             return None
-        return PendingLogin(
-            id=row.id,
-            user_id=row.user_id,
+        pending = PendingLogin(
+            id=row.pending_id,
+            user_id=row.id,
             amr=tuple(row.amr.split()),
             credential_version=row.credential_version,
-            attempts=row.attempts,
+            attempts=attempts,
         )
+        return pending, record(User, row)
 
     @rerun_once_if_disconnected
     def delete_expired_pending_logins(self, now: datetime, limit: int) -> int:

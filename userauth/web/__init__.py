@@ -35,6 +35,7 @@ from userauth.web.lifecycle_routes import lifecycle_api
 from userauth.web.limits import install_rate_limits
 from userauth.web.observability import install_observability
 from userauth.web.pages import install_pages
+from userauth.web.passkey_reauth_routes import passkey_reauth_api
 from userauth.web.passkey_routes import passkeys_api
 from userauth.web.passkey_signup_routes import passkey_signups_api
 from userauth.web.routes import api
@@ -79,6 +80,7 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     app.register_blueprint(lifecycle_api)
     app.register_blueprint(passkeys_api)
     app.register_blueprint(passkey_signups_api)
+    app.register_blueprint(passkey_reauth_api)
     install_cors(app, settings)
     install_cookie_tossing_checks(app)
     install_body_checks(app)

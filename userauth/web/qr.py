@@ -9,7 +9,6 @@ it, and segno draws it with presentation attributes only (no `style`, no script)
 
 from __future__ import annotations
 
-import segno
 from markupsafe import Markup
 
 # Error correction M (15% of the modules may be lost): a phone's camera on a screen seldom
@@ -25,6 +24,10 @@ def qr_svg(data: str, title: str) -> Markup:
     `title` is the code's accessible name (its SVG `<title>`). The SVG has a `viewBox` and no
     width or height, so the stylesheet sizes it (class `qr`).
     """
+    # Imported here: only the enrolment page draws a QR code, and segno costs each worker
+    # about 1 MB of resident memory (docs/performance.md, issue 24's footprint).
+    import segno
+
     code = segno.make(data, error=ERROR_CORRECTION, micro=False)
     svg = code.svg_inline(
         border=QUIET_ZONE,

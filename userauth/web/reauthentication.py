@@ -3,7 +3,9 @@
 A sensitive action needs an authentication within USERAUTH_REAUTH_MINUTES (NIST SP 800-63B
 7.2, reauthentication); the domain says when it is too old. The page asking again posts to the
 action's own URL with the password (or a code) beside the action's fields, so the action goes
-on in the same request, with no state kept between the two and no script.
+on in the same request, with no state kept between the two and no script. An account with a
+passkey is also offered it: passkeys.js proves it through the API
+(POST /sessions/reauthenticate/passkey), then posts the action without a password or code.
 """
 
 from __future__ import annotations
@@ -77,4 +79,5 @@ def _ask(
         action=action,
         target=request.path,
         has_code=has_second_factor(live),
+        has_passkey=bool(current_auth().passkeys.list(live.user_id)),
     )

@@ -148,6 +148,21 @@
     });
   };
 
+  // The re-authentication page: the passkey refreshes the session's authentication, then
+  // the action's own form goes on (with neither password nor code: the session is recent).
+  const setUpReauthentication = (form) => {
+    form.hidden = false;
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      (async () => {
+        const options = await api("POST", "/sessions/reauthenticate/passkey/options");
+        const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
+        await api("POST", "/sessions/reauthenticate/passkey", { credential: credentialJSON(credential) });
+        form.submit();
+      })().catch((error) => say(`The passkey was not accepted: ${error.message}`));
+    });
+  };
+
   document.addEventListener("DOMContentLoaded", () => {
     if (!window.PublicKeyCredential) return;
     const login = document.getElementById("passkey-login");
@@ -156,5 +171,7 @@
     if (account) setUpAccount(account);
     const signUp = document.getElementById("passkey-signup");
     if (signUp) setUpSignUp(signUp);
+    const reauthenticate = document.getElementById("passkey-reauthenticate");
+    if (reauthenticate) setUpReauthentication(reauthenticate);
   });
 })();
