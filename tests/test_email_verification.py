@@ -334,6 +334,11 @@ class TestRequired:
         answer = required.client.post("/sessions/second-factor", data={"code": code})
         assert (answer.status_code, answer.json) == (403, {"message": "email not verified"})
         assert required.client.get("/profile").status_code == 403
+        # The refusal's trail is kept (the second step's transaction commits it).
+        user = required.auth.accounts.find(EMAIL)
+        assert user is not None
+        events = [e.event for e in required.auth.db.list_audit_events(user_id=user.id)]
+        assert "login_unverified" in events
 
 
 class TestWhoAmI:
