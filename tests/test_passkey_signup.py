@@ -11,8 +11,8 @@ from werkzeug.test import TestResponse
 
 from tests.authenticator import SoftAuthenticator
 from tests.conftest import FakeClock
-from tests.passkeys import ORIGIN, options_of, passkey_login, refused
-from tests.second_factor import EMAIL, PASSWORD, password_step
+from tests.passkeys import ORIGIN, add_passkey, events, options_of, passkey_login, refused
+from tests.second_factor import EMAIL, PASSWORD, enrol, password_step
 from tests.smtp import MailSink, Service, ServiceFactory
 from userauth.auth import Auth
 
@@ -138,15 +138,74 @@ class TestAddingAPassword:
     ) -> None:
         sign_up(client, phone)
         client.delete("/sessions")
-        token = client.post("/reset_password", data={"email": EMAIL}).json["reset_token"]  # type: ignore[index]
 
-        reset = client.put(
-            "/reset_password",
-            data={"email": EMAIL, "reset_token": token, "new_password": PASSWORD},
+        assert reset_password(client).status_code == 200
+        assert (
+            client.post("/sessions", data={"email": EMAIL, "password": PASSWORD}).status_code
+            == 200
         )
 
-        assert reset.status_code == 200
-        assert password_step(client)["factors"] == ["passkey"]
+
+def reset_password(client: FlaskClient, password: str = PASSWORD) -> TestResponse:
+    """Reset the password of EMAIL's account as the owner of the address (development hands
+    the token over in the answer, as the mail would)."""
+    token = client.post("/reset_password", data={"email": EMAIL}).json["reset_token"]  # type: ignore[index]
+    return client.put(
+        "/reset_password",
+        data={"email": EMAIL, "reset_token": token, "new_password": password},
+    )
+
+
+class TestSigningUpInSomeoneElsesName:
+    """Account pre-hijacking: whoever signs up with a passkey in an address' name must lose
+    the account to the address' owner at the first password reset."""
+
+    def test_the_owners_reset_removes_the_passkey_of_whoever_signed_up(
+        self, client: FlaskClient, auth: Auth, phone: SoftAuthenticator
+    ) -> None:
+        sign_up(client, phone)  # the attacker's phone, the victim's address
+        owner = client.application.test_client()
+
+        assert reset_password(owner).status_code == 200
+
+        assert passkey_login(client.application.test_client(), phone).status_code == 401
+        login = owner.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
+        assert login.status_code == 200, login.json  # no second factor left to ask for
+        assert "second_factors_reset" in events(auth)
+
+    def test_a_password_and_totp_added_before_the_reset_go_too(
+        self, client: FlaskClient, phone: SoftAuthenticator, clock: FakeClock
+    ) -> None:
+        sign_up(client, phone)
+        assert (
+            client.put("/profile/password", data={"new_password": "attackers pw"}).status_code
+            == 200
+        )
+        enrol(client, clock())
+        owner = client.application.test_client()
+
+        assert reset_password(owner).status_code == 200
+
+        login = owner.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
+        assert login.status_code == 200, login.json
+        assert passkey_login(client.application.test_client(), phone).status_code == 401
+
+    def test_passkeys_added_after_the_first_reset_survive_the_next(
+        self, client: FlaskClient, phone: SoftAuthenticator
+    ) -> None:
+        sign_up(client, phone)
+        reset_password(client)
+        client.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
+        laptop = SoftAuthenticator()
+        assert add_passkey(client, laptop).status_code == 200
+
+        assert reset_password(client, "another good password").status_code == 200
+
+        # The reset never bypasses the second factor of an account whose address is proven.
+        login = client.post(
+            "/sessions", data={"email": EMAIL, "password": "another good password"}
+        )
+        assert (login.status_code, login.json["factors"]) == (401, ["passkey"])  # type: ignore[index]
 
 
 @pytest.fixture

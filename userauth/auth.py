@@ -134,6 +134,7 @@ class Auth(SecondFactorOperations):
             settings,
             self.accounts,
             self.credentials,
+            self.enrolment,
             self.secrets,
             self.audit,
             self._outbox,

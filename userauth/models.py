@@ -203,6 +203,9 @@ passkey_handles_table = Table(
     metadata,
     Column("user_id", Integer, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("handle", String(128), nullable=False, unique=True),
+    # The account was made by a passkey sign-up, and no password reset has proven its
+    # address since (passkey_signups.py: what such a reset removes).
+    Column("unproven_signup", Boolean, nullable=False, default=False),
 )
 
 # A WebAuthn ceremony begun: the digest of its challenge, what for, and the digest of what it

@@ -9,6 +9,7 @@ from userauth.accounts import Accounts
 from userauth.audit import NO_CLIENT, Audit, Client
 from userauth.credentials import Credentials
 from userauth.db import DB
+from userauth.enrolment import Enrolment
 from userauth.errors import InvalidTokenError, UnknownEmailError
 from userauth.mail import Mailer, require_mailer, reset_message, send_mail
 from userauth.models import User
@@ -36,6 +37,7 @@ class Resets:
         settings: Settings,
         accounts: Accounts,
         credentials: Credentials,
+        enrolment: Enrolment,
         secrets: OneTimeSecrets,
         audit: Audit,
         outbox: Outbox,
@@ -45,6 +47,7 @@ class Resets:
         self._settings = settings
         self._accounts = accounts
         self._credentials = credentials
+        self._enrolment = enrolment
         self._secrets = secrets
         self._audit = audit
         self._outbox = outbox
@@ -88,7 +91,12 @@ class Resets:
     ) -> None:
         """Set a new password with a reset token; the token is spent, every session ends.
 
-        With `email`, the token must also belong to that email's account.
+        With `email`, the token must also belong to that email's account. The first reset of
+        an account made by a passkey sign-up also removes its passkeys and second factors:
+        the reset is the first proof that its address is the owner's, and they were added by
+        whoever signed up in that address' name (account pre-hijacking: Sudhodanan and
+        Paverd, 2022; OWASP ASVS 4.0.3 V2.5.6, a recovery must not leave an attacker's
+        authenticators in place).
 
         Raises:
             InvalidTokenError: the token is not live, not this email's, or its account is
@@ -107,6 +115,8 @@ class Resets:
         if not self._db.replace_password(user.id, hashed, spend=secret.id):
             raise InvalidTokenError  # another request spent it first
         self._audit.record("password_reset", user.id, client)
+        if self._db.settle_unproven_signup(user.id):
+            self._enrolment.reset(user, client)
 
     def is_live(self, token: str | None) -> bool:
         """Tell whether `reset` would take this token (not unknown, spent, expired, or of a

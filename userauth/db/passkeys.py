@@ -164,7 +164,11 @@ class PasskeyStore(Store):
                     .returning(*users_table.columns)
                 ).one()
                 user = record(User, row)
-                work.execute(insert(passkey_handles_table).values(user_id=user.id, handle=handle))
+                work.execute(
+                    insert(passkey_handles_table).values(
+                        user_id=user.id, handle=handle, unproven_signup=True
+                    )
+                )
                 work.execute(insert(passkeys_table).values(**_row(user.id, passkey, now)))
         except IntegrityError:
             with self._connect() as connection:
@@ -175,6 +179,18 @@ class PasskeyStore(Store):
                 raise EmailTakenError(email) from None
             return None
         return user
+
+    @rerun_once_if_disconnected
+    def settle_unproven_signup(self, user_id: int) -> bool:
+        """Forget that the account was made by a passkey sign-up nobody proved the address of;
+        tell whether it was (once: the first password reset after the sign-up)."""
+        with self._transaction() as work:
+            result = work.execute(
+                update(passkey_handles_table)
+                .where(_handles.user_id == user_id, _handles.unproven_signup)
+                .values(unproven_signup=False)
+            )
+            return bool(result.rowcount)
 
     @rerun_once_if_disconnected
     def use_passkey(

@@ -52,6 +52,7 @@ def upgrade() -> None:
             primary_key=True,
         ),
         sa.Column("handle", sa.String(128), nullable=False, unique=True),
+        sa.Column("unproven_signup", sa.Boolean, nullable=False),
     )
     op.create_table(
         "webauthn_challenges",
