@@ -25,6 +25,7 @@ from userauth.login_transactions import LoginTransactions
 from userauth.mail import Mailer, SmtpMailer
 from userauth.models import User
 from userauth.notices import Notices
+from userauth.oidc.provider import Provider
 from userauth.one_time import OneTimeSecrets
 from userauth.outbox import Outbox
 from userauth.reauthentication import Reauthentication
@@ -119,6 +120,8 @@ class Auth(SecondFactorOperations):
             self.sessions, self.second_factors, self.audit, settings.factors.reauth_window
         )
         self.enrolment = Enrolment(db, self.box, self.reauthentication, self.audit, notices, clock)
+        # The OpenID Connect provider: its signing keys are sealed in the same box.
+        self.oidc = Provider(db, self.box, clock, settings.oidc)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Auth:

@@ -8,6 +8,7 @@ from userauth.db.admin import AdminStore
 from userauth.db.engine import make_engine
 from userauth.db.factors import FactorStore, StoredFactor
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
+from userauth.db.oidc import OidcStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
 from userauth.db.pending_logins import PendingLogin, PendingLoginStore
 from userauth.db.pruning import PruneStore
@@ -23,6 +24,7 @@ class DB(
     PruneStore,
     FactorStore,
     PendingLoginStore,
+    OidcStore,
 ):
     """The store: every query userauth runs, over one engine."""
 

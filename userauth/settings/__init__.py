@@ -1,7 +1,7 @@
 """Configuration: the one Settings object, in typed sections, and the only reader of os.environ.
 
 Each section is a frozen dataclass read by its own `read` (settings/server.py, database.py,
-security.py, rate_limits.py, mail.py, web.py, janitor.py, factors.py); what makes a
+security.py, rate_limits.py, mail.py, web.py, janitor.py, factors.py, oidc.py); what makes a
 configuration unsafe in production is settings/production.py's to say.
 """
 
@@ -17,6 +17,7 @@ from userauth.settings.database import DatabaseSettings, shown_database_url
 from userauth.settings.factors import FactorSettings
 from userauth.settings.janitor import JanitorSettings
 from userauth.settings.mail import MailSettings, SmtpTls
+from userauth.settings.oidc import OidcSettings
 from userauth.settings.rate_limits import RateLimitSettings
 from userauth.settings.reader import IPV6_CLIENT_PREFIX, EnvironmentReader, SettingsError
 from userauth.settings.security import (
@@ -39,6 +40,7 @@ __all__ = [
     "GateSettings",
     "JanitorSettings",
     "MailSettings",
+    "OidcSettings",
     "RateLimitSettings",
     "Section",
     "SecuritySettings",
@@ -74,6 +76,7 @@ Section = (
     | WebSettings
     | JanitorSettings
     | FactorSettings
+    | OidcSettings
 )
 
 
@@ -94,6 +97,7 @@ class Settings:
     web: WebSettings = field(default_factory=WebSettings)
     janitor: JanitorSettings = field(default_factory=JanitorSettings)
     factors: FactorSettings = field(default_factory=FactorSettings)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
 
     @property
     def is_production(self) -> bool:
@@ -141,6 +145,7 @@ class Settings:
             web=WebSettings.read(reader),
             janitor=JanitorSettings.read(reader),
             factors=FactorSettings.read(reader),
+            oidc=OidcSettings.read(reader),
         )
 
     def with_sections(self, *sections: Section) -> Settings:
@@ -168,6 +173,8 @@ class Settings:
                     changed = replace(changed, janitor=section)
                 case FactorSettings():
                     changed = replace(changed, factors=section)
+                case OidcSettings():
+                    changed = replace(changed, oidc=section)
         return changed
 
 
