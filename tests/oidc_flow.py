@@ -58,7 +58,8 @@ def authorize(
         "redirect_uri": REDIRECT,
         "scope": "openid email",
         "state": "the-state",
-        "nonce": "the-nonce",
+        # A new nonce each time: a nonce seen before is refused (replay).
+        "nonce": secrets.token_urlsafe(8),
         **params,
     }
     if pkce is not None:
