@@ -37,9 +37,7 @@ class RegisteredClient:
 
 
 def register(auth: Auth, *, public: bool = False, first_party: bool = True) -> RegisteredClient:
-    added = auth.oidc.clients.add(
-        "Grafana", [REDIRECT], public=public, first_party=first_party
-    )
+    added = auth.oidc.clients.add("Grafana", [REDIRECT], public=public, first_party=first_party)
     return RegisteredClient(added.client_id, added.client_secret)
 
 
@@ -50,7 +48,7 @@ def logged_in_browser(client: FlaskClient) -> FlaskClient:
 
 
 def authorize(
-    browser: FlaskClient, client: RegisteredClient, pkce: Pkce | None = None, **params: str
+    browser: FlaskClient, client: RegisteredClient, pkce: Pkce | None = None, /, **params: str
 ) -> TestResponse:
     query = {
         "response_type": "code",
@@ -75,7 +73,7 @@ def redirected_params(answer: TestResponse) -> dict[str, str]:
 
 
 def exchange(
-    rp: FlaskClient, client: RegisteredClient, code: str, pkce: Pkce | None = None, **extra: str
+    rp: FlaskClient, client: RegisteredClient, code: str, pkce: Pkce | None = None, /, **extra: str
 ) -> TestResponse:
     form = {"grant_type": "authorization_code", "code": code, "redirect_uri": REDIRECT, **extra}
     if pkce is not None:

@@ -268,7 +268,8 @@ class TestCodeExchange:
         assert claims["amr"] == ["pwd"]
         assert claims["acr"] == "aal1"
         assert (claims["email"], claims["email_verified"]) == (EMAIL, False)
-        assert claims["sub"] != EMAIL and len(str(claims["sub"])) >= 16
+        assert claims["sub"] != EMAIL
+        assert len(str(claims["sub"])) >= 16
         assert int(str(claims["exp"])) > int(str(claims["iat"])) >= int(str(claims["auth_time"]))
         assert body["token_type"] == "Bearer"
 
@@ -412,8 +413,11 @@ class TestUserinfo:
         headers = {} if header is None else {"Authorization": header}
         answer = rp.get("/oauth2/userinfo", headers=headers)
         assert answer.status_code == 401
-        assert answer.get_json()["error"] in {"missing_authorization", "invalid_token",
-                                               "unsupported_token_type"}
+        assert answer.get_json()["error"] in {
+            "missing_authorization",
+            "invalid_token",
+            "unsupported_token_type",
+        }
 
     def test_an_expired_access_token_is_refused(
         self,
@@ -433,7 +437,9 @@ class TestRevocation:
     ) -> None:
         body = tokens_for(browser, rp, confidential)
         answer = rp.post(
-            "/oauth2/revoke", data={"token": body["access_token"]}, headers=client_auth(confidential)
+            "/oauth2/revoke",
+            data={"token": body["access_token"]},
+            headers=client_auth(confidential),
         )
         assert answer.status_code == 200
         assert userinfo(rp, body["access_token"])[0] == 401
@@ -454,7 +460,9 @@ class TestRevocation:
     def test_an_unknown_token_is_answered_200(
         self, rp: FlaskClient, confidential: RegisteredClient
     ) -> None:
-        answer = rp.post("/oauth2/revoke", data={"token": "nope"}, headers=client_auth(confidential))
+        answer = rp.post(
+            "/oauth2/revoke", data={"token": "nope"}, headers=client_auth(confidential)
+        )
         assert answer.status_code == 200
 
 
@@ -505,7 +513,9 @@ class TestConsent:
         assert "Allow Grafana?" in page.get_data(as_text=True)
         action = urlsplit(page.request.url)
         path = f"{action.path}?{action.query}"
-        answer = browser.post(path, data={"csrf_token": csrf_token(browser, path), "consent": choice})
+        answer = browser.post(
+            path, data={"csrf_token": csrf_token(browser, path), "consent": choice}
+        )
         return redirected_params(answer)
 
     def test_a_third_party_client_is_let_in_once_the_user_allows_it(

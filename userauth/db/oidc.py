@@ -272,7 +272,9 @@ class OidcStore(Store):
         return True
 
     @rerun_once_if_disconnected
-    def revoke_tokens(self, now: datetime, *, token_id: int | None = None, family: str = "") -> int:
+    def revoke_tokens(
+        self, now: datetime, *, token_id: int | None = None, family: str = ""
+    ) -> int:
         """Revoke one issuance (`token_id`) or a whole family; return how many were live."""
         condition = _tokens.id == token_id if token_id is not None else _tokens.family == family
         with self._transaction() as work:

@@ -25,12 +25,24 @@ def client_commands(open_auth: OpenAuth) -> click.Group:
 
     @client_group.command("add")
     @click.argument("name")
-    @click.option("--redirect-uri", "redirect_uris", multiple=True, required=True,
-                  help="A redirect URI, matched exactly (repeat for several).")
-    @click.option("--public", is_flag=True,
-                  help="A public client (no secret: a native or browser app); PKCE is required.")
-    @click.option("--post-logout-redirect-uri", "logout_uris", multiple=True,
-                  help="Where RP-initiated logout may send the browser back (repeatable).")
+    @click.option(
+        "--redirect-uri",
+        "redirect_uris",
+        multiple=True,
+        required=True,
+        help="A redirect URI, matched exactly (repeat for several).",
+    )
+    @click.option(
+        "--public",
+        is_flag=True,
+        help="A public client (no secret: a native or browser app); PKCE is required.",
+    )
+    @click.option(
+        "--post-logout-redirect-uri",
+        "logout_uris",
+        multiple=True,
+        help="Where RP-initiated logout may send the browser back (repeatable).",
+    )
     @click.option("--backchannel-logout-uri", help="Where logout tokens are posted.")
     @click.option("--first-party", is_flag=True, help="Skip the consent page for this client.")
     @click.pass_context
@@ -75,7 +87,9 @@ def client_commands(open_auth: OpenAuth) -> click.Group:
         """Show one client's registration (never its secret)."""
         client = open_auth(ctx, read_only=True).oidc.clients.find(client_id)
         if client is None:
-            raise click.BadParameter(f"no client has the id {client_id!r}", param_hint="'CLIENT_ID'")
+            raise click.BadParameter(
+                f"no client has the id {client_id!r}", param_hint="'CLIENT_ID'"
+            )
         click.echo(_describe(client))
 
     @client_group.command("rotate-secret")
@@ -107,9 +121,14 @@ def rotate_command(open_auth: OpenAuth) -> click.Command:
     """Return `keys rotate`: new signing keys, published before they sign."""
 
     @click.command("rotate")
-    @click.option("--publish-for", type=click.IntRange(min=0), default=3600, show_default=True,
-                  metavar="SECONDS",
-                  help="How long the new keys are published before they sign (JWKS caches).")
+    @click.option(
+        "--publish-for",
+        type=click.IntRange(min=0),
+        default=3600,
+        show_default=True,
+        metavar="SECONDS",
+        help="How long the new keys are published before they sign (JWKS caches).",
+    )
     @click.pass_context
     def rotate(ctx: click.Context, publish_for: int) -> None:
         """Make new RS256 and ES256 signing keys; keep the old ones until their tokens expire."""

@@ -16,7 +16,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from authlib.oidc.core import UserInfo, UserInfoEndpoint
 
 from userauth.oidc.clients import OidcClient
-from userauth.oidc.grants import Issuer, IssuedToken, user_info
+from userauth.oidc.grants import IssuedToken, Issuer, user_info
 from userauth.oidc.provider import EndUser, Provider
 
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Request
-from authlib.oauth2.rfc6749 import grants
+from authlib.oauth2.rfc6749 import InvalidGrantError, InvalidRequestError, OAuth2Request, grants
 from authlib.oauth2.rfc7636 import CodeChallenge
 from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, UserInfo
@@ -184,7 +183,9 @@ class Pkce(CodeChallenge):  # type: ignore[misc]
     SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]  # noqa: RUF012
     DEFAULT_CODE_CHALLENGE_METHOD = "S256"
 
-    def validate_code_challenge(self, grant: grants.AuthorizationCodeGrant, redirect_uri: str) -> None:
+    def validate_code_challenge(
+        self, grant: grants.AuthorizationCodeGrant, redirect_uri: str
+    ) -> None:
         data = grant.request.payload.data
         if data.get("code_challenge") and data.get("code_challenge_method") != "S256":
             # "plain" would give the verifier to whoever reads the authorization request.
@@ -218,7 +219,12 @@ class IdToken(OpenIDCode):  # type: ignore[misc]
     def get_client_claims(self, client: OidcClient) -> dict[str, Any]:
         now = int(self.provider.now().timestamp())
         lifetime = int(self.provider.settings.id_token_lifetime.total_seconds())
-        return {"iss": self.issuer(), "aud": client.get_client_id(), "iat": now, "exp": now + lifetime}
+        return {
+            "iss": self.issuer(),
+            "aud": client.get_client_id(),
+            "iat": now,
+            "exp": now + lifetime,
+        }
 
     def generate_user_info(self, user: EndUser, scope: str) -> UserInfo:
         return user_info(self.provider, user, scope)

@@ -56,7 +56,9 @@ class SigningKeys:
             UnreadableSecretError: no configured encryption key opens it.
         """
         now = self._clock()
-        usable = [key for key in self._live(now) if key.alg == alg and as_utc(key.signs_from) <= now]
+        usable = [
+            key for key in self._live(now) if key.alg == alg and as_utc(key.signs_from) <= now
+        ]
         if not usable:
             self._add(now, signs_from=now, retire={})
             usable = [key for key in self._live(now) if key.alg == alg]
@@ -70,8 +72,7 @@ class SigningKeys:
             self.signing_key(ALGORITHMS[0])
             live = self._live(now)
         key_set = KeySet([self._open(key) for key in live])
-        published: dict[str, Any] = key_set.as_dict(private=False)
-        return published
+        return dict(key_set.as_dict(private=False))
 
     def rotate(self, publish_for: timedelta) -> list[str]:
         """Publish new RS256 and ES256 keys that sign from `publish_for` on; the current ones

@@ -83,7 +83,9 @@ class Provider:
         """Return the email of an enabled account, or None (disabled or deleted)."""
         return self._db.enabled_email(user_id)
 
-    def save_code(self, code: str, client_id: str, user: EndUser, request: Mapping[str, Any]) -> None:
+    def save_code(
+        self, code: str, client_id: str, user: EndUser, request: Mapping[str, Any]
+    ) -> None:
         """Store a code for the client, bound to its redirect URI, scope, nonce and PKCE."""
         now = self._clock()
         self._db.save_code(

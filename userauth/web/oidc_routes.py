@@ -34,7 +34,7 @@ from userauth.web.session import current_session
 
 oidc = APIBlueprint("oidc", __name__, tag="OpenID Connect")
 
-OAUTH_ERROR = "An RFC 6749 error: `{\"error\", \"error_description\"}`."
+OAUTH_ERROR = 'An RFC 6749 error: `{"error", "error_description"}`.'
 BAD_AUTHORIZATION = "This sign-in link is invalid: go back to the application and try again."
 
 
@@ -57,16 +57,34 @@ def discovery() -> ResponseReturnValue:
         grant_types_supported=["authorization_code", "refresh_token"],
         subject_types_supported=["public"],
         id_token_signing_alg_values_supported=["RS256"],
-        token_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post", "none"],
+        token_endpoint_auth_methods_supported=[
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ],
         revocation_endpoint_auth_methods_supported=[
             "client_secret_basic",
             "client_secret_post",
             "none",
         ],
-        introspection_endpoint_auth_methods_supported=["client_secret_basic", "client_secret_post"],
+        introspection_endpoint_auth_methods_supported=[
+            "client_secret_basic",
+            "client_secret_post",
+        ],
         code_challenge_methods_supported=["S256"],
-        claims_supported=["sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "amr", "acr",
-                          "email", "email_verified"],
+        claims_supported=[
+            "sub",
+            "iss",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "amr",
+            "acr",
+            "email",
+            "email_verified",
+        ],
         acr_values_supported=["aal1", "aal2"],
         prompt_values_supported=["none", "consent"],
         authorization_response_iss_parameter_supported=True,
@@ -85,10 +103,14 @@ def jwks() -> ResponseReturnValue:
     summary="Authorization endpoint (code flow, PKCE)",
     responses=responses(
         {
-            302: {"description": "To the login page, or back to the client's redirect URI "
-                  "with `code`, `state` and `iss` (RFC 9207), or an RFC 6749 error."},
-            400: {"description": "An error page: the client or its redirect URI is unknown, "
-                  "so nothing is redirected to."},
+            302: {
+                "description": "To the login page, or back to the client's redirect URI "
+                "with `code`, `state` and `iss` (RFC 9207), or an RFC 6749 error."
+            },
+            400: {
+                "description": "An error page: the client or its redirect URI is unknown, "
+                "so nothing is redirected to."
+            },
         }
     ),
 )
@@ -107,7 +129,8 @@ def authorize() -> ResponseReturnValue:
     waiting = _interaction_needed(server, grant, live, prompts)
     if waiting is not None:
         return waiting
-    return server.create_authorization_response(grant=grant, grant_user=user)
+    answer: WerkzeugResponse = server.create_authorization_response(grant=grant, grant_user=user)
+    return answer
 
 
 def _interaction_needed(
@@ -128,7 +151,11 @@ def _interaction_needed(
         return None
     scope = grant.request.scope or ""
     granted = current_auth().oidc.consented_scope(live.user_id, client.client_id)
-    if "consent" not in prompts and granted is not None and set(scope.split()) <= set(granted.split()):
+    if (
+        "consent" not in prompts
+        and granted is not None
+        and set(scope.split()) <= set(granted.split())
+    ):
         return None
     if "none" in prompts:
         return _refused(server, ConsentRequiredError(redirect_uri=redirect_uri))
@@ -193,23 +220,28 @@ def _refused(server: ProviderServer, error: OAuth2Error) -> ResponseReturnValue:
 )
 def token() -> ResponseReturnValue:
     """Exchange a code (with its PKCE verifier) or a refresh token for tokens."""
-    response: Any = current_server().create_token_response()
+    response: WerkzeugResponse = current_server().create_token_response()
     return response
 
 
 @oidc.route("/oauth2/userinfo", methods=["GET", "POST"])
-@oidc.doc(summary="UserInfo endpoint (a bearer access token)", responses=responses({401: OAUTH_ERROR}))
+@oidc.doc(
+    summary="UserInfo endpoint (a bearer access token)", responses=responses({401: OAUTH_ERROR})
+)
 def userinfo() -> ResponseReturnValue:
     """The claims of the access token's user and scope (OpenID Connect Core 5.3)."""
-    response: Any = current_server().create_endpoint_response("userinfo")
+    response: WerkzeugResponse = current_server().create_endpoint_response("userinfo")
     return response
 
 
 @oidc.post("/oauth2/revoke")
-@oidc.doc(summary="Token revocation (RFC 7009)", responses=responses({400: OAUTH_ERROR, 401: OAUTH_ERROR}))
+@oidc.doc(
+    summary="Token revocation (RFC 7009)",
+    responses=responses({400: OAUTH_ERROR, 401: OAUTH_ERROR}),
+)
 def revoke() -> ResponseReturnValue:
     """Revoke an access or refresh token of the authenticated client."""
-    response: Any = current_server().create_endpoint_response("revocation")
+    response: WerkzeugResponse = current_server().create_endpoint_response("revocation")
     return response
 
 
@@ -220,5 +252,5 @@ def revoke() -> ResponseReturnValue:
 )
 def introspect() -> ResponseReturnValue:
     """Tell a confidential client whether one of its tokens is active, and its claims."""
-    response: Any = current_server().create_endpoint_response("introspection")
+    response: WerkzeugResponse = current_server().create_endpoint_response("introspection")
     return response
