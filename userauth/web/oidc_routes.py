@@ -8,8 +8,6 @@ read those. The authorization endpoint is a page: the login is the hosted pages'
 
 from __future__ import annotations
 
-from typing import Any
-
 from apiflask import APIBlueprint
 from authlib.common.urls import add_params_to_uri
 from authlib.oauth2 import OAuth2Error
