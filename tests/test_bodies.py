@@ -236,6 +236,12 @@ BODY_ROUTES = {
     "page-disable-totp": ("POST", "/auth/account/totp/disable"),
     "page-recovery-codes": ("POST", "/auth/account/recovery-codes"),
     "page-recovery-codes-download": ("POST", "/auth/account/recovery-codes/download"),
+    # The OpenID Connect provider's (issue 27).
+    "oidc-consent": ("POST", "/oauth2/authorize"),
+    "oidc-token": ("POST", "/oauth2/token"),
+    "oidc-userinfo": ("POST", "/oauth2/userinfo"),
+    "oidc-revoke": ("POST", "/oauth2/revoke"),
+    "oidc-introspect": ("POST", "/oauth2/introspect"),
 }
 ACCEPTED = "application/x-www-form-urlencoded or application/json"
 

@@ -183,6 +183,13 @@ STATE_CHANGING_ROUTES = {
     "page-disable-totp": ("POST", "/auth/account/totp/disable"),
     "page-recovery-codes": ("POST", "/auth/account/recovery-codes"),
     "page-recovery-codes-download": ("POST", "/auth/account/recovery-codes/download"),
+    # The OpenID Connect provider's (issue 27): the consent form, and the relying parties'
+    # back-channel calls (a browser-based client's origin goes in USERAUTH_CORS_ORIGINS).
+    "oidc-consent": ("POST", "/oauth2/authorize"),
+    "oidc-token": ("POST", "/oauth2/token"),
+    "oidc-userinfo": ("POST", "/oauth2/userinfo"),
+    "oidc-revoke": ("POST", "/oauth2/revoke"),
+    "oidc-introspect": ("POST", "/oauth2/introspect"),
 }
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
 OTHER_PAGES = {

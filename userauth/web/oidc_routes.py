@@ -25,14 +25,14 @@ from userauth.oidc.provider import EndUser
 from userauth.web import page
 from userauth.web.context import current_auth, current_client
 from userauth.web.forms import ActionForm
+from userauth.web.oidc_schemas import BAD_CLIENT, BAD_REQUEST, BAD_TOKEN, ERROR_PAGE
 from userauth.web.oidc_server import ProviderServer, current_server
 from userauth.web.pages import csrf
-from userauth.web.schemas import responses
+from userauth.web.schemas import UNAVAILABLE, responses
 from userauth.web.session import current_session
 
 oidc = APIBlueprint("oidc", __name__, tag="OpenID Connect")
 
-OAUTH_ERROR = 'An RFC 6749 error: `{"error", "error_description"}`.'
 BAD_AUTHORIZATION = "This sign-in link is invalid: go back to the application and try again."
 
 
@@ -90,7 +90,9 @@ def discovery() -> ResponseReturnValue:
 
 
 @oidc.get("/oauth2/jwks")
-@oidc.doc(summary="The public signing keys (JWKS, RFC 7517)", responses=responses({}))
+@oidc.doc(
+    summary="The public signing keys (JWKS, RFC 7517)", responses=responses({503: UNAVAILABLE})
+)
 def jwks() -> ResponseReturnValue:
     """The keys that verify ID tokens: RS256 and ES256, including ones about to sign."""
     return jsonify(current_auth().oidc.keys.jwks())
@@ -105,10 +107,8 @@ def jwks() -> ResponseReturnValue:
                 "description": "To the login page, or back to the client's redirect URI "
                 "with `code`, `state` and `iss` (RFC 9207), or an RFC 6749 error."
             },
-            400: {
-                "description": "An error page: the client or its redirect URI is unknown, "
-                "so nothing is redirected to."
-            },
+            400: ERROR_PAGE,
+            503: UNAVAILABLE,
         }
     ),
 )
@@ -214,7 +214,7 @@ def _refused(server: ProviderServer, error: OAuth2Error) -> ResponseReturnValue:
 @oidc.post("/oauth2/token")
 @oidc.doc(
     summary="Token endpoint (authorization_code, refresh_token)",
-    responses=responses({400: OAUTH_ERROR, 401: OAUTH_ERROR}),
+    responses=responses({400: BAD_REQUEST, 401: BAD_CLIENT, 503: UNAVAILABLE}),
 )
 def token() -> ResponseReturnValue:
     """Exchange a code (with its PKCE verifier) or a refresh token for tokens."""
@@ -224,7 +224,8 @@ def token() -> ResponseReturnValue:
 
 @oidc.route("/oauth2/userinfo", methods=["GET", "POST"])
 @oidc.doc(
-    summary="UserInfo endpoint (a bearer access token)", responses=responses({401: OAUTH_ERROR})
+    summary="UserInfo endpoint (a bearer access token)",
+    responses=responses({401: BAD_TOKEN, 503: UNAVAILABLE}),
 )
 def userinfo() -> ResponseReturnValue:
     """The claims of the access token's user and scope (OpenID Connect Core 5.3)."""
@@ -235,7 +236,7 @@ def userinfo() -> ResponseReturnValue:
 @oidc.post("/oauth2/revoke")
 @oidc.doc(
     summary="Token revocation (RFC 7009)",
-    responses=responses({400: OAUTH_ERROR, 401: OAUTH_ERROR}),
+    responses=responses({400: BAD_REQUEST, 401: BAD_CLIENT, 503: UNAVAILABLE}),
 )
 def revoke() -> ResponseReturnValue:
     """Revoke an access or refresh token of the authenticated client."""
@@ -246,7 +247,7 @@ def revoke() -> ResponseReturnValue:
 @oidc.post("/oauth2/introspect")
 @oidc.doc(
     summary="Token introspection (RFC 7662, client-authenticated)",
-    responses=responses({400: OAUTH_ERROR, 401: OAUTH_ERROR}),
+    responses=responses({400: BAD_REQUEST, 401: BAD_CLIENT, 503: UNAVAILABLE}),
 )
 def introspect() -> ResponseReturnValue:
     """Tell a confidential client whether one of its tokens is active, and its claims."""
