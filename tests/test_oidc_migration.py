@@ -49,7 +49,7 @@ class TestUpgradeToTheProvider:
         added = auth.oidc.clients.add("Gitea", ["https://git.example.com/callback"])
         assert auth.oidc.clients.find(added.client_id) is not None
         assert len(auth.oidc.keys.jwks()["keys"]) == 2
-        assert OIDC_TABLES <= set(inspect(engine).get_table_names())
+        assert set(inspect(engine).get_table_names()) >= OIDC_TABLES
 
     def test_a_downgrade_drops_only_the_providers_tables(
         self, bobs: dict[str, str], database_url: str, engine: Engine
