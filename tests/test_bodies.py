@@ -238,6 +238,7 @@ BODY_ROUTES = {
     "page-recovery-codes-download": ("POST", "/auth/account/recovery-codes/download"),
     # The OpenID Connect provider's (issue 27).
     "oidc-consent": ("POST", "/oauth2/authorize"),
+    "page-revoke-app": ("POST", "/auth/account/apps/1/revoke"),
     "oidc-token": ("POST", "/oauth2/token"),
     "oidc-userinfo": ("POST", "/oauth2/userinfo"),
     "oidc-revoke": ("POST", "/oauth2/revoke"),

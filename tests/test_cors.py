@@ -186,6 +186,7 @@ STATE_CHANGING_ROUTES = {
     # The OpenID Connect provider's (issue 27): the consent form, and the relying parties'
     # back-channel calls (a browser-based client's origin goes in USERAUTH_CORS_ORIGINS).
     "oidc-consent": ("POST", "/oauth2/authorize"),
+    "page-revoke-app": ("POST", "/auth/account/apps/1/revoke"),
     "oidc-token": ("POST", "/oauth2/token"),
     "oidc-userinfo": ("POST", "/oauth2/userinfo"),
     "oidc-revoke": ("POST", "/oauth2/revoke"),

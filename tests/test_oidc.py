@@ -566,3 +566,33 @@ class TestClientRemoval:
         assert exchange(rp, confidential, code).status_code == 401
         rotated = RegisteredClient(confidential.client_id, new_secret)
         assert exchange(rp, rotated, code).status_code == 200
+
+
+class TestAccountPage:
+    def test_a_consented_app_is_listed_and_revoking_it_ends_its_tokens(
+        self, browser: FlaskClient, rp: FlaskClient, auth: Auth
+    ) -> None:
+        third_party = register(auth, first_party=False)
+        TestConsent().allow(browser, third_party, "allow")
+        body = tokens_for(browser, rp, third_party)
+        account = browser.get("/auth/account").get_data(as_text=True)
+        assert "Apps with access" in account
+        assert "Grafana" in account
+        path = f"/auth/account/apps/{third_party.client_id}/revoke"
+        answer = browser.post(path, data={"csrf_token": csrf_token(browser, "/auth/account")})
+        assert answer.status_code == 302
+        assert userinfo(rp, body["access_token"])[0] == 401
+        assert "Allow Grafana?" in authorize(browser, third_party).get_data(as_text=True)
+
+    def test_a_first_party_app_holding_a_token_is_listed_too(
+        self, browser: FlaskClient, rp: FlaskClient, confidential: RegisteredClient
+    ) -> None:
+        assert "No app logs in with your account." in browser.get("/auth/account").text
+        tokens_for(browser, rp, confidential)
+        assert "Grafana" in browser.get("/auth/account").get_data(as_text=True)
+
+    def test_revoking_without_the_csrf_token_is_refused(
+        self, browser: FlaskClient, confidential: RegisteredClient
+    ) -> None:
+        answer = browser.post(f"/auth/account/apps/{confidential.client_id}/revoke")
+        assert answer.status_code == 400

@@ -328,6 +328,28 @@ class OidcStore(Store):
             return [_record(StoredConsent, row) for row in connection.execute(statement)]
 
     @rerun_once_if_disconnected
+    def connected_clients(self, user_id: int, now: datetime) -> Sequence[StoredConsent]:
+        """Return the clients holding a live token of the user's and not in `consents`
+        (first-party ones), with the scope of their newest token."""
+        live = (_tokens.expires_at > now) | (_tokens.refresh_expires_at > now)
+        statement = (
+            select(
+                _tokens.client_id,
+                _clients.name.label("client_name"),
+                _tokens.scope,
+                _tokens.issued_at.label("granted_at"),
+            )
+            .join(oidc_clients_table, _clients.client_id == _tokens.client_id)
+            .where(_tokens.user_id == user_id, _tokens.revoked_at.is_(None), live)
+            .order_by(_tokens.issued_at.desc(), _tokens.id.desc())
+        )
+        newest: dict[str, StoredConsent] = {}
+        with self._reads.connect() as connection:
+            for row in connection.execute(statement):
+                newest.setdefault(row.client_id, _record(StoredConsent, row))
+        return list(newest.values())
+
+    @rerun_once_if_disconnected
     def withdraw_consent(self, user_id: int, client_id: str, now: datetime) -> bool:
         """Forget a consent and revoke the client's tokens for the user; tell whether it was
         there."""
@@ -337,7 +359,7 @@ class OidcStore(Store):
                     _consents.user_id == user_id, _consents.client_id == client_id
                 )
             )
-            work.execute(
+            revoked = work.execute(
                 update(oidc_tokens_table)
                 .where(
                     _tokens.user_id == user_id,
@@ -346,7 +368,7 @@ class OidcStore(Store):
                 )
                 .values(revoked_at=now)
             )
-        return bool(result.rowcount)
+        return bool(result.rowcount) or bool(revoked.rowcount)
 
     @rerun_once_if_disconnected
     def signing_keys(self) -> Sequence[StoredKey]:

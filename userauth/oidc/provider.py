@@ -177,12 +177,17 @@ class Provider:
     def grant_consent(self, user_id: int, client_id: str, scope: str) -> None:
         self._db.grant_consent(user_id, client_id, scope, self._clock())
 
-    def consents(self, user_id: int) -> list[StoredConsent]:
-        """Return the apps the user let in, newest first."""
-        return list(self._db.consents(user_id))
+    def apps(self, user_id: int) -> list[StoredConsent]:
+        """Return the apps with access to the account: those the user consented to, then
+        those holding a live token without a consent (first-party), newest first each."""
+        consented = list(self._db.consents(user_id))
+        known = {app.client_id for app in consented}
+        connected = self._db.connected_clients(user_id, self._clock())
+        return consented + [app for app in connected if app.client_id not in known]
 
     def withdraw_consent(self, user_id: int, client_id: str) -> bool:
-        """Forget a consent and revoke that app's tokens for the user."""
+        """Forget a consent and revoke that app's tokens for the user; tell whether the app
+        had either."""
         return self._db.withdraw_consent(user_id, client_id, self._clock())
 
     def _token_row(

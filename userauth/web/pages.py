@@ -52,6 +52,7 @@ from userauth.web.forms import (
 from userauth.web.limits import TOO_MANY, password_proven, rate_limited
 from userauth.web.login_challenge import set_challenge_cookie
 from userauth.web.metrics import record_login_outcome
+from userauth.web.oidc_pages import oidc_pages
 from userauth.web.session import clear_session_cookie, current_session, set_session_cookie
 
 # The same sentences the API answers, so a page reveals no more than the API does.
@@ -74,6 +75,8 @@ pages = APIBlueprint(
 )
 # The second factor's pages: under /auth/ with the same CSRF check, CSP and error pages.
 pages.register_blueprint(factor_pages)
+# The apps with access (OpenID Connect clients), revocable from the account page.
+pages.register_blueprint(oidc_pages)
 # The link production mails (USERAUTH_RESET_LINK's default) lives outside /auth/.
 links = APIBlueprint("links", __name__, enable_openapi=False)
 csrf = CSRFProtect()
@@ -335,6 +338,7 @@ def _account_page(password_form: PasswordForm, status: int) -> ResponseReturnVal
         email=live.email,
         sessions=current_auth().list_sessions(live),
         factors=current_auth().list_factors(live),
+        apps=current_auth().oidc.apps(live.user_id),
         action=page.form(ActionForm),
         password_form=password_form,
     )
