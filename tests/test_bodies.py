@@ -243,6 +243,7 @@ BODY_ROUTES = {
     "oidc-userinfo": ("POST", "/oauth2/userinfo"),
     "oidc-revoke": ("POST", "/oauth2/revoke"),
     "oidc-introspect": ("POST", "/oauth2/introspect"),
+    "oidc-logout": ("POST", "/oauth2/logout"),
 }
 ACCEPTED = "application/x-www-form-urlencoded or application/json"
 

@@ -191,6 +191,7 @@ STATE_CHANGING_ROUTES = {
     "oidc-userinfo": ("POST", "/oauth2/userinfo"),
     "oidc-revoke": ("POST", "/oauth2/revoke"),
     "oidc-introspect": ("POST", "/oauth2/introspect"),
+    "oidc-logout": ("POST", "/oauth2/logout"),
 }
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
 OTHER_PAGES = {

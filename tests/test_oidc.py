@@ -4,6 +4,10 @@ RFC 6749, RFC 7636, RFC 9207 and RFC 9700 ask for."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -11,7 +15,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from joserfc import jwt
-from joserfc.jwk import KeySet
+from joserfc.jwk import KeySet, RSAKey
 
 from tests.conftest import FakeClock
 from tests.oidc_flow import (
@@ -596,3 +600,95 @@ class TestAccountPage:
     ) -> None:
         answer = browser.post(f"/auth/account/apps/{confidential.client_id}/revoke")
         assert answer.status_code == 400
+
+
+def unsigned_token(header: dict[str, str], claims: dict[str, object]) -> str:
+    """Build a JWT by hand: a header and claims, base64url-encoded, no signature yet."""
+    parts = [json.dumps(part).encode() for part in (header, claims)]
+    return ".".join(base64.urlsafe_b64encode(part).rstrip(b"=").decode() for part in parts)
+
+
+class TestRpLogout:
+    BACK = "https://rp.example.com/logged-out"
+
+    @pytest.fixture
+    def client_with_logout(self, auth: Auth) -> RegisteredClient:
+        added = auth.oidc.clients.add(
+            "Grafana", [REDIRECT], first_party=True, post_logout_redirect_uris=[self.BACK]
+        )
+        return RegisteredClient(added.client_id, added.client_secret)
+
+    def logged_in(self, browser: FlaskClient) -> bool:
+        return browser.get("/profile").status_code == 200
+
+    def test_a_valid_hint_ends_the_session_and_goes_back_to_the_registered_uri(
+        self, browser: FlaskClient, rp: FlaskClient, client_with_logout: RegisteredClient
+    ) -> None:
+        hint = tokens_for(browser, rp, client_with_logout)["id_token"]
+        answer = browser.get(
+            "/oauth2/logout",
+            query_string={
+                "id_token_hint": hint,
+                "post_logout_redirect_uri": self.BACK,
+                "state": "s1",
+            },
+        )
+        assert answer.status_code == 302
+        assert answer.headers["Location"] == self.BACK + "?state=s1"
+        assert not self.logged_in(browser)
+
+    def test_an_unregistered_post_logout_uri_is_never_redirected_to(
+        self, browser: FlaskClient, rp: FlaskClient, client_with_logout: RegisteredClient
+    ) -> None:
+        hint = tokens_for(browser, rp, client_with_logout)["id_token"]
+        answer = browser.get(
+            "/oauth2/logout",
+            query_string={
+                "id_token_hint": hint,
+                "post_logout_redirect_uri": "https://evil.example/",
+            },
+        )
+        assert answer.status_code == 200
+        assert "Location" not in answer.headers
+        assert not self.logged_in(browser)
+
+    def test_without_a_hint_the_user_confirms_before_the_session_ends(
+        self, browser: FlaskClient
+    ) -> None:
+        page = browser.get("/oauth2/logout")
+        assert page.status_code == 200
+        assert self.logged_in(browser)
+        token = csrf_token(browser, "/oauth2/logout")
+        assert browser.post("/oauth2/logout", data={"csrf_token": token}).status_code == 200
+        assert not self.logged_in(browser)
+
+    def test_a_confirmation_without_its_csrf_token_is_refused(self, browser: FlaskClient) -> None:
+        assert browser.post("/oauth2/logout").status_code == 400
+        assert self.logged_in(browser)
+
+    @pytest.mark.parametrize("forgery", ["alg-none", "hs256-with-the-public-key"])
+    def test_a_forged_hint_is_refused_and_the_session_stays(
+        self,
+        browser: FlaskClient,
+        rp: FlaskClient,
+        client_with_logout: RegisteredClient,
+        forgery: str,
+    ) -> None:
+        real = id_token_claims(rp, tokens_for(browser, rp, client_with_logout)["id_token"])
+        if forgery == "alg-none":
+            hint = unsigned_token({"alg": "none", "typ": "JWT"}, real) + "."
+        else:
+            public = next(
+                k for k in rp.get("/oauth2/jwks").get_json()["keys"] if k["kty"] == "RSA"
+            )
+            pem = RSAKey.import_key(public).as_pem(private=False)
+            body = unsigned_token({"alg": "HS256", "kid": public["kid"]}, real)
+            mac = hmac.new(pem, body.encode(), hashlib.sha256).digest()
+            hint = body + "." + base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+        answer = browser.get(
+            "/oauth2/logout",
+            query_string={"id_token_hint": hint, "post_logout_redirect_uri": self.BACK},
+        )
+        assert answer.status_code == 400
+        assert "Location" not in answer.headers
+        assert self.logged_in(browser)

@@ -46,6 +46,8 @@ OIDC_ROUTES = {
     ("/oauth2/userinfo", "post"),
     ("/oauth2/revoke", "post"),
     ("/oauth2/introspect", "post"),
+    ("/oauth2/logout", "get"),
+    ("/oauth2/logout", "post"),
 }
 
 

@@ -80,6 +80,8 @@ DATABASE_ROUTES: list[tuple[str, str, dict[str, str]]] = [
     ("POST", "/oauth2/userinfo", {"Authorization": "Bearer " + "t" * 42}),
     ("POST", "/oauth2/revoke?token=t", {"Authorization": BASIC}),
     ("POST", "/oauth2/introspect?token=t", {"Authorization": BASIC}),
+    ("GET", "/oauth2/logout", {}),
+    ("POST", "/oauth2/logout", {}),
 ]
 ROUTE_IDS = [f"{method} {path}" for method, path, _ in DATABASE_ROUTES]
 # The routes that need no database, and keep answering through an outage.

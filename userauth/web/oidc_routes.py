@@ -25,6 +25,7 @@ from userauth.oidc.provider import EndUser
 from userauth.web import page
 from userauth.web.context import current_auth, current_client
 from userauth.web.forms import ActionForm
+from userauth.web.oidc_logout import rp_logout
 from userauth.web.oidc_schemas import BAD_CLIENT, BAD_REQUEST, BAD_TOKEN, ERROR_PAGE
 from userauth.web.oidc_server import ProviderServer, current_server
 from userauth.web.pages import csrf
@@ -49,6 +50,7 @@ def discovery() -> ResponseReturnValue:
         jwks_uri=issuer + url_for("oidc.jwks"),
         revocation_endpoint=issuer + url_for("oidc.revoke"),
         introspection_endpoint=issuer + url_for("oidc.introspect"),
+        end_session_endpoint=issuer + url_for("oidc.logout"),
         scopes_supported=list(SCOPES),
         response_types_supported=["code"],
         response_modes_supported=["query"],
@@ -253,3 +255,19 @@ def introspect() -> ResponseReturnValue:
     """Tell a confidential client whether one of its tokens is active, and its claims."""
     response: WerkzeugResponse = current_server().create_endpoint_response("introspection")
     return response
+
+
+@oidc.route("/oauth2/logout", methods=["GET", "POST"])
+@oidc.doc(
+    summary="End-session endpoint (RP-Initiated Logout 1.0)",
+    responses=responses(
+        {
+            302: {"description": "To the client's registered post-logout URI, with `state`."},
+            400: ERROR_PAGE,
+            503: UNAVAILABLE,
+        }
+    ),
+)
+def logout() -> ResponseReturnValue:
+    """End the browser's session (confirmed by the user without a valid `id_token_hint`)."""
+    return rp_logout()

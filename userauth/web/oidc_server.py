@@ -15,6 +15,7 @@ from flask import Flask, current_app, request
 from userauth.oidc.clients import SCOPES, OidcClient
 from userauth.oidc.endpoints import AccessTokens, Introspection, Revocation, UserInfoClaims
 from userauth.oidc.grants import CodeGrant, IdToken, Issuer9207, Pkce, RefreshGrant, save_token
+from userauth.oidc.logout import EndSession, RpLogout
 from userauth.oidc.provider import Provider
 from userauth.settings import OidcSettings
 
@@ -42,7 +43,9 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
         save_token(self.provider, token, request)
 
 
-def install_oidc_server(app: Flask, provider: Provider, settings: OidcSettings) -> None:
+def install_oidc_server(
+    app: Flask, provider: Provider, settings: OidcSettings, end_session: EndSession
+) -> None:
     """Build the app's authorization server with the code and refresh grants and endpoints."""
     server = ProviderServer(provider, settings)
     server.load_config(
@@ -63,6 +66,7 @@ def install_oidc_server(app: Flask, provider: Provider, settings: OidcSettings) 
     protector = ResourceProtector()
     protector.register_token_validator(AccessTokens(provider))
     server.register_endpoint(UserInfoClaims(server, protector, provider))
+    server.register_endpoint(RpLogout(server, provider, server.issuer, end_session))
     app.extensions[_EXTENSION] = server
 
 
