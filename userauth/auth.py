@@ -25,6 +25,7 @@ from userauth.login_transactions import LoginTransactions
 from userauth.mail import Mailer, SmtpMailer
 from userauth.models import User
 from userauth.notices import Notices
+from userauth.oidc.backchannel import BackchannelLogout
 from userauth.oidc.provider import Provider
 from userauth.one_time import OneTimeSecrets
 from userauth.outbox import Outbox
@@ -122,6 +123,7 @@ class Auth(SecondFactorOperations):
         self.enrolment = Enrolment(db, self.box, self.reauthentication, self.audit, notices, clock)
         # The OpenID Connect provider: its signing keys are sealed in the same box.
         self.oidc = Provider(db, self.box, clock, settings.oidc)
+        self.oidc_logout = BackchannelLogout(db, self.oidc, self._outbox, clock)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Auth:
@@ -234,11 +236,13 @@ class Auth(SecondFactorOperations):
         """End only this session (a logout on one device)."""
         self.sessions.end(live)
         self.audit.record("logout", live.user_id, client)
+        self.oidc_logout.sessions_ended(live.user_id, client)
 
     def end_other_sessions(self, live: LiveSession, client: Client = NO_CLIENT) -> int:
         """End every other session of the session's user ("log out everywhere else")."""
         ended = self.sessions.end_others(live)
         self.audit.record("other_sessions_revoked", live.user_id, client)
+        self.oidc_logout.sessions_ended(live.user_id, client)
         return ended
 
     def list_sessions(self, live: LiveSession) -> list[SessionView]:
@@ -253,10 +257,12 @@ class Auth(SecondFactorOperations):
         """
         self.sessions.revoke(live, target)
         self.audit.record("session_revoked", live.user_id, client)
+        self.oidc_logout.sessions_ended(live.user_id, client)
 
     def destroy_session(self, user_id: int) -> None:
         """End every session of the user."""
         self.sessions.end_all(user_id)
+        self.oidc_logout.sessions_ended(user_id)
 
     # Passwords.
 
@@ -284,6 +290,8 @@ class Auth(SecondFactorOperations):
             PasswordPolicyError: the new password breaks the policy.
         """
         self.resets.reset(None, reset_token, password, client)
+        # The token named the account; the sweep finds its ended sessions (and any other's).
+        self.oidc_logout.sessions_ended(None, client)
 
     def reset_link_is_live(self, reset_token: str | None) -> bool:
         """Tell whether a reset token would set a password now, without spending it."""
@@ -299,6 +307,7 @@ class Auth(SecondFactorOperations):
             PasswordPolicyError: the new password breaks the policy.
         """
         self.resets.reset(email, reset_token, password, client)
+        self.oidc_logout.sessions_ended(None, client)
 
     def change_password(
         self, live: LiveSession, current: str, new: str, client: Client = NO_CLIENT
@@ -310,6 +319,7 @@ class Auth(SecondFactorOperations):
             PasswordPolicyError: the new password breaks the policy.
         """
         self.credentials.change(live, current, new, client)
+        self.oidc_logout.sessions_ended(live.user_id, client)
 
     def record_event(
         self, event: str, user_id: int | None, client: Client = NO_CLIENT, email: str | None = None

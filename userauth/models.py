@@ -298,6 +298,8 @@ oidc_tokens_table = Table(
     Column("scope", Text, nullable=False),
     Column("amr", String(64), nullable=False),
     Column("acr", String(16), nullable=False),
+    # The issuer the client saw (development's comes from the request): logout tokens say it.
+    Column("issuer", Text, nullable=False),
     _moment("auth_time"),
     _moment("issued_at"),
     _moment("expires_at", index=True),

@@ -23,6 +23,7 @@ from userauth.models import (
     oidc_keys_table,
     oidc_subjects_table,
     oidc_tokens_table,
+    sessions_table,
     users_table,
 )
 
@@ -33,6 +34,7 @@ _consents = oidc_consents_table.c
 _keys = oidc_keys_table.c
 _subjects = oidc_subjects_table.c
 _users = users_table.c
+_sessions = sessions_table.c
 
 Values = Mapping[str, Any]
 
@@ -90,6 +92,7 @@ class StoredToken:
     refresh_expires_at: datetime | None
     refresh_used_at: datetime | None
     revoked_at: datetime | None
+    issuer: str
     code_digest: str | None = field(default=None, repr=False)
 
 
@@ -103,6 +106,16 @@ class StoredKey:
     signs_from: datetime
     retire_after: datetime | None
     sealed_jwk: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class EndedLogin:
+    """A client a user logged into from a session that has ended."""
+
+    user_id: int
+    client_id: str
+    issuer: str
+    backchannel_logout_uri: str | None
 
 
 @dataclass(frozen=True)
@@ -284,6 +297,35 @@ class OidcStore(Store):
                 .values(revoked_at=now)
             )
         return int(result.rowcount)
+
+    @rerun_once_if_disconnected
+    def end_orphaned_logins(self, user_id: int | None, now: datetime) -> Sequence[EndedLogin]:
+        """Revoke the live tokens whose session has ended (of one user, or of all); return
+        each (user, client, issuer) they belonged to once, with the client's back-channel
+        logout URI."""
+        ended = (
+            (_tokens.revoked_at.is_(None))
+            & _tokens.session_id.is_not(None)
+            & ~select(_sessions.id).where(_sessions.id == _tokens.session_id).exists()
+        )
+        if user_id is not None:
+            ended = ended & (_tokens.user_id == user_id)
+        statement = (
+            select(
+                _tokens.user_id,
+                _tokens.client_id,
+                _tokens.issuer,
+                _clients.backchannel_logout_uri,
+            )
+            .distinct()
+            .join(oidc_clients_table, _clients.client_id == _tokens.client_id)
+            .where(ended)
+        )
+        with self._transaction() as work:
+            found = [_record(EndedLogin, row) for row in work.execute(statement)]
+            if found:
+                work.execute(update(oidc_tokens_table).where(ended).values(revoked_at=now))
+        return found
 
     @rerun_once_if_disconnected
     def consented_scope(self, user_id: int, client_id: str) -> str | None:

@@ -162,7 +162,9 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         return None
 
 
-def save_token(provider: Provider, token: dict[str, Any], request: OAuth2Request) -> None:
+def save_token(
+    provider: Provider, token: dict[str, Any], request: OAuth2Request, issuer: str
+) -> None:
     """Store what the token endpoint issues, spending the code or refresh token it came from.
 
     Raises:
@@ -172,7 +174,7 @@ def save_token(provider: Provider, token: dict[str, Any], request: OAuth2Request
         if isinstance(request.refresh_token, IssuedToken):
             provider.rotate(request.refresh_token.stored, token)
         else:
-            provider.issue_from_code(request.authorization_code.stored, token)
+            provider.issue_from_code(request.authorization_code.stored, token, issuer)
     except SpentGrantError as error:
         raise InvalidGrantError(str(error)) from None
 

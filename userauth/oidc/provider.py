@@ -123,14 +123,14 @@ class Provider:
             return None
         return stored
 
-    def issue_from_code(self, code: StoredCode, token: Mapping[str, Any]) -> None:
+    def issue_from_code(self, code: StoredCode, token: Mapping[str, Any], issuer: str) -> None:
         """Spend the code and store its tokens (one new family).
 
         Raises:
             SpentGrantError: the code was spent meanwhile (by a racing request).
         """
         row = self._token_row(token, EndUser.of_row(code), code.client_id, secrets.token_hex(16))
-        row["code_digest"] = code.code_digest
+        row |= {"code_digest": code.code_digest, "issuer": issuer}
         if not self._db.issue_from_code(code.code_digest, row, self._clock()):
             self._db.revoke_issued_from_code(code.code_digest, self._clock())
             raise SpentGrantError("the code was already used")
@@ -149,7 +149,7 @@ class Provider:
                 (RFC 9700 4.14.2, refresh token rotation's reuse detection).
         """
         row = self._token_row(token, EndUser.of_row(old), old.client_id, old.family)
-        row["code_digest"] = old.code_digest
+        row |= {"code_digest": old.code_digest, "issuer": old.issuer}
         if not self._db.rotate_refresh(old.id, row, self._clock()):
             self.revoke_family(old.family)
             raise SpentGrantError("the refresh token was already used")

@@ -40,7 +40,7 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
         return self.provider.clients.find(client_id)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        save_token(self.provider, token, request)
+        save_token(self.provider, token, request, self.issuer())
 
 
 def install_oidc_server(

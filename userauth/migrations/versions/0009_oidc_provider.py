@@ -121,6 +121,7 @@ def _create_codes_and_tokens() -> None:
         sa.Column("scope", sa.Text, nullable=False),
         sa.Column("amr", sa.String(64), nullable=False),
         sa.Column("acr", sa.String(16), nullable=False),
+        sa.Column("issuer", sa.Text, nullable=False),
         _moment("auth_time"),
         _moment("issued_at"),
         _moment("expires_at"),
