@@ -10,6 +10,8 @@ import pytest
 from tests.test_cli import userauth
 from userauth import tokens
 from userauth.auth import Auth
+from userauth.secret_box import new_key
+from userauth.settings import FactorSettings
 
 Run = Callable[..., subprocess.CompletedProcess[str]]
 REDIRECT = "https://grafana.example.com/login/generic_oauth"
@@ -125,3 +127,22 @@ class TestKeysRotate:
         assert before < after
         assert len(after - before) == 2
         assert auth.oidc.keys.signing_key("RS256").kid == signing
+
+
+class TestKeysReencrypt:
+    def test_reencrypt_moves_the_signing_keys_to_the_first_key(
+        self, make_auth: Callable[..., Auth], database_url: str
+    ) -> None:
+        old, new = new_key(), new_key()
+        published = make_auth(FactorSettings(encryption_keys=(old,))).oidc.keys.jwks()
+        done = userauth(
+            "keys",
+            "reencrypt",
+            database_url=database_url,
+            env={"USERAUTH_ENCRYPTION_KEYS": f"{new},{old}"},
+        )
+        assert done.returncode == 0, done.stderr
+        assert done.stdout == "Re-encrypted 2 secret(s) with the first key.\n"
+        only_new = make_auth(FactorSettings(encryption_keys=(new,))).oidc.keys
+        assert only_new.jwks() == published
+        assert only_new.signing_key("ES256").kid in {key["kid"] for key in published["keys"]}

@@ -180,6 +180,11 @@ class Admin:
         for factor_id, sealed in self._db.sealed_secrets():
             if self._db.reseal_secret(factor_id, sealed, self._auth.box.reseal(sealed)):
                 moved += 1
+        # The OpenID Connect provider's signing keys are sealed in the same box.
+        for key in self._db.signing_keys():
+            resealed = self._auth.box.reseal(key.sealed_jwk)
+            if self._db.reseal_signing_key(key.kid, key.sealed_jwk, resealed):
+                moved += 1
         return moved
 
     def audit_events(self, *, email: str | None = None, limit: int = 50) -> list[AuditEntry]:

@@ -428,3 +428,14 @@ class OidcStore(Store):
                     update(oidc_keys_table).where(_keys.kid == kid).values(retire_after=when)
                 )
             work.execute(insert(oidc_keys_table), list(keys))
+
+    @rerun_once_if_disconnected
+    def reseal_signing_key(self, kid: str, old: str, new: str) -> bool:
+        """Replace a sealed signing key by the same key sealed again, unless it changed."""
+        with self._transaction() as work:
+            result = work.execute(
+                update(oidc_keys_table)
+                .where(_keys.kid == kid, _keys.sealed_jwk == old)
+                .values(sealed_jwk=new)
+            )
+        return bool(result.rowcount)
