@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -30,7 +31,9 @@ from tests.oidc_flow import (
     redirected_params,
     register,
 )
+from tests.second_factor import enrol, oathtool_code, password_step, sign_up_and_log_in
 from tests.test_pages import EMAIL, csrf_token
+from tests.test_pages import PASSWORD as PAGE_PASSWORD
 from userauth.auth import Auth
 from userauth.web import create_app
 
@@ -692,3 +695,62 @@ class TestRpLogout:
         assert answer.status_code == 400
         assert "Location" not in answer.headers
         assert self.logged_in(browser)
+
+
+class TestKeyRotation:
+    """`keys rotate` publishes before signing, and keeps old keys until their tokens expire:
+    a client that caches the JWKS never meets a kid it cannot find."""
+
+    def kid_of(self, id_token: str) -> str:
+        header = json.loads(base64.urlsafe_b64decode(id_token.split(".")[0] + "=="))
+        return str(header["kid"])
+
+    def test_a_client_caching_the_jwks_verifies_every_token_across_a_rotation(
+        self,
+        browser: FlaskClient,
+        rp: FlaskClient,
+        confidential: RegisteredClient,
+        auth: Auth,
+        clock: FakeClock,
+    ) -> None:
+        cached = KeySet.import_key_set(rp.get("/oauth2/jwks").get_json())
+        before = tokens_for(browser, rp, confidential)["id_token"]
+        new_kids = auth.oidc.keys.rotate(timedelta(hours=1))
+        clock.advance(minutes=10)
+        during = tokens_for(browser, rp, confidential)["id_token"]
+        for token in (before, during):
+            jwt.decode(token, cached, algorithms=["RS256"])
+        assert self.kid_of(during) == self.kid_of(before)
+        clock.advance(minutes=20)
+        cached = KeySet.import_key_set(rp.get("/oauth2/jwks").get_json())
+        clock.advance(minutes=31)
+        # An hour on, the session has idled out: log in again (the page login's API twin).
+        browser.post("/sessions", data={"email": EMAIL, "password": PAGE_PASSWORD})
+        after = tokens_for(browser, rp, confidential)["id_token"]
+        assert self.kid_of(after) in new_kids
+        jwt.decode(after, cached, algorithms=["RS256"])
+        published = {key["kid"] for key in rp.get("/oauth2/jwks").get_json()["keys"]}
+        assert self.kid_of(before) in published
+        clock.advance(hours=1, minutes=1)
+        published = {key["kid"] for key in rp.get("/oauth2/jwks").get_json()["keys"]}
+        assert self.kid_of(before) not in published
+        assert set(new_kids) <= published
+
+
+class TestTwoFactors:
+    def test_acr_values_aal2_gives_an_id_token_of_two_factors_after_the_second_step(
+        self, app: Flask, rp: FlaskClient, confidential: RegisteredClient, clock: FakeClock
+    ) -> None:
+        browser = app.test_client()
+        sign_up_and_log_in(browser)
+        enrolled = enrol(browser, clock())
+        to_login = authorize(browser, confidential, acr_values="aal2")
+        assert parse_qs(urlsplit(to_login.headers["Location"]).query)["aal"] == ["2"]
+        password_step(browser)
+        clock.advance(seconds=30)
+        code = oathtool_code(enrolled.secret, clock())
+        assert browser.post("/sessions/second-factor", data={"code": code}).status_code == 200
+        body = tokens_for(browser, rp, confidential, acr_values="aal2")
+        claims = id_token_claims(rp, body["id_token"])
+        assert claims["acr"] == "aal2"
+        assert set(claims["amr"]) == {"pwd", "otp"}  # type: ignore[arg-type]
