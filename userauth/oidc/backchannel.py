@@ -16,8 +16,6 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
-from joserfc import jwt
-
 from userauth.audit import NO_CLIENT, Client
 from userauth.db import DB
 from userauth.oidc.provider import Provider
@@ -62,6 +60,8 @@ class BackchannelLogout:
 
     def logout_token(self, issuer: str, client_id: str, user_id: int) -> str:
         """Return a signed logout token (Back-Channel Logout 1.0 2.4): no nonce, the event."""
+        from joserfc import jwt
+
         now = self._clock()
         key = self._provider.keys.signing_key("RS256")
         claims = {

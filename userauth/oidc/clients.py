@@ -22,10 +22,8 @@ from userauth import tokens
 from userauth.db import DB
 from userauth.db.oidc import StoredClient
 from userauth.errors import AuthError
+from userauth.oidc.provider import SCOPES
 
-# The scopes this provider knows (OpenID Connect Core 5.4); `profile` is accepted (clients
-# ask for it by default) but adds no claim: accounts have no name.
-SCOPES = ("openid", "email", "profile", "offline_access")
 GRANT_TYPES = ("authorization_code", "refresh_token")
 
 

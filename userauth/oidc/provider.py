@@ -7,26 +7,32 @@ second use revokes its whole family (RFC 9700 4.14.2).
 
 from __future__ import annotations
 
+import functools
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from userauth import tokens
 from userauth.clock import as_utc
 from userauth.db import DB, LiveSession
 from userauth.db.oidc import StoredCode, StoredConsent, StoredToken
 from userauth.errors import AuthError
-from userauth.oidc.clients import Clients
-from userauth.oidc.keys import SigningKeys
 from userauth.secret_box import SecretBox
 from userauth.settings import OidcSettings
+
+if TYPE_CHECKING:
+    from userauth.oidc.clients import Clients
+    from userauth.oidc.keys import SigningKeys
 
 # Authorization codes live 60 s (RFC 6749 4.1.2 recommends at most 10 minutes).
 CODE_LIFETIME = timedelta(seconds=60)
 # The `acr` values: the NIST SP 800-63B authenticator assurance level the login reached.
 ACR_BY_LEVEL = {1: "aal1", 2: "aal2"}
+# The scopes this provider knows (OpenID Connect Core 5.4); `profile` is accepted (clients
+# ask for it by default) but adds no claim: accounts have no name.
+SCOPES = ("openid", "email", "profile", "offline_access")
 
 
 class SpentGrantError(AuthError):
@@ -66,11 +72,26 @@ class Provider:
         self, db: DB, box: SecretBox, clock: Callable[[], datetime], settings: OidcSettings
     ) -> None:
         self._db = db
+        self._box = box
         self._clock = clock
         self.settings = settings
-        self.clients = Clients(db, clock)
-        lifetime = max(settings.id_token_lifetime, settings.access_token_lifetime)
-        self.keys = SigningKeys(db, box, clock, lifetime)
+
+    # Authlib and joserfc (with OpenSSL) load on the provider's first use, not in every
+    # worker: a deployment without clients keeps its workers' memory (docs/performance.md).
+    @functools.cached_property
+    def clients(self) -> Clients:
+        """The registered relying parties."""
+        from userauth.oidc.clients import Clients
+
+        return Clients(self._db, self._clock)
+
+    @functools.cached_property
+    def keys(self) -> SigningKeys:
+        """The signing keys and the JWKS."""
+        from userauth.oidc.keys import SigningKeys
+
+        lifetime = max(self.settings.id_token_lifetime, self.settings.access_token_lifetime)
+        return SigningKeys(self._db, self._box, self._clock, lifetime)
 
     def now(self) -> datetime:
         return self._clock()

@@ -33,9 +33,7 @@ from userauth.web.gate import gate
 from userauth.web.hot_path import HotPath
 from userauth.web.limits import install_rate_limits
 from userauth.web.observability import install_observability
-from userauth.web.oidc_logout import end_browser_session
 from userauth.web.oidc_routes import oidc
-from userauth.web.oidc_server import install_oidc_server
 from userauth.web.pages import install_pages
 from userauth.web.routes import api
 
@@ -78,7 +76,6 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     app.register_blueprint(factors_api)
     if settings.oidc.issuer is not None or not settings.is_production:
         # The OpenID Connect provider; production serves it once USERAUTH_OIDC_ISSUER is set.
-        install_oidc_server(app, auth.oidc, settings.oidc, end_browser_session)
         app.register_blueprint(oidc)
     install_cors(app, settings)
     install_cookie_tossing_checks(app)

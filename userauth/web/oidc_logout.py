@@ -7,8 +7,8 @@ log anyone out). Redirects go only to a post-logout URI registered for the clien
 
 from __future__ import annotations
 
-from authlib.oauth2 import OAuth2Error
-from authlib.oidc.rpinitiated import EndSessionRequest
+from typing import TYPE_CHECKING
+
 from flask import g, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
@@ -17,15 +17,20 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from userauth.web import page
 from userauth.web.context import current_auth, current_client
 from userauth.web.forms import ActionForm
-from userauth.web.oidc_server import current_server
+from userauth.web.oidc_context import current_server
 from userauth.web.pages import csrf
 from userauth.web.session import clear_session_cookie, current_session
+
+if TYPE_CHECKING:
+    from authlib.oidc.rpinitiated import EndSessionRequest
 
 BAD_LOGOUT = "This logout link is invalid: nothing was done."
 
 
 def rp_logout() -> ResponseReturnValue:
     """Answer GET or POST /oauth2/logout (registered by web/oidc_routes.py)."""
+    from authlib.oauth2 import OAuth2Error
+
     current_session()  # resolved first: an outage is a 503 before anything else
     server = current_server()
     try:

@@ -8,29 +8,32 @@ read those. The authorization endpoint is a page: the login is the hosted pages'
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from apiflask import APIBlueprint
-from authlib.common.urls import add_params_to_uri
-from authlib.oauth2 import OAuth2Error
-from authlib.oauth2.rfc6749 import AccessDeniedError
-from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
-from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 from flask import jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.db import LiveSession
-from userauth.oidc.clients import SCOPES, OidcClient
-from userauth.oidc.provider import EndUser
+from userauth.oidc.provider import SCOPES, EndUser
 from userauth.web import page
 from userauth.web.context import current_auth, current_client
 from userauth.web.forms import ActionForm
+from userauth.web.oidc_context import current_server
 from userauth.web.oidc_logout import rp_logout
 from userauth.web.oidc_schemas import BAD_CLIENT, BAD_REQUEST, BAD_TOKEN, ERROR_PAGE
-from userauth.web.oidc_server import ProviderServer, current_server
 from userauth.web.pages import csrf
 from userauth.web.schemas import UNAVAILABLE, responses
 from userauth.web.session import current_session
+
+if TYPE_CHECKING:
+    from authlib.oauth2 import OAuth2Error
+    from authlib.oauth2.rfc6749.grants import AuthorizationCodeGrant
+
+    from userauth.oidc.clients import OidcClient
+    from userauth.web.oidc_server import ProviderServer
 
 oidc = APIBlueprint("oidc", __name__, tag="OpenID Connect")
 
@@ -116,6 +119,8 @@ def jwks() -> ResponseReturnValue:
 )
 def authorize() -> ResponseReturnValue:
     """Authorize a client for the logged-in user (OpenID Connect Core 3.1.2)."""
+    from authlib.oauth2 import OAuth2Error
+
     server = current_server()
     live = current_session()
     user = None if live is None else EndUser.of_session(live)
@@ -137,6 +142,8 @@ def _interaction_needed(
     server: ProviderServer, grant: AuthorizationCodeGrant, live: LiveSession, prompts: set[str]
 ) -> ResponseReturnValue | None:
     """Answer what the user must do first (log in again, two factors, consent), or None."""
+    from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
+
     redirect_uri = grant.redirect_uri
     if "login" in prompts or _too_old(live):
         # Asking for a fresh login on request is not offered yet: say so to the client.
@@ -170,6 +177,8 @@ def _consent(
     scope: str,
 ) -> ResponseReturnValue | None:
     """Ask the user whether the client may know them (a page), or record their answer."""
+    from authlib.oauth2.rfc6749 import AccessDeniedError
+
     if request.method == "GET":
         shown = render_template(
             "userauth/consent.html",
@@ -203,6 +212,8 @@ def _too_old(live: LiveSession) -> bool:
 def _refused(server: ProviderServer, error: OAuth2Error) -> ResponseReturnValue:
     """Answer an authorization error: back to the client only when its redirect URI is
     registered (RFC 6749 4.1.2.1), with `state` and `iss`; else an error page."""
+    from authlib.common.urls import add_params_to_uri
+
     if not error.redirect_uri:
         return page.render("error.html", 400, message=BAD_AUTHORIZATION)
     error.state = request.values.get("state")

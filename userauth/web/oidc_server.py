@@ -1,7 +1,7 @@
 """The app's Authlib AuthorizationServer: the provider's grants and endpoints, registered.
 
-One per app (create_app), kept in app.extensions; its issuer is the USERAUTH_OIDC_ISSUER
-setting, or in development the request's own origin.
+One per app, built on the provider's first request (web/oidc_context.py); its issuer is the
+USERAUTH_OIDC_ISSUER setting, or in development the request's own origin.
 """
 
 from __future__ import annotations
@@ -10,16 +10,14 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import OAuth2Request
-from flask import Flask, current_app, request
+from flask import request
 
-from userauth.oidc.clients import SCOPES, OidcClient
+from userauth.oidc.clients import OidcClient
 from userauth.oidc.endpoints import AccessTokens, Introspection, Revocation, UserInfoClaims
 from userauth.oidc.grants import CodeGrant, IdToken, Issuer9207, Pkce, RefreshGrant, save_token
 from userauth.oidc.logout import EndSession, RpLogout
-from userauth.oidc.provider import Provider
+from userauth.oidc.provider import SCOPES, Provider
 from userauth.settings import OidcSettings
-
-_EXTENSION = "userauth.oidc"
 
 
 class ProviderServer(AuthorizationServer):  # type: ignore[misc]
@@ -43,10 +41,10 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
         save_token(self.provider, token, request, self.issuer())
 
 
-def install_oidc_server(
-    app: Flask, provider: Provider, settings: OidcSettings, end_session: EndSession
-) -> None:
-    """Build the app's authorization server with the code and refresh grants and endpoints."""
+def build_server(
+    provider: Provider, settings: OidcSettings, end_session: EndSession
+) -> ProviderServer:
+    """Build an authorization server with the code and refresh grants and the endpoints."""
     server = ProviderServer(provider, settings)
     server.load_config(
         {
@@ -67,10 +65,4 @@ def install_oidc_server(
     protector.register_token_validator(AccessTokens(provider))
     server.register_endpoint(UserInfoClaims(server, protector, provider))
     server.register_endpoint(RpLogout(server, provider, server.issuer, end_session))
-    app.extensions[_EXTENSION] = server
-
-
-def current_server() -> ProviderServer:
-    """Return the authorization server of the app serving the current request."""
-    server: ProviderServer = current_app.extensions[_EXTENSION]
     return server
