@@ -21,14 +21,9 @@ from authlib.oauth2.rfc6749 import ClientMixin, list_to_scope, scope_to_list
 from userauth import tokens
 from userauth.db import DB
 from userauth.db.oidc import StoredClient
-from userauth.errors import AuthError
-from userauth.oidc.provider import SCOPES
+from userauth.oidc.provider import SCOPES, ClientError
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
-
-
-class ClientError(AuthError, ValueError):
-    """A client registration is refused (a bad URI), or names no client."""
 
 
 @dataclass(frozen=True)

@@ -7,11 +7,15 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import click
 
 from userauth.auth import Auth
-from userauth.oidc.clients import ClientError, OidcClient
+from userauth.oidc.provider import ClientError
+
+if TYPE_CHECKING:
+    from userauth.oidc.clients import OidcClient
 
 OpenAuth = Callable[..., Auth]
 

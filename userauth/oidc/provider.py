@@ -35,6 +35,10 @@ ACR_BY_LEVEL = {1: "aal1", 2: "aal2"}
 SCOPES = ("openid", "email", "profile", "offline_access")
 
 
+class ClientError(AuthError, ValueError):
+    """A client registration is refused (a bad URI), or names no client."""
+
+
 class SpentGrantError(AuthError):
     """A code or refresh token used a second time: what it issued is revoked."""
 
