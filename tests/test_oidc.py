@@ -756,3 +756,33 @@ class TestTwoFactors:
         amr = claims["amr"]
         assert isinstance(amr, list)
         assert sorted(amr) == ["otp", "pwd"]
+
+
+class TestLoginPageForAClient:
+    """Browsers apply the login form's CSP `form-action` to the redirects after it: the
+    client's registered redirect URI must be allowed there, and only it (Apache's test in
+    tests/browser/test_oidc_apache.py is what a real browser makes of it)."""
+
+    def form_action(self, browser: FlaskClient, next_target: str) -> str:
+        page = browser.get("/auth/login", query_string={"next": next_target})
+        policy = page.headers["Content-Security-Policy"]
+        return next(part for part in policy.split("; ") if part.startswith("form-action"))
+
+    def test_a_registered_redirect_uri_s_origin_is_allowed(
+        self, app: Flask, confidential: RegisteredClient
+    ) -> None:
+        target = f"/oauth2/authorize?client_id={confidential.client_id}&redirect_uri={REDIRECT}"
+        assert self.form_action(app.test_client(), target) == (
+            "form-action 'self' https://rp.example.com"
+        )
+
+    @pytest.mark.parametrize(
+        "redirect_uri", ["https://evil.example/callback", REDIRECT + "/more"], ids=["host", "path"]
+    )
+    def test_an_unregistered_one_is_not(
+        self, app: Flask, confidential: RegisteredClient, redirect_uri: str
+    ) -> None:
+        target = (
+            f"/oauth2/authorize?client_id={confidential.client_id}&redirect_uri={redirect_uri}"
+        )
+        assert self.form_action(app.test_client(), target) == "form-action 'self'"

@@ -52,7 +52,7 @@ from userauth.web.forms import (
 from userauth.web.limits import TOO_MANY, password_proven, rate_limited
 from userauth.web.login_challenge import set_challenge_cookie
 from userauth.web.metrics import record_login_outcome
-from userauth.web.oidc_pages import oidc_pages
+from userauth.web.oidc_pages import oidc_pages, return_origin
 from userauth.web.session import clear_session_cookie, current_session, set_session_cookie
 
 # The same sentences the API answers, so a page reveals no more than the API does.
@@ -116,6 +116,8 @@ def _check_csrf() -> None:
 def _content_security_policy(response: WerkzeugResponse) -> WerkzeugResponse:
     # No script at all, styles from this site only, forms posting here (or to a `next` host).
     hosts = " ".join(_csp_source(host) for host in current_auth().settings.gate.redirect_hosts)
+    # A login for an OpenID Connect client ends at the client's registered redirect URI.
+    hosts = f"{hosts} {return_origin() or ''}".strip()
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; style-src 'self'; img-src 'self'; "
         f"form-action 'self' {hosts}".rstrip()
