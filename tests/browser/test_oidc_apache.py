@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from playwright.sync_api import Page
 
 from tests.conftest import IN_CI, free_port
@@ -65,7 +66,12 @@ def apache(live_provider: LiveProvider, tmp_path: Path) -> Iterator[ProxyProcess
     need_mod_auth_openidc()
     port = free_port()
     redirect_uri = f"http://127.0.0.1:{port}/protected/redirect_uri"
-    added = live_provider.auth.oidc.clients.add("Apache", [redirect_uri], first_party=True)
+    added = live_provider.auth.oidc.clients.add(
+        "Apache",
+        [redirect_uri],
+        first_party=True,
+        backchannel_logout_uri=f"{redirect_uri}?logout=backchannel",
+    )
     tmp_path.chmod(0o755)
     with upstream() as app_port:
         conf = tmp_path / "httpd.conf"
@@ -104,3 +110,23 @@ def test_a_browser_logs_in_through_mod_auth_openidc_and_gets_the_claims(
     assert headers["oidc_claim_email"] == EMAIL
     assert headers["oidc_claim_acr"] == "aal1"
     assert headers["oidc_claim_iss"] == live_provider.issuer
+
+
+def test_revoking_the_session_from_the_account_page_logs_the_browser_out_of_apache(
+    apache: ProxyProcess, page: Page, live_provider: LiveProvider
+) -> None:
+    page.goto(f"{apache.url}/protected/hello")
+    page.fill("input[name=email]", EMAIL)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{apache.url}/protected/hello")
+    # Another device of the user (the fixture's logged-in client) revokes the browser's session.
+    other = requests.Session()
+    other.headers["Cookie"] = live_provider.cookie
+    listed = other.get(f"{live_provider.issuer}/sessions", timeout=10).json()["sessions"]
+    [browser_session] = [s for s in listed if not s["current"]]
+    revoked = other.delete(f"{live_provider.issuer}/sessions/{browser_session['id']}", timeout=10)
+    assert revoked.status_code == 200
+    live_provider.auth.outbox.join(timeout=15)
+    page.goto(f"{apache.url}/protected/hello")
+    assert "/auth/login" in page.url
