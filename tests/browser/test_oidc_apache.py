@@ -16,6 +16,8 @@ from playwright.sync_api import Page
 from tests.conftest import IN_CI, free_port
 from tests.oidc_live import EMAIL, PASSWORD, LiveProvider, live_provider
 from tests.proxy_servers import ProxyProcess, need_binary, upstream
+from tests.second_factor import oathtool_code
+from userauth.clock import utcnow
 
 __all__ = ["live_provider"]
 pytestmark = [pytest.mark.browser, pytest.mark.databases("sqlite")]
@@ -48,6 +50,10 @@ OIDCSSLValidateServer Off
     AuthType openid-connect
     Require valid-user
     ProxyPass http://127.0.0.1:{app_port}/
+</Location>
+<Location /protected/admin/>
+    OIDCPathAuthRequestParams acr_values=aal2
+    Require claim acr:aal2
 </Location>
 """
 
@@ -130,3 +136,26 @@ def test_revoking_the_session_from_the_account_page_logs_the_browser_out_of_apac
     live_provider.auth.outbox.join(timeout=15)
     page.goto(f"{apache.url}/protected/hello")
     assert "/auth/login" in page.url
+
+
+def test_a_location_requiring_two_factors_gets_a_login_with_both_and_acr_aal2(
+    apache: ProxyProcess, page: Page, live_provider: LiveProvider
+) -> None:
+    other = requests.Session()
+    other.headers["Cookie"] = live_provider.cookie
+    begun = other.post(f"{live_provider.issuer}/factors/totp", timeout=10).json()
+    code = oathtool_code(begun["secret"], utcnow())
+    confirmed = other.put(f"{live_provider.issuer}/factors/totp", data={"code": code}, timeout=10)
+    recovery_code = confirmed.json()["recovery_codes"][0]
+    page.goto(f"{apache.url}/protected/admin/hello")
+    page.fill("input[name=email]", EMAIL)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.click("text=Use a recovery code instead")
+    page.fill("input[name=code]", recovery_code)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{apache.url}/protected/admin/hello")
+    echoed = json.loads(page.inner_text("body"))
+    headers = {name.lower(): value for name, value in echoed["headers"].items()}
+    assert headers["oidc_claim_acr"] == "aal2"
+    assert headers["oidc_claim_email"] == EMAIL
