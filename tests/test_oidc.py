@@ -34,6 +34,7 @@ from tests.oidc_flow import (
 from tests.second_factor import enrol, oathtool_code, password_step, sign_up_and_log_in
 from tests.test_pages import EMAIL, csrf_token
 from tests.test_pages import PASSWORD as PAGE_PASSWORD
+from userauth.admin import Admin
 from userauth.auth import Auth
 from userauth.web import create_app
 
@@ -94,6 +95,11 @@ def id_token_claims(rp: FlaskClient, id_token: str) -> dict[str, object]:
     return dict(decoded.claims)
 
 
+def audited(auth: Auth) -> list[str]:
+    """The account's audit trail, oldest first, as event names."""
+    return [entry.event for entry in reversed(Admin(auth).audit_events(email=EMAIL))]
+
+
 def userinfo(rp: FlaskClient, access_token: str) -> tuple[int, dict[str, object]]:
     answer = rp.get("/oauth2/userinfo", headers={"Authorization": f"Bearer {access_token}"})
     return answer.status_code, answer.get_json(silent=True) or {}
@@ -144,10 +150,11 @@ class TestDiscovery:
 
 class TestAuthorization:
     def test_a_logged_in_user_goes_back_with_a_code_the_state_and_the_issuer(
-        self, browser: FlaskClient, confidential: RegisteredClient
+        self, browser: FlaskClient, confidential: RegisteredClient, auth: Auth
     ) -> None:
         params = redirected_params(authorize(browser, confidential))
         assert set(params) == {"code", "state", "iss"}
+        assert audited(auth)[-1] == "oidc_authorized"
         assert (params["state"], params["iss"]) == ("the-state", ISSUER)
 
     def test_without_a_session_the_browser_goes_to_the_login_page_and_comes_back(
@@ -295,7 +302,7 @@ class TestCodeExchange:
         assert "id_token" in body
 
     def test_a_code_used_twice_is_refused_and_revokes_what_the_first_use_issued(
-        self, browser: FlaskClient, rp: FlaskClient, confidential: RegisteredClient
+        self, browser: FlaskClient, rp: FlaskClient, confidential: RegisteredClient, auth: Auth
     ) -> None:
         code = code_for(browser, confidential)
         first = exchange(rp, confidential, code).get_json()
@@ -303,6 +310,7 @@ class TestCodeExchange:
         assert (again.status_code, again.get_json()["error"]) == (400, "invalid_grant")
         assert userinfo(rp, first["access_token"])[0] == 401
         assert refresh(rp, confidential, first["refresh_token"])[0] == 400
+        assert "oidc_code_reused" in audited(auth)
 
     def test_an_expired_code_is_refused(
         self,
@@ -389,7 +397,7 @@ class TestRefresh:
         assert userinfo(rp, second["access_token"])[0] == 200
 
     def test_a_reused_refresh_token_revokes_its_whole_family(
-        self, browser: FlaskClient, rp: FlaskClient, confidential: RegisteredClient
+        self, browser: FlaskClient, rp: FlaskClient, confidential: RegisteredClient, auth: Auth
     ) -> None:
         first = tokens_for(browser, rp, confidential)
         _, second = refresh(rp, confidential, first["refresh_token"])
@@ -397,6 +405,7 @@ class TestRefresh:
         assert (status, body["error"]) == (400, "invalid_grant")
         assert refresh(rp, confidential, second["refresh_token"])[0] == 400
         assert userinfo(rp, second["access_token"])[0] == 401
+        assert "oidc_refresh_token_reused" in audited(auth)
 
     def test_another_clients_refresh_token_is_refused(
         self, browser: FlaskClient, rp: FlaskClient, confidential: RegisteredClient, auth: Auth

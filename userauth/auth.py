@@ -122,7 +122,7 @@ class Auth(SecondFactorOperations):
         )
         self.enrolment = Enrolment(db, self.box, self.reauthentication, self.audit, notices, clock)
         # The OpenID Connect provider: its signing keys are sealed in the same box.
-        self.oidc = Provider(db, self.box, clock, settings.oidc)
+        self.oidc = Provider(db, self.box, clock, settings.oidc, self.audit)
         self.oidc_logout = BackchannelLogout(db, self.oidc, self._outbox, clock)
 
     @classmethod

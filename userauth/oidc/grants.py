@@ -146,7 +146,7 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
             return None
         if stored.refresh_used_at is not None and stored.revoked_at is None:
             # Reuse: the token was stolen or replayed; kill the whole family (RFC 9700 4.14.2).
-            provider.revoke_family(stored.family)
+            provider.refresh_token_reused(stored)
             return None
         if not provider.is_live(stored, "refresh"):
             return None

@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from userauth import tokens
+from userauth.audit import Audit
 from userauth.clock import as_utc
 from userauth.db import DB, LiveSession
 from userauth.db.oidc import StoredCode, StoredConsent, StoredToken
@@ -73,9 +74,15 @@ class Provider:
     """Codes, tokens, consents and subjects, with the clients and the signing keys."""
 
     def __init__(
-        self, db: DB, box: SecretBox, clock: Callable[[], datetime], settings: OidcSettings
+        self,
+        db: DB,
+        box: SecretBox,
+        clock: Callable[[], datetime],
+        settings: OidcSettings,
+        audit: Audit,
     ) -> None:
         self._db = db
+        self._audit = audit
         self._box = box
         self._clock = clock
         self.settings = settings
@@ -143,6 +150,7 @@ class Provider:
             return None
         if stored.used_at is not None:
             self._db.revoke_issued_from_code(stored.code_digest, self._clock())
+            self._audit.record("oidc_code_reused", stored.user_id)
             return None
         if as_utc(stored.expires_at) <= self._clock():
             return None
@@ -176,12 +184,18 @@ class Provider:
         row = self._token_row(token, EndUser.of_row(old), old.client_id, old.family)
         row |= {"code_digest": old.code_digest, "issuer": old.issuer}
         if not self._db.rotate_refresh(old.id, row, self._clock()):
-            self.revoke_family(old.family)
+            self.refresh_token_reused(old)
             raise SpentGrantError("the refresh token was already used")
 
     def revoke_family(self, family: str) -> None:
         """Revoke every token of a family (one login's grant)."""
         self._db.revoke_tokens(self._clock(), family=family)
+
+    def refresh_token_reused(self, stored: StoredToken) -> None:
+        """Revoke the family of a refresh token used a second time, and record it
+        (RFC 9700 4.14.2: it was stolen or replayed)."""
+        self.revoke_family(stored.family)
+        self._audit.record("oidc_refresh_token_reused", stored.user_id)
 
     def revoke(self, stored: StoredToken) -> None:
         """Revoke one issuance: its access and refresh tokens."""

@@ -9,6 +9,7 @@ read those. The authorization endpoint is a page: the login is the hosted pages'
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qs, urlsplit
 
 from apiflask import APIBlueprint
 from flask import jsonify, redirect, render_template, request, url_for
@@ -135,6 +136,8 @@ def authorize() -> ResponseReturnValue:
     if waiting is not None:
         return waiting
     answer: WerkzeugResponse = server.create_authorization_response(grant=grant, grant_user=user)
+    if "code" in parse_qs(urlsplit(answer.location or "").query):
+        current_auth().audit.record("oidc_authorized", live.user_id, current_client())
     return answer
 
 
