@@ -9,6 +9,7 @@ from userauth.db.engine import make_engine
 from userauth.db.factors import FactorStore, StoredFactor
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
 from userauth.db.oidc import OidcStore
+from userauth.db.oidc_tokens import OidcTokenStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
 from userauth.db.pending_logins import PendingLogin, PendingLoginStore
 from userauth.db.pruning import PruneStore
@@ -25,6 +26,7 @@ class DB(
     FactorStore,
     PendingLoginStore,
     OidcStore,
+    OidcTokenStore,
 ):
     """The store: every query userauth runs, over one engine."""
 

@@ -1,8 +1,7 @@
-"""The OpenID Connect provider at rest: clients, subjects, codes, tokens, consents, keys.
+"""The OpenID Connect provider at rest: clients, subjects, consents, signing keys.
 
-Codes and tokens are stored as digests (tokens.digest); spending a code or a refresh token
-is one conditional UPDATE inside the transaction that stores what it issues, so of two
-requests racing with the same one, exactly one gets tokens.
+Codes and tokens are db/oidc_tokens.py's. A client's secret is stored as a digest, a
+signing key sealed (secret_box).
 """
 
 from __future__ import annotations
@@ -15,7 +14,7 @@ from typing import Any
 from sqlalchemy import delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from userauth.db.base import Store, enabled, rerun_once_if_disconnected
+from userauth.db.base import Store, rerun_once_if_disconnected
 from userauth.models import (
     oidc_clients_table,
     oidc_codes_table,
@@ -23,8 +22,6 @@ from userauth.models import (
     oidc_keys_table,
     oidc_subjects_table,
     oidc_tokens_table,
-    sessions_table,
-    users_table,
 )
 
 _clients = oidc_clients_table.c
@@ -33,8 +30,6 @@ _tokens = oidc_tokens_table.c
 _consents = oidc_consents_table.c
 _keys = oidc_keys_table.c
 _subjects = oidc_subjects_table.c
-_users = users_table.c
-_sessions = sessions_table.c
 
 Values = Mapping[str, Any]
 
@@ -54,49 +49,6 @@ class StoredClient:
 
 
 @dataclass(frozen=True)
-class StoredCode:
-    """An authorization code's row (its digest out of `repr`)."""
-
-    id: int
-    client_id: str
-    user_id: int
-    session_id: int | None
-    redirect_uri: str
-    scope: str
-    nonce: str | None
-    code_challenge: str | None
-    code_challenge_method: str | None
-    amr: str
-    acr: str
-    auth_time: datetime
-    expires_at: datetime
-    used_at: datetime | None
-    code_digest: str = field(default="", repr=False)
-
-
-@dataclass(frozen=True)
-class StoredToken:
-    """One issuance of the token endpoint (its digests out of `repr`)."""
-
-    id: int
-    client_id: str
-    user_id: int
-    session_id: int | None
-    family: str
-    scope: str
-    amr: str
-    acr: str
-    auth_time: datetime
-    issued_at: datetime
-    expires_at: datetime
-    refresh_expires_at: datetime | None
-    refresh_used_at: datetime | None
-    revoked_at: datetime | None
-    issuer: str
-    code_digest: str | None = field(default=None, repr=False)
-
-
-@dataclass(frozen=True)
 class StoredKey:
     """A signing key: its private JWK sealed (secret_box), out of `repr`."""
 
@@ -109,16 +61,6 @@ class StoredKey:
 
 
 @dataclass(frozen=True)
-class EndedLogin:
-    """A client a user logged into from a session that has ended."""
-
-    user_id: int
-    client_id: str
-    issuer: str
-    backchannel_logout_uri: str | None
-
-
-@dataclass(frozen=True)
 class StoredConsent:
     """What a user let a client have."""
 
@@ -128,7 +70,8 @@ class StoredConsent:
     granted_at: datetime
 
 
-def _record(kind: type[Any], row: Any) -> Any:
+def record(kind: type[Any], row: Any) -> Any:
+    """Return a record of `kind` (a dataclass) from a row with a column per field."""
     return kind(**{name: getattr(row, name) for name in kind.__dataclass_fields__})
 
 
@@ -147,14 +90,14 @@ class OidcStore(Store):
         statement = select(oidc_clients_table).where(_clients.client_id == client_id)
         with self._reads.connect() as connection:
             row = connection.execute(statement).first()
-        return None if row is None else _record(StoredClient, row)
+        return None if row is None else record(StoredClient, row)
 
     @rerun_once_if_disconnected
     def clients(self) -> Sequence[StoredClient]:
         """Return every client, oldest first."""
         statement = select(oidc_clients_table).order_by(_clients.id)
         with self._reads.connect() as connection:
-            return [_record(StoredClient, row) for row in connection.execute(statement)]
+            return [record(StoredClient, row) for row in connection.execute(statement)]
 
     @rerun_once_if_disconnected
     def set_client_secret(self, client_id: str, secret_digest: str) -> bool:
@@ -202,132 +145,6 @@ class OidcStore(Store):
         return new_subject
 
     @rerun_once_if_disconnected
-    def enabled_email(self, user_id: int) -> str | None:
-        """Return the email of an enabled account, or None."""
-        statement = select(_users.email).where(_users.id == user_id, enabled(_users.id))
-        with self._reads.connect() as connection:
-            email = connection.execute(statement).scalar()
-        return None if email is None else str(email)
-
-    @rerun_once_if_disconnected
-    def save_code(self, values: Values) -> None:
-        """Store an authorization code."""
-        with self._transaction() as work:
-            work.execute(insert(oidc_codes_table).values(**values))
-
-    @rerun_once_if_disconnected
-    def code(self, code_digest: str) -> StoredCode | None:
-        """Return the code with this digest (spent or not), or None."""
-        statement = select(oidc_codes_table).where(_codes.code_digest == code_digest)
-        with self._reads.connect() as connection:
-            row = connection.execute(statement).first()
-        return None if row is None else _record(StoredCode, row)
-
-    @rerun_once_if_disconnected
-    def nonce_was_used(self, client_id: str, nonce: str) -> bool:
-        """Tell whether a code of this client already carries this nonce."""
-        statement = select(_codes.id).where(_codes.client_id == client_id, _codes.nonce == nonce)
-        with self._reads.connect() as connection:
-            return connection.execute(statement.limit(1)).first() is not None
-
-    @rerun_once_if_disconnected
-    def issue_from_code(self, code_digest: str, token: Values, now: datetime) -> bool:
-        """Spend the code and store the tokens it issues, in one transaction; tell whether
-        the code was still unspent (False: nothing stored)."""
-        with self._transaction() as work:
-            spent = work.execute(
-                update(oidc_codes_table)
-                .where(_codes.code_digest == code_digest, _codes.used_at.is_(None))
-                .values(used_at=now)
-            )
-            if not spent.rowcount:
-                return False
-            work.execute(insert(oidc_tokens_table).values(**token))
-        return True
-
-    @rerun_once_if_disconnected
-    def revoke_issued_from_code(self, code_digest: str, now: datetime) -> int:
-        """Revoke every token a code issued, refreshed ones included; return how many."""
-        with self._transaction() as work:
-            result = work.execute(
-                update(oidc_tokens_table)
-                .where(_tokens.code_digest == code_digest, _tokens.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
-        return int(result.rowcount)
-
-    @rerun_once_if_disconnected
-    def token_by(self, kind: str, token_digest: str) -> StoredToken | None:
-        """Return the issuance whose `access` or `refresh` token has this digest, or None."""
-        column = _tokens.access_digest if kind == "access" else _tokens.refresh_digest
-        statement = select(oidc_tokens_table).where(column == token_digest)
-        with self._reads.connect() as connection:
-            row = connection.execute(statement).first()
-        return None if row is None else _record(StoredToken, row)
-
-    @rerun_once_if_disconnected
-    def rotate_refresh(self, old_id: int, token: Values, now: datetime) -> bool:
-        """Spend a refresh token and store its successor in one transaction; tell whether it
-        was unspent and unrevoked (False: nothing stored)."""
-        with self._transaction() as work:
-            spent = work.execute(
-                update(oidc_tokens_table)
-                .where(
-                    _tokens.id == old_id,
-                    _tokens.refresh_used_at.is_(None),
-                    _tokens.revoked_at.is_(None),
-                )
-                .values(refresh_used_at=now)
-            )
-            if not spent.rowcount:
-                return False
-            work.execute(insert(oidc_tokens_table).values(**token))
-        return True
-
-    @rerun_once_if_disconnected
-    def revoke_tokens(
-        self, now: datetime, *, token_id: int | None = None, family: str = ""
-    ) -> int:
-        """Revoke one issuance (`token_id`) or a whole family; return how many were live."""
-        condition = _tokens.id == token_id if token_id is not None else _tokens.family == family
-        with self._transaction() as work:
-            result = work.execute(
-                update(oidc_tokens_table)
-                .where(condition, _tokens.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
-        return int(result.rowcount)
-
-    @rerun_once_if_disconnected
-    def end_orphaned_logins(self, user_id: int | None, now: datetime) -> Sequence[EndedLogin]:
-        """Revoke the live tokens whose session has ended (of one user, or of all); return
-        each (user, client, issuer) they belonged to once, with the client's back-channel
-        logout URI."""
-        ended = (
-            (_tokens.revoked_at.is_(None))
-            & _tokens.session_id.is_not(None)
-            & ~select(_sessions.id).where(_sessions.id == _tokens.session_id).exists()
-        )
-        if user_id is not None:
-            ended = ended & (_tokens.user_id == user_id)
-        statement = (
-            select(
-                _tokens.user_id,
-                _tokens.client_id,
-                _tokens.issuer,
-                _clients.backchannel_logout_uri,
-            )
-            .distinct()
-            .join(oidc_clients_table, _clients.client_id == _tokens.client_id)
-            .where(ended)
-        )
-        with self._transaction() as work:
-            found = [_record(EndedLogin, row) for row in work.execute(statement)]
-            if found:
-                work.execute(update(oidc_tokens_table).where(ended).values(revoked_at=now))
-        return found
-
-    @rerun_once_if_disconnected
     def consented_scope(self, user_id: int, client_id: str) -> str | None:
         """Return the scope the user let the client have, or None."""
         statement = select(_consents.scope).where(
@@ -367,7 +184,7 @@ class OidcStore(Store):
             .order_by(_consents.granted_at.desc(), _consents.id.desc())
         )
         with self._reads.connect() as connection:
-            return [_record(StoredConsent, row) for row in connection.execute(statement)]
+            return [record(StoredConsent, row) for row in connection.execute(statement)]
 
     @rerun_once_if_disconnected
     def connected_clients(self, user_id: int, now: datetime) -> Sequence[StoredConsent]:
@@ -388,7 +205,7 @@ class OidcStore(Store):
         newest: dict[str, StoredConsent] = {}
         with self._reads.connect() as connection:
             for row in connection.execute(statement):
-                newest.setdefault(row.client_id, _record(StoredConsent, row))
+                newest.setdefault(row.client_id, record(StoredConsent, row))
         return list(newest.values())
 
     @rerun_once_if_disconnected
@@ -417,7 +234,7 @@ class OidcStore(Store):
         """Return every signing key, oldest first."""
         statement = select(oidc_keys_table).order_by(_keys.id)
         with self._reads.connect() as connection:
-            return [_record(StoredKey, row) for row in connection.execute(statement)]
+            return [record(StoredKey, row) for row in connection.execute(statement)]
 
     @rerun_once_if_disconnected
     def add_signing_keys(self, keys: Sequence[Values], retire: Mapping[str, datetime]) -> None:

@@ -15,7 +15,7 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, UserInfo
 from authlib.oidc.core.grants.util import is_openid_scope
 
-from userauth.db.oidc import StoredCode, StoredToken
+from userauth.db.oidc_tokens import StoredCode, StoredToken
 from userauth.oidc.clients import OidcClient
 from userauth.oidc.keys import SigningKey
 from userauth.oidc.provider import EndUser, Provider, SpentGrantError

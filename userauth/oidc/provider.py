@@ -18,7 +18,8 @@ from userauth import tokens
 from userauth.audit import Audit
 from userauth.clock import as_utc
 from userauth.db import DB, LiveSession
-from userauth.db.oidc import StoredCode, StoredConsent, StoredToken
+from userauth.db.oidc import StoredConsent
+from userauth.db.oidc_tokens import StoredCode, StoredToken
 from userauth.errors import AuthError
 from userauth.secret_box import SecretBox
 from userauth.settings import OidcSettings
