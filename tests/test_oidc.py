@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet, RSAKey
 
 from tests.conftest import FakeClock
@@ -795,3 +796,18 @@ class TestLoginPageForAClient:
             f"/oauth2/authorize?client_id={confidential.client_id}&redirect_uri={redirect_uri}"
         )
         assert self.form_action(app.test_client(), target) == "form-action 'self'"
+
+
+class TestEs256:
+    def test_a_client_registered_for_es256_gets_id_tokens_signed_with_the_ec_key(
+        self, browser: FlaskClient, rp: FlaskClient, auth: Auth
+    ) -> None:
+        added = auth.oidc.clients.add("Gitea", [REDIRECT], first_party=True, id_token_alg="ES256")
+        client = RegisteredClient(added.client_id, added.client_secret)
+        id_token = tokens_for(browser, rp, client)["id_token"]
+        keys = KeySet.import_key_set(rp.get("/oauth2/jwks").get_json())
+        decoded = jwt.decode(id_token, keys, algorithms=["ES256"])
+        assert decoded.header["alg"] == "ES256"
+        assert decoded.claims["aud"] == client.client_id
+        with pytest.raises(JoseError):
+            jwt.decode(id_token, keys, algorithms=["RS256"])

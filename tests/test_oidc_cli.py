@@ -68,6 +68,8 @@ class TestClientAdd:
                 "--backchannel-logout-uri",
                 "https://git.example.com/logout",
                 "--first-party",
+                "--id-token-alg",
+                "ES256",
             )
         )
         client = auth.oidc.clients.find(shown["client_id"])
@@ -76,6 +78,7 @@ class TestClientAdd:
         assert client.client_metadata["post_logout_redirect_uris"] == ["https://git.example.com/"]
         assert client.stored.backchannel_logout_uri == "https://git.example.com/logout"
         assert client.stored.first_party
+        assert client.stored.id_token_signed_response_alg == "ES256"
 
     @pytest.mark.parametrize(
         "uri",

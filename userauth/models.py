@@ -241,6 +241,8 @@ oidc_clients_table = Table(
     Column("post_logout_redirect_uris", Text, nullable=False),
     Column("backchannel_logout_uri", Text, nullable=True),
     Column("first_party", Boolean, nullable=False),
+    # How its ID tokens are signed (OpenID Connect Registration 2): RS256 or ES256.
+    Column("id_token_signed_response_alg", String(8), nullable=False, server_default="RS256"),
     _moment("created_at"),
 )
 

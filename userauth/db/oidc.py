@@ -44,6 +44,7 @@ class StoredClient:
     post_logout_redirect_uris: str
     backchannel_logout_uri: str | None
     first_party: bool
+    id_token_signed_response_alg: str
     created_at: datetime
     secret_digest: str | None = field(default=None, repr=False)
 

@@ -24,6 +24,8 @@ from userauth.db.oidc import StoredClient
 from userauth.oidc.provider import SCOPES, ClientError
 
 GRANT_TYPES = ("authorization_code", "refresh_token")
+# RS256 is what every relying party supports (OpenID Connect Core 15.1); ES256 on request.
+ID_TOKEN_ALGORITHMS = ("RS256", "ES256")
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,7 @@ class OidcClient(ClientMixin):  # type: ignore[misc]
             "post_logout_redirect_uris": json.loads(stored.post_logout_redirect_uris),
             "backchannel_logout_uri": stored.backchannel_logout_uri,
         }
+        self.id_token_signed_response_alg = stored.id_token_signed_response_alg
 
     @property
     def is_public(self) -> bool:
@@ -102,6 +105,7 @@ class Clients:
         post_logout_redirect_uris: Sequence[str] = (),
         backchannel_logout_uri: str | None = None,
         first_party: bool = False,
+        id_token_alg: str = "RS256",  # noqa: S107 - an algorithm name, not a secret
     ) -> NewClient:
         """Register a client; return its id and (confidential only) its secret.
 
@@ -111,6 +115,8 @@ class Clients:
         """
         if not redirect_uris:
             raise ClientError("a client needs at least one --redirect-uri")
+        if id_token_alg not in ID_TOKEN_ALGORITHMS:
+            raise ClientError(f"ID tokens are signed with one of {', '.join(ID_TOKEN_ALGORITHMS)}")
         for uri in [*redirect_uris, *post_logout_redirect_uris, backchannel_logout_uri]:
             if uri is not None:
                 _check_uri(uri)
@@ -125,6 +131,7 @@ class Clients:
                 "post_logout_redirect_uris": json.dumps(list(post_logout_redirect_uris)),
                 "backchannel_logout_uri": backchannel_logout_uri,
                 "first_party": first_party,
+                "id_token_signed_response_alg": id_token_alg,
                 "created_at": self._clock(),
             }
         )

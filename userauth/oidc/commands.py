@@ -49,6 +49,13 @@ def client_commands(open_auth: OpenAuth) -> click.Group:
     )
     @click.option("--backchannel-logout-uri", help="Where logout tokens are posted.")
     @click.option("--first-party", is_flag=True, help="Skip the consent page for this client.")
+    @click.option(
+        "--id-token-alg",
+        type=click.Choice(["RS256", "ES256"]),
+        default="RS256",
+        show_default=True,
+        help="How the client's ID tokens are signed.",
+    )
     @click.pass_context
     def add(
         ctx: click.Context,
@@ -58,6 +65,7 @@ def client_commands(open_auth: OpenAuth) -> click.Group:
         logout_uris: tuple[str, ...],
         backchannel_logout_uri: str | None,
         first_party: bool,
+        id_token_alg: str,
     ) -> None:
         """Register a client; print its id and (confidential) its secret, shown only now."""
         try:
@@ -68,6 +76,7 @@ def client_commands(open_auth: OpenAuth) -> click.Group:
                 post_logout_redirect_uris=logout_uris,
                 backchannel_logout_uri=backchannel_logout_uri,
                 first_party=first_party,
+                id_token_alg=id_token_alg,
             )
         except ClientError as error:
             raise click.BadParameter(str(error), param_hint="'--redirect-uri'") from None
@@ -150,6 +159,7 @@ def _describe(client: OidcClient) -> str:
             f"name: {stored.name}",
             f"type: {'public' if client.is_public else 'confidential'}",
             f"first party: {'yes' if stored.first_party else 'no'}",
+            f"ID token algorithm: {stored.id_token_signed_response_alg}",
             *(f"redirect uri: {uri}" for uri in client.redirect_uris),
             *(
                 f"post-logout redirect uri: {uri}"

@@ -209,7 +209,8 @@ class IdToken(OpenIDCode):  # type: ignore[misc]
         return self.provider.nonce_was_used(request.payload.client_id, nonce)
 
     def get_client_algorithm(self, client: OidcClient) -> str:
-        return "RS256"
+        # The client's registered algorithm (OpenID Connect Registration 2), RS256 by default.
+        return client.id_token_signed_response_alg
 
     def resolve_client_private_key(self, client: OidcClient) -> SigningKey:
         return self.provider.keys.signing_key(self.get_client_algorithm(client))

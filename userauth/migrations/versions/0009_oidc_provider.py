@@ -54,6 +54,9 @@ def upgrade() -> None:
         sa.Column("post_logout_redirect_uris", sa.Text, nullable=False),
         sa.Column("backchannel_logout_uri", sa.Text, nullable=True),
         sa.Column("first_party", sa.Boolean, nullable=False),
+        sa.Column(
+            "id_token_signed_response_alg", sa.String(8), nullable=False, server_default="RS256"
+        ),
         _moment("created_at"),
     )
     op.create_table(
