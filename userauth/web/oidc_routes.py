@@ -24,7 +24,14 @@ from userauth.web.context import current_auth, current_client
 from userauth.web.forms import ActionForm
 from userauth.web.oidc_context import current_server
 from userauth.web.oidc_logout import rp_logout
-from userauth.web.oidc_schemas import BAD_CLIENT, BAD_REQUEST, BAD_TOKEN, ERROR_PAGE
+from userauth.web.oidc_schemas import (
+    BAD_CLIENT,
+    BAD_REQUEST,
+    BAD_TOKEN,
+    ERROR_PAGE,
+    json_ok,
+    page_ok,
+)
 from userauth.web.pages import csrf
 from userauth.web.schemas import UNAVAILABLE, responses
 from userauth.web.session import current_session
@@ -42,7 +49,10 @@ BAD_AUTHORIZATION = "This sign-in link is invalid: go back to the application an
 
 
 @oidc.get("/.well-known/openid-configuration")
-@oidc.doc(summary="OpenID Connect Discovery 1.0 metadata", responses=responses({}))
+@oidc.doc(
+    summary="OpenID Connect Discovery 1.0 metadata",
+    responses=responses({200: json_ok("The provider's metadata.")}),
+)
 def discovery() -> ResponseReturnValue:
     """The provider's metadata (OpenID Connect Discovery 1.0 3, RFC 8414)."""
     issuer = current_server().issuer()
@@ -97,7 +107,8 @@ def discovery() -> ResponseReturnValue:
 
 @oidc.get("/oauth2/jwks")
 @oidc.doc(
-    summary="The public signing keys (JWKS, RFC 7517)", responses=responses({503: UNAVAILABLE})
+    summary="The public signing keys (JWKS, RFC 7517)",
+    responses=responses({200: json_ok("The JWKS."), 503: UNAVAILABLE}),
 )
 def jwks() -> ResponseReturnValue:
     """The keys that verify ID tokens: RS256 and ES256, including ones about to sign."""
@@ -109,6 +120,7 @@ def jwks() -> ResponseReturnValue:
     summary="Authorization endpoint (code flow, PKCE)",
     responses=responses(
         {
+            200: page_ok("The consent page (a client not registered first-party)."),
             302: {
                 "description": "To the login page, or back to the client's redirect URI "
                 "with `code`, `state` and `iss` (RFC 9207), or an RFC 6749 error."
@@ -230,7 +242,14 @@ def _refused(server: ProviderServer, error: OAuth2Error) -> ResponseReturnValue:
 @oidc.post("/oauth2/token")
 @oidc.doc(
     summary="Token endpoint (authorization_code, refresh_token)",
-    responses=responses({400: BAD_REQUEST, 401: BAD_CLIENT, 503: UNAVAILABLE}),
+    responses=responses(
+        {
+            200: json_ok("The tokens (RFC 6749 5.1), with an ID token for the openid scope."),
+            400: BAD_REQUEST,
+            401: BAD_CLIENT,
+            503: UNAVAILABLE,
+        }
+    ),
 )
 def token() -> ResponseReturnValue:
     """Exchange a code (with its PKCE verifier) or a refresh token for tokens."""
@@ -241,7 +260,13 @@ def token() -> ResponseReturnValue:
 @oidc.route("/oauth2/userinfo", methods=["GET", "POST"])
 @oidc.doc(
     summary="UserInfo endpoint (a bearer access token)",
-    responses=responses({401: BAD_TOKEN, 503: UNAVAILABLE}),
+    responses=responses(
+        {
+            200: json_ok("The claims of the token's user and scope."),
+            401: BAD_TOKEN,
+            503: UNAVAILABLE,
+        }
+    ),
 )
 def userinfo() -> ResponseReturnValue:
     """The claims of the access token's user and scope (OpenID Connect Core 5.3)."""
@@ -252,7 +277,14 @@ def userinfo() -> ResponseReturnValue:
 @oidc.post("/oauth2/revoke")
 @oidc.doc(
     summary="Token revocation (RFC 7009)",
-    responses=responses({400: BAD_REQUEST, 401: BAD_CLIENT, 503: UNAVAILABLE}),
+    responses=responses(
+        {
+            200: json_ok("Revoked, or not a token of this client (RFC 7009 2.2)."),
+            400: BAD_REQUEST,
+            401: BAD_CLIENT,
+            503: UNAVAILABLE,
+        }
+    ),
 )
 def revoke() -> ResponseReturnValue:
     """Revoke an access or refresh token of the authenticated client."""
@@ -263,7 +295,14 @@ def revoke() -> ResponseReturnValue:
 @oidc.post("/oauth2/introspect")
 @oidc.doc(
     summary="Token introspection (RFC 7662, client-authenticated)",
-    responses=responses({400: BAD_REQUEST, 401: BAD_CLIENT, 503: UNAVAILABLE}),
+    responses=responses(
+        {
+            200: json_ok('The token\'s state (RFC 7662 2.2): `{"active": false}` or its claims.'),
+            400: BAD_REQUEST,
+            401: BAD_CLIENT,
+            503: UNAVAILABLE,
+        }
+    ),
 )
 def introspect() -> ResponseReturnValue:
     """Tell a confidential client whether one of its tokens is active, and its claims."""
@@ -276,6 +315,7 @@ def introspect() -> ResponseReturnValue:
     summary="End-session endpoint (RP-Initiated Logout 1.0)",
     responses=responses(
         {
+            200: page_ok("The confirmation page (no valid id_token_hint), or: logged out."),
             302: {"description": "To the client's registered post-logout URI, with `state`."},
             400: ERROR_PAGE,
             503: UNAVAILABLE,
