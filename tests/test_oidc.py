@@ -37,6 +37,8 @@ from tests.test_pages import EMAIL, csrf_token
 from tests.test_pages import PASSWORD as PAGE_PASSWORD
 from userauth.admin import Admin
 from userauth.auth import Auth
+from userauth.settings import OidcSettings, Settings, SettingsError, WebSettings
+from userauth.settings.production import production_problems
 from userauth.web import create_app
 
 pytestmark = pytest.mark.databases("sqlite")
@@ -811,3 +813,41 @@ class TestEs256:
         assert decoded.claims["aud"] == client.client_id
         with pytest.raises(JoseError):
             jwt.decode(id_token, keys, algorithms=["RS256"])
+
+
+class TestWhereItIsServed:
+    def test_with_the_hosted_pages_off_there_is_no_provider_to_log_in_with(
+        self, make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth(WebSettings(pages_enabled=False))
+        client = create_app(auth.settings, auth).test_client()
+        assert client.get("/.well-known/openid-configuration").status_code == 404
+        assert client.get("/oauth2/authorize").status_code == 404
+
+
+class TestIssuerSetting:
+    def test_the_issuer_is_read_without_its_trailing_slash(self) -> None:
+        settings = Settings.from_env({"USERAUTH_OIDC_ISSUER": "https://auth.example.com/"})
+        assert settings.oidc.issuer == "https://auth.example.com"
+
+    @pytest.mark.parametrize(
+        "value",
+        ["auth.example.com", "ftp://auth.example.com", "https://auth.example.com/?x=1"],
+        ids=["no-scheme", "not-http", "query"],
+    )
+    def test_anything_but_an_http_url_without_query_is_refused(self, value: str) -> None:
+        with pytest.raises(SettingsError, match="USERAUTH_OIDC_ISSUER"):
+            Settings.from_env({"USERAUTH_OIDC_ISSUER": value})
+
+    def test_production_refuses_an_http_issuer(self) -> None:
+        settings = Settings(env="production", oidc=OidcSettings(issuer="http://auth.example.com"))
+        assert any("USERAUTH_OIDC_ISSUER" in problem for problem in production_problems(settings))
+
+    def test_the_configured_issuer_is_what_discovery_and_tokens_say(
+        self, make_auth: Callable[..., Auth]
+    ) -> None:
+        auth = make_auth(OidcSettings(issuer="https://auth.example.com"))
+        client = create_app(auth.settings, auth).test_client()
+        metadata = client.get("/.well-known/openid-configuration").get_json()
+        assert metadata["issuer"] == "https://auth.example.com"
+        assert metadata["token_endpoint"] == "https://auth.example.com/oauth2/token"

@@ -74,8 +74,9 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(gate)
     app.register_blueprint(factors_api)
-    if settings.oidc.issuer is not None or not settings.is_production:
-        # The OpenID Connect provider; production serves it once USERAUTH_OIDC_ISSUER is set.
+    if settings.web.pages_enabled and (settings.oidc.issuer or not settings.is_production):
+        # The OpenID Connect provider: its login is the hosted pages'; production serves it
+        # once USERAUTH_OIDC_ISSUER is set.
         app.register_blueprint(oidc)
     install_cors(app, settings)
     install_cookie_tossing_checks(app)
