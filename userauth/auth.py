@@ -120,10 +120,18 @@ class Auth(SecondFactorOperations):
         self.reauthentication = Reauthentication(
             self.sessions, self.second_factors, self.audit, settings.factors.reauth_window
         )
-        self.enrolment = Enrolment(db, self.box, self.reauthentication, self.audit, notices, clock)
         # The OpenID Connect provider: its signing keys are sealed in the same box.
         self.oidc = Provider(db, self.box, clock, settings.oidc, self.audit)
         self.oidc_logout = BackchannelLogout(db, self.oidc, self._outbox, clock)
+        self.enrolment = Enrolment(
+            db,
+            self.box,
+            self.reauthentication,
+            self.audit,
+            notices,
+            clock,
+            sessions_ended=self.oidc_logout.sessions_ended,
+        )
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Auth:
@@ -289,9 +297,8 @@ class Auth(SecondFactorOperations):
             InvalidTokenError: the token is not live (a ValueError).
             PasswordPolicyError: the new password breaks the policy.
         """
-        self.resets.reset(None, reset_token, password, client)
-        # The token named the account; the sweep finds its ended sessions (and any other's).
-        self.oidc_logout.sessions_ended(None, client)
+        user_id = self.resets.reset(None, reset_token, password, client)
+        self.oidc_logout.sessions_ended(user_id, client)
 
     def reset_link_is_live(self, reset_token: str | None) -> bool:
         """Tell whether a reset token would set a password now, without spending it."""
@@ -306,8 +313,8 @@ class Auth(SecondFactorOperations):
             InvalidTokenError: the token is not a live token of this email's account.
             PasswordPolicyError: the new password breaks the policy.
         """
-        self.resets.reset(email, reset_token, password, client)
-        self.oidc_logout.sessions_ended(None, client)
+        user_id = self.resets.reset(email, reset_token, password, client)
+        self.oidc_logout.sessions_ended(user_id, client)
 
     def change_password(
         self, live: LiveSession, current: str, new: str, client: Client = NO_CLIENT

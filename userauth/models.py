@@ -270,7 +270,9 @@ oidc_codes_table = Table(
     Column("code_digest", String(64), nullable=False, unique=True),
     _client_id(),
     _user_id(),
-    Column("session_id", Integer, nullable=True),
+    # The public id of the session it was issued from (never the row id, which SQLite may
+    # reuse): a code or token whose session has ended is refused (OpenID Back-Channel Logout).
+    Column("session_public_id", String(32), nullable=False),
     Column("redirect_uri", Text, nullable=False),
     Column("scope", Text, nullable=False),
     Column("nonce", Text, nullable=True),
@@ -292,7 +294,7 @@ oidc_tokens_table = Table(
     Column("id", Integer, primary_key=True),
     _client_id(),
     _user_id(),
-    Column("session_id", Integer, nullable=True, index=True),
+    Column("session_public_id", String(32), nullable=False, index=True),
     Column("access_digest", String(64), nullable=False, unique=True),
     Column("refresh_digest", String(64), nullable=True, unique=True),
     Column("family", String(64), nullable=False, index=True),

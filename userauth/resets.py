@@ -85,8 +85,9 @@ class Resets:
 
     def reset(
         self, email: str | None, token: str, password: str, client: Client = NO_CLIENT
-    ) -> None:
+    ) -> int:
         """Set a new password with a reset token; the token is spent, every session ends.
+        Return the account's id.
 
         With `email`, the token must also belong to that email's account.
 
@@ -107,6 +108,7 @@ class Resets:
         if not self._db.replace_password(user.id, hashed, spend=secret.id):
             raise InvalidTokenError  # another request spent it first
         self._audit.record("password_reset", user.id, client)
+        return user.id
 
     def is_live(self, token: str | None) -> bool:
         """Tell whether `reset` would take this token (not unknown, spent, expired, or of a

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, insert, select, update
 
 from userauth.db.base import Store, enabled, rerun_once_if_disconnected
 from userauth.db.oidc import Values, record
@@ -37,7 +37,7 @@ class StoredCode:
     id: int
     client_id: str
     user_id: int
-    session_id: int | None
+    session_public_id: str
     redirect_uri: str
     scope: str
     nonce: str | None
@@ -58,7 +58,7 @@ class StoredToken:
     id: int
     client_id: str
     user_id: int
-    session_id: int | None
+    session_public_id: str
     family: str
     scope: str
     amr: str
@@ -83,6 +83,16 @@ class EndedLogin:
     backchannel_logout_uri: str | None
 
 
+def _session_exists(column: ColumnElement[str]) -> ColumnElement[bool]:
+    """The condition that the session a code or token was issued from still exists.
+
+    A session ends by having its row deleted, on every path (logout, revocation, a
+    credential change, an administrator, the janitor's pruning): what it issued dies with
+    it at once, whether or not a sweep has run yet (OpenID Back-Channel Logout 1.0 2.7).
+    """
+    return select(_sessions.id).where(_sessions.public_id == column).exists()
+
+
 class OidcTokenStore(Store):
     """Codes, tokens, and the accounts they speak for."""
 
@@ -102,8 +112,11 @@ class OidcTokenStore(Store):
 
     @rerun_once_if_disconnected
     def code(self, code_digest: str) -> StoredCode | None:
-        """Return the code with this digest (spent or not), or None."""
-        statement = select(oidc_codes_table).where(_codes.code_digest == code_digest)
+        """Return the code with this digest (spent or not), or None (also when the session
+        it was issued from has ended)."""
+        statement = select(oidc_codes_table).where(
+            _codes.code_digest == code_digest, _session_exists(_codes.session_public_id)
+        )
         with self._reads.connect() as connection:
             row = connection.execute(statement).first()
         return None if row is None else record(StoredCode, row)
@@ -118,11 +131,15 @@ class OidcTokenStore(Store):
     @rerun_once_if_disconnected
     def issue_from_code(self, code_digest: str, token: Values, now: datetime) -> bool:
         """Spend the code and store the tokens it issues, in one transaction; tell whether
-        the code was still unspent (False: nothing stored)."""
+        the code was still unspent and its session alive (False: nothing stored)."""
         with self._transaction() as work:
             spent = work.execute(
                 update(oidc_codes_table)
-                .where(_codes.code_digest == code_digest, _codes.used_at.is_(None))
+                .where(
+                    _codes.code_digest == code_digest,
+                    _codes.used_at.is_(None),
+                    _session_exists(_codes.session_public_id),
+                )
                 .values(used_at=now)
             )
             if not spent.rowcount:
@@ -143,9 +160,12 @@ class OidcTokenStore(Store):
 
     @rerun_once_if_disconnected
     def token_by(self, kind: str, token_digest: str) -> StoredToken | None:
-        """Return the issuance whose `access` or `refresh` token has this digest, or None."""
+        """Return the issuance whose `access` or `refresh` token has this digest, or None
+        (also when the session it was issued from has ended)."""
         column = _tokens.access_digest if kind == "access" else _tokens.refresh_digest
-        statement = select(oidc_tokens_table).where(column == token_digest)
+        statement = select(oidc_tokens_table).where(
+            column == token_digest, _session_exists(_tokens.session_public_id)
+        )
         with self._reads.connect() as connection:
             row = connection.execute(statement).first()
         return None if row is None else record(StoredToken, row)
@@ -153,7 +173,7 @@ class OidcTokenStore(Store):
     @rerun_once_if_disconnected
     def rotate_refresh(self, old_id: int, token: Values, now: datetime) -> bool:
         """Spend a refresh token and store its successor in one transaction; tell whether it
-        was unspent and unrevoked (False: nothing stored)."""
+        was unspent, unrevoked and its session alive (False: nothing stored)."""
         with self._transaction() as work:
             spent = work.execute(
                 update(oidc_tokens_table)
@@ -161,6 +181,7 @@ class OidcTokenStore(Store):
                     _tokens.id == old_id,
                     _tokens.refresh_used_at.is_(None),
                     _tokens.revoked_at.is_(None),
+                    _session_exists(_tokens.session_public_id),
                 )
                 .values(refresh_used_at=now)
             )
@@ -184,17 +205,16 @@ class OidcTokenStore(Store):
         return int(result.rowcount)
 
     @rerun_once_if_disconnected
-    def end_orphaned_logins(self, user_id: int | None, now: datetime) -> Sequence[EndedLogin]:
-        """Revoke the live tokens whose session has ended (of one user, or of all); return
-        each (user, client, issuer) they belonged to once, with the client's back-channel
-        logout URI."""
+    def end_orphaned_logins(self, user_id: int, now: datetime) -> Sequence[EndedLogin]:
+        """Revoke the user's live tokens whose session has ended; return each (client,
+        issuer) they belonged to once, with the client's back-channel logout URI.
+
+        One user's only: a sweep never touches another account's tokens."""
         ended = (
-            (_tokens.revoked_at.is_(None))
-            & _tokens.session_id.is_not(None)
-            & ~select(_sessions.id).where(_sessions.id == _tokens.session_id).exists()
+            (_tokens.user_id == user_id)
+            & _tokens.revoked_at.is_(None)
+            & ~_session_exists(_tokens.session_public_id)
         )
-        if user_id is not None:
-            ended = ended & (_tokens.user_id == user_id)
         statement = (
             select(
                 _tokens.user_id,

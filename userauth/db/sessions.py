@@ -77,6 +77,8 @@ class LiveSession:
     aal: int = 1
     authenticated_at: datetime | None = None
     credential_version: int = 1
+    # The id the user sees (GET /sessions); what outlives-the-row references use (OIDC tokens).
+    public_id: str = ""
 
     @property
     def user(self) -> User:
@@ -93,6 +95,7 @@ class LiveSession:
 _LIVE_SESSION = (
     select(
         _sessions.id,
+        _sessions.public_id,
         _sessions.last_used_at,
         _sessions.expires_at,
         _sessions.amr,
@@ -219,6 +222,7 @@ class SessionStore(Store):
             aal=row.aal,
             authenticated_at=as_utc(row.authenticated_at),
             credential_version=row.credential_version,
+            public_id=row.public_id,
         )
 
     def touch_session(self, session_id: int, now: datetime) -> None:

@@ -46,9 +46,12 @@ class BackchannelLogout:
         self._clock = clock
         outbox.handle(KIND, self._deliver)
 
-    def sessions_ended(self, user_id: int | None, client: Client = NO_CLIENT) -> int:
-        """Revoke the tokens of the user's ended sessions (every user's: None) and queue a
-        logout token for each client that asked for them; return how many were queued."""
+    def sessions_ended(self, user_id: int, client: Client = NO_CLIENT) -> int:
+        """Revoke the tokens of the user's ended sessions and queue a logout token for each
+        client that asked for them; return how many were queued.
+
+        The tokens are refused from the moment their session ends anyway (the store checks
+        the session on each use); this marks them revoked and tells the clients."""
         queued = 0
         for login in self._db.end_orphaned_logins(user_id, self._clock()):
             if login.backchannel_logout_uri is None:

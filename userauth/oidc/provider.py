@@ -50,7 +50,8 @@ class EndUser:
     """Who a code or token speaks for, and how they logged in (OpenID Connect Core 2)."""
 
     user_id: int
-    session_id: int | None
+    # The public id of the session (sessions.public_id): the tokens die with it.
+    session_public_id: str
     amr: tuple[str, ...]
     acr: str
     auth_time: datetime
@@ -60,7 +61,7 @@ class EndUser:
         """Return the end user of a live device session (the gate's session: single sign-on)."""
         return cls(
             user_id=live.user_id,
-            session_id=live.id,
+            session_public_id=live.public_id,
             amr=live.amr,
             acr=ACR_BY_LEVEL.get(live.aal, "aal1"),
             auth_time=live.authenticated_at or live.last_used_at,
@@ -68,7 +69,8 @@ class EndUser:
 
     @classmethod
     def of_row(cls, row: StoredCode | StoredToken) -> EndUser:
-        return cls(row.user_id, row.session_id, tuple(row.amr.split()), row.acr, row.auth_time)
+        amr = tuple(row.amr.split())
+        return cls(row.user_id, row.session_public_id, amr, row.acr, row.auth_time)
 
 
 class Provider:
@@ -126,7 +128,7 @@ class Provider:
                 "code_digest": tokens.digest(code),
                 "client_id": client_id,
                 "user_id": user.user_id,
-                "session_id": user.session_id,
+                "session_public_id": user.session_public_id,
                 "amr": " ".join(user.amr),
                 "acr": user.acr,
                 "auth_time": user.auth_time,
@@ -167,7 +169,7 @@ class Provider:
         row |= {"code_digest": code.code_digest, "issuer": issuer}
         if not self._db.issue_from_code(code.code_digest, row, self._clock()):
             self._db.revoke_issued_from_code(code.code_digest, self._clock())
-            raise SpentGrantError("the code was already used")
+            raise SpentGrantError("the code was already used, or its session has ended")
 
     def find_token(self, kind: str, token: str) -> StoredToken | None:
         """Return the issuance of an `access` or `refresh` token (live or not), or None."""
@@ -238,7 +240,7 @@ class Provider:
         return {
             "client_id": client_id,
             "user_id": user.user_id,
-            "session_id": user.session_id,
+            "session_public_id": user.session_public_id,
             "access_digest": tokens.digest(token["access_token"]),
             "refresh_digest": None if refresh is None else tokens.digest(refresh),
             "family": family,

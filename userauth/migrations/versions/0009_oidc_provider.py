@@ -98,7 +98,7 @@ def _create_codes_and_tokens() -> None:
         sa.Column("code_digest", sa.String(64), nullable=False, unique=True),
         _client(),
         _owner(),
-        sa.Column("session_id", sa.Integer, nullable=True),
+        sa.Column("session_public_id", sa.String(32), nullable=False),
         sa.Column("redirect_uri", sa.Text, nullable=False),
         sa.Column("scope", sa.Text, nullable=False),
         sa.Column("nonce", sa.Text, nullable=True),
@@ -116,7 +116,7 @@ def _create_codes_and_tokens() -> None:
         sa.Column("id", sa.Integer, primary_key=True),
         _client(),
         _owner(),
-        sa.Column("session_id", sa.Integer, nullable=True),
+        sa.Column("session_public_id", sa.String(32), nullable=False),
         sa.Column("access_digest", sa.String(64), nullable=False, unique=True),
         sa.Column("refresh_digest", sa.String(64), nullable=True, unique=True),
         sa.Column("family", sa.String(64), nullable=False),
@@ -132,7 +132,7 @@ def _create_codes_and_tokens() -> None:
         _moment("refresh_used_at", nullable=True),
         _moment("revoked_at", nullable=True),
     )
-    for column in ("session_id", "family", "code_digest", "expires_at"):
+    for column in ("session_public_id", "family", "code_digest", "expires_at"):
         op.create_index(f"ix_oidc_tokens_{column}", "oidc_tokens", [column])
 
 
