@@ -8,6 +8,7 @@ read those. The authorization endpoint is a page: the login is the hosted pages'
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
@@ -45,6 +46,9 @@ if TYPE_CHECKING:
 
 oidc = APIBlueprint("oidc", __name__, tag="OpenID Connect")
 
+# max_age is a number of seconds (OpenID Connect Core 3.1.2.1): ASCII digits only (not
+# str.isdigit's "²"), and at most 10 of them (not a 5000-digit int to parse).
+MAX_AGE = re.compile(r"[0-9]{1,10}")
 BAD_AUTHORIZATION = "This sign-in link is invalid: go back to the application and try again."
 
 
@@ -141,6 +145,13 @@ def authorize() -> ResponseReturnValue:
         grant = server.get_consent_grant(end_user=user)
     except OAuth2Error as error:
         return _refused(server, error)
+    if not MAX_AGE.fullmatch(request.values.get("max_age", "0")):
+        from authlib.oauth2.rfc6749 import InvalidRequestError
+
+        bad = InvalidRequestError(
+            "max_age must be 1 to 10 digits", redirect_uri=grant.redirect_uri
+        )
+        return _refused(server, bad)
     if live is None:
         return redirect(url_for("pages.login", next=request.full_path))
     prompts = set(request.values.get("prompt", "").split())
@@ -218,7 +229,7 @@ def _consent(
 
 def _too_old(live: LiveSession) -> bool:
     max_age = request.values.get("max_age", "")
-    if not max_age.isdigit() or live.authenticated_at is None:
+    if not MAX_AGE.fullmatch(max_age) or live.authenticated_at is None:
         return False
     age = current_auth().oidc.now() - live.authenticated_at
     return age.total_seconds() > int(max_age)

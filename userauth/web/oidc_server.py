@@ -6,10 +6,11 @@ USERAUTH_OIDC_ISSUER setting, or in development the request's own origin.
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
-from authlib.oauth2.rfc6749 import OAuth2Request
+from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Request
 from flask import request
 
 from userauth.oidc.clients import OidcClient
@@ -34,11 +35,40 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
             return self.oidc_settings.issuer
         return request.url_root.rstrip("/")
 
+    def authenticate_client(
+        self, request: OAuth2Request, methods: list[str], endpoint: str = "token"
+    ) -> OidcClient:
+        """Authenticate the client (Authlib's methods), refusing first a Basic credential
+        that is not base64 of UTF-8 (RFC 7617 2.1), which Authlib would fail on.
+
+        Raises:
+            InvalidClientError: 401 (RFC 6749 5.2: the client tried the Authorization header).
+        """
+        if not _basic_credential_decodes(request.headers.get("Authorization")):
+            raise InvalidClientError(
+                status_code=401, description="The Basic credentials are not base64 of UTF-8."
+            )
+        client: OidcClient = super().authenticate_client(request, methods, endpoint)
+        return client
+
     def query_client(self, client_id: str) -> OidcClient | None:
         return self.provider.clients.find(client_id)
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
         save_token(self.provider, token, request, self.issuer())
+
+
+def _basic_credential_decodes(header: str | None) -> bool:
+    """Tell whether an Authorization header is anything but Basic, or Basic whose
+    credentials are base64 (ASCII) of UTF-8 text."""
+    scheme, _, credentials = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return True
+    try:
+        base64.b64decode(credentials.strip()).decode("utf-8")
+    except ValueError:  # binascii.Error, non-ASCII characters, UnicodeDecodeError
+        return False
+    return True
 
 
 def build_server(
