@@ -265,12 +265,12 @@ class TestAuthorization:
         assert location.path == "/auth/login"
         assert parse_qs(location.query)["aal"] == ["2"]
 
-    def test_an_authentication_older_than_max_age_is_not_silently_accepted(
+    def test_an_authentication_older_than_max_age_with_prompt_none_answers_login_required(
         self, browser: FlaskClient, confidential: RegisteredClient, clock: FakeClock
     ) -> None:
         clock.advance(minutes=10)
-        answer = redirected_params(authorize(browser, confidential, max_age="60"))
-        assert answer["error"] == "login_required"
+        answer = authorize(browser, confidential, max_age="60", prompt="none")
+        assert redirected_params(answer)["error"] == "login_required"
 
 
 class TestCodeExchange:

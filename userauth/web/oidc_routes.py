@@ -8,7 +8,6 @@ read those. The authorization endpoint is a page: the login is the hosted pages'
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 from urllib.parse import parse_qs, urlsplit
 
@@ -23,8 +22,16 @@ from userauth.oidc.provider import SCOPES, EndUser
 from userauth.web import page
 from userauth.web.context import current_auth, current_client
 from userauth.web.forms import ActionForm
+from userauth.web.limits import rate_limited
 from userauth.web.oidc_context import current_server
 from userauth.web.oidc_logout import rp_logout
+from userauth.web.oidc_reauthentication import (
+    MAX_AGE,
+    SIGN_IN,
+    reauthentication_posted,
+    satisfied_request,
+    wants_fresh_login,
+)
 from userauth.web.oidc_schemas import (
     BAD_CLIENT,
     BAD_REQUEST,
@@ -34,7 +41,8 @@ from userauth.web.oidc_schemas import (
     page_ok,
 )
 from userauth.web.pages import csrf
-from userauth.web.schemas import UNAVAILABLE, responses
+from userauth.web.reauthentication import ask_again, reauthenticated
+from userauth.web.schemas import RATE_LIMITED, UNAVAILABLE, responses
 from userauth.web.session import current_session
 
 if TYPE_CHECKING:
@@ -46,9 +54,6 @@ if TYPE_CHECKING:
 
 oidc = APIBlueprint("oidc", __name__, tag="OpenID Connect")
 
-# max_age is a number of seconds (OpenID Connect Core 3.1.2.1): ASCII digits only (not
-# str.isdigit's "²"), and at most 10 of them (not a 5000-digit int to parse).
-MAX_AGE = re.compile(r"[0-9]{1,10}")
 BAD_AUTHORIZATION = "This sign-in link is invalid: go back to the application and try again."
 
 
@@ -120,11 +125,18 @@ def jwks() -> ResponseReturnValue:
 
 
 @oidc.route("/oauth2/authorize", methods=["GET", "POST"])
+@rate_limited("oidc-authorize")
 @oidc.doc(
     summary="Authorization endpoint (code flow, PKCE)",
     responses=responses(
         {
             200: page_ok("The consent page (a client not registered first-party)."),
+            401: page_ok(
+                "The re-authentication page (prompt=login, or a max_age the session's last "
+                "login exceeds), or a wrong code on it; it posts back to the same request."
+            ),
+            403: page_ok("A wrong password on the re-authentication page."),
+            429: RATE_LIMITED,
             302: {
                 "description": "To the login page, or back to the client's redirect URI "
                 "with `code`, `state` and `iss` (RFC 9207), or an RFC 6749 error."
@@ -155,7 +167,13 @@ def authorize() -> ResponseReturnValue:
     if live is None:
         return redirect(url_for("pages.login", next=request.full_path))
     prompts = set(request.values.get("prompt", "").split())
-    waiting = _interaction_needed(server, grant, live, prompts)
+    fresh = False
+    if reauthentication_posted():
+        live, refused = reauthenticated(live, SIGN_IN, target=request.full_path)
+        if refused is not None:
+            return refused  # the form again, its error next to the field
+        fresh, user = True, EndUser.of_session(live)
+    waiting = _interaction_needed(server, grant, live, prompts, fresh=fresh)
     if waiting is not None:
         return waiting
     answer: WerkzeugResponse = server.create_authorization_response(grant=grant, grant_user=user)
@@ -165,15 +183,24 @@ def authorize() -> ResponseReturnValue:
 
 
 def _interaction_needed(
-    server: ProviderServer, grant: AuthorizationCodeGrant, live: LiveSession, prompts: set[str]
+    server: ProviderServer,
+    grant: AuthorizationCodeGrant,
+    live: LiveSession,
+    prompts: set[str],
+    *,
+    fresh: bool,
 ) -> ResponseReturnValue | None:
-    """Answer what the user must do first (log in again, two factors, consent), or None."""
+    """Answer what the user must do first (log in again, two factors, consent), or None.
+    `fresh`: this request re-authenticated the user."""
     from authlib.oidc.core.errors import ConsentRequiredError, LoginRequiredError
 
     redirect_uri = grant.redirect_uri
-    if "login" in prompts or _too_old(live):
-        # Asking for a fresh login on request is not offered yet: say so to the client.
-        return _refused(server, LoginRequiredError(redirect_uri=redirect_uri))
+    if not fresh and wants_fresh_login(live, prompts):
+        if "none" in prompts:
+            return _refused(server, LoginRequiredError(redirect_uri=redirect_uri))
+        # OpenID Connect Core 3.1.2.1: the OP MUST re-authenticate the user (NIST SP
+        # 800-63B 7.2): the password (or a code) again, posted back to this same request.
+        return ask_again(live, SIGN_IN, target=request.full_path)
     if "aal2" in request.values.get("acr_values", "").split() and live.aal < 2:
         if "none" in prompts:
             return _refused(server, LoginRequiredError(redirect_uri=redirect_uri))
@@ -192,7 +219,7 @@ def _interaction_needed(
         return None
     if "none" in prompts:
         return _refused(server, ConsentRequiredError(redirect_uri=redirect_uri))
-    return _consent(server, grant, live, client, scope)
+    return _consent(server, grant, live, client, scope, fresh=fresh)
 
 
 def _consent(
@@ -201,18 +228,22 @@ def _consent(
     live: LiveSession,
     client: OidcClient,
     scope: str,
+    *,
+    fresh: bool,
 ) -> ResponseReturnValue | None:
-    """Ask the user whether the client may know them (a page), or record their answer."""
+    """Ask the user whether the client may know them (a page), or record their answer.
+    Right after a re-authentication (`fresh`), the page posts to the request without what
+    asked for it, so that it is not asked again."""
     from authlib.oauth2.rfc6749 import AccessDeniedError
 
-    if request.method == "GET":
+    if request.method == "GET" or fresh:
         shown = render_template(
             "userauth/consent.html",
             client_name=client.stored.name,
             email=live.email,
             scopes=scope.split(),
             action=ActionForm(formdata=None),
-            action_url=request.full_path,
+            action_url=satisfied_request() if fresh else request.full_path,
             **page.site(),
         )
         return shown, 200
@@ -225,14 +256,6 @@ def _consent(
     current_auth().oidc.grant_consent(live.user_id, client.client_id, scope)
     current_auth().audit.record("oidc_consent_granted", live.user_id, current_client())
     return None
-
-
-def _too_old(live: LiveSession) -> bool:
-    max_age = request.values.get("max_age", "")
-    if not MAX_AGE.fullmatch(max_age) or live.authenticated_at is None:
-        return False
-    age = current_auth().oidc.now() - live.authenticated_at
-    return age.total_seconds() > int(max_age)
 
 
 def _refused(server: ProviderServer, error: OAuth2Error) -> ResponseReturnValue:
