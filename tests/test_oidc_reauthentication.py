@@ -129,3 +129,14 @@ class TestGuessingThePasswordThere:
         consent = authorize(browser, third_party)
         for _ in range(11):
             assert post_form(browser, consent, consent="deny").status_code == 302
+
+    def test_a_password_posted_without_the_forms_csrf_token_is_refused(
+        self, browser: FlaskClient, confidential: RegisteredClient
+    ) -> None:
+        asked = authorize(browser, confidential, prompt="login")
+        text = asked.get_data(as_text=True)
+        action = ACTION.search(text)
+        assert action is not None
+        answer = browser.post(html.unescape(action.group(1)), data={"reauth_password": PASSWORD})
+        assert answer.status_code == 400
+        assert "Location" not in answer.headers

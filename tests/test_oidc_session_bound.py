@@ -19,7 +19,7 @@ from userauth.audit import NO_CLIENT
 from userauth.auth import Auth
 from userauth.web import create_app
 
-pytestmark = pytest.mark.databases("sqlite")
+# About storage (the store's session look-ups): on both databases.
 
 OTHER_EMAIL = "bob@example.com"
 
