@@ -23,7 +23,7 @@ from tests.oidc_flow import (
     register,
 )
 from tests.test_oidc import id_token_claims
-from tests.test_pages import CSRF, PASSWORD
+from tests.test_pages import CSRF, PASSWORD, log_in, sign_up
 from userauth.auth import Auth
 from userauth.web import create_app
 
@@ -140,3 +140,20 @@ class TestGuessingThePasswordThere:
         answer = browser.post(html.unescape(action.group(1)), data={"reauth_password": PASSWORD})
         assert answer.status_code == 400
         assert "Location" not in answer.headers
+
+
+class TestALoginOnTheWay:
+    def test_counts_as_the_fresh_login_and_is_not_asked_again(
+        self, app: Flask, confidential: RegisteredClient
+    ) -> None:
+        sign_up(app.test_client())
+        browser = app.test_client()
+        to_login = authorize(browser, confidential, prompt="login", max_age="0")
+        location = urlsplit(to_login.headers["Location"])
+        assert location.path == "/auth/login"
+        [after] = parse_qs(location.query)["next"]
+        asked_again = parse_qs(urlsplit(after).query)
+        assert "prompt" not in asked_again
+        assert "max_age" not in asked_again
+        log_in(browser)
+        assert "code" in redirected_params(browser.get(after))

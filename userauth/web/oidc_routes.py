@@ -165,7 +165,9 @@ def authorize() -> ResponseReturnValue:
         )
         return _refused(server, bad)
     if live is None:
-        return redirect(url_for("pages.login", next=request.full_path))
+        # The login is the fresh authentication prompt=login and max_age ask for: coming
+        # back, the request no longer asks (and auth_time says when it was).
+        return redirect(url_for("pages.login", next=satisfied_request()))
     prompts = set(request.values.get("prompt", "").split())
     fresh = False
     if reauthentication_posted():
