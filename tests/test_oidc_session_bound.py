@@ -104,6 +104,18 @@ class TestTokensDieWithTheirSession:
             receiver.close()
 
 
+class TestTheAccountPage:
+    def test_lists_no_app_whose_tokens_died_with_their_session(
+        self, auth: Auth, browser: FlaskClient, rp: FlaskClient, confidential: RegisteredClient
+    ) -> None:
+        tokens_for(browser, rp, confidential)
+        user = auth.accounts.find_any(EMAIL)
+        assert user is not None
+        assert [app.client_id for app in auth.oidc.apps(user.id)] == [confidential.client_id]
+        auth.sessions.end_all(user.id)  # no sweep: the janitor's pruning, for one
+        assert auth.oidc.apps(user.id) == []
+
+
 class TestTheSweepIsPerAccount:
     def test_another_accounts_password_reset_sends_nothing_for_this_accounts_ended_sessions(
         self, app: Flask, auth: Auth, browser: FlaskClient

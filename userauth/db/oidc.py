@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import ColumnElement, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from userauth.db.base import Store, rerun_once_if_disconnected
@@ -22,6 +22,7 @@ from userauth.models import (
     oidc_keys_table,
     oidc_subjects_table,
     oidc_tokens_table,
+    sessions_table,
 )
 
 _clients = oidc_clients_table.c
@@ -32,6 +33,18 @@ _keys = oidc_keys_table.c
 _subjects = oidc_subjects_table.c
 
 Values = Mapping[str, Any]
+
+
+def session_exists(column: ColumnElement[str]) -> ColumnElement[bool]:
+    """The condition that the session a code or token was issued from still exists.
+
+    A session ends by having its row deleted, on every path (logout, revocation, a
+    credential change, an administrator, the janitor's pruning): what it issued dies with
+    it at once, whether or not a back-channel sweep has run yet (OpenID Back-Channel
+    Logout 1.0 2.7).
+    """
+    sessions = sessions_table.c
+    return select(sessions.id).where(sessions.public_id == column).exists()
 
 
 @dataclass(frozen=True)
@@ -200,7 +213,12 @@ class OidcStore(Store):
                 _tokens.issued_at.label("granted_at"),
             )
             .join(oidc_clients_table, _clients.client_id == _tokens.client_id)
-            .where(_tokens.user_id == user_id, _tokens.revoked_at.is_(None), live)
+            .where(
+                _tokens.user_id == user_id,
+                _tokens.revoked_at.is_(None),
+                live,
+                session_exists(_tokens.session_public_id),
+            )
             .order_by(_tokens.issued_at.desc(), _tokens.id.desc())
         )
         newest: dict[str, StoredConsent] = {}

@@ -11,22 +11,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, insert, select, update
+from sqlalchemy import insert, select, update
 
 from userauth.db.base import Store, enabled, rerun_once_if_disconnected
-from userauth.db.oidc import Values, record
+from userauth.db.oidc import Values, record, session_exists
 from userauth.models import (
     oidc_clients_table,
     oidc_codes_table,
     oidc_tokens_table,
-    sessions_table,
     users_table,
 )
 
 _clients = oidc_clients_table.c
 _codes = oidc_codes_table.c
 _tokens = oidc_tokens_table.c
-_sessions = sessions_table.c
 _users = users_table.c
 
 
@@ -83,16 +81,6 @@ class EndedLogin:
     backchannel_logout_uri: str | None
 
 
-def _session_exists(column: ColumnElement[str]) -> ColumnElement[bool]:
-    """The condition that the session a code or token was issued from still exists.
-
-    A session ends by having its row deleted, on every path (logout, revocation, a
-    credential change, an administrator, the janitor's pruning): what it issued dies with
-    it at once, whether or not a sweep has run yet (OpenID Back-Channel Logout 1.0 2.7).
-    """
-    return select(_sessions.id).where(_sessions.public_id == column).exists()
-
-
 class OidcTokenStore(Store):
     """Codes, tokens, and the accounts they speak for."""
 
@@ -115,7 +103,7 @@ class OidcTokenStore(Store):
         """Return the code with this digest (spent or not), or None (also when the session
         it was issued from has ended)."""
         statement = select(oidc_codes_table).where(
-            _codes.code_digest == code_digest, _session_exists(_codes.session_public_id)
+            _codes.code_digest == code_digest, session_exists(_codes.session_public_id)
         )
         with self._reads.connect() as connection:
             row = connection.execute(statement).first()
@@ -138,7 +126,7 @@ class OidcTokenStore(Store):
                 .where(
                     _codes.code_digest == code_digest,
                     _codes.used_at.is_(None),
-                    _session_exists(_codes.session_public_id),
+                    session_exists(_codes.session_public_id),
                 )
                 .values(used_at=now)
             )
@@ -164,7 +152,7 @@ class OidcTokenStore(Store):
         (also when the session it was issued from has ended)."""
         column = _tokens.access_digest if kind == "access" else _tokens.refresh_digest
         statement = select(oidc_tokens_table).where(
-            column == token_digest, _session_exists(_tokens.session_public_id)
+            column == token_digest, session_exists(_tokens.session_public_id)
         )
         with self._reads.connect() as connection:
             row = connection.execute(statement).first()
@@ -181,7 +169,7 @@ class OidcTokenStore(Store):
                     _tokens.id == old_id,
                     _tokens.refresh_used_at.is_(None),
                     _tokens.revoked_at.is_(None),
-                    _session_exists(_tokens.session_public_id),
+                    session_exists(_tokens.session_public_id),
                 )
                 .values(refresh_used_at=now)
             )
@@ -213,7 +201,7 @@ class OidcTokenStore(Store):
         ended = (
             (_tokens.user_id == user_id)
             & _tokens.revoked_at.is_(None)
-            & ~_session_exists(_tokens.session_public_id)
+            & ~session_exists(_tokens.session_public_id)
         )
         statement = (
             select(
