@@ -255,6 +255,14 @@ BODY_ROUTES = {
     "passkey-signup": ("POST", "/users/passkey"),
     "passkey-reauthentication-options": ("POST", "/sessions/reauthenticate/passkey/options"),
     "passkey-reauthentication": ("POST", "/sessions/reauthenticate/passkey"),
+    # The OpenID Connect provider's (issue 27).
+    "oidc-consent": ("POST", "/oauth2/authorize"),
+    "page-revoke-app": ("POST", "/auth/account/apps/1/revoke"),
+    "oidc-token": ("POST", "/oauth2/token"),
+    "oidc-userinfo": ("POST", "/oauth2/userinfo"),
+    "oidc-revoke": ("POST", "/oauth2/revoke"),
+    "oidc-introspect": ("POST", "/oauth2/introspect"),
+    "oidc-logout": ("POST", "/oauth2/logout"),
 }
 ACCEPTED = "application/x-www-form-urlencoded or application/json"
 

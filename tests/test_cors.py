@@ -204,6 +204,15 @@ STATE_CHANGING_ROUTES = {
     "passkey-signup": ("POST", "/users/passkey"),
     "passkey-reauthentication-options": ("POST", "/sessions/reauthenticate/passkey/options"),
     "passkey-reauthentication": ("POST", "/sessions/reauthenticate/passkey"),
+    # The OpenID Connect provider's (issue 27): the consent form, and the relying parties'
+    # back-channel calls (a browser-based client's origin goes in USERAUTH_CORS_ORIGINS).
+    "oidc-consent": ("POST", "/oauth2/authorize"),
+    "page-revoke-app": ("POST", "/auth/account/apps/1/revoke"),
+    "oidc-token": ("POST", "/oauth2/token"),
+    "oidc-userinfo": ("POST", "/oauth2/userinfo"),
+    "oidc-revoke": ("POST", "/oauth2/revoke"),
+    "oidc-introspect": ("POST", "/oauth2/introspect"),
+    "oidc-logout": ("POST", "/oauth2/logout"),
 }
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
 OTHER_PAGES = {

@@ -43,7 +43,7 @@ answers = [
     client.get("/profile").status_code,
     client.get("/healthz").status_code,
 ]
-heavy = ("alembic", "mako", "pygments", "psycopg", "redis", "sqlalchemy.orm")
+heavy = ("alembic", "mako", "pygments", "psycopg", "redis", "sqlalchemy.orm", "authlib", "joserfc")
 print(json.dumps({"answers": answers, "loaded": [name for name in heavy if name in sys.modules]}))
 """
 
@@ -72,6 +72,13 @@ class TestAServerOnADatabaseAtTheHead:
     def test_it_never_imports_the_sqlalchemy_orm(self, database_url: str) -> None:
         migrations.upgrade(database_url)
         assert "sqlalchemy.orm" not in serve_and_answer(database_url)["loaded"]
+
+    def test_serving_no_openid_connect_request_never_imports_authlib_or_joserfc(
+        self, database_url: str
+    ) -> None:
+        # Issue 27: the provider's libraries load on its first request (web/oidc_context.py).
+        migrations.upgrade(database_url)
+        assert not {"authlib", "joserfc"} & set(serve_and_answer(database_url)["loaded"])
 
     def test_without_redis_url_it_never_imports_redis(self, database_url: str) -> None:
         migrations.upgrade(database_url)

@@ -46,6 +46,22 @@ LIMITED += [("/sessions/reauthenticate/passkey", "post")]
 # read none: the passkey login's options, and a session's request for a verification link.
 BODYLESS = {("/sessions/passkey/options", "post"), ("/email/verification", "post")}
 BODY_ROUTES = [route for route in LIMITED if route not in BODYLESS]
+# The OIDC authorization endpoint's re-authentication (prompt=login, max_age; issue 27).
+LIMITED += [("/oauth2/authorize", "get"), ("/oauth2/authorize", "post")]
+# The OpenID Connect provider's (issue 27): RFC 6749's error bodies, not `{"message"}`.
+OIDC_ROUTES = {
+    ("/.well-known/openid-configuration", "get"),
+    ("/oauth2/jwks", "get"),
+    ("/oauth2/authorize", "get"),
+    ("/oauth2/authorize", "post"),
+    ("/oauth2/token", "post"),
+    ("/oauth2/userinfo", "get"),
+    ("/oauth2/userinfo", "post"),
+    ("/oauth2/revoke", "post"),
+    ("/oauth2/introspect", "post"),
+    ("/oauth2/logout", "get"),
+    ("/oauth2/logout", "post"),
+}
 
 
 def served_routes(app: Flask) -> set[tuple[str, str]]:
@@ -200,10 +216,26 @@ class TestDocument:
     def test_every_error_answer_has_the_message_body(self, document: dict[str, Any]) -> None:
         for route, op in operations(document).items():
             for status, answer in op["responses"].items():
-                if int(status) >= 400:
+                if int(status) >= 400 and route not in OIDC_ROUTES:
                     body = schema(document, answer["content"][JSON])
                     assert "message" in body["required"], (route, status)
                     assert body["properties"]["message"] == {"type": "string"}, (route, status)
+
+    def test_the_oidc_routes_are_served_and_their_json_errors_are_rfc_6749s(
+        self, document: dict[str, Any], app: Flask
+    ) -> None:
+        assert served_routes(app) >= OIDC_ROUTES
+        for route in OIDC_ROUTES:
+            for status, answer in document["paths"][route[0]][route[1]]["responses"].items():
+                # An outage's 503 is the service's own `{"message"}`, as on every route, and
+                # so is a rate limit's 429 (the authorization endpoint's re-authentication).
+                if (
+                    400 <= int(status) < 500
+                    and status != "429"
+                    and JSON in answer.get("content", {})
+                ):
+                    body = schema(document, answer["content"][JSON])
+                    assert body["required"] == ["error"], (route, status)
 
     def test_every_route_that_reads_a_body_documents_415(self, document: dict[str, Any]) -> None:
         with_body = {route for route, op in operations(document).items() if "requestBody" in op}

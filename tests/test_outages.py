@@ -46,6 +46,7 @@ KILLED_ROUNDS = 20
 # Root ignores file modes: the test makes the file immutable instead.
 CHATTR = "/usr/bin/chattr"
 MOUNT, UMOUNT = "/usr/bin/mount", "/usr/bin/umount"
+BASIC = "Basic " + base64.b64encode(b"a-client:its-secret").decode("ascii")
 # Every route that reads or writes the database, with a request that reaches the database.
 # A passkey answer whose challenge can be read: checking it reads the database.
 PASSKEY_ANSWER = {
@@ -96,12 +97,30 @@ DATABASE_ROUTES: list[tuple[str, str, dict[str, Any]]] = [
     ("POST", "/users/passkey", {"credential": PASSKEY_ANSWER}),
     ("POST", "/sessions/reauthenticate/passkey/options", {}),
     ("POST", "/sessions/reauthenticate/passkey", {"credential": PASSKEY_ANSWER}),
+    # The OpenID Connect provider's (issue 27): Authlib reads the client's credentials from
+    # the Authorization header, and a token request's fields from the query string too.
+    ("GET", "/oauth2/jwks", {}),
+    ("GET", "/oauth2/authorize", {}),
+    ("POST", "/oauth2/authorize", {}),
+    ("POST", "/oauth2/token?grant_type=refresh_token&refresh_token=r", {"Authorization": BASIC}),
+    ("GET", "/oauth2/userinfo", {"Authorization": "Bearer " + "t" * 42}),
+    ("POST", "/oauth2/userinfo", {"Authorization": "Bearer " + "t" * 42}),
+    ("POST", "/oauth2/revoke?token=t", {"Authorization": BASIC}),
+    ("POST", "/oauth2/introspect?token=t", {"Authorization": BASIC}),
+    ("GET", "/oauth2/logout", {}),
+    ("POST", "/oauth2/logout", {}),
 ]
 # The OpenAPI paths of the table's paths that carry an id.
 TEMPLATES = {"/sessions/1": "/sessions/{id}", "/passkeys/1": "/passkeys/{passkey_id}"}
 ROUTE_IDS = [f"{method} {path}" for method, path, _ in DATABASE_ROUTES]
 # The routes that need no database, and keep answering through an outage.
-DATABASE_FREE_ROUTES = ["/", "/healthz", "/metrics", "/openapi.json"]
+DATABASE_FREE_ROUTES = [
+    "/",
+    "/healthz",
+    "/metrics",
+    "/openapi.json",
+    "/.well-known/openid-configuration",
+]
 
 
 def ask(client: FlaskClient, method: str, path: str, body: dict[str, Any]) -> TestResponse:
@@ -109,7 +128,14 @@ def ask(client: FlaskClient, method: str, path: str, body: dict[str, Any]) -> Te
     client.set_cookie(SESSION_COOKIE, secrets.token_urlsafe(32))
     # And a pending login's cookie: the second step reads the database for it.
     client.set_cookie("login_challenge", secrets.token_urlsafe(24))
-    return client.open(path, method=method, json=body or None)
+    return send(client, method, path, body)
+
+
+def send(client: FlaskClient, method: str, path: str, body: dict[str, str]) -> TestResponse:
+    """Send a table's request: its "Authorization" as the header, the rest as JSON."""
+    headers = {name: value for name, value in body.items() if name == "Authorization"}
+    fields = {name: value for name, value in body.items() if name != "Authorization"}
+    return client.open(path, method=method, json=fields or None, headers=headers)
 
 
 def assert_unavailable(response: TestResponse) -> None:
@@ -173,7 +199,9 @@ class TestReadOnlyDatabase:
     ) -> None:
         client, auth = build_client(f"sqlite:///{sqlite_file}", clock)
         with read_only(sqlite_file):
-            assert [client.get(path).status_code for path in DATABASE_FREE_ROUTES] == [200] * 4
+            assert [client.get(path).status_code for path in DATABASE_FREE_ROUTES] == [200] * len(
+                DATABASE_FREE_ROUTES
+            )
             auth.db.close()
 
     def test_readyz_is_503_naming_the_database(self, sqlite_file: Path, clock: FakeClock) -> None:
@@ -349,7 +377,7 @@ class TestDocumentation:
     ) -> None:
         document = client.get("/openapi.json").json or {}
         for method, path, _ in DATABASE_ROUTES:
-            template = TEMPLATES.get(path, path)
+            template = TEMPLATES.get(path.partition("?")[0], path.partition("?")[0])
             answer = document["paths"][template][method.lower()]["responses"]["503"]
             assert answer["headers"]["Retry-After"]["required"], (method, path)
 
@@ -360,7 +388,10 @@ class TestDocumentation:
         documented = {
             (method.upper(), path) for path, item in document["paths"].items() for method in item
         }
-        listed = {(m, TEMPLATES.get(p, p)) for m, p, _ in DATABASE_ROUTES}
+        listed = {
+            (m, TEMPLATES.get(p.partition("?")[0], p.partition("?")[0]))
+            for m, p, _ in DATABASE_ROUTES
+        }
         free = {("GET", path) for path in [*DATABASE_FREE_ROUTES, "/readyz"]}
         assert documented - free == listed
 
@@ -451,8 +482,7 @@ class TestPostgresStopped:
         own_postgres.stop()
         try:
             for method, path, body in DATABASE_ROUTES:
-                response = client.open(path, method=method, json=body or None)
-                assert_unavailable(response)
+                assert_unavailable(send(client, method, path, body))
             assert client.get("/readyz").status_code == 503
         finally:
             own_postgres.start()

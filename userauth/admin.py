@@ -121,6 +121,7 @@ class Admin:
         ended = self._db.count_sessions(user.id)
         self._db.disable_user(user.id, utcnow())
         self._record("admin_user_disabled", user.id)
+        self._auth.oidc_logout.sessions_ended(user.id)
         return ended
 
     def enable_user(self, email: str) -> bool:
@@ -155,6 +156,7 @@ class Admin:
         user = self._require(email)
         ended = self._auth.sessions.end_all(user.id)
         self._record("admin_sessions_revoked", user.id)
+        self._auth.oidc_logout.sessions_ended(user.id)
         return ended
 
     def reset_factors(self, email: str) -> bool:
@@ -177,6 +179,11 @@ class Admin:
         moved = 0
         for factor_id, sealed in self._db.sealed_secrets():
             if self._db.reseal_secret(factor_id, sealed, self._auth.box.reseal(sealed)):
+                moved += 1
+        # The OpenID Connect provider's signing keys are sealed in the same box.
+        for key in self._db.signing_keys():
+            resealed = self._auth.box.reseal(key.sealed_jwk)
+            if self._db.reseal_signing_key(key.kid, key.sealed_jwk, resealed):
                 moved += 1
         return moved
 

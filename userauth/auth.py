@@ -28,6 +28,8 @@ from userauth.login_transactions import LoginTransactions
 from userauth.mail import Mailer, SmtpMailer
 from userauth.models import User
 from userauth.notices import Notices
+from userauth.oidc.backchannel import BackchannelLogout
+from userauth.oidc.provider import Provider
 from userauth.one_time import OneTimeSecrets
 from userauth.outbox import Outbox
 from userauth.passkey_logins import PasskeyLogins
@@ -165,7 +167,18 @@ class Auth(SecondFactorOperations):
         self.reauthentication = Reauthentication(
             self.sessions, self.second_factors, self.audit, settings.factors.reauth_window
         )
-        self.enrolment = Enrolment(db, self.box, self.reauthentication, self.audit, notices, clock)
+        # The OpenID Connect provider: its signing keys are sealed in the same box.
+        self.oidc = Provider(db, self.box, clock, settings.oidc, self.audit)
+        self.oidc_logout = BackchannelLogout(db, self.oidc, self._outbox, clock)
+        self.enrolment = Enrolment(
+            db,
+            self.box,
+            self.reauthentication,
+            self.audit,
+            notices,
+            clock,
+            sessions_ended=self.oidc_logout.sessions_ended,
+        )
         self.passkeys = Passkeys(db, self.reauthentication, self.audit, clock)
         self.passkey_logins = PasskeyLogins(
             db, self.sessions, self.login_transactions, self.audit, clock
@@ -317,11 +330,13 @@ class Auth(SecondFactorOperations):
         """End only this session (a logout on one device)."""
         self.sessions.end(live)
         self.audit.record("logout", live.user_id, client)
+        self.oidc_logout.sessions_ended(live.user_id, client)
 
     def end_other_sessions(self, live: LiveSession, client: Client = NO_CLIENT) -> int:
         """End every other session of the session's user ("log out everywhere else")."""
         ended = self.sessions.end_others(live)
         self.audit.record("other_sessions_revoked", live.user_id, client)
+        self.oidc_logout.sessions_ended(live.user_id, client)
         return ended
 
     def list_sessions(self, live: LiveSession) -> list[SessionView]:
@@ -336,10 +351,12 @@ class Auth(SecondFactorOperations):
         """
         self.sessions.revoke(live, target)
         self.audit.record("session_revoked", live.user_id, client)
+        self.oidc_logout.sessions_ended(live.user_id, client)
 
     def destroy_session(self, user_id: int) -> None:
         """End every session of the user."""
         self.sessions.end_all(user_id)
+        self.oidc_logout.sessions_ended(user_id)
 
     # Passwords.
 
@@ -366,7 +383,8 @@ class Auth(SecondFactorOperations):
             InvalidTokenError: the token is not live (a ValueError).
             PasswordPolicyError: the new password breaks the policy.
         """
-        self.resets.reset(None, reset_token, password, client)
+        user_id = self.resets.reset(None, reset_token, password, client)
+        self.oidc_logout.sessions_ended(user_id, client)
 
     def reset_link_is_live(self, reset_token: str | None) -> bool:
         """Tell whether a reset token would set a password now, without spending it."""
@@ -381,7 +399,8 @@ class Auth(SecondFactorOperations):
             InvalidTokenError: the token is not a live token of this email's account.
             PasswordPolicyError: the new password breaks the policy.
         """
-        self.resets.reset(email, reset_token, password, client)
+        user_id = self.resets.reset(email, reset_token, password, client)
+        self.oidc_logout.sessions_ended(user_id, client)
 
     def change_password(
         self, live: LiveSession, current: str, new: str, client: Client = NO_CLIENT
@@ -393,6 +412,7 @@ class Auth(SecondFactorOperations):
             PasswordPolicyError: the new password breaks the policy.
         """
         self.credentials.change(live, current, new, client)
+        self.oidc_logout.sessions_ended(live.user_id, client)
 
     def set_password(self, live: LiveSession, new: str, client: Client = NO_CLIENT) -> None:
         """Give a password to an account made with a passkey alone (Credentials.set_first).

@@ -350,6 +350,16 @@ def reencrypt(ctx: click.Context) -> None:
     click.echo(f"Re-encrypted {moved} secret(s) with the first key.")
 
 
+# The OpenID Connect provider's clients and signing keys (userauth/oidc/commands.py).
+
+
+def _register_oidc_commands() -> None:
+    from userauth.oidc import commands
+
+    main.add_command(commands.client_commands(_open_auth))
+    keys_group.add_command(commands.rotate_command(_open_auth))
+
+
 # Outgoing mail.
 
 
@@ -524,3 +534,6 @@ def _describe(details: UserDetails) -> str:
             f"reset token: {'pending' if details.reset_pending else 'none'}",
         ]
     )
+
+
+_register_oidc_commands()

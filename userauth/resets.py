@@ -88,8 +88,9 @@ class Resets:
 
     def reset(
         self, email: str | None, token: str, password: str, client: Client = NO_CLIENT
-    ) -> None:
+    ) -> int:
         """Set a new password with a reset token; the token is spent, every session ends.
+        Return the account's id.
 
         With `email`, the token must also belong to that email's account. The first reset of
         an account made by a passkey sign-up also removes its passkeys and second factors:
@@ -117,6 +118,7 @@ class Resets:
         self._audit.record("password_reset", user.id, client)
         if self._db.settle_unproven_signup(user.id):
             self._enrolment.reset(user, client)
+        return user.id
 
     def is_live(self, token: str | None) -> bool:
         """Tell whether `reset` would take this token (not unknown, spent, expired, or of a

@@ -9,6 +9,8 @@ from userauth.db.engine import make_engine
 from userauth.db.factors import FactorStore, StoredFactor
 from userauth.db.lifecycle import LifecycleStore
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
+from userauth.db.oidc import OidcStore
+from userauth.db.oidc_tokens import OidcTokenStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
 from userauth.db.passkeys import NewPasskey, PasskeyStore, StoredPasskey
 from userauth.db.pending_logins import PendingLogin, PendingLoginStore
@@ -27,6 +29,8 @@ class DB(
     PendingLoginStore,
     LifecycleStore,
     PasskeyStore,
+    OidcStore,
+    OidcTokenStore,
 ):
     """The store: every query userauth runs, over one engine."""
 

@@ -24,6 +24,10 @@ from userauth.models import (
     audit_events_table,
     disabled_users_table,
     mail_jobs_table,
+    oidc_codes_table,
+    oidc_consents_table,
+    oidc_subjects_table,
+    oidc_tokens_table,
     passkey_handles_table,
     passkeys_table,
     record,
@@ -41,7 +45,8 @@ _sessions = sessions_table.c
 def delete_user_rows(work: UnitOfWork, user_id: int) -> None:
     """Delete a user and every row that belongs to them, inside the caller's transaction:
     sessions, pending secrets, factors (and what goes with them), passkeys, their handle and
-    ceremonies, disabled state, queued mail, then the users row. The one place a new table of
+    ceremonies, the OpenID Connect provider's codes, tokens, consents and subject, disabled
+    state, queued mail, then the users row. The one place a new table of
     a user's rows joins.
 
     Explicit statements rather than ON DELETE: they do not depend on SQLite's foreign_keys
@@ -51,6 +56,9 @@ def delete_user_rows(work: UnitOfWork, user_id: int) -> None:
     void_secrets(work, user_id)
     delete_factor_rows(work, user_id)
     for table in (passkeys_table, passkey_handles_table, webauthn_challenges_table):
+        work.execute(delete(table).where(table.c.user_id == user_id))
+    # What the OpenID Connect provider holds of the user: codes, tokens, consents, subject.
+    for table in (oidc_codes_table, oidc_tokens_table, oidc_consents_table, oidc_subjects_table):
         work.execute(delete(table).where(table.c.user_id == user_id))
     work.execute(delete(disabled_users_table).where(_disabled.user_id == user_id))
     work.execute(delete(mail_jobs_table).where(mail_jobs_table.c.user_id == user_id))

@@ -85,6 +85,9 @@ class LiveSession:
         """Whether the user's address is verified."""
         return self.email_verified_at is not None
 
+    # The id the user sees (GET /sessions); what outlives-the-row references use (OIDC tokens).
+    public_id: str = ""
+
     @property
     def user(self) -> User:
         """The session's user, as the store reads it."""
@@ -101,6 +104,7 @@ class LiveSession:
 _LIVE_SESSION = (
     select(
         _sessions.id,
+        _sessions.public_id,
         _sessions.last_used_at,
         _sessions.expires_at,
         _sessions.amr,
@@ -231,6 +235,7 @@ class SessionStore(Store):
             email_verified_at=None
             if row.email_verified_at is None
             else as_utc(row.email_verified_at),
+            public_id=row.public_id,
         )
 
     def touch_session(self, session_id: int, now: datetime) -> None:

@@ -1,9 +1,9 @@
 """Configuration: the one Settings object, in typed sections, and the only reader of os.environ.
 
 Each section is a frozen dataclass read by its own `read` (settings/server.py, database.py,
-security.py, rate_limits.py, mail.py, web.py, janitor.py, factors.py,
-webauthn.py, accounts.py); what makes a
-configuration unsafe in production is settings/production.py's to say.
+security.py, rate_limits.py, mail.py, web.py, janitor.py, factors.py, webauthn.py,
+accounts.py, oidc.py); what makes a configuration unsafe in production is
+settings/production.py's to say.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from userauth.settings.database import DatabaseSettings, shown_database_url
 from userauth.settings.factors import FactorSettings
 from userauth.settings.janitor import JanitorSettings
 from userauth.settings.mail import MailSettings, SmtpTls
+from userauth.settings.oidc import OidcSettings
 from userauth.settings.rate_limits import RateLimitSettings
 from userauth.settings.reader import IPV6_CLIENT_PREFIX, EnvironmentReader, SettingsError
 from userauth.settings.security import (
@@ -43,6 +44,7 @@ __all__ = [
     "GateSettings",
     "JanitorSettings",
     "MailSettings",
+    "OidcSettings",
     "RateLimitSettings",
     "Section",
     "SecuritySettings",
@@ -81,6 +83,7 @@ Section = (
     | FactorSettings
     | AccountSettings
     | WebAuthnSettings
+    | OidcSettings
 )
 
 
@@ -103,6 +106,7 @@ class Settings:
     factors: FactorSettings = field(default_factory=FactorSettings)
     accounts: AccountSettings = field(default_factory=AccountSettings)
     webauthn: WebAuthnSettings = field(default_factory=WebAuthnSettings)
+    oidc: OidcSettings = field(default_factory=OidcSettings)
 
     @property
     def is_production(self) -> bool:
@@ -152,6 +156,7 @@ class Settings:
             factors=FactorSettings.read(reader),
             accounts=AccountSettings.read(reader, production=production),
             webauthn=WebAuthnSettings.read(reader),
+            oidc=OidcSettings.read(reader),
         )
 
     def with_sections(self, *sections: Section) -> Settings:

@@ -61,6 +61,10 @@ def production_problems(settings: Settings) -> list[str]:
             "USERAUTH_WEBAUTHN_RP_ID and USERAUTH_WEBAUTHN_ORIGINS must be set in production: "
             "the site passkeys belong to (auth.example.com) and its https:// origins."
         )
+    issuer = settings.oidc.issuer
+    if issuer is not None and not issuer.startswith("https://"):
+        # OpenID Connect Discovery 1.0 3: the issuer is an https URL (RPs compare it exactly).
+        problems.append("USERAUTH_OIDC_ISSUER must be an https:// URL in production.")
     if settings.security.secret_key is None:
         # Needed with the pages off too: a key drawn per process would make every device
         # cookie worthless after a restart or on another server (owners locked out again).

@@ -117,6 +117,10 @@ def _account_key(secret: bytes) -> Callable[[], str]:
     return key
 
 
+def _no_reauthentication() -> bool:
+    return not (request.form.get("reauth_password") or request.form.get("reauth_code"))
+
+
 def _session() -> str:
     """Key a limit by the session in the cookie (its digest: keys must hold no secret).
 
@@ -339,6 +343,16 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
         # Re-authentication and enrolment codes, per session, as password changes.
         "reauthenticate": [
             kinds.per_key(settings.rate_limits.login_failures, "reauthenticate", _session)
+        ],
+        # The OpenID Connect authorization endpoint re-authenticates (prompt=login, max_age)
+        # in the same budget; its other POSTs (a consent) carry no password and do not count.
+        "oidc-authorize": [
+            kinds.per_key(
+                settings.rate_limits.login_failures,
+                "reauthenticate",
+                _session,
+                exempt_when=_no_reauthentication,
+            )
         ],
     }
 

@@ -57,6 +57,7 @@ from userauth.web.lifecycle_pages import lifecycle_pages
 from userauth.web.limits import TOO_MANY, password_proven, rate_limited
 from userauth.web.login_challenge import set_challenge_cookie
 from userauth.web.metrics import record_login_outcome
+from userauth.web.oidc_pages import oidc_pages, return_origin
 from userauth.web.session import clear_session_cookie, current_session, set_session_cookie
 
 # The same sentences the API answers, so a page reveals no more than the API does.
@@ -86,6 +87,8 @@ pages = APIBlueprint(
 pages.register_blueprint(factor_pages)
 # The account lifecycle's pages (verification links), likewise.
 pages.register_blueprint(lifecycle_pages)
+# The apps with access (OpenID Connect clients), revocable from the account page.
+pages.register_blueprint(oidc_pages)
 # The link production mails (USERAUTH_RESET_LINK's default) lives outside /auth/.
 links = APIBlueprint("links", __name__, enable_openapi=False)
 csrf = CSRFProtect()
@@ -127,6 +130,8 @@ def _content_security_policy(response: WerkzeugResponse) -> WerkzeugResponse:
     # host), calling this site's API; styles from this site only, forms posting here (or to
     # a `next` host). OWASP Content Security Policy cheat sheet.
     hosts = " ".join(_csp_source(host) for host in current_auth().settings.gate.redirect_hosts)
+    # A login for an OpenID Connect client ends at the client's registered redirect URI.
+    hosts = f"{hosts} {return_origin() or ''}".strip()
     response.headers["Content-Security-Policy"] = (
         "default-src 'none'; script-src 'self'; connect-src 'self'; style-src 'self'; "
         "img-src 'self'; "
@@ -375,6 +380,7 @@ def account_page(
         sessions=current_auth().list_sessions(live),
         factors=current_auth().list_factors(live),
         passkeys=current_auth().passkeys.list(live.user_id),
+        apps=current_auth().oidc.apps(live.user_id),
         action=page.form(ActionForm),
         password_form=password_form,
         email_form=email_form or EmailChangeForm(formdata=None),

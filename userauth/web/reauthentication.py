@@ -23,14 +23,15 @@ from userauth.web.limits import password_proven
 
 
 def reauthenticated(
-    live: LiveSession, action: str
+    live: LiveSession, action: str, target: str | None = None
 ) -> tuple[LiveSession, ResponseReturnValue | None]:
     """Check the password or code posted with an action, if any; refresh the authentication.
 
     Return the session to act in (refreshed by a right password or code) and None when the
     action may go on: nothing was posted (the domain then judges whether the session's
     authentication is recent enough), or the password or code is right. Else return the page
-    asking again, its error next to the field, in place of None.
+    asking again, its error next to the field, in place of None; it posts to `target`
+    (default: this request's path).
 
     Raises:
         TooManyRequests: the account's budget of wrong codes is spent (the 429 page).
@@ -40,17 +41,17 @@ def reauthenticated(
     if password is None and code is None:
         return live, None
     if not form.validate():
-        return live, _ask(live, action, form, 400)
+        return live, _ask(live, action, form, 400, target)
     try:
         live = current_auth().reauthenticate(live, current_client(), password=password, code=code)
     except WrongPasswordError as error:
         # 403 like a wrong current password on the password form: the same failure count.
         page.fail(form.reauth_password, page.message(error))
-        return live, _ask(live, action, form, 403)
+        return live, _ask(live, action, form, 403, target)
     except WrongCodeError as error:
         page.fail(form.reauth_code, page.message(error))
         form.reauth_code.data = ""
-        return live, _ask(live, action, form, 401)
+        return live, _ask(live, action, form, 401, target)
     except TooManyCodesError as error:
         raise TooManyRequests from error
     # Right: the session's failed re-authentications are cleared (limits.password_proven).
@@ -58,10 +59,10 @@ def reauthenticated(
     return live, None
 
 
-def ask_again(live: LiveSession, action: str) -> ResponseReturnValue:
+def ask_again(live: LiveSession, action: str, target: str | None = None) -> ResponseReturnValue:
     """Return the page asking for the password (or a code) before `action` goes on: 401, as
-    the API's `re-authentication required`."""
-    return _ask(live, action, ReauthenticateForm(formdata=None), 401)
+    the API's `re-authentication required`; it posts to `target` (default: this path)."""
+    return _ask(live, action, ReauthenticateForm(formdata=None), 401, target)
 
 
 def has_second_factor(live: LiveSession) -> bool:
@@ -70,14 +71,18 @@ def has_second_factor(live: LiveSession) -> bool:
 
 
 def _ask(
-    live: LiveSession, action: str, form: ReauthenticateForm, status: int
+    live: LiveSession,
+    action: str,
+    form: ReauthenticateForm,
+    status: int,
+    target: str | None = None,
 ) -> ResponseReturnValue:
     return page.render(
         "reauthenticate.html",
         status,
         form=form,
         action=action,
-        target=request.path,
+        target=target or request.path,
         has_code=has_second_factor(live),
         has_passkey=bool(current_auth().passkeys.list(live.user_id)),
     )

@@ -1,0 +1,187 @@
+"""Back-channel logout (OpenID Back-Channel Logout 1.0): a session that ends anywhere sends
+each client it logged into a signed logout token, through the outbox, with retries."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from datetime import timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from joserfc import jwt
+from joserfc.jwk import KeySet
+
+from tests.oidc_flow import REDIRECT, RegisteredClient, logged_in_browser
+from tests.test_oidc import id_token_claims, tokens_for, userinfo
+from tests.test_pages import EMAIL, PASSWORD, log_in, submit
+from userauth.admin import Admin
+from userauth.auth import Auth
+from userauth.oidc.backchannel import EVENT
+from userauth.settings import MailSettings
+from userauth.web import create_app
+
+pytestmark = pytest.mark.databases("sqlite")
+
+
+class Receiver:
+    """A client's back-channel logout endpoint on loopback: records each logout token; the
+    first `failures` requests are answered 503 (the client is down)."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.tokens: list[str] = []
+        self.attempts = 0
+        self.failures = failures
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                form = parse_qs(self.rfile.read(length).decode())
+                receiver.attempts += 1
+                if receiver.attempts <= receiver.failures:
+                    self.send_response(503)
+                else:
+                    receiver.tokens.extend(form.get("logout_token", []))
+                    self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                return None
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.uri = f"http://127.0.0.1:{self.server.server_port}/backchannel"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def wait_for_token(self, auth: Auth, seconds: float = 15) -> str:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            auth.outbox.join(timeout=1)
+            if self.tokens:
+                return self.tokens[0]
+            time.sleep(0.05)
+        raise AssertionError(f"no logout token after {self.attempts} attempt(s)")
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def auth(make_auth: Callable[..., Auth]) -> Auth:
+    # Retries come quickly here; production waits USERAUTH_MAIL_RETRY_SECONDS, doubling.
+    return make_auth(MailSettings(retry_delay=timedelta(milliseconds=100)))
+
+
+@pytest.fixture
+def app(auth: Auth) -> Flask:
+    return create_app(auth.settings, auth)
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    made = Receiver()
+    yield made
+    made.close()
+
+
+def register_with_backchannel(auth: Auth, uri: str | None) -> RegisteredClient:
+    added = auth.oidc.clients.add(
+        "Gitea", [REDIRECT], first_party=True, backchannel_logout_uri=uri
+    )
+    return RegisteredClient(added.client_id, added.client_secret)
+
+
+def end_by_logout(browser: FlaskClient, auth: Auth) -> None:
+    submit(browser, "/auth/logout", "/auth/account")
+
+
+def end_by_revocation(browser: FlaskClient, auth: Auth) -> None:
+    other = browser.application.test_client()
+    log_in(other)
+    listed = other.get("/sessions").get_json()["sessions"]
+    [target] = [s for s in listed if not s["current"]]
+    assert other.delete(f"/sessions/{target['id']}").status_code == 200
+
+
+def end_by_password_change(browser: FlaskClient, auth: Auth) -> None:
+    other = browser.application.test_client()
+    log_in(other)
+    changed = other.put(
+        "/profile/password", data={"password": PASSWORD, "new_password": PASSWORD + " new"}
+    )
+    assert changed.status_code == 200
+
+
+def end_by_admin(browser: FlaskClient, auth: Auth) -> None:
+    Admin(auth).revoke_sessions(EMAIL)
+
+
+class TestBackchannelLogout:
+    @pytest.mark.parametrize(
+        "end",
+        [end_by_logout, end_by_revocation, end_by_password_change, end_by_admin],
+        ids=["logout", "revoked-from-another-session", "password-change", "admin"],
+    )
+    def test_an_ended_session_sends_the_client_a_signed_logout_token(
+        self, app: Flask, auth: Auth, receiver: Receiver, end: Callable[[FlaskClient, Auth], None]
+    ) -> None:
+        browser = logged_in_browser(app.test_client())
+        client = register_with_backchannel(auth, receiver.uri)
+        rp = app.test_client()
+        body = tokens_for(browser, rp, client)
+        end(browser, auth)
+        token = receiver.wait_for_token(auth)
+        decoded = jwt.decode(
+            token, KeySet.import_key_set(rp.get("/oauth2/jwks").get_json()), algorithms=["RS256"]
+        )
+        assert decoded.header["typ"] == "logout+jwt"
+        claims = decoded.claims
+        assert (claims["iss"], claims["aud"]) == ("http://localhost", client.client_id)
+        assert claims["sub"] == id_token_claims(rp, body["id_token"])["sub"]
+        assert claims["events"] == {EVENT: {}}
+        assert "nonce" not in claims
+        assert userinfo(rp, body["access_token"])[0] == 401
+
+    def test_a_client_that_is_down_gets_it_when_it_is_back(self, app: Flask, auth: Auth) -> None:
+        down_twice = Receiver(failures=2)
+        try:
+            browser = logged_in_browser(app.test_client())
+            client = register_with_backchannel(auth, down_twice.uri)
+            tokens_for(browser, app.test_client(), client)
+            end_by_logout(browser, auth)
+            assert down_twice.wait_for_token(auth)
+            assert down_twice.attempts == 3
+        finally:
+            down_twice.close()
+
+    def test_a_live_session_sends_nothing_and_keeps_its_tokens(
+        self, app: Flask, auth: Auth, receiver: Receiver
+    ) -> None:
+        browser = logged_in_browser(app.test_client())
+        client = register_with_backchannel(auth, receiver.uri)
+        rp = app.test_client()
+        body = tokens_for(browser, rp, client)
+        other = app.test_client()
+        log_in(other)
+        submit(other, "/auth/logout", "/auth/account")
+        auth.outbox.join(timeout=2)
+        assert receiver.attempts == 0
+        assert userinfo(rp, body["access_token"])[0] == 200
+
+    def test_a_client_without_a_backchannel_uri_only_loses_its_tokens(
+        self, app: Flask, auth: Auth
+    ) -> None:
+        browser = logged_in_browser(app.test_client())
+        client = register_with_backchannel(auth, None)
+        rp = app.test_client()
+        body = tokens_for(browser, rp, client)
+        end_by_logout(browser, auth)
+        assert auth.outbox.pending() == 0
+        assert userinfo(rp, body["access_token"])[0] == 401

@@ -1,0 +1,221 @@
+"""The OpenID Connect provider's codes and tokens at rest, and who they speak for.
+
+Codes and tokens are stored as digests (tokens.digest); spending a code or a refresh token
+is one conditional UPDATE inside the transaction that stores what it issues, so of two
+requests racing with the same one, exactly one gets tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+
+from userauth.db.base import Store, enabled, rerun_once_if_disconnected
+from userauth.db.oidc import Values, record, session_exists
+from userauth.models import (
+    oidc_clients_table,
+    oidc_codes_table,
+    oidc_tokens_table,
+    users_table,
+)
+
+_clients = oidc_clients_table.c
+_codes = oidc_codes_table.c
+_tokens = oidc_tokens_table.c
+_users = users_table.c
+
+
+@dataclass(frozen=True)
+class StoredCode:
+    """An authorization code's row (its digest out of `repr`)."""
+
+    id: int
+    client_id: str
+    user_id: int
+    session_public_id: str
+    redirect_uri: str
+    scope: str
+    nonce: str | None
+    code_challenge: str | None
+    code_challenge_method: str | None
+    amr: str
+    acr: str
+    auth_time: datetime
+    expires_at: datetime
+    used_at: datetime | None
+    code_digest: str = field(default="", repr=False)
+
+
+@dataclass(frozen=True)
+class StoredToken:
+    """One issuance of the token endpoint (its digests out of `repr`)."""
+
+    id: int
+    client_id: str
+    user_id: int
+    session_public_id: str
+    family: str
+    scope: str
+    amr: str
+    acr: str
+    auth_time: datetime
+    issued_at: datetime
+    expires_at: datetime
+    refresh_expires_at: datetime | None
+    refresh_used_at: datetime | None
+    revoked_at: datetime | None
+    issuer: str
+    code_digest: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True)
+class EndedLogin:
+    """A client a user logged into from a session that has ended."""
+
+    user_id: int
+    client_id: str
+    issuer: str
+    backchannel_logout_uri: str | None
+
+
+class OidcTokenStore(Store):
+    """Codes, tokens, and the accounts they speak for."""
+
+    @rerun_once_if_disconnected
+    def enabled_email(self, user_id: int) -> str | None:
+        """Return the email of an enabled account, or None."""
+        statement = select(_users.email).where(_users.id == user_id, enabled(_users.id))
+        with self._reads.connect() as connection:
+            email = connection.execute(statement).scalar()
+        return None if email is None else str(email)
+
+    @rerun_once_if_disconnected
+    def save_code(self, values: Values) -> None:
+        """Store an authorization code."""
+        with self._transaction() as work:
+            work.execute(insert(oidc_codes_table).values(**values))
+
+    @rerun_once_if_disconnected
+    def code(self, code_digest: str) -> StoredCode | None:
+        """Return the code with this digest (spent or not), or None (also when the session
+        it was issued from has ended)."""
+        statement = select(oidc_codes_table).where(
+            _codes.code_digest == code_digest, session_exists(_codes.session_public_id)
+        )
+        with self._reads.connect() as connection:
+            row = connection.execute(statement).first()
+        return None if row is None else record(StoredCode, row)
+
+    @rerun_once_if_disconnected
+    def nonce_was_used(self, client_id: str, nonce: str) -> bool:
+        """Tell whether a code of this client already carries this nonce."""
+        statement = select(_codes.id).where(_codes.client_id == client_id, _codes.nonce == nonce)
+        with self._reads.connect() as connection:
+            return connection.execute(statement.limit(1)).first() is not None
+
+    @rerun_once_if_disconnected
+    def issue_from_code(self, code_digest: str, token: Values, now: datetime) -> bool:
+        """Spend the code and store the tokens it issues, in one transaction; tell whether
+        the code was still unspent and its session alive (False: nothing stored)."""
+        with self._transaction() as work:
+            spent = work.execute(
+                update(oidc_codes_table)
+                .where(
+                    _codes.code_digest == code_digest,
+                    _codes.used_at.is_(None),
+                    session_exists(_codes.session_public_id),
+                )
+                .values(used_at=now)
+            )
+            if not spent.rowcount:
+                return False
+            work.execute(insert(oidc_tokens_table).values(**token))
+        return True
+
+    @rerun_once_if_disconnected
+    def revoke_issued_from_code(self, code_digest: str, now: datetime) -> int:
+        """Revoke every token a code issued, refreshed ones included; return how many."""
+        with self._transaction() as work:
+            result = work.execute(
+                update(oidc_tokens_table)
+                .where(_tokens.code_digest == code_digest, _tokens.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return int(result.rowcount)
+
+    @rerun_once_if_disconnected
+    def token_by(self, kind: str, token_digest: str) -> StoredToken | None:
+        """Return the issuance whose `access` or `refresh` token has this digest, or None
+        (also when the session it was issued from has ended)."""
+        column = _tokens.access_digest if kind == "access" else _tokens.refresh_digest
+        statement = select(oidc_tokens_table).where(
+            column == token_digest, session_exists(_tokens.session_public_id)
+        )
+        with self._reads.connect() as connection:
+            row = connection.execute(statement).first()
+        return None if row is None else record(StoredToken, row)
+
+    @rerun_once_if_disconnected
+    def rotate_refresh(self, old_id: int, token: Values, now: datetime) -> bool:
+        """Spend a refresh token and store its successor in one transaction; tell whether it
+        was unspent, unrevoked and its session alive (False: nothing stored)."""
+        with self._transaction() as work:
+            spent = work.execute(
+                update(oidc_tokens_table)
+                .where(
+                    _tokens.id == old_id,
+                    _tokens.refresh_used_at.is_(None),
+                    _tokens.revoked_at.is_(None),
+                    session_exists(_tokens.session_public_id),
+                )
+                .values(refresh_used_at=now)
+            )
+            if not spent.rowcount:
+                return False
+            work.execute(insert(oidc_tokens_table).values(**token))
+        return True
+
+    @rerun_once_if_disconnected
+    def revoke_tokens(
+        self, now: datetime, *, token_id: int | None = None, family: str = ""
+    ) -> int:
+        """Revoke one issuance (`token_id`) or a whole family; return how many were live."""
+        condition = _tokens.id == token_id if token_id is not None else _tokens.family == family
+        with self._transaction() as work:
+            result = work.execute(
+                update(oidc_tokens_table)
+                .where(condition, _tokens.revoked_at.is_(None))
+                .values(revoked_at=now)
+            )
+        return int(result.rowcount)
+
+    @rerun_once_if_disconnected
+    def end_orphaned_logins(self, user_id: int, now: datetime) -> Sequence[EndedLogin]:
+        """Revoke the user's live tokens whose session has ended; return each (client,
+        issuer) they belonged to once, with the client's back-channel logout URI.
+
+        One user's only: a sweep never touches another account's tokens."""
+        ended = (
+            (_tokens.user_id == user_id)
+            & _tokens.revoked_at.is_(None)
+            & ~session_exists(_tokens.session_public_id)
+        )
+        statement = (
+            select(
+                _tokens.user_id,
+                _tokens.client_id,
+                _tokens.issuer,
+                _clients.backchannel_logout_uri,
+            )
+            .distinct()
+            .join(oidc_clients_table, _clients.client_id == _tokens.client_id)
+            .where(ended)
+        )
+        with self._transaction() as work:
+            found = [record(EndedLogin, row) for row in work.execute(statement)]
+            if found:
+                work.execute(update(oidc_tokens_table).where(ended).values(revoked_at=now))
+        return found
