@@ -1,7 +1,8 @@
 """The passkey routes: registering, listing, renaming and removing passkeys, and logging in
 with one (alone, or as the second factor of a pending login).
 
-docs/passkeys.md describes the flows; the domain is passkeys.py and passkey_logins.py.
+docs/passkeys.md describes the flows; the domain is passkeys.py,
+passkey_registrations.py and passkey_logins.py.
 """
 
 from __future__ import annotations
