@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 from tests.authenticator import SoftAuthenticator
 from userauth.audit import NO_CLIENT
 from userauth.auth import Auth
-from userauth.passkeys import RelyingParty
+from userauth.passkey_terms import RelyingParty
 from userauth.settings import Settings
 
 # Cheapest cost bcrypt allows: the pool's own accounts, never the server's.
@@ -59,6 +59,6 @@ def _register(
 ) -> None:
     session_id = auth.sign_up_and_log_in(email, password)
     live = auth.require_session(session_id)
-    options = json.loads(auth.passkeys.registration_options(live, rp))
+    options = json.loads(auth.passkey_registrations.registration_options(live, rp))
     credential = device.create(options, origin)
-    auth.passkeys.register(live, rp, credential, "bench", NO_CLIENT)
+    auth.passkey_registrations.register(live, rp, credential, "bench", NO_CLIENT)

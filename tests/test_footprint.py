@@ -109,6 +109,54 @@ class TestAServerOnAnEmptyDatabase:
         assert migrations.is_up_to_date(engine)
 
 
+# A worker's app and the requests that need no WebAuthn ceremony, then one ceremony.
+PAGES_THEN_A_CEREMONY = """
+import json, sys
+from userauth import migrations
+from userauth.settings import Settings
+from userauth.web import create_app
+
+settings = Settings.from_env()
+migrations.upgrade(settings.database.url)
+client = create_app(settings).test_client()
+form = {"email": "footprint@example.com", "password": "a long enough password"}
+answers = [
+    client.get("/auth/login").status_code,
+    client.post("/users", data=form).status_code,
+    client.post("/sessions", data=form).status_code,
+    client.get("/profile").status_code,
+    client.get("/passkeys").status_code,
+    client.patch("/passkeys/1", json={"name": "Laptop"}).status_code,
+    client.delete("/passkeys/1").status_code,
+    client.get("/auth/account").status_code,
+]
+before = "webauthn" in sys.modules
+answers.append(client.post("/sessions/passkey/options").status_code)
+print(json.dumps({"answers": answers, "before": before, "after": "webauthn" in sys.modules}))
+"""
+
+
+class TestPasskeys:
+    def test_a_worker_that_serves_no_ceremony_never_imports_py_webauthn(
+        self, tmp_path: Path
+    ) -> None:
+        report = json.loads(
+            fresh_interpreter(
+                PAGES_THEN_A_CEREMONY, DATABASE_URL=f"sqlite:///{tmp_path}/footprint.db"
+            )
+        )
+        assert report["answers"] == [200, 200, 200, 200, 200, 404, 404, 200, 200]
+        assert report["before"] is False
+
+    def test_its_first_ceremony_imports_py_webauthn(self, tmp_path: Path) -> None:
+        report = json.loads(
+            fresh_interpreter(
+                PAGES_THEN_A_CEREMONY, DATABASE_URL=f"sqlite:///{tmp_path}/footprint.db"
+            )
+        )
+        assert report["after"] is True
+
+
 def fresh_interpreter(script: str, **env: str) -> str:
     """Run `script` in a new interpreter with `env` added; return its last line of output."""
     done = subprocess.run(

@@ -20,7 +20,7 @@ from userauth.audit import NO_CLIENT
 from userauth.auth import Auth
 from userauth.db import LiveSession, NewPasskey
 from userauth.errors import PasskeyNotFoundError
-from userauth.passkeys import LOGIN, REGISTER, RelyingParty, new_challenge
+from userauth.passkey_terms import LOGIN, REGISTER, RelyingParty, new_challenge
 
 PASSWORD = "a long enough password"
 RP = RelyingParty("localhost", ("http://localhost",))
@@ -121,7 +121,9 @@ class TestHandles:
 
         def begin(_: int) -> dict[str, Any]:
             start.wait()
-            options: dict[str, Any] = json.loads(auth.passkeys.registration_options(ann, RP))
+            options: dict[str, Any] = json.loads(
+                auth.passkey_registrations.registration_options(ann, RP)
+            )
             return options
 
         with ThreadPoolExecutor(2) as pool:
@@ -129,7 +131,7 @@ class TestHandles:
         authenticators = [SoftAuthenticator(), SoftAuthenticator()]
         for options, authenticator in zip(both, authenticators, strict=True):
             credential = authenticator.create(options, RP.origins[0])
-            auth.passkeys.register(ann, RP, credential, "Laptop", NO_CLIENT)
+            auth.passkey_registrations.register(ann, RP, credential, "Laptop", NO_CLIENT)
 
         for authenticator in authenticators:
             begun = auth.passkey_logins.options(RP, None)

@@ -8,8 +8,10 @@ create_session, ...) stay as thin aliases.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from userauth import factors, mail_failures, passwords, secret_box
 from userauth.accounts import Accounts
@@ -32,9 +34,6 @@ from userauth.oidc.backchannel import BackchannelLogout
 from userauth.oidc.provider import Provider
 from userauth.one_time import OneTimeSecrets
 from userauth.outbox import Outbox
-from userauth.passkey_logins import PasskeyLogins
-from userauth.passkey_reauthentication import PasskeyReauthentication
-from userauth.passkey_signups import PasskeySignUps
 from userauth.passkeys import Passkeys
 from userauth.reauthentication import Reauthentication
 from userauth.resets import ResetRequest, Resets
@@ -43,6 +42,12 @@ from userauth.secret_box import SecretBox
 from userauth.sessions import SessionPolicy, Sessions, SessionView
 from userauth.settings import Settings
 from userauth.verification import EmailVerification
+
+if TYPE_CHECKING:  # the ceremonies import py_webauthn: built on first use (below)
+    from userauth.passkey_logins import PasskeyLogins
+    from userauth.passkey_reauthentication import PasskeyReauthentication
+    from userauth.passkey_registrations import PasskeyRegistrations
+    from userauth.passkey_signups import PasskeySignUps
 
 __all__ = [
     "NO_CLIENT",
@@ -69,6 +74,7 @@ class Auth(SecondFactorOperations):
     ) -> None:
         self._db = db
         self._settings = settings
+        self._clock = clock
         # The process's bcrypt pool follows the settings of the Auth it serves (hashing.py).
         passwords.use_hashing_threads(settings.server.hashing_threads)
         # The mail outbox is the domain's: any front end gets the same answers in production.
@@ -122,15 +128,6 @@ class Auth(SecondFactorOperations):
             self.second_factors,
             self.verification,
         )
-        self.passkey_signups = PasskeySignUps(
-            db,
-            self.accounts,
-            self.sessions,
-            self._outbox,
-            self.audit,
-            clock,
-            production=settings.is_production,
-        )
         self.resets = Resets(
             db,
             settings,
@@ -180,11 +177,51 @@ class Auth(SecondFactorOperations):
             sessions_ended=self.oidc_logout.sessions_ended,
         )
         self.passkeys = Passkeys(db, self.reauthentication, self.audit, clock)
-        self.passkey_logins = PasskeyLogins(
-            db, self.sessions, self.login_transactions, self.audit, clock
+
+    # The WebAuthn ceremonies are built (and py_webauthn, cbor2 and pyOpenSSL imported, about
+    # 7 MB of RSS) on a worker's first ceremony only: a worker that serves none never loads
+    # them (issue 24's cap on a worker's RSS; tests/test_footprint.py).
+
+    @functools.cached_property
+    def passkey_registrations(self) -> PasskeyRegistrations:
+        """Registering passkeys on logged-in accounts (passkey_registrations.py)."""
+        from userauth.passkey_registrations import PasskeyRegistrations
+
+        return PasskeyRegistrations(
+            self._db, self.passkeys, self.reauthentication, self.audit, self._clock
         )
-        self.passkey_reauthentication = PasskeyReauthentication(
-            db, self.sessions, self.passkey_logins, self.audit, clock
+
+    @functools.cached_property
+    def passkey_logins(self) -> PasskeyLogins:
+        """Logging in with a passkey, alone or as a second factor (passkey_logins.py)."""
+        from userauth.passkey_logins import PasskeyLogins
+
+        return PasskeyLogins(
+            self._db, self.sessions, self.login_transactions, self.audit, self._clock
+        )
+
+    @functools.cached_property
+    def passkey_reauthentication(self) -> PasskeyReauthentication:
+        """Re-authenticating a session with a passkey (passkey_reauthentication.py)."""
+        from userauth.passkey_reauthentication import PasskeyReauthentication
+
+        return PasskeyReauthentication(
+            self._db, self.sessions, self.passkey_logins, self.audit, self._clock
+        )
+
+    @functools.cached_property
+    def passkey_signups(self) -> PasskeySignUps:
+        """Signing up with a passkey alone (passkey_signups.py)."""
+        from userauth.passkey_signups import PasskeySignUps
+
+        return PasskeySignUps(
+            self._db,
+            self.accounts,
+            self.sessions,
+            self._outbox,
+            self.audit,
+            self._clock,
+            production=self._settings.is_production,
         )
 
     @classmethod

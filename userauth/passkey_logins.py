@@ -27,15 +27,8 @@ from userauth.errors import PasskeyLoginError
 from userauth.factors import passkey as passkey_factor
 from userauth.login_transactions import LoginTransactions
 from userauth.models import User
-from userauth.passkeys import (
-    CHALLENGE_LIFETIME,
-    LOGIN,
-    MALFORMED,
-    RelyingParty,
-    challenge_of,
-    descriptors,
-    new_challenge,
-)
+from userauth.passkey_registrations import MALFORMED, challenge_of, descriptors
+from userauth.passkey_terms import CHALLENGE_LIFETIME, LOGIN, RelyingParty, new_challenge
 from userauth.sessions import Sessions
 
 

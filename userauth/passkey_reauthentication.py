@@ -23,14 +23,8 @@ from userauth.audit import Audit, Client
 from userauth.db import DB, LiveSession
 from userauth.errors import PasskeyLoginError
 from userauth.passkey_logins import PasskeyLogins
-from userauth.passkeys import (
-    CHALLENGE_LIFETIME,
-    MALFORMED,
-    RelyingParty,
-    challenge_of,
-    descriptors,
-    new_challenge,
-)
+from userauth.passkey_registrations import MALFORMED, challenge_of, descriptors
+from userauth.passkey_terms import CHALLENGE_LIFETIME, RelyingParty, new_challenge
 from userauth.sessions import Sessions
 
 REAUTHENTICATE = "reauth"  # the challenges' purpose (webauthn_challenges.purpose)
@@ -115,6 +109,6 @@ class PasskeyReauthentication:
 
 
 def _session_binding(live: LiveSession) -> str:
-    # The session's row id, digested (as passkeys.py's registration challenges, under its
+    # The session's row id, digested (as passkey_registrations.py's challenges, under its
     # own purpose): a challenge is only good in the session it was made for.
     return tokens.digest(f"reauth-session:{live.id}")

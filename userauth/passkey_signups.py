@@ -12,13 +12,10 @@ Development then logs the new account in; production does not, for new and taken
 from __future__ import annotations
 
 import json
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
-
-from webauthn.helpers import bytes_to_base64url
 
 from userauth import emails, tokens
 from userauth.accounts import ACCOUNT_CREATED_MAIL, ACCOUNT_EXISTS_MAIL, Accounts
@@ -28,16 +25,18 @@ from userauth.errors import EmailTakenError, PasskeyRegistrationError
 from userauth.factors import passkey as passkey_factor
 from userauth.outbox import Outbox
 from userauth.passkey_logins import LoginOptions
-from userauth.passkeys import (
-    CHALLENGE_LIFETIME,
-    HANDLE_BYTES,
+from userauth.passkey_registrations import (
     MALFORMED,
-    SIGN_UP,
-    RelyingParty,
     challenge_of,
     creation_options,
-    new_challenge,
     verified_registration,
+)
+from userauth.passkey_terms import (
+    CHALLENGE_LIFETIME,
+    SIGN_UP,
+    RelyingParty,
+    new_challenge,
+    new_handle,
 )
 from userauth.sessions import Sessions
 
@@ -85,7 +84,7 @@ class PasskeySignUps:
         normalized = emails.normalize(email)
         if not self._production and self._accounts.find_any(normalized) is not None:
             raise EmailTakenError(email)
-        handle = bytes_to_base64url(secrets.token_bytes(HANDLE_BYTES))
+        handle = new_handle()
         challenge, digest = new_challenge()
         cookie = tokens.new_token()
         now = self._clock()

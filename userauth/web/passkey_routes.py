@@ -1,7 +1,8 @@
 """The passkey routes: registering, listing, renaming and removing passkeys, and logging in
 with one (alone, or as the second factor of a pending login).
 
-docs/passkeys.md describes the flows; the domain is passkeys.py and passkey_logins.py.
+docs/passkeys.md describes the flows; the domain is passkeys.py,
+passkey_registrations.py and passkey_logins.py.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from userauth.auth import LoginOutcome
 from userauth.db import StoredPasskey
 from userauth.errors import LoginChallengeError, PasskeyLoginError
-from userauth.passkeys import RelyingParty
+from userauth.passkey_terms import RelyingParty
 from userauth.web.context import current_auth, current_client
 from userauth.web.devices import remember_device
 from userauth.web.limits import rate_limited
@@ -90,7 +91,9 @@ def _options(options_json: str) -> Response:
 def registration_options() -> Response:
     """Begin adding a passkey: options for navigator.credentials.create()."""
     live = require_session()
-    return _options(current_auth().passkeys.registration_options(live, relying_party()))
+    return _options(
+        current_auth().passkey_registrations.registration_options(live, relying_party())
+    )
 
 
 @passkeys_api.post("/passkeys/registration")
@@ -113,7 +116,7 @@ def registration_options() -> Response:
 )
 def register_passkey(body: dict[str, Any]) -> Response:
     """Finish adding a passkey with the response of navigator.credentials.create()."""
-    passkey = current_auth().passkeys.register(
+    passkey = current_auth().passkey_registrations.register(
         require_session(),
         relying_party(),
         body["credential"],

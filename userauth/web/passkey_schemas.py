@@ -7,7 +7,7 @@ from apiflask.fields import Boolean, DateTime, Dict, Integer, List, Nested, Stri
 from apiflask.validators import Length
 
 from userauth.emails import MAX_EMAIL_LENGTH
-from userauth.passkeys import MAX_NAME_LENGTH
+from userauth.passkey_terms import MAX_NAME_LENGTH
 from userauth.web.schemas import _Body, _field, _utf8
 
 _CREDENTIAL = (
