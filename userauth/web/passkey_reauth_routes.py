@@ -14,7 +14,7 @@ from flask import Response, jsonify
 from userauth.web.context import current_auth, current_client
 from userauth.web.limits import password_proven, rate_limited
 from userauth.web.passkey_routes import REFUSED, relying_party
-from userauth.web.passkey_schemas import PasskeyAssertion, WebAuthnOptions
+from userauth.web.passkey_schemas import PasskeyAssertion, RequestOptions
 from userauth.web.schemas import (
     CROSS_SITE,
     NO_SESSION,
@@ -34,7 +34,7 @@ passkey_reauth_api = APIBlueprint("passkey_reauth", __name__)
 
 
 @passkey_reauth_api.post("/sessions/reauthenticate/passkey/options")
-@passkey_reauth_api.output(WebAuthnOptions, description="PublicKeyCredentialRequestOptions.")
+@passkey_reauth_api.output(RequestOptions, description="PublicKeyCredentialRequestOptions.")
 @passkey_reauth_api.doc(
     security=SESSION_COOKIE_SCHEME,
     responses=responses({403: NO_SESSION + CROSS_SITE, 503: UNAVAILABLE}),

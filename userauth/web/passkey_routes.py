@@ -28,12 +28,13 @@ from userauth.web.login_challenge import (
 )
 from userauth.web.metrics import record_login_outcome
 from userauth.web.passkey_schemas import (
+    CreationOptions,
     PasskeyAdded,
     PasskeyAssertion,
     PasskeyList,
     PasskeyName,
     PasskeyRegistration,
-    WebAuthnOptions,
+    RequestOptions,
 )
 from userauth.web.schemas import (
     CROSS_SITE,
@@ -83,7 +84,7 @@ def _options(options_json: str) -> Response:
 
 
 @passkeys_api.post("/passkeys/registration/options")
-@passkeys_api.output(WebAuthnOptions, description="PublicKeyCredentialCreationOptions (JSON).")
+@passkeys_api.output(CreationOptions, description="PublicKeyCredentialCreationOptions (JSON).")
 @passkeys_api.doc(
     security=SESSION_COOKIE_SCHEME,
     responses=responses({401: RECENT, 403: NO_SESSION + CROSS_SITE, 503: UNAVAILABLE}),
@@ -180,7 +181,7 @@ def remove_passkey(passkey_id: int) -> Response:
 
 @passkeys_api.post("/sessions/passkey/options")
 @rate_limited("passkey-login")
-@passkeys_api.output(WebAuthnOptions, description="PublicKeyCredentialRequestOptions (JSON).")
+@passkeys_api.output(RequestOptions, description="PublicKeyCredentialRequestOptions (JSON).")
 @passkeys_api.doc(responses=responses({403: CROSS_SITE_ONLY, 429: RATE_LIMITED, 503: UNAVAILABLE}))
 def login_options() -> Response:
     """Begin a passkey login: options for navigator.credentials.get(), and the

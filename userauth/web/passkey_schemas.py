@@ -66,6 +66,35 @@ class PasskeyList(Schema):
     passkeys = List(Nested(PasskeyView), required=True)
 
 
-class WebAuthnOptions(Schema):
+class CreationOptions(Schema):
+    """PublicKeyCredentialCreationOptions in WebAuthn Level 3's JSON form (5.4, as
+    webauthn.options_to_json writes it)."""
+
+    rp = Dict(required=True, metadata={"description": "The relying party: id, name."})
+    user = Dict(
+        required=True,
+        metadata={"description": "id (the random user handle, base64url), name, displayName."},
+    )
     challenge = String(required=True, metadata={"description": "base64url"})
-    rpId = String(metadata={"description": "The relying party's id (request options)."})
+    pubKeyCredParams = List(Dict(), required=True, metadata={"description": "type, alg."})
+    timeout = Integer(metadata={"description": "Milliseconds."})
+    excludeCredentials = List(
+        Dict(), metadata={"description": "The account's passkeys: type, id, transports."}
+    )
+    authenticatorSelection = Dict(
+        metadata={"description": "residentKey, requireResidentKey, userVerification."}
+    )
+    attestation = String(metadata={"description": "Always none."})
+
+
+class RequestOptions(Schema):
+    """PublicKeyCredentialRequestOptions in WebAuthn Level 3's JSON form (5.5)."""
+
+    challenge = String(required=True, metadata={"description": "base64url"})
+    timeout = Integer(metadata={"description": "Milliseconds."})
+    rpId = String(metadata={"description": "The relying party's id."})
+    allowCredentials = List(
+        Dict(),
+        metadata={"description": "Empty for a discoverable login, else the account's passkeys."},
+    )
+    userVerification = String(metadata={"description": "Always required."})

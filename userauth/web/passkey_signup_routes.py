@@ -18,7 +18,7 @@ from userauth.web.login_challenge import (
     set_challenge_cookie,
 )
 from userauth.web.passkey_routes import relying_party
-from userauth.web.passkey_schemas import PasskeyAssertion, SignUpEmail, WebAuthnOptions
+from userauth.web.passkey_schemas import CreationOptions, PasskeyAssertion, SignUpEmail
 from userauth.web.schemas import (
     CROSS_SITE,
     RATE_LIMITED,
@@ -38,7 +38,7 @@ passkey_signups_api = APIBlueprint("passkey_signups", __name__)
 @passkey_signups_api.post("/users/passkey/options")
 @rate_limited("register")
 @passkey_signups_api.input(SignUpEmail, location=BODY, arg_name="body")
-@passkey_signups_api.output(WebAuthnOptions, description="PublicKeyCredentialCreationOptions.")
+@passkey_signups_api.output(CreationOptions, description="PublicKeyCredentialCreationOptions.")
 @passkey_signups_api.doc(
     responses=responses(
         {
