@@ -11,9 +11,11 @@ from werkzeug.test import TestResponse
 
 from tests.authenticator import SoftAuthenticator
 from tests.conftest import FakeClock
+from tests.lifecycle import mail_to
 from tests.passkeys import ORIGIN, add_passkey, events, options_of, passkey_login, refused
 from tests.second_factor import EMAIL, PASSWORD, enrol, password_step
 from tests.smtp import MailSink, Service, ServiceFactory
+from tests.test_email_verification import OPTIONAL, token_mailed
 from userauth.auth import Auth
 
 pytestmark = pytest.mark.databases("sqlite")
@@ -156,6 +158,13 @@ def reset_password(client: FlaskClient, password: str = PASSWORD) -> TestRespons
     )
 
 
+def verify_address(service: Service, mail: MailSink) -> None:
+    """Verify EMAIL's address with the link mailed on request (POST /email/verification)."""
+    assert service.client.post("/email/verification").status_code == 202
+    token = token_mailed(service, mail, EMAIL)
+    assert service.client.put("/email/verification", data={"token": token}).status_code == 200
+
+
 class TestSigningUpInSomeoneElsesName:
     """Account pre-hijacking: whoever signs up with a passkey in an address' name must lose
     the account to the address' owner at the first password reset."""
@@ -244,3 +253,22 @@ class TestProduction:
         [notice] = mail.messages
         assert notice.recipients == [EMAIL]
         assert "already" in notice.body
+
+
+class TestAVerifiedPasskeySignUp:
+    def test_keeps_its_passkey_through_a_reset(
+        self, make_service: ServiceFactory, mail: MailSink, phone: SoftAuthenticator
+    ) -> None:
+        service = make_service("development", mail_to(mail), OPTIONAL)
+        assert sign_up(service.client, phone).status_code == 200
+        verify_address(service, mail)
+        token = service.auth.resets.issue(EMAIL)
+        reset = service.client.put(
+            "/reset_password",
+            data={"email": EMAIL, "reset_token": token, "new_password": PASSWORD},
+        )
+        assert reset.status_code == 200
+
+        # The address was the passkey's owner's before the reset: it stays the second factor.
+        assert password_step(service.client)["factors"] == ["passkey"]
+        assert passkey_login(service.app.test_client(), phone).status_code == 200

@@ -93,11 +93,12 @@ class Resets:
         Return the account's id.
 
         With `email`, the token must also belong to that email's account. The first reset of
-        an account made by a passkey sign-up also removes its passkeys and second factors:
-        the reset is the first proof that its address is the owner's, and they were added by
-        whoever signed up in that address' name (account pre-hijacking: Sudhodanan and
-        Paverd, 2022; OWASP ASVS 4.0.3 V2.5.6, a recovery must not leave an attacker's
-        authenticators in place).
+        an account made by a passkey sign-up whose address nobody verified also removes its
+        passkeys and second factors: the reset is the first proof that its address is the
+        owner's, and they were added by whoever signed up in that address' name (account
+        pre-hijacking: Sudhodanan and Paverd, 2022; OWASP ASVS 4.0.3 V2.5.6, a recovery must
+        not leave an attacker's authenticators in place). A verified address keeps them: a
+        reset never bypasses the second factor of an account its owner proved.
 
         Raises:
             InvalidTokenError: the token is not live, not this email's, or its account is
@@ -116,7 +117,7 @@ class Resets:
         if not self._db.replace_password(user.id, hashed, spend=secret.id):
             raise InvalidTokenError  # another request spent it first
         self._audit.record("password_reset", user.id, client)
-        if self._db.settle_unproven_signup(user.id):
+        if self._db.settle_unproven_signup(user.id) and not user.email_verified:
             self._enrolment.reset(user, client)
         return user.id
 
