@@ -283,19 +283,21 @@ def settings(database_url: str) -> Settings:
 @pytest.fixture
 def make_auth(settings: Settings, clock: FakeClock) -> Iterator[Callable[..., Auth]]:
     """Build an Auth on the test database; sections given replace the settings' own."""
-    made: list[DB] = []
+    made: list[Auth] = []
 
     def build(*sections: Section) -> Auth:
         chosen = settings.with_sections(*sections)
         # Building a DB touches no schema: the test creates it, as the server would.
         migrations.ensure_current(chosen.database.url, auto_migrate=True)
-        db = DB(chosen.database.url)
-        made.append(db)
-        return Auth(db=db, settings=chosen, clock=clock)
+        made.append(Auth(db=DB(chosen.database.url), settings=chosen, clock=clock))
+        return made[-1]
 
     yield build
-    for db in made:
-        db.close()
+    for auth in made:
+        # A sender thread left running would take the next test's mail jobs (a test database
+        # is reused), and fail them for want of a mailer.
+        auth.outbox.stop(timeout=0)
+        auth.db.close()
 
 
 @pytest.fixture

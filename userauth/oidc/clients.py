@@ -11,7 +11,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -34,7 +34,7 @@ class NewClient:
     once."""
 
     client_id: str
-    client_secret: str | None
+    client_secret: str | None = field(repr=False)
 
 
 class OidcClient(ClientMixin):  # type: ignore[misc]
