@@ -120,7 +120,8 @@ class Clients:
         for uri in [*redirect_uris, *post_logout_redirect_uris, backchannel_logout_uri]:
             if uri is not None:
                 _check_uri(uri)
-        client_id = secrets.token_urlsafe(18)
+        # Hex, not base64url: an id that began with "-" would read as an option on the CLI.
+        client_id = secrets.token_hex(16)
         secret = None if public else secrets.token_urlsafe(32)
         self._db.add_client(
             {
