@@ -15,7 +15,7 @@ from tests.lifecycle import mail_to
 from tests.passkeys import ORIGIN, add_passkey, events, options_of, passkey_login, refused
 from tests.second_factor import EMAIL, PASSWORD, enrol, password_step
 from tests.smtp import MailSink, Service, ServiceFactory
-from tests.test_email_verification import OPTIONAL, token_mailed
+from tests.test_email_verification import OPTIONAL, REQUIRED, token_mailed
 from userauth.auth import Auth
 
 pytestmark = pytest.mark.databases("sqlite")
@@ -272,3 +272,64 @@ class TestAVerifiedPasskeySignUp:
         # The address was the passkey's owner's before the reset: it stays the second factor.
         assert password_step(service.client)["factors"] == ["passkey"]
         assert passkey_login(service.app.test_client(), phone).status_code == 200
+
+
+class TestAPasskeySignUpsAddress:
+    """USERAUTH_EMAIL_VERIFICATION applies to accounts made with a passkey as to those made
+    with a password (issue 26 item 1): a link on sign-up, and `required` holds off every
+    session, a passkey login's included, until the address is proven."""
+
+    def test_optional_mails_the_link_and_the_link_verifies_the_address(
+        self, make_service: ServiceFactory, mail: MailSink, phone: SoftAuthenticator
+    ) -> None:
+        service = make_service("development", mail_to(mail), OPTIONAL)
+
+        assert sign_up(service.client, phone).status_code == 200
+        token = token_mailed(service, mail, EMAIL)
+
+        assert service.client.get("/me").json["email_verified"] is False  # type: ignore[index]
+        assert service.client.put("/email/verification", data={"token": token}).status_code == 200
+        assert service.client.get("/me").json["email_verified"] is True  # type: ignore[index]
+
+    def test_required_makes_the_account_without_a_session_until_the_link_is_used(
+        self, make_service: ServiceFactory, mail: MailSink, phone: SoftAuthenticator
+    ) -> None:
+        service = make_service("development", mail_to(mail), REQUIRED)
+
+        answer = sign_up(service.client, phone)
+
+        assert answer.status_code == 200, answer.json
+        assert answer.json == {"email": EMAIL, "message": "user created"}
+        assert service.client.get("/profile").status_code == 403
+        assert token_mailed(service, mail, EMAIL)
+
+    def test_required_refuses_a_passkey_login_on_an_unverified_address(
+        self, make_service: ServiceFactory, mail: MailSink, phone: SoftAuthenticator
+    ) -> None:
+        service = make_service("development", mail_to(mail), REQUIRED)
+        sign_up(service.client, phone)
+        token = token_mailed(service, mail, EMAIL)
+
+        refused_login = passkey_login(service.client, phone)
+
+        assert refused_login.status_code == 403
+        assert refused_login.json == {"message": "email not verified"}
+        assert "session_id" not in refused_login.headers.get("Set-Cookie", "")
+        assert service.client.get("/profile").status_code == 403
+        assert "login_unverified" in events(service.auth)
+        assert service.client.put("/email/verification", data={"token": token}).status_code == 200
+        assert passkey_login(service.client, phone).status_code == 200
+        assert service.client.get("/profile").json == {"email": EMAIL}
+
+    def test_production_mails_the_new_account_its_link(
+        self, make_service: ServiceFactory, mail: MailSink, phone: SoftAuthenticator
+    ) -> None:
+        production = make_service("production", OPTIONAL, hash_rounds=4)
+
+        assert production_sign_up(production.client, phone).status_code == 200
+
+        production.outbox.join()
+
+        [link] = mail.messages
+        assert link.recipients == [EMAIL]
+        assert "/auth/verify-email?token=" in link.body

@@ -197,7 +197,12 @@ class Auth(SecondFactorOperations):
         from userauth.passkey_logins import PasskeyLogins
 
         return PasskeyLogins(
-            self._db, self.sessions, self.login_transactions, self.audit, self._clock
+            self._db,
+            self.sessions,
+            self.login_transactions,
+            self.verification,
+            self.audit,
+            self._clock,
         )
 
     @functools.cached_property
@@ -218,6 +223,7 @@ class Auth(SecondFactorOperations):
             self._db,
             self.accounts,
             self.sessions,
+            self.verification,
             self._outbox,
             self.audit,
             self._clock,

@@ -23,13 +23,14 @@ from webauthn.helpers.structs import UserVerificationRequirement
 from userauth import tokens
 from userauth.audit import Audit, Client
 from userauth.db import DB, StoredPasskey
-from userauth.errors import PasskeyLoginError
+from userauth.errors import EmailNotVerifiedError, PasskeyLoginError
 from userauth.factors import passkey as passkey_factor
 from userauth.login_transactions import LoginTransactions
 from userauth.models import User
 from userauth.passkey_registrations import MALFORMED, challenge_of, descriptors
 from userauth.passkey_terms import CHALLENGE_LIFETIME, LOGIN, RelyingParty, new_challenge
 from userauth.sessions import Sessions
+from userauth.verification import EmailVerification
 
 
 @dataclass(frozen=True)
@@ -56,12 +57,14 @@ class PasskeyLogins:
         db: DB,
         sessions: Sessions,
         transactions: LoginTransactions,
+        verification: EmailVerification,
         audit: Audit,
         clock: Callable[[], datetime],
     ) -> None:
         self._db = db
         self._sessions = sessions
         self._transactions = transactions
+        self._verification = verification
         self._audit = audit
         self._clock = clock
 
@@ -97,6 +100,9 @@ class PasskeyLogins:
                 unknown or not the pending login's account's, the response does not verify,
                 or its counter went back (audited as passkey_counter_regressed).
             LoginChallengeError: the pending login died meanwhile.
+            EmailNotVerifiedError: the passkey is right, but USERAUTH_EMAIL_VERIFICATION is
+                `required` and the address is not verified (a fresh link is mailed), as for
+                a password login.
         """
         if not tokens.looks_like_token(cookie):
             raise PasskeyLoginError
@@ -124,6 +130,9 @@ class PasskeyLogins:
             done = self._transactions.complete_proven(cookie, passkey.user_id, methods, client)
             return PasskeyLogin(done.user, done.session_id)
         user = self._db.find_enabled_user(passkey.user_id)
+        if user is not None and self._verification.refuses(user, client):
+            # Every factor was right: the same answer as a password login gets.
+            raise EmailNotVerifiedError
         session_id = (
             None if user is None else self._sessions.start(user, client=client, amr=methods)
         )

@@ -6,7 +6,9 @@ email never gets the passkey (it would let whoever signs up in someone's name in
 account). As sign-up with a password does (accounts.py), development says the email is
 taken; production answers exactly as for a new email, registers nothing and mails the owner
 (OWASP Authentication cheat sheet: account creation must not enumerate accounts).
-Development then logs the new account in; production does not, for new and taken alike.
+Development then logs the new account in (unless USERAUTH_EMAIL_VERIFICATION is `required`:
+the address must be proven first); production does not, for new and taken alike. With
+verification on, the new account is mailed its link, as after a sign-up with a password.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from userauth.passkey_terms import (
     new_handle,
 )
 from userauth.sessions import Sessions
+from userauth.verification import EmailVerification
 
 SIGN_UP_FAILED = "passkey_signup_failed"
 
@@ -59,6 +62,7 @@ class PasskeySignUps:
         db: DB,
         accounts: Accounts,
         sessions: Sessions,
+        verification: EmailVerification,
         outbox: Outbox,
         audit: Audit,
         clock: Callable[[], datetime],
@@ -68,6 +72,7 @@ class PasskeySignUps:
         self._db = db
         self._accounts = accounts
         self._sessions = sessions
+        self._verification = verification
         self._outbox = outbox
         self._audit = audit
         self._clock = clock
@@ -122,9 +127,15 @@ class PasskeySignUps:
             raise PasskeyRegistrationError
         self._audit.record("user_registered", user.id, client, user.email)
         self._audit.record("passkey_added", user.id, client, user.email)
+        # As a sign-up with a password (accounts.py): the link when verification is on, else
+        # (production) a job all the same, so the outbox moves alike for new and taken emails.
+        self._verification.on_sign_up(user, client)
         if self._production:
-            # As a sign-up with a password: the outbox moves alike for new and taken emails.
-            self._outbox.enqueue(ACCOUNT_CREATED_MAIL, user.email, NO_CLIENT)
+            if not self._verification.is_on:
+                self._outbox.enqueue(ACCOUNT_CREATED_MAIL, user.email, NO_CLIENT)
+            return PasskeySignUp(email)
+        if not self._verification.admits(user):
+            # `required`: no session until the address is proven (its link is on its way).
             return PasskeySignUp(email)
         amr = passkey_factor.methods(passkey.backed_up)
         session_id = self._sessions.start(user, client=client, amr=amr)

@@ -84,11 +84,21 @@ class EmailVerification:
                 VERIFICATION_MAIL, user.email, client, user_id=user.id, payload=key
             )
 
+    @property
+    def is_on(self) -> bool:
+        """Whether new accounts are mailed a link (USERAUTH_EMAIL_VERIFICATION is not off)."""
+        return self._settings.accounts.verifies_email
+
+    def admits(self, user: User) -> bool:
+        """Tell whether the account may hold a session: its address is verified, or
+        verification is not required. Unlike `refuses`, nothing is mailed or audited."""
+        return user.email_verified or not self._settings.accounts.requires_verified_email
+
     def refuses(self, user: User, client: Client = NO_CLIENT) -> bool:
         """Tell whether a fully authenticated user is refused a session: verification is
         required and the address is not verified. A fresh link is then on its way (spaced
         by RESEND_INTERVAL) and the refusal is in the audit trail."""
-        if user.email_verified or not self._settings.accounts.requires_verified_email:
+        if self.admits(user):
             return False
         self._audit.record("login_unverified", user.id, client)
         self.send_link(user, client)

@@ -201,7 +201,8 @@ def login_options() -> Response:
     responses=responses(
         {
             401: REFUSED + " Or: the pending login died.",
-            403: CROSS_SITE_ONLY,
+            403: 'USERAUTH_EMAIL_VERIFICATION=required and the passkey is right: {"message": '
+            '"email not verified"}, no session, and a fresh link is mailed.' + CROSS_SITE,
             413: TOO_LARGE,
             415: UNSUPPORTED_BODY,
             429: RATE_LIMITED,
