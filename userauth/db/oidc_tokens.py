@@ -10,14 +10,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, Select, insert, select, update
 
-from userauth.db.base import Store, enabled, rerun_once_if_disconnected
+from userauth.db.base import Store, UnitOfWork, enabled, rerun_once_if_disconnected
 from userauth.db.oidc import Values, record, session_exists
 from userauth.models import (
     oidc_clients_table,
     oidc_codes_table,
+    oidc_subjects_table,
     oidc_tokens_table,
     users_table,
 )
@@ -26,6 +28,7 @@ _clients = oidc_clients_table.c
 _codes = oidc_codes_table.c
 _tokens = oidc_tokens_table.c
 _users = users_table.c
+_subjects = oidc_subjects_table.c
 
 
 @dataclass(frozen=True)
@@ -73,12 +76,42 @@ class StoredToken:
 
 @dataclass(frozen=True)
 class EndedLogin:
-    """A client a user logged into from a session that has ended."""
+    """A client a user logged into from a session that has ended: the session's public id
+    (the ID tokens' `sid`) and the account's subject (None if it never had one)."""
 
     user_id: int
     client_id: str
     issuer: str
+    session_public_id: str
+    subject: str | None
     backchannel_logout_uri: str | None
+
+
+def _logins(where: ColumnElement[bool]) -> Select[Any]:
+    """The distinct (client, issuer, session) of the tokens matching `where`, with the
+    account's subject and the client's back-channel logout URI."""
+    return (
+        select(
+            _tokens.user_id,
+            _tokens.client_id,
+            _tokens.issuer,
+            _tokens.session_public_id,
+            _subjects.subject,
+            _clients.backchannel_logout_uri,
+        )
+        .distinct()
+        .join(oidc_clients_table, _clients.client_id == _tokens.client_id)
+        .outerjoin(oidc_subjects_table, _subjects.user_id == _tokens.user_id)
+        .where(where)
+    )
+
+
+def logins_of_deleted(work: UnitOfWork, user_id: int) -> None:
+    """Note on `work` the logins of an account it is about to delete (with its tokens),
+    so that the clients are told once it commits (Store.on_commit)."""
+    live = (_tokens.user_id == user_id) & _tokens.revoked_at.is_(None)
+    rows = work.execute(_logins(live))
+    work.ended_logins.extend(record(EndedLogin, row) for row in rows)
 
 
 class OidcTokenStore(Store):
@@ -203,19 +236,8 @@ class OidcTokenStore(Store):
             & _tokens.revoked_at.is_(None)
             & ~session_exists(_tokens.session_public_id)
         )
-        statement = (
-            select(
-                _tokens.user_id,
-                _tokens.client_id,
-                _tokens.issuer,
-                _clients.backchannel_logout_uri,
-            )
-            .distinct()
-            .join(oidc_clients_table, _clients.client_id == _tokens.client_id)
-            .where(ended)
-        )
         with self._transaction() as work:
-            found = [record(EndedLogin, row) for row in work.execute(statement)]
+            found = [record(EndedLogin, row) for row in work.execute(_logins(ended))]
             if found:
                 work.execute(update(oidc_tokens_table).where(ended).values(revoked_at=now))
         return found

@@ -229,6 +229,13 @@ class IdToken(OpenIDCode):  # type: ignore[misc]
             "exp": now + lifetime,
         }
 
+    def get_authorization_code_claims(self, authorization_code: IssuedCode) -> dict[str, Any]:
+        claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
+        # The session's public id, never its secret: the `sid` a logout token names
+        # (Back-Channel Logout 1.0 2.1, 2.4).
+        claims["sid"] = authorization_code.stored.session_public_id
+        return claims
+
     def generate_user_info(self, user: EndUser, scope: str) -> UserInfo:
         return user_info(self.provider, user, scope)
 

@@ -107,10 +107,15 @@ def discovery() -> ResponseReturnValue:
             "acr",
             "email",
             "email_verified",
+            "sid",
         ],
         acr_values_supported=["aal1", "aal2"],
         prompt_values_supported=["none", "consent"],
         authorization_response_iss_parameter_supported=True,
+        # Back-Channel Logout 1.0 2.1: logout tokens carry `sid`, as ID tokens do. No
+        # front-channel logout, so nothing of it is advertised.
+        backchannel_logout_supported=True,
+        backchannel_logout_session_supported=True,
     )
 
 
