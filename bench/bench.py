@@ -32,7 +32,14 @@ from bench.config import Config, parse_args, server_env
 from bench.load import WRK_THREADS, Figures, run_wrk, script
 from bench.peer_apps import Peer, PeerRun
 from bench.second_factor import make_pool
-from bench.seed import PROFILE_ACCOUNTS, Seeded, email_of, postgres_urls, seed
+from bench.seed import (
+    PROFILE_ACCOUNTS,
+    Seeded,
+    email_of,
+    ensure_postgres_database,
+    postgres_urls,
+    seed,
+)
 from bench.servers import Server, start_bare, start_bare_wsgi, start_userauth
 
 PASSWORD = "bench-password-1234"
@@ -562,7 +569,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         urls = (f"sqlite:///{workdir}/small.db", f"sqlite:///{workdir}/big.db")
         backends.append(Backend("SQLite", urls, config, workdir))
     if config.postgres_url:
-        backends.append(Backend("PostgreSQL", postgres_urls(config.postgres_url), config, workdir))
+        if config.oidc_only:  # one database: no large data set to make
+            ensure_postgres_database(config.postgres_url)
+            urls = (config.postgres_url, config.postgres_url)
+        else:
+            urls = postgres_urls(config.postgres_url)
+        backends.append(Backend("PostgreSQL", urls, config, workdir))
     for backend in backends:
         backend.run(stored, rng)  # on an error, the work directory stays for its server logs
     shutil.rmtree(workdir)

@@ -6,6 +6,7 @@ docstring names; the rules (single use, PKCE S256, rotation) are cited where enf
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -56,7 +57,7 @@ def user_info(provider: Provider, user: EndUser, scope: str) -> UserInfo:
     `email_verified` is false: accounts do not verify their email yet (issue 26).
     """
     info = UserInfo(sub=provider.subject(user.user_id))
-    email = provider.email(user.user_id)
+    email = user.email or provider.email(user.user_id)
     if email is not None and "email" in scope.split():
         info["email"] = email
         info["email_verified"] = False
@@ -99,7 +100,9 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
 
     def authenticate_user(self, authorization_code: IssuedCode) -> EndUser | None:
         user = EndUser.of_row(authorization_code.stored)
-        return user if self.provider.email(user.user_id) is not None else None
+        email = self.provider.email(user.user_id)
+        # Kept for the ID token's claims: one read of the account per exchange.
+        return None if email is None else dataclasses.replace(user, email=email)
 
 
 class IssuedToken:
