@@ -193,5 +193,7 @@ def _alternate(backend: Backend, plan: list[Scenario]) -> dict[str, Figures]:
             args = scenario.prepare(config.seconds, scenario.warm_rps)
             figures = backend.wrk(scenario.server, scenario.lua, args)
             runs[scenario.label].append(figures)
+            # A loaded machine's warm-up can be slow: a later run's pool follows the fastest.
+            scenario.warm_rps = max(scenario.warm_rps, figures.rps)
             backend.progress(f"{scenario.label}: {figures.rps:,.0f} requests/s")
     return {label: Figures.merge(figures) for label, figures in runs.items()}
