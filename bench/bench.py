@@ -27,12 +27,19 @@ from types import FrameType
 
 import bcrypt
 
-from bench import passkey_login, peer_apps, preflight, report
+from bench import oidc, passkey_login, peer_apps, preflight, report
 from bench.config import Config, parse_args, server_env
 from bench.load import WRK_THREADS, Figures, run_wrk, script
 from bench.peer_apps import Peer, PeerRun
 from bench.second_factor import make_pool
-from bench.seed import PROFILE_ACCOUNTS, Seeded, email_of, postgres_urls, seed
+from bench.seed import (
+    PROFILE_ACCOUNTS,
+    Seeded,
+    email_of,
+    ensure_postgres_database,
+    postgres_urls,
+    seed,
+)
 from bench.servers import Server, start_bare, start_bare_wsgi, start_userauth
 
 PASSWORD = "bench-password-1234"
@@ -104,6 +111,9 @@ class Backend:
         if config.second_factor_only:
             self._run_second_factor_only(stored, rng)
             return
+        if config.oidc_only:
+            self._run_oidc_only(stored, rng)
+            return
         started = time.monotonic()
         small = seed(self.small_url, SMALL_USERS, stored, rng)
         big = seed(self.big_url, config.big_users, stored, rng)
@@ -130,6 +140,26 @@ class Backend:
             preflight.preflight_userauth(app, small, PASSWORD)
             self._login(app, small, stored)
         self._rss_target()
+
+    def _run_oidc_only(self, stored: bytes, rng: random.Random) -> None:
+        """Serve the bare route and userauth on 1,000 accounts; time the provider's endpoints
+        against the bare route (bench/oidc.py)."""
+        small = seed(self.small_url, SMALL_USERS, stored, rng)
+        with ExitStack() as stack, ThreadPoolExecutor(max_workers=2) as pool:
+            started = [
+                pool.submit(self._serve, start_bare, "bare", self.small_url),
+                pool.submit(self._serve, start_userauth, "1k", self.small_url),
+            ]
+            wait(started)
+            for future in started:
+                if future.exception() is None:
+                    stack.callback(future.result().stop)
+            bare, app = (future.result() for future in started)
+            preflight.preflight_userauth(app, small, PASSWORD)
+            oidc.measure(self, bare, app, small)
+
+    def progress(self, message: str) -> None:
+        progress(f"{self.name}: {message}")
 
     def _start_all(self, stack: ExitStack) -> tuple[list[Server], list[PeerRun]]:
         """Start every server at once (their start-ups overlap); each one's stop goes on `stack`.
@@ -204,12 +234,12 @@ class Backend:
         label = peer_apps.setup_label(peer, setup, layout)
         return PeerRun(peer, setup, label, server, sessions, sessions_file)
 
-    def _data(self, label: str, lines: list[str]) -> str:
+    def data(self, label: str, lines: list[str]) -> str:
         path = self.workdir / f"{self.name}-{label}.txt"
         path.write_text("\n".join(lines) + "\n")
         return str(path)
 
-    def _wrk(
+    def wrk(
         self,
         server: Server,
         scenario: str,
@@ -234,8 +264,8 @@ class Backend:
     ) -> None:
         bare, bare_wsgi = baselines
         big_label = f"{big.users:,} users"
-        small_ids = self._data("1k", small.profile_sessions)
-        big_ids = self._data("big", big.profile_sessions)
+        small_ids = self.data("1k", small.profile_sessions)
+        big_ids = self.data("big", big.profile_sessions)
         profile_label = f"GET /profile, {small.users:,} users"
         gate_label = f"GET /auth/verify (gate), {small.users:,} users"
         plan = [
@@ -329,7 +359,7 @@ class Backend:
             for contender in order:
                 label, server = contender.label, contender.server
                 seconds = self.config.peer_seconds if contender.kind == "peer" else None
-                figures = self._wrk(server, contender.scenario, contender.args, seconds=seconds)
+                figures = self.wrk(server, contender.scenario, contender.args, seconds=seconds)
                 runs[label].append(figures)
                 rss[label] = server.peak_rss_mb()
                 progress(f"{self.name}: {label}: {runs[label][-1].rps:,.0f} requests/s")
@@ -363,21 +393,21 @@ class Backend:
         Issue 23, item 5: the cheap check must not starve behind password hashing; its p99
         with logins must stay within MIXED_P99_LIMIT x its p99 alone.
         """
-        gate_args = [self._data("1k", small.profile_sessions), "/auth/verify"]
-        logins = [self._data("logins", small.login_emails), PASSWORD]
+        gate_args = [self.data("1k", small.profile_sessions), "/auth/verify"]
+        logins = [self.data("logins", small.login_emails), PASSWORD]
         seconds = self.config.seconds
         runs: dict[bool, list[Figures]] = {False: [], True: []}
         login_runs: list[Figures] = []
         for round_number in range(self.config.rounds):
             for with_logins in (False, True) if round_number % 2 == 0 else (True, False):
                 if not with_logins:
-                    runs[False].append(self._wrk(app, "profile", gate_args))
+                    runs[False].append(self.wrk(app, "profile", gate_args))
                     continue
                 with ThreadPoolExecutor(max_workers=1) as pool:
                     # Logins start first and end after: the gate's whole run overlaps them.
-                    login = pool.submit(self._wrk, app, "login", logins, seconds=seconds + 2)
+                    login = pool.submit(self.wrk, app, "login", logins, seconds=seconds + 2)
                     time.sleep(1.0)
-                    runs[True].append(self._wrk(app, "profile", gate_args))
+                    runs[True].append(self.wrk(app, "profile", gate_args))
                     login_runs.append(login.result())
         alone, mixed = Figures.merge(runs[False]), Figures.merge(runs[True])
         during = Figures.merge(login_runs)
@@ -401,11 +431,11 @@ class Backend:
 
     def _bcrypt_scenarios(self, app: Server, small: Seeded, stored: bytes) -> None:
         self._login(app, small, stored)
-        register = self._wrk(app, "register", [uuid.uuid4().hex[:12], PASSWORD], slow=True)
+        register = self.wrk(app, "register", [uuid.uuid4().hex[:12], PASSWORD], slow=True)
         self.rows.append(report.Row(self.name, "POST /users", register, app.peak_rss_mb()))
         progress(f"{self.name}: POST /users: {register.rps:.2f}/s")
-        resets = self._data("resets", small.reset_emails)
-        reset = self._wrk(app, "reset", [resets, PASSWORD], slow=True)
+        resets = self.data("resets", small.reset_emails)
+        reset = self.wrk(app, "reset", [resets, PASSWORD], slow=True)
         failed = reset.counters.get("failed", 0)
         note = f"{reset.count_rate('pairs'):.2f} pairs/s, {failed} failed"
         self.rows.append(
@@ -419,8 +449,8 @@ class Backend:
         threads = self.config.layout.workers * self.config.layout.threads
         usable = min(app.cores(), threads)
         before = checkpw_seconds(stored, samples, usable)
-        logins = self._data("logins", small.login_emails)
-        login = self._wrk(app, "login", [logins, PASSWORD], slow=True)
+        logins = self.data("logins", small.login_emails)
+        login = self.wrk(app, "login", [logins, PASSWORD], slow=True)
         after = checkpw_seconds(stored, samples, usable)
         check = (before + after) / 2
         bound = usable / check
@@ -449,8 +479,8 @@ class Backend:
         pool = make_pool(env, SECOND_FACTOR_POOL, PASSWORD, f"totp-{uuid.uuid4().hex[:8]}-")
         progress(f"{self.name}: {len(pool)} pending logins in {time.monotonic() - started:.0f} s")
         seconds = min(self.config.seconds, SECOND_FACTOR_SECONDS)
-        pending = [self._data("pending", pool)]
-        figures = self._wrk(app, "second_factor", pending, seconds=seconds)
+        pending = [self.data("pending", pool)]
+        figures = self.wrk(app, "second_factor", pending, seconds=seconds)
         completed = figures.count_rate("completed")
         exhausted = figures.counters.get("exhausted", 0)
         note = (
@@ -475,8 +505,8 @@ class Backend:
         pool = passkey_login.make_pool(env, app.url, SECOND_FACTOR_POOL, PASSWORD, prefix)
         progress(f"{self.name}: {len(pool)} passkey answers in {time.monotonic() - started:.0f} s")
         seconds = min(self.config.seconds, SECOND_FACTOR_SECONDS)
-        lines = self._data("passkeys", pool)
-        figures = self._wrk(app, "passkey_login", [lines, str(WRK_THREADS)], seconds=seconds)
+        lines = self.data("passkeys", pool)
+        figures = self.wrk(app, "passkey_login", [lines, str(WRK_THREADS)], seconds=seconds)
         completed = figures.count_rate("completed")
         exhausted = figures.counters.get("exhausted", 0)
         note = (
@@ -539,7 +569,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         urls = (f"sqlite:///{workdir}/small.db", f"sqlite:///{workdir}/big.db")
         backends.append(Backend("SQLite", urls, config, workdir))
     if config.postgres_url:
-        backends.append(Backend("PostgreSQL", postgres_urls(config.postgres_url), config, workdir))
+        if config.oidc_only:  # one database: no large data set to make
+            ensure_postgres_database(config.postgres_url)
+            urls = (config.postgres_url, config.postgres_url)
+        else:
+            urls = postgres_urls(config.postgres_url)
+        backends.append(Backend("PostgreSQL", urls, config, workdir))
     for backend in backends:
         backend.run(stored, rng)  # on an error, the work directory stays for its server logs
     shutil.rmtree(workdir)

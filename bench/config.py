@@ -37,6 +37,9 @@ class Config:
     peers: tuple[Peer, ...]
     # Only userauth on 1,000 accounts: the login, then the second step against it.
     second_factor_only: bool = False
+    # Only the bare route and userauth on 1,000 accounts: the OpenID Connect provider's
+    # endpoints (bench/oidc.py).
+    oidc_only: bool = False
 
 
 def parse_args(argv: Sequence[str] | None, description: str) -> Config:
@@ -63,6 +66,12 @@ def parse_args(argv: Sequence[str] | None, description: str) -> Config:
         action="store_true",
         help="only the login and POST /sessions/second-factor (their ratio, peak RSS)",
     )
+    parser.add_argument(
+        "--oidc-only",
+        action="store_true",
+        help="only the OpenID Connect provider's token, refresh, userinfo and introspection"
+        " endpoints, against the bare route",
+    )
     args = parser.parse_args(argv)
     # Quick runs leave out the optional JWT row: it would not fit in their budget.
     peers = peer_apps.QUICK_PEERS if args.quick else peer_apps.ALL_PEERS
@@ -79,8 +88,9 @@ def parse_args(argv: Sequence[str] | None, description: str) -> Config:
         bcrypt_samples=5 if args.quick else 10,
         postgres_url=args.postgres,
         sqlite=not args.no_sqlite,
-        peers=() if args.no_peers or args.second_factor_only else peers,
+        peers=() if args.no_peers or args.second_factor_only or args.oidc_only else peers,
         second_factor_only=args.second_factor_only,
+        oidc_only=args.oidc_only,
     )
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
@@ -16,7 +16,11 @@ from flask.testing import FlaskClient
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
+from tests.authenticator import SoftAuthenticator
+from tests.conftest import FakeClock
 from tests.oidc_flow import REDIRECT, RegisteredClient, logged_in_browser
+from tests.passkeys import add_passkey
+from tests.second_factor import enrol
 from tests.test_oidc import id_token_claims, tokens_for, userinfo
 from tests.test_pages import EMAIL, PASSWORD, log_in, submit
 from userauth.admin import Admin
@@ -98,11 +102,11 @@ def register_with_backchannel(auth: Auth, uri: str | None) -> RegisteredClient:
     return RegisteredClient(added.client_id, added.client_secret)
 
 
-def end_by_logout(browser: FlaskClient, auth: Auth) -> None:
+def end_by_logout(browser: FlaskClient, auth: Auth, now: datetime) -> None:
     submit(browser, "/auth/logout", "/auth/account")
 
 
-def end_by_revocation(browser: FlaskClient, auth: Auth) -> None:
+def end_by_revocation(browser: FlaskClient, auth: Auth, now: datetime) -> None:
     other = browser.application.test_client()
     log_in(other)
     listed = other.get("/sessions").get_json()["sessions"]
@@ -110,7 +114,7 @@ def end_by_revocation(browser: FlaskClient, auth: Auth) -> None:
     assert other.delete(f"/sessions/{target['id']}").status_code == 200
 
 
-def end_by_password_change(browser: FlaskClient, auth: Auth) -> None:
+def end_by_password_change(browser: FlaskClient, auth: Auth, now: datetime) -> None:
     other = browser.application.test_client()
     log_in(other)
     changed = other.put(
@@ -119,43 +123,146 @@ def end_by_password_change(browser: FlaskClient, auth: Auth) -> None:
     assert changed.status_code == 200
 
 
-def end_by_admin(browser: FlaskClient, auth: Auth) -> None:
+def end_by_admin(browser: FlaskClient, auth: Auth, now: datetime) -> None:
     Admin(auth).revoke_sessions(EMAIL)
 
 
+def another_session(browser: FlaskClient) -> FlaskClient:
+    other = browser.application.test_client()
+    log_in(other)
+    return other
+
+
+def end_by_revoking_others(browser: FlaskClient, auth: Auth, now: datetime) -> None:
+    submit(another_session(browser), "/auth/account/sessions/revoke-others", "/auth/account")
+
+
+def end_by_reset(browser: FlaskClient, auth: Auth, now: datetime) -> None:
+    token = auth.get_reset_password_token(EMAIL)
+    auth.update_password(token, PASSWORD + " reset")
+
+
+def end_by_admin_disable(browser: FlaskClient, auth: Auth, now: datetime) -> None:
+    Admin(auth).disable_user(EMAIL)
+
+
+def end_by_admin_deletion(browser: FlaskClient, auth: Auth, now: datetime) -> None:
+    Admin(auth).delete_user(EMAIL)
+
+
+def end_by_account_deletion(browser: FlaskClient, auth: Auth, now: datetime) -> None:
+    assert another_session(browser).delete("/account").status_code == 200
+
+
+def end_by_adding_a_factor(browser: FlaskClient, auth: Auth, now: datetime) -> None:
+    enrol(another_session(browser), now)
+
+
+def end_by_removing_a_factor(browser: FlaskClient, auth: Auth, now: datetime) -> None:
+    other = another_session(browser)
+    enrol(other, now)
+    assert other.delete("/factors/totp").status_code == 200
+
+
+def end_by_adding_a_passkey(browser: FlaskClient, auth: Auth, now: datetime) -> None:
+    assert add_passkey(another_session(browser), SoftAuthenticator()).status_code == 200
+
+
+def end_by_removing_a_passkey(browser: FlaskClient, auth: Auth, now: datetime) -> None:
+    other = another_session(browser)
+    assert add_passkey(other, SoftAuthenticator()).status_code == 200
+    [passkey] = other.get("/passkeys").get_json()["passkeys"]
+    assert other.delete(f"/passkeys/{passkey['id']}").status_code == 200
+
+
+def end_by_admin_factor_reset(browser: FlaskClient, auth: Auth, now: datetime) -> None:
+    Admin(auth).reset_factors(EMAIL)
+
+
+ENDINGS = {
+    "logout": end_by_logout,
+    "revoked-from-another-session": end_by_revocation,
+    "others-revoked": end_by_revoking_others,
+    "password-change": end_by_password_change,
+    "password-reset": end_by_reset,
+    "admin-revocation": end_by_admin,
+    "admin-disable": end_by_admin_disable,
+    "admin-deletion": end_by_admin_deletion,
+    "account-deletion": end_by_account_deletion,
+    "factor-added": end_by_adding_a_factor,
+    "factor-removed": end_by_removing_a_factor,
+    "passkey-added": end_by_adding_a_passkey,
+    "passkey-removed": end_by_removing_a_passkey,
+}
+
+
 class TestBackchannelLogout:
-    @pytest.mark.parametrize(
-        "end",
-        [end_by_logout, end_by_revocation, end_by_password_change, end_by_admin],
-        ids=["logout", "revoked-from-another-session", "password-change", "admin"],
-    )
+    @pytest.mark.parametrize("end", list(ENDINGS.values()), ids=list(ENDINGS))
     def test_an_ended_session_sends_the_client_a_signed_logout_token(
-        self, app: Flask, auth: Auth, receiver: Receiver, end: Callable[[FlaskClient, Auth], None]
+        self,
+        app: Flask,
+        auth: Auth,
+        receiver: Receiver,
+        end: Callable[[FlaskClient, Auth, datetime], None],
+        clock: FakeClock,
     ) -> None:
         browser = logged_in_browser(app.test_client())
         client = register_with_backchannel(auth, receiver.uri)
         rp = app.test_client()
         body = tokens_for(browser, rp, client)
-        end(browser, auth)
+        end(browser, auth, clock())
         token = receiver.wait_for_token(auth)
         decoded = jwt.decode(
             token, KeySet.import_key_set(rp.get("/oauth2/jwks").get_json()), algorithms=["RS256"]
         )
         assert decoded.header["typ"] == "logout+jwt"
         claims = decoded.claims
+        id_token = id_token_claims(rp, body["id_token"])
         assert (claims["iss"], claims["aud"]) == ("http://localhost", client.client_id)
-        assert claims["sub"] == id_token_claims(rp, body["id_token"])["sub"]
+        assert (claims["sub"], claims["sid"]) == (id_token["sub"], id_token["sid"])
         assert claims["events"] == {EVENT: {}}
         assert "nonce" not in claims
         assert userinfo(rp, body["access_token"])[0] == 401
 
-    def test_a_client_that_is_down_gets_it_when_it_is_back(self, app: Flask, auth: Auth) -> None:
+    def test_an_admin_factor_reset_sends_a_logout_token(
+        self, app: Flask, auth: Auth, receiver: Receiver, clock: FakeClock
+    ) -> None:
+        browser = logged_in_browser(app.test_client())
+        enrol(browser, clock())  # the factor is there before the client logs in
+        client = register_with_backchannel(auth, receiver.uri)
+        body = tokens_for(browser, app.test_client(), client)
+        end_by_admin_factor_reset(browser, auth, clock())
+        token = receiver.wait_for_token(auth)
+        keys = KeySet.import_key_set(app.test_client().get("/oauth2/jwks").get_json())
+        claims = jwt.decode(token, keys, algorithms=["RS256"]).claims
+        assert claims["sid"] == id_token_claims(app.test_client(), body["id_token"])["sid"]
+
+    def test_the_sid_is_the_sessions_public_id_not_its_secret(
+        self, app: Flask, auth: Auth
+    ) -> None:
+        browser = logged_in_browser(app.test_client())
+        client = register_with_backchannel(auth, None)
+        body = tokens_for(browser, app.test_client(), client)
+        sid = id_token_claims(app.test_client(), body["id_token"])["sid"]
+        [listed] = browser.get("/sessions").get_json()["sessions"]
+        assert sid == listed["id"]
+        assert sid != browser.get_cookie(auth.settings.session_cookie_name).value  # type: ignore[union-attr]
+
+    def test_discovery_advertises_back_channel_logout_with_sessions_only(self, app: Flask) -> None:
+        metadata = app.test_client().get("/.well-known/openid-configuration").get_json()
+        assert metadata["backchannel_logout_supported"] is True
+        assert metadata["backchannel_logout_session_supported"] is True
+        assert not any(name.startswith("frontchannel") for name in metadata)
+
+    def test_a_client_that_is_down_gets_it_when_it_is_back(
+        self, app: Flask, auth: Auth, clock: FakeClock
+    ) -> None:
         down_twice = Receiver(failures=2)
         try:
             browser = logged_in_browser(app.test_client())
             client = register_with_backchannel(auth, down_twice.uri)
             tokens_for(browser, app.test_client(), client)
-            end_by_logout(browser, auth)
+            end_by_logout(browser, auth, clock())
             assert down_twice.wait_for_token(auth)
             assert down_twice.attempts == 3
         finally:
@@ -176,12 +283,12 @@ class TestBackchannelLogout:
         assert userinfo(rp, body["access_token"])[0] == 200
 
     def test_a_client_without_a_backchannel_uri_only_loses_its_tokens(
-        self, app: Flask, auth: Auth
+        self, app: Flask, auth: Auth, clock: FakeClock
     ) -> None:
         browser = logged_in_browser(app.test_client())
         client = register_with_backchannel(auth, None)
         rp = app.test_client()
         body = tokens_for(browser, rp, client)
-        end_by_logout(browser, auth)
+        end_by_logout(browser, auth, clock())
         assert auth.outbox.pending() == 0
         assert userinfo(rp, body["access_token"])[0] == 401

@@ -121,7 +121,6 @@ class Admin:
         ended = self._db.count_sessions(user.id)
         self._db.disable_user(user.id, utcnow())
         self._record("admin_user_disabled", user.id)
-        self._auth.oidc_logout.sessions_ended(user.id)
         return ended
 
     def enable_user(self, email: str) -> bool:
@@ -156,7 +155,6 @@ class Admin:
         user = self._require(email)
         ended = self._auth.sessions.end_all(user.id)
         self._record("admin_sessions_revoked", user.id)
-        self._auth.oidc_logout.sessions_ended(user.id)
         return ended
 
     def reset_factors(self, email: str) -> bool:

@@ -174,7 +174,6 @@ class Auth(SecondFactorOperations):
             self.audit,
             notices,
             clock,
-            sessions_ended=self.oidc_logout.sessions_ended,
         )
         self.passkeys = Passkeys(db, self.reauthentication, self.audit, clock)
 
@@ -373,13 +372,11 @@ class Auth(SecondFactorOperations):
         """End only this session (a logout on one device)."""
         self.sessions.end(live)
         self.audit.record("logout", live.user_id, client)
-        self.oidc_logout.sessions_ended(live.user_id, client)
 
     def end_other_sessions(self, live: LiveSession, client: Client = NO_CLIENT) -> int:
         """End every other session of the session's user ("log out everywhere else")."""
         ended = self.sessions.end_others(live)
         self.audit.record("other_sessions_revoked", live.user_id, client)
-        self.oidc_logout.sessions_ended(live.user_id, client)
         return ended
 
     def list_sessions(self, live: LiveSession) -> list[SessionView]:
@@ -394,12 +391,10 @@ class Auth(SecondFactorOperations):
         """
         self.sessions.revoke(live, target)
         self.audit.record("session_revoked", live.user_id, client)
-        self.oidc_logout.sessions_ended(live.user_id, client)
 
     def destroy_session(self, user_id: int) -> None:
         """End every session of the user."""
         self.sessions.end_all(user_id)
-        self.oidc_logout.sessions_ended(user_id)
 
     # Passwords.
 
@@ -426,8 +421,7 @@ class Auth(SecondFactorOperations):
             InvalidTokenError: the token is not live (a ValueError).
             PasswordPolicyError: the new password breaks the policy.
         """
-        user_id = self.resets.reset(None, reset_token, password, client)
-        self.oidc_logout.sessions_ended(user_id, client)
+        self.resets.reset(None, reset_token, password, client)
 
     def reset_link_is_live(self, reset_token: str | None) -> bool:
         """Tell whether a reset token would set a password now, without spending it."""
@@ -442,8 +436,7 @@ class Auth(SecondFactorOperations):
             InvalidTokenError: the token is not a live token of this email's account.
             PasswordPolicyError: the new password breaks the policy.
         """
-        user_id = self.resets.reset(email, reset_token, password, client)
-        self.oidc_logout.sessions_ended(user_id, client)
+        self.resets.reset(email, reset_token, password, client)
 
     def change_password(
         self, live: LiveSession, current: str, new: str, client: Client = NO_CLIENT
@@ -455,7 +448,6 @@ class Auth(SecondFactorOperations):
             PasswordPolicyError: the new password breaks the policy.
         """
         self.credentials.change(live, current, new, client)
-        self.oidc_logout.sessions_ended(live.user_id, client)
 
     def set_password(self, live: LiveSession, new: str, client: Client = NO_CLIENT) -> None:
         """Give a password to an account made with a passkey alone (Credentials.set_first).

@@ -68,13 +68,8 @@ class Enrolment:
         audit: Audit,
         notices: Notices,
         clock: Callable[[], datetime],
-        *,
-        sessions_ended: Callable[[int, Client], object] | None = None,
     ) -> None:
-        """`sessions_ended(user_id, client)` is told after a change ended sessions (the
-        OpenID Connect provider's back-channel logout)."""
         self._db = db
-        self._sessions_ended = sessions_ended
         self._box = box
         self._reauth = reauthentication
         self._audit = audit
@@ -150,7 +145,6 @@ class Enrolment:
         ):
             raise NoPendingEnrolmentError
         self._audit.record("second_factor_enabled", live.user_id, client)
-        self._ended(live.user_id, client)
         return codes
 
     def disable_totp(self, live: LiveSession, client: Client) -> None:
@@ -164,7 +158,6 @@ class Enrolment:
         if not self._db.remove_factors(live.user_id, keep_session=live.id):
             raise FactorNotFoundError
         self._audit.record("second_factor_disabled", live.user_id, client)
-        self._ended(live.user_id, client)
 
     def regenerate_recovery_codes(self, live: LiveSession, client: Client) -> list[str]:
         """Replace the account's recovery codes by new ones (the old list dies); return them.
@@ -180,12 +173,7 @@ class Enrolment:
         digests = [recovery_code.digest(code) for code in codes]
         self._db.replace_recovery_codes(live.user_id, digests, self._clock(), keep_session=live.id)
         self._audit.record("recovery_codes_regenerated", live.user_id, client)
-        self._ended(live.user_id, client)
         return codes
-
-    def _ended(self, user_id: int, client: Client) -> None:
-        if self._sessions_ended is not None:
-            self._sessions_ended(user_id, client)
 
     def list(self, user_id: int) -> FactorList:
         """Return the account's confirmed factors and its recovery codes left."""
@@ -204,6 +192,5 @@ class Enrolment:
         had_passkeys = self._db.remove_passkeys(user.id)
         had = self._db.remove_factors(user.id, keep_session=None) or had_passkeys
         self._audit.record("second_factors_reset", user.id, client)
-        self._ended(user.id, client)
         self._notices.send(user, "factors_reset", client)
         return had

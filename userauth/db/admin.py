@@ -17,6 +17,7 @@ from userauth.db.base import (
     void_secrets,
 )
 from userauth.db.factors import delete_factor_rows
+from userauth.db.oidc_tokens import logins_of_deleted
 from userauth.emails import lookup_key
 from userauth.models import (
     AuditEvent,
@@ -57,7 +58,9 @@ def delete_user_rows(work: UnitOfWork, user_id: int) -> None:
     delete_factor_rows(work, user_id)
     for table in (passkeys_table, passkey_handles_table, webauthn_challenges_table):
         work.execute(delete(table).where(table.c.user_id == user_id))
-    # What the OpenID Connect provider holds of the user: codes, tokens, consents, subject.
+    # What the OpenID Connect provider holds of the user: codes, tokens, consents, subject;
+    # the clients it logged into are told once this commits (back-channel logout).
+    logins_of_deleted(work, user_id)
     for table in (oidc_codes_table, oidc_tokens_table, oidc_consents_table, oidc_subjects_table):
         work.execute(delete(table).where(table.c.user_id == user_id))
     work.execute(delete(disabled_users_table).where(_disabled.user_id == user_id))

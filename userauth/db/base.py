@@ -37,8 +37,11 @@ if TYPE_CHECKING:
     from sqlalchemy import Table
     from sqlalchemy.dialects import postgresql, sqlite
 
+    from userauth.db.oidc_tokens import EndedLogin
+
 T = TypeVar("T")
 P = ParamSpec("P")
+Committed = Callable[[set[int], "Sequence[EndedLogin]"], None]
 
 _users = users_table.c
 _sessions = sessions_table.c
@@ -81,6 +84,19 @@ class Store:
         self._broadcast: Broadcast = broadcast_for(self._engine)
         # The unit of work `atomically` opened on this thread, which store calls join.
         self._local = threading.local()
+        self._committed: list[Committed] = []
+
+    def on_commit(self, listener: Committed) -> None:
+        """Call `listener(user_ids, ended_logins)` after each commit that changed sessions:
+        the users whose sessions changed (one ended, or a new one began), and the provider's
+        logins of accounts the transaction deleted (their rows are gone: db/oidc_tokens.py).
+        """
+        self._committed.append(listener)
+
+    def _tell(self, work: UnitOfWork, changed: set[int]) -> None:
+        if changed or work.ended_logins:
+            for listener in self._committed:
+                listener(changed, list(work.ended_logins))
 
     @property
     def engine(self) -> Engine:
@@ -125,6 +141,7 @@ class Store:
                 self._broadcast.before_commit(connection, changed)
         if changed:
             self._broadcast.after_commit(changed)
+        self._tell(work, changed)
 
     def atomically(
         self, unit: Callable[[], T], *, commit_on: tuple[type[Exception], ...] = ()
@@ -158,6 +175,7 @@ class Store:
                 self._local.work = None
         if changed:
             self._broadcast.after_commit(changed)
+        self._tell(work, changed)
         if outcome is not None:
             raise outcome
         return result
@@ -179,6 +197,8 @@ class UnitOfWork:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
         self.changed_users: set[int] = set()
+        # Logins of accounts this transaction deletes, which must still be told (on_commit).
+        self.ended_logins: list[EndedLogin] = []
 
     def execute(
         self,

@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, delete, insert, select, update
+from sqlalchemy import ColumnElement, Select, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from userauth.db.base import Store, rerun_once_if_disconnected
+from userauth.db.base import Store, UnitOfWork, rerun_once_if_disconnected
 from userauth.models import (
     oidc_clients_table,
     oidc_codes_table,
@@ -33,6 +33,7 @@ _keys = oidc_keys_table.c
 _subjects = oidc_subjects_table.c
 
 Values = Mapping[str, Any]
+R = TypeVar("R")
 
 
 def session_exists(column: ColumnElement[str]) -> ColumnElement[bool]:
@@ -84,13 +85,38 @@ class StoredConsent:
     granted_at: datetime
 
 
-def record(kind: type[Any], row: Any) -> Any:
+def record(kind: type[R], row: Any) -> R:
     """Return a record of `kind` (a dataclass) from a row with a column per field."""
-    return kind(**{name: getattr(row, name) for name in kind.__dataclass_fields__})
+    fields: dict[str, Any] = kind.__dataclass_fields__  # type: ignore[attr-defined]
+    return kind(**{name: getattr(row, name) for name in fields})
 
 
-class OidcStore(Store):
-    """Every query of the OpenID Connect provider."""
+def revoke_tokens_where(work: UnitOfWork, condition: ColumnElement[bool], now: datetime) -> int:
+    """Revoke the live tokens matching `condition` inside the caller's transaction; return
+    how many."""
+    result = work.execute(
+        update(oidc_tokens_table)
+        .where(condition, _tokens.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    return int(result.rowcount)
+
+
+class ProviderRecords(Store):
+    """What the provider's two stores share: reading records of a statement."""
+
+    def _first(self, kind: type[R], statement: Select[Any]) -> R | None:
+        with self._reads.connect() as connection:
+            row = connection.execute(statement).first()
+        return None if row is None else record(kind, row)
+
+    def _all(self, kind: type[R], statement: Select[Any]) -> list[R]:
+        with self._reads.connect() as connection:
+            return [record(kind, row) for row in connection.execute(statement)]
+
+
+class OidcStore(ProviderRecords):
+    """Clients, subjects, consents and signing keys."""
 
     @rerun_once_if_disconnected
     def add_client(self, values: Values) -> None:
@@ -102,16 +128,12 @@ class OidcStore(Store):
     def client(self, client_id: str) -> StoredClient | None:
         """Return the client with this id, or None."""
         statement = select(oidc_clients_table).where(_clients.client_id == client_id)
-        with self._reads.connect() as connection:
-            row = connection.execute(statement).first()
-        return None if row is None else record(StoredClient, row)
+        return self._first(StoredClient, statement)
 
     @rerun_once_if_disconnected
     def clients(self) -> Sequence[StoredClient]:
         """Return every client, oldest first."""
-        statement = select(oidc_clients_table).order_by(_clients.id)
-        with self._reads.connect() as connection:
-            return [record(StoredClient, row) for row in connection.execute(statement)]
+        return self._all(StoredClient, select(oidc_clients_table).order_by(_clients.id))
 
     @rerun_once_if_disconnected
     def set_client_secret(self, client_id: str, secret_digest: str) -> bool:
@@ -197,8 +219,7 @@ class OidcStore(Store):
             .where(_consents.user_id == user_id)
             .order_by(_consents.granted_at.desc(), _consents.id.desc())
         )
-        with self._reads.connect() as connection:
-            return [record(StoredConsent, row) for row in connection.execute(statement)]
+        return self._all(StoredConsent, statement)
 
     @rerun_once_if_disconnected
     def connected_clients(self, user_id: int, now: datetime) -> Sequence[StoredConsent]:
@@ -237,23 +258,14 @@ class OidcStore(Store):
                     _consents.user_id == user_id, _consents.client_id == client_id
                 )
             )
-            revoked = work.execute(
-                update(oidc_tokens_table)
-                .where(
-                    _tokens.user_id == user_id,
-                    _tokens.client_id == client_id,
-                    _tokens.revoked_at.is_(None),
-                )
-                .values(revoked_at=now)
-            )
-        return bool(result.rowcount) or bool(revoked.rowcount)
+            theirs = (_tokens.user_id == user_id) & (_tokens.client_id == client_id)
+            revoked = revoke_tokens_where(work, theirs, now)
+        return bool(result.rowcount) or bool(revoked)
 
     @rerun_once_if_disconnected
     def signing_keys(self) -> Sequence[StoredKey]:
         """Return every signing key, oldest first."""
-        statement = select(oidc_keys_table).order_by(_keys.id)
-        with self._reads.connect() as connection:
-            return [record(StoredKey, row) for row in connection.execute(statement)]
+        return self._all(StoredKey, select(oidc_keys_table).order_by(_keys.id))
 
     @rerun_once_if_disconnected
     def add_signing_keys(self, keys: Sequence[Values], retire: Mapping[str, datetime]) -> None:

@@ -10,14 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import ColumnElement, Select, Update, insert, select, update
 
-from userauth.db.base import Store, enabled, rerun_once_if_disconnected
-from userauth.db.oidc import Values, record, session_exists
+from userauth.db.base import UnitOfWork, enabled, rerun_once_if_disconnected
+from userauth.db.oidc import (
+    ProviderRecords,
+    Values,
+    record,
+    revoke_tokens_where,
+    session_exists,
+)
 from userauth.models import (
     oidc_clients_table,
     oidc_codes_table,
+    oidc_subjects_table,
     oidc_tokens_table,
     users_table,
 )
@@ -26,6 +34,7 @@ _clients = oidc_clients_table.c
 _codes = oidc_codes_table.c
 _tokens = oidc_tokens_table.c
 _users = users_table.c
+_subjects = oidc_subjects_table.c
 
 
 @dataclass(frozen=True)
@@ -73,15 +82,45 @@ class StoredToken:
 
 @dataclass(frozen=True)
 class EndedLogin:
-    """A client a user logged into from a session that has ended."""
+    """A client a user logged into from a session that has ended: the session's public id
+    (the ID tokens' `sid`) and the account's subject (None if it never had one)."""
 
     user_id: int
     client_id: str
     issuer: str
+    session_public_id: str
+    subject: str | None
     backchannel_logout_uri: str | None
 
 
-class OidcTokenStore(Store):
+def _logins(where: ColumnElement[bool]) -> Select[Any]:
+    """The distinct (client, issuer, session) of the tokens matching `where`, with the
+    account's subject and the client's back-channel logout URI."""
+    return (
+        select(
+            _tokens.user_id,
+            _tokens.client_id,
+            _tokens.issuer,
+            _tokens.session_public_id,
+            _subjects.subject,
+            _clients.backchannel_logout_uri,
+        )
+        .distinct()
+        .join(oidc_clients_table, _clients.client_id == _tokens.client_id)
+        .outerjoin(oidc_subjects_table, _subjects.user_id == _tokens.user_id)
+        .where(where)
+    )
+
+
+def logins_of_deleted(work: UnitOfWork, user_id: int) -> None:
+    """Note on `work` the logins of an account it is about to delete (with its tokens),
+    so that the clients are told once it commits (Store.on_commit)."""
+    live = (_tokens.user_id == user_id) & _tokens.revoked_at.is_(None)
+    rows = work.execute(_logins(live))
+    work.ended_logins.extend(record(EndedLogin, row) for row in rows)
+
+
+class OidcTokenStore(ProviderRecords):
     """Codes, tokens, and the accounts they speak for."""
 
     @rerun_once_if_disconnected
@@ -105,9 +144,7 @@ class OidcTokenStore(Store):
         statement = select(oidc_codes_table).where(
             _codes.code_digest == code_digest, session_exists(_codes.session_public_id)
         )
-        with self._reads.connect() as connection:
-            row = connection.execute(statement).first()
-        return None if row is None else record(StoredCode, row)
+        return self._first(StoredCode, statement)
 
     @rerun_once_if_disconnected
     def nonce_was_used(self, client_id: str, nonce: str) -> bool:
@@ -120,17 +157,22 @@ class OidcTokenStore(Store):
     def issue_from_code(self, code_digest: str, token: Values, now: datetime) -> bool:
         """Spend the code and store the tokens it issues, in one transaction; tell whether
         the code was still unspent and its session alive (False: nothing stored)."""
-        with self._transaction() as work:
-            spent = work.execute(
-                update(oidc_codes_table)
-                .where(
-                    _codes.code_digest == code_digest,
-                    _codes.used_at.is_(None),
-                    session_exists(_codes.session_public_id),
-                )
-                .values(used_at=now)
+        spend = (
+            update(oidc_codes_table)
+            .where(
+                _codes.code_digest == code_digest,
+                _codes.used_at.is_(None),
+                session_exists(_codes.session_public_id),
             )
-            if not spent.rowcount:
+            .values(used_at=now)
+        )
+        return self._spend_and_issue(spend, token)
+
+    def _spend_and_issue(self, spend: Update, token: Values) -> bool:
+        """Run `spend` (one conditional UPDATE) and, if it changed a row, store `token`, in
+        one transaction; tell whether it did."""
+        with self._transaction() as work:
+            if not work.execute(spend).rowcount:
                 return False
             work.execute(insert(oidc_tokens_table).values(**token))
         return True
@@ -139,12 +181,7 @@ class OidcTokenStore(Store):
     def revoke_issued_from_code(self, code_digest: str, now: datetime) -> int:
         """Revoke every token a code issued, refreshed ones included; return how many."""
         with self._transaction() as work:
-            result = work.execute(
-                update(oidc_tokens_table)
-                .where(_tokens.code_digest == code_digest, _tokens.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
-        return int(result.rowcount)
+            return revoke_tokens_where(work, _tokens.code_digest == code_digest, now)
 
     @rerun_once_if_disconnected
     def token_by(self, kind: str, token_digest: str) -> StoredToken | None:
@@ -154,29 +191,23 @@ class OidcTokenStore(Store):
         statement = select(oidc_tokens_table).where(
             column == token_digest, session_exists(_tokens.session_public_id)
         )
-        with self._reads.connect() as connection:
-            row = connection.execute(statement).first()
-        return None if row is None else record(StoredToken, row)
+        return self._first(StoredToken, statement)
 
     @rerun_once_if_disconnected
     def rotate_refresh(self, old_id: int, token: Values, now: datetime) -> bool:
         """Spend a refresh token and store its successor in one transaction; tell whether it
         was unspent, unrevoked and its session alive (False: nothing stored)."""
-        with self._transaction() as work:
-            spent = work.execute(
-                update(oidc_tokens_table)
-                .where(
-                    _tokens.id == old_id,
-                    _tokens.refresh_used_at.is_(None),
-                    _tokens.revoked_at.is_(None),
-                    session_exists(_tokens.session_public_id),
-                )
-                .values(refresh_used_at=now)
+        spend = (
+            update(oidc_tokens_table)
+            .where(
+                _tokens.id == old_id,
+                _tokens.refresh_used_at.is_(None),
+                _tokens.revoked_at.is_(None),
+                session_exists(_tokens.session_public_id),
             )
-            if not spent.rowcount:
-                return False
-            work.execute(insert(oidc_tokens_table).values(**token))
-        return True
+            .values(refresh_used_at=now)
+        )
+        return self._spend_and_issue(spend, token)
 
     @rerun_once_if_disconnected
     def revoke_tokens(
@@ -185,12 +216,7 @@ class OidcTokenStore(Store):
         """Revoke one issuance (`token_id`) or a whole family; return how many were live."""
         condition = _tokens.id == token_id if token_id is not None else _tokens.family == family
         with self._transaction() as work:
-            result = work.execute(
-                update(oidc_tokens_table)
-                .where(condition, _tokens.revoked_at.is_(None))
-                .values(revoked_at=now)
-            )
-        return int(result.rowcount)
+            return revoke_tokens_where(work, condition, now)
 
     @rerun_once_if_disconnected
     def end_orphaned_logins(self, user_id: int, now: datetime) -> Sequence[EndedLogin]:
@@ -203,19 +229,8 @@ class OidcTokenStore(Store):
             & _tokens.revoked_at.is_(None)
             & ~session_exists(_tokens.session_public_id)
         )
-        statement = (
-            select(
-                _tokens.user_id,
-                _tokens.client_id,
-                _tokens.issuer,
-                _clients.backchannel_logout_uri,
-            )
-            .distinct()
-            .join(oidc_clients_table, _clients.client_id == _tokens.client_id)
-            .where(ended)
-        )
         with self._transaction() as work:
-            found = [record(EndedLogin, row) for row in work.execute(statement)]
+            found = [record(EndedLogin, row) for row in work.execute(_logins(ended))]
             if found:
-                work.execute(update(oidc_tokens_table).where(ended).values(revoked_at=now))
+                revoke_tokens_where(work, ended, now)
         return found

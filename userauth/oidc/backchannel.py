@@ -1,9 +1,13 @@
 """Back-channel logout (OpenID Back-Channel Logout 1.0): tell clients a session ended.
 
-When a session ends (logout, revocation, password change, reset, an administrator), the
-tokens issued from it are revoked, and each client with a `backchannel_logout_uri` that the
-session logged into gets a signed logout token (2.4), POSTed by the durable outbox, which
-retries with backoff: a client that is down gets it when it is back.
+A session ends by having its row deleted, whatever ended it (logout, revocation, a password
+change or reset, a factor or passkey added or removed, an administrator, the account's
+deletion): the store tells this module after each commit that changed a user's sessions
+(`DB.on_commit`), so no path can forget to. The tokens issued from the ended sessions are
+revoked, and each client with a `backchannel_logout_uri` that such a session logged into gets
+a signed logout token naming the account (`sub`) and the session (`sid`, its public id), 2.4,
+POSTed by the durable outbox, which retries with backoff: a client that is down gets it when
+it is back.
 """
 
 from __future__ import annotations
@@ -12,12 +16,13 @@ import json
 import logging
 import secrets
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from urllib.parse import urlencode
 
 from userauth.audit import NO_CLIENT, Client
 from userauth.db import DB
+from userauth.db.oidc_tokens import EndedLogin
 from userauth.oidc.provider import Provider
 from userauth.outbox import MailJob, Outbox
 
@@ -45,24 +50,41 @@ class BackchannelLogout:
         self._outbox = outbox
         self._clock = clock
         outbox.handle(KIND, self._deliver)
+        db.on_commit(self._committed)
 
     def sessions_ended(self, user_id: int, client: Client = NO_CLIENT) -> int:
         """Revoke the tokens of the user's ended sessions and queue a logout token for each
-        client that asked for them; return how many were queued.
+        (client, session) that asked for them; return how many were queued.
 
         The tokens are refused from the moment their session ends anyway (the store checks
         the session on each use); this marks them revoked and tells the clients."""
+        ended = self._db.end_orphaned_logins(user_id, self._clock())
+        return self._queue(ended, client, user_id)
+
+    def _committed(self, user_ids: set[int], deleted: Sequence[EndedLogin]) -> None:
+        for user_id in sorted(user_ids):
+            self.sessions_ended(user_id)
+        # A deleted account's jobs name no account (its rows, jobs included, are gone).
+        self._queue(deleted, NO_CLIENT, None)
+
+    def _queue(self, logins: Sequence[EndedLogin], client: Client, user_id: int | None) -> int:
         queued = 0
-        for login in self._db.end_orphaned_logins(user_id, self._clock()):
-            if login.backchannel_logout_uri is None:
+        for login in logins:
+            if login.backchannel_logout_uri is None or login.subject is None:
                 continue
-            payload = json.dumps({"client_id": login.client_id, "iss": login.issuer})
-            self._outbox.enqueue(KIND, "", client, user_id=login.user_id, payload=payload)
+            payload = {
+                "client_id": login.client_id,
+                "iss": login.issuer,
+                "sub": login.subject,
+                "sid": login.session_public_id,
+            }
+            self._outbox.enqueue(KIND, "", client, user_id=user_id, payload=json.dumps(payload))
             queued += 1
         return queued
 
-    def logout_token(self, issuer: str, client_id: str, user_id: int) -> str:
-        """Return a signed logout token (Back-Channel Logout 1.0 2.4): no nonce, the event."""
+    def logout_token(self, issuer: str, client_id: str, subject: str, sid: str) -> str:
+        """Return a signed logout token (Back-Channel Logout 1.0 2.4): `sub` and `sid`, the
+        event, no nonce."""
         from joserfc import jwt
 
         now = self._clock()
@@ -73,7 +95,8 @@ class BackchannelLogout:
             "iat": int(now.timestamp()),
             "exp": int((now + TOKEN_LIFETIME).timestamp()),
             "jti": secrets.token_urlsafe(16),
-            "sub": self._provider.subject(user_id),
+            "sub": subject,
+            "sid": sid,
             "events": {EVENT: {}},
         }
         header = {"alg": "RS256", "kid": str(key.kid), "typ": "logout+jwt"}
@@ -83,9 +106,16 @@ class BackchannelLogout:
         data = json.loads(job.payload or "{}")
         client = self._provider.clients.find(str(data.get("client_id", "")))
         uri = None if client is None else client.stored.backchannel_logout_uri
-        if client is None or uri is None or job.user_id is None:
+        if client is None or uri is None:
             return  # the client was removed, or no longer asks: nothing to tell
-        token = self.logout_token(str(data["iss"]), client.client_id, job.user_id)
+        subject = data.get("sub")
+        if subject is None and job.user_id is not None:  # queued before `sub` travelled
+            subject = self._provider.subject(job.user_id)
+        if subject is None:
+            return
+        token = self.logout_token(
+            str(data["iss"]), client.client_id, str(subject), str(data.get("sid", ""))
+        )
         body = urlencode({"logout_token": token}).encode("ascii")
         request = urllib.request.Request(  # noqa: S310 - an http(s) URI, checked when registered
             uri, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}

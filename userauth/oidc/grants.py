@@ -6,6 +6,7 @@ docstring names; the rules (single use, PKCE S256, rotation) are cited where enf
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -56,7 +57,7 @@ def user_info(provider: Provider, user: EndUser, scope: str) -> UserInfo:
     `email_verified` is false: accounts do not verify their email yet (issue 26).
     """
     info = UserInfo(sub=provider.subject(user.user_id))
-    email = provider.email(user.user_id)
+    email = user.email or provider.email(user.user_id)
     if email is not None and "email" in scope.split():
         info["email"] = email
         info["email_verified"] = False
@@ -99,7 +100,9 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
 
     def authenticate_user(self, authorization_code: IssuedCode) -> EndUser | None:
         user = EndUser.of_row(authorization_code.stored)
-        return user if self.provider.email(user.user_id) is not None else None
+        email = self.provider.email(user.user_id)
+        # Kept for the ID token's claims: one read of the account per exchange.
+        return None if email is None else dataclasses.replace(user, email=email)
 
 
 class IssuedToken:
@@ -228,6 +231,13 @@ class IdToken(OpenIDCode):  # type: ignore[misc]
             "iat": now,
             "exp": now + lifetime,
         }
+
+    def get_authorization_code_claims(self, authorization_code: IssuedCode) -> dict[str, Any]:
+        claims: dict[str, Any] = super().get_authorization_code_claims(authorization_code)
+        # The session's public id, never its secret: the `sid` a logout token names
+        # (Back-Channel Logout 1.0 2.1, 2.4).
+        claims["sid"] = authorization_code.stored.session_public_id
+        return claims
 
     def generate_user_info(self, user: EndUser, scope: str) -> UserInfo:
         return user_info(self.provider, user, scope)

@@ -12,7 +12,8 @@ from __future__ import annotations
 import json
 import secrets
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,6 +25,11 @@ from userauth.db.oidc import StoredKey
 from userauth.secret_box import SecretBox
 
 ALGORITHMS = ("RS256", "ES256")
+# How long the key rows behind signing are reused before they are read again (monotonic
+# seconds). A rotation publishes its keys `publish_for` before they sign and keeps the old
+# ones published for a token lifetime after: a worker that signs a few seconds longer with
+# the old key signs what every relying party still verifies. The JWKS is always read fresh.
+SIGNING_ROWS_SECONDS = 5.0
 SigningKey = RSAKey | ECKey
 
 
@@ -46,6 +52,7 @@ class SigningKeys:
         self._token_lifetime = token_lifetime
         self._opened: dict[str, SigningKey] = {}
         self._lock = threading.Lock()
+        self._signing_rows: tuple[float, list[StoredKey]] | None = None
 
     def signing_key(self, alg: str) -> SigningKey:
         """Return the key that signs with `alg` now: the newest one allowed to sign.
@@ -57,7 +64,9 @@ class SigningKeys:
         """
         now = self._clock()
         usable = [
-            key for key in self._live(now) if key.alg == alg and as_utc(key.signs_from) <= now
+            key
+            for key in self._live(now, self._recent_rows())
+            if key.alg == alg and as_utc(key.signs_from) <= now
         ]
         if not usable:
             self._add(now, signs_from=now, retire={})
@@ -83,12 +92,23 @@ class SigningKeys:
         retire = {key.kid: retire_after for key in self._live(now) if key.retire_after is None}
         return self._add(now, signs_from=signs_from, retire=retire)
 
-    def _live(self, now: datetime) -> list[StoredKey]:
+    def _live(self, now: datetime, rows: Sequence[StoredKey] | None = None) -> list[StoredKey]:
         return [
             key
-            for key in self._db.signing_keys()
+            for key in (self._db.signing_keys() if rows is None else rows)
             if key.retire_after is None or as_utc(key.retire_after) > now
         ]
+
+    def _recent_rows(self) -> list[StoredKey]:
+        """Return the key rows, read again when older than SIGNING_ROWS_SECONDS."""
+        with self._lock:
+            cached = self._signing_rows
+        if cached is not None and time.monotonic() - cached[0] < SIGNING_ROWS_SECONDS:
+            return cached[1]
+        rows = list(self._db.signing_keys())
+        with self._lock:
+            self._signing_rows = (time.monotonic(), rows)
+        return rows
 
     def _add(
         self, now: datetime, *, signs_from: datetime, retire: dict[str, datetime]
@@ -109,6 +129,8 @@ class SigningKeys:
             )
             kids.append(kid)
         self._db.add_signing_keys(rows, retire)
+        with self._lock:
+            self._signing_rows = None  # this process signs with what it just stored
         return kids
 
     def _open(self, stored: StoredKey) -> SigningKey:

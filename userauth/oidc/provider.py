@@ -55,6 +55,8 @@ class EndUser:
     amr: tuple[str, ...]
     acr: str
     auth_time: datetime
+    # The account's email when the grant already read it (the account is enabled), else None.
+    email: str | None = None
 
     @classmethod
     def of_session(cls, live: LiveSession) -> EndUser:

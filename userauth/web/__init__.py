@@ -34,6 +34,7 @@ from userauth.web.hot_path import HotPath
 from userauth.web.lifecycle_routes import lifecycle_api
 from userauth.web.limits import install_rate_limits
 from userauth.web.observability import install_observability
+from userauth.web.oidc_authorization import oidc_authorization
 from userauth.web.oidc_routes import oidc
 from userauth.web.pages import install_pages
 from userauth.web.passkey_reauth_routes import passkey_reauth_api
@@ -86,6 +87,7 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
         # The OpenID Connect provider: its login is the hosted pages'; production serves it
         # once USERAUTH_OIDC_ISSUER is set.
         app.register_blueprint(oidc)
+        app.register_blueprint(oidc_authorization)
     install_cors(app, settings)
     install_cookie_tossing_checks(app)
     install_body_checks(app)
