@@ -11,7 +11,16 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.conftest import FakeClock
-from tests.lifecycle import EMAIL, OTHER, PASSWORD, csrf_token, link_in, mail_to, mails_with
+from tests.lifecycle import (
+    EMAIL,
+    OTHER,
+    PASSWORD,
+    csrf_token,
+    link_in,
+    mail_to,
+    mails_with,
+    token_mailed,
+)
 from tests.smtp import MailSink, Service, ServiceFactory
 from userauth.auth import Auth
 from userauth.errors import EmailTakenError, InvalidTokenError
@@ -45,11 +54,7 @@ def ask(service: Service, new: str = NEW) -> int:
 
 
 def change_token(service: Service, mail: MailSink, new: str = NEW, count: int = 1) -> str:
-    service.outbox.join()
-    mail.wait_for(new, count)
-    found = mails_with(mail, new, CONFIRM)
-    assert len(found) == count, [str(m.message["Subject"]) for m in mail.to(new)]
-    return link_in(found[-1])[1]
+    return token_mailed(service, mail, new, CONFIRM, count)
 
 
 @pytest.fixture

@@ -17,6 +17,7 @@ from tests.lifecycle import (
     link_in,
     mail_to,
     mails_with,
+    token_mailed,
 )
 from tests.second_factor import enrol, oathtool_code
 from tests.smtp import MailSink, Service, ServiceFactory
@@ -40,12 +41,10 @@ def sign_up(service: Service, email: str = EMAIL) -> None:
     assert answer.status_code == 200, answer.json
 
 
-def token_mailed(service: Service, mail: MailSink, email: str = EMAIL, count: int = 1) -> str:
-    service.outbox.join()
-    mail.wait_for(email, count)
-    found = mails_with(mail, email, VERIFY)
-    assert len(found) == count, [str(m.message["Subject"]) for m in mail.to(email)]
-    return link_in(found[-1])[1]
+def verification_token(
+    service: Service, mail: MailSink, email: str = EMAIL, count: int = 1
+) -> str:
+    return token_mailed(service, mail, email, VERIFY, count)
 
 
 @pytest.fixture
@@ -59,7 +58,7 @@ def service(make_service: ServiceFactory, mail: MailSink) -> Service:
 @pytest.fixture
 def token(service: Service, mail: MailSink) -> str:
     """Return the verification token mailed to EMAIL at its sign-up."""
-    return token_mailed(service, mail)
+    return verification_token(service, mail)
 
 
 def log_in(service: Service, email: str = EMAIL) -> int:
@@ -210,17 +209,17 @@ class TestOnRequest:
     def test_a_fresh_link_is_mailed_and_the_older_one_dies(
         self, mail: MailSink, clock: FakeClock, service: Service
     ) -> None:
-        first = token_mailed(service, mail)
+        first = verification_token(service, mail)
         assert log_in(service) == 200
         clock.advance(minutes=6)
         answer = service.client.post("/email/verification")
         assert (answer.status_code, answer.json) == (202, {"message": LINK_SENT})
-        second = token_mailed(service, mail, count=2)
+        second = verification_token(service, mail, count=2)
         assert service.client.put("/email/verification", data={"token": first}).status_code == 403
         assert service.client.put("/email/verification", data={"token": second}).status_code == 200
 
     def test_links_are_spaced_five_minutes_apart(self, mail: MailSink, service: Service) -> None:
-        token_mailed(service, mail)
+        verification_token(service, mail)
         assert log_in(service) == 200
         assert service.client.post("/email/verification").status_code == 202
         service.outbox.join()
@@ -242,7 +241,9 @@ class TestOnRequest:
     def test_a_verified_address_gets_no_more_links(
         self, mail: MailSink, clock: FakeClock, service: Service
     ) -> None:
-        service.client.put("/email/verification", data={"token": token_mailed(service, mail)})
+        service.client.put(
+            "/email/verification", data={"token": verification_token(service, mail)}
+        )
         assert log_in(service) == 200
         clock.advance(minutes=6)
         assert service.client.post("/email/verification").status_code == 202
@@ -256,13 +257,13 @@ class TestRequired:
     ) -> None:
         service = service_with(make_service, mail, REQUIRED)
         sign_up(service)
-        token_mailed(service, mail)
+        verification_token(service, mail)
         clock.advance(minutes=6)
         answer = service.client.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
         assert (answer.status_code, answer.json) == (403, {"message": "email not verified"})
         assert "Set-Cookie" not in answer.headers
         assert service.client.get("/profile").status_code == 403
-        fresh = token_mailed(service, mail, count=2)
+        fresh = verification_token(service, mail, count=2)
         assert service.client.put("/email/verification", data={"token": fresh}).status_code == 200
         assert log_in(service) == 200
 
@@ -317,7 +318,9 @@ class TestWhoAmI:
     def test_me_answers_the_account_and_profile_keeps_the_designs_answer(
         self, mail: MailSink, service: Service
     ) -> None:
-        service.client.put("/email/verification", data={"token": token_mailed(service, mail)})
+        service.client.put(
+            "/email/verification", data={"token": verification_token(service, mail)}
+        )
         assert log_in(service) == 200
         body = me(service)
         assert set(body) == {"id", "email", "email_verified", "created_at", "factors"}
