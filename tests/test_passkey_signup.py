@@ -15,7 +15,7 @@ from tests.lifecycle import mail_to
 from tests.passkeys import ORIGIN, add_passkey, events, options_of, passkey_login, refused
 from tests.second_factor import EMAIL, PASSWORD, enrol, password_step
 from tests.smtp import MailSink, Service, ServiceFactory
-from tests.test_email_verification import OPTIONAL, token_mailed
+from tests.test_email_verification import OPTIONAL, verification_token
 from userauth.auth import Auth
 
 pytestmark = pytest.mark.databases("sqlite")
@@ -161,7 +161,7 @@ def reset_password(client: FlaskClient, password: str = PASSWORD) -> TestRespons
 def verify_address(service: Service, mail: MailSink) -> None:
     """Verify EMAIL's address with the link mailed on request (POST /email/verification)."""
     assert service.client.post("/email/verification").status_code == 202
-    token = token_mailed(service, mail, EMAIL)
+    token = verification_token(service, mail, EMAIL)
     assert service.client.put("/email/verification", data={"token": token}).status_code == 200
 
 
