@@ -8,7 +8,7 @@ from urllib.parse import unquote
 
 from flask.testing import FlaskClient
 
-from tests.smtp import MailSink, ReceivedMail
+from tests.smtp import MailSink, ReceivedMail, Service
 from userauth.settings import MailSettings
 
 EMAIL = "lea@example.com"
@@ -33,6 +33,18 @@ def link_in(message: ReceivedMail) -> tuple[str, str]:
 def mails_with(mail: MailSink, address: str, subject: str) -> list[ReceivedMail]:
     """Return the mails to `address` whose subject is `subject`."""
     return [m for m in mail.to(address) if str(m.message["Subject"]) == subject]
+
+
+def token_mailed(
+    service: Service, mail: MailSink, address: str, subject: str, count: int = 1
+) -> str:
+    """Send what the service's outbox holds; return the token of the `count`-th mail to
+    `address` with this subject (asserting there are exactly `count`)."""
+    service.outbox.join()
+    mail.wait_for(address, count)
+    found = mails_with(mail, address, subject)
+    assert len(found) == count, [str(m.message["Subject"]) for m in mail.to(address)]
+    return link_in(found[-1])[1]
 
 
 def csrf_token(client: FlaskClient, path: str) -> str:

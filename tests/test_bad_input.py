@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import GENEROUS_LIMITS
+from tests.route_table import BODY_ROUTES
 from userauth.auth import Auth
 from userauth.web import create_app
 
@@ -246,12 +247,10 @@ REVOKE_IDS = {
     "lone-surrogate-bytes": "%ED%A0%80",
 }
 
+# The design's routes that read a form.
 FORM_ROUTES = {
-    "register": ("POST", "/users"),
-    "login": ("POST", "/sessions"),
-    "request-reset": ("POST", "/reset_password"),
-    "reset": ("PUT", "/reset_password"),
-    "change-password": ("PUT", "/profile/password"),
+    name: BODY_ROUTES[name]
+    for name in ("register", "login", "request-reset", "reset", "change-password")
 }
 
 

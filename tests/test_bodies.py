@@ -4,7 +4,6 @@ the route's declaration; bad input is a 400 {"message": ...} naming the field at
 from __future__ import annotations
 
 import gzip
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -16,6 +15,7 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from tests.conftest import ServerProcess
+from tests.route_table import BODY_METHODS, BODY_ROUTES, routes_of
 
 # The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
 # PostgreSQL").
@@ -209,61 +209,6 @@ ACCOUNTS_NOT_MADE = [
     "léa@example.com",
     "gus@example.com",
 ]
-# Every route and page that reads a body (checked against the app below).
-BODY_ROUTES = {
-    "register": ("POST", "/users"),
-    "login": ("POST", "/sessions"),
-    "request-reset": ("POST", "/reset_password"),
-    "reset": ("PUT", "/reset_password"),
-    "change-password": ("PUT", "/profile/password"),
-    "second-factor": ("POST", "/sessions/second-factor"),
-    "reauthenticate": ("POST", "/sessions/reauthenticate"),
-    "begin-totp": ("POST", "/factors/totp"),
-    "confirm-totp": ("PUT", "/factors/totp"),
-    "recovery-codes": ("POST", "/factors/recovery-codes"),
-    "page-login": ("POST", "/auth/login"),
-    "page-signup": ("POST", "/auth/signup"),
-    "page-logout": ("POST", "/auth/logout"),
-    "page-forgot": ("POST", "/auth/forgot"),
-    "page-reset": ("POST", "/auth/reset"),
-    "page-revoke": ("POST", "/auth/account/sessions/1/revoke"),
-    "page-revoke-others": ("POST", "/auth/account/sessions/revoke-others"),
-    "page-change-password": ("POST", "/auth/account/password"),
-    "regenerate-recovery-codes": ("POST", "/factors/recovery-codes"),
-    "page-second-factor": ("POST", "/auth/login/code"),
-    "page-enable-totp": ("POST", "/auth/account/totp"),
-    "page-confirm-totp": ("POST", "/auth/account/totp/confirm"),
-    "page-disable-totp": ("POST", "/auth/account/totp/disable"),
-    "page-recovery-codes": ("POST", "/auth/account/recovery-codes"),
-    "page-recovery-codes-download": ("POST", "/auth/account/recovery-codes/download"),
-    "request-verification": ("POST", "/email/verification"),
-    "verify-email": ("PUT", "/email/verification"),
-    "page-verify-email": ("POST", "/auth/verify-email"),
-    "change-email": ("PUT", "/profile/email"),
-    "confirm-email-change": ("PUT", "/email/change"),
-    "page-confirm-email-change": ("POST", "/auth/confirm-email"),
-    "page-send-verification": ("POST", "/auth/account/email/verification"),
-    "page-change-email": ("POST", "/auth/account/email"),
-    "page-export": ("POST", "/auth/account/export"),
-    "page-delete-account": ("POST", "/auth/account/delete"),
-    "passkey-registration-options": ("POST", "/passkeys/registration/options"),
-    "passkey-registration": ("POST", "/passkeys/registration"),
-    "rename-passkey": ("PATCH", "/passkeys/1"),
-    "passkey-login-options": ("POST", "/sessions/passkey/options"),
-    "passkey-login": ("POST", "/sessions/passkey"),
-    "passkey-signup-options": ("POST", "/users/passkey/options"),
-    "passkey-signup": ("POST", "/users/passkey"),
-    "passkey-reauthentication-options": ("POST", "/sessions/reauthenticate/passkey/options"),
-    "passkey-reauthentication": ("POST", "/sessions/reauthenticate/passkey"),
-    # The OpenID Connect provider's (issue 27).
-    "oidc-consent": ("POST", "/oauth2/authorize"),
-    "page-revoke-app": ("POST", "/auth/account/apps/1/revoke"),
-    "oidc-token": ("POST", "/oauth2/token"),
-    "oidc-userinfo": ("POST", "/oauth2/userinfo"),
-    "oidc-revoke": ("POST", "/oauth2/revoke"),
-    "oidc-introspect": ("POST", "/oauth2/introspect"),
-    "oidc-logout": ("POST", "/oauth2/logout"),
-}
 ACCEPTED = "application/x-www-form-urlencoded or application/json"
 
 
@@ -303,12 +248,7 @@ class TestBodyTypes:
         assert ACCEPTED in response.text
 
     def test_the_table_names_every_route_that_reads_a_body(self, app: Flask) -> None:
-        reading = {
-            (method, re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule))
-            for rule in app.url_map.iter_rules()
-            for method in (rule.methods or set()) & {"POST", "PUT", "PATCH"}
-        }
-        assert reading == set(BODY_ROUTES.values())
+        assert routes_of(app, BODY_METHODS) == set(BODY_ROUTES.values())
 
     @pytest.mark.parametrize(
         "body",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
 import pytest
@@ -10,6 +9,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from tests.route_table import STATE_CHANGING_ROUTES, routes_of
 from userauth.auth import Auth
 from userauth.settings import ServerSettings, Settings, SettingsError, WebSettings
 from userauth.web import create_app
@@ -153,67 +153,6 @@ class TestSetting:
 
 
 SITE = "https://auth.example.com"
-# Every state-changing route, the API's and the pages' (the table is checked against the app).
-STATE_CHANGING_ROUTES = {
-    "register": ("POST", "/users"),
-    "login": ("POST", "/sessions"),
-    "logout": ("DELETE", "/sessions"),
-    "revoke-session": ("DELETE", "/sessions/1"),
-    "request-reset": ("POST", "/reset_password"),
-    "reset": ("PUT", "/reset_password"),
-    "change-password": ("PUT", "/profile/password"),
-    "second-factor": ("POST", "/sessions/second-factor"),
-    "reauthenticate": ("POST", "/sessions/reauthenticate"),
-    "begin-totp": ("POST", "/factors/totp"),
-    "confirm-totp": ("PUT", "/factors/totp"),
-    "disable-totp": ("DELETE", "/factors/totp"),
-    "recovery-codes": ("POST", "/factors/recovery-codes"),
-    "page-login": ("POST", "/auth/login"),
-    "page-signup": ("POST", "/auth/signup"),
-    "page-logout": ("POST", "/auth/logout"),
-    "page-forgot": ("POST", "/auth/forgot"),
-    "page-reset": ("POST", "/auth/reset"),
-    "page-revoke": ("POST", "/auth/account/sessions/1/revoke"),
-    "page-revoke-others": ("POST", "/auth/account/sessions/revoke-others"),
-    "page-change-password": ("POST", "/auth/account/password"),
-    "regenerate-recovery-codes": ("POST", "/factors/recovery-codes"),
-    "page-second-factor": ("POST", "/auth/login/code"),
-    "page-enable-totp": ("POST", "/auth/account/totp"),
-    "page-confirm-totp": ("POST", "/auth/account/totp/confirm"),
-    "page-disable-totp": ("POST", "/auth/account/totp/disable"),
-    "page-recovery-codes": ("POST", "/auth/account/recovery-codes"),
-    "page-recovery-codes-download": ("POST", "/auth/account/recovery-codes/download"),
-    "request-verification": ("POST", "/email/verification"),
-    "verify-email": ("PUT", "/email/verification"),
-    "page-verify-email": ("POST", "/auth/verify-email"),
-    "change-email": ("PUT", "/profile/email"),
-    "confirm-email-change": ("PUT", "/email/change"),
-    "page-confirm-email-change": ("POST", "/auth/confirm-email"),
-    "page-send-verification": ("POST", "/auth/account/email/verification"),
-    "page-change-email": ("POST", "/auth/account/email"),
-    "page-export": ("POST", "/auth/account/export"),
-    "page-delete-account": ("POST", "/auth/account/delete"),
-    "delete-account": ("DELETE", "/account"),
-    "passkey-registration-options": ("POST", "/passkeys/registration/options"),
-    "passkey-registration": ("POST", "/passkeys/registration"),
-    "rename-passkey": ("PATCH", "/passkeys/1"),
-    "remove-passkey": ("DELETE", "/passkeys/1"),
-    "passkey-login-options": ("POST", "/sessions/passkey/options"),
-    "passkey-login": ("POST", "/sessions/passkey"),
-    "passkey-signup-options": ("POST", "/users/passkey/options"),
-    "passkey-signup": ("POST", "/users/passkey"),
-    "passkey-reauthentication-options": ("POST", "/sessions/reauthenticate/passkey/options"),
-    "passkey-reauthentication": ("POST", "/sessions/reauthenticate/passkey"),
-    # The OpenID Connect provider's (issue 27): the consent form, and the relying parties'
-    # back-channel calls (a browser-based client's origin goes in USERAUTH_CORS_ORIGINS).
-    "oidc-consent": ("POST", "/oauth2/authorize"),
-    "page-revoke-app": ("POST", "/auth/account/apps/1/revoke"),
-    "oidc-token": ("POST", "/oauth2/token"),
-    "oidc-userinfo": ("POST", "/oauth2/userinfo"),
-    "oidc-revoke": ("POST", "/oauth2/revoke"),
-    "oidc-introspect": ("POST", "/oauth2/introspect"),
-    "oidc-logout": ("POST", "/oauth2/logout"),
-}
 # Headers of a browser that sends no Sec-Fetch-Site, from a page that is not this site's.
 OTHER_PAGES = {
     "other-origin": {"Origin": "https://evil.example"},
@@ -317,12 +256,7 @@ class TestWritesWithoutFetchMetadata:
         assert answer.headers["Set-Cookie"].startswith("session_id=")
 
     def test_the_table_names_every_state_changing_route(self, app: Flask) -> None:
-        written = {
-            (method, re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule))
-            for rule in app.url_map.iter_rules()
-            for method in (rule.methods or set()) & STATE_CHANGING
-        }
-        assert written == set(STATE_CHANGING_ROUTES.values())
+        assert routes_of(app, STATE_CHANGING) == set(STATE_CHANGING_ROUTES.values())
 
 
 class TestThisSiteBehindAProxy:

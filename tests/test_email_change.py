@@ -11,7 +11,16 @@ import pytest
 from sqlalchemy import Engine, text
 
 from tests.conftest import FakeClock
-from tests.lifecycle import EMAIL, OTHER, PASSWORD, csrf_token, link_in, mail_to, mails_with
+from tests.lifecycle import (
+    EMAIL,
+    OTHER,
+    PASSWORD,
+    csrf_token,
+    link_in,
+    mail_to,
+    mails_with,
+    token_mailed,
+)
 from tests.smtp import MailSink, Service, ServiceFactory
 from userauth.auth import Auth
 from userauth.errors import EmailTakenError, InvalidTokenError
@@ -45,11 +54,22 @@ def ask(service: Service, new: str = NEW) -> int:
 
 
 def change_token(service: Service, mail: MailSink, new: str = NEW, count: int = 1) -> str:
-    service.outbox.join()
-    mail.wait_for(new, count)
-    found = mails_with(mail, new, CONFIRM)
-    assert len(found) == count, [str(m.message["Subject"]) for m in mail.to(new)]
-    return link_in(found[-1])[1]
+    return token_mailed(service, mail, new, CONFIRM, count)
+
+
+@pytest.fixture
+def service(make_service: ServiceFactory, mail: MailSink) -> Service:
+    """Return a development service where EMAIL has signed up and logged in."""
+    logged_in = dev_service(make_service, mail)
+    signed_up_and_in(logged_in)
+    return logged_in
+
+
+@pytest.fixture
+def token(service: Service, mail: MailSink) -> str:
+    """Ask to move EMAIL's account to NEW; return the token of the link mailed to NEW."""
+    ask(service)
+    return change_token(service, mail)
 
 
 def confirm(service: Service, token: str) -> int:
@@ -58,10 +78,8 @@ def confirm(service: Service, token: str) -> int:
 
 class TestAsking:
     def test_the_new_address_gets_a_link_and_the_old_one_a_notice(
-        self, make_service: ServiceFactory, mail: MailSink
+        self, mail: MailSink, service: Service
     ) -> None:
-        service = dev_service(make_service, mail)
-        signed_up_and_in(service)
         assert ask(service) == 202
         token = change_token(service, mail)
         link, _ = link_in(mails_with(mail, NEW, CONFIRM)[0])
@@ -76,10 +94,8 @@ class TestAsking:
         assert ask(service) == 403
 
     def test_it_needs_a_recent_authentication(
-        self, make_service: ServiceFactory, mail: MailSink, clock: FakeClock
+        self, mail: MailSink, clock: FakeClock, service: Service
     ) -> None:
-        service = dev_service(make_service, mail)
-        signed_up_and_in(service)
         clock.advance(minutes=11)
         answer = service.client.put("/profile/email", data={"new_email": NEW})
         assert (answer.status_code, answer.json) == (
@@ -89,11 +105,7 @@ class TestAsking:
         service.outbox.join()
         assert mail.to(NEW) == []
 
-    def test_a_malformed_address_is_a_400(
-        self, make_service: ServiceFactory, mail: MailSink
-    ) -> None:
-        service = dev_service(make_service, mail)
-        signed_up_and_in(service)
+    def test_a_malformed_address_is_a_400(self, service: Service) -> None:
         assert ask(service, "not an address") == 400
 
     def test_a_taken_address_answers_the_same_and_changes_nothing(
@@ -124,10 +136,8 @@ class TestAsking:
 
 class TestTheLink:
     def test_using_it_moves_the_account_keeps_the_session_and_verifies_the_address(
-        self, make_service: ServiceFactory, mail: MailSink
+        self, mail: MailSink, service: Service
     ) -> None:
-        service = dev_service(make_service, mail)
-        signed_up_and_in(service)
         ask(service)
         answer = service.client.put("/email/change", data={"token": change_token(service, mail)})
         assert answer.json == {"email": NEW, "message": "email changed"}
@@ -139,12 +149,8 @@ class TestTheLink:
         assert not service.auth.valid_login(EMAIL, PASSWORD)
 
     def test_the_page_shows_one_button_and_only_its_post_changes(
-        self, make_service: ServiceFactory, mail: MailSink
+        self, service: Service, token: str
     ) -> None:
-        service = dev_service(make_service, mail)
-        signed_up_and_in(service)
-        ask(service)
-        token = change_token(service, mail)
         path = f"/auth/confirm-email?token={token}"
         shown = service.client.get(path)
         assert shown.status_code == 200
@@ -154,28 +160,16 @@ class TestTheLink:
         assert service.client.post("/auth/confirm-email", data=form).status_code == 302
         assert service.client.get("/profile").json == {"email": NEW}
 
-    def test_it_works_once(self, make_service: ServiceFactory, mail: MailSink) -> None:
-        service = dev_service(make_service, mail)
-        signed_up_and_in(service)
-        ask(service)
-        token = change_token(service, mail)
+    def test_it_works_once(self, service: Service, token: str) -> None:
         assert (confirm(service, token), confirm(service, token)) == (200, 403)
 
-    def test_it_dies_after_24_hours(
-        self, make_service: ServiceFactory, mail: MailSink, clock: FakeClock
-    ) -> None:
-        service = dev_service(make_service, mail)
-        signed_up_and_in(service)
-        ask(service)
-        token = change_token(service, mail)
+    def test_it_dies_after_24_hours(self, clock: FakeClock, service: Service, token: str) -> None:
         clock.advance(hours=24, seconds=1)
         assert confirm(service, token) == 403
 
     def test_a_link_for_an_address_the_account_left_changes_nothing(
-        self, make_service: ServiceFactory, mail: MailSink
+        self, mail: MailSink, service: Service
     ) -> None:
-        service = dev_service(make_service, mail)
-        signed_up_and_in(service)
         ask(service)
         first = change_token(service, mail)
         ask(service, "third@example.com")
@@ -185,12 +179,8 @@ class TestTheLink:
         assert service.client.get("/profile").json == {"email": "third@example.com"}
 
     def test_a_link_opened_while_logged_in_as_another_user_changes_only_its_account(
-        self, make_service: ServiceFactory, mail: MailSink
+        self, service: Service, token: str
     ) -> None:
-        service = dev_service(make_service, mail)
-        signed_up_and_in(service)
-        ask(service)
-        token = change_token(service, mail)
         other = service.app.test_client()
         signed_up_and_in(Service(service.app, service.auth, other), OTHER)
         path = f"/auth/confirm-email?token={token}"
@@ -202,10 +192,8 @@ class TestTheLink:
 
 class TestWhatDiesWithTheOldAddress:
     def test_a_reset_token_of_the_old_address_cannot_be_replayed(
-        self, make_service: ServiceFactory, mail: MailSink
+        self, mail: MailSink, service: Service
     ) -> None:
-        service = dev_service(make_service, mail)
-        signed_up_and_in(service)
         reset = service.client.post("/reset_password", data={"email": EMAIL}).json
         assert reset is not None
         ask(service)
@@ -234,12 +222,8 @@ class TestWhatDiesWithTheOldAddress:
 
     @pytest.mark.databases("sqlite", "postgres")
     def test_no_token_is_stored_in_clear(
-        self, make_service: ServiceFactory, mail: MailSink, engine: Engine
+        self, engine: Engine, service: Service, token: str
     ) -> None:
-        service = dev_service(make_service, mail)
-        signed_up_and_in(service)
-        ask(service)
-        token = change_token(service, mail)
         with engine.connect() as connection:
             rows = connection.execute(text("SELECT * FROM one_time_secrets")).all()
         assert token not in repr(rows)

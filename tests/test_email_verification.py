@@ -17,6 +17,7 @@ from tests.lifecycle import (
     link_in,
     mail_to,
     mails_with,
+    token_mailed,
 )
 from tests.second_factor import enrol, oathtool_code
 from tests.smtp import MailSink, Service, ServiceFactory
@@ -40,12 +41,24 @@ def sign_up(service: Service, email: str = EMAIL) -> None:
     assert answer.status_code == 200, answer.json
 
 
-def token_mailed(service: Service, mail: MailSink, email: str = EMAIL, count: int = 1) -> str:
-    service.outbox.join()
-    mail.wait_for(email, count)
-    found = mails_with(mail, email, VERIFY)
-    assert len(found) == count, [str(m.message["Subject"]) for m in mail.to(email)]
-    return link_in(found[-1])[1]
+def verification_token(
+    service: Service, mail: MailSink, email: str = EMAIL, count: int = 1
+) -> str:
+    return token_mailed(service, mail, email, VERIFY, count)
+
+
+@pytest.fixture
+def service(make_service: ServiceFactory, mail: MailSink) -> Service:
+    """Return a development service in `optional` mode where EMAIL has signed up."""
+    signed_up = service_with(make_service, mail, OPTIONAL)
+    sign_up(signed_up)
+    return signed_up
+
+
+@pytest.fixture
+def token(service: Service, mail: MailSink) -> str:
+    """Return the verification token mailed to EMAIL at its sign-up."""
+    return verification_token(service, mail)
 
 
 def log_in(service: Service, email: str = EMAIL) -> int:
@@ -95,21 +108,15 @@ class TestOff:
 
 class TestTheLink:
     def test_sign_up_mails_a_link_to_the_verify_page(
-        self, make_service: ServiceFactory, mail: MailSink
+        self, mail: MailSink, service: Service, token: str
     ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        token = token_mailed(service, mail)
         link, _ = link_in(mails_with(mail, EMAIL, VERIFY)[0])
         assert urlsplit(link).path == "/auth/verify-email"
         assert urlsplit(link).query == f"token={token}"
 
     def test_opening_the_link_verifies_nothing_only_the_button_does(
-        self, make_service: ServiceFactory, mail: MailSink
+        self, service: Service, token: str
     ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        token = token_mailed(service, mail)
         assert log_in(service) == 200
         path = f"/auth/verify-email?token={token}"
 
@@ -128,31 +135,20 @@ class TestTheLink:
         assert me(service)["email_verified"] is True
 
     def test_the_button_without_the_forms_csrf_token_is_refused(
-        self, make_service: ServiceFactory, mail: MailSink
+        self, service: Service, token: str
     ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        token = token_mailed(service, mail)
         answer = service.client.post("/auth/verify-email", data={"token": token})
         assert answer.status_code == 400
         assert log_in(service) == 200
         assert me(service)["email_verified"] is False
 
-    def test_a_token_verifies_once(self, make_service: ServiceFactory, mail: MailSink) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        token = token_mailed(service, mail)
+    def test_a_token_verifies_once(self, service: Service, token: str) -> None:
         first = service.client.put("/email/verification", data={"token": token})
         again = service.client.put("/email/verification", data={"token": token})
         assert first.json == {"message": "email verified"}
         assert (again.status_code, again.json) == (403, {"message": "invalid or expired link"})
 
-    def test_a_token_lives_24_hours(
-        self, make_service: ServiceFactory, mail: MailSink, clock: FakeClock
-    ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        token = token_mailed(service, mail)
+    def test_a_token_lives_24_hours(self, clock: FakeClock, service: Service, token: str) -> None:
         clock.advance(hours=24, seconds=1)
         answer = service.client.put("/email/verification", data={"token": token})
         assert answer.status_code == 403
@@ -162,11 +158,8 @@ class TestTheLink:
 
     @pytest.mark.databases("sqlite", "postgres")
     def test_only_the_tokens_digest_is_stored(
-        self, make_service: ServiceFactory, mail: MailSink, engine: Engine
+        self, engine: Engine, service: Service, token: str
     ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        token = token_mailed(service, mail)
         with engine.connect() as connection:
             rows = connection.execute(
                 text("SELECT digest, payload, purpose FROM one_time_secrets")
@@ -174,22 +167,15 @@ class TestTheLink:
         assert [row.purpose for row in rows] == ["email_verification"]
         assert token not in repr(rows)
 
-    def test_a_reset_token_does_not_verify(
-        self, make_service: ServiceFactory, mail: MailSink
-    ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
+    def test_a_reset_token_does_not_verify(self, service: Service) -> None:
         reset = service.client.post("/reset_password", data={"email": EMAIL})
         token = reset.json["reset_token"]  # type: ignore[index]
         answer = service.client.put("/email/verification", data={"token": token})
         assert answer.status_code == 403
 
     def test_a_link_mailed_to_an_address_the_account_left_verifies_nothing(
-        self, make_service: ServiceFactory, mail: MailSink
+        self, service: Service, token: str
     ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        token = token_mailed(service, mail)
         user = service.auth.accounts.find(EMAIL)
         assert user is not None
         service.auth.db.update_user(user.id, email=OTHER)
@@ -200,11 +186,8 @@ class TestTheLink:
         assert not changed.email_verified
 
     def test_a_link_opened_while_logged_in_as_another_user_verifies_only_its_own_account(
-        self, make_service: ServiceFactory, mail: MailSink
+        self, service: Service, token: str
     ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        token = token_mailed(service, mail)
         sign_up(service, OTHER)
         assert log_in(service, OTHER) == 200
         path = f"/auth/verify-email?token={token}"
@@ -224,35 +207,25 @@ class TestOnRequest:
         assert service.client.post("/email/verification").status_code == 403
 
     def test_a_fresh_link_is_mailed_and_the_older_one_dies(
-        self, make_service: ServiceFactory, mail: MailSink, clock: FakeClock
+        self, mail: MailSink, clock: FakeClock, service: Service
     ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        first = token_mailed(service, mail)
+        first = verification_token(service, mail)
         assert log_in(service) == 200
         clock.advance(minutes=6)
         answer = service.client.post("/email/verification")
         assert (answer.status_code, answer.json) == (202, {"message": LINK_SENT})
-        second = token_mailed(service, mail, count=2)
+        second = verification_token(service, mail, count=2)
         assert service.client.put("/email/verification", data={"token": first}).status_code == 403
         assert service.client.put("/email/verification", data={"token": second}).status_code == 200
 
-    def test_links_are_spaced_five_minutes_apart(
-        self, make_service: ServiceFactory, mail: MailSink
-    ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        token_mailed(service, mail)
+    def test_links_are_spaced_five_minutes_apart(self, mail: MailSink, service: Service) -> None:
+        verification_token(service, mail)
         assert log_in(service) == 200
         assert service.client.post("/email/verification").status_code == 202
         service.outbox.join()
         assert len(mails_with(mail, EMAIL, VERIFY)) == 1
 
-    def test_asking_is_limited_per_session(
-        self, make_service: ServiceFactory, mail: MailSink
-    ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
+    def test_asking_is_limited_per_session(self, service: Service) -> None:
         assert log_in(service) == 200
         statuses = [service.client.post("/email/verification").status_code for _ in range(6)]
         assert statuses == [202] * 5 + [429]
@@ -266,11 +239,11 @@ class TestOnRequest:
         assert service.client.post("/email/verification").status_code == 202
 
     def test_a_verified_address_gets_no_more_links(
-        self, make_service: ServiceFactory, mail: MailSink, clock: FakeClock
+        self, mail: MailSink, clock: FakeClock, service: Service
     ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        service.client.put("/email/verification", data={"token": token_mailed(service, mail)})
+        service.client.put(
+            "/email/verification", data={"token": verification_token(service, mail)}
+        )
         assert log_in(service) == 200
         clock.advance(minutes=6)
         assert service.client.post("/email/verification").status_code == 202
@@ -284,13 +257,13 @@ class TestRequired:
     ) -> None:
         service = service_with(make_service, mail, REQUIRED)
         sign_up(service)
-        token_mailed(service, mail)
+        verification_token(service, mail)
         clock.advance(minutes=6)
         answer = service.client.post("/sessions", data={"email": EMAIL, "password": PASSWORD})
         assert (answer.status_code, answer.json) == (403, {"message": "email not verified"})
         assert "Set-Cookie" not in answer.headers
         assert service.client.get("/profile").status_code == 403
-        fresh = token_mailed(service, mail, count=2)
+        fresh = verification_token(service, mail, count=2)
         assert service.client.put("/email/verification", data={"token": fresh}).status_code == 200
         assert log_in(service) == 200
 
@@ -343,11 +316,11 @@ class TestRequired:
 
 class TestWhoAmI:
     def test_me_answers_the_account_and_profile_keeps_the_designs_answer(
-        self, make_service: ServiceFactory, mail: MailSink, clock: FakeClock
+        self, mail: MailSink, service: Service
     ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        service.client.put("/email/verification", data={"token": token_mailed(service, mail)})
+        service.client.put(
+            "/email/verification", data={"token": verification_token(service, mail)}
+        )
         assert log_in(service) == 200
         body = me(service)
         assert set(body) == {"id", "email", "email_verified", "created_at", "factors"}
@@ -359,12 +332,7 @@ class TestWhoAmI:
         service = service_with(make_service, mail, OPTIONAL)
         assert service.client.get("/me").status_code == 403
 
-    def test_the_gates_header_turns_true_once_verified(
-        self, make_service: ServiceFactory, mail: MailSink
-    ) -> None:
-        service = service_with(make_service, mail, OPTIONAL)
-        sign_up(service)
-        token = token_mailed(service, mail)
+    def test_the_gates_header_turns_true_once_verified(self, service: Service, token: str) -> None:
         assert log_in(service) == 200
         before = service.client.get("/auth/verify")
         assert before.headers["X-Auth-Request-Email-Verified"] == "false"

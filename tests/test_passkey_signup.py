@@ -15,7 +15,7 @@ from tests.lifecycle import mail_to
 from tests.passkeys import ORIGIN, add_passkey, events, options_of, passkey_login, refused
 from tests.second_factor import EMAIL, PASSWORD, enrol, password_step
 from tests.smtp import MailSink, Service, ServiceFactory
-from tests.test_email_verification import OPTIONAL, REQUIRED, token_mailed
+from tests.test_email_verification import OPTIONAL, REQUIRED, verification_token
 from userauth.auth import Auth
 
 pytestmark = pytest.mark.databases("sqlite")
@@ -161,7 +161,7 @@ def reset_password(client: FlaskClient, password: str = PASSWORD) -> TestRespons
 def verify_address(service: Service, mail: MailSink) -> None:
     """Verify EMAIL's address with the link mailed on request (POST /email/verification)."""
     assert service.client.post("/email/verification").status_code == 202
-    token = token_mailed(service, mail, EMAIL)
+    token = verification_token(service, mail, EMAIL)
     assert service.client.put("/email/verification", data={"token": token}).status_code == 200
 
 
@@ -285,7 +285,7 @@ class TestAPasskeySignUpsAddress:
         service = make_service("development", mail_to(mail), OPTIONAL)
 
         assert sign_up(service.client, phone).status_code == 200
-        token = token_mailed(service, mail, EMAIL)
+        token = verification_token(service, mail, EMAIL)
 
         assert service.client.get("/me").json["email_verified"] is False  # type: ignore[index]
         assert service.client.put("/email/verification", data={"token": token}).status_code == 200
@@ -301,14 +301,14 @@ class TestAPasskeySignUpsAddress:
         assert answer.status_code == 200, answer.json
         assert answer.json == {"email": EMAIL, "message": "user created"}
         assert service.client.get("/profile").status_code == 403
-        assert token_mailed(service, mail, EMAIL)
+        assert verification_token(service, mail, EMAIL)
 
     def test_required_refuses_a_passkey_login_on_an_unverified_address(
         self, make_service: ServiceFactory, mail: MailSink, phone: SoftAuthenticator
     ) -> None:
         service = make_service("development", mail_to(mail), REQUIRED)
         sign_up(service.client, phone)
-        token = token_mailed(service, mail, EMAIL)
+        token = verification_token(service, mail, EMAIL)
 
         refused_login = passkey_login(service.client, phone)
 

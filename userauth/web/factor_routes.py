@@ -10,10 +10,9 @@ from apiflask import APIBlueprint
 from flask import Response, jsonify
 from werkzeug.wrappers import Response as WerkzeugResponse
 
-from userauth.auth import LoginOutcome, LoginResult
+from userauth.auth import LoginOutcome
 from userauth.errors import LoginChallengeError, WrongCodeError
 from userauth.web.context import current_auth, current_client
-from userauth.web.devices import remember_device
 from userauth.web.errors import EnrolmentCodeError
 from userauth.web.factor_schemas import (
     Code,
@@ -23,39 +22,27 @@ from userauth.web.factor_schemas import (
     TotpBegun,
 )
 from userauth.web.limits import password_proven, rate_limited
+from userauth.web.login_answers import login_completed
 from userauth.web.login_challenge import (
     challenge_cookie,
     clear_challenge_cookie,
-    set_challenge_cookie,
 )
 from userauth.web.metrics import record_login_outcome
 from userauth.web.schemas import (
+    BODY,
+    BODY_ERRORS,
     CROSS_SITE,
     NO_SESSION,
-    RATE_LIMITED,
+    RECENT,
     SESSION_COOKIE_SCHEME,
-    TOO_LARGE,
     UNAVAILABLE,
-    UNSUPPORTED_BODY,
     EmailAndMessage,
     Message,
     responses,
 )
-from userauth.web.session import require_session, set_session_cookie
-
-BODY = "json_or_form"
-RECENT = "Re-authentication required: the session's last authentication is too old."
+from userauth.web.session import require_session
 
 factors_api = APIBlueprint("factors", __name__)
-
-
-def second_factor_required(result: LoginResult) -> Response:
-    """Answer a right password that needs a second factor: 401, the factors, the cookie."""
-    response = jsonify(message="second factor required", factors=list(result.factors))
-    response.status_code = 401
-    if result.challenge is not None:
-        set_challenge_cookie(response, result.challenge, current_auth().settings)
-    return response
 
 
 @factors_api.post("/sessions/second-factor")
@@ -68,10 +55,7 @@ def second_factor_required(result: LoginResult) -> Response:
             401: "The code is wrong, or the login_challenge cookie names no live pending login.",
             403: 'USERAUTH_EMAIL_VERIFICATION=required and the code is right: {"message": '
             '"email not verified"}, no session, and a fresh link is mailed.' + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     )
 )
@@ -88,13 +72,8 @@ def complete_login(body: dict[str, str]) -> WerkzeugResponse:
         clear_challenge_cookie(response, current_auth().settings)
         return response
     record_login_outcome(LoginOutcome.SUCCEEDED)
-    email = result.email or ""
-    response = jsonify(email=email, message="logged in")
     assert result.session_id is not None  # noqa: S101 - a completed login has a session
-    set_session_cookie(response, result.session_id)
-    clear_challenge_cookie(response, current_auth().settings)
-    remember_device(response, email)
-    return response
+    return login_completed(result.email or "", result.session_id)
 
 
 @factors_api.post("/sessions/reauthenticate")
@@ -107,10 +86,7 @@ def complete_login(body: dict[str, str]) -> WerkzeugResponse:
         {
             401: "The code is wrong.",
             403: NO_SESSION + " Or: the password is wrong." + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     ),
 )
@@ -172,10 +148,7 @@ def begin_totp() -> Response:
             401: RECENT,
             403: NO_SESSION + CROSS_SITE,
             409: "No enrolment was begun in the last 10 minutes.",
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     ),
 )

@@ -11,7 +11,6 @@ from apiflask import APIBlueprint
 from flask import Response, jsonify
 
 from userauth.web.context import current_auth, current_client
-from userauth.web.factor_routes import RECENT
 from userauth.web.lifecycle_schemas import (
     AccountExport,
     EmailChange,
@@ -21,13 +20,14 @@ from userauth.web.lifecycle_schemas import (
 )
 from userauth.web.limits import rate_limited
 from userauth.web.schemas import (
+    BODY,
+    BODY_ERRORS,
     CROSS_SITE,
     NO_SESSION,
     RATE_LIMITED,
+    RECENT,
     SESSION_COOKIE_SCHEME,
-    TOO_LARGE,
     UNAVAILABLE,
-    UNSUPPORTED_BODY,
     Message,
     responses,
 )
@@ -35,7 +35,6 @@ from userauth.web.session import clear_session_cookie, require_session
 
 CHANGE_SENT = "confirm the change from the new address"
 LINK_SENT = "if your email is not verified yet, a link to verify it has been sent to it"
-BODY = "json_or_form"
 
 lifecycle_api = APIBlueprint("lifecycle", __name__)
 
@@ -83,10 +82,7 @@ def request_verification() -> Response:
         {
             403: "The link is unknown, used, expired, or its address is no longer the "
             "account's." + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     )
 )
@@ -107,10 +103,7 @@ def verify_email(body: dict[str, str]) -> Response:
             400: "The new address is missing, too long or malformed.",
             401: RECENT,
             403: NO_SESSION + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     ),
 )
@@ -130,10 +123,7 @@ def change_email(body: dict[str, str]) -> Response:
         {
             403: "The link is unknown, used, expired, the account's address changed since, "
             "or the new address was taken meanwhile." + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     )
 )

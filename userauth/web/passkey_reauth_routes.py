@@ -13,22 +13,19 @@ from flask import Response, jsonify
 
 from userauth.web.context import current_auth, current_client
 from userauth.web.limits import password_proven, rate_limited
-from userauth.web.passkey_routes import REFUSED, relying_party
 from userauth.web.passkey_schemas import PasskeyAssertion, RequestOptions
+from userauth.web.relying_party import REFUSED, options_answer, relying_party
 from userauth.web.schemas import (
+    BODY,
+    BODY_ERRORS,
     CROSS_SITE,
     NO_SESSION,
-    RATE_LIMITED,
     SESSION_COOKIE_SCHEME,
-    TOO_LARGE,
     UNAVAILABLE,
-    UNSUPPORTED_BODY,
     Message,
     responses,
 )
 from userauth.web.session import require_session
-
-BODY = "json_or_form"
 
 passkey_reauth_api = APIBlueprint("passkey_reauth", __name__)
 
@@ -44,7 +41,7 @@ def reauthentication_options() -> Response:
     navigator.credentials.get(), allowing the account's passkeys only."""
     live = require_session()
     options = current_auth().passkey_reauthentication.options(live, relying_party())
-    return Response(options, mimetype="application/json")
+    return options_answer(options)
 
 
 @passkey_reauth_api.post("/sessions/reauthenticate/passkey")
@@ -57,10 +54,7 @@ def reauthentication_options() -> Response:
         {
             401: REFUSED + " Or: the passkey is not this account's.",
             403: NO_SESSION + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     ),
 )

@@ -8,22 +8,19 @@ passkey_registrations.py and passkey_logins.py.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlsplit
 
 from apiflask import APIBlueprint
-from flask import Response, jsonify, request
+from flask import Response, jsonify
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.auth import LoginOutcome
 from userauth.db import StoredPasskey
 from userauth.errors import LoginChallengeError, PasskeyLoginError
-from userauth.passkey_terms import RelyingParty
 from userauth.web.context import current_auth, current_client
-from userauth.web.devices import remember_device
 from userauth.web.limits import rate_limited
+from userauth.web.login_answers import login_completed
 from userauth.web.login_challenge import (
     challenge_cookie,
-    clear_challenge_cookie,
     set_challenge_cookie,
 )
 from userauth.web.metrics import record_login_outcome
@@ -36,11 +33,15 @@ from userauth.web.passkey_schemas import (
     PasskeyRegistration,
     RequestOptions,
 )
+from userauth.web.relying_party import REFUSED, options_answer, relying_party
 from userauth.web.schemas import (
+    BODY,
+    BODY_ERRORS,
     CROSS_SITE,
     CROSS_SITE_ONLY,
     NO_SESSION,
     RATE_LIMITED,
+    RECENT,
     SESSION_COOKIE_SCHEME,
     TOO_LARGE,
     UNAVAILABLE,
@@ -49,24 +50,9 @@ from userauth.web.schemas import (
     Message,
     responses,
 )
-from userauth.web.session import require_session, set_session_cookie
-
-BODY = "json_or_form"
-RECENT = "Re-authentication required: the session's last authentication is too old."
-REFUSED = "The passkey response does not verify, or its challenge is unknown, spent or expired."
+from userauth.web.session import require_session
 
 passkeys_api = APIBlueprint("passkeys", __name__)
-
-
-def relying_party() -> RelyingParty:
-    """Return the relying party of this request: the settings', or in development (none
-    set) the request's own host and origin."""
-    settings = current_auth().settings.webauthn
-    if settings.rp_id is not None:
-        origins = settings.origins or (f"https://{settings.rp_id}",)
-        return RelyingParty(settings.rp_id, origins, settings.rp_name)
-    origin = request.host_url.rstrip("/").lower()
-    return RelyingParty(urlsplit(origin).hostname or "localhost", (origin,), settings.rp_name)
 
 
 def _view(passkey: StoredPasskey) -> dict[str, Any]:
@@ -79,10 +65,6 @@ def _view(passkey: StoredPasskey) -> dict[str, Any]:
     }
 
 
-def _options(options_json: str) -> Response:
-    return Response(options_json, mimetype="application/json")
-
-
 @passkeys_api.post("/passkeys/registration/options")
 @passkeys_api.output(CreationOptions, description="PublicKeyCredentialCreationOptions (JSON).")
 @passkeys_api.doc(
@@ -92,7 +74,7 @@ def _options(options_json: str) -> Response:
 def registration_options() -> Response:
     """Begin adding a passkey: options for navigator.credentials.create()."""
     live = require_session()
-    return _options(
+    return options_answer(
         current_auth().passkey_registrations.registration_options(live, relying_party())
     )
 
@@ -108,10 +90,7 @@ def registration_options() -> Response:
             400: REFUSED,
             401: RECENT,
             403: NO_SESSION + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     ),
 )
@@ -188,7 +167,7 @@ def login_options() -> Response:
     login_challenge cookie (a pending login's own, after a right password)."""
     auth = current_auth()
     begun = auth.passkey_logins.options(relying_party(), challenge_cookie())
-    response = _options(begun.options_json)
+    response = options_answer(begun.options_json)
     set_challenge_cookie(response, begun.cookie, auth.settings)
     return response
 
@@ -203,10 +182,7 @@ def login_options() -> Response:
             401: REFUSED + " Or: the pending login died.",
             403: 'USERAUTH_EMAIL_VERIFICATION=required and the passkey is right: {"message": '
             '"email not verified"}, no session, and a fresh link is mailed.' + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     )
 )
@@ -222,8 +198,4 @@ def passkey_login(body: dict[str, Any]) -> WerkzeugResponse:
         record_login_outcome(LoginOutcome.FAILED)
         raise
     record_login_outcome(LoginOutcome.SUCCEEDED)
-    response = jsonify(email=done.user.email, message="logged in")
-    set_session_cookie(response, done.session_id)
-    clear_challenge_cookie(response, auth.settings)
-    remember_device(response, done.user.email)
-    return response
+    return login_completed(done.user.email, done.session_id)

@@ -17,20 +17,16 @@ from userauth.web.login_challenge import (
     clear_challenge_cookie,
     set_challenge_cookie,
 )
-from userauth.web.passkey_routes import relying_party
 from userauth.web.passkey_schemas import CreationOptions, PasskeyAssertion, SignUpEmail
+from userauth.web.relying_party import options_answer, relying_party
 from userauth.web.schemas import (
+    BODY,
+    BODY_ERRORS,
     CROSS_SITE,
-    RATE_LIMITED,
-    TOO_LARGE,
-    UNAVAILABLE,
-    UNSUPPORTED_BODY,
     EmailAndMessage,
     responses,
 )
 from userauth.web.session import set_session_cookie
-
-BODY = "json_or_form"
 
 passkey_signups_api = APIBlueprint("passkey_signups", __name__)
 
@@ -44,10 +40,7 @@ passkey_signups_api = APIBlueprint("passkey_signups", __name__)
         {
             400: "The email is missing or malformed, or (development only) registered.",
             403: "USERAUTH_SIGNUP is not `open`." + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     )
 )
@@ -58,7 +51,7 @@ def sign_up_options(body: dict[str, str]) -> Response:
     # USERAUTH_SIGNUP: a passkey sign-up takes no invitation, so only `open` allows it.
     auth.invitations.check_open(None)
     begun = auth.passkey_signups.options(relying_party(), body["email"])
-    response = Response(begun.options_json, mimetype="application/json")
+    response = options_answer(begun.options_json)
     set_challenge_cookie(response, begun.cookie, auth.settings)
     return response
 
@@ -73,10 +66,7 @@ def sign_up_options(body: dict[str, str]) -> Response:
             400: "The passkey does not verify, its challenge is unknown, spent or expired, "
             "or (development only) the email is registered.",
             403: "USERAUTH_SIGNUP is not `open`." + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     )
 )

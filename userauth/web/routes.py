@@ -17,19 +17,18 @@ from userauth.errors import EmailNotVerifiedError
 from userauth.web.context import current_auth, current_client
 from userauth.web.devices import remember_device
 from userauth.web.errors import LoginFailedError
-from userauth.web.factor_routes import second_factor_required
 from userauth.web.limits import password_proven, rate_limited
+from userauth.web.login_answers import second_factor_required
 from userauth.web.metrics import record_login_outcome
 from userauth.web.schemas import (
+    BODY,
+    BODY_ERRORS,
     BROWSER_TO_PAGES,
     CROSS_SITE,
     NO_SESSION,
-    RATE_LIMITED,
     SESSION_COOKIE_SCHEME,
     SET_COOKIE,
-    TOO_LARGE,
     UNAVAILABLE,
-    UNSUPPORTED_BODY,
     Credentials,
     EmailAndMessage,
     Message,
@@ -49,8 +48,6 @@ from userauth.web.session import (
 )
 
 RESET_SENT = "if this email has an account, a reset link has been sent to it"
-# Bodies are read as JSON when the request says so, else as a form; the fields are the same.
-BODY = "json_or_form"
 
 api = APIBlueprint("api", __name__)
 
@@ -90,10 +87,7 @@ def _prefers_html() -> bool:
             403: "USERAUTH_SIGNUP is `closed` (sign-up is closed), or `invite` and no "
             "invitation was given (sign-up needs an invitation), or the invitation is "
             "unknown, used, expired or another address's (invalid or expired link)." + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     )
 )
@@ -119,10 +113,7 @@ def register(body: dict[str, str]) -> Response:
             '"factors": [...]} and the login_challenge cookie (POST /sessions/second-factor).',
             403: 'USERAUTH_EMAIL_VERIFICATION=required and the password is right: {"message": '
             '"email not verified"}, no session, and a fresh link is mailed.' + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     )
 )
@@ -187,10 +178,7 @@ def profile() -> Response:
     responses=responses(
         {
             403: "No account has this email (development only)." + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     )
 )
@@ -211,10 +199,7 @@ def request_reset(body: dict[str, str]) -> Response:
     responses=responses(
         {
             403: "The token is unknown, spent, expired or another account's." + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     )
 )
@@ -280,10 +265,7 @@ def revoke_session(id: str) -> Response:
             401: "An account without a password (made with a passkey) sets its first one: "
             "re-authentication required, the session's last authentication is too old.",
             403: "No live session, or the current password is wrong." + CROSS_SITE,
-            413: TOO_LARGE,
-            415: UNSUPPORTED_BODY,
-            429: RATE_LIMITED,
-            503: UNAVAILABLE,
+            **BODY_ERRORS,
         }
     ),
 )

@@ -23,6 +23,8 @@ from userauth.web.devices import DEVICE_COOKIE
 MAX_FIELD_LENGTH = 4096
 # The name of the session cookie's security scheme (the cookie is web/session.py's).
 SESSION_COOKIE_SCHEME = "sessionCookie"
+# Where a route's `input` is read from: a form or a JSON object alike (APIFlask's location).
+BODY = "json_or_form"
 
 
 def _utf8(value: str) -> None:
@@ -262,6 +264,15 @@ UNAVAILABLE = {
     **json_answer("The database is unavailable; retry after the given number of seconds.", Error),
     "headers": {"Retry-After": {"required": True, "schema": {"type": "integer", "minimum": 0}}},
 }
+# The errors a rate-limited route that reads a body answers besides its own, after them.
+BODY_ERRORS: Mapping[int, str | Mapping[str, Any]] = {
+    413: TOO_LARGE,
+    415: UNSUPPORTED_BODY,
+    429: RATE_LIMITED,
+    503: UNAVAILABLE,
+}
+# Every sensitive action's 401 (reauthentication.py's window).
+RECENT = "Re-authentication required: the session's last authentication is too old."
 # The name of /metrics' optional bearer token's security scheme (USERAUTH_METRICS_TOKEN).
 METRICS_TOKEN_SCHEME = "metricsToken"  # noqa: S105 - a scheme's name, not a token
 SET_COOKIE = {
