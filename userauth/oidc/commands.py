@@ -1,6 +1,7 @@
 """`userauth client …` and `userauth keys rotate`: the OpenID Connect provider's admin commands.
 
-userauth/cli/__init__.py registers them with its way of opening the configured database (`open_auth`).
+userauth/cli/__init__.py registers them with its way of opening the configured database
+(`open_auth`).
 """
 
 from __future__ import annotations
