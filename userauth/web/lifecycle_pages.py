@@ -13,6 +13,8 @@ import json
 from apiflask import APIBlueprint
 from flask import flash, make_response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import TooManyRequests
 from wtforms import Field
 
@@ -34,11 +36,11 @@ from userauth.web.forms import (
 from userauth.web.limits import password_proven, rate_limited
 from userauth.web.session import clear_session_cookie, current_session
 
-BAD_LINK = "This link is invalid or has expired: ask for a new one from your account page."
-VERIFIED = "Your email address is verified."
-CHANGED = "Your account now uses this email address."
-LINK_SENT = "A link to verify your email address is on its way to it."
-DELETED = "Your account and everything stored with it are deleted."
+BAD_LINK = _l("This link is invalid or has expired: ask for a new one from your account page.")
+VERIFIED = _l("Your email address is verified.")
+CHANGED = _l("Your account now uses this email address.")
+LINK_SENT = _l("A link to verify your email address is on its way to it.")
+DELETED = _l("Your account and everything stored with it are deleted.")
 EXPORT_NAME = "userauth-account.json"
 
 lifecycle_pages = APIBlueprint("lifecycle", __name__, enable_openapi=False)
@@ -63,7 +65,7 @@ def verify_email() -> ResponseReturnValue:
         except InvalidTokenError:
             page.fail(form.token, BAD_LINK)
         else:
-            flash(VERIFIED)
+            flash(str(VERIFIED))
             return redirect(url_for("pages.index"))
     return page.render("verify_email.html", page.status(), form=form, dead_link=None)
 
@@ -85,7 +87,7 @@ def confirm_email() -> ResponseReturnValue:
         except InvalidTokenError:
             page.fail(form.token, BAD_LINK)
         else:
-            flash(CHANGED)
+            flash(str(CHANGED))
             return redirect(url_for("pages.index"))
     return page.render("confirm_email.html", page.status(), form=form, dead_link=None)
 
@@ -98,7 +100,7 @@ def send_verification() -> ResponseReturnValue:
     if live is None:
         return page.to_login()
     current_auth().verification.send_link(live.user, current_client())
-    flash(LINK_SENT)
+    flash(str(LINK_SENT))
     return redirect(url_for("pages.account"))
 
 
@@ -120,7 +122,9 @@ def change_email() -> ResponseReturnValue:
     except InvalidEmailError as error:
         page.fail(form.new_email, page.message(error))
         return _account(400, email_form=form)
-    flash(f"A link is on its way to {new}: your address changes when you open it.")
+    flash(
+        _("A link is on its way to %(email)s: your address changes when you open it.", email=new)
+    )
     return redirect(url_for("pages.account"))
 
 
@@ -151,7 +155,7 @@ def delete_account() -> ResponseReturnValue:
     if proven is None:
         return _account(403 if form.leave_password.data else 400, leave_form=form)
     current_auth().leaving.delete(proven, current_client())
-    flash(DELETED)
+    flash(str(DELETED))
     response = redirect(url_for("pages.login"))
     clear_session_cookie(response)
     return response
