@@ -46,7 +46,9 @@ class MailTemplates:
         # The operator's folder first: a template found there replaces the built-in one.
         self._loader = FileSystemLoader([*folders, str(BUILT_IN)])
 
-    def render(self, name: str, subject: str, language: str, **context: object) -> MailMessage:
+    def render(
+        self, name: str, subject: str, language: str = languages.SOURCE, **context: object
+    ) -> MailMessage:
         """Return the mail `name` in `language` (`fr`), its subject a message of the
         catalogue (marked with `N_`), its templates given `context`.
 
