@@ -7,8 +7,11 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
+from babel.messages.catalog import Catalog
+from babel.messages.mofile import write_mo
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
@@ -147,8 +150,19 @@ class TestChoosingTheLanguage:
             ("de, fr;q=0.3", "fr"),
             ("", "en"),
             ("*", "en"),
+            ("fr;q=0, en", "en"),
         ],
-        ids=["fr", "regional", "q-values-fr", "q-values-en", "unknown", "fallback", "none", "any"],
+        ids=[
+            "fr",
+            "regional",
+            "q-values-fr",
+            "q-values-en",
+            "unknown",
+            "fallback",
+            "none",
+            "any",
+            "refused",
+        ],
     )
     def test_accept_language_picks_among_the_shipped_languages(
         self, app_client: Callable[..., FlaskClient], header: str, expected: str
@@ -179,6 +193,40 @@ class TestChoosingTheLanguage:
     def test_a_language_without_a_catalogue_stops_start_up(self) -> None:
         with pytest.raises(SettingsError, match="USERAUTH_LANGUAGE must be one of en, fr"):
             WebSettings.read(EnvironmentReader({"USERAUTH_LANGUAGE": "de"}))
+
+
+def write_catalogue(folder: Path, language: str, messages: dict[str, str]) -> None:
+    """Compile `messages` as the operator's catalogue of `language` (pybabel compile's .mo)."""
+    compiled = Catalog(locale=language)
+    for message, translation in messages.items():
+        compiled.add(message, translation)
+    target = folder / "translations" / language / "LC_MESSAGES"
+    target.mkdir(parents=True)
+    with (target / "messages.mo").open("wb") as mo:
+        write_mo(mo, compiled)
+
+
+class TestOperatorsLanguages:
+    def test_a_catalogue_in_the_templates_folder_adds_a_language(
+        self, app_client: Callable[..., FlaskClient], tmp_path: Path
+    ) -> None:
+        write_catalogue(tmp_path, "de", {"Log in": "Anmelden"})
+        read = WebSettings.read(
+            EnvironmentReader({"USERAUTH_TEMPLATES_DIR": str(tmp_path), "USERAUTH_LANGUAGE": "de"})
+        )
+        assert read.language == "de"
+        client = app_client(WebSettings(templates_dir=str(tmp_path)))
+        answer = client.get("/auth/login", headers={"Accept-Language": "de-DE, fr;q=0.5"})
+        assert language(answer) == "de"
+        assert "<h1>Anmelden</h1>" in shown(answer)
+
+    def test_the_operators_french_messages_win_over_the_built_in_ones(
+        self, app_client: Callable[..., FlaskClient], tmp_path: Path
+    ) -> None:
+        write_catalogue(tmp_path, "fr", {"Log in": "Connexion"})
+        answer = french(app_client(WebSettings(templates_dir=str(tmp_path)))).get("/auth/login")
+        assert "<h1>Connexion</h1>" in shown(answer)
+        assert "Mot de passe oublié ?" in shown(answer)  # the rest stays built in
 
 
 class TestSecurityOfTranslatedPages:

@@ -48,12 +48,28 @@ def available(templates_dir: str | None) -> tuple[str, ...]:
 
 
 def negotiate(accept_language: str | None, languages: tuple[str, ...]) -> str:
-    """Return the language of `languages` the header prefers (q-values, then order), else
-    English: `fr-CH;q=0.9, en;q=0.5` → `fr` when French exists."""
+    """Return the language of `languages` the header prefers, else English.
+
+    Tags are taken by quality (q-values, then their order); a tag names a language when it is
+    the language or a region of it (RFC 4647 3.4 lookup): `de-DE, fr;q=0.5` → `de` when
+    German exists, `fr-CH;q=0.9, en;q=0.5` → `fr`, `it` → `en`.
+    """
     if not accept_language or len(accept_language) > MAX_ACCEPT_LANGUAGE:
         return SOURCE
-    accepted = parse_accept_header(accept_language, LanguageAccept)
-    return accepted.best_match(languages) or SOURCE
+    by_tag = {_tag(language): language for language in languages}
+    for tag, quality in parse_accept_header(accept_language, LanguageAccept):
+        if quality <= 0:
+            continue
+        wanted = _tag(tag)
+        found = by_tag.get(wanted) or by_tag.get(wanted.split("-")[0])
+        if found is not None:
+            return found
+    return SOURCE
+
+
+def _tag(language: str) -> str:
+    """`fr_CA`, `FR-ca` → `fr-ca`: Accept-Language's tags and catalogue names compared alike."""
+    return language.replace("_", "-").lower()
 
 
 @lru_cache(maxsize=32)
