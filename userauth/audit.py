@@ -33,7 +33,7 @@ class Client:
         object.__setattr__(self, "address", _printable(self.address)[:MAX_ADDRESS_LENGTH])
         object.__setattr__(self, "user_agent", _printable(self.user_agent)[:MAX_USER_AGENT_LENGTH])
         if self.accept_language:
-            accepted = _printable(self.accept_language)[:MAX_ACCEPT_LANGUAGE_LENGTH]
+            accepted = _printable(self.accept_language[:MAX_ACCEPT_LANGUAGE_LENGTH])
             object.__setattr__(self, "accept_language", accepted)
 
 
