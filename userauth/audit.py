@@ -36,6 +36,11 @@ class Client:
             accepted = _printable(self.accept_language[:MAX_ACCEPT_LANGUAGE_LENGTH])
             object.__setattr__(self, "accept_language", accepted)
 
+    def language_only(self) -> Client:
+        """Return this client with its languages alone: for a job whose mail its owner reads
+        (an account's notice), which keeps no address or User-Agent of the asker."""
+        return Client(accept_language=self.accept_language)
+
 
 NO_CLIENT = Client()
 

@@ -272,7 +272,7 @@ class Auth(SecondFactorOperations):
         self.invitations.check_open(invitation)
         if invitation:
             return self._sign_up_invited(invitation, email, password, client)
-        user = self.accounts.sign_up(email, password, client.accept_language)
+        user = self.accounts.sign_up(email, password, client)
         if user is not None:
             self.audit.record("user_registered", user.id, client, user.email)
             self.verification.on_sign_up(user, client)

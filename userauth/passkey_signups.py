@@ -115,7 +115,7 @@ class PasskeySignUps:
         except EmailTakenError:
             if not self._production:
                 raise
-            self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, email, _language_of(client))
+            self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, email, client.language_only())
             return PasskeySignUp(email)
         if user is None:
             self._audit.record(SIGN_UP_FAILED, None, client)
@@ -124,7 +124,7 @@ class PasskeySignUps:
         self._audit.record("passkey_added", user.id, client, user.email)
         if self._production:
             # As a sign-up with a password: the outbox moves alike for new and taken emails.
-            self._outbox.enqueue(ACCOUNT_CREATED_MAIL, user.email, _language_of(client))
+            self._outbox.enqueue(ACCOUNT_CREATED_MAIL, user.email, client.language_only())
             return PasskeySignUp(email)
         amr = passkey_factor.methods(passkey.backed_up)
         session_id = self._sessions.start(user, client=client, amr=amr)
@@ -159,8 +159,3 @@ class PasskeySignUps:
             self._audit.record(SIGN_UP_FAILED, None, client)
             raise
         return str(begun["email"]), str(begun["handle"]), passkey
-
-
-def _language_of(client: Client) -> Client:
-    # Only the asker's language goes with these jobs: their mail is read by the owner.
-    return Client(accept_language=client.accept_language)
