@@ -83,3 +83,36 @@ class TestOverrides:
         assert link in message.text
         assert "<script>" not in message.html
         assert "&lt;script&gt;" in message.html
+
+
+# Each built-in mail, the values it is given, and its first sentence in English and French.
+MAILS: dict[str, tuple[dict[str, object], str]] = {
+    "reset": ({"link": "https://x.example/r?token=t", "minutes": 30}, "Someone asked to reset"),
+    "account_exists": ({"forgot_link": "https://x.example/f"}, "Someone tried to create"),
+    "verify_email": ({"link": "https://x.example/v?token=t", "hours": 24}, "Please confirm"),
+    "email_change": (
+        {"link": "https://x.example/c?token=t", "hours": 24},
+        "Someone asked to move",
+    ),
+    "email_taken": ({}, "Someone asked to move another"),
+    "invitation": ({"link": "https://x.example/s?invitation=t", "days": 7}, "You are invited"),
+}
+
+
+class TestInFrench:
+    @pytest.mark.parametrize("name", sorted(MAILS))
+    def test_every_built_in_mail_is_written_in_french_in_both_parts(self, name: str) -> None:
+        values, english = MAILS[name]
+        message = MailTemplates(None).render(name, "Reset your password", "fr", **values)
+        assert message.subject == "Réinitialisez votre mot de passe"
+        assert '<html lang="fr">' in message.html
+        for part in (message.text, message.html):
+            assert english not in part
+            assert "ignorez ce message" in part
+        for value in values.values():
+            assert str(value) in message.text
+
+    def test_english_is_the_default(self) -> None:
+        message = MailTemplates(None).render("email_taken", "Your email address is already in use")
+        assert '<html lang="en">' in message.html
+        assert message.text.startswith("Someone asked to move another account")

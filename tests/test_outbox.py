@@ -16,9 +16,10 @@ from sqlalchemy import Engine, text
 
 from tests.conftest import FakeClock, ServerProcess
 from tests.smtp import MailSink, Service, ServiceFactory
-from userauth.audit import NO_CLIENT
+from userauth.audit import NO_CLIENT, Client
 from userauth.clock import utcnow
-from userauth.outbox import MAX_BACKOFF, backoff
+from userauth.db import DB
+from userauth.outbox import MAX_BACKOFF, MailJob, Outbox, backoff
 
 EMAIL = "bob@example.com"
 PASSWORD = "violet-kettle-orbit-42"
@@ -373,3 +374,24 @@ class TestStop:
         assert server.exit_status == 0, output
         resets = [m for m in mail.to(EMAIL) if m.message["Subject"] == "Reset your password"]
         assert len(resets) == 1, output
+
+
+class TestTheAskersLanguage:
+    @pytest.mark.parametrize(
+        ("accept_language", "payload"),
+        [("fr-FR,fr;q=0.9", '{"to": "x"}'), ("fr", None), ("", "kind"), ("", None)],
+        ids=["with-payload", "language-only", "payload-only", "neither"],
+    )
+    def test_a_job_gives_its_handler_the_askers_language_and_its_payload_unchanged(
+        self, make_db: Callable[[], DB], accept_language: str, payload: str | None
+    ) -> None:
+        outbox = Outbox(make_db(), RETRY)
+        seen: list[MailJob] = []
+        outbox.handle("probe", seen.append)
+        asker = Client(address="192.0.2.1", user_agent="UA", accept_language=accept_language)
+        outbox.enqueue("probe", EMAIL, asker, payload=payload)
+        outbox.join()
+        outbox.stop(0)
+        [job] = seen
+        assert job.client == asker
+        assert job.payload == payload

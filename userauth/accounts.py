@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from userauth import emails, passwords
-from userauth.audit import NO_CLIENT
+from userauth.audit import NO_CLIENT, Client
 from userauth.db import DB
 from userauth.errors import EmailTakenError
 from userauth.mail import Mailer, require_mailer, send_mail, signup_notice
@@ -67,8 +67,10 @@ class Accounts:
         passwords.check_policy(password, email=normalized, strict=self._settings.is_production)
         return normalized, passwords.hash_password(password, self._settings.security.bcrypt_rounds)
 
-    def sign_up(self, email: str, password: str) -> User | None:
+    def sign_up(self, email: str, password: str, asker: Client = NO_CLIENT) -> User | None:
         """Register an account and return it, answering a taken email as the environment allows.
+
+        The mail a sign-up queues is written in the `asker`'s language.
 
         Returns None, in production only, for a taken email: its owner is told by email.
 
@@ -86,14 +88,16 @@ class Accounts:
             # The look-up and the mail happen after the answer, out of the job the request
             # queues: a taken email costs the same as a new one (enumeration by timing).
             # The stored form: it fits the job's column, where the given one may not.
-            self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, emails.normalize(email), NO_CLIENT)
+            self._outbox.enqueue(
+                ACCOUNT_EXISTS_MAIL, emails.normalize(email), asker.language_only()
+            )
             return None
         if self._settings.is_production and not self._settings.accounts.verifies_email:
             # With verification on, the new account's job is its link (verification.py).
             # A new account queues a job too: the outbox's gauges and counters (pending mail,
             # failed sends during a mail outage) move alike for a new email and a taken one,
             # so /metrics does not tell them apart (issue 21, item 9).
-            self._outbox.enqueue(ACCOUNT_CREATED_MAIL, user.email, NO_CLIENT)
+            self._outbox.enqueue(ACCOUNT_CREATED_MAIL, user.email, asker.language_only())
         return user
 
     def find(self, email: str | None) -> User | None:
@@ -130,7 +134,7 @@ class Accounts:
         if user is None:
             mailer.probe(job.email)  # deleted meanwhile: fail or succeed as a notice would
             return
-        send_mail(mailer, user.email, signup_notice(self._settings))
+        send_mail(mailer, user.email, signup_notice(self._settings, job.client.accept_language))
 
     def _probe_mail_server(self, job: MailJob) -> None:
         require_mailer(self._mailer).probe(job.email)

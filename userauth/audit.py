@@ -10,6 +10,8 @@ from userauth.db import DB
 
 MAX_USER_AGENT_LENGTH = 512
 MAX_ADDRESS_LENGTH = 64
+# Longer than any list of languages a browser sends; the rest is ignored.
+MAX_ACCEPT_LANGUAGE_LENGTH = 256
 
 
 def _printable(text: str) -> str:
@@ -18,16 +20,26 @@ def _printable(text: str) -> str:
 
 @dataclass(frozen=True)
 class Client:
-    """Who is asking: recorded on sessions and audit events."""
+    """Who is asking: recorded on sessions and audit events; the languages it reads (its
+    Accept-Language, as sent) go with the mail it makes us send (outbox.py)."""
 
     address: str = ""
     user_agent: str = ""
+    accept_language: str = ""
 
     def __post_init__(self) -> None:
         # Headers are client-controlled: drop control characters (PostgreSQL refuses NUL)
         # and cap the lengths to the columns'.
         object.__setattr__(self, "address", _printable(self.address)[:MAX_ADDRESS_LENGTH])
         object.__setattr__(self, "user_agent", _printable(self.user_agent)[:MAX_USER_AGENT_LENGTH])
+        if self.accept_language:
+            accepted = _printable(self.accept_language[:MAX_ACCEPT_LANGUAGE_LENGTH])
+            object.__setattr__(self, "accept_language", accepted)
+
+    def language_only(self) -> Client:
+        """Return this client with its languages alone: for a job whose mail its owner reads
+        (an account's notice), which keeps no address or User-Agent of the asker."""
+        return Client(accept_language=self.accept_language)
 
 
 NO_CLIENT = Client()

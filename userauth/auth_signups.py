@@ -48,7 +48,7 @@ class SignUpOperations:
         self.invitations.check_open(invitation)
         if invitation:
             return self._sign_up_invited(invitation, email, password, client)
-        user = self.accounts.sign_up(email, password)
+        user = self.accounts.sign_up(email, password, client)
         if user is not None:
             self.audit.record("user_registered", user.id, client, user.email)
             self.verification.on_sign_up(user, client)

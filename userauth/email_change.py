@@ -150,7 +150,11 @@ class EmailChanges:
         old_key, new = _addresses(job.payload)
         holder = self._accounts.find_any(new)
         if holder is not None and holder.id != user.id and self._settings.is_production:
-            send_mail(mailer, holder.email, email_taken_notice(self._settings))
+            send_mail(
+                mailer,
+                holder.email,
+                email_taken_notice(self._settings, job.client.accept_language),
+            )
             return
         if holder is not None or emails.lookup_key(user.email) != old_key:
             # Taken (development mails no notice), the account's own address, or the
@@ -160,7 +164,11 @@ class EmailChanges:
         lifetime = self._settings.accounts.verification_lifetime
         token = self._secrets.issue(user.id, Purpose.EMAIL_CHANGE, lifetime, payload=job.payload)
         hours = int(lifetime.total_seconds() // 3600)
-        send_mail(mailer, new, email_change_message(self._settings, token, hours))
+        send_mail(
+            mailer,
+            new,
+            email_change_message(self._settings, token, hours, job.client.accept_language),
+        )
 
 
 def _addresses(payload: str) -> tuple[str, str]:

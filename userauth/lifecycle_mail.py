@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from urllib.parse import quote, urlsplit, urlunsplit
 
-from userauth.mail_templates import MailMessage, render
+from userauth.mail_templates import N_, MailMessage, render
 from userauth.settings import Settings
 
 VERIFY_EMAIL_PATH = "/auth/verify-email"
@@ -27,27 +27,34 @@ def lifecycle_link(settings: Settings, path: str, token: str, *, name: str = "to
     return urlunsplit((parts.scheme, parts.netloc, path, f"{name}={quoted}", ""))
 
 
-def verification_message(settings: Settings, token: str, hours: int) -> MailMessage:
-    """Return the mail that asks the owner to verify the address (`verify_email`)."""
+def verification_message(
+    settings: Settings, token: str, hours: int, accept_language: str = ""
+) -> MailMessage:
+    """Return the mail that asks the owner to verify the address (`verify_email`), in the
+    asker's language (mail_templates.language_of)."""
     link = lifecycle_link(settings, VERIFY_EMAIL_PATH, token)
-    return render(settings, "verify_email", "Verify your email address", link=link, hours=hours)
+    subject = N_("Verify your email address")
+    return render(settings, "verify_email", subject, accept_language, link=link, hours=hours)
 
 
-def email_change_message(settings: Settings, token: str, hours: int) -> MailMessage:
+def email_change_message(
+    settings: Settings, token: str, hours: int, accept_language: str = ""
+) -> MailMessage:
     """Return the mail to the new address of a change of email: the link that applies it."""
     link = lifecycle_link(settings, CONFIRM_EMAIL_PATH, token)
-    return render(
-        settings, "email_change", "Confirm your new email address", link=link, hours=hours
-    )
+    subject = N_("Confirm your new email address")
+    return render(settings, "email_change", subject, accept_language, link=link, hours=hours)
 
 
-def email_taken_notice(settings: Settings) -> MailMessage:
+def email_taken_notice(settings: Settings, accept_language: str = "") -> MailMessage:
     """Return the notice to an account's owner when another account asked for its address."""
-    return render(settings, "email_taken", "Your email address is already in use")
+    return render(
+        settings, "email_taken", N_("Your email address is already in use"), accept_language
+    )
 
 
 def invitation_message(settings: Settings, link: str, days: int) -> MailMessage:
-    """Return the mail that invites an address to sign up."""
-    return render(
-        settings, "invitation", "You are invited to create an account", link=link, days=days
-    )
+    """Return the mail that invites an address to sign up (asked from the CLI: in
+    USERAUTH_LANGUAGE, else English)."""
+    subject = N_("You are invited to create an account")
+    return render(settings, "invitation", subject, link=link, days=days)

@@ -12,7 +12,7 @@ from typing import Protocol
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from userauth import mail_templates
-from userauth.mail_templates import MailMessage
+from userauth.mail_templates import N_, MailMessage
 from userauth.settings import Settings
 
 # RFC 5321 4.2: the replies that accept a sender or a recipient.
@@ -51,21 +51,29 @@ def send_mail(mailer: Mailer, to: str, message: MailMessage) -> None:
     mailer.send(to, message.subject, message.text, message.html)
 
 
-def reset_message(settings: Settings, token: str, lifetime_minutes: int) -> MailMessage:
-    """Return the reset mail (templates `reset.txt`, `reset.html`); the link is its only
-    secret."""
+def reset_message(
+    settings: Settings, token: str, lifetime_minutes: int, accept_language: str = ""
+) -> MailMessage:
+    """Return the reset mail (templates `reset.txt`, `reset.html`) in the asker's language;
+    the link is its only secret."""
     link = settings.mail.reset_link_template.replace("{token}", quote(token, safe=""))
     return mail_templates.render(
-        settings, "reset", "Reset your password", link=link, minutes=lifetime_minutes
+        settings,
+        "reset",
+        N_("Reset your password"),
+        accept_language,
+        link=link,
+        minutes=lifetime_minutes,
     )
 
 
-def signup_notice(settings: Settings) -> MailMessage:
+def signup_notice(settings: Settings, accept_language: str = "") -> MailMessage:
     """Return the mail sent when someone tries to register an email that has an account."""
     return mail_templates.render(
         settings,
         "account_exists",
-        "Your account already exists",
+        N_("Your account already exists"),
+        accept_language,
         forgot_link=forgot_link(settings),
     )
 

@@ -6,9 +6,10 @@ configured; without mail (development) the audit trail alone keeps the event.
 
 from __future__ import annotations
 
-from userauth import mail_templates
+from userauth import languages, mail_templates
 from userauth.audit import Client
 from userauth.mail import Mailer, require_mailer, send_mail
+from userauth.mail_templates import N_
 from userauth.models import User
 from userauth.outbox import MailJob, Outbox
 from userauth.settings import Settings
@@ -18,33 +19,43 @@ SECURITY_NOTICE_MAIL = "security_notice"
 # What each notice tells the owner (the payload names one).
 MESSAGES = {
     "recovery_code_used": (
-        "A recovery code was used",
-        "One of your recovery codes was just used to log in to your account. If this was "
-        "not you, change your password and create new recovery codes now.",
+        N_("A recovery code was used"),
+        N_(
+            "One of your recovery codes was just used to log in to your account. If this was "
+            "not you, change your password and create new recovery codes now."
+        ),
     ),
     "email_change_requested": (
-        "A change of your email address was asked for",
-        "Someone logged in to your account asked to move it to another email address. The "
-        "change happens only if the link sent to the new address is used. If this was not "
-        "you, change your password now: your current address stays until then.",
+        N_("A change of your email address was asked for"),
+        N_(
+            "Someone logged in to your account asked to move it to another email address. The "
+            "change happens only if the link sent to the new address is used. If this was not "
+            "you, change your password now: your current address stays until then."
+        ),
     ),
     "account_deleted": (
-        "Your account was deleted",
-        "Your account and everything stored with it were deleted at your request; this "
-        "address is no longer known to us, but in a digest in our security log. If this was "
-        "not you, someone had your password: sign up again and use a new password elsewhere "
-        "too.",
+        N_("Your account was deleted"),
+        N_(
+            "Your account and everything stored with it were deleted at your request; this "
+            "address is no longer known to us, but in a digest in our security log. If this was "
+            "not you, someone had your password: sign up again and use a new password elsewhere "
+            "too."
+        ),
     ),
     "second_factor_locked": (
-        "Wrong two-factor codes: your password may be known",
-        "Someone entered your password correctly and then too many wrong two-factor codes, "
-        "so logging in to your account with a code is blocked for 15 minutes. If this was "
-        "not you, your password is known to someone else: change it now.",
+        N_("Wrong two-factor codes: your password may be known"),
+        N_(
+            "Someone entered your password correctly and then too many wrong two-factor codes, "
+            "so logging in to your account with a code is blocked for 15 minutes. If this was "
+            "not you, your password is known to someone else: change it now."
+        ),
     ),
     "factors_reset": (
-        "Your two-factor authentication was removed",
-        "An administrator removed the two-factor authentication of your account. Log in with "
-        "your password and enable it again. If you did not ask for this, contact them.",
+        N_("Your two-factor authentication was removed"),
+        N_(
+            "An administrator removed the two-factor authentication of your account. Log in with "
+            "your password and enable it again. If you did not ask for this, contact them."
+        ),
     ),
 }
 
@@ -75,5 +86,14 @@ class Notices:
 
     def _send(self, job: MailJob) -> None:
         subject, sentence = MESSAGES[job.payload or ""]
-        message = mail_templates.render(self._settings, "notice", subject, message=sentence)
+        accept_language = job.client.accept_language
+        language = mail_templates.language_of(self._settings, accept_language)
+        translated = languages.translations(language, self._settings.web.templates_dir)
+        message = mail_templates.render(
+            self._settings,
+            "notice",
+            subject,
+            accept_language,
+            message=translated.gettext(sentence),
+        )
         send_mail(require_mailer(self._mailer), job.email, message)

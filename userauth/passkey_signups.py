@@ -21,7 +21,7 @@ from typing import Any
 
 from userauth import emails, tokens
 from userauth.accounts import ACCOUNT_CREATED_MAIL, ACCOUNT_EXISTS_MAIL, Accounts
-from userauth.audit import NO_CLIENT, Audit, Client
+from userauth.audit import Audit, Client
 from userauth.db import DB, NewPasskey
 from userauth.errors import EmailTakenError, PasskeyRegistrationError
 from userauth.factors import passkey as passkey_factor
@@ -120,7 +120,7 @@ class PasskeySignUps:
         except EmailTakenError:
             if not self._production:
                 raise
-            self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, email, NO_CLIENT)
+            self._outbox.enqueue(ACCOUNT_EXISTS_MAIL, email, client.language_only())
             return PasskeySignUp(email)
         if user is None:
             self._audit.record(SIGN_UP_FAILED, None, client)
@@ -132,7 +132,7 @@ class PasskeySignUps:
         self._verification.on_sign_up(user, client)
         if self._production:
             if not self._verification.is_on:
-                self._outbox.enqueue(ACCOUNT_CREATED_MAIL, user.email, NO_CLIENT)
+                self._outbox.enqueue(ACCOUNT_CREATED_MAIL, user.email, client.language_only())
             return PasskeySignUp(email)
         if not self._verification.admits(user):
             # `required`: no session until the address is proven (its link is on its way).

@@ -151,4 +151,5 @@ class Resets:
         # A retry issues a new token, which voids the one in any earlier, failed mail.
         token = self._issue_for(user)
         minutes = int(self._settings.security.reset_token_lifetime.total_seconds() // 60)
-        send_mail(mailer, user.email, reset_message(self._settings, token, minutes))
+        message = reset_message(self._settings, token, minutes, job.client.accept_language)
+        send_mail(mailer, user.email, message)

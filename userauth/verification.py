@@ -159,7 +159,8 @@ class EmailVerification:
             user.id, Purpose.EMAIL_VERIFICATION, lifetime, payload=job.payload, replace=True
         )
         hours = int(lifetime.total_seconds() // 3600)
-        send_mail(mailer, user.email, verification_message(self._settings, token, hours))
+        message = verification_message(self._settings, token, hours, job.client.accept_language)
+        send_mail(mailer, user.email, message)
 
     def _recently_sent(self, user: User) -> bool:
         lifetime = self._settings.accounts.verification_lifetime

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from userauth.settings.reader import EnvironmentReader
+from userauth import languages
+from userauth.settings.reader import EnvironmentReader, SettingsError
 
 
 @dataclass(frozen=True)
@@ -53,16 +54,31 @@ class WebSettings:
     pages_enabled: bool = True
     # A folder whose userauth/*.html templates replace the built-in ones.
     templates_dir: str | None = None
+    # The language of every page and mail (`fr`); None: each reader's Accept-Language.
+    language: str | None = None
 
     @classmethod
     def read(cls, reader: EnvironmentReader) -> WebSettings:
-        """Read USERAUTH_CORS_ORIGINS, USERAUTH_PAGES and USERAUTH_TEMPLATES_DIR.
+        """Read USERAUTH_CORS_ORIGINS, USERAUTH_PAGES, USERAUTH_TEMPLATES_DIR and
+        USERAUTH_LANGUAGE.
 
         Raises:
-            SettingsError: an origin that is not scheme://host[:port], a missing folder.
+            SettingsError: an origin that is not scheme://host[:port], a missing folder, a
+                language with no catalogue (built in, or in the templates folder).
         """
+        templates_dir = reader.folder("USERAUTH_TEMPLATES_DIR")
         return cls(
             cors_origins=reader.origins("USERAUTH_CORS_ORIGINS"),
             pages_enabled=reader.flag("USERAUTH_PAGES", default=True),
-            templates_dir=reader.folder("USERAUTH_TEMPLATES_DIR"),
+            templates_dir=templates_dir,
+            language=_language(reader.optional("USERAUTH_LANGUAGE"), templates_dir),
         )
+
+
+def _language(value: str | None, templates_dir: str | None) -> str | None:
+    shipped = languages.available(templates_dir)
+    if value is not None and value not in shipped:
+        raise SettingsError(
+            f"USERAUTH_LANGUAGE must be one of {', '.join(shipped)} (or unset), not {value!r}"
+        )
+    return value

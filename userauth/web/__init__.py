@@ -31,6 +31,7 @@ from userauth.web.errors import register_error_handlers
 from userauth.web.factor_routes import factors_api
 from userauth.web.gate import gate
 from userauth.web.hot_path import HotPath
+from userauth.web.languages import install_languages
 from userauth.web.lifecycle_routes import lifecycle_api
 from userauth.web.limits import install_rate_limits
 from userauth.web.observability import install_observability
@@ -93,6 +94,7 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     install_body_checks(app)
     install_device_cookies(app, settings)
     install_pages(app, settings)
+    install_languages(app, settings)
     install_observability(app, settings, auth)
     configure_api_documentation(app, settings)
     register_error_handlers(app)

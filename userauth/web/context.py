@@ -31,5 +31,10 @@ def current_auth() -> Auth:
 
 
 def current_client() -> Client:
-    """Return who is asking: the client's address (after ProxyFix) and its User-Agent."""
-    return Client(address=request.remote_addr or "", user_agent=request.user_agent.string)
+    """Return who is asking: the client's address (after ProxyFix), its User-Agent and its
+    Accept-Language (read as sent: a mail it causes is written in its language)."""
+    return Client(
+        address=request.remote_addr or "",
+        user_agent=request.user_agent.string,
+        accept_language=request.headers.get("Accept-Language", ""),
+    )

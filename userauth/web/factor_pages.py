@@ -17,6 +17,8 @@ import re
 from apiflask import APIBlueprint
 from flask import flash, make_response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import TooManyRequests
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -46,8 +48,8 @@ from userauth.web.session import current_session, set_session_cookie
 
 factor_pages = APIBlueprint("factors", __name__, enable_openapi=False)
 
-LOGIN_EXPIRED = "Your login expired: log in again."
-LOG_IN_AGAIN = "This page needs two-factor authentication: log in again, with a code."
+LOGIN_EXPIRED = _l("Your login expired: log in again.")
+LOG_IN_AGAIN = _l("This page needs two-factor authentication: log in again, with a code.")
 # What a recovery code may look like when posted back for the download: letters, digits and
 # dashes, at most a few dozen (anything else is not a code this service made).
 RECOVERY_CODE = re.compile(r"[A-Za-z0-9-]{4,64}")
@@ -62,10 +64,10 @@ def second_step() -> ResponseReturnValue:
     form, target = page.form(CodeForm), page.next_target()
     recovery = request.values.get("use") == "recovery"
     if recovery:
-        form.code.label.text = "Recovery code"
+        form.code.label.text = _("Recovery code")
     challenge = challenge_cookie()
     if challenge is None:
-        flash(LOGIN_EXPIRED, "error")
+        flash(str(LOGIN_EXPIRED), "error")
         return redirect(url_for("pages.login", next=target))
     if form.validate_on_submit():
         try:
@@ -82,7 +84,7 @@ def second_step() -> ResponseReturnValue:
         except LoginChallengeError:
             result = None
         except EmailNotVerifiedError:
-            flash(UNVERIFIED, "error")
+            flash(str(UNVERIFIED), "error")
             response = redirect(url_for("pages.login", next=target))
             clear_challenge_cookie(response, current_auth().settings)
             return response
@@ -157,7 +159,7 @@ def _confirm(form: CodeForm, live: LiveSession) -> ResponseReturnValue:
             _say(error)
             return redirect(url_for("pages.account"))
         else:
-            return _codes_page(codes, "Two-factor authentication is on.")
+            return _codes_page(codes, _("Two-factor authentication is on."))
     # The same seed again (the person may have scanned it already), with the error.
     enrolment = current_auth().pending_totp(live)
     if enrolment is None:
@@ -183,7 +185,7 @@ def disable_totp() -> ResponseReturnValue:
     except FactorNotFoundError as error:
         _say(error)
     else:
-        flash("Two-factor authentication is off.")
+        flash(_("Two-factor authentication is off."))
     return redirect(url_for("pages.account"))
 
 
@@ -204,7 +206,7 @@ def regenerate_codes() -> ResponseReturnValue:
     except FactorNotFoundError as error:
         _say(error)
         return redirect(url_for("pages.account"))
-    return _codes_page(codes, "New recovery codes: the old ones no longer work.")
+    return _codes_page(codes, _("New recovery codes: the old ones no longer work."))
 
 
 @factor_pages.post("/account/recovery-codes/download")
@@ -226,19 +228,19 @@ def download_codes() -> ResponseReturnValue:
 
 
 # What each sensitive action is called on the page that asks for the password again.
-ENABLE = "Turning on two-factor authentication"
-DISABLE = "Turning off two-factor authentication"
-REGENERATE = "Making new recovery codes"
+ENABLE = _l("Turning on two-factor authentication")
+DISABLE = _l("Turning off two-factor authentication")
+REGENERATE = _l("Making new recovery codes")
 # USERAUTH_EMAIL_VERIFICATION=required, every factor right, the address not verified yet.
-UNVERIFIED = "Your email address is not verified yet: open the link we just mailed to you."
-NOT_CODES = "These are not recovery codes: go back to your account and make new ones."
+UNVERIFIED = _l("Your email address is not verified yet: open the link we just mailed to you.")
+NOT_CODES = _l("These are not recovery codes: go back to your account and make new ones.")
 
 
 def _logged_in(result: LoginResult | None, target: str) -> WerkzeugResponse:
     """Go on to `target` with the new session, or back to the login page if the pending login
     was dead (expired, spent, out of attempts, or the credentials changed meanwhile)."""
     if result is None or result.session_id is None:
-        flash(LOGIN_EXPIRED, "error")
+        flash(str(LOGIN_EXPIRED), "error")
         response = redirect(url_for("pages.login", next=target))
     else:
         record_login_outcome(LoginOutcome.SUCCEEDED)
@@ -261,7 +263,7 @@ def _setup_page(enrolment: TotpEnrolment, form: CodeForm, status: int) -> Respon
         "totp_setup.html",
         status,
         form=form,
-        qr=qr_svg(enrolment.otpauth_uri, "QR code of your account's two-factor key"),
+        qr=qr_svg(enrolment.otpauth_uri, _("QR code of your account's two-factor key")),
         secret=" ".join(secret[i : i + 4] for i in range(0, len(secret), 4)),
     )
 
@@ -274,8 +276,8 @@ def _codes_page(codes: list[str], headline: str) -> ResponseReturnValue:
 
 def _codes_file(live: LiveSession, codes: list[str]) -> str:
     lines = [
-        f"Recovery codes of {live.email} ({request.host})",
-        "Each one logs you in once, in place of a code from your authenticator app.",
+        _("Recovery codes of %(email)s (%(host)s)", email=live.email, host=request.host),
+        _("Each one logs you in once, in place of a code from your authenticator app."),
         "",
         *codes,
         "",

@@ -9,13 +9,17 @@ spends the token, so a mail scanner that follows links verifies nothing.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 from apiflask import APIBlueprint
 from flask import flash, make_response, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from werkzeug.exceptions import TooManyRequests
 from wtforms import Field
 
+from userauth.audit import Client
 from userauth.errors import (
     InvalidEmailError,
     InvalidTokenError,
@@ -34,11 +38,11 @@ from userauth.web.forms import (
 from userauth.web.limits import password_proven, rate_limited
 from userauth.web.session import clear_session_cookie, current_session
 
-BAD_LINK = "This link is invalid or has expired: ask for a new one from your account page."
-VERIFIED = "Your email address is verified."
-CHANGED = "Your account now uses this email address."
-LINK_SENT = "A link to verify your email address is on its way to it."
-DELETED = "Your account and everything stored with it are deleted."
+BAD_LINK = _l("This link is invalid or has expired: ask for a new one from your account page.")
+VERIFIED = _l("Your email address is verified.")
+CHANGED = _l("Your account now uses this email address.")
+LINK_SENT = _l("A link to verify your email address is on its way to it.")
+DELETED = _l("Your account and everything stored with it are deleted.")
 EXPORT_NAME = "userauth-account.json"
 
 lifecycle_pages = APIBlueprint("lifecycle", __name__, enable_openapi=False)
@@ -50,22 +54,8 @@ def verify_email() -> ResponseReturnValue:
     """GET: the link's page, one button; POST: spend the token, whoever is logged in (the
     token names its own account: a link opened in another user's session changes nothing
     of theirs)."""
-    form = page.form(VerifyEmailForm)
     verification = current_auth().verification
-    if request.method == "GET":
-        form.token.data = request.args.get("token", "")
-        # Said before the button is pressed; spends nothing (a token is 122 random bits).
-        if not verification.is_live(form.token.data):
-            return page.render("verify_email.html", 400, form=form, dead_link=BAD_LINK)
-    elif form.validate_on_submit():
-        try:
-            verification.verify(page.text(form.token), current_client())
-        except InvalidTokenError:
-            page.fail(form.token, BAD_LINK)
-        else:
-            flash(VERIFIED)
-            return redirect(url_for("pages.index"))
-    return page.render("verify_email.html", page.status(), form=form, dead_link=None)
+    return _link_page("verify_email.html", verification.is_live, verification.verify, VERIFIED)
 
 
 @lifecycle_pages.route("/confirm-email", methods=["GET", "POST"])
@@ -73,21 +63,33 @@ def verify_email() -> ResponseReturnValue:
 def confirm_email() -> ResponseReturnValue:
     """GET: the change link's page, one button; POST: apply the change the token stands for
     (to the token's account, whoever is logged in)."""
-    form = page.form(VerifyEmailForm)
     changes = current_auth().email_changes
+    return _link_page("confirm_email.html", changes.is_live, changes.confirm, CHANGED)
+
+
+def _link_page(
+    template: str,
+    is_live: Callable[[str | None], bool],
+    spend: Callable[[str, Client], object],
+    done: str,
+) -> ResponseReturnValue:
+    """Answer a mailed link's page: GET shows its one button (or says the link is dead);
+    POST spends the token with `spend`, then goes to the account with `done` as notice."""
+    form = page.form(VerifyEmailForm)
     if request.method == "GET":
         form.token.data = request.args.get("token", "")
-        if not changes.is_live(form.token.data):
-            return page.render("confirm_email.html", 400, form=form, dead_link=BAD_LINK)
+        # Said before the button is pressed; spends nothing (a token is 122 random bits).
+        if not is_live(form.token.data):
+            return page.render(template, 400, form=form, dead_link=BAD_LINK)
     elif form.validate_on_submit():
         try:
-            changes.confirm(page.text(form.token), current_client())
+            spend(page.text(form.token), current_client())
         except InvalidTokenError:
             page.fail(form.token, BAD_LINK)
         else:
-            flash(CHANGED)
+            flash(str(done))
             return redirect(url_for("pages.index"))
-    return page.render("confirm_email.html", page.status(), form=form, dead_link=None)
+    return page.render(template, page.status(), form=form, dead_link=None)
 
 
 @lifecycle_pages.route("/account/email/verification", methods=["POST"])
@@ -98,7 +100,7 @@ def send_verification() -> ResponseReturnValue:
     if live is None:
         return page.to_login()
     current_auth().verification.send_link(live.user, current_client())
-    flash(LINK_SENT)
+    flash(str(LINK_SENT))
     return redirect(url_for("pages.account"))
 
 
@@ -120,7 +122,9 @@ def change_email() -> ResponseReturnValue:
     except InvalidEmailError as error:
         page.fail(form.new_email, page.message(error))
         return _account(400, email_form=form)
-    flash(f"A link is on its way to {new}: your address changes when you open it.")
+    flash(
+        _("A link is on its way to %(email)s: your address changes when you open it.", email=new)
+    )
     return redirect(url_for("pages.account"))
 
 
@@ -151,7 +155,7 @@ def delete_account() -> ResponseReturnValue:
     if proven is None:
         return _account(403 if form.leave_password.data else 400, leave_form=form)
     current_auth().leaving.delete(proven, current_client())
-    flash(DELETED)
+    flash(str(DELETED))
     response = redirect(url_for("pages.login"))
     clear_session_cookie(response)
     return response

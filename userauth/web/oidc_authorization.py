@@ -15,6 +15,7 @@ from urllib.parse import parse_qs, urlsplit
 from apiflask import APIBlueprint
 from flask import redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 
 oidc_authorization = APIBlueprint("oidc_authorization", __name__, tag="OpenID Connect")
 
-BAD_AUTHORIZATION = "This sign-in link is invalid: go back to the application and try again."
+BAD_AUTHORIZATION = _l("This sign-in link is invalid: go back to the application and try again.")
 
 
 @oidc_authorization.route("/oauth2/authorize", methods=["GET", "POST"])

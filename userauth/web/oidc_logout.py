@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from flask import g, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response as WerkzeugResponse
 
@@ -24,7 +25,7 @@ from userauth.web.session import clear_session_cookie, current_session
 if TYPE_CHECKING:
     from authlib.oidc.rpinitiated import EndSessionRequest
 
-BAD_LOGOUT = "This logout link is invalid: nothing was done."
+BAD_LOGOUT = _l("This logout link is invalid: nothing was done.")
 
 
 def rp_logout() -> ResponseReturnValue:

@@ -10,6 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 from apiflask import APIBlueprint
 from flask import flash, redirect, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
 
 from userauth.web import page
 from userauth.web.context import current_auth, current_client
@@ -49,7 +50,7 @@ def revoke_app(client_id: str) -> ResponseReturnValue:
         return page.to_login()
     if current_auth().oidc.withdraw_consent(live.user_id, client_id):
         current_auth().audit.record("oidc_access_revoked", live.user_id, current_client())
-        flash("The app no longer has access to your account.")
+        flash(_("The app no longer has access to your account."))
     else:
-        flash("That app had no access any more.", "error")
+        flash(_("That app had no access any more."), "error")
     return redirect(url_for("pages.account"))

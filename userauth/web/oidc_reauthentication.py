@@ -10,6 +10,7 @@ import re
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import request
+from flask_babel import lazy_gettext as _l
 
 from userauth.sessions import LiveSession
 from userauth.web.context import current_auth
@@ -18,7 +19,7 @@ from userauth.web.context import current_auth
 # str.isdigit's "²"), and at most 10 of them (not a 5000-digit int to parse).
 MAX_AGE = re.compile(r"[0-9]{1,10}")
 # What the re-authentication page says the password is for.
-SIGN_IN = "Signing in to an application"
+SIGN_IN = _l("Signing in to an application")
 
 
 def wants_fresh_login(live: LiveSession, prompts: set[str]) -> bool:

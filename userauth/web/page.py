@@ -15,7 +15,9 @@ from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import Field
 
 from userauth.web.context import current_auth
+from userauth.web.languages import page_language
 from userauth.web.redirects import safe_target
+from userauth.web.sentences import translated
 
 FormType = TypeVar("FormType", bound=FlaskForm)
 
@@ -32,8 +34,8 @@ def render(template: str, status: int, **context: object) -> ResponseReturnValue
 
 
 def site() -> dict[str, object]:
-    """Return what every template is given (the base template's site name)."""
-    return {"site_name": "userauth"}
+    """Return what every template is given: the site's name, the page's language."""
+    return {"site_name": "userauth", "language": page_language()}
 
 
 def status() -> int:
@@ -67,5 +69,6 @@ def fail(field: Field, message: str) -> None:
 
 
 def message(error: Exception) -> str:
-    """Return a domain error's sentence (its class name when it has none)."""
-    return str(error) or type(error).__name__
+    """Return a domain error's sentence in the page's language (its class name when it has
+    none)."""
+    return translated(str(error)) or type(error).__name__

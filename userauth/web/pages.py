@@ -20,6 +20,8 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError, CSRFProtect
 from jinja2 import FileSystemLoader
 from werkzeug.exceptions import HTTPException
@@ -58,21 +60,21 @@ from userauth.web.limits import TOO_MANY, password_proven, rate_limited
 from userauth.web.login_challenge import set_challenge_cookie
 from userauth.web.metrics import record_login_outcome
 from userauth.web.oidc_pages import oidc_pages, return_origin
+from userauth.web.sentences import translated
 from userauth.web.session import clear_session_cookie, current_session, set_session_cookie
 
 # The same sentences the API answers, so a page reveals no more than the API does.
-LOGIN_FAILED = "wrong email or password"
-RESET_SENT = "If this email has an account, a link to reset its password has been sent to it."
-SIGNED_UP = "Your account is ready: log in."
+LOGIN_FAILED = _l("wrong email or password")
+RESET_SENT = _l("If this email has an account, a link to reset its password has been sent to it.")
+SIGNED_UP = _l("Your account is ready: log in.")
 SIGNUP_CLOSED = {
-    "closed": "Sign-up is closed: ask the administrator for an account.",
-    "invite": "Sign-up needs an invitation: open the link of the invitation you received.",
+    "closed": _l("Sign-up is closed: ask the administrator for an account."),
+    "invite": _l("Sign-up needs an invitation: open the link of the invitation you received."),
 }
-BAD_INVITATION = "This invitation is invalid, has expired, or is for another email address."
-BAD_LINK = "This link is invalid or has expired: ask for a new one."
-OUTAGE = "The service is unavailable for a moment: try again in a few seconds."
-FORM_EXPIRED = "This form expired or came from another site: go back, reload it and try again."
-
+BAD_INVITATION = _l("This invitation is invalid, has expired, or is for another email address.")
+BAD_LINK = _l("This link is invalid or has expired: ask for a new one.")
+OUTAGE = _l("The service is unavailable for a moment: try again in a few seconds.")
+FORM_EXPIRED = _l("This form expired or came from another site: go back, reload it and try again.")
 # HTML pages, not the API: left out of the OpenAPI document.
 pages = APIBlueprint(
     "pages",
@@ -159,7 +161,7 @@ def _unexpected(error: Exception) -> ResponseReturnValue:
 @pages.errorhandler(429)
 def _too_many(_error: Exception) -> ResponseReturnValue:
     return render_template(
-        "userauth/error.html", message=TOO_MANY.capitalize() + ".", **page.site()
+        "userauth/error.html", message=translated(TOO_MANY).capitalize() + ".", **page.site()
     ), 429
 
 
@@ -235,7 +237,7 @@ def signup() -> ResponseReturnValue:
             page.fail(form.password, page.message(error))
         else:
             if session_id is None:
-                flash(SIGNED_UP)
+                flash(str(SIGNED_UP))
                 return redirect(url_for("pages.login", next=target))
             response = redirect(target)
             set_session_cookie(response, session_id)
@@ -249,7 +251,7 @@ def logout() -> WerkzeugResponse:
     live = current_session()
     if live is not None:
         current_auth().end_session(live, current_client())
-    flash("You are logged out.")
+    flash(_("You are logged out."))
     response = redirect(url_for("pages.login"))
     clear_session_cookie(response)
     return response
@@ -292,7 +294,7 @@ def reset() -> ResponseReturnValue:
         except PasswordPolicyError as error:
             page.fail(form.new_password, page.message(error))
         else:
-            flash("Your password is changed: log in with the new one.")
+            flash(_("Your password is changed: log in with the new one."))
             return redirect(url_for("pages.login"))
     return page.render("reset.html", page.status(), form=form, dead_link=None)
 
@@ -318,9 +320,9 @@ def revoke(public_id: str) -> ResponseReturnValue:
     try:
         current_auth().revoke_session(live, public_id, current_client())
     except SessionNotFoundError:
-        flash("That session had already ended.", "error")
+        flash(_("That session had already ended."), "error")
     else:
-        flash("The session is ended.")
+        flash(_("The session is ended."))
     return redirect(url_for("pages.account"))
 
 
@@ -331,7 +333,12 @@ def revoke_others() -> ResponseReturnValue:
     if live is None:
         return page.to_login()
     ended = current_auth().end_other_sessions(live, current_client())
-    flash(f"Logged out everywhere else ({ended} session(s) ended).")
+    flash(
+        _(
+            "Logged out everywhere else (%(count)s session(s) ended).",
+            count=ended,
+        )
+    )
     return redirect(url_for("pages.account"))
 
 
@@ -355,7 +362,7 @@ def change_password() -> ResponseReturnValue:
             page.fail(form.new_password, page.message(error))
         else:
             password_proven()
-            flash("Your password is changed; your other sessions are ended.")
+            flash(_("Your password is changed; your other sessions are ended."))
             return redirect(url_for("pages.account"))
     return account_page(form, 400)
 

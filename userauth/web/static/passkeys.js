@@ -78,6 +78,9 @@
     place.textContent = text;
     place.hidden = false;
   };
+  // The page's own words (its data-* attributes, in the page's language), else English.
+  const words = (key, english) =>
+    document.getElementById("passkey-message")?.dataset[key] || english;
   const nextPage = () => {
     const next = document.querySelector("input[name=next]");
     return (next && next.value) || "/auth/account";
@@ -97,7 +100,8 @@
     button.hidden = false;
     button.addEventListener("click", () => {
       if (autofill) autofill.abort();
-      logIn("required").catch((error) => say(`Passkey login failed: ${error.message}`));
+      logIn("required").catch((error) =>
+        say(`${words("loginFailed", "Passkey login failed:")} ${error.message}`));
     });
     // Conditional mediation: the browser offers the passkeys in the email field's autofill.
     const field = document.querySelector("input[autocomplete~=webauthn]");
@@ -106,7 +110,8 @@
       if (!available) return;
       autofill = new AbortController();
       logIn("conditional", autofill.signal).catch((error) => {
-        if (error.name !== "AbortError") say(`Passkey login failed: ${error.message}`);
+        if (error.name === "AbortError") return;
+        say(`${words("loginFailed", "Passkey login failed:")} ${error.message}`);
       });
     });
   };
@@ -119,8 +124,8 @@
 
   const setUpAccount = (section) => {
     const failed = (error) => say(error.message === "re-authentication required"
-      ? "For your safety, log in again before changing your passkeys."
-      : `That did not work: ${error.message}`);
+      ? words("logInAgain", "For your safety, log in again before changing your passkeys.")
+      : `${words("failed", "That did not work:")} ${error.message}`);
     section.querySelector("#passkey-add").addEventListener("click", () => {
       const name = section.querySelector("#passkey-name").value;
       register("/passkeys/registration/options", undefined, "/passkeys/registration", { name })
@@ -144,7 +149,8 @@
       const email = document.querySelector("input[name=email]").value;
       register("/users/passkey/options", new URLSearchParams({ email }), "/users/passkey", {})
         .then(() => window.location.assign(nextPage()))
-        .catch((error) => say(`Could not create the passkey: ${error.message}`));
+        .catch((error) =>
+          say(`${words("notCreated", "Could not create the passkey:")} ${error.message}`));
     });
   };
 
@@ -159,7 +165,8 @@
         const credential = await navigator.credentials.get({ publicKey: requestOptions(options) });
         await api("POST", "/sessions/reauthenticate/passkey", { credential: credentialJSON(credential) });
         form.submit();
-      })().catch((error) => say(`The passkey was not accepted: ${error.message}`));
+      })().catch((error) =>
+        say(`${words("notAccepted", "The passkey was not accepted:")} ${error.message}`));
     });
   };
 
