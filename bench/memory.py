@@ -40,7 +40,7 @@ from pathlib import Path
 
 import bcrypt
 
-from bench import passkey_login, second_factor
+from bench import pools
 from bench.config import bench_environment
 from bench.load import WRK_THREADS, run_wrk, script
 from bench.seed import Seeded, ensure_postgres_database, seed
@@ -188,18 +188,18 @@ def load_factors(server: Server, url: str, config: Config, workdir: Path) -> dic
     """Drive the second factor's step, then a passkey login; return the peak after each.
 
     The pools are made as bench/run makes them (bench/second_factor.py,
-    bench/passkey_login.py), in this process, just before each run. The peaks are the largest
-    VmHWM of the workers, in MB.
+    bench/passkey_login.py), in a child process (bench/pools.py), just before each run. The
+    peaks are the largest VmHWM of the workers, in MB.
     """
     env = server_env(url, config)
     peaks = {}
     tag = uuid.uuid4().hex[:8]
-    pending = second_factor.make_pool(env, FACTOR_POOL, PASSWORD, f"totp-{tag}-")
+    pending = pools.second_factor_logins(env, FACTOR_POOL, PASSWORD, f"totp-{tag}-")
     lines = _data(workdir, "pending", pending)
     figures = run_wrk(server.url, script("second_factor", workdir), config.seconds, 8, [lines])
     progress(f"{server.name}: second factor: {figures.count_rate('completed'):.0f} completed/s")
     peaks["second factor"] = _peak_mb(server)
-    answers = passkey_login.make_pool(env, server.url, FACTOR_POOL, PASSWORD, f"passkey-{tag}-")
+    answers = pools.passkey_answers(env, server.url, FACTOR_POOL, PASSWORD, f"passkey-{tag}-")
     lines = _data(workdir, "passkeys", answers)
     figures = run_wrk(
         server.url, script("passkey_login", workdir), config.seconds, 8, [lines, str(WRK_THREADS)]
