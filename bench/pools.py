@@ -6,8 +6,9 @@ benchmark process must not map: every server it starts is measured from a page c
 without the cached pages of its virtual environment's shared objects (bench/servers.py), and
 the kernel keeps the pages a running process maps. Made here, in this process, the pages
 pip's install left cached in large folios stayed, and each worker that decrypted a TOTP seed
-or checked a passkey counted about 4 MB more of cryptography's library in its peak RSS
-(docs/performance.md, "Issue 24: each worker's peak"). A spawned child (not forked: it maps
+or checked a passkey counted about 3.7 MB more of cryptography's library in its peak RSS
+(docs/performance.md, "Issue 24: each worker's peak after the second factor and a passkey
+login"). A spawned child (not forked: it maps
 only what it imports) makes the pool and ends.
 """
 

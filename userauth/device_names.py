@@ -2,7 +2,7 @@
 
 ua-parser is imported on the first name asked for (a list of sessions), not with the module:
 a worker that serves no such list never loads it, nor the PyYAML it imports (about 1.2 MB
-per worker; docs/performance.md, "Issue 24: each worker's peak").
+per worker; docs/performance.md, issue 24's peak after the second factor and a passkey login).
 """
 
 from __future__ import annotations
