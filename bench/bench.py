@@ -27,11 +27,10 @@ from types import FrameType
 
 import bcrypt
 
-from bench import oidc, passkey_login, peer_apps, preflight, report
+from bench import oidc, peer_apps, pools, preflight, report
 from bench.config import Config, parse_args, server_env
 from bench.load import WRK_THREADS, Figures, run_wrk, script
 from bench.peer_apps import Peer, PeerRun
-from bench.second_factor import make_pool
 from bench.seed import (
     PROFILE_ACCOUNTS,
     Seeded,
@@ -476,7 +475,9 @@ class Backend:
         """
         started = time.monotonic()
         env = server_env(self.small_url, self.config)
-        pool = make_pool(env, SECOND_FACTOR_POOL, PASSWORD, f"totp-{uuid.uuid4().hex[:8]}-")
+        pool = pools.second_factor_logins(
+            env, SECOND_FACTOR_POOL, PASSWORD, f"totp-{uuid.uuid4().hex[:8]}-"
+        )
         progress(f"{self.name}: {len(pool)} pending logins in {time.monotonic() - started:.0f} s")
         seconds = min(self.config.seconds, SECOND_FACTOR_SECONDS)
         pending = [self.data("pending", pool)]
@@ -502,7 +503,7 @@ class Backend:
         started = time.monotonic()
         env = server_env(self.small_url, self.config)
         prefix = f"passkey-{uuid.uuid4().hex[:8]}-"
-        pool = passkey_login.make_pool(env, app.url, SECOND_FACTOR_POOL, PASSWORD, prefix)
+        pool = pools.passkey_answers(env, app.url, SECOND_FACTOR_POOL, PASSWORD, prefix)
         progress(f"{self.name}: {len(pool)} passkey answers in {time.monotonic() - started:.0f} s")
         seconds = min(self.config.seconds, SECOND_FACTOR_SECONDS)
         lines = self.data("passkeys", pool)

@@ -17,6 +17,11 @@ It prints one row per process (the master and each worker; "RSS ready" is the wo
 once the server answered its first request, before the load) and, per backend, the target
 `peak RSS per worker <= 80 MB` with PASS or FAIL; exit status 0 only when every backend
 passes. `--env MALLOC_ARENA_MAX=2` (say) measures a knob without changing any code.
+
+`--factors` then drives the two logins that check no bcrypt, as bench/run does (issues 24
+and 25): `POST /sessions/second-factor` with a right TOTP code, then a passkey login (options
+and answer), each on a pool made just before through the domain API, and reads the workers'
+peak RSS after each: "peak after" columns per scenario, the target judged on the last.
 """
 
 from __future__ import annotations
@@ -35,8 +40,9 @@ from pathlib import Path
 
 import bcrypt
 
+from bench import pools
 from bench.config import bench_environment
-from bench.load import run_wrk, script
+from bench.load import WRK_THREADS, run_wrk, script
 from bench.seed import Seeded, ensure_postgres_database, seed
 from bench.servers import Server, ServerError, ServerLayout, start_userauth
 from userauth.settings import Settings
@@ -44,6 +50,8 @@ from userauth.settings import Settings
 PASSWORD = "bench-password-1234"
 PEAK_RSS_LIMIT_MB = 80.0
 MB = 1024 * 1024
+# Pending logins and passkey answers made for --factors: enough for a peak, quick to make.
+FACTOR_POOL = 1_000
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,7 @@ class Config:
     postgres_url: str | None
     sqlite: bool
     env: dict[str, str]
+    factors: bool = False
 
 
 def parse_args(argv: Sequence[str] | None) -> Config:
@@ -123,6 +132,11 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         metavar="NAME=VALUE",
         help="an environment variable for the server, e.g. MALLOC_ARENA_MAX=2 (repeatable)",
     )
+    parser.add_argument(
+        "--factors",
+        action="store_true",
+        help="then the second factor's step and a passkey login, with the peak after each",
+    )
     args = parser.parse_args(argv)
     env = dict(item.split("=", 1) for item in args.env)
     return Config(
@@ -134,6 +148,7 @@ def parse_args(argv: Sequence[str] | None) -> Config:
         postgres_url=args.postgres,
         sqlite=not args.no_sqlite,
         env=env,
+        factors=args.factors,
     )
 
 
@@ -142,13 +157,17 @@ def server_env(database_url: str, config: Config) -> dict[str, str]:
     return bench_environment(database_url, config.bcrypt_rounds, **config.env)
 
 
+def _data(workdir: Path, name: str, lines: list[str]) -> str:
+    path = workdir / f"{name}.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
 def load(server: Server, seeded: Seeded, config: Config, workdir: Path) -> None:
     """Drive every scenario of the benchmark once, so each worker reaches its peak."""
 
     def data(name: str, lines: list[str]) -> str:
-        path = workdir / f"{name}.txt"
-        path.write_text("\n".join(lines) + "\n")
-        return str(path)
+        return _data(workdir, name, lines)
 
     # (scenario, its arguments, whether it runs bcrypt: twice as long, to overlap enough)
     plan = [
@@ -165,6 +184,35 @@ def load(server: Server, seeded: Seeded, config: Config, workdir: Path) -> None:
         progress(f"{server.name}: {scenario}: {done}")
 
 
+def load_factors(server: Server, url: str, config: Config, workdir: Path) -> dict[str, float]:
+    """Drive the second factor's step, then a passkey login; return the peak after each.
+
+    The pools are made as bench/run makes them (bench/second_factor.py,
+    bench/passkey_login.py), in a child process (bench/pools.py), just before each run. The
+    peaks are the largest VmHWM of the workers, in MB.
+    """
+    env = server_env(url, config)
+    peaks = {}
+    tag = uuid.uuid4().hex[:8]
+    pending = pools.second_factor_logins(env, FACTOR_POOL, PASSWORD, f"totp-{tag}-")
+    lines = _data(workdir, "pending", pending)
+    figures = run_wrk(server.url, script("second_factor", workdir), config.seconds, 8, [lines])
+    progress(f"{server.name}: second factor: {figures.count_rate('completed'):.0f} completed/s")
+    peaks["second factor"] = _peak_mb(server)
+    answers = pools.passkey_answers(env, server.url, FACTOR_POOL, PASSWORD, f"passkey-{tag}-")
+    lines = _data(workdir, "passkeys", answers)
+    figures = run_wrk(
+        server.url, script("passkey_login", workdir), config.seconds, 8, [lines, str(WRK_THREADS)]
+    )
+    progress(f"{server.name}: passkey login: {figures.count_rate('completed'):.0f} completed/s")
+    peaks["passkey login"] = _peak_mb(server)
+    return peaks
+
+
+def _peak_mb(server: Server) -> float:
+    return max(read_memory(pid).peak_rss for pid in server.workers) / MB
+
+
 @dataclass(frozen=True)
 class Measured:
     """One backend's server after the load: its master and its workers, with their RSS when
@@ -174,6 +222,9 @@ class Measured:
     master: Memory
     workers: list[Memory]
     ready_rss: dict[int, int]
+    # The workers' largest peak RSS in MB after each phase: the benchmark's scenarios, then
+    # with --factors the second factor's step and the passkey login.
+    phases: dict[str, float]
 
     @property
     def peak_rss_mb(self) -> float:
@@ -199,11 +250,14 @@ def measure(name: str, url: str, config: Config, stored: bytes, workdir: Path) -
         stack.callback(server.stop)
         ready = {pid: read_memory(pid).rss for pid in server.workers}
         load(server, seeded, config, workdir)
+        phases = {"scenarios": _peak_mb(server)}
+        if config.factors:
+            phases.update(load_factors(server, url, config, workdir))
         if server.worker_pids() != server.workers:
             raise ServerError(f"{name}: a worker was replaced during the load")
         master = read_memory(server.process.pid)
         workers = [read_memory(pid) for pid in sorted(server.workers)]
-    return Measured(name, master, workers, ready)
+    return Measured(name, master, workers, ready, phases)
 
 
 def _row(backend: str, process: str, memory: Memory, ready: int) -> str:
@@ -239,6 +293,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         *(row for result in results for row in result.rows()),
         "",
     ]
+    if config.factors:
+        lines += [
+            "| backend | peak RSS MB after the scenarios | after the second factor "
+            "| after a passkey login |",
+            "| --- | ---: | ---: | ---: |",
+            *(
+                f"| {result.backend} | "
+                + " | ".join(f"{peak:.1f}" for peak in result.phases.values())
+                + " |"
+                for result in results
+            ),
+            "",
+        ]
     for result in results:
         verdict = "PASS" if result.peak_rss_mb <= PEAK_RSS_LIMIT_MB else "FAIL"
         lines.append(

@@ -1,14 +1,14 @@
 """The passkey login (issue 25): accounts with a passkey and signed answers, made for wrk.
 
 `POST /sessions/passkey` needs an answer signed over a challenge the server issued, and wrk
-cannot sign ECDSA; so, just before the run, this process asks the domain API for request
-options (`Auth.passkey_logins.options`: the same challenge row and login_challenge cookie
-`POST /sessions/passkey/options` makes) and signs each with the tests' software
-authenticator (tests/authenticator.py, written from the WebAuthn spec). wrk then sends, for
-each login, `POST /sessions/passkey/options` (measured: the server draws and stores a new
-challenge) and `POST /sessions/passkey` with a prepared answer. A challenge lives 5 minutes,
-hence made just before. The passkeys keep their counter at 0, as synced passkeys do, so the
-answers may arrive in any order.
+cannot sign ECDSA; so, just before the run, a child process (bench/pools.py) asks the
+domain API for request options (`Auth.passkey_logins.options`: the same challenge row and
+login_challenge cookie `POST /sessions/passkey/options` makes) and signs each with the
+tests' software authenticator (tests/authenticator.py, written from the WebAuthn spec). wrk
+then sends, for each login, `POST /sessions/passkey/options` (measured: the server draws
+and stores a new challenge) and `POST /sessions/passkey` with a prepared answer. A challenge
+lives 5 minutes, hence made just before. The passkeys keep their counter at 0, as synced
+passkeys do, so the answers may arrive in any order.
 """
 
 from __future__ import annotations

@@ -2,9 +2,9 @@
 
 `POST /sessions/second-factor` spends a pending login, and a TOTP code is accepted once per
 account (RFC 6238 5.2, replay), so each request needs its own account and pending login.
-Both are made through the domain API (Auth), in this process, with bcrypt at its lowest
-cost: the password step is not what this scenario measures, and a pool made at the
-server's cost would take minutes. A pending login lives 5 minutes, so the pool is made
+Both are made through the domain API (Auth), in a child process (bench/pools.py), with
+bcrypt at its lowest cost: the password step is not what this scenario measures, and a pool
+made at the server's cost would take minutes. A pending login lives 5 minutes, so the pool is made
 just before its run.
 """
 

@@ -157,6 +157,59 @@ class TestPasskeys:
         assert report["after"] is True
 
 
+# A worker's login and profile, then the first list of sessions (which names the devices).
+LOGIN_THEN_A_LIST_OF_SESSIONS = """
+import json, sys
+from userauth import migrations
+from userauth.settings import Settings
+from userauth.web import create_app
+
+settings = Settings.from_env()
+migrations.upgrade(settings.database.url)
+client = create_app(settings).test_client()
+form = {"email": "footprint@example.com", "password": "a long enough password"}
+answers = [
+    client.post("/users", data=form).status_code,
+    client.post("/sessions", data=form, headers={"User-Agent": "Mozilla/5.0 Firefox/140.0"})
+    .status_code,
+    client.get("/profile").status_code,
+]
+before = [name for name in ("ua_parser", "yaml") if name in sys.modules]
+listed = client.get("/sessions")
+answers.append(listed.status_code)
+print(json.dumps({
+    "answers": answers,
+    "before": before,
+    "after": [name for name in ("ua_parser", "yaml") if name in sys.modules],
+    "devices": [item["device"] for item in listed.get_json()["sessions"]],
+}))
+"""
+
+
+class TestDeviceNames:
+    def test_a_worker_that_lists_no_sessions_never_imports_ua_parser_or_yaml(
+        self, tmp_path: Path
+    ) -> None:
+        report = json.loads(
+            fresh_interpreter(
+                LOGIN_THEN_A_LIST_OF_SESSIONS, DATABASE_URL=f"sqlite:///{tmp_path}/footprint.db"
+            )
+        )
+        assert report["answers"] == [200, 200, 200, 200]
+        assert report["before"] == []
+
+    def test_its_first_list_of_sessions_names_the_devices_with_ua_parser(
+        self, tmp_path: Path
+    ) -> None:
+        report = json.loads(
+            fresh_interpreter(
+                LOGIN_THEN_A_LIST_OF_SESSIONS, DATABASE_URL=f"sqlite:///{tmp_path}/footprint.db"
+            )
+        )
+        assert "ua_parser" in report["after"]
+        assert report["devices"] == ["Firefox"]
+
+
 def fresh_interpreter(script: str, **env: str) -> str:
     """Run `script` in a new interpreter with `env` added; return its last line of output."""
     done = subprocess.run(
