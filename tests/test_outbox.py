@@ -265,6 +265,8 @@ class TestAtRest:
             # The account and what the mail needs (issue 24): none for a reset.
             "user_id",
             "payload",
+            # The asker's languages, so the mail is written in one of them (issue 26).
+            "accept_language",
         }
         assert (row["user_id"], row["payload"]) == (None, None)
 

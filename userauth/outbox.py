@@ -40,10 +40,6 @@ POLL_SECONDS = 1.0
 # The sender waits for a pause in requests this long, but never longer than the maximum.
 QUIET_SECONDS = 0.25
 MAX_QUIET_WAIT_SECONDS = 5.0
-# A job's Accept-Language is kept in its payload column, before the payload and this mark
-# (a control character: no client header keeps one, audit.Client drops them; no payload holds
-# one: JSON escapes them, keys are hex, kinds are words). Jobs without it are stored as before.
-LANGUAGE_MARK = "\x1f"
 
 _open_outboxes: weakref.WeakSet[Outbox] = weakref.WeakSet()
 
@@ -132,7 +128,8 @@ class Outbox:
             client.user_agent,
             self._clock(),
             user_id=user_id,
-            payload=_with_language(payload, client.accept_language),
+            payload=payload,
+            accept_language=client.accept_language,
         )
         self._last_enqueue = time.monotonic()
         self.start()
@@ -256,26 +253,16 @@ def _unexplained(_error: Exception) -> str | None:
     return None
 
 
-def _with_language(payload: str | None, accept_language: str) -> str | None:
-    if not accept_language:
-        return payload
-    return f"{accept_language}{LANGUAGE_MARK}{payload or ''}"
-
-
 def _job(claimed: ClaimedMail) -> MailJob:
-    stored, accept_language = claimed.payload, ""
-    if stored is not None and LANGUAGE_MARK in stored:
-        accept_language, _, rest = stored.partition(LANGUAGE_MARK)
-        stored = rest or None
     client = Client(
         address=claimed.client_address,
         user_agent=claimed.user_agent,
-        accept_language=accept_language,
+        accept_language=claimed.accept_language,
     )
     return MailJob(
         email=claimed.email,
         client=client,
         first_attempt=claimed.attempt == 1,
         user_id=claimed.user_id,
-        payload=stored,
+        payload=claimed.payload,
     )

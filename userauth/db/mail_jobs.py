@@ -25,6 +25,7 @@ class ClaimedMail:
     attempt: int
     user_id: int | None = None
     payload: str | None = None
+    accept_language: str = ""
 
 
 def _unclaimed(now: datetime) -> ColumnElement[bool]:
@@ -45,8 +46,10 @@ class MailJobStore(Store):
         *,
         user_id: int | None = None,
         payload: str | None = None,
+        accept_language: str = "",
     ) -> None:
-        """Append a mail job, due now, about `user_id` (None: no account), with `payload`."""
+        """Append a mail job, due now, about `user_id` (None: no account), with `payload`;
+        `accept_language` is the asker's header, so the mail is written in their language."""
         with self._transaction() as work:
             work.execute(
                 insert(mail_jobs_table).values(
@@ -56,6 +59,7 @@ class MailJobStore(Store):
                     user_agent=user_agent,
                     user_id=user_id,
                     payload=payload,
+                    accept_language=accept_language,
                     attempts=0,
                     due_at=now,
                     created_at=now,
@@ -73,6 +77,7 @@ class MailJobStore(Store):
         candidate = (
             select(_jobs.id, _jobs.kind, _jobs.email, _jobs.client_address)
             .add_columns(_jobs.user_agent, _jobs.attempts, _jobs.user_id, _jobs.payload)
+            .add_columns(_jobs.accept_language)
             .where(_jobs.due_at <= now, _unclaimed(now))
             .order_by(_jobs.due_at, _jobs.id)
             .limit(1)
@@ -101,6 +106,7 @@ class MailJobStore(Store):
             attempt=row.attempts + 1,
             user_id=row.user_id,
             payload=row.payload,
+            accept_language=row.accept_language,
         )
 
     def finish_mail(self, job_id: int) -> None:

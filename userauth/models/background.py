@@ -17,6 +17,8 @@ mail_jobs_table = Table(
     Column("email", String(250), nullable=False),
     Column("client_address", String(64), nullable=False, default=""),
     Column("user_agent", String(512), nullable=False, default=""),
+    # The asker's Accept-Language (audit.Client caps it): the mail is written in it.
+    Column("accept_language", String(256), nullable=False, default=""),
     Column("attempts", Integer, nullable=False, default=0),
     # The account the mail concerns (None for a stranger's email) and what the mail needs.
     Column("user_id", Integer, nullable=True),
