@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +254,17 @@ class TestLogWriter:
         formatted = JsonFormatter().format(record)
         assert timeless.sub("", direct) == timeless.sub("", formatted)
         assert datetime.fromisoformat(json.loads(direct)["time"]).tzinfo is not None
+
+    @pytest.mark.parametrize(
+        "created",
+        [1765131404.0, 1765131404.7321234, 1765131404.9999996, 1765131404.0004995, 0.5],
+        ids=["whole", "within", "rounds-up-a-second", "half-a-microsecond", "epoch"],
+    )
+    def test_a_lines_time_is_its_records_in_utc_to_the_millisecond(self, created: float) -> None:
+        record = logging.makeLogRecord({"msg": "event", "created": created})
+        written = json.loads(JsonFormatter().format(record))["time"]
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert written == expected
 
 
 class TestRequestId:

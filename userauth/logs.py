@@ -50,7 +50,7 @@ class JsonFormatter(logging.Formatter):
 def _entry(created: float, level: str, name: str, pid: int | None, event: str) -> dict[str, Any]:
     """Return a line's leading fields: time, level, logger, pid, event, and the request id."""
     entry: dict[str, Any] = {
-        "time": datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds"),
+        "time": _timestamp(created),
         "level": level.lower(),
         "logger": name,
         # Which worker wrote it: a server runs several.
@@ -61,6 +61,30 @@ def _entry(created: float, level: str, name: str, pid: int | None, event: str) -
     if current_request is not None:
         entry["request_id"] = current_request
     return entry
+
+
+# The last second a line was written in, and its text: every line of that second shares it.
+_second: tuple[int, str] = (-1, "")
+
+
+def _timestamp(created: float) -> str:
+    """Return `created` (seconds since the epoch) as ISO 8601 UTC to the millisecond.
+
+    What `datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")` returns
+    (microseconds rounded half to even, then cut to milliseconds), with the date and time
+    of day formatted once per second rather than on every line.
+    """
+    # One shared tuple, replaced whole: threads racing here each write a right pair.
+    global _second
+    second = int(created)
+    micro = round((created - second) * 1e6)
+    if micro >= 1_000_000:
+        second, micro = second + 1, micro - 1_000_000
+    cached = _second
+    if cached[0] != second:
+        text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        cached = _second = (second, text)
+    return f"{cached[1]}.{micro // 1000:03d}+00:00"
 
 
 def log_fields(
