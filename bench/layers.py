@@ -1,7 +1,8 @@
 """Price each layer of userauth's request handling in process, by instructions or by CPU time.
 
 For each route Flask serves in full (`GET /`, `GET /sessions` with a session, the login
-page), the whole app is measured beside copies of it built without one layer each, on one
+page) and the gate (`GET /auth/verify` with a session, answered before Flask by the hot
+path), the whole app is measured beside copies of it built without one layer each, on one
 SQLite database with the rate limits on (production's setting). A layer's cost is the
 whole app's cost per request minus that of the copy without it. Taking a layer out is this
 measurement's doing only (it edits the copy's hook lists); the product never runs without one.
@@ -35,6 +36,7 @@ from flask import Flask
 from userauth import migrations
 from userauth.settings import DatabaseSettings, RateLimitSettings, SecuritySettings, Settings
 from userauth.web import create_app
+from userauth.web.context import auth_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -122,6 +124,9 @@ def build(folder: Path, layer: Layer) -> WSGIApplication:
     )
     migrations.ensure_current(settings.database.url, auto_migrate=False)
     app = create_app(settings)
+    # As a served worker: idle clocks written off the request path, so that the gate is
+    # answered by the hot path whenever its session's clock comes due.
+    auth_of(app).sessions.write_idle_clocks_in_background()
     if layer.edit is not None:
         layer.edit(app)
     return app

@@ -127,8 +127,8 @@ def scenarios(folder: Path) -> list[Scenario]:
     ]
 
 
-# The routes Flask serves in full, priced layer by layer (--layers).
-LAYERED_ROUTES = ("/", "/sessions", "/auth/login")
+# The routes Flask serves in full, and the gate, priced layer by layer (--layers).
+LAYERED_ROUTES = ("/", "/sessions", "/auth/login", "/auth/verify")
 
 
 def layered_scenarios(folder: Path) -> list[Scenario]:

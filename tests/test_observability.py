@@ -5,10 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import event, inspect
 
 from tests.conftest import TEST_SECURITY, FakeClock, free_port, need_service
+from userauth import logs
 from userauth.auth import Auth
 from userauth.db import DB
 from userauth.logs import JsonFormatter, StderrHandler
@@ -217,6 +219,52 @@ class TestLogWriter:
             logger.removeHandler(handler)
         numbers = [json.loads(line)["n"] for line in capfd.readouterr().err.splitlines()]
         assert sorted(numbers) == list(range(400))
+
+    def test_a_line_logged_without_a_record_is_the_line_its_record_formats_to(
+        self, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        # The server's setup: userauth's handler alone on the root logger (pytest adds its own).
+        handler = StderrHandler()
+        handler.setFormatter(JsonFormatter())
+        monkeypatch.setattr(logging.getLogger(), "handlers", [handler])
+        made: list[logging.LogRecord] = []
+        factory = logging.getLogRecordFactory()
+
+        def counted(*args: Any, **kwargs: Any) -> logging.LogRecord:
+            made.append(factory(*args, **kwargs))
+            return made[-1]
+
+        logging.setLogRecordFactory(counted)
+        logger = logging.getLogger("userauth.test-direct")
+        logger.setLevel(logging.INFO)
+        # A path a client chose: a quote, a backslash, a line break, a non-ASCII letter.
+        fields = {"method": "GET", "path": '/a"b\\c\n\u00e9', "status": 200, "ms": 1.5, "ip": None}
+        try:
+            capsys.readouterr()
+            logs.log_fields(logger, logging.INFO, "request", fields)
+            (direct,) = capsys.readouterr().err.splitlines()
+        finally:
+            logging.setLogRecordFactory(factory)
+            logger.setLevel(logging.NOTSET)
+        assert made == []
+        record = logger.makeRecord(
+            logger.name, logging.INFO, __file__, 0, "request", (), None, extra=fields
+        )
+        timeless = re.compile(r'"time": "[^"]*"')
+        formatted = JsonFormatter().format(record)
+        assert timeless.sub("", direct) == timeless.sub("", formatted)
+        assert datetime.fromisoformat(json.loads(direct)["time"]).tzinfo is not None
+
+    @pytest.mark.parametrize(
+        "created",
+        [1765131404.0, 1765131404.7321234, 1765131404.9999996, 1765131404.0004995, 0.5],
+        ids=["whole", "within", "rounds-up-a-second", "half-a-microsecond", "epoch"],
+    )
+    def test_a_lines_time_is_its_records_in_utc_to_the_millisecond(self, created: float) -> None:
+        record = logging.makeLogRecord({"msg": "event", "created": created})
+        written = json.loads(JsonFormatter().format(record))["time"]
+        expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+        assert written == expected
 
 
 class TestRequestId:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from userauth.auth import Auth
@@ -29,6 +30,17 @@ PROFILE = "/profile"
 GATE = "/auth/verify"
 # The gate's query strings answered here, and the assurance level each asks for.
 _LEVELS = {"aal=1": 1, "aal=2": 2}
+# Sessions whose answers are kept at once, per app (a few hundred bytes each).
+_MAX_ANSWERS = 4096
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """A cached session's `GET /profile` and gate answers: body and headers each."""
+
+    live: LiveSession
+    profile: tuple[bytes, list[tuple[str, str]]]
+    gate: tuple[bytes, list[tuple[str, str]]]
 
 
 class HotPath:
@@ -42,30 +54,48 @@ class HotPath:
         self._cookie_name = auth.settings.session_cookie_name
         self._gate = auth.settings.gate
         self._security_headers = list(security_headers)
+        # Each cached session's two answers, made on its first hit: the cache hands out the
+        # same LiveSession object until the session changes (a touch, a new login), so a
+        # hit is a dict look-up. Keyed by the object's id, the object kept beside its
+        # answers (so its id is not reused while it is here) and compared by identity.
+        self._answers: dict[int, _Answers] = {}
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         live = self._cached_session(environ)
         if live is None:
             return self._wsgi_app(environ, start_response)
+        answers = self._answers.get(id(live))
+        if answers is None or answers.live is not live:
+            answers = self._answer(live)
         path = environ["PATH_INFO"]
-        headers: list[tuple[str, str]]
-        if path == PROFILE:
-            body = _json({"email": live.email})
-            headers = []
-        else:
-            answer = identity_answer(live, self._gate)
-            body, headers = _json(answer.body), answer.headers
-        start_response(
-            "200 OK",
-            [
-                ("Content-Type", "application/json"),
-                ("Content-Length", str(len(body))),
-                *headers,
-                *self._security_headers,
-            ],
-        )
+        body, headers = answers.profile if path == PROFILE else answers.gate
+        # A copy: whoever wraps start_response may add headers to the list it is given.
+        start_response("200 OK", list(headers))
         record_route(environ, path, "GET", path)
         return [body]
+
+    def _answer(self, live: LiveSession) -> _Answers:
+        """Make and keep a session's answers (at most _MAX_ANSWERS sessions' at a time)."""
+        identity = identity_answer(live, self._gate)
+        answers = _Answers(
+            live,
+            self._response(_json({"email": live.email}), []),
+            self._response(_json(identity.body), identity.headers),
+        )
+        if len(self._answers) >= _MAX_ANSWERS:
+            self._answers.clear()  # sessions whose answers are dropped are made again
+        self._answers[id(live)] = answers
+        return answers
+
+    def _response(
+        self, body: bytes, headers: list[tuple[str, str]]
+    ) -> tuple[bytes, list[tuple[str, str]]]:
+        return body, [
+            ("Content-Type", "application/json"),
+            ("Content-Length", str(len(body))),
+            *headers,
+            *self._security_headers,
+        ]
 
     def _cached_session(self, environ: WSGIEnvironment) -> LiveSession | None:
         """Return the session the cache answers for, when this request may be answered here."""

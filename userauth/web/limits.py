@@ -368,7 +368,8 @@ def _hooks_confined_to(app: Flask, endpoints: frozenset[str]) -> Iterator[None]:
     """Make the app-wide request hooks registered inside the block run on `endpoints` only.
 
     Flask's public hook registries (`before_request_funcs` and its siblings) are edited:
-    each hook added inside the block is wrapped to run only for requests to `endpoints`.
+    each hook added inside the block is wrapped to run only for attempts (ATTEMPTS: every
+    limit counts those only) to `endpoints`.
     """
     # (hooks, whether a hook takes the response and returns it)
     registries: list[tuple[dict[Any, list[Any]], bool]] = [
@@ -390,7 +391,10 @@ def _on_endpoints(
 ) -> Callable[..., Any]:
     @wraps(hook)
     def confined(*args: Any) -> Any:
-        if request.endpoint in endpoints:
+        # Attempts only, as the request filter: a GET of a limited view (the login form's
+        # page) is exempt from every limit, and Flask-Limiter's hooks still cost it about
+        # 330,000 instructions finding so (docs/performance.md, issue 23).
+        if request.method in ATTEMPTS and request.endpoint in endpoints:
             return hook(*args)
         return args[0] if takes_response else None
 

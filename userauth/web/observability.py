@@ -219,14 +219,7 @@ class _RequestObserver:
             "client": environ.get("REMOTE_ADDR"),
         }
         level = logging.ERROR if status >= 500 else logging.INFO
-        if access_log.isEnabledFor(level):
-            # Built with the logger's public factory and handed to its handlers, as
-            # Logger.log does, less the caller lookup (a walk up the stack per request):
-            # this line's source file and line number are never written.
-            record = access_log.makeRecord(
-                access_log.name, level, __file__, 0, "request", (), None, extra=fields
-            )
-            access_log.handle(record)
+        logs.log_fields(access_log, level, "request", fields)
 
 
 class _Observability:
