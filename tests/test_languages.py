@@ -195,12 +195,15 @@ class TestChoosingTheLanguage:
             WebSettings.read(EnvironmentReader({"USERAUTH_LANGUAGE": "de"}))
 
 
-def write_catalogue(folder: Path, language: str, messages: dict[str, str]) -> None:
-    """Compile `messages` as the operator's catalogue of `language` (pybabel compile's .mo)."""
+def write_catalogue(
+    folder: Path, language: str, messages: dict[str, str], named: str | None = None
+) -> None:
+    """Compile `messages` as the operator's catalogue of `language` (pybabel compile's .mo),
+    in the folder `named` (the language's own name unless given)."""
     compiled = Catalog(locale=language)
     for message, translation in messages.items():
         compiled.add(message, translation)
-    target = folder / "translations" / language / "LC_MESSAGES"
+    target = folder / "translations" / (named or language) / "LC_MESSAGES"
     target.mkdir(parents=True)
     with (target / "messages.mo").open("wb") as mo:
         write_mo(mo, compiled)
@@ -227,6 +230,24 @@ class TestOperatorsLanguages:
         answer = french(app_client(WebSettings(templates_dir=str(tmp_path)))).get("/auth/login")
         assert "<h1>Connexion</h1>" in shown(answer)
         assert "Mot de passe oublié ?" in shown(answer)  # the rest stays built in
+
+    @pytest.mark.parametrize("folder", ["pt-BR", "xx"], ids=["hyphenated", "unknown"])
+    def test_a_folder_babel_cannot_read_is_skipped_and_pages_stay_served(
+        self, app_client: Callable[..., FlaskClient], tmp_path: Path, folder: str
+    ) -> None:
+        write_catalogue(tmp_path, "pt", {"Log in": "Entrar"}, named=folder)
+        client = app_client(WebSettings(templates_dir=str(tmp_path)))
+
+        answer = client.get("/auth/login", headers={"Accept-Language": folder})
+
+        assert answer.status_code == 200
+        assert language(answer) == "en"
+        with pytest.raises(SettingsError, match="USERAUTH_LANGUAGE must be one of en, fr"):
+            WebSettings.read(
+                EnvironmentReader(
+                    {"USERAUTH_TEMPLATES_DIR": str(tmp_path), "USERAUTH_LANGUAGE": folder}
+                )
+            )
 
 
 class TestSecurityOfTranslatedPages:

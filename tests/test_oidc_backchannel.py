@@ -292,3 +292,71 @@ class TestBackchannelLogout:
         end_by_logout(browser, auth, clock())
         assert auth.outbox.pending() == 0
         assert userinfo(rp, body["access_token"])[0] == 401
+
+
+class TestAfterTheCommit:
+    """The store tells its listeners after the commit: what a listener does cannot undo,
+    repeat or fail the change that committed (a review's finding)."""
+
+    def test_a_client_down_when_its_account_is_deleted_still_gets_its_logout_token(
+        self, app: Flask, auth: Auth, clock: FakeClock
+    ) -> None:
+        down_once = Receiver(failures=1)
+        try:
+            browser = logged_in_browser(app.test_client())
+            client = register_with_backchannel(auth, down_once.uri)
+            tokens_for(browser, app.test_client(), client)
+            Admin(auth).disable_user(EMAIL)  # the sweep's job is queued, its tokens revoked
+            deadline = time.monotonic() + 15
+            while down_once.attempts == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert down_once.attempts == 1  # refused once: the job waits for its retry
+
+            Admin(auth).delete_user(EMAIL)
+
+            assert down_once.wait_for_token(auth)
+        finally:
+            down_once.close()
+
+    def test_a_failing_listener_leaves_the_logout_committed_and_answered(
+        self, app: Flask, auth: Auth, receiver: Receiver, caplog: pytest.LogCaptureFixture
+    ) -> None:
+        browser = logged_in_browser(app.test_client())
+        client = register_with_backchannel(auth, receiver.uri)
+        tokens_for(browser, app.test_client(), client)
+
+        def fails(_users: set[int], _ended: object) -> None:
+            raise RuntimeError("listener down")
+
+        auth.db.on_commit(fails)
+
+        answer = browser.delete("/sessions")
+
+        assert answer.status_code == 302  # the design's logout: redirected home
+        assert browser.get("/profile").status_code == 403
+        assert receiver.wait_for_token(auth)  # the other listener still ran
+        assert "a listener of committed session changes failed" in caplog.text
+
+    def test_a_listener_that_loses_its_connection_does_not_rerun_the_change(
+        self, app: Flask, auth: Auth
+    ) -> None:
+        from sqlalchemy.exc import OperationalError
+
+        browser = logged_in_browser(app.test_client())
+        calls: list[set[int]] = []
+
+        def drops_its_connection(users: set[int], _ended: object) -> None:
+            calls.append(users)
+            raise OperationalError("SELECT 1", {}, Exception("gone"), connection_invalidated=True)
+
+        auth.db.on_commit(drops_its_connection)
+        other = app.test_client()
+        log_in(other)
+        [target] = [s for s in other.get("/sessions").get_json()["sessions"] if not s["current"]]
+        calls.clear()
+
+        answer = other.delete(f"/sessions/{target['id']}")
+
+        assert answer.status_code == 200, answer.get_json()
+        assert len(calls) == 1
+        assert browser.get("/profile").status_code == 403

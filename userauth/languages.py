@@ -10,12 +10,16 @@ honoured), else English.
 
 from __future__ import annotations
 
+import logging
 from functools import lru_cache
 from pathlib import Path
 
+from babel import Locale, UnknownLocaleError
 from babel.support import NullTranslations, Translations
 from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
+
+logger = logging.getLogger(__name__)
 
 SOURCE = "en"
 DOMAIN = "messages"
@@ -34,7 +38,11 @@ def translation_directories(templates_dir: str | None) -> tuple[str, ...]:
 
 @lru_cache(maxsize=8)
 def available(templates_dir: str | None) -> tuple[str, ...]:
-    """Return the languages there is a catalogue for, English first (e.g. `("en", "fr")`)."""
+    """Return the languages there is a catalogue for, English first (e.g. `("en", "fr")`).
+
+    A folder whose name Babel does not know as a locale (`pt-BR` rather than `pt_BR`, `xx`)
+    is skipped with a warning: Flask-Babel could not format a page in it.
+    """
     found = {SOURCE}
     for folder in translation_directories(templates_dir):
         root = Path(folder)
@@ -42,9 +50,23 @@ def available(templates_dir: str | None) -> tuple[str, ...]:
             found.update(
                 entry.name
                 for entry in root.iterdir()
-                if (entry / "LC_MESSAGES" / f"{DOMAIN}.mo").is_file()
+                if (entry / "LC_MESSAGES" / f"{DOMAIN}.mo").is_file() and _is_locale(entry)
             )
     return (SOURCE, *sorted(found - {SOURCE}))
+
+
+def _is_locale(folder: Path) -> bool:
+    try:
+        Locale.parse(folder.name)
+    except (ValueError, UnknownLocaleError):
+        logger.warning(
+            "translations folder %s skipped: %r is not a locale name Babel knows "
+            "(language, or language_TERRITORY as in pt_BR)",
+            folder,
+            folder.name,
+        )
+        return False
+    return True
 
 
 def negotiate(accept_language: str | None, languages: tuple[str, ...]) -> str:

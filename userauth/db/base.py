@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -38,6 +39,8 @@ if TYPE_CHECKING:
     from sqlalchemy.dialects import postgresql, sqlite
 
     from userauth.db.oidc_tokens import EndedLogin
+
+logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -94,9 +97,15 @@ class Store:
         self._committed.append(listener)
 
     def _tell(self, work: UnitOfWork, changed: set[int]) -> None:
+        # The transaction has committed: its outcome stands, whatever a listener does. A
+        # listener's exception is logged, never raised: raised, it would turn a committed
+        # change into an error answer, or (a dropped connection) into a rerun of the unit.
         if changed or work.ended_logins:
             for listener in self._committed:
-                listener(changed, list(work.ended_logins))
+                try:
+                    listener(changed, list(work.ended_logins))
+                except Exception:
+                    logger.exception("a listener of committed session changes failed")
 
     @property
     def engine(self) -> Engine:

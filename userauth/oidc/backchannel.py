@@ -56,18 +56,29 @@ class BackchannelLogout:
         """Revoke the tokens of the user's ended sessions and queue a logout token for each
         (client, session) that asked for them; return how many were queued.
 
-        The tokens are refused from the moment their session ends anyway (the store checks
-        the session on each use); this marks them revoked and tells the clients."""
-        ended = self._db.end_orphaned_logins(user_id, self._clock())
-        return self._queue(ended, client, user_id)
+        The revocation and the jobs commit together (`DB.atomically`): tokens are never
+        marked revoked without their clients' jobs, which would leave nothing for a later
+        sweep to find. The tokens are refused from the moment their session ends anyway (the
+        store checks the session on each use); this marks them revoked and tells the clients.
+        """
+
+        def sweep() -> int:
+            return self._queue(self._db.end_orphaned_logins(user_id, self._clock()), client)
+
+        return self._db.atomically(sweep)
 
     def _committed(self, user_ids: set[int], deleted: Sequence[EndedLogin]) -> None:
+        # Each account's sweep on its own: one that fails (logged) leaves the others queued.
         for user_id in sorted(user_ids):
-            self.sessions_ended(user_id)
-        # A deleted account's jobs name no account (its rows, jobs included, are gone).
-        self._queue(deleted, NO_CLIENT, None)
+            try:
+                self.sessions_ended(user_id)
+            except Exception:
+                logger.exception("back-channel logout sweep failed for user %d", user_id)
+        self._queue(deleted, NO_CLIENT)
 
-    def _queue(self, logins: Sequence[EndedLogin], client: Client, user_id: int | None) -> int:
+    def _queue(self, logins: Sequence[EndedLogin], client: Client) -> int:
+        # The jobs name no account (user_id None): the payload carries `sub` and `sid`, and an
+        # account's deletion, which deletes its own mail jobs, must not take them along.
         queued = 0
         for login in logins:
             if login.backchannel_logout_uri is None or login.subject is None:
@@ -78,7 +89,7 @@ class BackchannelLogout:
                 "sub": login.subject,
                 "sid": login.session_public_id,
             }
-            self._outbox.enqueue(KIND, "", client, user_id=user_id, payload=json.dumps(payload))
+            self._outbox.enqueue(KIND, "", client, payload=json.dumps(payload))
             queued += 1
         return queued
 
