@@ -27,12 +27,14 @@ from userauth.models import (
     oidc_codes_table,
     oidc_subjects_table,
     oidc_tokens_table,
+    sessions_table,
     users_table,
 )
 
 _clients = oidc_clients_table.c
 _codes = oidc_codes_table.c
 _tokens = oidc_tokens_table.c
+_sessions = sessions_table.c
 _users = users_table.c
 _subjects = oidc_subjects_table.c
 
@@ -170,8 +172,21 @@ class OidcTokenStore(ProviderRecords):
 
     def _spend_and_issue(self, spend: Update, token: Values) -> bool:
         """Run `spend` (one conditional UPDATE) and, if it changed a row, store `token`, in
-        one transaction; tell whether it did."""
+        one transaction; tell whether it did.
+
+        The token's session row is read FOR SHARE first (PostgreSQL; SQLite runs one writer
+        at a time): a logout deleting it meanwhile waits for this commit, so its back-channel
+        sweep sees the new token; a logout that came first leaves no row, and nothing is
+        issued. Without the lock a token could be stored after the sweep looked.
+        """
+        session = (
+            select(_sessions.id)
+            .where(_sessions.public_id == token["session_public_id"])
+            .with_for_update(read=True)
+        )
         with self._transaction() as work:
+            if work.execute(session).first() is None:
+                return False
             if not work.execute(spend).rowcount:
                 return False
             work.execute(insert(oidc_tokens_table).values(**token))
