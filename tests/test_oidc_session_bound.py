@@ -5,12 +5,14 @@ another's tokens."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from werkzeug.test import TestResponse
 
 from tests.conftest import FakeClock
 from tests.oidc_flow import RegisteredClient, exchange, logged_in_browser, register
@@ -158,3 +160,36 @@ class TestLeaving:
                     {"id": user.id},
                 ).scalar_one()
                 assert (table, count) == (table, 0)
+
+
+@pytest.mark.databases("postgres")
+class TestALogoutRacingAnExchange:
+    """A code exchanged while its session is being deleted (PostgreSQL, READ COMMITTED):
+    the exchange waits for the deletion and issues nothing, so no token escapes the
+    back-channel sweep that follows the deletion (a review's finding)."""
+
+    def test_the_exchange_waits_for_the_deletion_then_is_refused(
+        self,
+        browser: FlaskClient,
+        rp: FlaskClient,
+        confidential: RegisteredClient,
+        engine: Engine,
+    ) -> None:
+        code = code_for(browser, confidential)
+        answers: list[TestResponse] = []
+        with engine.connect() as logout:
+            logout.execute(text("DELETE FROM sessions"))  # not committed yet
+            racing = threading.Thread(
+                target=lambda: answers.append(exchange(rp, confidential, code))
+            )
+            racing.start()
+            racing.join(timeout=1)
+            # Blocked on the session row's lock; without it, the token would be issued now.
+            assert racing.is_alive()
+            assert not answers
+            logout.commit()
+        racing.join(timeout=10)
+
+        [answer] = answers
+        assert answer.status_code == 400
+        assert answer.get_json()["error"] == "invalid_grant"
