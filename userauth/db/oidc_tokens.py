@@ -114,6 +114,15 @@ def _logins(where: ColumnElement[bool]) -> Select[Any]:
     )
 
 
+def _orphaned(user_id: int) -> ColumnElement[bool]:
+    """The user's live tokens whose session has ended."""
+    return (
+        (_tokens.user_id == user_id)
+        & _tokens.revoked_at.is_(None)
+        & ~session_exists(_tokens.session_public_id)
+    )
+
+
 def logins_of_deleted(work: UnitOfWork, user_id: int) -> None:
     """Note on `work` the logins of an account it is about to delete (with its tokens),
     so that the clients are told once it commits (Store.on_commit)."""
@@ -234,16 +243,21 @@ class OidcTokenStore(ProviderRecords):
             return revoke_tokens_where(work, condition, now)
 
     @rerun_once_if_disconnected
+    def has_orphaned_logins(self, user_id: int) -> bool:
+        """Tell whether the user holds a live token whose session has ended: one read, no
+        transaction, so that a session change with nothing to sweep (almost every login and
+        logout) costs no write transaction."""
+        statement = select(_tokens.id).where(_orphaned(user_id)).limit(1)
+        with self._reads.connect() as connection:
+            return connection.execute(statement).first() is not None
+
+    @rerun_once_if_disconnected
     def end_orphaned_logins(self, user_id: int, now: datetime) -> Sequence[EndedLogin]:
         """Revoke the user's live tokens whose session has ended; return each (client,
         issuer) they belonged to once, with the client's back-channel logout URI.
 
         One user's only: a sweep never touches another account's tokens."""
-        ended = (
-            (_tokens.user_id == user_id)
-            & _tokens.revoked_at.is_(None)
-            & ~session_exists(_tokens.session_public_id)
-        )
+        ended = _orphaned(user_id)
         with self._transaction() as work:
             found = [record(EndedLogin, row) for row in work.execute(_logins(ended))]
             if found:
