@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from unicodedata import normalize as unicode_normalize
 
 from email_validator import EmailNotValidError, validate_email
@@ -56,6 +57,9 @@ def loose_normalize(email: str) -> str:
         return email.strip()
 
 
+# A pure function of its argument, asked two or three times per login (the limiter, the
+# device cookie, the audit trail) for one address: email_validator's checks are the cost.
+@functools.lru_cache(maxsize=4096)
 def lookup_key(email: str) -> str:
     """Return the key that identifies an account's email: the one rule for "the same email".
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ScalarSelect, delete, func, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 
 from userauth.db.base import (
     Store,
@@ -41,6 +41,12 @@ _users = users_table.c
 _disabled = disabled_users_table.c
 _events = audit_events_table.c
 _sessions = sessions_table.c
+
+_INSERT_AUDIT = insert(audit_events_table)
+_INSERT_AUDIT_LOOKING_UP = insert(audit_events_table).values(
+    email=select(_users.email).where(_users.id == bindparam("owner")).scalar_subquery(),
+    email_key=select(_users.email_key).where(_users.id == bindparam("owner")).scalar_subquery(),
+)
 
 
 def delete_user_rows(work: UnitOfWork, user_id: int) -> None:
@@ -169,23 +175,23 @@ class AdminStore(Store):
         created_at: datetime,
     ) -> None:
         """Append one audit event, with its account's email (and its key) when it has one."""
-        stored_email: str | ScalarSelect[str] | None = email
-        stored_key: str | ScalarSelect[str] | None = None if email is None else lookup_key(email)
+        values = {
+            "user_id": user_id,
+            "event": event,
+            "email": email,
+            "email_key": None if email is None else lookup_key(email),
+            "client_address": client_address,
+            "user_agent": user_agent,
+            "created_at": created_at,
+        }
+        # Without an email, the account's is read in the same INSERT: the email stays on
+        # the event after the account is deleted.
+        statement = _INSERT_AUDIT
         if user_id is not None and email is None:
-            # In the same INSERT: the email stays on the event after the account is deleted.
-            stored_email = select(_users.email).where(_users.id == user_id).scalar_subquery()
-            stored_key = select(_users.email_key).where(_users.id == user_id).scalar_subquery()
-        statement = insert(audit_events_table).values(
-            user_id=user_id,
-            event=event,
-            email=stored_email,
-            email_key=stored_key,
-            client_address=client_address,
-            user_agent=user_agent,
-            created_at=created_at,
-        )
+            del values["email"], values["email_key"]
+            statement, values = _INSERT_AUDIT_LOOKING_UP, {**values, "owner": user_id}
         with self._transaction() as work:
-            work.execute(statement)
+            work.execute(statement, values)
 
     @rerun_once_if_disconnected
     def list_audit_events(

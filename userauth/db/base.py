@@ -16,6 +16,7 @@ from sqlalchemy import (
     CursorResult,
     Engine,
     Executable,
+    bindparam,
     delete,
     select,
     update,
@@ -287,10 +288,12 @@ def lock_account(work: UnitOfWork, user_id: int) -> None:
     work.execute(select(_users.id).where(_users.id == user_id).with_for_update())
 
 
+_SPEND_PENDING_LOGIN = delete(pending_logins_table).where(_pending.id == bindparam("pending_id"))
+
+
 def spend_pending_login(work: UnitOfWork, pending_id: int) -> bool:
     """Delete a pending login inside the caller's transaction; tell whether it was there."""
-    result = work.execute(delete(pending_logins_table).where(_pending.id == pending_id))
-    return bool(result.rowcount)
+    return bool(work.execute(_SPEND_PENDING_LOGIN, {"pending_id": pending_id}).rowcount)
 
 
 def rerun_once_if_disconnected(unit: Callable[P, T]) -> Callable[P, T]:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import case, delete, func, insert, select, update
+from sqlalchemy import Executable, bindparam, case, delete, func, insert, select, update
 
 from userauth.clock import as_utc
 from userauth.db.base import (
@@ -29,6 +30,20 @@ _codes = recovery_codes_table.c
 _failures = code_failures_table.c
 _pending = pending_logins_table.c
 _sessions = sessions_table.c
+
+# What every completion of a login's second step runs, built once.
+_FACTORS_OF = (
+    select(factors_table).where(_factors.user_id == bindparam("user_id")).order_by(_factors.id)
+)
+_USE_STEP = (
+    update(factors_table)
+    .where(
+        _factors.id == bindparam("factor_id"),
+        _factors.last_step.is_(None) | (_factors.last_step < bindparam("step")),
+    )
+    .values(last_step=bindparam("step"), last_used_at=bindparam("now"))
+)
+_CLEAR_CODE_ATTEMPTS = delete(code_failures_table).where(_failures.user_id == bindparam("user_id"))
 
 
 @dataclass(frozen=True)
@@ -55,9 +70,9 @@ class FactorStore(Store):
     @rerun_once_if_disconnected
     def factors_of(self, user_id: int) -> Sequence[StoredFactor]:
         """Return the user's factors, confirmed or not, oldest first."""
-        statement = select(factors_table).where(_factors.user_id == user_id).order_by(_factors.id)
         with self._connect() as connection:
-            return [_factor(row) for row in connection.execute(statement)]
+            rows = connection.execute(_FACTORS_OF, {"user_id": user_id})
+            return [_factor(row) for row in rows]
 
     @rerun_once_if_disconnected
     def begin_factor(self, user_id: int, kind: str, sealed: str, now: datetime) -> bool:
@@ -91,15 +106,8 @@ class FactorStore(Store):
         One conditional UPDATE: of two workers accepting the same code, one wins.
         """
         with self._transaction() as work:
-            result = work.execute(
-                update(factors_table)
-                .where(
-                    _factors.id == factor_id,
-                    _factors.last_step.is_(None) | (_factors.last_step < step),
-                )
-                .values(last_step=step, last_used_at=now)
-            )
-            return bool(result.rowcount)
+            values = {"factor_id": factor_id, "step": step, "now": now}
+            return bool(work.execute(_USE_STEP, values).rowcount)
 
     @rerun_once_if_disconnected
     def confirm_factor(
@@ -221,27 +229,34 @@ class FactorStore(Store):
         before the first failure counts, none is counted twice, and two first attempts never
         collide on the user's row (OWASP ASVS 2.2.1: anti-automation on every factor).
         """
-        stale = _failures.window_started_at <= window_start
-        first = dialect_insert(self._engine.dialect.name)(code_failures_table).values(
-            user_id=user_id, count=1, window_started_at=now
-        )
-        upsert = first.on_conflict_do_update(
-            index_elements=[_failures.user_id],
-            set_={
-                "count": case((stale, 1), else_=_failures.count + 1),
-                "window_started_at": case((stale, now), else_=_failures.window_started_at),
-            },
-            where=stale | (_failures.count < limit),
-        ).returning(_failures.count)
+        values = {"user_id": user_id, "now": now, "window_start": window_start, "limit": limit}
         with self._transaction() as work:
-            taken: int | None = work.execute(upsert).scalar()
+            taken: int | None = work.execute(_reserve(self._engine.dialect.name), values).scalar()
             return taken
 
     @rerun_once_if_disconnected
     def clear_code_attempts(self, user_id: int) -> None:
         """Forget the user's counted attempts (a right code was given)."""
         with self._transaction() as work:
-            work.execute(delete(code_failures_table).where(_failures.user_id == user_id))
+            work.execute(_CLEAR_CODE_ATTEMPTS, {"user_id": user_id})
+
+
+@functools.cache
+def _reserve(dialect: str) -> Executable:
+    """The upsert of reserve_code_attempt, in the dialect's words, built once."""
+    stale = _failures.window_started_at <= bindparam("window_start")
+    now = bindparam("now", type_=code_failures_table.c.window_started_at.type)
+    first = dialect_insert(dialect)(code_failures_table).values(
+        user_id=bindparam("user_id"), count=1, window_started_at=now
+    )
+    return first.on_conflict_do_update(
+        index_elements=[_failures.user_id],
+        set_={
+            "count": case((stale, 1), else_=_failures.count + 1),
+            "window_started_at": case((stale, now), else_=_failures.window_started_at),
+        },
+        where=stale | (_failures.count < bindparam("limit")),
+    ).returning(_failures.count)
 
 
 def delete_factor_rows(work: UnitOfWork, user_id: int) -> None:

@@ -12,7 +12,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Update, insert, select, update
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    Select,
+    Update,
+    bindparam,
+    insert,
+    select,
+    update,
+)
 
 from userauth.db.base import UnitOfWork, enabled, rerun_once_if_disconnected
 from userauth.db.oidc import (
@@ -114,13 +123,17 @@ def _logins(where: ColumnElement[bool]) -> Select[Any]:
     )
 
 
-def _orphaned(user_id: int) -> ColumnElement[bool]:
+def _orphaned(user_id: int | BindParameter[int]) -> ColumnElement[bool]:
     """The user's live tokens whose session has ended."""
     return (
         (_tokens.user_id == user_id)
         & _tokens.revoked_at.is_(None)
         & ~session_exists(_tokens.session_public_id)
     )
+
+
+# Asked after every commit that changed a user's sessions (almost every login): built once.
+_ANY_ORPHANED = select(_tokens.id).where(_orphaned(bindparam("user_id"))).limit(1)
 
 
 def logins_of_deleted(work: UnitOfWork, user_id: int) -> None:
@@ -247,9 +260,8 @@ class OidcTokenStore(ProviderRecords):
         """Tell whether the user holds a live token whose session has ended: one read, no
         transaction, so that a session change with nothing to sweep (almost every login and
         logout) costs no write transaction."""
-        statement = select(_tokens.id).where(_orphaned(user_id)).limit(1)
         with self._reads.connect() as connection:
-            return connection.execute(statement).first() is not None
+            return connection.execute(_ANY_ORPHANED, {"user_id": user_id}).first() is not None
 
     @rerun_once_if_disconnected
     def end_orphaned_logins(self, user_id: int, now: datetime) -> Sequence[EndedLogin]:

@@ -5,13 +5,47 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import bindparam, delete, insert, select, update
 
 from userauth.db.base import Store, enabled, rerun_once_if_disconnected
 from userauth.models import User, pending_logins_table, record, users_table
 
 _pending = pending_logins_table.c
 _users = users_table.c
+
+# The second step's two statements, built once (every completion runs them; building a Core
+# statement costs more than running it on SQLite).
+_CLAIMABLE = (
+    select(
+        _pending.id.label("pending_id"),
+        _pending.amr,
+        _users.id,
+        _users.email,
+        _users.hashed_password,
+        _users.session_id,
+        _users.credential_version,
+        _users.email_verified_at,
+    )
+    .join(users_table, _users.id == _pending.user_id)
+    .where(
+        _pending.digest == bindparam("digest"),
+        _pending.expires_at > bindparam("now"),
+        _pending.attempts < bindparam("max_attempts"),
+        _users.credential_version == _pending.credential_version,
+        enabled(_users.id),
+    )
+    .with_for_update(of=users_table)
+)
+_COUNT_ATTEMPT = (
+    update(pending_logins_table)
+    .where(
+        _pending.id == bindparam("pending_id"),
+        _pending.expires_at > bindparam("now"),
+        _pending.attempts < bindparam("max_attempts"),
+    )
+    .values(attempts=_pending.attempts + 1)
+    .returning(_pending.attempts)
+)
 
 
 @dataclass(frozen=True)
@@ -73,40 +107,13 @@ class PendingLoginStore(Store):
         one conditional UPDATE before the code is checked: parallel requests on one pending
         login get at most `max_attempts` checks between them.
         """
-        found = (
-            select(
-                _pending.id.label("pending_id"),
-                _pending.amr,
-                _users.id,
-                _users.email,
-                _users.hashed_password,
-                _users.session_id,
-                _users.credential_version,
-                _users.email_verified_at,
-            )
-            .join(users_table, _users.id == _pending.user_id)
-            .where(
-                _pending.digest == digest,
-                _pending.expires_at > now,
-                _pending.attempts < max_attempts,
-                _users.credential_version == _pending.credential_version,
-                enabled(_users.id),
-            )
-            .with_for_update(of=users_table)
-        )
+        values = {"digest": digest, "now": now, "max_attempts": max_attempts}
         with self._transaction() as work:
-            row = work.execute(found).first()
+            row = work.execute(_CLAIMABLE, values).first()
             if row is None:
                 return None
             attempts = work.execute(
-                update(pending_logins_table)
-                .where(
-                    _pending.id == row.pending_id,
-                    _pending.expires_at > now,
-                    _pending.attempts < max_attempts,
-                )
-                .values(attempts=_pending.attempts + 1)
-                .returning(_pending.attempts)
+                _COUNT_ATTEMPT, {**values, "pending_id": row.pending_id}
             ).scalar()
         if attempts is None:
             return None

@@ -139,6 +139,25 @@ _LIVE_SESSIONS_OF_USER = (
 )
 
 
+# A login's writes, built once: the users row claimed under the checked credential version,
+# the user's dead sessions swept, the new session stored.
+_CLAIM_USER = (
+    update(users_table)
+    .where(
+        _users.id == bindparam("user_id"),
+        _users.credential_version == bindparam("checked_version"),
+        enabled(_users.id),
+    )
+    .values(session_id=bindparam("id_digest"))
+)
+_DELETE_DEAD_SESSIONS = delete(sessions_table).where(
+    _sessions.user_id == bindparam("user_id"),
+    (_sessions.expires_at <= bindparam("now"))
+    | (_sessions.last_used_at <= bindparam("idle_since")),
+)
+_INSERT_SESSION = insert(sessions_table)
+
+
 class _NotClaimedError(Exception):
     """The user's credentials changed, or the pending login was spent: roll back."""
 
@@ -179,13 +198,12 @@ class SessionStore(Store):
         work: UnitOfWork, row: NewSession, checked_version: int, spend_pending: int | None
     ) -> None:
         claimed = work.execute(
-            update(users_table)
-            .where(
-                _users.id == row.user_id,
-                _users.credential_version == checked_version,
-                enabled(_users.id),
-            )
-            .values(session_id=row.id_digest)
+            _CLAIM_USER,
+            {
+                "user_id": row.user_id,
+                "checked_version": checked_version,
+                "id_digest": row.id_digest,
+            },
         )
         if not claimed.rowcount:
             raise _NotClaimedError
@@ -196,13 +214,9 @@ class SessionStore(Store):
     def _add_session(work: UnitOfWork, row: NewSession, idle_since: datetime) -> None:
         # users.session_id moved: cached checks of this user's sessions carry it.
         work.announce(row.user_id)
-        work.execute(
-            delete(sessions_table).where(
-                _sessions.user_id == row.user_id,
-                (_sessions.expires_at <= row.created_at) | (_sessions.last_used_at <= idle_since),
-            )
-        )
-        work.execute(insert(sessions_table).values(**asdict(row)))
+        dead = {"user_id": row.user_id, "now": row.created_at, "idle_since": idle_since}
+        work.execute(_DELETE_DEAD_SESSIONS, dead)
+        work.execute(_INSERT_SESSION, asdict(row))
 
     def find_live_session(self, id_digest: str, window: LiveWindow) -> LiveSession | None:
         """Return the live session with this digest and its enabled user, or None.
