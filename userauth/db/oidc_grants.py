@@ -57,10 +57,11 @@ class HeldToken:
 def _held_by(digest_column: Any) -> Select[Any]:
     """The token whose digest in `digest_column` is bound as `digest`, joined to its client,
     account and subject; no row once the session it was issued from has ended."""
-    token_columns = [column for column in _tokens if not column.name.endswith("_digest")]
+    # Not the presented token's digests: nothing reads them back.
+    token_columns = [c for c in _tokens if c.name not in ("access_digest", "refresh_digest")]
     client_columns = [_clients[name].label(f"client_{name}") for name in _CLIENT_FIELDS]
     return (
-        select(*token_columns, _tokens.code_digest, *client_columns, _users.email, _subjects.subject)
+        select(*token_columns, *client_columns, _users.email, _subjects.subject)
         .join(oidc_clients_table, _clients.client_id == _tokens.client_id)
         .outerjoin(users_table, and_(_users.id == _tokens.user_id, enabled(_tokens.user_id)))
         .outerjoin(oidc_subjects_table, _subjects.user_id == _tokens.user_id)

@@ -150,7 +150,8 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken | None:
         provider: Provider = self.server.provider
-        held = provider.find_token("refresh", refresh_token)
+        # Read once, with the client, when the client authenticated (web/oidc_server.py).
+        held: HeldToken | None = self.server.held_refresh(refresh_token)
         if held is None:
             return None
         stored = held.token
