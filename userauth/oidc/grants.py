@@ -174,9 +174,10 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
 
 def save_token(
-    provider: Provider, token: dict[str, Any], request: OAuth2Request, issuer: str
+    provider: Provider, token: dict[str, Any], request: OAuth2Request, issuer: Issuer
 ) -> None:
-    """Store what the token endpoint issues, spending the code or refresh token it came from.
+    """Store what the token endpoint issues, spending the code or refresh token it came from
+    (a refresh keeps its family's issuer: `issuer` is asked for a code's only).
 
     Raises:
         InvalidGrantError: the code or refresh token was spent by a racing request.
@@ -185,7 +186,7 @@ def save_token(
         if isinstance(request.refresh_token, IssuedToken):
             provider.rotate(request.refresh_token.stored, token)
         else:
-            provider.issue_from_code(request.authorization_code.stored, token, issuer)
+            provider.issue_from_code(request.authorization_code.stored, token, issuer())
     except SpentGrantError as error:
         raise InvalidGrantError(str(error)) from None
 

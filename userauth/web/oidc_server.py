@@ -75,7 +75,7 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
         return found
 
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        save_token(self.provider, token, request, self.issuer())
+        save_token(self.provider, token, request, self.issuer)
 
 
 def _basic_credential_decodes(header: str | None) -> bool:
