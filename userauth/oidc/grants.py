@@ -143,7 +143,12 @@ class IssuedToken:
 
 
 class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
-    """Refresh tokens, rotated on every use (RFC 9700 4.14.2)."""
+    """Refresh tokens, rotated on every use (RFC 9700 4.14.2).
+
+    A refresh answers no new ID token (Authlib's grant issues none): OpenID Connect Core 12.2
+    makes one optional ("MAY"), the relying party keeps the code exchange's, and signing one
+    would cost each refresh about 1 ms (RS256) for claims that have not changed.
+    """
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]  # noqa: RUF012
     INCLUDE_NEW_REFRESH_TOKEN = True
