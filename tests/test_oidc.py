@@ -416,6 +416,32 @@ class TestRefresh:
         first = tokens_for(browser, rp, confidential)
         assert refresh(rp, register(auth), first["refresh_token"])[0] == 400
 
+    def test_a_wrong_client_secret_is_401_and_leaves_the_refresh_token_unspent(
+        self, browser: FlaskClient, rp: FlaskClient, confidential: RegisteredClient
+    ) -> None:
+        first = tokens_for(browser, rp, confidential)
+        wrong = RegisteredClient(confidential.client_id, "not-the-secret")
+        assert refresh(rp, wrong, first["refresh_token"])[0] == 401
+        assert refresh(rp, confidential, first["refresh_token"])[0] == 200
+
+    def test_a_public_client_refreshes_with_its_client_id_alone(
+        self, browser: FlaskClient, rp: FlaskClient, auth: Auth
+    ) -> None:
+        public = register(auth, public=True)
+        first = tokens_for(browser, rp, public, Pkce.new())
+        status, second = refresh(rp, public, first["refresh_token"])
+        assert status == 200
+        assert userinfo(rp, second["access_token"])[0] == 200
+
+    def test_after_a_secret_rotation_only_the_new_secret_refreshes(
+        self, browser: FlaskClient, rp: FlaskClient, confidential: RegisteredClient, auth: Auth
+    ) -> None:
+        first = tokens_for(browser, rp, confidential)
+        new_secret = auth.oidc.clients.rotate_secret(confidential.client_id)
+        assert refresh(rp, confidential, first["refresh_token"])[0] == 401
+        rotated = RegisteredClient(confidential.client_id, new_secret)
+        assert refresh(rp, rotated, first["refresh_token"])[0] == 200
+
 
 class TestUserinfo:
     def test_the_access_token_gives_the_subject_and_the_email(

@@ -10,6 +10,7 @@ from userauth.db.factors import FactorStore, StoredFactor
 from userauth.db.lifecycle import LifecycleStore
 from userauth.db.mail_jobs import ClaimedMail, MailJobStore
 from userauth.db.oidc import OidcStore
+from userauth.db.oidc_grants import HeldToken, OidcGrantStore
 from userauth.db.oidc_tokens import OidcTokenStore
 from userauth.db.one_time import OneTimeSecretStore, PendingSecret
 from userauth.db.passkeys import NewPasskey, PasskeyStore, StoredPasskey
@@ -31,6 +32,7 @@ class DB(
     PasskeyStore,
     OidcStore,
     OidcTokenStore,
+    OidcGrantStore,
 ):
     """The store: every query userauth runs, over one engine."""
 
@@ -38,6 +40,7 @@ class DB(
 __all__ = [
     "DB",
     "ClaimedMail",
+    "HeldToken",
     "LiveSession",
     "LiveWindow",
     "NewPasskey",

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, delete, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from userauth.db.base import Store, UnitOfWork, rerun_once_if_disconnected
@@ -102,6 +102,11 @@ def revoke_tokens_where(work: UnitOfWork, condition: ColumnElement[bool], now: d
     return int(result.rowcount)
 
 
+# Every client authentication reads this (the token endpoint, introspection, revocation):
+# built once, with a bound parameter.
+_CLIENT = select(oidc_clients_table).where(_clients.client_id == bindparam("client_id"))
+
+
 class ProviderRecords(Store):
     """What the provider's two stores share: reading records of a statement."""
 
@@ -127,8 +132,9 @@ class OidcStore(ProviderRecords):
     @rerun_once_if_disconnected
     def client(self, client_id: str) -> StoredClient | None:
         """Return the client with this id, or None."""
-        statement = select(oidc_clients_table).where(_clients.client_id == client_id)
-        return self._first(StoredClient, statement)
+        with self._reads.connect() as connection:
+            row = connection.execute(_CLIENT, {"client_id": client_id}).first()
+        return None if row is None else record(StoredClient, row)
 
     @rerun_once_if_disconnected
     def clients(self) -> Sequence[StoredClient]:

@@ -48,6 +48,25 @@ _users = users_table.c
 _subjects = oidc_subjects_table.c
 
 
+# The refresh grant runs these on every rotation: built once, with bound parameters.
+_SESSION_FOR_SHARE = (
+    select(_sessions.id)
+    .where(_sessions.public_id == bindparam("public_id"))
+    .with_for_update(read=True)
+)
+_SPEND_REFRESH = (
+    update(oidc_tokens_table)
+    .where(
+        _tokens.id == bindparam("old_id"),
+        _tokens.refresh_used_at.is_(None),
+        _tokens.revoked_at.is_(None),
+        session_exists(_tokens.session_public_id),
+    )
+    .values(refresh_used_at=bindparam("now"))
+)
+_INSERT_TOKEN = insert(oidc_tokens_table)
+
+
 @dataclass(frozen=True)
 class StoredCode:
     """An authorization code's row (its digest out of `repr`)."""
@@ -192,26 +211,26 @@ class OidcTokenStore(ProviderRecords):
         )
         return self._spend_and_issue(spend, token)
 
-    def _spend_and_issue(self, spend: Update, token: Values) -> bool:
-        """Run `spend` (one conditional UPDATE) and, if it changed a row, store `token`, in
-        one transaction; tell whether it did.
+    def _spend_and_issue(
+        self, spend: Update, token: Values, parameters: Values | None = None
+    ) -> bool:
+        """Run `spend` (one conditional UPDATE, with `parameters`) and, if it changed a row,
+        store `token`, in one transaction; tell whether it did.
 
-        The token's session row is read FOR SHARE first (PostgreSQL; SQLite runs one writer
-        at a time): a logout deleting it meanwhile waits for this commit, so its back-channel
-        sweep sees the new token; a logout that came first leaves no row, and nothing is
-        issued. Without the lock a token could be stored after the sweep looked.
+        On PostgreSQL the token's session row is read FOR SHARE first: a logout deleting it
+        meanwhile waits for this commit, so its back-channel sweep sees the new token; a
+        logout that came first leaves no row, and nothing is issued. Without the lock a token
+        could be stored after the sweep looked. SQLite runs one writer at a time, so `spend`'s
+        own session condition already sees the state a logout leaves: no read is needed.
         """
-        session = (
-            select(_sessions.id)
-            .where(_sessions.public_id == token["session_public_id"])
-            .with_for_update(read=True)
-        )
         with self._transaction() as work:
-            if work.execute(session).first() is None:
+            if work.connection.dialect.name != "sqlite":
+                found = work.execute(_SESSION_FOR_SHARE, {"public_id": token["session_public_id"]})
+                if found.first() is None:
+                    return False
+            if not work.execute(spend, parameters).rowcount:
                 return False
-            if not work.execute(spend).rowcount:
-                return False
-            work.execute(insert(oidc_tokens_table).values(**token))
+            work.execute(_INSERT_TOKEN, token)
         return True
 
     @rerun_once_if_disconnected
@@ -221,30 +240,10 @@ class OidcTokenStore(ProviderRecords):
             return revoke_tokens_where(work, _tokens.code_digest == code_digest, now)
 
     @rerun_once_if_disconnected
-    def token_by(self, kind: str, token_digest: str) -> StoredToken | None:
-        """Return the issuance whose `access` or `refresh` token has this digest, or None
-        (also when the session it was issued from has ended)."""
-        column = _tokens.access_digest if kind == "access" else _tokens.refresh_digest
-        statement = select(oidc_tokens_table).where(
-            column == token_digest, session_exists(_tokens.session_public_id)
-        )
-        return self._first(StoredToken, statement)
-
-    @rerun_once_if_disconnected
     def rotate_refresh(self, old_id: int, token: Values, now: datetime) -> bool:
         """Spend a refresh token and store its successor in one transaction; tell whether it
         was unspent, unrevoked and its session alive (False: nothing stored)."""
-        spend = (
-            update(oidc_tokens_table)
-            .where(
-                _tokens.id == old_id,
-                _tokens.refresh_used_at.is_(None),
-                _tokens.revoked_at.is_(None),
-                session_exists(_tokens.session_public_id),
-            )
-            .values(refresh_used_at=now)
-        )
-        return self._spend_and_issue(spend, token)
+        return self._spend_and_issue(_SPEND_REFRESH, token, {"old_id": old_id, "now": now})
 
     @rerun_once_if_disconnected
     def revoke_tokens(

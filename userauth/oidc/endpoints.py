@@ -24,9 +24,9 @@ def find_token(provider: Provider, token: str, hint: str | None) -> IssuedToken 
     """Return the issuance of an access or refresh token, trying the hinted kind first."""
     kinds = ["refresh", "access"] if hint == "refresh_token" else ["access", "refresh"]
     for kind in kinds:
-        stored = provider.find_token(kind, token)
-        if stored is not None:
-            return IssuedToken(stored, kind, provider)
+        held = provider.find_token(kind, token)
+        if held is not None:
+            return IssuedToken(held, kind, provider)
     return None
 
 
@@ -78,7 +78,7 @@ class Introspection(IntrospectionEndpoint):  # type: ignore[misc]
             "client_id": stored.client_id,
             "token_type": "Bearer" if token.kind == "access" else "refresh_token",
             "scope": stored.scope,
-            "sub": self.provider.subject(stored.user_id),
+            "sub": token.held.subject or self.provider.subject(stored.user_id),
             "aud": stored.client_id,
             "iss": self.issuer(),
             "exp": int(expires.timestamp()) if expires is not None else None,
@@ -96,8 +96,8 @@ class AccessTokens(BearerTokenValidator):  # type: ignore[misc]
         self.provider = provider
 
     def authenticate_token(self, token_string: str) -> IssuedToken | None:
-        stored = self.provider.find_token("access", token_string)
-        return None if stored is None else IssuedToken(stored, "access", self.provider)
+        held = self.provider.find_token("access", token_string)
+        return None if held is None else IssuedToken(held, "access", self.provider)
 
 
 class UserInfoClaims(UserInfoEndpoint):  # type: ignore[misc]

@@ -16,7 +16,8 @@ from authlib.oauth2.rfc9207 import IssuerParameter
 from authlib.oidc.core import AuthorizationCodeMixin, OpenIDCode, UserInfo
 from authlib.oidc.core.grants.util import is_openid_scope
 
-from userauth.db.oidc_tokens import StoredCode, StoredToken
+from userauth.db import HeldToken
+from userauth.db.oidc_tokens import StoredCode
 from userauth.oidc.clients import OidcClient
 from userauth.oidc.keys import SigningKey
 from userauth.oidc.provider import EndUser, Provider, SpentGrantError
@@ -56,7 +57,7 @@ def user_info(provider: Provider, user: EndUser, scope: str) -> UserInfo:
 
     `email_verified` is false: accounts do not verify their email yet (issue 26).
     """
-    info = UserInfo(sub=provider.subject(user.user_id))
+    info = UserInfo(sub=user.subject or provider.subject(user.user_id))
     email = user.email or provider.email(user.user_id)
     if email is not None and "email" in scope.split():
         info["email"] = email
@@ -106,13 +107,15 @@ class CodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[misc]
 
 
 class IssuedToken:
-    """A stored issuance as Authlib's endpoints read it (TokenMixin's methods)."""
+    """A stored issuance as Authlib's endpoints read it (TokenMixin's methods), with the
+    client and account its read joined."""
 
-    def __init__(self, stored: StoredToken, kind: str, provider: Provider) -> None:
-        self.stored = stored
+    def __init__(self, held: HeldToken, kind: str, provider: Provider) -> None:
+        self.held = held
+        self.stored = held.token
         self.kind = kind
         self.provider = provider
-        self.scope = stored.scope
+        self.scope = held.token.scope
 
     def check_client(self, client: OidcClient) -> bool:
         return self.stored.client_id == client.get_client_id()
@@ -130,35 +133,45 @@ class IssuedToken:
         return self.stored.revoked_at is not None
 
     def get_user(self) -> EndUser:
-        return EndUser.of_row(self.stored)
+        """Return who the token speaks for, with the email (None: the account is disabled)
+        and subject the read found."""
+        user = EndUser.of_row(self.stored)
+        return dataclasses.replace(user, email=self.held.email, subject=self.held.subject)
 
-    def get_client(self) -> OidcClient | None:
-        return self.provider.clients.find(self.stored.client_id)
+    def get_client(self) -> OidcClient:
+        return OidcClient(self.held.client)
 
 
 class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
-    """Refresh tokens, rotated on every use (RFC 9700 4.14.2)."""
+    """Refresh tokens, rotated on every use (RFC 9700 4.14.2).
+
+    A refresh answers no new ID token (Authlib's grant issues none): OpenID Connect Core 12.2
+    makes one optional ("MAY"), the relying party keeps the code exchange's, and signing one
+    would cost each refresh about 1 ms (RS256) for claims that have not changed.
+    """
 
     TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "none"]  # noqa: RUF012
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> IssuedToken | None:
         provider: Provider = self.server.provider
-        stored = provider.find_token("refresh", refresh_token)
-        if stored is None:
+        # Read once, with the client, when the client authenticated (web/oidc_server.py).
+        held: HeldToken | None = self.server.held_refresh(refresh_token)
+        if held is None:
             return None
+        stored = held.token
         if stored.refresh_used_at is not None and stored.revoked_at is None:
             # Reuse: the token was stolen or replayed; kill the whole family (RFC 9700 4.14.2).
             provider.refresh_token_reused(stored)
             return None
         if not provider.is_live(stored, "refresh"):
             return None
-        return IssuedToken(stored, "refresh", provider)
+        return IssuedToken(held, "refresh", provider)
 
     def authenticate_user(self, refresh_token: IssuedToken) -> EndUser | None:
-        provider: Provider = self.server.provider
+        # The token's read joined its account: a disabled one has no email, and no refresh.
         user = refresh_token.get_user()
-        return user if provider.email(user.user_id) is not None else None
+        return user if user.email is not None else None
 
     def revoke_old_credential(self, refresh_token: IssuedToken) -> None:
         # Nothing to do: save_token spent it in the transaction that stored its successor.
@@ -166,9 +179,10 @@ class RefreshGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
 
 def save_token(
-    provider: Provider, token: dict[str, Any], request: OAuth2Request, issuer: str
+    provider: Provider, token: dict[str, Any], request: OAuth2Request, issuer: Issuer
 ) -> None:
-    """Store what the token endpoint issues, spending the code or refresh token it came from.
+    """Store what the token endpoint issues, spending the code or refresh token it came from
+    (a refresh keeps its family's issuer: `issuer` is asked for a code's only).
 
     Raises:
         InvalidGrantError: the code or refresh token was spent by a racing request.
@@ -177,7 +191,7 @@ def save_token(
         if isinstance(request.refresh_token, IssuedToken):
             provider.rotate(request.refresh_token.stored, token)
         else:
-            provider.issue_from_code(request.authorization_code.stored, token, issuer)
+            provider.issue_from_code(request.authorization_code.stored, token, issuer())
     except SpentGrantError as error:
         raise InvalidGrantError(str(error)) from None
 

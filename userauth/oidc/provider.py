@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 from userauth import tokens
 from userauth.audit import Audit
 from userauth.clock import as_utc
-from userauth.db import DB, LiveSession
+from userauth.db import DB, HeldToken, LiveSession
 from userauth.db.oidc import StoredConsent
 from userauth.db.oidc_tokens import StoredCode, StoredToken
 from userauth.errors import AuthError
@@ -57,6 +57,8 @@ class EndUser:
     auth_time: datetime
     # The account's email when the grant already read it (the account is enabled), else None.
     email: str | None = None
+    # The account's subject when the grant already read it, else None.
+    subject: str | None = None
 
     @classmethod
     def of_session(cls, live: LiveSession) -> EndUser:
@@ -173,11 +175,12 @@ class Provider:
             self._db.revoke_issued_from_code(code.code_digest, self._clock())
             raise SpentGrantError("the code was already used, or its session has ended")
 
-    def find_token(self, kind: str, token: str) -> StoredToken | None:
-        """Return the issuance of an `access` or `refresh` token (live or not), or None."""
+    def find_token(self, kind: str, token: str) -> HeldToken | None:
+        """Return the issuance of an `access` or `refresh` token (live or not) with its
+        client and account, or None."""
         if not token or len(token) > 128:
             return None
-        return self._db.token_by(kind, tokens.digest(token))
+        return self._db.held_token(kind, tokens.digest(token))
 
     def rotate(self, old: StoredToken, token: Mapping[str, Any]) -> None:
         """Spend a refresh token and store its successor in the same family.

@@ -12,8 +12,9 @@ from typing import Any
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer, ResourceProtector
 from authlib.oauth2.rfc6749 import InvalidClientError, OAuth2Request
-from flask import request
+from flask import g, request
 
+from userauth.db import HeldToken
 from userauth.oidc.clients import OidcClient
 from userauth.oidc.endpoints import AccessTokens, Introspection, Revocation, UserInfoClaims
 from userauth.oidc.grants import CodeGrant, IdToken, Issuer9207, Pkce, RefreshGrant, save_token
@@ -49,14 +50,32 @@ class ProviderServer(AuthorizationServer):  # type: ignore[misc]
             raise InvalidClientError(
                 status_code=401, description="The Basic credentials are not base64 of UTF-8."
             )
+        if endpoint == "token" and request.payload.grant_type == RefreshGrant.GRANT_TYPE:
+            # Read the refresh token now, with its client: query_client needs no read of its own.
+            self.held_refresh(request.form.get("refresh_token") or "")
         client: OidcClient = super().authenticate_client(request, methods, endpoint)
         return client
 
     def query_client(self, client_id: str) -> OidcClient | None:
+        held = g.get("oidc_held_refresh")
+        if held is not None and held[1] is not None and held[1].client.client_id == client_id:
+            # The client row read this instant, joined to the refresh token: as current as a
+            # read of its own (a rotated secret or a removed client takes effect at once).
+            return OidcClient(held[1].client)
         return self.provider.clients.find(client_id)
 
+    def held_refresh(self, refresh_token: str) -> HeldToken | None:
+        """Return the issuance of a refresh token with its client and account (None: no
+        such token, or its session has ended), read once per request."""
+        held = g.get("oidc_held_refresh")
+        if held is None or held[0] != refresh_token:
+            held = (refresh_token, self.provider.find_token("refresh", refresh_token))
+            g.oidc_held_refresh = held
+        found: HeldToken | None = held[1]
+        return found
+
     def save_token(self, token: dict[str, Any], request: OAuth2Request) -> None:
-        save_token(self.provider, token, request, self.issuer())
+        save_token(self.provider, token, request, self.issuer)
 
 
 def _basic_credential_decodes(header: str | None) -> bool:
