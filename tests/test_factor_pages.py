@@ -27,6 +27,10 @@ FIELD_ERROR = re.compile(r'<p class="field-error" id="([^"]+)-error">([^<]+)</p>
 
 MakeClient = Callable[..., FlaskClient]
 
+# The web surface, not the store: SQLite only (docs/development.md, "Which tests run on
+# PostgreSQL"); the login's second step, which writes the session it completes, runs on both.
+pytestmark = pytest.mark.databases("sqlite")
+
 
 @pytest.fixture
 def browser(make_auth: Callable[..., Auth]) -> FlaskClient:
@@ -164,6 +168,7 @@ class TestRecoveryCodesDownload:
         assert answer.location == "/auth/login?next=/auth/account"
 
 
+@pytest.mark.databases("sqlite", "postgres")
 class TestLogInWithTheSecondFactor:
     def test_the_password_leads_to_the_code_step_and_no_session(
         self, browser: FlaskClient, clock: FakeClock

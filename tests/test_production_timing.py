@@ -96,9 +96,11 @@ def best_ratio(
     return min(ratios, key=lambda ratio: abs(ratio - 1)), described
 
 
-# Ratios of medians: measured while no other test runs (tests/workers.py).
+# Ratios of medians: measured while no other test runs (tests/workers.py). What they measure
+# is the HTTP server and bcrypt, not the database (docs/development.md): SQLite only.
 @pytest.mark.slow
 @pytest.mark.alone
+@pytest.mark.databases("sqlite")
 class TestProductionServerTiming:
     def test_a_reset_of_a_registered_email_takes_as_long_as_of_an_unknown_one(
         self, server: tuple[ServerProcess, requests.Session], mail: MailSink

@@ -43,6 +43,8 @@ pytestmark = [
     # Latency bounds (each request within the Redis timeout plus SLACK_SECONDS): measured
     # while no other test runs (tests/workers.py).
     pytest.mark.alone,
+    # Counted in Redis or in the process, never the database (docs/development.md).
+    pytest.mark.databases("sqlite"),
 ]
 
 

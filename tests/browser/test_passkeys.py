@@ -27,7 +27,7 @@ from tests.proxy_servers import (
 )
 from tests.smtp import PRODUCTION_BCRYPT_ROUNDS, TEST_ENCRYPTION_KEY, MailSink
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.databases("sqlite")]
 
 ACCOUNT = re.compile(r"^http://localhost:\d+/auth/account$")
 

@@ -20,7 +20,7 @@ from tests.browser.conftest import Stack, screenshot
 from tests.browser.test_pages import SCREENS, assert_fits, log_in, sign_up
 from tests.second_factor import oathtool_code
 
-pytestmark = [pytest.mark.browser, pytest.mark.slow]
+pytestmark = [pytest.mark.browser, pytest.mark.slow, pytest.mark.databases("sqlite")]
 
 ACCOUNT = re.compile(r"/auth/account$")
 # RFC 6238's time step, in seconds.
