@@ -129,6 +129,8 @@ def scenarios(folder: Path) -> list[Scenario]:
 
 # The routes Flask serves in full, and the gate, priced layer by layer (--layers).
 LAYERED_ROUTES = ("/", "/sessions", "/auth/login", "/auth/verify")
+# The routes asked with a session's cookie.
+SESSION_ROUTES = frozenset({"/sessions", "/auth/verify"})
 
 
 def layered_scenarios(folder: Path, *, whole_only: bool = False) -> list[Scenario]:
@@ -140,7 +142,9 @@ def layered_scenarios(folder: Path, *, whole_only: bool = False) -> list[Scenari
         # A session of each app's own: each has the same session cache and idle clock state.
         cookie = logged_in_cookie(app)
         for path in LAYERED_ROUTES:
-            request = environ(path, Cookie=cookie)
+            # As bench/run sends them: the greeting and the login page to a new visitor.
+            headers = {"Cookie": cookie} if path in SESSION_ROUTES else {}
+            request = environ(path, **headers)
             found.append(Scenario(f"{layer.name}|{path}", app, request, layer.context))
     return found
 
