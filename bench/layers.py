@@ -7,7 +7,7 @@ SQLite database with the rate limits on (production's setting). A layer's cost i
 whole app's cost per request minus that of the copy without it. Taking a layer out is this
 measurement's doing only (it edits the copy's hook lists); the product never runs without one.
 
-`python -m bench.layers [--requests N]` counts instructions under valgrind's callgrind
+`python -m bench.layers [--requests N] [--whole]` counts instructions under valgrind's callgrind
 (installed on the machine): each scenario's N requests run inside `operator.call`, which
 callgrind collects and dumps alone (`--toggle-collect`, `--dump-after`), so start-up and
 warm-up are not counted and other processes' load changes nothing; the garbage collector is
@@ -37,6 +37,8 @@ from userauth import migrations
 from userauth.settings import DatabaseSettings, RateLimitSettings, SecuritySettings, Settings
 from userauth.web import create_app
 from userauth.web.context import auth_of
+from userauth.web.request_hooks import request_hooks
+from userauth.web.security_headers import SecurityHeaders
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIApplication
@@ -61,6 +63,11 @@ def _drop_hooks(*names: str) -> Editor:
         _filter(app.before_request_funcs, names)
         _filter(app.after_request_funcs, names)
         _filter(app.teardown_request_funcs, names)
+        # The app's own steps, which its three Flask hooks run (userauth/web/request_hooks.py).
+        steps = request_hooks(app)
+        lists: list[list[Any]] = [steps.before_steps, steps.after_steps, steps.teardown_steps]
+        for found in lists:
+            found[:] = [step for step in found if not _named(step, names)]
 
     return edit
 
@@ -79,6 +86,13 @@ def _named(hook: Any, names: tuple[str, ...]) -> bool:
 def _no_metrics(app: Flask) -> None:
     observer = app.wsgi_app
     observer._metrics = _NoMetrics()  # type: ignore[attr-defined]
+
+
+def _no_security_headers(app: Flask) -> None:
+    layer: Any = app.wsgi_app
+    while not isinstance(layer._wsgi_app, SecurityHeaders):
+        layer = layer._wsgi_app  # the WSGI wrappers create_app stacked, outermost first
+    layer._wsgi_app = layer._wsgi_app._wsgi_app
 
 
 class _NoMetrics:
@@ -106,7 +120,7 @@ LAYERS = [
         "Flask-Limiter hooks",
         edit=_drop_hooks("_check_request_limit", "release_context", "settle", "confined"),
     ),
-    Layer("security headers", edit=_drop_hooks("_security_headers")),
+    Layer("security headers", edit=_no_security_headers),
     Layer("CSRF hooks (Flask-WTF)", edit=_drop_hooks("csrf_protect", "_check_csrf")),
     Layer("cross-site and body checks", edit=_drop_hooks("_refuse_")),
     Layer("cookie tossing check", edit=_drop_hooks("_drop_tossed_cookies")),
@@ -137,13 +151,13 @@ _COLLECTED = "_operator_call"
 _TOTALS = re.compile(r"^(?:totals|summary):\s+(\d+)", re.MULTILINE)
 
 
-def _inner(requests: int) -> None:
+def _inner(requests: int, *, whole_only: bool) -> None:
     """Run each scenario's requests inside operator.call, in bench.overhead's order."""
     from bench import overhead  # the scenarios, built as overhead builds them
 
     with tempfile.TemporaryDirectory(prefix="userauth-layers-") as folder:
         sys.stderr = open(Path(folder) / "stderr.log", "w", buffering=1)  # noqa: SIM115
-        found = overhead.layered_scenarios(Path(folder))
+        found = overhead.layered_scenarios(Path(folder), whole_only=whole_only)
         for scenario in found:
             overhead.time_round(scenario, max(5, requests // 2))  # warm, not collected
         for scenario in found:
@@ -164,7 +178,7 @@ def _inner(requests: int) -> None:
         print("\n".join(scenario.name for scenario in found), file=sys.__stdout__)
 
 
-def count(requests: int) -> dict[str, float]:
+def count(requests: int, *, whole_only: bool = False) -> dict[str, float]:
     """Return each scenario's instructions per request, counted by callgrind."""
     with tempfile.TemporaryDirectory(prefix="userauth-callgrind-") as folder:
         out = Path(folder) / "callgrind.out"
@@ -180,6 +194,7 @@ def count(requests: int) -> dict[str, float]:
             "bench.layers",
             "--inner",
             f"--requests={requests}",
+            *(["--whole"] if whole_only else []),
         ]
         done = subprocess.run(command, capture_output=True, text=True, check=True, timeout=3600)
         names = [name for name in done.stdout.splitlines() if name]
@@ -193,14 +208,17 @@ def count(requests: int) -> dict[str, float]:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--requests", type=int, default=40, help="requests per scenario")
+    parser.add_argument(
+        "--whole", action="store_true", help="count the whole app only, no copy without a layer"
+    )
     parser.add_argument("--inner", action="store_true", help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.inner:
-        _inner(options.requests)
+        _inner(options.requests, whole_only=options.whole)
         return
     from bench import overhead
 
-    results = count(options.requests)
+    results = count(options.requests, whole_only=options.whole)
     print(f"instructions per request (callgrind, {options.requests} requests per scenario);")
     overhead.print_layers(results, unit="k instructions", scale=1e-3)
 

@@ -129,17 +129,22 @@ def scenarios(folder: Path) -> list[Scenario]:
 
 # The routes Flask serves in full, and the gate, priced layer by layer (--layers).
 LAYERED_ROUTES = ("/", "/sessions", "/auth/login", "/auth/verify")
+# The routes asked with a session's cookie.
+SESSION_ROUTES = frozenset({"/sessions", "/auth/verify"})
 
 
-def layered_scenarios(folder: Path) -> list[Scenario]:
-    """Every route of LAYERED_ROUTES against the whole app and each copy without a layer."""
+def layered_scenarios(folder: Path, *, whole_only: bool = False) -> list[Scenario]:
+    """Every route of LAYERED_ROUTES against the whole app and each copy without a layer
+    (the whole app alone with `whole_only`)."""
     found = [Scenario("bare Flask GET /", bare_app, environ("/"))]
-    for layer in layers.LAYERS:
+    for layer in layers.LAYERS[:1] if whole_only else layers.LAYERS:
         app = layers.build(folder, layer)
         # A session of each app's own: each has the same session cache and idle clock state.
         cookie = logged_in_cookie(app)
         for path in LAYERED_ROUTES:
-            request = environ(path, Cookie=cookie)
+            # As bench/run sends them: the greeting and the login page to a new visitor.
+            headers = {"Cookie": cookie} if path in SESSION_ROUTES else {}
+            request = environ(path, **headers)
             found.append(Scenario(f"{layer.name}|{path}", app, request, layer.context))
     return found
 
@@ -155,6 +160,8 @@ def print_layers(results: dict[str, float], unit: str = "µs", scale: float = 1.
     cells = [f"{whole[path]:.1f} ({whole[path] / bare:.2f} x)" for path in LAYERED_ROUTES]
     print(f"| whole app | {' | '.join(cells)} |")
     for layer in layers.LAYERS[1:]:
+        if f"{layer.name}|{LAYERED_ROUTES[0]}" not in results:
+            continue  # counted without the copies (`bench.layers --whole`)
         costs = [whole[path] - results[f"{layer.name}|{path}"] for path in LAYERED_ROUTES]
         print(f"| {layer.name} | {' | '.join(f'{cost:.1f}' for cost in costs)} |")
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from apiflask import APIFlask
-from flask import Flask, Response
+from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from userauth.auth import Auth
@@ -41,7 +41,9 @@ from userauth.web.pages import install_pages
 from userauth.web.passkey_reauth_routes import passkey_reauth_api
 from userauth.web.passkey_routes import passkeys_api
 from userauth.web.passkey_signup_routes import passkey_signups_api
+from userauth.web.request_hooks import install_request_hooks
 from userauth.web.routes import api
+from userauth.web.security_headers import SECURITY_HEADERS, SecurityHeaders
 
 logger = logging.getLogger("userauth")
 
@@ -69,8 +71,9 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
         json_errors=False,
     )
     app.config.update(MAX_CONTENT_LENGTH=MAX_CONTENT_LENGTH, DEBUG=settings.server.debug)
-    # Innermost: a cached session's `GET /profile` or gate check skips Flask, not the log.
-    app.wsgi_app = HotPath(app.wsgi_app, auth, SECURITY_HEADERS)  # type: ignore[method-assign]
+    # Innermost: a cached session's `GET /profile` or gate check skips Flask, not the log;
+    # it writes the security headers into its answers itself.
+    app.wsgi_app = HotPath(SecurityHeaders(app.wsgi_app), auth, SECURITY_HEADERS)  # type: ignore[method-assign]
     if settings.server.trusted_proxies:
         # Only the last N proxies are trusted to say who the client is; a client cannot
         # spoof its address (and so its rate limit) by sending X-Forwarded-For itself.
@@ -100,7 +103,8 @@ def create_app(settings: Settings, auth: Auth | None = None) -> Flask:
     register_error_handlers(app)
     # Flask-Limiter's wrappers hold the limiter weakly: the app must keep it alive.
     app.extensions["userauth.limiter"] = install_rate_limits(app, settings)
-    app.after_request(_security_headers)
+    # Last: the steps above run from Flask's hooks, registered after every library's.
+    install_request_hooks(app)
     return app
 
 
@@ -111,22 +115,3 @@ def _check_environment(settings: Settings) -> None:
     for warning in (database_notice(settings), development_warning(settings)):
         if warning:
             logger.warning(warning)
-
-
-SECURITY_HEADERS = (
-    ("X-Content-Type-Options", "nosniff"),
-    ("X-Frame-Options", "DENY"),
-    ("Referrer-Policy", "no-referrer"),
-    # Answers carry session ids, reset tokens and personal data: no cache may keep them.
-    ("Cache-Control", "no-store"),
-)
-
-
-def _security_headers(response: Response) -> Response:
-    # One pass over the present names: Headers.setdefault costs an exception per miss, and
-    # this runs on every answer.
-    present = {name.lower() for name, _ in response.headers}
-    for name, value in SECURITY_HEADERS:
-        if name.lower() not in present:
-            response.headers.add(name, value)
-    return response

@@ -15,8 +15,10 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_to_bytes
 
-from flask import Flask, request
+from flask import Flask, Request
 from werkzeug.exceptions import BadRequest, UnsupportedMediaType
+
+from userauth.web.request_hooks import request_hooks
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import WSGIEnvironment
@@ -44,46 +46,47 @@ class UnsupportedBodyError(UnsupportedMediaType):
 
 def install_body_checks(app: Flask) -> None:
     """Refuse a body that is not a UTF-8 form or JSON (415), and a form not UTF-8 inside (400)."""
-    app.before_request(_refuse_unsupported_body)
-    app.before_request(_refuse_undecodable_form)
+    hooks = request_hooks(app)
+    hooks.before(_refuse_unsupported_body)
+    hooks.before(_refuse_undecodable_form)
 
 
-def _refuse_unsupported_body() -> None:
+def _refuse_unsupported_body(current: Request) -> None:
     """Check the type, charset and coding of a body sent to a route that reads one.
 
     Raises:
         UnsupportedBodyError: any type but a form or JSON, a charset other than UTF-8, a
             content coding (gzip, …), or a JSON body whose bytes are not UTF-8 (RFC 8259 8.1).
     """
-    if request.method not in BODY_METHODS or request.url_rule is None or not _has_body():
+    if current.method not in BODY_METHODS or current.url_rule is None or not _has_body(current):
         return
-    charset = request.mimetype_params.get("charset", "utf-8").strip().lower()
-    coding = request.headers.get("Content-Encoding", "").strip().lower()
+    charset = current.mimetype_params.get("charset", "utf-8").strip().lower()
+    coding = current.headers.get("Content-Encoding", "").strip().lower()
     if (
-        request.mimetype not in ACCEPTED_TYPES
+        current.mimetype not in ACCEPTED_TYPES
         or charset not in UTF_8_NAMES
         or coding not in IDENTITY_CODINGS
     ):
         raise UnsupportedBodyError
-    if request.mimetype == JSON and not _is_utf_8([request.get_data()]):
+    if current.mimetype == JSON and not _is_utf_8([current.get_data()]):
         raise UnsupportedBodyError
 
 
-def _has_body() -> bool:
+def _has_body(current: Request) -> bool:
     """Tell whether the request has a body: a length above 0, or chunks of unannounced size."""
-    chunked = "chunked" in request.headers.get("Transfer-Encoding", "").lower()
-    return chunked or bool(request.content_length)
+    chunked = "chunked" in current.headers.get("Transfer-Encoding", "").lower()
+    return chunked or bool(current.content_length)
 
 
-def _refuse_undecodable_form() -> None:
+def _refuse_undecodable_form(current: Request) -> None:
     """Check a form body's encoding (the body is cached: the form is parsed from it later).
 
     Raises:
         BadRequest: a field name or value is not UTF-8 once percent-decoded.
     """
-    if request.mimetype != FORM:
+    if current.mimetype != FORM:
         return
-    fields = request.get_data().split(b"&")
+    fields = current.get_data().split(b"&")
     if not _is_utf_8(unquote_to_bytes(field.replace(b"+", b" ")) for field in fields):
         raise BadRequest("the form is not valid UTF-8")
 

@@ -11,16 +11,19 @@ domain the cookie is `__Host-` prefixed and cannot be planted at all
 from __future__ import annotations
 
 import re
+from functools import partial
 from ipaddress import ip_address
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, Request
 from werkzeug.http import dump_cookie
 from werkzeug.wrappers import Response as WerkzeugResponse
 
 from userauth.settings import HOST_PREFIX, Settings
-from userauth.web.context import current_auth
-from userauth.web.session import session_cookies, sets_new_cookie
+from userauth.web.context import auth_of
+from userauth.web.cookie_header import cookie_values
+from userauth.web.request_hooks import request_hooks
+from userauth.web.session import sets_new_cookie
 
 # How many of a path's segments get their Paths cleared: the deepest route has five.
 MAX_CLEARED_SEGMENTS = 6
@@ -34,21 +37,26 @@ def install_cookie_tossing_checks(app: Flask) -> None:
     OWASP ASVS 4.0.3 V3.4.4 (the `__Host-` prefix) prevents the planting where it can be used;
     this covers development and a configured cookie domain, where it cannot.
     """
-    app.after_request(_drop_tossed_cookies)
+    request_hooks(app).after(partial(_drop_tossed_cookies, auth_of(app).settings))
 
 
-def _drop_tossed_cookies(response: WerkzeugResponse) -> WerkzeugResponse:
-    settings = current_auth().settings
-    if len(session_cookies()) < 2:
+def _drop_tossed_cookies(
+    settings: Settings, current: Request, response: WerkzeugResponse
+) -> WerkzeugResponse:
+    # The answer to nearly every request: a name sent once or not at all (the count of its
+    # mentions is a cheap bound on its copies).
+    header = current.environ.get("HTTP_COOKIE") or ""
+    name = settings.session_cookie_name
+    if header.count(name) < 2 or len(cookie_values(header, name)) < 2:
         return response
     # A login answer sets the person's new cookie at Path=/: that copy must survive.
     replacing = sets_new_cookie()
-    if not replacing and request.is_secure:
+    if not replacing and current.is_secure:
         # W3C Clear-Site-Data: every cookie of the site, wherever it was planted. Only over
         # HTTPS: browsers honour it from secure origins only, and Chromium then drops the
         # answer's Set-Cookie too, the expiries below that plain http relies on.
         response.headers["Clear-Site-Data"] = '"cookies"'
-    for path, domain in tossed_cookie_scopes(settings, request.host, request.path):
+    for path, domain in tossed_cookie_scopes(settings, current.host, current.path):
         if replacing and path == "/" and domain == settings.cookies.domain:
             continue
         # Only name, Path and Domain say which cookie an expiry replaces: no other attribute,

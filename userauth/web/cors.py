@@ -15,11 +15,12 @@ from __future__ import annotations
 from functools import partial
 from urllib.parse import urlsplit
 
-from flask import Flask, request
+from flask import Flask, Request
 from flask_cors import CORS
 from werkzeug.exceptions import Forbidden
 
 from userauth.settings import Settings
+from userauth.web.request_hooks import request_hooks
 
 # Seconds a browser may cache a preflight answer.
 PREFLIGHT_MAX_AGE = 600
@@ -36,7 +37,7 @@ DEFAULT_PORTS = {"http": 80, "https": 443}
 def install_cors(app: Flask, settings: Settings) -> None:
     """Answer CORS requests from the configured origins only, refuse other sites' writes."""
     allowed = frozenset(filter(None, map(normal_origin, settings.web.cors_origins)))
-    app.before_request(partial(_refuse_cross_site, allowed))
+    request_hooks(app).before(partial(_refuse_cross_site, allowed))
     if not settings.web.cors_origins:
         return
     CORS(
@@ -53,7 +54,7 @@ def install_cors(app: Flask, settings: Settings) -> None:
     )
 
 
-def _refuse_cross_site(allowed_origins: frozenset[str]) -> None:
+def _refuse_cross_site(allowed_origins: frozenset[str], current: Request) -> None:
     """Refuse a browser's state-changing request sent from another site's page.
 
     Raises:
@@ -61,29 +62,29 @@ def _refuse_cross_site(allowed_origins: frozenset[str]) -> None:
             origin), or, without Sec-Fetch-Site, its Origin (else its Referer's origin) is
             neither this site's nor an allowed one; `Origin: null` is never allowed.
     """
-    if request.method not in STATE_CHANGING:
+    if current.method not in STATE_CHANGING:
         return
-    fetched_from = request.headers.get("Sec-Fetch-Site")
+    fetched_from = current.headers.get("Sec-Fetch-Site")
     if fetched_from is not None:
-        if fetched_from in SAME_SITE_FETCHES or _origin() in allowed_origins:
+        if fetched_from in SAME_SITE_FETCHES or _origin(current) in allowed_origins:
             return
         raise Forbidden(CROSS_SITE_REFUSED)
     # No Fetch Metadata: an older browser, or plain http (browsers send it to secure origins
     # only). The Origin a browser sets, else the Referer, says which page sent the request.
-    source = _sending_page_origin()
+    source = _sending_page_origin(current)
     if source is None or source in allowed_origins:
         return
     # This site as the client reached it: the Host (X-Forwarded-Host behind a trusted proxy).
-    if source and source == normal_origin(f"{request.scheme}://{request.host}"):
+    if source and source == normal_origin(f"{current.scheme}://{current.host}"):
         return
     raise Forbidden(CROSS_SITE_REFUSED)
 
 
-def _sending_page_origin() -> str | None:
+def _sending_page_origin(current: Request) -> str | None:
     """Return the origin in Origin, else in Referer: None without either, "" if it names none."""
-    if request.headers.get("Origin", "").strip():
-        return _origin()
-    referer = request.headers.get("Referer", "").strip()
+    if current.headers.get("Origin", "").strip():
+        return _origin(current)
+    referer = current.headers.get("Referer", "").strip()
     if not referer:
         return None
     try:
@@ -93,9 +94,9 @@ def _sending_page_origin() -> str | None:
     return normal_origin(f"{parts.scheme}://{parts.netloc}") or ""
 
 
-def _origin() -> str:
+def _origin(current: Request) -> str:
     """Return the request's Origin, normalised ("" for none, `null` or one that is no origin)."""
-    return normal_origin(request.headers.get("Origin", "")) or ""
+    return normal_origin(current.headers.get("Origin", "")) or ""
 
 
 def normal_origin(origin: str) -> str | None:

@@ -16,6 +16,10 @@ class FormSessionInterface(SecureCookieSessionInterface):
     """Flask's signed-cookie session, with no signing work for a request without the cookie."""
 
     def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
-        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+        name = self.get_cookie_name(app)
+        # The raw header first: parsing every cookie (request.cookies) costs a request that
+        # carries others (the API's session cookie) about 20 k instructions for nothing.
+        sent = name in request.environ.get("HTTP_COOKIE", "") and request.cookies.get(name)
+        if app.secret_key and not sent:
             return self.session_class()
         return super().open_session(app, request)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Request, Response, current_app, g, request
 from flask_limiter import Limiter, RouteLimit
 from werkzeug.exceptions import HTTPException
 
@@ -28,6 +28,7 @@ from userauth.settings import IPV6_CLIENT_PREFIX, Settings
 from userauth.tokens import digest
 from userauth.web.devices import presented_device
 from userauth.web.networks import client_of_request, network_of_request, not_ipv6, widened
+from userauth.web.request_hooks import request_hooks
 from userauth.web.session import session_cookies
 
 logger = logging.getLogger("userauth")
@@ -361,40 +362,43 @@ def _groups(limiter: Limiter, settings: Settings) -> dict[str, list[RouteLimit]]
 # item 7; measured again for issue 23). Flask-Limiter's request hooks run on every request
 # of the app, though only the routes that declare a group have limits; even with the request
 # filter above returning at once, its hooks cost a GET / 253,000 instructions of 1,213,000
-# (callgrind, `python -m bench.layers`): confined, GET / costs 21% less.
-# Calling limiter.init_app(app) outside it gives the default hooks back; nothing else changes.
+# (callgrind, `python -m bench.layers`): confined, GET / costs 21% less. They are run as
+# steps of the app's request hooks (request_hooks.py), which spares Flask calling three
+# hooks more on every request. Calling limiter.init_app(app) outside the block gives the
+# default hooks back; nothing else changes.
 @contextmanager
 def _hooks_confined_to(app: Flask, endpoints: frozenset[str]) -> Iterator[None]:
     """Make the app-wide request hooks registered inside the block run on `endpoints` only.
 
     Flask's public hook registries (`before_request_funcs` and its siblings) are edited:
-    each hook added inside the block is wrapped to run only for attempts (ATTEMPTS: every
-    limit counts those only) to `endpoints`.
+    each hook added inside the block is taken out and becomes a step of the app's request
+    hooks, run only for attempts (ATTEMPTS: every limit counts those only) to `endpoints`.
     """
-    # (hooks, whether a hook takes the response and returns it)
-    registries: list[tuple[dict[Any, list[Any]], bool]] = [
-        (app.before_request_funcs, False),
-        (app.after_request_funcs, True),
-        (app.teardown_request_funcs, False),
+    steps = request_hooks(app)
+    # (Flask's registry, where its hooks go as steps, whether a hook takes the response)
+    registries: list[tuple[dict[Any, list[Any]], Callable[[Any], object], bool]] = [
+        (app.before_request_funcs, steps.before, False),
+        (app.after_request_funcs, steps.after, True),
+        (app.teardown_request_funcs, steps.teardown, False),
     ]
-    earlier = [list(hooks.get(None, [])) for hooks, _ in registries]
+    earlier = [list(hooks.get(None, [])) for hooks, _, _ in registries]
     yield
-    for (hooks, takes_response), kept in zip(registries, earlier, strict=True):
-        hooks[None] = [
-            hook if hook in kept else _on_endpoints(endpoints, hook, takes_response=takes_response)
-            for hook in hooks.get(None, [])
-        ]
+    for (hooks, add_step, takes_response), kept in zip(registries, earlier, strict=True):
+        for hook in hooks.get(None, []):
+            if hook not in kept:
+                add_step(_on_endpoints(endpoints, hook, takes_response=takes_response))
+        hooks[None] = kept
 
 
 def _on_endpoints(
     endpoints: frozenset[str], hook: Callable[..., Any], *, takes_response: bool
 ) -> Callable[..., Any]:
     @wraps(hook)
-    def confined(*args: Any) -> Any:
+    def confined(current: Request, *args: Any) -> Any:
         # Attempts only, as the request filter: a GET of a limited view (the login form's
         # page) is exempt from every limit, and Flask-Limiter's hooks still cost it about
         # 330,000 instructions finding so (docs/performance.md, issue 23).
-        if request.method in ATTEMPTS and request.endpoint in endpoints:
+        if current.method in ATTEMPTS and current.endpoint in endpoints:
             return hook(*args)
         return args[0] if takes_response else None
 

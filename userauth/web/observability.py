@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING
 
 from apiflask import APIBlueprint
-from flask import Flask, Response, current_app, jsonify, request
+from flask import Flask, Request, Response, current_app, jsonify, request
 
 from userauth import logs
 from userauth.auth import Auth
 from userauth.db.outages import outage_cause
 from userauth.settings import Settings
 from userauth.web.metrics import CONTENT_TYPE, LOGIN_OUTCOME_KEY, Metrics
+from userauth.web.request_hooks import request_hooks
 from userauth.web.schemas import (
     METRICS_TOKEN_SCHEME,
     Status,
@@ -296,16 +297,16 @@ def record_route(environ: WSGIEnvironment, route: str, method: str, path: str) -
     environ[_SERVED_KEY] = (route, method, path)
 
 
-def _remember_route(_error: BaseException | None) -> None:
+def _remember_route(current: Request, _error: BaseException | None) -> None:
     """Leave the request's URL rule, method and path in the environ for _RequestObserver."""
-    rule = request.url_rule
+    rule = current.url_rule
     route = rule.rule if rule is not None else UNMATCHED_ROUTE
-    record_route(request.environ, route, request.method, request.path)
+    record_route(current.environ, route, current.method, current.path)
 
 
 def install_observability(app: Flask, settings: Settings, auth: Auth) -> None:
     """Add request ids, the JSON access log, /healthz, /readyz and /metrics to the app."""
     state = app.extensions["userauth.observability"] = _Observability(settings, auth)
-    app.teardown_request(_remember_route)
+    request_hooks(app).teardown(_remember_route)
     app.wsgi_app = _RequestObserver(app.wsgi_app, state.metrics)  # type: ignore[method-assign]
     app.register_blueprint(operations)

@@ -48,6 +48,8 @@ from userauth.web.session import (
 )
 
 RESET_SENT = "if this email has an account, a reset link has been sent to it"
+# The design's greeting as jsonify writes it, encoded once: the route answers it every time.
+GREETING = b'{"message":"Bienvenue"}\n'
 
 api = APIBlueprint("api", __name__)
 
@@ -60,9 +62,10 @@ def index() -> WerkzeugResponse:
     if current_auth().settings.web.pages_enabled and _prefers_html():
         response = redirect(url_for("pages.index"))
     else:
-        response = jsonify(message="Bienvenue")
-    # Caches must keep the two answers apart.
-    response.vary.add("Accept")
+        response = Response(GREETING, mimetype="application/json")
+    # Caches must keep the two answers apart. Neither answer has a Vary yet: set, not added
+    # (`response.vary.add` costs 30 k instructions more, rewriting the header through a set).
+    response.headers["Vary"] = "Accept"
     return response
 
 
