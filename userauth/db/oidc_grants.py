@@ -9,7 +9,7 @@ statement's construction nor further round trips.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from sqlalchemy import Select, and_, bindparam, select
@@ -38,7 +38,8 @@ class HeldToken:
     """A presented token's issuance, its client, and its account's email (None: the account
     is disabled) and subject (None: none was made yet)."""
 
-    token: StoredToken
+    # Out of repr, as every record holding a digest keeps it (the token's digests).
+    token: StoredToken = field(repr=False)
     client: StoredClient
     email: str | None
     subject: str | None
